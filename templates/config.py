@@ -1,0 +1,594 @@
+"""The params model: one typed, immutable `AppConfig` per application and environment.
+
+Every field states its description and default here, once; the README's params reference is
+generated from this module (`cfn-strata params-reference`). Structural choices (engine, AZ count,
+which services exist) live here and shape the templates; knobs an operator turns at deploy time
+become CloudFormation Parameters whose defaults come from these values.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from templates.catalog import REGIONS, supported_versions
+from templates.naming import name_problem, resource_name
+
+IDENTIFIER = r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$"
+# Values CloudWatch Logs accepts for RetentionInDays.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+# CPU units -> memory (MiB) Fargate accepts for that CPU.
+FARGATE_MEMORY = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+    8192: tuple(range(16384, 61441, 4096)),
+    16384: tuple(range(32768, 122881, 8192)),
+}
+# Seed documents name versions AWS no longer creates although cfn-lint's data still lists them.
+RETIRED_BY_SEED_README = {("aurora-postgresql", "16.4")}
+
+
+class ConfigError(Exception):
+    """Bad params: carries the file, the key path and what is allowed. The CLI exits 2 on it."""
+
+    def __init__(self, file: str, key: str, message: str):
+        self.file, self.key, self.message = file, key, message
+        super().__init__(f"{file}: {key}: {message}" if key else f"{file}: {message}")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+RetentionDays = Annotated[int, Field(description="CloudWatch Logs retention in days")]
+Cidr = Annotated[str, Field(description="an IPv4 CIDR block, e.g. 10.0.1.0/24")]
+
+
+def _retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        raise ValueError(f"{value} is not a CloudWatch Logs retention; allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}")
+    return value
+
+
+def _cidr(value: str) -> str:
+    try:
+        network = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as err:
+        raise ValueError(f"{value!r} is not a valid IPv4 CIDR block ({err})") from None
+    if not 16 <= network.prefixlen <= 28:
+        raise ValueError(f"{value}: AWS allows VPC and subnet prefixes from /16 to /28")
+    return str(network)
+
+
+# ------------------------------------------------------------------ environment and tags
+
+
+class EnvironmentConfig(Model):
+    """Which deployment this is. The environment name itself is the overlay file's name."""
+
+    name: str = Field("", description="Environment name; set from the overlay file name (dev.yaml -> dev), never written by hand.")
+    stage: Literal["dev", "prod"] = Field(
+        "dev",
+        description="prod: stateful resources are retained/snapshotted on delete and replace, databases get deletion protection, NAT per AZ. dev: the cheaper, disposable choices the seeds allow for test environments.",
+    )
+    suffix: str = Field(
+        description="environment_suffix of the naming convention `{resource-type}-{environment_suffix}` (seed 004), unique per deployment, e.g. pr5706.",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,22}[a-z0-9]$",
+    )
+
+    @property
+    def is_prod(self) -> bool:
+        return self.stage == "prod"
+
+
+# ------------------------------------------------------------------ network
+
+
+class FlowLogsConfig(Model):
+    enabled: bool = Field(True, description="Send VPC flow logs to CloudWatch Logs.")
+    retention_days: int = Field(30, description="Flow-log group retention in days.")
+    traffic_type: Literal["ALL", "ACCEPT", "REJECT"] = Field("ALL", description="Which traffic the flow logs record.")
+
+    _check_retention = field_validator("retention_days")(_retention)
+
+
+class NetworkConfig(Model):
+    vpc_cidr: Cidr = Field("10.0.0.0/16", description="The VPC's CIDR block.")
+    az_count: int = Field(2, ge=2, le=6, description="How many availability zones the subnets spread over (2 to 6).")
+    availability_zones: list[str] = Field(
+        [], description="Explicit AZ names (e.g. eu-north-1a); empty picks the first az_count AZs with Fn::GetAZs."
+    )
+    public_subnets: list[Cidr] = Field(description="One public subnet CIDR per AZ (load balancer, NAT gateways).")
+    private_subnets: list[Cidr] = Field(description="One private subnet CIDR per AZ (tasks, databases, caches, file systems).")
+    isolated_subnets: list[Cidr] = Field([], description="Optional subnets with no route out of the VPC, one per AZ, for data stores.")
+    nat_gateways: Literal["none", "single", "per_az"] | None = Field(
+        None, description="NAT for the private subnets: none, single (one shared), per_az. Default: per_az in prod, single in dev."
+    )
+    s3_gateway_endpoint: bool = Field(True, description="Add the S3 gateway endpoint to the private and isolated route tables.")
+    interface_endpoints: list[Literal["ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm", "sts", "kms", "xray", "monitoring"]] = Field(
+        [], description="Interface VPC endpoints to add in the private subnets."
+    )
+    flow_logs: FlowLogsConfig = Field(FlowLogsConfig(), description="VPC flow logs.")
+
+    _check_cidr = field_validator("vpc_cidr")(_cidr)
+
+    @field_validator("public_subnets", "private_subnets", "isolated_subnets")
+    @classmethod
+    def _check_subnets(cls, value: list[str]) -> list[str]:
+        return [_cidr(v) for v in value]
+
+    @property
+    def nat_mode(self) -> str:
+        return self.nat_gateways or "single"
+
+
+# ------------------------------------------------------------------ security
+
+
+class SecurityConfig(Model):
+    secret_recovery_window_days: int | None = Field(
+        None,
+        description="RecoveryWindowInDays of the generated secrets: 0 deletes at once (seed 004's test environments), 7 to 30 otherwise. Default: 0 in dev, 30 in prod.",
+    )
+    app_secrets: list[Annotated[str, Field(pattern=IDENTIFIER)]] = Field(
+        [], description="Extra application secrets to create (e.g. api-urls), readable by the services that list them."
+    )
+
+    @field_validator("secret_recovery_window_days")
+    @classmethod
+    def _window(cls, value: int | None) -> int | None:
+        if value is not None and value != 0 and not 7 <= value <= 30:
+            raise ValueError(f"{value} is not allowed: 0 (delete at once) or 7 to 30 days")
+        return value
+
+
+# ------------------------------------------------------------------ compute
+
+
+class Ec2CapacityConfig(Model):
+    instance_type: str = Field("t3.medium", pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$", description="Instance type of the ECS container instances.")
+    min_size: int = Field(2, ge=0, le=1000, description="Auto Scaling group minimum.")
+    max_size: int = Field(10, ge=1, le=1000, description="Auto Scaling group maximum.")
+    desired_capacity: int | None = Field(None, ge=0, description="Initial desired capacity; default min_size.")
+    subnets: Literal["public", "private"] = Field("private", description="Which subnets the instances run in.")
+    target_capacity_percent: int = Field(100, ge=1, le=100, description="Managed scaling target capacity of the capacity provider.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "Ec2CapacityConfig":
+        if self.min_size > self.max_size:
+            raise ValueError(f"min_size {self.min_size} is above max_size {self.max_size}")
+        return self
+
+
+class ComputeConfig(Model):
+    capacity_providers: list[Literal["FARGATE", "FARGATE_SPOT", "EC2"]] = Field(
+        ["FARGATE"], min_length=1, description="Capacity providers of the cluster; the first is the default strategy's base."
+    )
+    ec2: Ec2CapacityConfig | None = Field(None, description="EC2 capacity (launch template + Auto Scaling group); required when EC2 is a capacity provider.")
+    container_insights: bool = Field(True, description="Turn on Container Insights for the cluster.")
+
+    @model_validator(mode="after")
+    def _ec2(self) -> "ComputeConfig":
+        if "EC2" in self.capacity_providers and self.ec2 is None:
+            raise ValueError("EC2 is a capacity provider but the ec2 section is missing")
+        if len(set(self.capacity_providers)) != len(self.capacity_providers):
+            raise ValueError("capacity_providers lists a provider twice")
+        return self
+
+
+class HealthCheckConfig(Model):
+    path: str = Field("/", pattern=r"^/[\w\-./~%]*$", description="Target-group health-check path.")
+    interval_seconds: int = Field(30, ge=5, le=300, description="Seconds between health checks.")
+    timeout_seconds: int = Field(5, ge=2, le=120, description="Seconds before a check counts as failed.")
+    healthy_threshold: int = Field(3, ge=2, le=10, description="Consecutive successes before a target is healthy.")
+    unhealthy_threshold: int = Field(2, ge=2, le=10, description="Consecutive failures before a target is unhealthy.")
+    matcher: str = Field("200-399", pattern=r"^\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*$", description="HTTP codes that mean healthy.")
+    grace_period_seconds: int = Field(60, ge=0, le=2147483647, description="ECS health-check grace period after a task starts.")
+
+    @model_validator(mode="after")
+    def _timing(self) -> "HealthCheckConfig":
+        if self.timeout_seconds >= self.interval_seconds:
+            raise ValueError(f"timeout_seconds {self.timeout_seconds} must be below interval_seconds {self.interval_seconds}")
+        return self
+
+
+class AutoscalingConfig(Model):
+    cpu_target: int | None = Field(70, ge=10, le=95, description="Target-tracking on average CPU (percent); null turns it off.")
+    memory_target: int | None = Field(None, ge=10, le=95, description="Target-tracking on average memory (percent); null turns it off.")
+    requests_per_target: int | None = Field(None, ge=1, description="Target-tracking on ALB requests per target; null turns it off.")
+    scale_in_cooldown: int = Field(300, ge=0, le=3600, description="Seconds after a scale-in before another.")
+    scale_out_cooldown: int = Field(60, ge=0, le=3600, description="Seconds after a scale-out before another.")
+
+
+class EcrConfig(Model):
+    scan_on_push: bool = Field(True, description="Scan images for vulnerabilities on push.")
+    encryption: Literal["AES256", "KMS"] = Field("AES256", description="ECR encryption type.")
+    keep_images: int = Field(20, ge=1, le=1000, description="Lifecycle policy: keep the last N images.")
+
+
+class ServiceConfig(Model):
+    port: int = Field(ge=1, le=65535, description="Container port the service listens on.")
+    cpu: int = Field(1024, description="Task CPU units (1024 = 1 vCPU).")
+    memory: int = Field(2048, description="Task memory in MiB; must pair with cpu as Fargate allows.")
+    desired_count: int = Field(2, ge=0, le=1000, description="Initial desired task count (a deploy-time Parameter).")
+    min_count: int = Field(2, ge=0, le=1000, description="Autoscaling minimum task count.")
+    max_count: int = Field(10, ge=1, le=1000, description="Autoscaling maximum task count.")
+    image_tag: str = Field("latest", pattern=r"^[\w][\w.-]{0,127}$", description="Default image tag (a deploy-time Parameter a pipeline overrides).")
+    health_check: HealthCheckConfig = Field(HealthCheckConfig(), description="Load balancer and container health checks.")
+    path_patterns: list[str] = Field(["/*"], min_length=1, max_length=5, description="ALB listener-rule path patterns routed to this service.")
+    priority: int | None = Field(None, ge=1, le=50000, description="Listener-rule priority; default: in service order, most specific first.")
+    autoscaling: AutoscalingConfig = Field(AutoscalingConfig(), description="Target-tracking autoscaling.")
+    environment: dict[str, str] = Field({}, description="Plain environment variables (never secrets).")
+    secrets: list[str] = Field([], description="Secrets injected as environment variables: `database` or a name from security.app_secrets.")
+    efs_mount_path: str | None = Field(None, pattern=r"^/[\w\-./]*$", description="Mount the profile's EFS file system at this path.")
+    deployment: Literal["rolling", "blue_green"] = Field("rolling", description="ECS rolling update with circuit breaker, or CodeDeploy blue/green.")
+    min_healthy_percent: int = Field(100, ge=0, le=100, description="Deployment minimum healthy percent.")
+    max_percent: int = Field(200, ge=100, le=200, description="Deployment maximum percent.")
+    deregistration_delay: int = Field(30, ge=0, le=3600, description="Target-group deregistration delay in seconds.")
+    ecr: EcrConfig = Field(EcrConfig(), description="The service's ECR repository.")
+    xray: bool = Field(False, description="Run the X-Ray daemon sidecar.")
+
+    @model_validator(mode="after")
+    def _counts(self) -> "ServiceConfig":
+        if self.min_count > self.max_count:
+            raise ValueError(f"min_count {self.min_count} is above max_count {self.max_count}")
+        if not self.min_count <= self.desired_count <= self.max_count:
+            raise ValueError(f"desired_count {self.desired_count} is outside min_count..max_count ({self.min_count}..{self.max_count})")
+        return self
+
+
+# ------------------------------------------------------------------ data
+
+
+class DatabaseConfig(Model):
+    engine: Literal["postgres", "mysql", "aurora-postgresql"] = Field(description="Database engine.")
+    engine_version: str = Field(description="Engine version; must be one AWS still creates (checked against cfn-lint's data).")
+    instance_class: str = Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$", description="Instance class (a deploy-time Parameter default).")
+    allocated_storage: int = Field(20, ge=20, le=65536, description="Storage in GiB (RDS, not Aurora).")
+    max_allocated_storage: int | None = Field(None, ge=21, le=65536, description="Storage autoscaling ceiling in GiB; null turns autoscaling off.")
+    storage_type: Literal["gp2", "gp3", "io1", "io2"] = Field("gp3", description="Storage type (RDS, not Aurora).")
+    multi_az: bool = Field(True, description="Multi-AZ standby (RDS) or reader in another AZ (Aurora).")
+    replicas: int = Field(0, ge=0, le=15, description="Read replicas (RDS) or reader instances (Aurora).")
+    backup_retention_days: int = Field(7, ge=1, le=35, description="Automated backup retention in days.")
+    backup_window: str = Field("03:00-04:00", pattern=r"^\d\d:\d\d-\d\d:\d\d$", description="Daily backup window (UTC).")
+    maintenance_window: str = Field("sun:04:30-sun:05:30", pattern=r"^[a-z]{3}:\d\d:\d\d-[a-z]{3}:\d\d:\d\d$", description="Weekly maintenance window (UTC).")
+    performance_insights: bool = Field(True, description="Turn on Performance Insights (7 days, free tier).")
+    monitoring_interval: Literal[0, 1, 5, 10, 15, 30, 60] = Field(60, description="Enhanced monitoring interval in seconds; 0 turns it off.")
+    proxy: bool = Field(False, description="Put an RDS Proxy (managed connection pooling, the PgBouncer of seed 003) in front.")
+    database_name: str = Field("app", pattern=r"^[a-zA-Z][a-zA-Z0-9_]{0,62}$", description="Initial database name.")
+    master_username: str = Field("app_admin", pattern=r"^[a-zA-Z][a-zA-Z0-9_]{0,15}$", description="Master user name (the password is generated into Secrets Manager).")
+    deletion_protection: bool | None = Field(None, description="Deletion protection; default on in prod, off in dev (seed 004 turns it off for test).")
+
+    @property
+    def port(self) -> int:
+        return 3306 if self.engine == "mysql" else 5432
+
+    @property
+    def is_aurora(self) -> bool:
+        return self.engine.startswith("aurora")
+
+    @model_validator(mode="after")
+    def _version(self) -> "DatabaseConfig":
+        major = self.engine_version.split(".")[0]
+        allowed = [v for v in supported_versions(self.engine, major) if (self.engine, v) not in RETIRED_BY_SEED_README]
+        if self.engine_version not in allowed:
+            hint = f"supported {self.engine} {major} versions: {', '.join(allowed)}" if allowed else f"{self.engine} has no creatable major version {major}"
+            raise ValueError(f"engine_version {self.engine_version} cannot be created on {self.engine}; {hint}")
+        if self.max_allocated_storage is not None and self.max_allocated_storage <= self.allocated_storage:
+            raise ValueError(f"max_allocated_storage {self.max_allocated_storage} must be above allocated_storage {self.allocated_storage}")
+        return self
+
+
+class CacheConfig(Model):
+    engine_version: str = Field("7.1", pattern=r"^\d+\.\d+$", description="Redis engine version.")
+    node_type: str = Field("cache.t3.micro", pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$", description="Cache node type.")
+    replicas: int = Field(0, ge=0, le=5, description="Read replicas of the primary (cluster mode disabled).")
+    automatic_failover: bool | None = Field(None, description="Multi-AZ automatic failover; default on when replicas > 0.")
+    snapshot_retention_days: int = Field(1, ge=0, le=35, description="Daily snapshot retention in days; 0 turns snapshots off.")
+    snapshot_window: str = Field("02:00-03:00", pattern=r"^\d\d:\d\d-\d\d:\d\d$", description="Daily snapshot window (UTC).")
+
+    @model_validator(mode="after")
+    def _failover(self) -> "CacheConfig":
+        if self.automatic_failover and self.replicas == 0:
+            raise ValueError("automatic_failover needs at least one replica")
+        return self
+
+
+class EfsConfig(Model):
+    performance_mode: Literal["generalPurpose", "maxIO"] = Field("generalPurpose", description="EFS performance mode.")
+    throughput_mode: Literal["bursting", "elastic"] = Field("bursting", description="EFS throughput mode.")
+    backup: bool = Field(True, description="Turn on the EFS automatic backup policy.")
+
+
+# ------------------------------------------------------------------ edge
+
+
+class AccessLogsConfig(Model):
+    enabled: bool = Field(True, description="Write ALB access logs to an S3 bucket.")
+    expiration_days: int = Field(30, ge=1, le=3650, description="Lifecycle: delete access logs after this many days.")
+
+
+class AlbConfig(Model):
+    certificate_arn: str = Field("", description="ACM certificate for the HTTPS listener (a Parameter default); empty serves HTTP only on 80.")
+    https_port: int = Field(443, description="HTTPS listener port.")
+    idle_timeout_seconds: int = Field(60, ge=1, le=4000, description="ALB idle timeout.")
+    access_logs: AccessLogsConfig = Field(AccessLogsConfig(), description="ALB access logs.")
+
+
+class CloudFrontConfig(Model):
+    enabled: bool = Field(False, description="Put a CloudFront distribution in front.")
+    origins: list[Literal["s3", "alb"]] = Field(["alb"], min_length=1, description="Origins: the SPA bucket (through OAC) and/or the ALB.")
+    api_path_pattern: str = Field("/api/*", description="Path routed to the ALB, uncached, when both origins exist.")
+    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = Field("PriceClass_100", description="Price class (a Parameter default).")
+    certificate_arn: str = Field("", description="us-east-1 ACM certificate for an alias; empty uses the cloudfront.net name.")
+
+
+class ApiGatewayConfig(Model):
+    enabled: bool = Field(False, description="Put API Gateway (HTTP API) in front of the ALB.")
+    integration: Literal["vpc_link", "http_proxy"] = Field("vpc_link", description="Private integration over a VPC link, or an HTTP proxy to the ALB's DNS name.")
+    throttle_rate_limit: int = Field(1000, ge=1, description="Stage steady-state requests per second.")
+    throttle_burst_limit: int = Field(2000, ge=1, description="Stage burst limit.")
+
+
+class WafConfig(Model):
+    regional: bool = Field(False, description="A regional web ACL on the ALB and API Gateway.")
+    cloudfront: bool = Field(False, description="A CloudFront-scope web ACL (lives in us-east-1, in the global stack).")
+    rate_limit: int = Field(2000, ge=10, le=2000000000, description="Requests per 5 minutes per IP before the rate rule blocks.")
+    managed_rule_groups: list[Literal["AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesSQLiRuleSet", "AWSManagedRulesAmazonIpReputationList"]] = Field(
+        ["AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesSQLiRuleSet"],
+        description="AWS managed rule groups to apply.",
+    )
+    ip_block_list: list[Cidr] = Field([], description="CIDRs to block (an IP set).")
+
+    @field_validator("ip_block_list")
+    @classmethod
+    def _ips(cls, value: list[str]) -> list[str]:
+        out = []
+        for v in value:
+            try:
+                out.append(str(ipaddress.ip_network(v, strict=True)))
+            except ValueError as err:
+                raise ValueError(f"{v!r} is not a valid CIDR ({err})") from None
+        return out
+
+
+class DomainConfig(Model):
+    name: str = Field(max_length=253, pattern=r"^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", description="Domain name served, e.g. app.example.com.")
+    hosted_zone_id: str = Field(pattern=r"^Z[A-Z0-9]{1,31}$", description="Route 53 hosted zone id of the domain.")
+
+
+class EdgeConfig(Model):
+    alb: AlbConfig = Field(AlbConfig(), description="Application Load Balancer.")
+    spa_bucket: bool = Field(False, description="An S3 bucket for the SPA / static assets, served only through CloudFront.")
+    cloudfront: CloudFrontConfig = Field(CloudFrontConfig(), description="CloudFront distribution.")
+    api_gateway: ApiGatewayConfig = Field(ApiGatewayConfig(), description="API Gateway in front of the ALB.")
+    waf: WafConfig = Field(WafConfig(), description="WAFv2 web ACLs.")
+    domain: DomainConfig | None = Field(None, description="Custom domain with Route 53 alias records and ACM certificates; without it the generated DNS names are used.")
+
+
+# ------------------------------------------------------------------ around the workload
+
+
+class AuthConfig(Model):
+    enabled: bool = Field(False, description="Create a Cognito user pool.")
+    mfa: Literal["OFF", "OPTIONAL", "ON"] | None = Field(None, description="MFA; default OPTIONAL in dev, ON in prod.")
+    google_idp: bool = Field(False, description="Add Google as an identity provider.")
+    advanced_security: bool = Field(False, description="Cognito advanced security (threat protection) in ENFORCED mode.")
+    callback_urls: list[str] = Field(["http://localhost:3000/callback"], min_length=1, description="App client callback URLs (Parameter default).")
+    logout_urls: list[str] = Field(["http://localhost:3000/"], min_length=1, description="App client logout URLs (Parameter default).")
+    protect: Literal["alb", "api", "none"] = Field("none", description="Wire the pool to the ALB (authenticate-cognito) or API Gateway (JWT authorizer).")
+    protected_service: str | None = Field(None, description="Service whose listener rule authenticates (protect: alb).")
+
+
+class AlarmsConfig(Model):
+    cpu_high_percent: int = Field(80, ge=1, le=100, description="Service CPU alarm threshold.")
+    memory_high_percent: int = Field(85, ge=1, le=100, description="Service memory alarm threshold.")
+    alb_5xx_count: int = Field(10, ge=1, description="ALB 5xx per 5 minutes alarm threshold.")
+    target_p95_latency_seconds: float = Field(1.0, gt=0, description="p95 target response time alarm threshold.")
+    db_cpu_high_percent: int = Field(80, ge=1, le=100, description="Database CPU alarm threshold.")
+    db_free_storage_gib: int = Field(5, ge=1, description="Database free storage alarm threshold (GiB).")
+    db_connections_percent: int = Field(80, ge=1, le=100, description="Database connections alarm, percent of the class's limit.")
+    cache_cpu_high_percent: int = Field(75, ge=1, le=100, description="Cache engine CPU alarm threshold.")
+
+
+class SyntheticsConfig(Model):
+    enabled: bool = Field(False, description="CloudWatch Synthetics canaries.")
+    schedule: str = Field("rate(5 minutes)", pattern=r"^rate\(\d+ (minute|minutes|hour|hours)\)$", description="Canary schedule expression.")
+    api_path: str = Field("/api/health", description="Path the API canary requests.")
+    ui_path: str = Field("/", description="Path the UI canary loads.")
+
+
+class ObservabilityConfig(Model):
+    log_retention_days: int = Field(30, description="Retention of the application log groups.")
+    alarm_email: str = Field("", description="Address subscribed to the alarm topic (a Parameter default); empty subscribes nobody.")
+    alarms: AlarmsConfig = Field(AlarmsConfig(), description="Alarm thresholds.")
+    dashboard: bool = Field(True, description="One CloudWatch dashboard per application and environment.")
+    xray: bool = Field(False, description="X-Ray sampling rule and group (sidecars are per service).")
+    synthetics: SyntheticsConfig = Field(SyntheticsConfig(), description="Synthetics canaries.")
+
+    _check_retention = field_validator("log_retention_days")(_retention)
+
+
+class PipelineSource(Model):
+    provider: Literal["github", "codecommit"] = Field("github", description="Source provider (GitHub through a CodeConnections connection, or CodeCommit).")
+    repository: str = Field(pattern=r"^[\w.-]+(/[\w.-]+)?$", description="owner/repo for GitHub, the repository name for CodeCommit (a Parameter default).")
+    branch: str = Field("main", description="Branch that triggers the pipeline (a Parameter default).")
+
+
+class PipelineConfig(Model):
+    kind: Literal["backend", "frontend"] = Field("backend", description="backend builds images and deploys infra + services; frontend builds the SPA into the bucket.")
+    source: PipelineSource = Field(description="Where the code comes from.")
+
+
+class CicdConfig(Model):
+    enabled: bool = Field(False, description="Generate the delivery pipelines.")
+    pipelines: dict[str, PipelineConfig] = Field({}, description="Pipelines by name.")
+
+
+class BackupConfig(Model):
+    enabled: bool | None = Field(None, description="AWS Backup plan for the stateful resources; default on in prod.")
+    schedule: str = Field("cron(0 5 * * ? *)", description="Backup rule schedule expression (daily).")
+    retention_days: int = Field(7, ge=1, le=36500, description="Days a recovery point is kept.")
+    copy_region: str | None = Field(None, description="Copy recovery points to a vault in this region.")
+
+
+# ------------------------------------------------------------------ the application
+
+
+class AppConfig(Model):
+    application: str = Field(pattern=IDENTIFIER, max_length=28, description="Application (profile) name; must equal its folder under params/.")
+    description: str = Field("", max_length=900, description="What the application is; goes into the root template's Description.")
+    project: str = Field(pattern=r"^[a-z][a-z0-9-]*$", description="Project tag value (seed 004: catalog-api).")
+    region: str = Field(description="AWS region the stacks deploy to.")
+    environment: EnvironmentConfig = Field(description="Which deployment: stage and naming suffix.")
+    tags: dict[str, str] = Field({}, description="Tags on every taggable resource and the stacks; Environment, Project and EnvironmentSuffix are always added.")
+    network: NetworkConfig = Field(description="VPC and subnets.")
+    security: SecurityConfig = Field(SecurityConfig(), description="Keys, secrets, security groups.")
+    compute: ComputeConfig = Field(ComputeConfig(), description="ECS cluster and capacity.")
+    services: dict[str, ServiceConfig] = Field(min_length=1, description="Containers behind the load balancer, by name.")
+    database: DatabaseConfig | None = Field(None, description="Relational database.")
+    cache: CacheConfig | None = Field(None, description="ElastiCache Redis.")
+    efs: EfsConfig | None = Field(None, description="EFS file system.")
+    edge: EdgeConfig = Field(EdgeConfig(), description="Load balancer, CDN, API, WAF, DNS.")
+    auth: AuthConfig = Field(AuthConfig(), description="Cognito.")
+    observability: ObservabilityConfig = Field(ObservabilityConfig(), description="Logs, alarms, dashboard, tracing, canaries.")
+    cicd: CicdConfig = Field(CicdConfig(), description="Delivery pipelines.")
+    backup: BackupConfig = Field(BackupConfig(), description="AWS Backup.")
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if value not in REGIONS:
+            raise ValueError(f"{value!r} is not an AWS region (e.g. us-east-1, eu-north-1)")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, tag in value.items():
+            if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
+                raise ValueError(f"tag key {key!r} must be 1-128 characters and not start with aws:")
+            if len(str(tag)) > 256:
+                raise ValueError(f"tag {key!r} value is longer than 256 characters")
+        return value
+
+    @property
+    def suffix(self) -> str:
+        return self.environment.suffix
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment.is_prod
+
+    @property
+    def all_tags(self) -> dict[str, str]:
+        """The profile's tags plus the three every resource carries, sorted by key."""
+        merged = {"Environment": self.environment.name, "Project": self.project, **self.tags, "EnvironmentSuffix": self.suffix}
+        return dict(sorted(merged.items()))
+
+    def name(self, kind: str, qualifier: str | None = None) -> str:
+        return resource_name(kind, self.suffix, qualifier)
+
+
+# ------------------------------------------------------------------ cross-field checks with exact key paths
+
+
+def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
+    """What CloudFormation would reject only at deploy time, as (key path, message), in key order."""
+    problems: list[tuple[str, str]] = []
+    net = cfg.network
+    vpc = ipaddress.IPv4Network(net.vpc_cidr)
+    seen: list[tuple[str, ipaddress.IPv4Network]] = []
+    for group in ("public_subnets", "private_subnets", "isolated_subnets"):
+        cidrs = getattr(net, group)
+        if group != "isolated_subnets" or cidrs:
+            if len(cidrs) != net.az_count:
+                problems.append((f"network.{group}", f"{len(cidrs)} subnets for az_count {net.az_count}: give one per AZ"))
+        for index, text in enumerate(cidrs):
+            subnet, key = ipaddress.IPv4Network(text), f"network.{group}[{index}]"
+            if not subnet.subnet_of(vpc):
+                problems.append((key, f"{subnet} is not inside network.vpc_cidr {vpc}"))
+            for other_key, other in seen:
+                if subnet.overlaps(other):
+                    problems.append((key, f"{subnet} overlaps {other_key}"))
+                    break
+            seen.append((key, subnet))
+    if net.availability_zones:
+        if len(net.availability_zones) != net.az_count:
+            problems.append(("network.availability_zones", f"{len(net.availability_zones)} zones for az_count {net.az_count}"))
+        for index, zone in enumerate(net.availability_zones):
+            if not re.fullmatch(re.escape(cfg.region) + r"[a-z]", zone):
+                problems.append((f"network.availability_zones[{index}]", f"{zone!r} is not an AZ of {cfg.region} (e.g. {cfg.region}a)"))
+    if net.nat_gateways == "none" and not net.interface_endpoints and cfg.services:
+        problems.append(("network.nat_gateways", "none leaves tasks in private subnets without a way to pull images: add interface_endpoints ecr.api, ecr.dkr, logs (and s3_gateway_endpoint) or choose single/per_az"))
+
+    for kind in ("alb", "ecs-cluster", "bucket-prefix"):
+        problem = name_problem(kind, cfg.name(kind if kind != "bucket-prefix" else cfg.application))
+        if problem:
+            problems.append(("environment.suffix", problem))
+    if cfg.database:
+        kind = "rds-cluster" if cfg.database.is_aurora else "rds"
+        if problem := name_problem(kind, cfg.name(kind)):
+            problems.append(("environment.suffix", problem))
+
+    routes: dict[str, str] = {}
+    priorities: dict[int, str] = {}
+    fargate_only = "EC2" not in cfg.compute.capacity_providers
+    for svc_name, svc in cfg.services.items():
+        key = f"services.{svc_name}"
+        if not re.fullmatch(IDENTIFIER, svc_name):
+            problems.append((key, f"service name {svc_name!r} must be lowercase letters, digits and single hyphens"))
+            continue
+        for kind in ("tg", "ecs-service", "iam-role"):
+            if problem := name_problem(kind, cfg.name(kind, svc_name)):
+                problems.append((key, problem))
+        if fargate_only and svc.memory not in FARGATE_MEMORY.get(svc.cpu, ()):
+            allowed = FARGATE_MEMORY.get(svc.cpu)
+            detail = f"memory for cpu {svc.cpu} may be {allowed[0]}-{allowed[-1]} MiB in Fargate's steps" if allowed else f"Fargate cpu must be one of {', '.join(map(str, FARGATE_MEMORY))}"
+            problems.append((f"{key}.memory" if allowed else f"{key}.cpu", f"{svc.cpu} CPU / {svc.memory} MiB is not a Fargate size; {detail}"))
+        for index, pattern in enumerate(svc.path_patterns):
+            if pattern in routes:
+                problems.append((f"{key}.path_patterns[{index}]", f"{pattern} is already routed to services.{routes[pattern]}"))
+            routes.setdefault(pattern, svc_name)
+        if svc.priority is not None:
+            if svc.priority in priorities:
+                problems.append((f"{key}.priority", f"{svc.priority} is already used by services.{priorities[svc.priority]}"))
+            priorities.setdefault(svc.priority, svc_name)
+        for index, secret in enumerate(svc.secrets):
+            if secret == "database" and cfg.database is None:
+                problems.append((f"{key}.secrets[{index}]", "database is listed but the profile has no database section"))
+            elif secret != "database" and secret not in cfg.security.app_secrets:
+                allowed = ", ".join(["database", *cfg.security.app_secrets])
+                problems.append((f"{key}.secrets[{index}]", f"unknown secret {secret!r}; allowed: {allowed}"))
+        if svc.efs_mount_path and cfg.efs is None:
+            problems.append((f"{key}.efs_mount_path", "set, but the profile has no efs section"))
+    if len(cfg.services) > 100:
+        problems.append(("services", f"{len(cfg.services)} services exceed the ALB's 100 listener rules"))
+
+    edge = cfg.edge
+    if edge.cloudfront.enabled and "s3" in edge.cloudfront.origins and not edge.spa_bucket:
+        problems.append(("edge.cloudfront.origins", "s3 is an origin but edge.spa_bucket is false"))
+    if edge.waf.cloudfront and not edge.cloudfront.enabled:
+        problems.append(("edge.waf.cloudfront", "a CloudFront web ACL needs edge.cloudfront.enabled"))
+    if cfg.auth.protect == "alb":
+        if cfg.auth.protected_service not in cfg.services:
+            problems.append(("auth.protected_service", f"must name a service ({', '.join(cfg.services)}) when auth.protect is alb"))
+    if cfg.auth.protect == "api" and not edge.api_gateway.enabled:
+        problems.append(("auth.protect", "api needs edge.api_gateway.enabled"))
+    if cfg.backup.copy_region is not None:
+        if cfg.backup.copy_region not in REGIONS:
+            problems.append(("backup.copy_region", f"{cfg.backup.copy_region!r} is not an AWS region"))
+        elif cfg.backup.copy_region == cfg.region:
+            problems.append(("backup.copy_region", f"must differ from region {cfg.region}"))
+    for name, pipeline in cfg.cicd.pipelines.items():
+        if not re.fullmatch(IDENTIFIER, name):
+            problems.append((f"cicd.pipelines.{name}", "pipeline names are lowercase letters, digits and single hyphens"))
+        if pipeline.kind == "frontend" and not edge.spa_bucket:
+            problems.append((f"cicd.pipelines.{name}.kind", "a frontend pipeline needs edge.spa_bucket"))
+    return problems

@@ -1,0 +1,42 @@
+"""Resource names: seed 004's `{resource-type}-{environment_suffix}` convention, and AWS's limits.
+
+The params model checks every name it will produce against these limits, so a name that AWS
+would refuse at deploy time fails at load time with the params key that caused it.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Limits per kind of name: (maximum length, pattern). Patterns follow the AWS API docs.
+NAME_RULES: dict[str, tuple[int, re.Pattern[str]]] = {
+    "alb": (32, re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$")),
+    "tg": (32, re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$")),
+    "ecs-cluster": (255, re.compile(r"^[a-zA-Z0-9_-]+$")),
+    "ecs-service": (255, re.compile(r"^[a-zA-Z0-9_-]+$")),
+    "rds": (63, re.compile(r"^[a-z](?!.*--)[a-z0-9-]*[a-z0-9]$")),
+    "rds-cluster": (63, re.compile(r"^[a-z](?!.*--)[a-z0-9-]*[a-z0-9]$")),
+    "cache": (40, re.compile(r"^[a-z](?!.*--)[a-z0-9-]*[a-z0-9]$")),
+    "ecr": (256, re.compile(r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*$")),
+    "iam-role": (64, re.compile(r"^[\w+=,.@-]+$")),
+    "secret": (512, re.compile(r"^[\w/+=.@-]+$")),
+    "log-group": (512, re.compile(r"^[\w#/.-]+$")),
+    # Buckets also carry the account id and region to be globally unique: 63 in all.
+    "bucket-prefix": (63 - len("-123456789012-ap-southeast-1"), re.compile(r"^[a-z0-9][a-z0-9-]*$")),
+}
+
+
+def resource_name(kind: str, suffix: str, qualifier: str | None = None) -> str:
+    """`alb-pr5706`, or with a qualifier (a service name) `tg-api-pr5706`."""
+    parts = [kind, qualifier, suffix] if qualifier else [kind, suffix]
+    return "-".join(parts)
+
+
+def name_problem(kind: str, name: str) -> str | None:
+    """Why AWS would refuse `name` for a `kind` resource, or None when it is fine."""
+    limit, pattern = NAME_RULES[kind]
+    if len(name) > limit:
+        return f"{name!r} is {len(name)} characters; a {kind} name allows at most {limit}"
+    if not pattern.match(name):
+        return f"{name!r} is not a valid {kind} name (allowed: {pattern.pattern})"
+    return None

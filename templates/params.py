@@ -1,0 +1,236 @@
+"""Find, read, merge and validate params files: `params/<app>/base.yaml` + `params/<app>/<env>.yaml`.
+
+Every failure becomes one `ConfigError` naming the file that set the offending key, the key path
+(`network.public_subnets[1]`) and what is allowed. Nothing else escapes `load_config`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from templates.config import AppConfig, ConfigError, semantic_problems
+
+REPO_PARAMS = Path(__file__).resolve().parent.parent / "params"
+ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
+
+
+def params_root(explicit: str | os.PathLike | None = None) -> Path:
+    """--params, else $CFN_STRATA_PARAMS, else ./params when present, else the repository's params/."""
+    if explicit:
+        return Path(explicit)
+    if env := os.environ.get("CFN_STRATA_PARAMS"):
+        return Path(env)
+    local = Path("params")
+    return local if local.is_dir() else REPO_PARAMS
+
+
+def display_path(path: Path) -> str:
+    """The path as the user would type it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate mapping keys instead of silently keeping the last."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    loader.flatten_mapping(node)
+    mapping: dict = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if not isinstance(key, str):
+            raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is not a string", key_node.start_mark)
+        if key in mapping:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        mapping[key] = loader.construct_object(value_node, deep=deep)
+    return mapping
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """One params document as a mapping, or a ConfigError naming the file and line."""
+    shown = display_path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(shown, "", "file not found") from None
+    except OSError as err:
+        raise ConfigError(shown, "", f"cannot be read ({err.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(shown, "", "is not UTF-8 text (a binary file?); params files are YAML") from None
+    if "\x00" in text:
+        raise ConfigError(shown, "", "contains NUL bytes (a binary file?); params files are YAML")
+    try:
+        document = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(shown, where, f"invalid YAML: {err.problem or err.context}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(shown, "", f"invalid YAML: {err}") from None
+    if document is None:
+        raise ConfigError(shown, "", "is empty; expected a mapping of params keys")
+    if not isinstance(document, dict):
+        raise ConfigError(shown, "", f"top level is a {type(document).__name__}; expected a mapping of params keys")
+    return document
+
+
+def deep_merge(base: dict, overlay: dict) -> dict:
+    """Overlay wins; mappings merge key by key, lists and scalars replace."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def key_path(loc: tuple) -> str:
+    """('network', 'public_subnets', 1) -> network.public_subnets[1]"""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _parse_path(path: str) -> list:
+    return [int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", path)]
+
+
+def _sets(document: dict, loc: list) -> bool:
+    """Does `document` set the value at loc (or a list/scalar that contains it)?"""
+    node: Any = document
+    for part in loc:
+        if isinstance(node, dict) and isinstance(part, str) and part in node:
+            node = node[part]
+        elif isinstance(node, list):
+            return True  # lists replace whole, so the file that set the list owns its items
+        else:
+            return False
+    return True
+
+
+def _blame(sources: list[tuple[Path, dict]], loc: list) -> str:
+    """The last file (overlay before base) that set the key, else the first one that was read."""
+    for path, document in reversed(sources):
+        if _sets(document, loc):
+            return display_path(path)
+    # A missing key: the overlay is where the user would add it only if it exists; blame base.
+    return display_path(sources[0][0])
+
+
+def _pydantic_message(error: dict) -> str:
+    kind, message = error["type"], error["msg"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind in ("value_error", "assertion_error"):
+        return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    given = error.get("input")
+    if isinstance(given, (str, int, float, bool)) and kind not in ("model_type", "dict_type", "list_type"):
+        return f"{message} (got {given!r})"
+    return message
+
+
+def _allowed_keys(model: type, loc: tuple) -> list[str]:
+    """The keys the model accepts at the mapping that holds loc[-1], for 'unknown key' errors."""
+    from pydantic import BaseModel
+
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
+            current = _unwrap(current, part)
+            continue
+        field = current.model_fields.get(part)
+        if field is None:
+            return []
+        current = _unwrap(field.annotation, None)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any, part: Any) -> Any:
+    """Find the model class inside Optional[...], dict[str, M] and list[M] annotations."""
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _unwrap(arg, part)
+        if isinstance(found, type) and issubclass(found, BaseModel):
+            return found
+    return annotation
+
+
+def available_profiles(root: Path) -> dict[str, list[str]]:
+    """{application: [environment, ...]} for every folder under root with a base.yaml."""
+    profiles: dict[str, list[str]] = {}
+    if root.is_dir():
+        for folder in sorted(p for p in root.iterdir() if (p / "base.yaml").is_file()):
+            profiles[folder.name] = sorted(p.stem for p in folder.glob("*.yaml") if p.stem != "base")
+    return profiles
+
+
+def load_config(application: str, environment: str, root: Path | None = None) -> AppConfig:
+    """Read base + overlay for one application and environment into a validated AppConfig."""
+    root = params_root(root)
+    folder = root / application
+    if not (folder / "base.yaml").is_file():
+        known = ", ".join(available_profiles(root)) or "none"
+        raise ConfigError(display_path(folder), "", f"no profile {application!r} here (base.yaml missing); profiles: {known}")
+    if not ENV_NAME.match(environment):
+        raise ConfigError(display_path(folder / f"{environment}.yaml"), "", f"environment name {environment!r} must be a simple lowercase identifier (a-z, 0-9, -; at most 16)")
+    overlay_path = folder / f"{environment}.yaml"
+    if not overlay_path.is_file():
+        envs = ", ".join(available_profiles(root).get(application, [])) or "none"
+        raise ConfigError(display_path(overlay_path), "", f"no environment {environment!r} for {application}; environments: {envs}")
+
+    sources = [(folder / "base.yaml", read_yaml(folder / "base.yaml")), (overlay_path, read_yaml(overlay_path))]
+    merged = deep_merge(sources[0][1], sources[1][1])
+    env_section = merged.get("environment")
+    if isinstance(env_section, dict):
+        if "name" in env_section:
+            raise ConfigError(_blame(sources, ["environment", "name"]), "environment.name", "is set from the overlay file's name; remove it")
+        merged["environment"] = {**env_section, "name": environment}
+
+    try:
+        cfg = AppConfig.model_validate(merged)
+    except ValidationError as err:
+        first = err.errors(include_url=False)[0]
+        loc = tuple(first["loc"])
+        message = _pydantic_message(first)
+        if first["type"] == "extra_forbidden":
+            allowed = _allowed_keys(AppConfig, loc)
+            message = f"unknown key; allowed keys here: {', '.join(allowed)}" if allowed else message
+        more = len(err.errors()) - 1
+        if more:
+            message += f" (and {more} more problem{'s' if more > 1 else ''})"
+        raise ConfigError(_blame(sources, list(loc)), key_path(loc), message) from None
+
+    if cfg.application != application:
+        raise ConfigError(_blame(sources, ["application"]), "application", f"{cfg.application!r} must equal its folder name {application!r}")
+    problems = semantic_problems(cfg)
+    if problems:
+        path, message = problems[0]
+        if len(problems) > 1:
+            message += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
+        raise ConfigError(_blame(sources, _parse_path(path)), path, message)
+    return cfg
