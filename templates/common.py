@@ -1,0 +1,187 @@
+"""Shared vocabulary of every layer: the layer builder, parameters with console metadata, tags,
+names and deletion policies. A layer never re-implements any of these.
+
+A layer module builds with `LayerBuilder` and returns `builder.build()`:
+
+    b = LayerBuilder(cfg, "network", "VPC, subnets, NAT and endpoints")
+    vpc = b.add(ec2.VPC("Vpc", CidrBlock=..., Tags=b.tags("vpc")))
+    b.output("VpcId", Ref(vpc), "The VPC")
+    return b.build()
+
+Parameters come in two kinds. `input` parameters are fed by the root template from another
+layer's Outputs (`Fn::GetAtt Layer.Outputs.X`); `knob` parameters are what an operator turns at
+deploy time, with the profile's value as default, and the root re-exposes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from troposphere import AWSObject, Output, Parameter, Tags, Template
+
+from templates.config import AppConfig
+
+CFN_VERSION = "2010-09-09"
+# Resource types whose data outlives a deploy: deletion/replacement policies and stack policies
+# protect them in prod. The deployer's review rates changes to these types as stateful too.
+STATEFUL_TYPES = frozenset(
+    {
+        "AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::ElastiCache::ReplicationGroup",
+        "AWS::EFS::FileSystem", "AWS::S3::Bucket", "AWS::SecretsManager::Secret", "AWS::KMS::Key",
+        "AWS::Logs::LogGroup", "AWS::Cognito::UserPool", "AWS::ECR::Repository",
+        "AWS::Backup::BackupVault", "AWS::DynamoDB::Table",
+    }
+)
+# Types CloudFormation can snapshot on delete/replace.
+SNAPSHOT_TYPES = frozenset({"AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::ElastiCache::ReplicationGroup", "AWS::EC2::Volume"})
+
+
+@dataclass(frozen=True)
+class Wire:
+    """A layer parameter fed from another layer's output."""
+
+    layer: str
+    output: str
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer: its template, which of its parameters come from which layer outputs, and the
+    logical ids of its stateful resources (for stack policies and review)."""
+
+    name: str
+    template: Template
+    inputs: dict[str, Wire]
+    knobs: tuple[str, ...]
+    stateful: tuple[str, ...]
+    root_outputs: tuple[str, ...] = ()
+    scope: str = "nested"  # "nested" in the root; "global" is a separate us-east-1 stack
+
+    @property
+    def stack_id(self) -> str:
+        """Logical id of this layer's AWS::CloudFormation::Stack in the root template."""
+        return "".join(part.capitalize() for part in self.name.split("-")) + "Stack"
+
+
+@dataclass
+class _Group:
+    label: str
+    parameters: list[str] = field(default_factory=list)
+
+
+class LayerBuilder:
+    def __init__(self, cfg: AppConfig, name: str, description: str, *, scope: str = "nested"):
+        self.cfg, self.name, self.scope = cfg, name, scope
+        self.template = Template(Description=f"cfn-strata {cfg.application}/{cfg.environment.name}: {name} layer - {description}")
+        self.template.set_version(CFN_VERSION)
+        self._groups: dict[str, _Group] = {}
+        self._labels: dict[str, str] = {}
+        self._inputs: dict[str, Wire] = {}
+        self._knobs: list[str] = []
+        self._stateful: list[str] = []
+        self._root_outputs: list[str] = []
+
+    # -------------------------------------------------------------- parameters
+
+    def _parameter(self, name: str, group: str, label: str, **props: Any) -> Parameter:
+        if name in self.template.parameters:
+            raise ValueError(f"{self.name} layer declares parameter {name} twice")
+        self._groups.setdefault(group, _Group(group)).parameters.append(name)
+        self._labels[name] = label
+        return self.template.add_parameter(Parameter(name, **props))
+
+    def input(self, name: str, source: str, description: str, *, type: str = "String", label: str | None = None) -> Parameter:
+        """A parameter the root fills from `source` ("network.VpcId"); standalone launches type it in."""
+        layer, output = source.split(".", 1)
+        self._inputs[name] = Wire(layer, output)
+        props: dict[str, Any] = {"Type": type, "Description": f"{description} (from the {layer} layer's {output} output)"}
+        if type == "String":
+            props |= {"AllowedPattern": r"^\S+$", "ConstraintDescription": "must not be empty"}
+        return self._parameter(name, f"Inputs from other layers", label or _words(name), **props)
+
+    def knob(self, name: str, group: str, label: str, description: str, default: Any, **constraints: Any) -> Parameter:
+        """A deploy-time parameter with the profile's value as default. Needs a constraint."""
+        if not {"AllowedValues", "AllowedPattern", "MinValue", "MaxValue", "MinLength", "MaxLength"} & constraints.keys():
+            raise ValueError(f"{self.name} parameter {name} needs a constraint (AllowedValues, AllowedPattern, Min/Max)")
+        constraints.setdefault("Type", "Number" if isinstance(default, (int, float)) and not isinstance(default, bool) else "String")
+        self._knobs.append(name)
+        return self._parameter(name, group, label, Description=description, Default=default, **constraints)
+
+    # -------------------------------------------------------------- resources and outputs
+
+    def add(self, resource: AWSObject, *, stateful: bool | None = None) -> AWSObject:
+        """Add a resource; stateful ones get deletion policies by stage and join the stack policy."""
+        self.template.add_resource(resource)
+        if stateful if stateful is not None else resource.resource_type in STATEFUL_TYPES:
+            self.protect(resource)
+        return resource
+
+    def protect(self, resource: AWSObject) -> None:
+        """Snapshot (where supported) or Retain in prod; Delete in dev, as the seeds allow for test."""
+        if self.cfg.is_prod:
+            policy = "Snapshot" if resource.resource_type in SNAPSHOT_TYPES else "Retain"
+        else:
+            policy = "Delete"
+        resource.DeletionPolicy = policy
+        resource.UpdateReplacePolicy = policy
+        if resource.title not in self._stateful:
+            self._stateful.append(resource.title)
+
+    def output(self, name: str, value: Any, description: str, *, root: bool = False) -> Output:
+        """An output; root=True also shows it among the root stack's outputs (endpoints, ARNs)."""
+        if root:
+            self._root_outputs.append(name)
+        return self.template.add_output(Output(name, Value=value, Description=description))
+
+    # -------------------------------------------------------------- vocabulary
+
+    def tags(self, kind: str | None = None, qualifier: str | None = None, **extra: str) -> Tags:
+        """The profile's tags, sorted, plus a Name following the naming convention."""
+        values = dict(self.cfg.all_tags)
+        if kind:
+            values["Name"] = self.cfg.name(kind, qualifier)
+        values.update(extra)
+        return Tags(**dict(sorted(values.items())))
+
+    def tag_list(self, kind: str | None = None, qualifier: str | None = None) -> list[dict[str, str]]:
+        """Tags as [{Key, Value}] for the few types whose Tags property is not the usual list."""
+        return self.tags(kind, qualifier).to_dict()
+
+    def named(self, kind: str, qualifier: str | None = None) -> str:
+        """A physical name by the convention: named("alb") -> alb-pr5706."""
+        return self.cfg.name(kind, qualifier)
+
+    # -------------------------------------------------------------- finish
+
+    def build(self) -> Layer:
+        if self._groups:
+            self.template.set_metadata(
+                {
+                    "AWS::CloudFormation::Interface": {
+                        "ParameterGroups": [
+                            {"Label": {"default": g.label}, "Parameters": g.parameters} for g in self._groups.values()
+                        ],
+                        "ParameterLabels": {p: {"default": label} for p, label in self._labels.items()},
+                    }
+                }
+            )
+        return Layer(
+            self.name, self.template, dict(self._inputs), tuple(self._knobs), tuple(self._stateful),
+            tuple(self._root_outputs), self.scope,
+        )
+
+
+def _words(name: str) -> str:
+    """VpcId -> Vpc Id"""
+    out = ""
+    for index, char in enumerate(name):
+        if char.isupper() and index and not name[index - 1].isupper():
+            out += " "
+        out += char
+    return out
+
+
+def logical_id(*parts: str) -> str:
+    """("service", "api-v2", "TargetGroup") -> ServiceApiV2TargetGroup: stable, readable ids."""
+    return "".join(word.capitalize() if word[:1].islower() else word for part in parts for word in part.replace("_", "-").split("-"))

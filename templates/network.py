@@ -1,0 +1,237 @@
+"""network layer: VPC, public/private/isolated subnets over the profile's AZs, internet gateway,
+NAT (none / single / per AZ), route tables, S3 gateway endpoint, interface endpoints, flow logs.
+"""
+
+from __future__ import annotations
+
+from awacs import logs as awacs_logs
+from awacs import kms as awacs_kms
+from awacs.aws import Allow, Condition, Policy, PolicyDocument, Principal, Statement, StringEquals, StringLike
+from awacs.sts import AssumeRole
+from troposphere import GetAZs, GetAtt, Join, Ref, Region, Select, Sub, AccountId
+from troposphere import ec2, iam, kms, logs
+
+from templates.common import Layer, LayerBuilder
+from templates.config import AppConfig
+
+
+def _zone(cfg: AppConfig, index: int):
+    zones = cfg.network.availability_zones
+    return zones[index] if zones else Select(index, GetAZs(Region))
+
+
+def _subnets(b: LayerBuilder, vpc, kind: str, cidrs: list[str]) -> list[ec2.Subnet]:
+    subnets = []
+    for index, cidr in enumerate(cidrs):
+        title = f"{kind.capitalize()}Subnet{index + 1}"
+        subnets.append(
+            b.add(
+                ec2.Subnet(
+                    title,
+                    VpcId=Ref(vpc),
+                    CidrBlock=cidr,
+                    AvailabilityZone=_zone(b.cfg, index),
+                    # Public IPs are given explicitly (NAT EIPs, launch templates), never by default.
+                    MapPublicIpOnLaunch=False,
+                    Tags=b.tags(f"subnet-{kind}-{index + 1}"),
+                )
+            )
+        )
+    return subnets
+
+
+def _route_table(b: LayerBuilder, vpc, title: str, name: str, subnets: list) -> ec2.RouteTable:
+    table = b.add(ec2.RouteTable(title, VpcId=Ref(vpc), Tags=b.tags(name)))
+    for subnet in subnets:
+        b.add(ec2.SubnetRouteTableAssociation(f"{subnet.title}RouteTableAssociation", SubnetId=Ref(subnet), RouteTableId=Ref(table)))
+    return table
+
+
+def _nat_gateways(b: LayerBuilder, public: list, attachment) -> list[ec2.NatGateway]:
+    """none: []; single: one in the first public subnet; per_az: one per public subnet."""
+    mode = b.cfg.network.nat_gateways or ("per_az" if b.cfg.is_prod else "single")
+    count = {"none": 0, "single": 1, "per_az": len(public)}[mode]
+    gateways = []
+    for index in range(count):
+        eip = b.add(ec2.EIP(f"NatEip{index + 1}", Domain="vpc", DependsOn=attachment.title, Tags=b.tags(f"eip-nat-{index + 1}")))
+        gateways.append(
+            b.add(
+                ec2.NatGateway(
+                    f"NatGateway{index + 1}",
+                    AllocationId=GetAtt(eip, "AllocationId"),
+                    SubnetId=Ref(public[index]),
+                    Tags=b.tags(f"nat-{index + 1}"),
+                )
+            )
+        )
+    return gateways
+
+
+def _flow_logs(b: LayerBuilder, vpc) -> None:
+    settings = b.cfg.network.flow_logs
+    if not settings.enabled:
+        return
+    # The application key lives in the security layer, which needs this layer's VPC first; the
+    # flow logs get a key of their own so the log group is still encrypted with a CMK.
+    key = b.add(
+        kms.Key(
+            "FlowLogsKey",
+            Description=f"Encrypts the VPC flow logs of {b.cfg.application} {b.cfg.environment.name}",
+            EnableKeyRotation=True,
+            KeyPolicy=PolicyDocument(
+                Version="2012-10-17",
+                Statement=[
+                    Statement(
+                        Sid="AccountAdministers",
+                        Effect=Allow,
+                        Principal=Principal("AWS", Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")),
+                        Action=[awacs_kms.Action("*")],
+                        Resource=["*"],
+                    ),
+                    Statement(
+                        Sid="CloudWatchLogsUsesKey",
+                        Effect=Allow,
+                        Principal=Principal("Service", Sub("logs.${AWS::Region}.amazonaws.com")),
+                        Action=[awacs_kms.Action("Encrypt"), awacs_kms.Action("Decrypt"), awacs_kms.Action("ReEncrypt*"), awacs_kms.Action("GenerateDataKey*"), awacs_kms.Action("DescribeKey")],
+                        Resource=["*"],
+                        Condition=Condition(
+                            StringLike(
+                                "kms:EncryptionContext:aws:logs:arn",
+                                Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/vpc/flow-logs/" + b.named("vpc") + "*"),
+                            )
+                        ),
+                    ),
+                ],
+            ),
+            Tags=b.tags("kms-flow-logs"),
+        )
+    )
+    group = b.add(
+        logs.LogGroup(
+            "FlowLogsLogGroup",
+            LogGroupName=f"/vpc/flow-logs/{b.named('vpc')}",
+            RetentionInDays=settings.retention_days,
+            KmsKeyId=GetAtt(key, "Arn"),
+            Tags=b.tags("log-flow-logs"),
+        )
+    )
+    role = b.add(
+        iam.Role(
+            "FlowLogsRole",
+            AssumeRolePolicyDocument=PolicyDocument(
+                Version="2012-10-17",
+                Statement=[
+                    Statement(
+                        Effect=Allow,
+                        Principal=Principal("Service", "vpc-flow-logs.amazonaws.com"),
+                        Action=[AssumeRole],
+                        Condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
+                    )
+                ],
+            ),
+            Policies=[
+                iam.Policy(
+                    PolicyName="write-flow-logs",
+                    PolicyDocument=PolicyDocument(
+                        Version="2012-10-17",
+                        Statement=[
+                            Statement(
+                                Effect=Allow,
+                                Action=[awacs_logs.CreateLogStream, awacs_logs.PutLogEvents, awacs_logs.DescribeLogStreams],
+                                Resource=[GetAtt(group, "Arn"), Join("", [GetAtt(group, "Arn"), ":*"])],
+                            )
+                        ],
+                    ),
+                )
+            ],
+            Tags=b.tags("role-flow-logs"),
+        )
+    )
+    b.add(
+        ec2.FlowLog(
+            "VpcFlowLog",
+            ResourceId=Ref(vpc),
+            ResourceType="VPC",
+            TrafficType=settings.traffic_type,
+            LogDestinationType="cloud-watch-logs",
+            LogGroupName=Ref(group),
+            DeliverLogsPermissionArn=GetAtt(role, "Arn"),
+            Tags=b.tags("flow-log"),
+        )
+    )
+
+
+def _endpoints(b: LayerBuilder, vpc, private: list, route_tables: list) -> None:
+    net = b.cfg.network
+    if net.s3_gateway_endpoint and route_tables:
+        b.add(
+            ec2.VPCEndpoint(
+                "S3GatewayEndpoint",
+                VpcId=Ref(vpc),
+                ServiceName=Sub("com.amazonaws.${AWS::Region}.s3"),
+                VpcEndpointType="Gateway",
+                RouteTableIds=[Ref(t) for t in route_tables],
+            )
+        )
+    if not net.interface_endpoints:
+        return
+    group = b.add(
+        ec2.SecurityGroup(
+            "EndpointSecurityGroup",
+            GroupDescription="Interface endpoints: HTTPS from inside the VPC only",
+            VpcId=Ref(vpc),
+            SecurityGroupIngress=[ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp=net.vpc_cidr, Description="HTTPS from the VPC")],
+            SecurityGroupEgress=[ec2.SecurityGroupRule(IpProtocol="-1", CidrIp="127.0.0.1/32", Description="No egress")],
+            Tags=b.tags("sg-endpoints"),
+        )
+    )
+    for service in sorted(net.interface_endpoints):
+        title = "".join(part.capitalize() for part in service.split(".")) + "Endpoint"
+        b.add(
+            ec2.VPCEndpoint(
+                title,
+                VpcId=Ref(vpc),
+                ServiceName=Sub(f"com.amazonaws.${{AWS::Region}}.{service}"),
+                VpcEndpointType="Interface",
+                PrivateDnsEnabled=True,
+                SubnetIds=[Ref(s) for s in private],
+                SecurityGroupIds=[Ref(group)],
+            )
+        )
+
+
+def build(cfg: AppConfig) -> Layer:
+    b = LayerBuilder(cfg, "network", "VPC, subnets, NAT, route tables, endpoints and flow logs")
+    net = cfg.network
+    vpc = b.add(ec2.VPC("Vpc", CidrBlock=net.vpc_cidr, EnableDnsSupport=True, EnableDnsHostnames=True, Tags=b.tags("vpc")))
+    igw = b.add(ec2.InternetGateway("InternetGateway", Tags=b.tags("igw")))
+    attachment = b.add(ec2.VPCGatewayAttachment("InternetGatewayAttachment", VpcId=Ref(vpc), InternetGatewayId=Ref(igw)))
+
+    public = _subnets(b, vpc, "public", net.public_subnets)
+    private = _subnets(b, vpc, "private", net.private_subnets)
+    isolated = _subnets(b, vpc, "isolated", net.isolated_subnets)
+
+    public_table = _route_table(b, vpc, "PublicRouteTable", "rtb-public", public)
+    b.add(ec2.Route("PublicDefaultRoute", RouteTableId=Ref(public_table), DestinationCidrBlock="0.0.0.0/0", GatewayId=Ref(igw), DependsOn=attachment.title))
+
+    nats = _nat_gateways(b, public, attachment)
+    private_tables = []
+    for index, subnet in enumerate(private):
+        table = _route_table(b, vpc, f"PrivateRouteTable{index + 1}", f"rtb-private-{index + 1}", [subnet])
+        private_tables.append(table)
+        if nats:
+            nat = nats[index] if len(nats) > 1 else nats[0]
+            b.add(ec2.Route(f"PrivateDefaultRoute{index + 1}", RouteTableId=Ref(table), DestinationCidrBlock="0.0.0.0/0", NatGatewayId=Ref(nat)))
+    isolated_tables = [_route_table(b, vpc, "IsolatedRouteTable", "rtb-isolated", isolated)] if isolated else []
+
+    _endpoints(b, vpc, private, private_tables + isolated_tables)
+    _flow_logs(b, vpc)
+
+    b.output("VpcId", Ref(vpc), "The VPC", root=True)
+    b.output("VpcCidr", GetAtt(vpc, "CidrBlock"), "The VPC's CIDR block")
+    b.output("PublicSubnetIds", Join(",", [Ref(s) for s in public]), "Public subnets, comma-separated, one per AZ")
+    b.output("PrivateSubnetIds", Join(",", [Ref(s) for s in private]), "Private subnets, comma-separated, one per AZ")
+    if isolated:
+        b.output("IsolatedSubnetIds", Join(",", [Ref(s) for s in isolated]), "Isolated subnets, comma-separated, one per AZ")
+    b.output("DataSubnetIds", Join(",", [Ref(s) for s in (isolated or private)]), "Subnets for data stores: isolated when present, else private")
+    return b.build()

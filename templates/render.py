@@ -1,0 +1,165 @@
+"""From config to files: build every layer, assemble the root, serialize deterministically, check
+CloudFormation's limits, and write `<out>/<app>/<env>/` atomically with a manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from troposphere import Template
+
+from templates import layers as layer_registry
+from templates.common import Layer
+from templates.config import AppConfig
+from templates.root import build_root
+
+Format = Literal["json", "yaml"]
+GENERATOR = "cfn-strata 0.1.0"
+# CloudFormation's hard limits per template.
+BODY_LIMIT = 51_200
+S3_LIMIT = 1_048_576
+RESOURCE_LIMIT = 500
+PARAMETER_LIMIT = 200
+OUTPUT_LIMIT = 200
+
+
+class LimitError(Exception):
+    """A generated template breaks a CloudFormation hard limit. The CLI exits 1 on it."""
+
+
+@dataclass(frozen=True)
+class RenderedProfile:
+    cfg: AppConfig
+    files: dict[str, bytes]  # file name -> bytes, including manifest.json
+    manifest: dict
+
+    @property
+    def stack_name(self) -> str:
+        return self.manifest["stack_name"]
+
+
+def serialize(template: Template | dict, fmt: Format = "json") -> bytes:
+    """Sorted keys, two-space indent, trailing newline: identical input gives identical bytes."""
+    document = template.to_dict() if isinstance(template, Template) else template
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if fmt == "yaml":
+        from cfn_flip import to_yaml
+
+        text = to_yaml(text, clean_up=False, long_form=False)
+    return text.encode("utf-8")
+
+
+def template_file(name: str, fmt: Format) -> str:
+    return f"{name}.{fmt}"
+
+
+def stack_name(cfg: AppConfig) -> str:
+    return f"{cfg.application}-{cfg.suffix}"
+
+
+def _describe(file: str, layer: str, scope: str, body: bytes, document: dict) -> dict:
+    return {
+        "file": file,
+        "layer": layer,
+        "scope": scope,
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "bytes": len(body),
+        "resources": len(document.get("Resources", {})),
+        "parameters": len(document.get("Parameters", {})),
+        "outputs": len(document.get("Outputs", {})),
+    }
+
+
+def limit_problems(entry: dict) -> list[str]:
+    """CloudFormation hard limits the template breaks (the 51,200-byte body limit is only a note:
+    the deployer always passes templates by S3 URL)."""
+    checks = [
+        ("bytes", S3_LIMIT, "bytes (the 1 MB limit for a template in S3)"),
+        ("resources", RESOURCE_LIMIT, "resources"),
+        ("parameters", PARAMETER_LIMIT, "parameters"),
+        ("outputs", OUTPUT_LIMIT, "outputs"),
+    ]
+    return [f"{entry['file']}: {entry[key]} {what} exceeds the limit of {limit}" for key, limit, what in checks if entry[key] > limit]
+
+
+def render(cfg: AppConfig, fmt: Format = "json") -> RenderedProfile:
+    """Every layer, the root and the manifest, in memory. Pure: no files are touched."""
+    layers: list[Layer] = layer_registry.build_all(cfg)
+    files: dict[str, bytes] = {}
+    entries: list[dict] = []
+    for layer in layers:
+        body = serialize(layer.template, fmt)
+        name = template_file(layer.name, fmt)
+        files[name] = body
+        entries.append(_describe(name, layer.name, layer.scope, body, layer.template.to_dict()))
+    root = build_root(cfg, layers, lambda layer: template_file(layer.name, fmt))
+    root_body = serialize(root, fmt)
+    files[template_file("root", fmt)] = root_body
+    entries.insert(0, _describe(template_file("root", fmt), "root", "root", root_body, root.to_dict()))
+
+    problems = [p for entry in entries for p in limit_problems(entry)]
+    if problems:
+        raise LimitError("; ".join(problems))
+    manifest = {
+        "generator": GENERATOR,
+        "application": cfg.application,
+        "environment": cfg.environment.name,
+        "stage": cfg.environment.stage,
+        "region": cfg.region,
+        "stack_name": stack_name(cfg),
+        "format": fmt,
+        "root": template_file("root", fmt),
+        "tags": cfg.all_tags,
+        "templates": entries,
+        "stacks": [
+            {
+                "layer": layer.name,
+                "logical_id": layer.stack_id,
+                "scope": layer.scope,
+                "file": template_file(layer.name, fmt),
+                "inputs": {param: f"{wire.layer}.{wire.output}" for param, wire in sorted(layer.inputs.items())},
+                "knobs": list(layer.knobs),
+                "stateful_resources": list(layer.stateful),
+            }
+            for layer in layers
+        ],
+    }
+    files["manifest.json"] = serialize(manifest)
+    return RenderedProfile(cfg, files, manifest)
+
+
+def output_dir(out: Path, cfg: AppConfig) -> Path:
+    return out / cfg.application / cfg.environment.name
+
+
+def write_atomically(target: Path, files: dict[str, bytes]) -> None:
+    """Write into a sibling temporary folder, then swap it in; on any failure `target` is as it was."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+    try:
+        for name, body in files.items():
+            (staging / name).write_bytes(body)
+        old = None
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.rmdir(old)
+            os.replace(target, old)
+        os.replace(staging, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def write_profile(rendered: RenderedProfile, out: Path) -> Path:
+    target = output_dir(out, rendered.cfg)
+    write_atomically(target, rendered.files)
+    return target

@@ -1,0 +1,280 @@
+"""security layer: the security-group chain (load balancer -> each service port -> database /
+proxy / cache / EFS port, nothing wider), the application KMS key, IAM roles built with awacs
+(task execution role, one task role per service scoped to the ARNs it reads) and the secrets.
+"""
+
+from __future__ import annotations
+
+import json
+
+from awacs import kms as awacs_kms
+from awacs import secretsmanager as awacs_secrets
+from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals, StringLike
+from awacs.sts import AssumeRole
+from troposphere import AccountId, Equals, GetAtt, If, Not, Ref, Sub
+from troposphere import ec2, iam, kms, secretsmanager
+
+from templates.common import Layer, LayerBuilder, logical_id
+from templates.config import AppConfig
+
+CACHE_PORT = 6379
+EFS_PORT = 2049
+# CloudFormation removes a group's default allow-all egress only when some egress is declared
+# inline; this rule matches no traffic (the same one the AWS CDK uses), so the group has none.
+NO_EGRESS = ec2.SecurityGroupRule(IpProtocol="icmp", FromPort=252, ToPort=86, CidrIp="255.255.255.255/32", Description="Disallow all traffic")
+
+
+def certificate_knob(b: LayerBuilder):
+    """The ALB certificate: shared by the security (443 ingress) and edge (HTTPS listener) layers."""
+    b.knob(
+        "CertificateArn",
+        "Load balancer",
+        "ACM certificate ARN",
+        "ACM certificate for the HTTPS listener; empty serves HTTP only on port 80",
+        b.cfg.edge.alb.certificate_arn,
+        AllowedPattern=r"^$|^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[a-f0-9-]+$",
+        ConstraintDescription="empty, or an ACM certificate ARN",
+    )
+    b.template.add_condition("HasCertificate", Not(Equals(Ref("CertificateArn"), "")))
+
+
+def _group(b: LayerBuilder, title: str, name: str, description: str, vpc_id, *, ingress=None, egress=None) -> ec2.SecurityGroup:
+    return b.add(
+        ec2.SecurityGroup(
+            title,
+            GroupName=b.named(name),
+            GroupDescription=description,
+            VpcId=vpc_id,
+            SecurityGroupIngress=ingress or [],
+            SecurityGroupEgress=egress or [NO_EGRESS],
+            Tags=b.tags(name),
+        )
+    )
+
+
+def _allow(b: LayerBuilder, source: ec2.SecurityGroup, target: ec2.SecurityGroup, port: int, why: str) -> None:
+    """source may open `port` on target: one egress rule on source, one ingress rule on target."""
+    b.add(
+        ec2.SecurityGroupEgress(
+            f"{source.title}To{target.title.removesuffix('SecurityGroup')}Egress",
+            GroupId=GetAtt(source, "GroupId"),
+            IpProtocol="tcp",
+            FromPort=port,
+            ToPort=port,
+            DestinationSecurityGroupId=GetAtt(target, "GroupId"),
+            Description=f"{why} (tcp {port})",
+        )
+    )
+    b.add(
+        ec2.SecurityGroupIngress(
+            f"{target.title}From{source.title.removesuffix('SecurityGroup')}Ingress",
+            GroupId=GetAtt(target, "GroupId"),
+            IpProtocol="tcp",
+            FromPort=port,
+            ToPort=port,
+            SourceSecurityGroupId=GetAtt(source, "GroupId"),
+            Description=f"{why} (tcp {port})",
+        )
+    )
+
+
+def _security_groups(b: LayerBuilder, vpc_id) -> dict[str, ec2.SecurityGroup]:
+    cfg = b.cfg
+    groups: dict[str, ec2.SecurityGroup] = {}
+    alb_https = ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=cfg.edge.alb.https_port, ToPort=cfg.edge.alb.https_port, CidrIp="0.0.0.0/0", Description="HTTPS from the internet")
+    groups["alb"] = _group(
+        b, "AlbSecurityGroup", "sg-alb", "Load balancer: HTTP/HTTPS from the internet, out only to the service ports", vpc_id,
+        ingress=[
+            ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=80, ToPort=80, CidrIp="0.0.0.0/0", Description="HTTP from the internet"),
+            If("HasCertificate", alb_https, Ref("AWS::NoValue")),
+        ],
+    )
+    https_out = ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="0.0.0.0/0", Description="HTTPS to AWS APIs (image pulls, secrets, logs)")
+    for svc_name, svc in cfg.services.items():
+        # Fargate pulls images, reads secrets and ships logs over HTTPS from the task's own ENI.
+        group = _group(b, logical_id("service", svc_name, "SecurityGroup"), f"sg-{svc_name}", f"Service {svc_name}: port {svc.port} from the load balancer only", vpc_id, egress=[https_out])
+        groups[f"service:{svc_name}"] = group
+        _allow(b, groups["alb"], group, svc.port, f"load balancer to service {svc_name}")
+
+    if "EC2" in cfg.compute.capacity_providers:
+        groups["instances"] = _group(b, "InstanceSecurityGroup", "sg-ecs-instances", "ECS container instances: no ingress, HTTPS out to the ECS, ECR and logs APIs", vpc_id, egress=[https_out])
+
+    db = cfg.database
+    if db:
+        groups["database"] = _group(b, "DatabaseSecurityGroup", "sg-database", f"Database: port {db.port} from the services only, no egress", vpc_id)
+        clients = [name for name, svc in cfg.services.items() if "database" in svc.secrets] or list(cfg.services)
+        if db.proxy:
+            groups["proxy"] = _group(b, "ProxySecurityGroup", "sg-db-proxy", f"RDS Proxy: port {db.port} from the services, out only to the database", vpc_id)
+            _allow(b, groups["proxy"], groups["database"], db.port, "proxy to database")
+        for name in clients:
+            target = groups["proxy"] if db.proxy else groups["database"]
+            _allow(b, groups[f"service:{name}"], target, db.port, f"service {name} to the database")
+    if cfg.cache:
+        groups["cache"] = _group(b, "CacheSecurityGroup", "sg-cache", f"Redis: port {CACHE_PORT} from the services only, no egress", vpc_id)
+        for name in cfg.services:
+            _allow(b, groups[f"service:{name}"], groups["cache"], CACHE_PORT, f"service {name} to Redis")
+    if cfg.efs:
+        groups["efs"] = _group(b, "EfsSecurityGroup", "sg-efs", f"EFS: NFS {EFS_PORT} from the services that mount it, no egress", vpc_id)
+        for name, svc in cfg.services.items():
+            if svc.efs_mount_path:
+                _allow(b, groups[f"service:{name}"], groups["efs"], EFS_PORT, f"service {name} mounts EFS")
+    return groups
+
+
+def _key(b: LayerBuilder) -> kms.Key:
+    cfg = b.cfg
+    return b.add(
+        kms.Key(
+            "ApplicationKey",
+            Description=f"Encrypts the data, secrets and logs of {cfg.application} {cfg.environment.name}",
+            EnableKeyRotation=True,
+            KeyPolicy=PolicyDocument(
+                Version="2012-10-17",
+                Statement=[
+                    Statement(
+                        Sid="AccountAdministersThroughIam",
+                        Effect=Allow,
+                        Principal=Principal("AWS", Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")),
+                        Action=[awacs_kms.Action("*")],
+                        Resource=["*"],
+                    ),
+                    Statement(
+                        Sid="CloudWatchLogsEncryptsTheApplicationsLogGroups",
+                        Effect=Allow,
+                        Principal=Principal("Service", Sub("logs.${AWS::Region}.amazonaws.com")),
+                        Action=[awacs_kms.Encrypt, awacs_kms.Decrypt, awacs_kms.Action("ReEncrypt*"), awacs_kms.Action("GenerateDataKey*"), awacs_kms.DescribeKey],
+                        Resource=["*"],
+                        Condition=Condition(StringLike("kms:EncryptionContext:aws:logs:arn", Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"))),
+                    ),
+                    Statement(
+                        Sid="CloudWatchAlarmsPublishToTheEncryptedTopic",
+                        Effect=Allow,
+                        Principal=Principal("Service", "cloudwatch.amazonaws.com"),
+                        Action=[awacs_kms.Decrypt, awacs_kms.GenerateDataKey],
+                        Resource=["*"],
+                        Condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
+                    ),
+                ],
+            ),
+            Tags=b.tags("kms"),
+        )
+    )
+
+
+def _secrets(b: LayerBuilder, key: kms.Key) -> dict[str, secretsmanager.Secret]:
+    cfg = b.cfg
+    window = cfg.security.secret_recovery_window_days
+    if window is None:
+        window = 30 if cfg.is_prod else 0
+    # CloudFormation has no recovery-window property: the window is recorded here and in the
+    # manifest for `destroy`, and a 0-day (test) secret is simply deleted with its stack.
+    metadata = {"cfn-strata": {"RecoveryWindowInDays": window}}
+    secrets: dict[str, secretsmanager.Secret] = {}
+    if cfg.database:
+        secret = secretsmanager.Secret(
+            "DatabaseSecret",
+            Name=b.named("db-credentials"),
+            Description=f"Master credentials of the {cfg.database.engine} database (generated password)",
+            KmsKeyId=Ref(key),
+            GenerateSecretString=secretsmanager.GenerateSecretString(
+                SecretStringTemplate=json.dumps({"username": cfg.database.master_username}),
+                GenerateStringKey="password",
+                PasswordLength=32,
+                ExcludeCharacters="\"@/\\' `",
+            ),
+            Metadata=metadata,
+            Tags=b.tags("db-credentials"),
+        )
+        secrets["database"] = b.add(secret)
+    for name in cfg.security.app_secrets:
+        secret = secretsmanager.Secret(
+            logical_id("app", name, "Secret"),
+            Name=b.named(name),
+            Description=f"Application secret {name}: set its value with put-secret-value after the first deploy",
+            KmsKeyId=Ref(key),
+            GenerateSecretString=secretsmanager.GenerateSecretString(SecretStringTemplate="{}", GenerateStringKey="placeholder", PasswordLength=32),
+            Metadata=metadata,
+            Tags=b.tags(name),
+        )
+        secrets[name] = b.add(secret)
+    return secrets
+
+
+def _assume(service: str) -> PolicyDocument:
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            Statement(
+                Effect=Allow,
+                Principal=Principal("Service", service),
+                Action=[AssumeRole],
+                Condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
+            )
+        ],
+    )
+
+
+def _read_secrets(arns: list, key: kms.Key) -> iam.Policy:
+    return iam.Policy(
+        PolicyName="read-own-secrets",
+        PolicyDocument=PolicyDocument(
+            Version="2012-10-17",
+            Statement=[
+                Statement(Effect=Allow, Action=[awacs_secrets.GetSecretValue, awacs_secrets.DescribeSecret], Resource=arns),
+                Statement(Effect=Allow, Action=[awacs_kms.Decrypt], Resource=[GetAtt(key, "Arn")]),
+            ],
+        ),
+    )
+
+
+def _roles(b: LayerBuilder, key: kms.Key, secrets: dict[str, secretsmanager.Secret]) -> None:
+    cfg = b.cfg
+    injected = sorted({s for svc in cfg.services.values() for s in svc.secrets})
+    execution = b.add(
+        iam.Role(
+            "TaskExecutionRole",
+            RoleName=b.named("ecs-task-execution"),
+            Description="ECS agent: pull images, write logs, inject the services' secrets",
+            AssumeRolePolicyDocument=_assume("ecs-tasks.amazonaws.com"),
+            ManagedPolicyArns=[Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")],
+            Policies=[_read_secrets([Ref(secrets[s]) for s in injected], key)] if injected else [],
+            Tags=b.tags("ecs-task-execution"),
+        )
+    )
+    b.output("TaskExecutionRoleArn", GetAtt(execution, "Arn"), "Role the ECS agent uses for the tasks")
+    for svc_name, svc in cfg.services.items():
+        managed = [Sub("arn:${AWS::Partition}:iam::aws:policy/AWSXRayDaemonWriteAccess")] if svc.xray else []
+        role = b.add(
+            iam.Role(
+                logical_id("service", svc_name, "TaskRole"),
+                RoleName=b.named("ecs-task", svc_name),
+                Description=f"Service {svc_name}: reads only its own secrets",
+                AssumeRolePolicyDocument=_assume("ecs-tasks.amazonaws.com"),
+                ManagedPolicyArns=managed,
+                Policies=[_read_secrets([Ref(secrets[s]) for s in svc.secrets], key)] if svc.secrets else [],
+                Tags=b.tags("ecs-task", svc_name),
+            )
+        )
+        b.output(logical_id("service", svc_name, "TaskRoleArn"), GetAtt(role, "Arn"), f"Task role of service {svc_name}")
+        b.output(logical_id("service", svc_name, "TaskRoleName"), Ref(role), f"Task role name of service {svc_name} (for policies other layers attach)")
+
+
+def build(cfg: AppConfig) -> Layer:
+    b = LayerBuilder(cfg, "security", "security groups, KMS key, IAM roles and secrets")
+    vpc_id = Ref(b.input("VpcId", "network.VpcId", "VPC the security groups belong to", type="AWS::EC2::VPC::Id"))
+    certificate_knob(b)
+
+    groups = _security_groups(b, vpc_id)
+    key = _key(b)
+    secrets = _secrets(b, key)
+    _roles(b, key, secrets)
+
+    for role, group in groups.items():
+        kind, _, qualifier = role.partition(":")
+        output = logical_id(kind, qualifier, "SecurityGroupId") if qualifier else logical_id(kind, "SecurityGroupId")
+        b.output(output, GetAtt(group, "GroupId"), f"Security group: {group.properties['GroupDescription']}")
+    b.output("KmsKeyArn", GetAtt(key, "Arn"), "Application KMS key ARN")
+    b.output("KmsKeyId", Ref(key), "Application KMS key id")
+    for name, secret in secrets.items():
+        b.output(logical_id(name, "SecretArn"), Ref(secret), f"ARN of the {name} secret", root=name == "database")
+    return b.build()
