@@ -1,0 +1,55 @@
+"""Shared fixtures: generated templates per profile and environment, parsed from the exact bytes
+the CLI writes (rendering is pure and deterministic, so one render per session is enough)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import pytest
+
+from templates.params import REPO_PARAMS, available_profiles, load_config
+from templates.render import RenderedProfile, render
+
+PROFILES = available_profiles(REPO_PARAMS)
+ALL_TARGETS = [(app, env) for app, envs in PROFILES.items() for env in envs]
+
+
+@functools.cache
+def rendered(app: str, env: str) -> RenderedProfile:
+    return render(load_config(app, env, REPO_PARAMS))
+
+
+@functools.cache
+def template(app: str, env: str, layer: str) -> dict:
+    """The parsed JSON template of one layer ("root", "network", ...)."""
+    return json.loads(rendered(app, env).files[f"{layer}.json"])
+
+
+def resources(doc: dict, type_: str) -> dict[str, dict]:
+    """{logical id: resource} of one type."""
+    return {k: v for k, v in doc.get("Resources", {}).items() if v["Type"] == type_}
+
+
+def one(doc: dict, type_: str) -> tuple[str, dict]:
+    found = resources(doc, type_)
+    assert len(found) == 1, f"expected one {type_}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
+@pytest.fixture(scope="session")
+def linter():
+    from templates.lint import Linter
+
+    return Linter()
+
+
+@pytest.fixture
+def params_copy(tmp_path: Path) -> Path:
+    """A writable copy of the shipped params folder."""
+    import shutil
+
+    target = tmp_path / "params"
+    shutil.copytree(REPO_PARAMS, target)
+    return target
