@@ -42,6 +42,14 @@ class ConfigError(Exception):
         super().__init__(f"{file}: {key}: {message}" if key else f"{file}: {message}")
 
 
+class KeyedError(ValueError):
+    """Raised by a model validator for one of its own keys: the loader appends `key` to the path."""
+
+    def __init__(self, key: str, message: str):
+        self.key = key
+        super().__init__(message)
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
@@ -162,7 +170,7 @@ class Ec2CapacityConfig(Model):
     @model_validator(mode="after")
     def _bounds(self) -> "Ec2CapacityConfig":
         if self.min_size > self.max_size:
-            raise ValueError(f"min_size {self.min_size} is above max_size {self.max_size}")
+            raise KeyedError("min_size", f"{self.min_size} is above max_size {self.max_size}")
         return self
 
 
@@ -176,9 +184,9 @@ class ComputeConfig(Model):
     @model_validator(mode="after")
     def _ec2(self) -> "ComputeConfig":
         if "EC2" in self.capacity_providers and self.ec2 is None:
-            raise ValueError("EC2 is a capacity provider but the ec2 section is missing")
+            raise KeyedError("ec2", "required when EC2 is one of the capacity_providers")
         if len(set(self.capacity_providers)) != len(self.capacity_providers):
-            raise ValueError("capacity_providers lists a provider twice")
+            raise KeyedError("capacity_providers", "lists a provider twice")
         return self
 
 
@@ -194,7 +202,7 @@ class HealthCheckConfig(Model):
     @model_validator(mode="after")
     def _timing(self) -> "HealthCheckConfig":
         if self.timeout_seconds >= self.interval_seconds:
-            raise ValueError(f"timeout_seconds {self.timeout_seconds} must be below interval_seconds {self.interval_seconds}")
+            raise KeyedError("timeout_seconds", f"{self.timeout_seconds} must be below interval_seconds {self.interval_seconds}")
         return self
 
 
@@ -237,9 +245,9 @@ class ServiceConfig(Model):
     @model_validator(mode="after")
     def _counts(self) -> "ServiceConfig":
         if self.min_count > self.max_count:
-            raise ValueError(f"min_count {self.min_count} is above max_count {self.max_count}")
+            raise KeyedError("min_count", f"{self.min_count} is above max_count {self.max_count}")
         if not self.min_count <= self.desired_count <= self.max_count:
-            raise ValueError(f"desired_count {self.desired_count} is outside min_count..max_count ({self.min_count}..{self.max_count})")
+            raise KeyedError("desired_count", f"{self.desired_count} is outside min_count..max_count ({self.min_count}..{self.max_count})")
         return self
 
 
@@ -279,9 +287,9 @@ class DatabaseConfig(Model):
         allowed = [v for v in supported_versions(self.engine, major) if (self.engine, v) not in RETIRED_BY_SEED_README]
         if self.engine_version not in allowed:
             hint = f"supported {self.engine} {major} versions: {', '.join(allowed)}" if allowed else f"{self.engine} has no creatable major version {major}"
-            raise ValueError(f"engine_version {self.engine_version} cannot be created on {self.engine}; {hint}")
+            raise KeyedError("engine_version", f"{self.engine_version} cannot be created on {self.engine}; {hint}")
         if self.max_allocated_storage is not None and self.max_allocated_storage <= self.allocated_storage:
-            raise ValueError(f"max_allocated_storage {self.max_allocated_storage} must be above allocated_storage {self.allocated_storage}")
+            raise KeyedError("max_allocated_storage", f"{self.max_allocated_storage} must be above allocated_storage {self.allocated_storage}")
         return self
 
 
@@ -296,7 +304,7 @@ class CacheConfig(Model):
     @model_validator(mode="after")
     def _failover(self) -> "CacheConfig":
         if self.automatic_failover and self.replicas == 0:
-            raise ValueError("automatic_failover needs at least one replica")
+            raise KeyedError("automatic_failover", "needs at least one replica (cache.replicas)")
         return self
 
 

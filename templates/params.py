@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from templates.config import AppConfig, ConfigError, semantic_problems
+from templates.config import AppConfig, ConfigError, KeyedError, semantic_problems
 
 REPO_PARAMS = Path(__file__).resolve().parent.parent / "params"
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
@@ -147,37 +147,40 @@ def _pydantic_message(error: dict) -> str:
     return message
 
 
-def _allowed_keys(model: type, loc: tuple) -> list[str]:
+def _allowed_keys(loc: tuple) -> list[str]:
     """The keys the model accepts at the mapping that holds loc[-1], for 'unknown key' errors."""
-    from pydantic import BaseModel
-
-    current: Any = model
+    current: Any = AppConfig
     for part in loc[:-1]:
-        if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
-            current = _unwrap(current, part)
-            continue
-        field = current.model_fields.get(part)
-        if field is None:
+        current = _field_model(current, part)
+        if current is None:
             return []
-        current = _unwrap(field.annotation, None)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
+    return list(current.model_fields) if _is_model(current) else []
 
 
-def _unwrap(annotation: Any, part: Any) -> Any:
-    """Find the model class inside Optional[...], dict[str, M] and list[M] annotations."""
-    from typing import get_args
+def _is_model(value: Any) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseModel)
 
-    from pydantic import BaseModel
 
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+def _field_model(current: Any, part: Any) -> Any:
+    """Step one key down: into a model's field, or through dict[str, M] / list[M] to M."""
+    if _is_model(current) and isinstance(part, str) and part in current.model_fields:
+        annotation = current.model_fields[part].annotation
+        # dict[str, M] and list[M]: the next key is a name or an index, the one after is M's
+        containers = [a for a in (annotation, *get_args(annotation)) if get_origin(a) in (dict, list)]
+        return containers[0] if containers else _inner_model(annotation)
+    if not _is_model(current):
+        return _inner_model(current)
+    return None
+
+
+def _inner_model(annotation: Any) -> Any:
+    if _is_model(annotation):
         return annotation
     for arg in get_args(annotation):
-        found = _unwrap(arg, part)
-        if isinstance(found, type) and issubclass(found, BaseModel):
+        found = _inner_model(arg)
+        if found is not None:
             return found
-    return annotation
+    return None
 
 
 def available_profiles(root: Path) -> dict[str, list[str]]:
@@ -216,9 +219,12 @@ def load_config(application: str, environment: str, root: Path | None = None) ->
     except ValidationError as err:
         first = err.errors(include_url=False)[0]
         loc = tuple(first["loc"])
+        cause = first.get("ctx", {}).get("error")
+        if isinstance(cause, KeyedError):
+            loc += (cause.key,)
         message = _pydantic_message(first)
         if first["type"] == "extra_forbidden":
-            allowed = _allowed_keys(AppConfig, loc)
+            allowed = _allowed_keys(loc)
             message = f"unknown key; allowed keys here: {', '.join(allowed)}" if allowed else message
         more = len(err.errors()) - 1
         if more:

@@ -1,0 +1,200 @@
+"""Seed values of the network and security layers, per profile, read from the generated JSON."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ALL_TARGETS, one, resources, template
+
+
+def _subnet_cidrs(app: str, env: str, kind: str) -> list[str]:
+    subnets = resources(template(app, env, "network"), "AWS::EC2::Subnet")
+    return [s["Properties"]["CidrBlock"] for lid, s in sorted(subnets.items()) if lid.startswith(kind.capitalize())]
+
+
+@pytest.mark.parametrize("app", ["product-catalog", "ecs-ec2-api"])
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_explicit_cidrs_of_seeds_001_and_004(app, env):
+    _, vpc = one(template(app, env, "network"), "AWS::EC2::VPC")
+    assert vpc["Properties"]["CidrBlock"] == "10.0.0.0/16"
+    assert vpc["Properties"]["EnableDnsSupport"] is True
+    assert vpc["Properties"]["EnableDnsHostnames"] is True
+    assert _subnet_cidrs(app, env, "public") == ["10.0.1.0/24", "10.0.2.0/24"]
+    assert _subnet_cidrs(app, env, "private") == ["10.0.3.0/24", "10.0.4.0/24"]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_mycandidate_spreads_over_three_azs(env):
+    network = template("mycandidate", env, "network")
+    subnets = resources(network, "AWS::EC2::Subnet")
+    public = [s for lid, s in sorted(subnets.items()) if lid.startswith("Public")]
+    assert len(public) == 3 and len(subnets) == 6
+    assert [s["Properties"]["AvailabilityZone"]["Fn::Select"][0] for s in public] == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("app", "env", "nat_count"),
+    [
+        ("product-catalog", "dev", 1),  # seed 004: "NAT Gateway: Shared across AZs"
+        ("product-catalog", "prod", 1),
+        ("ecs-ec2-api", "dev", 1),
+        ("ecs-ec2-api", "prod", 2),  # prod is per AZ unless the seed says otherwise
+        ("mycandidate", "dev", 1),
+        ("mycandidate", "prod", 3),
+    ],
+)
+def test_nat_mode_per_environment(app, env, nat_count):
+    network = template(app, env, "network")
+    assert len(resources(network, "AWS::EC2::NatGateway")) == nat_count
+    routes = resources(network, "AWS::EC2::Route")
+    private_routes = [r for lid, r in routes.items() if lid.startswith("PrivateDefaultRoute")]
+    assert len(private_routes) == len(_subnet_cidrs(app, env, "private"))
+    assert len({str(r["Properties"]["NatGatewayId"]) for r in private_routes}) == nat_count
+
+
+def test_flow_logs_and_s3_endpoint():
+    network = template("product-catalog", "dev", "network")
+    _, group = one(network, "AWS::Logs::LogGroup")
+    assert group["Properties"]["RetentionInDays"] == 30
+    assert "KmsKeyId" in group["Properties"]
+    _, flow = one(network, "AWS::EC2::FlowLog")
+    assert flow["Properties"]["TrafficType"] == "ALL"
+    _, endpoint = one(network, "AWS::EC2::VPCEndpoint")
+    assert endpoint["Properties"]["VpcEndpointType"] == "Gateway"
+    assert len(endpoint["Properties"]["RouteTableIds"]) == 2
+
+
+def _rules(doc: dict, type_: str, group: str) -> list[dict]:
+    return [r["Properties"] for r in resources(doc, type_).values() if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group, "GroupId"]}]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_seed_004_security_group_chain_is_exact(env):
+    sec = template("product-catalog", env, "security")
+    groups = resources(sec, "AWS::EC2::SecurityGroup")
+    assert sorted(groups) == ["AlbSecurityGroup", "DatabaseSecurityGroup", "ServiceApiSecurityGroup"]
+
+    alb = groups["AlbSecurityGroup"]["Properties"]
+    http = alb["SecurityGroupIngress"][0]
+    assert (http["FromPort"], http["ToPort"], http["CidrIp"]) == (80, 80, "0.0.0.0/0")
+    # 443 is opened only when a certificate is given (seed 004 serves HTTP 80).
+    assert alb["SecurityGroupIngress"][1]["Fn::If"][0] == "HasCertificate"
+    assert [(r["FromPort"], r["DestinationSecurityGroupId"]) for r in _rules(sec, "AWS::EC2::SecurityGroupEgress", "AlbSecurityGroup")] == [
+        (3000, {"Fn::GetAtt": ["ServiceApiSecurityGroup", "GroupId"]})
+    ]
+
+    assert [(r["FromPort"], r["SourceSecurityGroupId"]) for r in _rules(sec, "AWS::EC2::SecurityGroupIngress", "ServiceApiSecurityGroup")] == [
+        (3000, {"Fn::GetAtt": ["AlbSecurityGroup", "GroupId"]})
+    ]
+    assert [(r["FromPort"], r["DestinationSecurityGroupId"]) for r in _rules(sec, "AWS::EC2::SecurityGroupEgress", "ServiceApiSecurityGroup")] == [
+        (5432, {"Fn::GetAtt": ["DatabaseSecurityGroup", "GroupId"]})
+    ]
+
+    db = groups["DatabaseSecurityGroup"]["Properties"]
+    assert db.get("SecurityGroupIngress", []) == []
+    assert [(r["FromPort"], r["SourceSecurityGroupId"]) for r in _rules(sec, "AWS::EC2::SecurityGroupIngress", "DatabaseSecurityGroup")] == [
+        (5432, {"Fn::GetAtt": ["ServiceApiSecurityGroup", "GroupId"]})
+    ]
+    # "Outbound: None": the only inline rule is the match-nothing rule that removes the default.
+    assert db["SecurityGroupEgress"] == [{"CidrIp": "255.255.255.255/32", "Description": "Disallow all traffic", "FromPort": 252, "IpProtocol": "icmp", "ToPort": 86}]
+    assert _rules(sec, "AWS::EC2::SecurityGroupEgress", "DatabaseSecurityGroup") == []
+
+
+def test_no_group_is_open_to_the_internet_except_the_load_balancer():
+    for app, env in ALL_TARGETS:
+        for lid, group in resources(template(app, env, "security"), "AWS::EC2::SecurityGroup").items():
+            open_rules = [r for r in group["Properties"].get("SecurityGroupIngress", []) if "0.0.0.0/0" in str(r)]
+            assert not open_rules or lid == "AlbSecurityGroup", (app, env, lid)
+
+
+def test_mycandidate_chain_goes_through_proxy_cache_and_efs():
+    sec = template("mycandidate", "prod", "security")
+    ingress = {(r["GroupId"]["Fn::GetAtt"][0], r["FromPort"], r["SourceSecurityGroupId"]["Fn::GetAtt"][0]) for r in (x["Properties"] for x in resources(sec, "AWS::EC2::SecurityGroupIngress").values())}
+    assert ingress == {
+        ("ServiceWebSecurityGroup", 5000, "AlbSecurityGroup"),
+        ("ProxySecurityGroup", 5432, "ServiceWebSecurityGroup"),
+        ("DatabaseSecurityGroup", 5432, "ProxySecurityGroup"),
+        ("CacheSecurityGroup", 6379, "ServiceWebSecurityGroup"),
+        ("EfsSecurityGroup", 2049, "ServiceWebSecurityGroup"),
+    }
+
+
+@pytest.mark.parametrize(("env", "window", "policy"), [("dev", 0, "Delete"), ("prod", 30, "Retain")])
+def test_seed_004_secret_recovery_window(env, window, policy):
+    _, secret = one(template("product-catalog", env, "security"), "AWS::SecretsManager::Secret")
+    assert secret["Metadata"]["cfn-strata"]["RecoveryWindowInDays"] == window
+    assert secret["DeletionPolicy"] == policy == secret["UpdateReplacePolicy"]
+    generated = secret["Properties"]["GenerateSecretString"]
+    assert generated["GenerateStringKey"] == "password" and generated["PasswordLength"] == 32
+    assert secret["Properties"]["Name"] == ("db-credentials-pr5706" if env == "dev" else "db-credentials-catalog-prod")
+
+
+def test_seed_004_task_role_reads_only_its_secret():
+    sec = template("product-catalog", "dev", "security")
+    role = sec["Resources"]["ServiceApiTaskRole"]["Properties"]
+    statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+    assert statements[0]["Action"] == ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    assert statements[0]["Resource"] == [{"Ref": "DatabaseSecret"}]
+    assert role["RoleName"] == "ecs-task-api-pr5706"
+
+
+def test_kms_key_rotates():
+    for app, env in ALL_TARGETS:
+        _, key = one(template(app, env, "security"), "AWS::KMS::Key")
+        assert key["Properties"]["EnableKeyRotation"] is True
+
+
+@pytest.mark.parametrize(("app", "env"), ALL_TARGETS)
+def test_every_taggable_resource_carries_the_profile_tags(app, env):
+    from tests.conftest import rendered
+
+    expected = rendered(app, env).cfg.all_tags
+    for layer in ("network", "security"):
+        for lid, resource in template(app, env, layer)["Resources"].items():
+            tags = resource.get("Properties", {}).get("Tags")
+            if tags is None:
+                continue
+            as_dict = {t["Key"]: t["Value"] for t in tags}
+            for key, value in expected.items():
+                assert as_dict.get(key) == value, (layer, lid, key)
+
+
+def test_seed_004_tags_and_names():
+    network = template("product-catalog", "prod", "network")
+    _, vpc = one(network, "AWS::EC2::VPC")
+    tags = {t["Key"]: t["Value"] for t in vpc["Properties"]["Tags"]}
+    assert tags == {"Environment": "production", "Project": "catalog-api", "EnvironmentSuffix": "catalog-prod", "Name": "vpc-catalog-prod"}
+    sec = template("product-catalog", "dev", "security")
+    assert sec["Resources"]["AlbSecurityGroup"]["Properties"]["GroupName"] == "sg-alb-pr5706"
+
+
+@pytest.mark.parametrize(("app", "env"), ALL_TARGETS)
+def test_root_wires_outputs_into_parameters(app, env):
+    root = template(app, env, "root")
+    stacks = resources(root, "AWS::CloudFormation::Stack")
+    assert stacks["NetworkStack"]["Properties"]["TemplateURL"] == "network.json"
+    assert stacks["SecurityStack"]["Properties"]["Parameters"]["VpcId"] == {"Fn::GetAtt": ["NetworkStack", "Outputs.VpcId"]}
+    # a knob of a layer is re-exposed on the root and passed by Ref
+    assert stacks["SecurityStack"]["Properties"]["Parameters"]["CertificateArn"] == {"Ref": "CertificateArn"}
+    assert "CertificateArn" in root["Parameters"]
+
+
+@pytest.mark.parametrize(("app", "env"), ALL_TARGETS)
+def test_console_launch_metadata_covers_every_parameter(app, env):
+    from tests.conftest import rendered
+
+    for file in rendered(app, env).files:
+        if file == "manifest.json":
+            continue
+        doc = template(app, env, file.removesuffix(".json"))
+        parameters = doc.get("Parameters", {})
+        if not parameters:
+            continue
+        interface = doc["Metadata"]["AWS::CloudFormation::Interface"]
+        grouped = [p for g in interface["ParameterGroups"] for p in g["Parameters"]]
+        assert sorted(grouped) == sorted(parameters), file
+        assert sorted(interface["ParameterLabels"]) == sorted(parameters), file
+        for name, parameter in parameters.items():
+            assert parameter.get("Description"), (file, name)
+            constraints = {"AllowedValues", "AllowedPattern", "MinValue", "MaxValue", "MinLength", "MaxLength"}
+            assert constraints & parameter.keys() or parameter["Type"].startswith(("AWS::", "List<AWS::")), (file, name)
