@@ -147,28 +147,27 @@ def generate(profile, env, all_profiles, params, out, fmt):
 @all_option
 @params_option
 @out_option
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Worker processes for cache misses. Default: one per core.")
+@click.option("--no-cache", is_flag=True, help="Lint every template even when an identical one was linted before.")
 @catch_errors
-def lint(profile, env, all_profiles, params, out):
+def lint(profile, env, all_profiles, params, out, jobs, no_cache):
     """Generate, then run cfn-lint in-process on every template, for each profile's region.
 
     Prints each finding as `file: resource: rule: message` and checks CloudFormation's hard
     limits (1 MB in S3, 500 resources, 200 parameters, 200 outputs). Exit 1 on any error or
-    warning.
+    warning. Results are cached (~/.cache/cfn-strata, or $CFN_STRATA_CACHE) by the template's
+    bytes, region, cfn-lint version and rule version; misses run on all cores.
 
     \b
     Example:
       cfn-strata lint product-catalog
       cfn-strata lint --all
     """
-    from templates.lint import Linter, lint_directory
+    from templates.lint import LintCache, run_lint
 
     results = generate_all(_targets(profile, env, all_profiles, params), params, out, "json")
-    with console.status("loading cfn-lint rules"):
-        linter = Linter()
-    findings = []
-    for rendered, folder in results:
-        with console.status(f"linting {folder}"):
-            findings.extend(lint_directory(linter, folder, f"{folder}/"))
+    with console.status(f"linting {sum(len(r.manifest['templates']) for r, _ in results)} templates"):
+        findings = run_lint([(folder, f"{folder}/") for _, folder in results], cache=None if no_cache else LintCache.default(), jobs=jobs)
     for finding in findings:
         out_console.print(str(finding), soft_wrap=True)
     count = sum(len(r.manifest["templates"]) for r, _ in results)

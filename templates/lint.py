@@ -1,12 +1,23 @@
 """cfn-lint, in process: rules are loaded once and every template of every profile is checked
 against its own region, from the written files (so E3043 can compare the root's nested-stack
 parameters with the child templates beside it).
+
+Fast lint: results are cached by everything that can change them (the template's bytes, for a
+root also its children's, the region, cfn-lint's version, our rule version and ignores), so an
+unchanged template is never linted twice and a warm run never imports cfn-lint; misses are
+spread over a pool of forked workers, each loading cfn-lint's rules once.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from importlib.metadata import version
+from multiprocessing import get_context
 from pathlib import Path
 
 from templates.render import limit_problems
@@ -73,14 +84,105 @@ def _ignored(match, path: Path) -> bool:
     return any(rule == match.rule.id and path.stem == file and element in where for rule, file, element in IGNORED)
 
 
-def lint_directory(linter: Linter, folder: Path, shown_prefix: str = "") -> list[Finding]:
-    """Lint every template a manifest lists in `folder`, plus CloudFormation's hard limits."""
+# Bump when the project's own rules or the way findings are produced change: it is in every key.
+RULES_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class LintTask:
+    path: Path
+    region: str
+    shown: str
+    key: str  # the cache key: sha256 of every input that can change the findings
+
+
+def tasks_for(folder: Path, shown_prefix: str = "") -> tuple[list[LintTask], list[Finding]]:
+    """One task per template the manifest lists, and the hard-limit findings (no linting needed)."""
     manifest = json.loads((folder / "manifest.json").read_text())
-    findings: list[Finding] = []
+    by_file = {entry["file"]: entry["sha256"] for entry in manifest["templates"]}
+    engine = f"cfn-lint {version('cfn-lint')}|rules {RULES_VERSION}|ignores {sorted(IGNORED)}"
+    tasks, limits = [], []
     for entry in manifest["templates"]:
         region = "us-east-1" if entry["scope"] == "global" else manifest["region"]
         shown = f"{shown_prefix}{entry['file']}"
-        findings.extend(linter.lint_file(folder / entry["file"], region, shown))
-        for problem in limit_problems(entry):
-            findings.append(Finding(shown, "-", "LIMIT", "error", problem))
-    return findings
+        # E3043 reads a root's children from disk: their bytes are inputs of the root's findings.
+        children = sorted(by_file.items()) if entry["scope"] == "root" else []
+        key = hashlib.sha256(f"{entry['sha256']}|{region}|{engine}|{children}|{entry['file']}".encode()).hexdigest()
+        tasks.append(LintTask(folder / entry["file"], region, shown, key))
+        limits.extend(Finding(shown, "-", "LIMIT", "error", problem) for problem in limit_problems(entry))
+    return tasks, limits
+
+
+class LintCache:
+    """Findings per cache key, one small JSON file each."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    @classmethod
+    def default(cls) -> "LintCache":
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return cls(Path(os.environ.get("CFN_STRATA_CACHE", Path(base) / "cfn-strata")) / "lint")
+
+    def get(self, task: LintTask) -> list[Finding] | None:
+        try:
+            stored = json.loads((self.folder / f"{task.key}.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return [dataclasses.replace(Finding(**f), file=task.shown) for f in stored]
+
+    def put(self, task: LintTask, findings: list[Finding]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        temporary = self.folder / f".{task.key}.{os.getpid()}.tmp"
+        temporary.write_text(json.dumps([dataclasses.asdict(f) for f in findings]))
+        os.replace(temporary, self.folder / f"{task.key}.json")
+
+
+_worker_linter: Linter | None = None
+
+
+def _worker_init() -> None:
+    global _worker_linter
+    _worker_linter = Linter()
+
+
+def _worker_lint(task: LintTask) -> list[Finding]:
+    assert _worker_linter is not None
+    return _worker_linter.lint_file(task.path, task.region, task.shown)
+
+
+def run_lint(folders: list[tuple[Path, str]], *, cache: LintCache | None = None, jobs: int | None = None, linter: Linter | None = None) -> list[Finding]:
+    """Lint every template of every (folder, shown prefix); cached results are reused, misses are
+    linted across `jobs` worker processes (1 = in this process)."""
+    tasks: list[LintTask] = []
+    findings: list[Finding] = []
+    for folder, prefix in folders:
+        folder_tasks, limits = tasks_for(folder, prefix)
+        tasks.extend(folder_tasks)
+        findings.extend(limits)
+    misses = []
+    for task in tasks:
+        cached = cache.get(task) if cache else None
+        if cached is None:
+            misses.append(task)
+        else:
+            findings.extend(cached)
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(misses)))
+    if not misses:
+        results = []
+    elif jobs == 1 or linter is not None:
+        active = linter or Linter()
+        results = [active.lint_file(t.path, t.region, t.shown) for t in misses]
+    else:
+        with ProcessPoolExecutor(jobs, mp_context=get_context("fork"), initializer=_worker_init) as pool:
+            results = list(pool.map(_worker_lint, misses, chunksize=max(1, len(misses) // (jobs * 4))))
+    for task, result in zip(misses, results):
+        if cache:
+            cache.put(task, result)
+        findings.extend(result)
+    return sorted(findings)
+
+
+def lint_directory(linter: Linter, folder: Path, shown_prefix: str = "") -> list[Finding]:
+    """Lint one generated folder in this process, uncached."""
+    return run_lint([(folder, shown_prefix)], linter=linter)

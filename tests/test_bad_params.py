@@ -36,7 +36,7 @@ CASES = {
     "min above max": ("product-catalog/dev.yaml", "services:\n  api:\n    min_count: 12\n", "dev",
                       "product-catalog/dev.yaml: services.api.min_count: 12 is above max_count 10"),
     "retired engine version (seed 001's 15.4)": ("ecs-ec2-api/dev.yaml", "database:\n  engine_version: '15.4'\n", "dev",
-                                                 "ecs-ec2-api/dev.yaml: database.engine_version: 15.4 cannot be created on postgres; supported postgres 15 versions: 15.10, 15.12, 15.13, 15.14, 15.15, 15.16, 15.17"),
+                                                 "ecs-ec2-api/dev.yaml: database.engine_version: 15.4 cannot be created on postgres; supported postgres 15 versions: 15.13, 15.14, 15.15, 15.16, 15.17, 15.18"),
     "retired engine version (seed 004's 16.4)": ("product-catalog/dev.yaml", "database:\n  engine_version: '16.4'\n", "dev",
                                                  "product-catalog/dev.yaml: database.engine_version: 16.4 cannot be created on aurora-postgresql; supported aurora-postgresql 16 versions: 16.6, 16.8, 16.9, 16.10, 16.11, 16.13"),
     "YAML syntax error": ("product-catalog/dev.yaml", "network:\n  az_count: [2\n", "dev",
