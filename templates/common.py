@@ -128,6 +128,13 @@ class LayerBuilder:
         if resource.title not in self._stateful:
             self._stateful.append(resource.title)
 
+    def skip_check(self, resource: AWSObject, check_id: str, reason: str) -> None:
+        """Declare a checkov skip on the resource, with the reason a reviewer reads beside it."""
+        metadata = dict(getattr(resource, "Metadata", None) or {})
+        skips = [*metadata.get("checkov", {}).get("skip", []), {"id": check_id, "comment": reason}]
+        metadata["checkov"] = {"skip": sorted(skips, key=lambda s: s["id"])}
+        resource.Metadata = metadata
+
     def output(self, name: str, value: Any, description: str, *, root: bool = False) -> Output:
         """An output; root=True also shows it among the root stack's outputs (endpoints, ARNs)."""
         if root:

@@ -11,7 +11,7 @@ from awacs import kms as awacs_kms
 from awacs import secretsmanager as awacs_secrets
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals, StringLike
 from awacs.sts import AssumeRole
-from troposphere import AccountId, Equals, GetAtt, If, Not, Ref, Sub
+from troposphere import AccountId, Equals, GetAtt, Not, Ref, Sub
 from troposphere import ec2, iam, kms, secretsmanager
 
 from templates.common import Layer, LayerBuilder, logical_id
@@ -81,13 +81,23 @@ def _allow(b: LayerBuilder, source: ec2.SecurityGroup, target: ec2.SecurityGroup
 def _security_groups(b: LayerBuilder, vpc_id) -> dict[str, ec2.SecurityGroup]:
     cfg = b.cfg
     groups: dict[str, ec2.SecurityGroup] = {}
-    alb_https = ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=cfg.edge.alb.https_port, ToPort=cfg.edge.alb.https_port, CidrIp="0.0.0.0/0", Description="HTTPS from the internet")
     groups["alb"] = _group(
         b, "AlbSecurityGroup", "sg-alb", "Load balancer: HTTP/HTTPS from the internet, out only to the service ports", vpc_id,
-        ingress=[
-            ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=80, ToPort=80, CidrIp="0.0.0.0/0", Description="HTTP from the internet"),
-            If("HasCertificate", alb_https, Ref("AWS::NoValue")),
-        ],
+        ingress=[ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=80, ToPort=80, CidrIp="0.0.0.0/0", Description="HTTP from the internet")],
+    )
+    b.skip_check(groups["alb"], "CKV_AWS_260", "the public load balancer's HTTP listener (seed 004: HTTP 80 from the internet); it redirects to HTTPS when a certificate is given")
+    https = cfg.edge.alb.https_port
+    b.add(
+        ec2.SecurityGroupIngress(
+            "AlbSecurityGroupHttpsIngress",
+            Condition="HasCertificate",
+            GroupId=GetAtt(groups["alb"], "GroupId"),
+            IpProtocol="tcp",
+            FromPort=https,
+            ToPort=https,
+            CidrIp="0.0.0.0/0",
+            Description="HTTPS from the internet (only when a certificate is given)",
+        )
     )
     https_out = ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="0.0.0.0/0", Description="HTTPS to AWS APIs (image pulls, secrets, logs)")
     for svc_name, svc in cfg.services.items():

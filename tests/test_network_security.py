@@ -65,7 +65,8 @@ def test_flow_logs_and_s3_endpoint():
 
 
 def _rules(doc: dict, type_: str, group: str) -> list[dict]:
-    return [r["Properties"] for r in resources(doc, type_).values() if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group, "GroupId"]}]
+    """Rules between groups (conditional rules to the internet are checked on their own)."""
+    return [r["Properties"] for r in resources(doc, type_).values() if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group, "GroupId"]} and "Condition" not in r]
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
@@ -75,10 +76,11 @@ def test_seed_004_security_group_chain_is_exact(env):
     assert sorted(groups) == ["AlbSecurityGroup", "DatabaseSecurityGroup", "ServiceApiSecurityGroup"]
 
     alb = groups["AlbSecurityGroup"]["Properties"]
-    http = alb["SecurityGroupIngress"][0]
-    assert (http["FromPort"], http["ToPort"], http["CidrIp"]) == (80, 80, "0.0.0.0/0")
+    assert [(r["FromPort"], r["ToPort"], r["CidrIp"]) for r in alb["SecurityGroupIngress"]] == [(80, 80, "0.0.0.0/0")]
     # 443 is opened only when a certificate is given (seed 004 serves HTTP 80).
-    assert alb["SecurityGroupIngress"][1]["Fn::If"][0] == "HasCertificate"
+    https = sec["Resources"]["AlbSecurityGroupHttpsIngress"]
+    assert https["Condition"] == "HasCertificate"
+    assert (https["Properties"]["FromPort"], https["Properties"]["CidrIp"]) == (443, "0.0.0.0/0")
     assert [(r["FromPort"], r["DestinationSecurityGroupId"]) for r in _rules(sec, "AWS::EC2::SecurityGroupEgress", "AlbSecurityGroup")] == [
         (3000, {"Fn::GetAtt": ["ServiceApiSecurityGroup", "GroupId"]})
     ]
@@ -105,11 +107,15 @@ def test_no_group_is_open_to_the_internet_except_the_load_balancer():
         for lid, group in resources(template(app, env, "security"), "AWS::EC2::SecurityGroup").items():
             open_rules = [r for r in group["Properties"].get("SecurityGroupIngress", []) if "0.0.0.0/0" in str(r)]
             assert not open_rules or lid == "AlbSecurityGroup", (app, env, lid)
+        for lid, rule in resources(template(app, env, "security"), "AWS::EC2::SecurityGroupIngress").items():
+            if "CidrIp" in rule["Properties"]:
+                assert rule["Properties"]["GroupId"] == {"Fn::GetAtt": ["AlbSecurityGroup", "GroupId"]}, (app, env, lid)
+                assert rule["Properties"]["FromPort"] in (80, 443)
 
 
 def test_mycandidate_chain_goes_through_proxy_cache_and_efs():
     sec = template("mycandidate", "prod", "security")
-    ingress = {(r["GroupId"]["Fn::GetAtt"][0], r["FromPort"], r["SourceSecurityGroupId"]["Fn::GetAtt"][0]) for r in (x["Properties"] for x in resources(sec, "AWS::EC2::SecurityGroupIngress").values())}
+    ingress = {(r["GroupId"]["Fn::GetAtt"][0], r["FromPort"], r["SourceSecurityGroupId"]["Fn::GetAtt"][0]) for r in (x["Properties"] for x in resources(sec, "AWS::EC2::SecurityGroupIngress").values()) if "SourceSecurityGroupId" in r}
     assert ingress == {
         ("ServiceWebSecurityGroup", 5000, "AlbSecurityGroup"),
         ("ProxySecurityGroup", 5432, "ServiceWebSecurityGroup"),
