@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from templates.config import ConfigError
@@ -33,10 +34,10 @@ def catch_errors(command):
         try:
             return command(*args, **kwargs)
         except ConfigError as err:
-            console.print(f"[red]error:[/red] {err}", markup=True, soft_wrap=True)
+            console.print(f"[red]error:[/red] {escape(str(err))}", soft_wrap=True)
             sys.exit(2)
         except (LimitError, OperationFailed) as err:
-            console.print(f"[red]error:[/red] {err}", soft_wrap=True)
+            console.print(f"[red]error:[/red] {escape(str(err))}", soft_wrap=True)
             sys.exit(1)
 
     return wrapper
