@@ -101,7 +101,7 @@ def _bucket(b: LayerBuilder, title: str, kind: str, *, versioned: bool, expirati
         BucketName=Sub(f"{b.named(kind)}-${{AWS::AccountId}}-${{AWS::Region}}"),
         BucketEncryption=s3.BucketEncryption(
             ServerSideEncryptionConfiguration=[
-                s3.ServerSideEncryptionRule(ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256"), BucketKeyEnabled=True)
+                s3.ServerSideEncryptionRule(ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256"))
             ]
         ),
         PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
@@ -487,9 +487,10 @@ def _distribution(b: LayerBuilder, alb, spa, log_bucket, web_acl_arn, certificat
                 ),
             )
         )
-        # Dynamic: nothing cached, every header, cookie and query string passed on.
+        # Every header, cookie and query string passed on; cached only if the profile asks (seed 004).
+        cache_policy = CACHING_OPTIMIZED if settings.alb_cache_policy == "CachingOptimized" else CACHING_DISABLED
         behaviours["alb"] = dict(
-            TargetOriginId="alb", CachePolicyId=CACHING_DISABLED, OriginRequestPolicyId=ALL_VIEWER,
+            TargetOriginId="alb", CachePolicyId=cache_policy, OriginRequestPolicyId=ALL_VIEWER,
             AllowedMethods=["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"], CachedMethods=["GET", "HEAD"],
         )
     # The first origin listed takes the default behaviour, the other one api_path_pattern.
