@@ -591,16 +591,16 @@ def _api_gateway(b: LayerBuilder, vpc_id, private_subnets, alb_group, alb, produ
 
 
 def _records(b: LayerBuilder, alb, distribution) -> None:
+    """The domain points at CloudFront when there is one (IPv4 and IPv6), else at the ALB (IPv4);
+    origin.<domain> always names the ALB, under its certificate, for CloudFront and API Gateway."""
     domain = b.cfg.edge.domain
-    alb_target = route53.AliasTarget(HostedZoneId=GetAtt(alb, "CanonicalHostedZoneID"), DNSName=GetAtt(alb, "DNSName"), EvaluateTargetHealth=True)
+    to_alb = route53.AliasTarget(HostedZoneId=GetAtt(alb, "CanonicalHostedZoneID"), DNSName=GetAtt(alb, "DNSName"), EvaluateTargetHealth=True)
     if distribution is not None:
-        main_target = route53.AliasTarget(HostedZoneId=CLOUDFRONT_ZONE_ID, DNSName=GetAtt(distribution, "DomainName"), EvaluateTargetHealth=False)
+        to_cloudfront = route53.AliasTarget(HostedZoneId=CLOUDFRONT_ZONE_ID, DNSName=GetAtt(distribution, "DomainName"), EvaluateTargetHealth=False)
+        records = [route53.RecordSet(Name=domain.name, Type=kind, AliasTarget=to_cloudfront) for kind in ("A", "AAAA")]
     else:
-        main_target = alb_target
-    records = [route53.RecordSet(Name=domain.name, Type=kind, AliasTarget=main_target) for kind in ("A", "AAAA")] if distribution is not None else [
-        route53.RecordSet(Name=domain.name, Type="A", AliasTarget=main_target)
-    ]
-    records.append(route53.RecordSet(Name=_origin_name(b.cfg), Type="A", AliasTarget=alb_target))
+        records = [route53.RecordSet(Name=domain.name, Type="A", AliasTarget=to_alb)]
+    records.append(route53.RecordSet(Name=_origin_name(b.cfg), Type="A", AliasTarget=to_alb))
     b.add(route53.RecordSetGroup("DnsRecords", HostedZoneId=domain.hosted_zone_id, Comment=f"{b.cfg.application} {b.cfg.environment.name}", RecordSets=records))
 
 

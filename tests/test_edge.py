@@ -12,7 +12,7 @@ from templates.edge import ALB_TLS_POLICY, ALL_VIEWER, CACHING_DISABLED, CACHING
 from templates.lint import lint_directory
 from templates.params import REPO_PARAMS, load_config
 from templates.render import render, write_profile
-from tests.conftest import ALL_TARGETS, one, resources, template
+from tests.conftest import ALL_TARGETS, rendered, resources, template
 
 
 def edge(app: str, env: str = "dev") -> dict:
@@ -260,8 +260,6 @@ def test_mycandidate_cloudfront_has_alb_and_s3_origins():
 
 
 def rendered_manifest(app: str, env: str = "dev") -> dict:
-    from tests.conftest import rendered
-
     return rendered(app, env).manifest
 
 
