@@ -332,7 +332,11 @@ class AlbConfig(Model):
 class CloudFrontConfig(Model):
     enabled: bool = Field(False, description="Put a CloudFront distribution in front.")
     origins: list[Literal["s3", "alb"]] = Field(["alb"], min_length=1, description="Origins: the SPA bucket (through OAC) and/or the ALB.")
-    api_path_pattern: str = Field("/api/*", description="Path routed to the ALB, uncached, when both origins exist.")
+    api_path_pattern: str = Field("/api/*", description="When both origins exist, the first one listed takes the default behaviour and this path goes to the other (s3 first: /api/* to the ALB, uncached; alb first: e.g. /static/* to the bucket, cached).")
+    alb_cache_policy: Literal["CachingDisabled", "CachingOptimized"] = Field(
+        "CachingDisabled",
+        description="Managed cache policy of the ALB behaviour. CachingDisabled passes every request on; CachingOptimized (seed 004) caches by path only, for as long as the origin's Cache-Control allows (at least 1 s), so an API must send Cache-Control on responses that vary by query string or cookie.",
+    )
     price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = Field("PriceClass_100", description="Price class (a Parameter default).")
     certificate_arn: str = Field("", description="us-east-1 ACM certificate for an alias; empty uses the cloudfront.net name.")
 
@@ -582,6 +586,10 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
     edge = cfg.edge
     if edge.cloudfront.enabled and "s3" in edge.cloudfront.origins and not edge.spa_bucket:
         problems.append(("edge.cloudfront.origins", "s3 is an origin but edge.spa_bucket is false"))
+    for svc_name, svc in cfg.services.items():
+        if svc.deployment == "blue_green" and re.fullmatch(IDENTIFIER, svc_name):
+            if problem := name_problem("tg", cfg.name("tg", f"{svc_name}-green")):
+                problems.append((f"services.{svc_name}.deployment", f"the green target group name: {problem}"))
     if edge.waf.cloudfront and not edge.cloudfront.enabled:
         problems.append(("edge.waf.cloudfront", "a CloudFront web ACL needs edge.cloudfront.enabled"))
     if cfg.auth.protect == "alb":

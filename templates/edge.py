@@ -1,0 +1,713 @@
+"""edge layer: the Application Load Balancer (listeners, path rules, one target group per service,
+a green one for blue/green services, access logs to S3), the SPA bucket behind CloudFront with
+Origin Access Control, the CloudFront distribution, API Gateway (HTTP API) in front of the ALB,
+WAFv2 web ACLs with their logs, and Route 53 records with ACM certificates when a domain is given.
+
+CloudFront-scope web ACLs and CloudFront certificates exist only in us-east-1: outside that region
+they go into a separate `global` layer the deployer deploys first; the edge layer takes their ARNs
+as inputs, which the root turns into root parameters.
+"""
+
+from __future__ import annotations
+
+from awacs import kms as awacs_kms
+from awacs import s3 as awacs_s3
+from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals, StringLike
+from troposphere import AccountId, Equals, GetAtt, If, Join, Ref, Sub
+from troposphere import apigatewayv2 as apigw
+from troposphere import certificatemanager as acm
+from troposphere import cloudfront as cf
+from troposphere import ec2, kms, logs, route53, s3, wafv2
+from troposphere import elasticloadbalancingv2 as elb
+
+from templates.common import Layer, LayerBuilder, logical_id
+from templates.config import AppConfig
+from templates.security import certificate_knob
+
+# TLS 1.2 and 1.3 only: the ALB's recommended policy (ELB docs, "Security policies").
+ALB_TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+CLOUDFRONT_TLS_POLICY = "TLSv1.2_2021"
+# Blue/green test traffic: CodeDeploy routes this listener to the replacement task set first.
+TEST_LISTENER_PORT = 8080
+# CloudFront managed policies (CloudFront developer guide, "managed cache/origin request policies").
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER = "216adef6-5c7f-47e4-b989-5492eafa07d3"
+# The fixed hosted zone of every CloudFront alias target.
+CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"
+# ALB access-log writers of the regions opened before August 2022 (ELB docs, "Enable access logs");
+# every newer region delivers through the logdelivery.elasticloadbalancing.amazonaws.com principal.
+ELB_LOG_ACCOUNTS = {
+    "us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980", "us-west-2": "797873946194",
+    "af-south-1": "098369216593", "ap-east-1": "754344448648", "ap-south-1": "718504428378", "ap-northeast-1": "582318560864",
+    "ap-northeast-2": "600734575887", "ap-northeast-3": "383597477331", "ap-southeast-1": "114774131450",
+    "ap-southeast-2": "783225319266", "ca-central-1": "985666609251", "eu-central-1": "054676820928",
+    "eu-west-1": "156460612806", "eu-west-2": "652711504416", "eu-west-3": "009996457667", "eu-south-1": "635631232127",
+    "eu-north-1": "897822967062", "me-south-1": "076674570225", "sa-east-1": "507241528517",
+}
+ELB_LOG_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
+ALB_LOG_PREFIX = "alb"
+CLOUDFRONT_LOG_PREFIX = "cloudfront"
+
+
+# ------------------------------------------------------------------ what the profile asks for
+
+
+def _needs_global(cfg: AppConfig) -> bool:
+    """CloudFront-scope WAF or a generated CloudFront certificate, outside us-east-1."""
+    return cfg.region != "us-east-1" and (cfg.edge.waf.cloudfront or _generates_cloudfront_certificate(cfg))
+
+
+def _generates_cloudfront_certificate(cfg: AppConfig) -> bool:
+    edge = cfg.edge
+    return edge.domain is not None and edge.cloudfront.enabled and not edge.cloudfront.certificate_arn
+
+
+def _plain_alb_origin(cfg: AppConfig) -> bool:
+    """CloudFront reaches the ALB over HTTP when there is no domain: the ALB's generated DNS name is
+    covered by no certificate, so CloudFront could not verify an HTTPS origin. CloudFront is then
+    the TLS endpoint (viewers are redirected to HTTPS there) and the HTTP listener must serve, not
+    redirect."""
+    edge = cfg.edge
+    return edge.cloudfront.enabled and "alb" in edge.cloudfront.origins and edge.domain is None
+
+
+def _origin_name(cfg: AppConfig) -> str:
+    """The ALB's name for CloudFront when a domain exists: covered by the ALB certificate."""
+    return f"origin.{cfg.edge.domain.name}"
+
+
+def listener_priorities(cfg: AppConfig) -> dict[str, int]:
+    """Explicit priorities stay; the others follow in service order, catch-all (/*) services last,
+    in steps of 10 that skip the explicit ones."""
+    explicit = {name: svc.priority for name, svc in cfg.services.items() if svc.priority is not None}
+    pending = [name for name, svc in cfg.services.items() if svc.priority is None]
+    pending.sort(key=lambda name: "/*" in cfg.services[name].path_patterns)  # stable: keeps service order
+    priorities, step = dict(explicit), 10
+    for name in pending:
+        while step in explicit.values():
+            step += 10
+        priorities[name] = step
+        step += 10
+    return {name: priorities[name] for name in cfg.services}
+
+
+# ------------------------------------------------------------------ buckets
+
+
+def _bucket(b: LayerBuilder, title: str, kind: str, *, versioned: bool, expiration_days: int | None = None, acl_writers: bool = False) -> s3.Bucket:
+    """Encrypted (SSE-S3: ALB and CloudFront log delivery support no KMS), no public access."""
+    props = dict(
+        BucketName=Sub(f"{b.named(kind)}-${{AWS::AccountId}}-${{AWS::Region}}"),
+        BucketEncryption=s3.BucketEncryption(
+            ServerSideEncryptionConfiguration=[
+                s3.ServerSideEncryptionRule(ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256"))
+            ]
+        ),
+        PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
+            BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
+        ),
+        # CloudFront standard logs are written through an ACL grant, so that bucket keeps ACLs on.
+        OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerPreferred" if acl_writers else "BucketOwnerEnforced")]),
+        Tags=b.tags(kind),
+    )
+    if versioned:
+        props["VersioningConfiguration"] = s3.VersioningConfiguration(Status="Enabled")
+    rules = [s3.LifecycleRule(Id="abort-incomplete-uploads", Status="Enabled", AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7))]
+    if expiration_days is not None:
+        rules.insert(0, s3.LifecycleRule(Id="expire-logs", Status="Enabled", ExpirationInDays=expiration_days))
+    if versioned:
+        rules.append(s3.LifecycleRule(Id="expire-old-versions", Status="Enabled", NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=30)))
+    props["LifecycleConfiguration"] = s3.LifecycleConfiguration(Rules=rules)
+    return b.add(s3.Bucket(title, **props))
+
+
+def _bucket_policy(b: LayerBuilder, bucket: s3.Bucket, statements: list[Statement]) -> s3.BucketPolicy:
+    """TLS-only, plus the given grants."""
+    tls_only = Statement(
+        Sid="DenyInsecureTransport",
+        Effect=Deny,
+        Principal=Principal("*"),
+        Action=[awacs_s3.Action("*")],
+        Resource=[GetAtt(bucket, "Arn"), Join("", [GetAtt(bucket, "Arn"), "/*"])],
+        Condition=Condition(Bool("aws:SecureTransport", False)),
+    )
+    return b.add(s3.BucketPolicy(f"{bucket.title}Policy", Bucket=Ref(bucket), PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[tls_only, *statements])))
+
+
+def _log_bucket(b: LayerBuilder) -> tuple[s3.Bucket, s3.BucketPolicy] | None:
+    """One bucket for the ALB and CloudFront access logs, each under its own prefix."""
+    edge = b.cfg.edge
+    alb_logs = edge.alb.access_logs.enabled
+    if not alb_logs and not edge.cloudfront.enabled:
+        return None
+    bucket = _bucket(b, "AccessLogsBucket", "edge-logs", versioned=False, expiration_days=edge.alb.access_logs.expiration_days, acl_writers=edge.cloudfront.enabled)
+    grants = []
+    if alb_logs:
+        account = ELB_LOG_ACCOUNTS.get(b.cfg.region)
+        writer = Principal("AWS", Sub(f"arn:${{AWS::Partition}}:iam::{account}:root")) if account else Principal("Service", ELB_LOG_SERVICE)
+        grants.append(
+            Statement(
+                Sid="LoadBalancerWritesAccessLogs",
+                Effect=Allow,
+                Principal=writer,
+                Action=[awacs_s3.PutObject],
+                Resource=[Join("", [GetAtt(bucket, "Arn"), f"/{ALB_LOG_PREFIX}/AWSLogs/", AccountId, "/*"])],
+            )
+        )
+    return bucket, _bucket_policy(b, bucket, grants)
+
+
+# ------------------------------------------------------------------ load balancer
+
+
+def _target_group(b: LayerBuilder, svc_name: str, vpc_id, *, green: bool = False) -> elb.TargetGroup:
+    svc = b.cfg.services[svc_name]
+    check = svc.health_check
+    qualifier = f"{svc_name}-green" if green else svc_name
+    return b.add(
+        elb.TargetGroup(
+            logical_id("service", svc_name, "GreenTargetGroup" if green else "TargetGroup"),
+            Name=b.named("tg", qualifier),
+            TargetType="ip",
+            Protocol="HTTP",
+            Port=svc.port,
+            VpcId=vpc_id,
+            HealthCheckEnabled=True,
+            HealthCheckProtocol="HTTP",
+            HealthCheckPath=check.path,
+            HealthCheckIntervalSeconds=check.interval_seconds,
+            HealthCheckTimeoutSeconds=check.timeout_seconds,
+            HealthyThresholdCount=check.healthy_threshold,
+            UnhealthyThresholdCount=check.unhealthy_threshold,
+            Matcher=elb.Matcher(HttpCode=check.matcher),
+            TargetGroupAttributes=[elb.TargetGroupAttribute(Key="deregistration_delay.timeout_seconds", Value=str(svc.deregistration_delay))],
+            Tags=b.tags("tg", qualifier),
+        )
+    )
+
+
+def _forward(target_group) -> elb.Action:
+    return elb.Action(Type="forward", TargetGroupArn=Ref(target_group))
+
+
+def _default_action(cfg: AppConfig, groups: dict[str, elb.TargetGroup]) -> elb.Action:
+    """The catch-all (/*) service takes what no rule matches; without one, a plain 404."""
+    catch_all = next((name for name, svc in cfg.services.items() if "/*" in svc.path_patterns), None)
+    if catch_all is not None:
+        return _forward(groups[catch_all])
+    return elb.Action(Type="fixed-response", FixedResponseConfig=elb.FixedResponseConfig(StatusCode="404", ContentType="text/plain", MessageBody="Not found"))
+
+
+def _rules(b: LayerBuilder, listener, groups: dict[str, elb.TargetGroup], id_suffix: str, condition: str | None = None) -> None:
+    for svc_name, priority in listener_priorities(b.cfg).items():
+        rule = elb.ListenerRule(
+            logical_id("service", svc_name, f"{id_suffix}ListenerRule"),
+            ListenerArn=listener,
+            Priority=priority,
+            Conditions=[elb.Condition(Field="path-pattern", PathPatternConfig=elb.PathPatternConfig(Values=b.cfg.services[svc_name].path_patterns))],
+            Actions=[elb.ListenerRuleAction(Type="forward", TargetGroupArn=Ref(groups[svc_name]))],
+        )
+        if condition:
+            rule.Condition = condition
+        b.add(rule)
+
+
+def _load_balancer(b: LayerBuilder, vpc_id, public_subnets, alb_group, log_bucket) -> dict:
+    """ALB, target groups, listeners and rules; returns what the outputs and other parts need."""
+    cfg = b.cfg
+    edge = cfg.edge
+    attributes = {
+        "idle_timeout.timeout_seconds": str(edge.alb.idle_timeout_seconds),
+        "routing.http.drop_invalid_header_fields.enabled": "true",
+        "deletion_protection.enabled": "true" if cfg.is_prod else "false",
+        "access_logs.s3.enabled": "true" if edge.alb.access_logs.enabled else "false",
+    }
+    if edge.alb.access_logs.enabled:
+        attributes |= {"access_logs.s3.bucket": Ref(log_bucket[0]), "access_logs.s3.prefix": ALB_LOG_PREFIX}
+    alb = elb.LoadBalancer(
+        "LoadBalancer",
+        Name=b.named("alb"),
+        Type="application",
+        Scheme="internet-facing",
+        IpAddressType="ipv4",
+        Subnets=public_subnets,
+        SecurityGroups=[alb_group],
+        LoadBalancerAttributes=[elb.LoadBalancerAttributes(Key=k, Value=v) for k, v in sorted(attributes.items())],
+        Tags=b.tags("alb"),
+    )
+    if edge.alb.access_logs.enabled:
+        alb.DependsOn = [log_bucket[1].title]  # ELB checks it may write to the bucket when it is created
+    b.add(alb)
+
+    groups = {name: _target_group(b, name, vpc_id) for name in cfg.services}
+    greens = {name: _target_group(b, name, vpc_id, green=True) for name, svc in cfg.services.items() if svc.deployment == "blue_green"}
+
+    # Which listener serves traffic: HTTPS when a certificate exists (a domain generates one),
+    # HTTP otherwise, and always HTTP when CloudFront reaches the ALB without a domain.
+    domain = edge.domain
+    if domain:
+        certificate = b.add(
+            acm.Certificate(
+                "LoadBalancerCertificate",
+                DomainName=domain.name,
+                SubjectAlternativeNames=[_origin_name(cfg)],
+                ValidationMethod="DNS",
+                DomainValidationOptions=[acm.DomainValidationOption(DomainName=n, HostedZoneId=domain.hosted_zone_id) for n in (domain.name, _origin_name(cfg))],
+                Tags=b.tags("acm-alb"),
+            )
+        )
+        certificate_arn = If("HasCertificate", Ref("CertificateArn"), Ref(certificate))
+        # The security layer opens 443 only for a given CertificateArn; the generated one needs it too.
+        b.template.add_condition("GeneratesCertificate", Equals(Ref("CertificateArn"), ""))
+        b.add(
+            ec2.SecurityGroupIngress(
+                "AlbSecurityGroupHttpsIngress",
+                Condition="GeneratesCertificate",
+                GroupId=alb_group,
+                IpProtocol="tcp",
+                FromPort=edge.alb.https_port,
+                ToPort=edge.alb.https_port,
+                CidrIp="0.0.0.0/0",
+                Description="HTTPS from the internet (generated certificate)",
+            )
+        )
+        https_condition = None
+    else:
+        certificate_arn = Ref("CertificateArn")
+        https_condition = "HasCertificate"
+
+    https = elb.Listener(
+        "HttpsListener",
+        LoadBalancerArn=Ref(alb),
+        Port=edge.alb.https_port,
+        Protocol="HTTPS",
+        SslPolicy=ALB_TLS_POLICY,
+        Certificates=[elb.Certificate(CertificateArn=certificate_arn)],
+        DefaultActions=[_default_action(cfg, groups)],
+    )
+    if https_condition:
+        https.Condition = https_condition
+    b.add(https)
+
+    redirect = elb.Action(
+        Type="redirect",
+        RedirectConfig=elb.RedirectConfig(Protocol="HTTPS", Port=str(edge.alb.https_port), Host="#{host}", Path="/#{path}", Query="#{query}", StatusCode="HTTP_301"),
+    )
+    if _plain_alb_origin(cfg):
+        http_action = _default_action(cfg, groups)
+    elif domain:
+        http_action = redirect
+    else:
+        http_action = If("HasCertificate", redirect, _default_action(cfg, groups))
+    http = b.add(elb.Listener("HttpListener", LoadBalancerArn=Ref(alb), Port=80, Protocol="HTTP", DefaultActions=[http_action]))
+
+    if _plain_alb_origin(cfg):
+        production = Ref(http)
+        _rules(b, production, groups, "")
+        _rules(b, Ref(https), groups, "Https", "HasCertificate")
+    elif domain:
+        production = Ref(https)
+        _rules(b, production, groups, "")
+    else:
+        production = If("HasCertificate", Ref(https), Ref(http))
+        _rules(b, production, groups, "")
+
+    test = None
+    if greens:
+        test = b.add(
+            elb.Listener(
+                "TestListener",
+                LoadBalancerArn=Ref(alb),
+                Port=TEST_LISTENER_PORT,
+                Protocol="HTTP",
+                DefaultActions=[elb.Action(Type="fixed-response", FixedResponseConfig=elb.FixedResponseConfig(StatusCode="404", ContentType="text/plain", MessageBody="Not found"))],
+            )
+        )
+        green_routes = {name: greens.get(name, groups[name]) for name in cfg.services}
+        _rules(b, Ref(test), green_routes, "Test")
+
+    b.output("LoadBalancerArn", Ref(alb), "The application load balancer")
+    b.output("LoadBalancerFullName", GetAtt(alb, "LoadBalancerFullName"), "app/<name>/<id>: the LoadBalancer dimension of ALB metrics")
+    b.output("LoadBalancerDnsName", GetAtt(alb, "DNSName"), "The load balancer's DNS name", root=True)
+    b.output("HttpListenerArn", Ref(http), "The port 80 listener")
+    b.output("ProductionListenerArn", production, "The listener that serves traffic (HTTPS with a certificate, else HTTP)")
+    if test is not None:
+        b.output("TestListenerArn", Ref(test), f"Blue/green test listener (port {TEST_LISTENER_PORT}), routed to the green target groups")
+    for name, group in groups.items():
+        b.output(logical_id("service", name, "TargetGroupArn"), Ref(group), f"Target group of service {name}")
+        b.output(logical_id("service", name, "TargetGroupFullName"), GetAtt(group, "TargetGroupFullName"), f"targetgroup/<name>/<id> of service {name}, for ALBRequestCountPerTarget")
+    for name, group in greens.items():
+        b.output(logical_id("service", name, "TargetGroupName"), GetAtt(groups[name], "TargetGroupName"), f"Blue target group name of service {name} (CodeDeploy)")
+        b.output(logical_id("service", name, "GreenTargetGroupArn"), Ref(group), f"Green target group of service {name}")
+        b.output(logical_id("service", name, "GreenTargetGroupName"), GetAtt(group, "TargetGroupName"), f"Green target group name of service {name} (CodeDeploy)")
+    return {"alb": alb, "production": production}
+
+
+# ------------------------------------------------------------------ WAF
+
+
+def _log_group(b: LayerBuilder, title: str, name: str, key_arn, kind: str) -> logs.LogGroup:
+    return b.add(logs.LogGroup(title, LogGroupName=name, RetentionInDays=b.cfg.observability.log_retention_days, KmsKeyId=key_arn, Tags=b.tags(kind)))
+
+
+def web_acl(b: LayerBuilder, scope: str, key_arn, *, forwarded_ip: bool = False) -> wafv2.WebACL:
+    """A web ACL with the profile's IP block list, rate rule and managed rule groups, logged to a
+    KMS-encrypted `aws-waf-logs-*` group. scope: REGIONAL or CLOUDFRONT."""
+    settings = b.cfg.edge.waf
+    kind = "cloudfront" if scope == "CLOUDFRONT" else "regional"
+    prefix = "CloudFront" if scope == "CLOUDFRONT" else "Regional"
+
+    def visibility(metric: str) -> wafv2.VisibilityConfig:
+        return wafv2.VisibilityConfig(SampledRequestsEnabled=True, CloudWatchMetricsEnabled=True, MetricName=f"{b.named('waf', kind)}-{metric}")
+
+    rules = []
+    if settings.ip_block_list:
+        ip_set = b.add(
+            wafv2.IPSet(
+                f"{prefix}BlockedIpSet",
+                Name=b.named("ipset-blocked", kind),
+                Description="Addresses blocked by the profile WAF IP block list",
+                Scope=scope,
+                IPAddressVersion="IPV4",
+                Addresses=settings.ip_block_list,
+                Tags=b.tags("ipset-blocked", kind),
+            )
+        )
+        rules.append(
+            wafv2.WebACLRule(
+                Name="block-ip-list",
+                Priority=0,
+                Action=wafv2.RuleAction(Block=wafv2.BlockAction()),
+                Statement=wafv2.Statement(IPSetReferenceStatement=wafv2.IPSetReferenceStatement(Arn=GetAtt(ip_set, "Arn"))),
+                VisibilityConfig=visibility("block-ip-list"),
+            )
+        )
+    rate = wafv2.RateBasedStatement(Limit=settings.rate_limit, AggregateKeyType="IP")
+    if forwarded_ip:
+        # Behind CloudFront or API Gateway the ALB sees the proxies' addresses; both put the client
+        # first in X-Forwarded-For. Requests without the header are not rate-limited by this rule.
+        rate = wafv2.RateBasedStatement(
+            Limit=settings.rate_limit,
+            AggregateKeyType="FORWARDED_IP",
+            ForwardedIPConfig=wafv2.ForwardedIPConfiguration(HeaderName="X-Forwarded-For", FallbackBehavior="NO_MATCH"),
+        )
+    rules.append(
+        wafv2.WebACLRule(
+            Name="rate-limit",
+            Priority=1,
+            Action=wafv2.RuleAction(Block=wafv2.BlockAction()),
+            Statement=wafv2.Statement(RateBasedStatement=rate),
+            VisibilityConfig=visibility("rate-limit"),
+        )
+    )
+    for index, group in enumerate(settings.managed_rule_groups):
+        rules.append(
+            wafv2.WebACLRule(
+                Name=group,
+                Priority=10 + index,
+                OverrideAction=wafv2.OverrideAction(**{"None": {}}),
+                Statement=wafv2.Statement(ManagedRuleGroupStatement=wafv2.ManagedRuleGroupStatement(VendorName="AWS", Name=group)),
+                VisibilityConfig=visibility(group),
+            )
+        )
+    acl = b.add(
+        wafv2.WebACL(
+            f"{prefix}WebAcl",
+            Name=b.named("waf", kind),
+            Description=f"{kind} web ACL: IP block list, rate limit {settings.rate_limit}/5 min per IP, AWS managed rules",
+            Scope=scope,
+            DefaultAction=wafv2.DefaultAction(Allow=wafv2.AllowAction()),
+            Rules=rules,
+            VisibilityConfig=visibility("all"),
+            Tags=b.tags("waf", kind),
+        )
+    )
+    # WAF logs only to groups named aws-waf-logs-*.
+    group = _log_group(b, f"{prefix}WafLogGroup", f"aws-waf-logs-{b.named(kind)}", key_arn, f"log-waf-{kind}")
+    b.add(
+        wafv2.LoggingConfiguration(
+            f"{prefix}WafLogging",
+            ResourceArn=GetAtt(acl, "Arn"),
+            LogDestinationConfigs=[Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${Group}", Group=Ref(group))],
+        )
+    )
+    return acl
+
+
+def cloudfront_certificate(b: LayerBuilder) -> acm.Certificate:
+    domain = b.cfg.edge.domain
+    return b.add(
+        acm.Certificate(
+            "CloudFrontCertificate",
+            DomainName=domain.name,
+            ValidationMethod="DNS",
+            DomainValidationOptions=[acm.DomainValidationOption(DomainName=domain.name, HostedZoneId=domain.hosted_zone_id)],
+            Tags=b.tags("acm-cloudfront"),
+        )
+    )
+
+
+# ------------------------------------------------------------------ CloudFront
+
+
+def _distribution(b: LayerBuilder, alb, spa, log_bucket, web_acl_arn, certificate_arn) -> cf.Distribution:
+    cfg = b.cfg
+    settings = cfg.edge.cloudfront
+    price_class = b.knob(
+        "PriceClass", "CDN", "CloudFront price class", "Edge locations CloudFront serves from (PriceClass_100: North America and Europe)",
+        settings.price_class, AllowedValues=["PriceClass_100", "PriceClass_200", "PriceClass_All"],
+    )
+    origins, behaviours = [], {}
+    if "s3" in settings.origins:
+        oac = b.add(
+            cf.OriginAccessControl(
+                "SpaOriginAccessControl",
+                OriginAccessControlConfig=cf.OriginAccessControlConfig(
+                    Name=b.named("oac-spa"), Description="CloudFront signs its requests to the SPA bucket",
+                    OriginAccessControlOriginType="s3", SigningBehavior="always", SigningProtocol="sigv4",
+                ),
+            )
+        )
+        origins.append(
+            cf.Origin(Id="spa", DomainName=GetAtt(spa, "RegionalDomainName"), S3OriginConfig=cf.S3OriginConfig(OriginAccessIdentity=""), OriginAccessControlId=GetAtt(oac, "Id"))
+        )
+        behaviours["s3"] = dict(TargetOriginId="spa", CachePolicyId=CACHING_OPTIMIZED, AllowedMethods=["GET", "HEAD", "OPTIONS"], CachedMethods=["GET", "HEAD"])
+    if "alb" in settings.origins:
+        plain = _plain_alb_origin(cfg)
+        origins.append(
+            cf.Origin(
+                Id="alb",
+                DomainName=GetAtt(alb, "DNSName") if plain else _origin_name(cfg),
+                CustomOriginConfig=cf.CustomOriginConfig(
+                    OriginProtocolPolicy="http-only" if plain else "https-only",
+                    HTTPPort=80,
+                    HTTPSPort=cfg.edge.alb.https_port,
+                    OriginSSLProtocols=["TLSv1.2"],
+                ),
+            )
+        )
+        # Every header, cookie and query string passed on; cached only if the profile asks (seed 004).
+        cache_policy = CACHING_OPTIMIZED if settings.alb_cache_policy == "CachingOptimized" else CACHING_DISABLED
+        behaviours["alb"] = dict(
+            TargetOriginId="alb", CachePolicyId=cache_policy, OriginRequestPolicyId=ALL_VIEWER,
+            AllowedMethods=["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"], CachedMethods=["GET", "HEAD"],
+        )
+    # The first origin listed takes the default behaviour, the other one api_path_pattern.
+    default_origin = settings.origins[0]
+    common = dict(ViewerProtocolPolicy="redirect-to-https", Compress=True)
+    config = dict(
+        Comment=f"{cfg.application} {cfg.environment.name}",
+        Enabled=True,
+        HttpVersion="http2and3",
+        IPV6Enabled=True,
+        PriceClass=Ref(price_class),
+        Origins=origins,
+        DefaultCacheBehavior=cf.DefaultCacheBehavior(**behaviours[default_origin], **common),
+        Logging=cf.Logging(Bucket=GetAtt(log_bucket, "DomainName"), Prefix=f"{CLOUDFRONT_LOG_PREFIX}/", IncludeCookies=False),
+    )
+    others = [origin for origin in settings.origins if origin != default_origin]
+    if others:
+        config["CacheBehaviors"] = [cf.CacheBehavior(PathPattern=settings.api_path_pattern, **behaviours[others[0]], **common)]
+    if default_origin == "s3":
+        # A single-page app routes on the client: unknown paths get index.html.
+        config["DefaultRootObject"] = "index.html"
+        config["CustomErrorResponses"] = [
+            cf.CustomErrorResponse(ErrorCode=code, ResponseCode=200, ResponsePagePath="/index.html", ErrorCachingMinTTL=10) for code in (403, 404)
+        ]
+    if certificate_arn is not None:
+        config["Aliases"] = [cfg.edge.domain.name]
+        config["ViewerCertificate"] = cf.ViewerCertificate(AcmCertificateArn=certificate_arn, SslSupportMethod="sni-only", MinimumProtocolVersion=CLOUDFRONT_TLS_POLICY)
+    else:
+        config["ViewerCertificate"] = cf.ViewerCertificate(CloudFrontDefaultCertificate=True)
+    if web_acl_arn is not None:
+        config["WebACLId"] = web_acl_arn
+    distribution = b.add(cf.Distribution("Distribution", DistributionConfig=cf.DistributionConfig(**config), Tags=b.tags("cloudfront")))
+    b.output("DistributionId", Ref(distribution), "CloudFront distribution id (for invalidations)")
+    b.output("DistributionDomainName", GetAtt(distribution, "DomainName"), "CloudFront domain name", root=True)
+    return distribution
+
+
+# ------------------------------------------------------------------ API Gateway
+
+
+def _api_gateway(b: LayerBuilder, vpc_id, private_subnets, alb_group, alb, production, key_arn) -> None:
+    """An HTTP API in front of the ALB. HTTP APIs reach an ALB listener over a VPC link directly (a
+    REST API would need an NLB in between); WAFv2 cannot attach to HTTP APIs, so the regional web
+    ACL on the ALB inspects the API's traffic instead, keyed on the client address API Gateway puts
+    in X-Forwarded-For."""
+    cfg = b.cfg
+    settings = cfg.edge.api_gateway
+    tags = {**cfg.all_tags, "Name": b.named("api")}
+    api = b.add(apigw.Api("HttpApi", Name=b.named("api"), ProtocolType="HTTP", Description=f"{cfg.application} API in front of the load balancer", Tags=tags))
+    if settings.integration == "vpc_link":
+        link_group = b.add(
+            ec2.SecurityGroup(
+                "ApiVpcLinkSecurityGroup",
+                GroupName=b.named("sg-api-vpc-link"),
+                GroupDescription="API Gateway VPC link: out to the load balancer listeners only",
+                VpcId=vpc_id,
+                SecurityGroupEgress=[
+                    ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=port, ToPort=port, DestinationSecurityGroupId=alb_group, Description=f"to the load balancer (tcp {port})")
+                    for port in sorted({80, cfg.edge.alb.https_port})
+                ],
+                Tags=b.tags("sg-api-vpc-link"),
+            )
+        )
+        link = b.add(apigw.VpcLink("ApiVpcLink", Name=b.named("vpc-link"), SubnetIds=private_subnets, SecurityGroupIds=[Ref(link_group)], Tags={**cfg.all_tags, "Name": b.named("vpc-link")}))
+        integration_props = dict(ConnectionType="VPC_LINK", ConnectionId=Ref(link), IntegrationUri=production)
+        if cfg.edge.domain:
+            integration_props["TlsConfig"] = apigw.TlsConfig(ServerNameToVerify=cfg.edge.domain.name)
+    else:
+        scheme = "https" if cfg.edge.domain else "http"
+        integration_props = dict(IntegrationUri=Join("", [f"{scheme}://", GetAtt(alb, "DNSName") if not cfg.edge.domain else _origin_name(cfg), "/{proxy}"]))
+    integration = b.add(
+        apigw.Integration("ApiAlbIntegration", ApiId=Ref(api), IntegrationType="HTTP_PROXY", IntegrationMethod="ANY", PayloadFormatVersion="1.0", **integration_props)
+    )
+    route_key = "$default" if settings.integration == "vpc_link" else "ANY /{proxy+}"
+    b.add(apigw.Route("ApiDefaultRoute", ApiId=Ref(api), RouteKey=route_key, Target=Join("/", ["integrations", Ref(integration)])))
+    group = _log_group(b, "ApiAccessLogGroup", f"/aws/apigateway/{b.named('api')}", key_arn, "log-api")
+    access_format = (
+        '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","requestTime":"$context.requestTime",'
+        '"httpMethod":"$context.httpMethod","routeKey":"$context.routeKey","status":"$context.status",'
+        '"protocol":"$context.protocol","responseLength":"$context.responseLength","integrationError":"$context.integrationErrorMessage"}'
+    )
+    b.add(
+        apigw.Stage(
+            "ApiDefaultStage",
+            ApiId=Ref(api),
+            StageName="$default",
+            AutoDeploy=True,
+            DefaultRouteSettings=apigw.RouteSettings(ThrottlingRateLimit=float(settings.throttle_rate_limit), ThrottlingBurstLimit=settings.throttle_burst_limit),
+            AccessLogSettings=apigw.AccessLogSettings(DestinationArn=GetAtt(group, "Arn"), Format=access_format),
+            Tags=tags,
+        )
+    )
+    b.output("HttpApiId", Ref(api), "HTTP API id (for authorizers)")
+    b.output("ApiEndpoint", GetAtt(api, "ApiEndpoint"), "API Gateway endpoint", root=True)
+
+
+# ------------------------------------------------------------------ DNS
+
+
+def _records(b: LayerBuilder, alb, distribution) -> None:
+    """The domain points at CloudFront when there is one (IPv4 and IPv6), else at the ALB (IPv4);
+    origin.<domain> always names the ALB, under its certificate, for CloudFront and API Gateway."""
+    domain = b.cfg.edge.domain
+    to_alb = route53.AliasTarget(HostedZoneId=GetAtt(alb, "CanonicalHostedZoneID"), DNSName=GetAtt(alb, "DNSName"), EvaluateTargetHealth=True)
+    if distribution is not None:
+        to_cloudfront = route53.AliasTarget(HostedZoneId=CLOUDFRONT_ZONE_ID, DNSName=GetAtt(distribution, "DomainName"), EvaluateTargetHealth=False)
+        records = [route53.RecordSet(Name=domain.name, Type=kind, AliasTarget=to_cloudfront) for kind in ("A", "AAAA")]
+    else:
+        records = [route53.RecordSet(Name=domain.name, Type="A", AliasTarget=to_alb)]
+    records.append(route53.RecordSet(Name=_origin_name(b.cfg), Type="A", AliasTarget=to_alb))
+    b.add(route53.RecordSetGroup("DnsRecords", HostedZoneId=domain.hosted_zone_id, Comment=f"{b.cfg.application} {b.cfg.environment.name}", RecordSets=records))
+
+
+# ------------------------------------------------------------------ layers
+
+
+def _global_layer(cfg: AppConfig) -> Layer:
+    """us-east-1: the CloudFront web ACL (with its own log key: the application key is regional)
+    and the CloudFront certificate."""
+    b = LayerBuilder(cfg, "global", "CloudFront web ACL and certificate (us-east-1)", scope="global")
+    if cfg.edge.waf.cloudfront:
+        key = b.add(
+            kms.Key(
+                "WafLogsKey",
+                Description=f"Encrypts the CloudFront WAF logs of {cfg.application} {cfg.environment.name}",
+                EnableKeyRotation=True,
+                KeyPolicy=PolicyDocument(
+                    Version="2012-10-17",
+                    Statement=[
+                        Statement(Sid="AccountAdministers", Effect=Allow, Principal=Principal("AWS", Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")), Action=[awacs_kms.Action("*")], Resource=["*"]),
+                        Statement(
+                            Sid="CloudWatchLogsUsesKey",
+                            Effect=Allow,
+                            Principal=Principal("Service", Sub("logs.${AWS::Region}.amazonaws.com")),
+                            Action=[awacs_kms.Action(a) for a in ("Encrypt", "Decrypt", "ReEncrypt*", "GenerateDataKey*", "DescribeKey")],
+                            Resource=["*"],
+                            Condition=Condition(
+                                StringLike(
+                                    "kms:EncryptionContext:aws:logs:arn",
+                                    Sub(f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:aws-waf-logs-{b.named('cloudfront')}"),
+                                )
+                            ),
+                        ),
+                    ],
+                ),
+                Tags=b.tags("kms-waf-logs"),
+            )
+        )
+        acl = web_acl(b, "CLOUDFRONT", GetAtt(key, "Arn"))
+        b.output("WebAclArn", GetAtt(acl, "Arn"), "CloudFront-scope web ACL")
+    if _generates_cloudfront_certificate(cfg):
+        b.output("CloudFrontCertificateArn", Ref(cloudfront_certificate(b)), "CloudFront certificate (us-east-1)")
+    return b.build()
+
+
+def build(cfg: AppConfig) -> Layer | list[Layer]:
+    b = LayerBuilder(cfg, "edge", "load balancer, CloudFront, SPA bucket, API Gateway, WAF, DNS")
+    edge = cfg.edge
+    vpc_id = Ref(b.input("VpcId", "network.VpcId", "VPC of the target groups", type="AWS::EC2::VPC::Id"))
+    public_subnets = Ref(b.input("PublicSubnetIds", "network.PublicSubnetIds", "Public subnets of the load balancer", type="List<AWS::EC2::Subnet::Id>"))
+    alb_group = Ref(b.input("AlbSecurityGroupId", "security.AlbSecurityGroupId", "Security group of the load balancer", type="AWS::EC2::SecurityGroup::Id"))
+    needs_key = edge.api_gateway.enabled or edge.waf.regional or (edge.waf.cloudfront and cfg.region == "us-east-1")
+    key_arn = Ref(b.input("KmsKeyArn", "security.KmsKeyArn", "KMS key of the log groups")) if needs_key else None
+    certificate_knob(b)
+
+    log_bucket = _log_bucket(b)
+    lb = _load_balancer(b, vpc_id, public_subnets, alb_group, log_bucket)
+    fronted = (edge.cloudfront.enabled and "alb" in edge.cloudfront.origins) or edge.api_gateway.enabled
+    if edge.waf.regional:
+        regional = web_acl(b, "REGIONAL", key_arn, forwarded_ip=fronted)
+        b.add(wafv2.WebACLAssociation("LoadBalancerWebAclAssociation", ResourceArn=Ref(lb["alb"]), WebACLArn=GetAtt(regional, "Arn")))
+        b.output("RegionalWebAclArn", GetAtt(regional, "Arn"), "Regional web ACL on the load balancer")
+
+    spa = None
+    if edge.spa_bucket:
+        spa = _bucket(b, "SpaBucket", "spa", versioned=True)
+        b.output("SpaBucketName", Ref(spa), "Bucket the frontend pipeline deploys the SPA into")
+
+    distribution = None
+    layers: list[Layer] = []
+    if edge.cloudfront.enabled:
+        web_acl_arn = certificate_arn = None
+        if edge.waf.cloudfront:
+            if cfg.region == "us-east-1":
+                web_acl_arn = GetAtt(web_acl(b, "CLOUDFRONT", key_arn), "Arn")
+            else:
+                web_acl_arn = Ref(b.input("CloudFrontWebAclArn", "global.WebAclArn", "CloudFront-scope web ACL from the us-east-1 global stack"))
+        if edge.domain:
+            if edge.cloudfront.certificate_arn:
+                certificate_arn = edge.cloudfront.certificate_arn
+            elif cfg.region == "us-east-1":
+                certificate_arn = Ref(cloudfront_certificate(b))
+            else:
+                certificate_arn = Ref(b.input("CloudFrontCertificateArn", "global.CloudFrontCertificateArn", "CloudFront certificate from the us-east-1 global stack"))
+        distribution = _distribution(b, lb["alb"], spa, log_bucket[0], web_acl_arn, certificate_arn)
+        if _needs_global(cfg):
+            layers.append(_global_layer(cfg))
+    if spa is not None:
+        readers = []
+        if distribution is not None and "s3" in edge.cloudfront.origins:
+            readers.append(
+                Statement(
+                    Sid="CloudFrontReadsThroughOriginAccessControl",
+                    Effect=Allow,
+                    Principal=Principal("Service", "cloudfront.amazonaws.com"),
+                    Action=[awacs_s3.GetObject],
+                    Resource=[Join("", [GetAtt(spa, "Arn"), "/*"])],
+                    Condition=Condition(StringEquals("AWS:SourceArn", Sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}"))),
+                )
+            )
+        _bucket_policy(b, spa, readers)
+
+    if edge.api_gateway.enabled:
+        private_subnets = None
+        if edge.api_gateway.integration == "vpc_link":
+            private_subnets = Ref(b.input("PrivateSubnetIds", "network.PrivateSubnetIds", "Private subnets of the API's VPC link", type="List<AWS::EC2::Subnet::Id>"))
+        _api_gateway(b, vpc_id, private_subnets, alb_group, lb["alb"], lb["production"], key_arn)
+    if edge.domain:
+        _records(b, lb["alb"], distribution)
+    return [b.build(), *layers] if layers else b.build()
