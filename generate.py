@@ -179,16 +179,22 @@ def lint(profile, env, all_profiles, params, out, jobs, no_cache):
 
 
 @cli.command("params-reference")
-def params_reference():
+@click.option("--readme", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Replace the section between the params-reference markers of this file instead of printing.")
+def params_reference(readme):
     """Print the params reference (Markdown), generated from the params model.
 
     \b
     Example:
-      cfn-strata params-reference > docs/params.md
+      cfn-strata params-reference > params.md
+      cfn-strata params-reference --readme README.md
     """
-    from templates.reference import params_reference_markdown
+    from templates.reference import params_reference_markdown, replace_section
 
-    out_console.print(params_reference_markdown(), markup=False, soft_wrap=True)
+    if readme:
+        readme.write_text(replace_section(readme.read_text(), params_reference_markdown()))
+        console.print(f"updated the params reference in {readme}")
+    else:
+        out_console.print(params_reference_markdown(), markup=False, soft_wrap=True)
 
 
 def main() -> None:

@@ -46,6 +46,7 @@ ELB_LOG_ACCOUNTS = {
     "eu-north-1": "897822967062", "me-south-1": "076674570225", "sa-east-1": "507241528517",
 }
 ELB_LOG_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
+S3_LOG_PREFIX = "s3"
 ALB_LOG_PREFIX = "alb"
 CLOUDFRONT_LOG_PREFIX = "cloudfront"
 
@@ -95,7 +96,7 @@ def listener_priorities(cfg: AppConfig) -> dict[str, int]:
 # ------------------------------------------------------------------ buckets
 
 
-def _bucket(b: LayerBuilder, title: str, kind: str, *, versioned: bool, expiration_days: int | None = None, acl_writers: bool = False) -> s3.Bucket:
+def _bucket(b: LayerBuilder, title: str, kind: str, *, versioned: bool, expiration_days: int | None = None, acl_writers: bool = False, log_to: s3.Bucket | None = None) -> s3.Bucket:
     """Encrypted (SSE-S3: ALB and CloudFront log delivery support no KMS), no public access."""
     props = dict(
         BucketName=Sub(f"{b.named(kind)}-${{AWS::AccountId}}-${{AWS::Region}}"),
@@ -113,6 +114,8 @@ def _bucket(b: LayerBuilder, title: str, kind: str, *, versioned: bool, expirati
     )
     if versioned:
         props["VersioningConfiguration"] = s3.VersioningConfiguration(Status="Enabled")
+    if log_to is not None:
+        props["LoggingConfiguration"] = s3.LoggingConfiguration(DestinationBucketName=Ref(log_to), LogFilePrefix=f"{S3_LOG_PREFIX}/{kind}/")
     rules = [s3.LifecycleRule(Id="abort-incomplete-uploads", Status="Enabled", AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7))]
     if expiration_days is not None:
         rules.insert(0, s3.LifecycleRule(Id="expire-logs", Status="Enabled", ExpirationInDays=expiration_days))
@@ -139,10 +142,22 @@ def _log_bucket(b: LayerBuilder) -> tuple[s3.Bucket, s3.BucketPolicy] | None:
     """One bucket for the ALB and CloudFront access logs, each under its own prefix."""
     edge = b.cfg.edge
     alb_logs = edge.alb.access_logs.enabled
-    if not alb_logs and not edge.cloudfront.enabled:
+    if not alb_logs and not edge.cloudfront.enabled and not edge.spa_bucket:
         return None
-    bucket = _bucket(b, "AccessLogsBucket", "edge-logs", versioned=False, expiration_days=edge.alb.access_logs.expiration_days, acl_writers=edge.cloudfront.enabled)
+    bucket = _bucket(b, "AccessLogsBucket", "edge-logs", versioned=True, expiration_days=edge.alb.access_logs.expiration_days, acl_writers=edge.cloudfront.enabled)
+    b.skip_check(bucket, "CKV_AWS_18", "this is the access-log bucket itself; logging it into itself would loop, and a second log bucket would need the same skip")
     grants = []
+    if edge.spa_bucket:
+        grants.append(
+            Statement(
+                Sid="S3ServerAccessLogsDelivery",
+                Effect=Allow,
+                Principal=Principal("Service", "logging.s3.amazonaws.com"),
+                Action=[awacs_s3.PutObject],
+                Resource=[Join("", [GetAtt(bucket, "Arn"), f"/{S3_LOG_PREFIX}/*"])],
+                Condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
+            )
+        )
     if alb_logs:
         account = ELB_LOG_ACCOUNTS.get(b.cfg.region)
         writer = Principal("AWS", Sub(f"arn:${{AWS::Partition}}:iam::{account}:root")) if account else Principal("Service", ELB_LOG_SERVICE)
@@ -301,6 +316,8 @@ def _load_balancer(b: LayerBuilder, vpc_id, public_subnets, alb_group, log_bucke
     else:
         http_action = If("HasCertificate", redirect, _default_action(cfg, groups))
     http = b.add(elb.Listener("HttpListener", LoadBalancerArn=Ref(alb), Port=80, Protocol="HTTP", DefaultActions=[http_action]))
+    for check in ("CKV_AWS_2", "CKV_AWS_103"):
+        b.skip_check(http, check, "port 80 redirects to HTTPS when a certificate is given; without one it serves HTTP as seeds 001/004 ask, and CloudFront reaches the ALB's generated name over HTTP")
 
     if _plain_alb_origin(cfg):
         production = Ref(http)
@@ -666,7 +683,7 @@ def build(cfg: AppConfig) -> Layer | list[Layer]:
 
     spa = None
     if edge.spa_bucket:
-        spa = _bucket(b, "SpaBucket", "spa", versioned=True)
+        spa = _bucket(b, "SpaBucket", "spa", versioned=True, log_to=log_bucket[0] if log_bucket else None)
         b.output("SpaBucketName", Ref(spa), "Bucket the frontend pipeline deploys the SPA into")
 
     distribution = None

@@ -99,7 +99,8 @@ class LintTask:
 def tasks_for(folder: Path, shown_prefix: str = "") -> tuple[list[LintTask], list[Finding]]:
     """One task per template the manifest lists, and the hard-limit findings (no linting needed)."""
     manifest = json.loads((folder / "manifest.json").read_text())
-    by_file = {entry["file"]: entry["sha256"] for entry in manifest["templates"]}
+    # Hash the bytes that will actually be linted, not what the manifest says they should be.
+    by_file = {entry["file"]: hashlib.sha256((folder / entry["file"]).read_bytes()).hexdigest() for entry in manifest["templates"]}
     engine = f"cfn-lint {version('cfn-lint')}|rules {RULES_VERSION}|ignores {sorted(IGNORED)}"
     tasks, limits = [], []
     for entry in manifest["templates"]:
@@ -107,7 +108,7 @@ def tasks_for(folder: Path, shown_prefix: str = "") -> tuple[list[LintTask], lis
         shown = f"{shown_prefix}{entry['file']}"
         # E3043 reads a root's children from disk: their bytes are inputs of the root's findings.
         children = sorted(by_file.items()) if entry["scope"] == "root" else []
-        key = hashlib.sha256(f"{entry['sha256']}|{region}|{engine}|{children}|{entry['file']}".encode()).hexdigest()
+        key = hashlib.sha256(f"{by_file[entry['file']]}|{region}|{engine}|{children}|{entry['file']}".encode()).hexdigest()
         tasks.append(LintTask(folder / entry["file"], region, shown, key))
         limits.extend(Finding(shown, "-", "LIMIT", "error", problem) for problem in limit_problems(entry))
     return tasks, limits

@@ -42,3 +42,13 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
 def params_reference_markdown() -> str:
     lines = ["| key | type | default | description |", "|---|---|---|---|", *_rows(AppConfig, "")]
     return "\n".join(lines) + "\n"
+
+
+START, END = "<!-- params-reference:start -->\n", "<!-- params-reference:end -->"
+
+
+def replace_section(document: str, reference: str) -> str:
+    """The document with the text between the params-reference markers replaced."""
+    head, rest = document.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return head + START + reference + END + tail

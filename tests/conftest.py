@@ -38,6 +38,12 @@ def one(doc: dict, type_: str) -> tuple[str, dict]:
     return next(iter(found.items()))
 
 
+@pytest.fixture(autouse=True)
+def isolated_lint_cache(tmp_path_factory, monkeypatch):
+    """Tests never read or write the user's lint cache."""
+    monkeypatch.setenv("CFN_STRATA_CACHE", str(tmp_path_factory.getbasetemp() / "lint-cache"))
+
+
 @pytest.fixture(scope="session")
 def linter():
     from templates.lint import Linter

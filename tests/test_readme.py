@@ -11,7 +11,7 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
 def test_readme_params_reference_matches_the_model():
     section = README.split("<!-- params-reference:start -->\n", 1)[1].split("<!-- params-reference:end -->", 1)[0]
-    assert section.strip() == params_reference_markdown().strip(), "run: cfn-strata params-reference and paste it into README.md"
+    assert section.strip() == params_reference_markdown().strip(), "run: cfn-strata params-reference --readme README.md"
 
 
 def test_readme_test_command_is_what_ci_runs():
