@@ -65,14 +65,14 @@ def generate_all(targets, params: str | None, out: Path, fmt: str):
     return [(r, write_profile(r, out)) for r in rendered]
 
 
-def _summary(results) -> Table:
-    table = Table(title="generated", show_lines=False)
-    for column in ("profile", "env", "template", "resources", "params", "outputs", "bytes", "sha256"):
-        table.add_column(column, justify="right" if column in ("resources", "params", "outputs", "bytes") else "left")
+def _summary(results, out: Path) -> Table:
+    table = Table(title=f"generated into {out}/", title_justify="left")
+    for column in ("template", "resources", "params", "outputs", "bytes", "sha256"):
+        table.add_column(column, justify="left" if column in ("template", "sha256") else "right")
     for rendered, folder in results:
         for entry in rendered.manifest["templates"]:
             table.add_row(
-                rendered.cfg.application, rendered.cfg.environment.name, str(folder / entry["file"]),
+                f"{rendered.cfg.application}/{rendered.cfg.environment.name}/{entry['file']}",
                 str(entry["resources"]), str(entry["parameters"]), str(entry["outputs"]), f"{entry['bytes']:,}", entry["sha256"][:12],
             )
     return table
@@ -139,7 +139,7 @@ def generate(profile, env, all_profiles, params, out, fmt):
       cfn-strata generate --all --format yaml
     """
     results = generate_all(_targets(profile, env, all_profiles, params), params, out, fmt)
-    out_console.print(_summary(results))
+    out_console.print(_summary(results, out))
 
 
 @cli.command()
