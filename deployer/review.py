@@ -19,7 +19,7 @@ STATEFUL_TYPES = TEMPLATE_STATEFUL_TYPES | {
     "AWS::Logs::LogGroup", "AWS::SecretsManager::Secret", "AWS::KMS::Key", "AWS::S3::Bucket", "AWS::DynamoDB::Table",
 }
 SECURITY_TYPES_PREFIXES = ("AWS::IAM::", "AWS::WAFv2::", "AWS::WAF::", "AWS::WAFRegional::")
-SECURITY_TYPES = {"AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress", "AWS::KMS::Alias"}
+SECURITY_TYPES = {"AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"}
 DELETES_OLD_COPY = {"Delete", "ReplaceAndDelete"}
 
 
