@@ -143,7 +143,8 @@ def resource_change(layer: str, raw: dict, stateful_ids: frozenset[str]) -> Reso
         for d in raw.get("Details", [])
     )
     kind = raw.get("ResourceType", "")
-    stateful = kind in STATEFUL_TYPES or raw["LogicalResourceId"] in stateful_ids
+    # A nested stack is stateful when its layer holds stateful resources: removing it removes them.
+    stateful = kind in STATEFUL_TYPES or raw["LogicalResourceId"] in stateful_ids or (kind == "AWS::CloudFormation::Stack" and bool(stateful_ids))
     replacement = raw.get("Replacement")
     risk, reasons = rate(kind, raw["Action"], replacement, raw.get("PolicyAction"), properties, stateful)
     return ResourceChange(
