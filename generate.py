@@ -39,8 +39,23 @@ def catch_errors(command):
         except (LimitError, OperationFailed) as err:
             console.print(f"[red]error:[/red] {escape(str(err))}", soft_wrap=True)
             sys.exit(1)
+        except Exception as err:
+            message = _deployer_error(err)
+            if message is None:
+                raise
+            console.print(f"[red]error:[/red] {message}", soft_wrap=True, markup=True, highlight=False)
+            sys.exit(1)
 
     return wrapper
+
+
+def _deployer_error(err: Exception) -> str | None:
+    """The one line for a deployer or AWS error (deployer is imported only when one happens)."""
+    if not type(err).__module__.startswith(("deployer", "botocore", "boto3")):
+        return None
+    from deployer.errors import DeployerError, explain
+
+    return str(err) if isinstance(err, DeployerError) else explain(err)
 
 
 def _targets(profile: str | None, env: str | None, all_profiles: bool, params: str | None) -> list[tuple[str, str]]:
@@ -195,6 +210,330 @@ def params_reference(readme):
         console.print(f"updated the params reference in {readme}")
     else:
         out_console.print(params_reference_markdown(), markup=False, soft_wrap=True)
+
+
+# ------------------------------------------------------------------ deployer commands
+
+FAIL_ON_EXIT = 3  # --fail-on: changes at or above the level exist (distinct from errors: 1, bad input: 2)
+
+
+def aws_options(command):
+    """--region/--profile/--endpoint-url as in the AWS CLI, and --local (moto in-process)."""
+    for option in reversed([
+        click.option("--region", help="AWS region. Default: the profile's region from the params file."),
+        click.option("--profile", "aws_profile", envvar="AWS_PROFILE", help="AWS named profile (as in the AWS CLI)."),
+        click.option("--endpoint-url", help="Send every AWS call to this URL (an emulator, a VPC endpoint)."),
+        click.option("--local", is_flag=True, help="Run against moto's server started in-process on loopback: no AWS account needed."),
+    ]):
+        command = option(command)
+    return command
+
+
+def store_options(command):
+    for option in reversed([
+        click.option("--bucket", envvar="CFN_STRATA_BUCKET", help="Template bucket. Default with --local: cfn-strata-local-templates."),
+        click.option("--prefix", default="", help="Key prefix inside the bucket."),
+        click.option("--create-bucket", is_flag=True, help="Create the bucket first (versioned, encrypted, private, TLS only)."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _bundle(profile: str, env: str, params: str | None, out: Path):
+    """Generate into OUT unless an identical dist/ is already there; return it for the deployer."""
+    from deployer.bundle import load_bundle
+    from templates.render import output_dir
+
+    rendered = render(load_config(profile, env, params_root(params)))
+    folder = output_dir(out, rendered.cfg)
+    if any(not (folder / name).is_file() or (folder / name).read_bytes() != body for name, body in rendered.files.items()):
+        write_profile(rendered, out)
+    return load_bundle(folder)
+
+
+def _lint_bundle(bundle) -> None:
+    from templates.lint import Linter, lint_directory
+
+    with console.status("cfn-lint"):
+        findings = [f for f in lint_directory(Linter(), bundle.folder, f"{bundle.folder}/") if f.level in ("error", "warning")]
+    for finding in findings:
+        console.print(str(finding), soft_wrap=True)
+    if findings:
+        raise OperationFailed(f"{len(findings)} cfn-lint error(s)/warning(s): fix them before deploying")
+
+
+def _session(bundle, region, aws_profile, endpoint_url, local):
+    from deployer.session import open_aws
+
+    return open_aws(region or bundle.region, profile=aws_profile, endpoint_url=endpoint_url, local=local)
+
+
+def _bucket(bucket: str | None, local: bool) -> tuple[str, bool]:
+    from deployer.local import LOCAL_BUCKET
+
+    if bucket:
+        return bucket, False
+    if local:
+        return LOCAL_BUCKET, True
+    raise click.UsageError("give --bucket (or set CFN_STRATA_BUCKET); see `cfn-strata bootstrap`")
+
+
+def _print_upload(result) -> None:
+    console.print(f"uploaded {result.uploaded_count} of {len(result.templates)} template(s); template configuration: {result.configuration_file}")
+    out_console.print(result.root.url, soft_wrap=True)
+
+
+def _print_review(review, output: str) -> None:
+    from deployer.review import to_json, to_markdown, to_table
+
+    if output == "json":
+        out_console.print(to_json(review), markup=False, soft_wrap=True, highlight=False)
+    elif output == "markdown":
+        out_console.print(to_markdown(review), markup=False, soft_wrap=True, highlight=False)
+    else:
+        out_console.print(to_table(review))
+        for note in review.notes:
+            console.print(f"note: {note}", soft_wrap=True)
+
+
+def _plan(aws, bundle, bucket, prefix, create_bucket, lint):
+    from deployer.flow import plan as plan_change_set
+
+    if lint:
+        _lint_bundle(bundle)
+    name, create = _bucket(bucket, aws.local)
+    with console.status("uploading and creating the change set") as status:
+        result = plan_change_set(aws, bundle, name, prefix, create_bucket=create or create_bucket, progress=status.update)
+    console.print(f"uploaded {result.upload.uploaded_count} of {len(result.upload.templates)} template(s)")
+    return result
+
+
+review_options = [
+    click.option("--output", "-o", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True, help="Review format."),
+    click.option("--skip-lint", is_flag=True, help="Do not run cfn-lint before uploading."),
+]
+
+
+def _with(options):
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+@cli.command()
+@click.option("--bucket", required=True, help="Bucket name to create.")
+@aws_options
+@catch_errors
+def bootstrap(bucket, region, aws_profile, endpoint_url, local):
+    """Create the template bucket: versioning, encryption, public access blocked, TLS-only
+    policy, lifecycle for old versions.
+
+    \b
+    Example:
+      cfn-strata bootstrap --bucket my-templates --region eu-north-1
+    """
+    from deployer.flow import create_bucket
+    from deployer.session import open_aws
+
+    if not region and not local:
+        raise click.UsageError("give --region for the bucket")
+    with open_aws(region or "us-east-1", profile=aws_profile, endpoint_url=endpoint_url, local=local) as aws:
+        create_bucket(aws.client("s3"), bucket, aws.region, tls_only=not local)
+    console.print(f"[green]ok[/green]: bucket {bucket} ready in {region or 'us-east-1'}")
+
+
+@cli.command()
+@click.argument("profile")
+@click.option("--env", "-e", required=True, help="Environment.")
+@params_option
+@out_option
+@store_options
+@aws_options
+@catch_errors
+def upload(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local):
+    """Generate (or reuse dist/), upload every template under a content-addressed key, print the
+    root template URL and write the CodePipeline template configuration.
+
+    \b
+    Example:
+      cfn-strata upload product-catalog --env dev --bucket my-templates
+    """
+    from deployer.flow import upload as upload_templates
+
+    bundle = _bundle(profile, env, params, out)
+    with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
+        name, create = _bucket(bucket, local)
+        _print_upload(upload_templates(aws, bundle, name, prefix, create=create or create_bucket))
+
+
+@cli.command()
+@click.argument("profile")
+@click.option("--env", "-e", required=True, help="Environment.")
+@params_option
+@out_option
+@store_options
+@aws_options
+@_with(review_options)
+@click.option("--fail-on", type=click.Choice(["high", "medium"]), help=f"Exit {FAIL_ON_EXIT} when changes at this risk or above exist (for CI).")
+@catch_errors
+def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, output, skip_lint, fail_on):
+    """Upload, create a change set on the root stack (nested stacks included) and print the
+    review. Never executes.
+
+    \b
+    Example:
+      cfn-strata plan product-catalog --env dev --local
+      cfn-strata plan product-catalog --env prod --bucket my-templates -o markdown --fail-on high
+    """
+    from deployer.changeset import NoChanges
+    from deployer.review import Risk
+
+    bundle = _bundle(profile, env, params, out)
+    with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
+        result = _plan(aws, bundle, bucket, prefix, create_bucket, not skip_lint)
+    if isinstance(result.outcome, NoChanges):
+        console.print(f"[green]no changes[/green]: {bundle.stack_name} is up to date")
+        return
+    _print_review(result.review, output)
+    if fail_on and result.review.at_least(Risk.HIGH if fail_on == "high" else Risk.MEDIUM):
+        sys.exit(FAIL_ON_EXIT)
+
+
+@cli.command()
+@click.argument("profile")
+@click.option("--env", "-e", required=True, help="Environment.")
+@params_option
+@out_option
+@store_options
+@aws_options
+@_with(review_options)
+@click.option("--yes", "-y", is_flag=True, help="Execute without asking.")
+@click.option("--allow-replacement", is_flag=True, help="Execute even when stateful resources are replaced or removed.")
+@catch_errors
+def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, output, skip_lint, yes, allow_replacement):
+    """Plan, show the review, confirm, execute, stream the events of every stack, print outputs.
+
+    \b
+    Example:
+      cfn-strata deploy product-catalog --env dev --local --yes
+    """
+    from deployer.changeset import NoChanges
+    from deployer.execute import StillRunning, follow_hint
+    from deployer.flow import outputs as stack_outputs
+    from deployer.flow import refuse_high_risk, run
+
+    bundle = _bundle(profile, env, params, out)
+    with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
+        result = _plan(aws, bundle, bucket, prefix, create_bucket, not skip_lint)
+        if isinstance(result.outcome, NoChanges):
+            console.print(f"[green]no changes[/green]: {bundle.stack_name} is up to date")
+            return
+        _print_review(result.review, output)
+        refuse_high_risk(result.review, allow_replacement)
+        if not yes and not click.confirm(f"execute {result.outcome.name} on {bundle.stack_name}?", err=True):
+            console.print(f"not executed; the change set {result.outcome.name} stays for review")
+            return
+        try:
+            with console.status(f"executing {result.outcome.name}"):
+                status = run(aws, bundle, result.outcome, on_event=lambda e: console.print(e.line(), markup=False, soft_wrap=True))
+        except StillRunning:
+            console.print(follow_hint(bundle.stack_name, aws.region), soft_wrap=True)
+            sys.exit(130)
+        console.print(f"[green]{status}[/green]: {bundle.stack_name}")
+        _print_outputs(stack_outputs(aws.client("cloudformation"), bundle.stack_name), "table")
+
+
+def _print_outputs(values: dict[str, str], output: str) -> None:
+    import json
+
+    if output == "json":
+        out_console.print(json.dumps(values, indent=2, sort_keys=True), markup=False, highlight=False, soft_wrap=True)
+        return
+    table = Table(title="outputs")
+    table.add_column("output")
+    table.add_column("value", overflow="fold")
+    for key, value in values.items():
+        table.add_row(key, value)
+    out_console.print(table)
+
+
+@cli.command()
+@click.argument("profile")
+@click.option("--env", "-e", required=True, help="Environment.")
+@params_option
+@out_option
+@aws_options
+@click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@catch_errors
+def outputs(profile, env, params, out, region, aws_profile, endpoint_url, local, output):
+    """The root stack's outputs as a table or JSON.
+
+    \b
+    Example:
+      cfn-strata outputs product-catalog --env dev -o json
+    """
+    from deployer.flow import outputs as stack_outputs
+
+    bundle = _bundle(profile, env, params, out)
+    with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
+        _print_outputs(stack_outputs(aws.client("cloudformation"), bundle.stack_name), output)
+
+
+@cli.command("launch-url")
+@click.argument("profile")
+@click.option("--env", "-e", required=True, help="Environment.")
+@params_option
+@out_option
+@store_options
+@aws_options
+@catch_errors
+def launch_url(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local):
+    """Upload, then print the CloudFormation console quick-create link with the stack name and
+    parameter values filled in.
+
+    \b
+    Example:
+      cfn-strata launch-url product-catalog --env dev --bucket my-templates
+    """
+    from deployer.flow import launch_url as quick_create_url
+    from deployer.flow import upload as upload_templates
+
+    bundle = _bundle(profile, env, params, out)
+    with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
+        name, create = _bucket(bucket, local)
+        uploaded = upload_templates(aws, bundle, name, prefix, create=create or create_bucket)
+        out_console.print(quick_create_url(bundle, uploaded, aws.region), markup=False, soft_wrap=True, highlight=False)
+
+
+@cli.command()
+@click.argument("profile")
+@click.option("--env", "-e", required=True, help="Environment.")
+@params_option
+@out_option
+@aws_options
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for the stack name.")
+@catch_errors
+def destroy(profile, env, params, out, region, aws_profile, endpoint_url, local, yes):
+    """Delete the stack after typing its name; says which resources stay by their policies.
+
+    \b
+    Example:
+      cfn-strata destroy product-catalog --env dev
+    """
+    from deployer.flow import destroy as delete_stack
+
+    bundle = _bundle(profile, env, params, out)
+    if not yes and click.prompt(f"type the stack name ({bundle.stack_name}) to delete it", err=True) != bundle.stack_name:
+        raise OperationFailed("the name did not match; nothing deleted")
+    with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
+        with console.status(f"deleting {bundle.stack_name}"):
+            kept = delete_stack(aws.client("cloudformation"), bundle.stack_name)
+    console.print(f"[green]deleted[/green] {bundle.stack_name}")
+    for resource in kept:
+        console.print(f"retained by its DeletionPolicy: {resource}", soft_wrap=True)
 
 
 def main() -> None:

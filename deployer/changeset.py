@@ -1,0 +1,142 @@
+"""Change sets on the root stack: CREATE or UPDATE from the stack's state, IncludeNestedStacks,
+capabilities from the templates, parameters and tags from the params file. "No changes" is a
+typed outcome, mapped once here."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from botocore.exceptions import ClientError, WaiterError
+
+from deployer.bundle import Bundle
+from deployer.errors import DeployerError
+from deployer.upload import UploadResult
+
+NO_CHANGES_MARKERS = ("didn't contain changes", "No updates are to be performed")
+BUSY = ("_IN_PROGRESS",)
+NAMED_IAM_PROPERTIES = {"RoleName", "GroupName", "UserName", "ManagedPolicyName", "InstanceProfileName"}
+
+
+@dataclass(frozen=True)
+class ChangeSetRef:
+    stack_name: str
+    stack_id: str
+    change_set_id: str
+    name: str
+    type: str  # CREATE | UPDATE
+
+
+@dataclass(frozen=True)
+class NoChanges:
+    stack_name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """How long waiters wait; tests pass delay=0 so nothing sleeps."""
+
+    delay: int = 5
+    max_attempts: int = 720
+
+    def config(self) -> dict:
+        return {"Delay": self.delay, "MaxAttempts": self.max_attempts}
+
+
+def is_no_changes(reason: str | None) -> bool:
+    return bool(reason) and any(marker in reason for marker in NO_CHANGES_MARKERS)
+
+
+def stack_status(cfn, stack_name: str) -> str | None:
+    """The stack's status, None when it does not exist."""
+    try:
+        stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as err:
+        if "does not exist" in err.response.get("Error", {}).get("Message", ""):
+            return None
+        raise
+    return stacks[0]["StackStatus"] if stacks else None
+
+
+def change_set_type(stack_name: str, status: str | None) -> str:
+    """CREATE for a new stack or one left in REVIEW_IN_PROGRESS by an abandoned create."""
+    if status is None or status == "REVIEW_IN_PROGRESS":
+        return "CREATE"
+    if status == "ROLLBACK_COMPLETE":
+        raise DeployerError(f"stack {stack_name} is in ROLLBACK_COMPLETE (its first create failed) and cannot be updated: delete it with `cfn-strata destroy`, then plan again")
+    if status.endswith(BUSY):
+        raise DeployerError(f"stack {stack_name} is busy ({status}): wait for it to finish, then plan again")
+    return "UPDATE"
+
+
+def capabilities(bundle: Bundle) -> list[str]:
+    """The capabilities the templates need: IAM, NAMED_IAM for named IAM resources, AUTO_EXPAND
+    for nested stacks and transforms."""
+    needed: set[str] = set()
+    for file in bundle.files:
+        document = bundle.document(file)
+        if document.get("Transform"):
+            needed.add("CAPABILITY_AUTO_EXPAND")
+        for resource in document.get("Resources", {}).values():
+            kind = resource.get("Type", "")
+            if kind.startswith("AWS::IAM::"):
+                needed.add("CAPABILITY_IAM")
+                if NAMED_IAM_PROPERTIES & set(resource.get("Properties", {})):
+                    needed.add("CAPABILITY_NAMED_IAM")
+            if kind == "AWS::CloudFormation::Stack" or kind.startswith("AWS::Serverless::"):
+                needed.add("CAPABILITY_AUTO_EXPAND")
+    return sorted(needed)
+
+
+def change_set_name(now: datetime, root_sha256: str) -> str:
+    """cfn-strata-20250101-120000-1a2b3c4d: readable, sortable, says which root it proposes."""
+    return f"cfn-strata-{now:%Y%m%d-%H%M%S}-{root_sha256[:8]}"
+
+
+def create_change_set(
+    cfn,
+    bundle: Bundle,
+    upload: UploadResult,
+    *,
+    now: datetime,
+    waiting: Waiting = Waiting(),
+    progress: Callable[[str], object] | None = None,
+) -> ChangeSetRef | NoChanges:
+    status = stack_status(cfn, bundle.stack_name)
+    kind = change_set_type(bundle.stack_name, status)
+    name = change_set_name(now, upload.root.sha256)
+    try:
+        created = cfn.create_change_set(
+            StackName=bundle.stack_name,
+            ChangeSetName=name,
+            ChangeSetType=kind,
+            TemplateURL=upload.root.url,
+            IncludeNestedStacks=True,
+            Capabilities=capabilities(bundle),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in bundle.parameters().items()],
+            Tags=[{"Key": k, "Value": v} for k, v in sorted(bundle.manifest["tags"].items())],
+            Description=f"cfn-strata {bundle.label}: root {upload.root.sha256[:12]} ({len(bundle.nested_stacks)} layers)",
+        )
+    except ClientError as err:
+        if is_no_changes(err.response.get("Error", {}).get("Message")):
+            return NoChanges(bundle.stack_name, err.response["Error"]["Message"])
+        raise
+    ref = ChangeSetRef(bundle.stack_name, created["StackId"], created["Id"], name, kind)
+    if progress:
+        progress(f"waiting for change set {name}")
+    try:
+        cfn.get_waiter("change_set_create_complete").wait(ChangeSetName=ref.change_set_id, WaiterConfig=waiting.config())
+    except WaiterError as err:
+        reason = (err.last_response or {}).get("StatusReason") or str(err)
+        if is_no_changes(reason):
+            cfn.delete_change_set(ChangeSetName=ref.change_set_id)
+            return NoChanges(bundle.stack_name, reason)
+        raise DeployerError(f"change set {name} failed: {reason}") from err
+    return ref
+
+
+def root_sha(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()

@@ -1,0 +1,52 @@
+"""AWS errors become one line that says what to do. Mapped once, here; the CLI prints the line
+and exits 1."""
+
+from __future__ import annotations
+
+
+class DeployerError(Exception):
+    """A known failure of a deployer operation: one line on stderr, exit 1."""
+
+
+_THROTTLING = {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown", "RequestThrottled"}
+_EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
+_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
+_BAD_CREDENTIALS = {"InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException", "InvalidAccessKeyId"}
+
+
+def explain(err: BaseException) -> str | None:
+    """One line for an AWS/botocore error, or None when `err` is not one (it is then a bug)."""
+    from botocore import exceptions as bx
+    from botocore.parsers import ResponseParserError
+
+    if isinstance(err, bx.NoCredentialsError):
+        return "no AWS credentials found: pass --profile (or set AWS_PROFILE), run `aws configure` / `aws sso login`, or try it offline with --local"
+    if isinstance(err, bx.ProfileNotFound):
+        return f"{err}: check --profile / AWS_PROFILE against ~/.aws/config"
+    if isinstance(err, (bx.SSOTokenLoadError, bx.UnauthorizedSSOTokenError, bx.TokenRetrievalError)):
+        return f"the SSO session has expired or is missing ({err}): run `aws sso login` for this profile and retry"
+    if isinstance(err, bx.EndpointConnectionError):
+        return f"cannot reach {err.kwargs.get('endpoint_url', 'the AWS endpoint')}: check the network, --region and --endpoint-url"
+    if isinstance(err, ResponseParserError):
+        return "the endpoint answered with something that is not an AWS response (an emulator error or a proxy page); check --endpoint-url"
+    if isinstance(err, bx.WaiterError):
+        reason = (err.last_response or {}).get("StatusReason") or err.kwargs.get("reason") or str(err)
+        return f"waiting for AWS failed: {reason}"
+    if isinstance(err, bx.ClientError):
+        code = err.response.get("Error", {}).get("Code", "Unknown")
+        message = err.response.get("Error", {}).get("Message", "")
+        operation = err.operation_name
+        if code in _THROTTLING:
+            return f"AWS kept throttling {operation} beyond the retries: wait a minute and run again (or raise AWS_MAX_ATTEMPTS)"
+        if code in _EXPIRED:
+            return f"the AWS credentials have expired ({operation}): refresh them (`aws sso login`, a new session token) and retry"
+        if code in _BAD_CREDENTIALS:
+            return f"AWS rejected the credentials ({code} on {operation}): check the access key, profile and clock"
+        if code in _DENIED:
+            return f"access denied for {operation}: {message} (README-deployer.md lists the permissions the deployer needs)"
+        if code in ("NoSuchBucket", "404") and operation in ("HeadBucket", "GetBucketLocation", "PutObject", "HeadObject"):
+            return f"the template bucket does not exist ({operation}): create it with `cfn-strata bootstrap --bucket NAME` or pass --create-bucket"
+        return f"AWS error on {operation}: {code}: {message}".rstrip(": ")
+    if isinstance(err, bx.BotoCoreError):
+        return f"AWS client error: {err}"
+    return None

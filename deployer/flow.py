@@ -1,0 +1,140 @@
+"""The deployer's operations as the CLI calls them: each takes an `Aws` (clients), a bundle and
+what the user asked; time is injected."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+from urllib.parse import quote, urlencode
+
+from deployer.bundle import Bundle
+from deployer.changeset import ChangeSetRef, NoChanges, Waiting, create_change_set
+from deployer.errors import DeployerError
+from deployer.execute import execute
+from deployer.review import Review, Risk, review_change_set
+from deployer.session import Aws
+from deployer.upload import TemplateStore, UploadResult, bucket_region, upload_bundle
+
+
+@dataclass(frozen=True)
+class Clock:
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    sleep: Callable[[float], None] = time.sleep
+    delay: float = 5
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    upload: UploadResult
+    outcome: ChangeSetRef | NoChanges
+    review: Review | None
+
+
+def create_bucket(s3, bucket: str, region: str, *, tls_only: bool = True) -> None:
+    """The template bucket the right way: versioned, encrypted, no public access, TLS only, old
+    versions expire. (The local emulator speaks plain HTTP, so local mode skips the TLS policy.)"""
+    from botocore.exceptions import ClientError
+
+    try:
+        kwargs = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        s3.create_bucket(Bucket=bucket, **kwargs)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+            raise
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={k: True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")})
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]})
+    if tls_only:
+        s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket))
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [{
+        "ID": "expire-old-template-versions", "Status": "Enabled", "Filter": {"Prefix": ""},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 90},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+    }]})
+
+
+def tls_only_policy(bucket: str) -> str:
+    import json
+
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }]})
+
+
+def upload(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create: bool = False) -> UploadResult:
+    s3 = aws.client("s3")
+    if create:
+        create_bucket(s3, bucket, aws.region, tls_only=not aws.local)
+    store = TemplateStore(bucket, prefix, bucket_region(s3, bucket), global_urls=aws.local)
+    return upload_bundle(s3, bundle, store)
+
+
+def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_bucket: bool = False, clock: Clock = Clock(), waiting: Waiting = Waiting(), progress=None) -> PlanResult:
+    uploaded = upload(aws, bundle, bucket, prefix, create=create_bucket)
+    cfn = aws.client("cloudformation")
+    outcome = create_change_set(cfn, bundle, uploaded, now=clock.now(), waiting=waiting, progress=progress)
+    if isinstance(outcome, NoChanges):
+        return PlanResult(uploaded, outcome, None)
+    review = review_change_set(cfn, outcome.change_set_id, layer_of=bundle.layer_of, stateful_ids_of=bundle.stateful_ids)
+    return PlanResult(uploaded, outcome, review)
+
+
+def refuse_high_risk(review: Review, allow_replacement: bool) -> None:
+    risky = review.at_least(Risk.HIGH)
+    if risky and not allow_replacement:
+        names = ", ".join(f"{c.layer}/{c.logical_id} ({c.risk.label})" for c in risky)
+        raise DeployerError(f"change set {review.change_set_name} replaces or removes stateful resources: {names}; review it and pass --allow-replacement to execute")
+
+
+def run(aws: Aws, bundle: Bundle, ref: ChangeSetRef, *, clock: Clock = Clock(), on_event=lambda e: None) -> str:
+    cfn = aws.client("cloudformation")
+    status = execute(cfn, ref, sleep=clock.sleep, delay=clock.delay, on_event=on_event)
+    if bundle.is_prod:
+        cfn.update_termination_protection(StackName=ref.stack_name, EnableTerminationProtection=True)
+    return status
+
+
+def outputs(cfn, stack_name: str) -> dict[str, str]:
+    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in sorted(stack.get("Outputs") or [], key=lambda o: o["OutputKey"])}
+
+
+def launch_url(bundle: Bundle, uploaded: UploadResult, region: str) -> str:
+    """The console's quick-create link with stack name and parameters filled in."""
+    query = {"templateURL": uploaded.root.url, "stackName": bundle.stack_name} | {f"param_{k}": v for k, v in bundle.parameters().items()}
+    return f"https://{region}.console.aws.amazon.com/cloudformation/home?region={region}#/stacks/quickcreate?" + urlencode(query, quote_via=quote)
+
+
+def retained_resources(cfn, stack_name: str) -> list[str]:
+    """Resources of the stack (and its nested stacks) that stay behind by their DeletionPolicy."""
+    kept = []
+    pending = [(stack_name, "root")]
+    while pending:
+        name, layer = pending.pop()
+        template = cfn.get_template(StackName=name, TemplateStage="Original")["TemplateBody"]
+        if isinstance(template, str):
+            import json
+
+            template = json.loads(template)
+        for logical_id, resource in template.get("Resources", {}).items():
+            if resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate", "Snapshot"):
+                kept.append(f"{layer}/{logical_id} ({resource['Type']}: {resource['DeletionPolicy']})")
+        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=name):
+            for summary in page["StackResourceSummaries"]:
+                if summary["ResourceType"] == "AWS::CloudFormation::Stack" and summary.get("PhysicalResourceId"):
+                    pending.append((summary["PhysicalResourceId"], summary["LogicalResourceId"]))
+    return sorted(kept)
+
+
+def destroy(cfn, stack_name: str, *, waiting: Waiting = Waiting()) -> list[str]:
+    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    if stack.get("EnableTerminationProtection"):
+        raise DeployerError(f"stack {stack_name} has termination protection on: turn it off in the console or with `aws cloudformation update-termination-protection --no-enable-termination-protection --stack-name {stack_name}` first")
+    kept = retained_resources(cfn, stack_name)
+    cfn.delete_stack(StackName=stack["StackId"])
+    cfn.get_waiter("stack_delete_complete").wait(StackName=stack["StackId"], WaiterConfig=waiting.config())
+    return kept

@@ -1,0 +1,166 @@
+"""Local mode: moto's server in-process on a free loopback port, so the whole deploy flow runs
+without an AWS account. Also the one place that patches moto, narrowly, for a gap that blocks the
+flow (see `_patch_nested_stack_outputs`).
+
+What the emulator does not model (README-deployer.md lists it for users): nested change sets
+(IncludeNestedStacks is ignored), Replacement / Details / PolicyAction in change sets, resource
+types it has no model for (skipped with a warning), in-place updates of nested stacks (it deletes
+and re-creates them), real failures and timing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Iterator
+
+LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+LOCAL_BUCKET = "cfn-strata-local-templates"
+# The moto versions the patch below was written against; the guard test fails when moto moves.
+PATCHED_MOTO = ("5.1", "5.2")
+
+
+@dataclass(frozen=True)
+class LocalEndpoint:
+    url: str
+    server: object
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def _outputs_attribute(stack, attribute_name: str):
+    """`Fn::GetAtt NestedStack.Outputs.X` for moto's Stack model. An output whose value moto could
+    not compute (it refers to a resource type moto skips, e.g. AWS::SecretsManager::Secret) gets a
+    visible placeholder rather than a made-up value, so the gap shows in the outputs."""
+    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+    if attribute_name.startswith("Outputs."):
+        wanted = attribute_name[len("Outputs."):]
+        declared = (stack.template_dict or {}).get("Outputs") or {}
+        if wanted in declared:
+            output = stack.output_map[wanted]
+            return output.value if output is not None and output.value is not None else f"unmodelled-by-moto:{stack.name}.{wanted}"
+    raise UnformattedGetAttTemplateException()
+
+
+def _patch_nested_stack_outputs() -> None:
+    """moto 5.1/5.2 (checked on 5.2.1 and 5.2.5): `moto.cloudformation.models.Stack` says it has
+    every attribute (`has_cfn_attr` is True) but has no `get_cfn_attribute`, so a root template
+    passing `Fn::GetAtt Layer.Outputs.X` into another nested stack fails with HTTP 500 on execute.
+    Resolve `Outputs.X` from the nested stack's outputs, as CloudFormation does; nothing else."""
+    from moto.cloudformation.models import Stack
+
+    if "get_cfn_attribute" in vars(Stack):  # moto fixed it (or we patched already): leave it alone
+        return
+    Stack.get_cfn_attribute = _outputs_attribute
+
+
+def _kms_key_with_cloudformation_tags(original):
+    """Wrap moto's KMS Key.create_from_cloudformation_json so CloudFormation's `Tags`
+    ([{Key, Value}]) reach moto's KMS tagger in the KMS API's shape ([{TagKey, TagValue}])."""
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = dict(cloudformation_json.get("Properties", {}))
+        properties["Tags"] = [
+            {"TagKey": tag["Key"], "TagValue": tag["Value"]} if "Key" in tag else tag for tag in properties.get("Tags", [])
+        ]
+        patched = dict(cloudformation_json, Properties=properties)
+        return original.__func__(cls, resource_name, patched, account_id, region_name, **kwargs)
+
+    create_from_cloudformation_json.cfn_strata_patch = True
+    return classmethod(create_from_cloudformation_json)
+
+
+def _patch_kms_key_tags() -> None:
+    """moto 5.1/5.2 (checked on 5.2.1 and 5.2.5): an `AWS::KMS::Key` with `Tags` fails with
+    KeyError 'TagKey' (HTTP 500), because the CloudFormation tags go to the KMS tagger unconverted.
+    Every layer key carries tags, so this blocks the local flow as much as the GetAtt gap."""
+    from moto.kms.models import Key
+
+    current = vars(Key)["create_from_cloudformation_json"]
+    if getattr(current.__func__, "cfn_strata_patch", False):
+        return
+    Key.create_from_cloudformation_json = _kms_key_with_cloudformation_tags(current)
+
+
+def _patch_intrinsics() -> None:
+    """moto 5.1/5.2 (checked on 5.2.1 and 5.2.5), two gaps in its intrinsic-function resolver
+    (`moto.cloudformation.parsing.clean_json`), both fatal for our layers:
+    - `Fn::GetAZs: {"Ref": "AWS::Region"}` (troposphere's `GetAZs(Region)`) is not resolved; the
+      dict becomes the zone name and subnet creation fails;
+    - `{"Ref": "AWS::NoValue"}` inside a list (an optional ingress rule under `Fn::If`) stays as a
+      None element, and security-group creation fails with HTTP 500.
+    Resolve the GetAZs argument first and drop None list elements, as CloudFormation does."""
+    from moto.cloudformation import parsing
+
+    original = parsing.clean_json
+    if getattr(original, "cfn_strata_patch", False):
+        return
+
+    def clean_json(resource_json, resources_map):
+        if isinstance(resource_json, dict) and isinstance(resource_json.get("Fn::GetAZs"), dict):
+            resource_json = {"Fn::GetAZs": original(resource_json["Fn::GetAZs"], resources_map)}
+        cleaned = original(resource_json, resources_map)
+        if isinstance(resource_json, list):
+            return [value for value in cleaned if value is not None]
+        return cleaned
+
+    clean_json.cfn_strata_patch = True
+    parsing.clean_json = clean_json
+
+
+def _patch_outputs_after_change_set() -> None:
+    """moto 5.1/5.2 (checked on 5.2.1 and 5.2.5): executing a change set stores the new template
+    but keeps the stack's outputs of the template it had before (none, for a CREATE change set),
+    so `describe_stacks` shows no outputs after a deploy. Re-read the outputs after executing."""
+    from moto.cloudformation.models import CloudFormationBackend
+
+    original = CloudFormationBackend.execute_change_set
+    if getattr(original, "cfn_strata_patch", False):
+        return
+
+    def execute_change_set(self, change_set_name, stack_name=None):
+        original(self, change_set_name, stack_name)
+        change_set = self.change_sets.get(change_set_name) or next(
+            (cs for cs in self.change_sets.values() if cs.change_set_name == change_set_name), None
+        )
+        if change_set is not None:
+            stack = self.stacks[change_set.stack_id]
+            stack._parse_template()
+            stack.output_map = stack._create_output_map()
+
+    execute_change_set.cfn_strata_patch = True
+    CloudFormationBackend.execute_change_set = execute_change_set
+
+
+def moto_needs_patch() -> bool:
+    """True while moto's Stack model still lacks its own get_cfn_attribute (the guard test's probe)."""
+    from moto.cloudformation.models import Stack
+
+    return vars(Stack).get("get_cfn_attribute") in (None, _outputs_attribute)
+
+
+@contextlib.contextmanager
+def local_endpoint() -> Iterator[LocalEndpoint]:
+    """Start moto on 127.0.0.1 with a free port; always stopped on exit."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as err:  # moto is a test extra
+        from deployer.errors import DeployerError
+
+        raise DeployerError("--local needs moto: pip install 'moto[server,cloudformation]>=5.1,<5.3'") from err
+    _patch_nested_stack_outputs()
+    _patch_kms_key_tags()
+    _patch_intrinsics()
+    _patch_outputs_after_change_set()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = LocalEndpoint(f"http://{host}:{port}", server)
+    try:
+        yield endpoint
+    finally:
+        endpoint.stop()

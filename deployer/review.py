@@ -1,0 +1,257 @@
+"""The review of a change set: every nested change set walked (all pages), every resource change
+classified and rated. A data structure; table, Markdown and JSON are views of it."""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import asdict, dataclass, field
+
+from templates.common import STATEFUL_TYPES as TEMPLATE_STATEFUL_TYPES
+
+# What loses data when its old copy is deleted: the generator's stateful types plus the rest of
+# the databases, clusters, caches, file systems, streams and user pools AWS offers.
+STATEFUL_TYPES = TEMPLATE_STATEFUL_TYPES | {
+    "AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::DocDB::DBCluster", "AWS::DocDB::DBInstance",
+    "AWS::Neptune::DBCluster", "AWS::ElastiCache::CacheCluster", "AWS::ElastiCache::ServerlessCache",
+    "AWS::MemoryDB::Cluster", "AWS::EFS::FileSystem", "AWS::FSx::FileSystem", "AWS::OpenSearchService::Domain",
+    "AWS::Redshift::Cluster", "AWS::Kinesis::Stream", "AWS::SQS::Queue", "AWS::Cognito::UserPool",
+    "AWS::Logs::LogGroup", "AWS::SecretsManager::Secret", "AWS::KMS::Key", "AWS::S3::Bucket", "AWS::DynamoDB::Table",
+}
+SECURITY_TYPES_PREFIXES = ("AWS::IAM::", "AWS::WAFv2::", "AWS::WAF::", "AWS::WAFRegional::")
+SECURITY_TYPES = {"AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"}
+DELETES_OLD_COPY = {"Delete", "ReplaceAndDelete"}
+
+
+class Risk(enum.IntEnum):
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    DATA_LOSS = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class PropertyChange:
+    attribute: str  # Properties | Metadata | Tags | ...
+    name: str | None
+    requires_recreation: str | None  # Never | Conditionally | Always
+    change_source: str | None
+    causing_entity: str | None = None
+
+    def __str__(self) -> str:
+        target = self.name or self.attribute
+        detail = f" ({self.requires_recreation})" if self.requires_recreation and self.requires_recreation != "Never" else ""
+        return target + detail
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    layer: str
+    logical_id: str
+    resource_type: str
+    action: str  # Add | Modify | Remove | Import | Dynamic
+    replacement: str | None  # True | Conditional | False | None (not reported)
+    policy_action: str | None
+    physical_id: str | None
+    properties: tuple[PropertyChange, ...]
+    stateful: bool
+    risk: Risk
+    reasons: tuple[str, ...]
+
+    @property
+    def replaces(self) -> bool:
+        return self.replacement in ("True", "Conditional")
+
+    @property
+    def causes(self) -> tuple[PropertyChange, ...]:
+        """The properties that cause a replacement."""
+        return tuple(p for p in self.properties if p.requires_recreation in ("Always", "Conditionally"))
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    layer: str
+    adds: int = 0
+    modifies: int = 0
+    replaces: int = 0
+    removes: int = 0
+    highest: Risk | None = None
+
+
+@dataclass(frozen=True)
+class Review:
+    stack_name: str
+    change_set_name: str
+    change_set_type: str
+    changes: tuple[ResourceChange, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def highest(self) -> Risk | None:
+        return max((c.risk for c in self.changes), default=None)
+
+    def at_least(self, risk: Risk) -> tuple[ResourceChange, ...]:
+        return tuple(c for c in self.changes if c.risk >= risk)
+
+    def summaries(self) -> list[LayerSummary]:
+        layers: dict[str, dict] = {}
+        for c in self.changes:
+            s = layers.setdefault(c.layer, {"adds": 0, "modifies": 0, "replaces": 0, "removes": 0, "highest": None})
+            if c.action == "Add":
+                s["adds"] += 1
+            elif c.action == "Remove":
+                s["removes"] += 1
+            elif c.replaces:
+                s["replaces"] += 1
+            else:
+                s["modifies"] += 1
+            s["highest"] = max(c.risk, s["highest"] or c.risk)
+        return [LayerSummary(layer, **counts) for layer, counts in layers.items()]
+
+
+def rate(resource_type: str, action: str, replacement: str | None, policy_action: str | None, properties, stateful: bool) -> tuple[Risk, tuple[str, ...]]:
+    """The risk rules, in one place."""
+    reasons: list[str] = []
+    destructive = action == "Remove" or replacement in ("True", "Conditional")
+    if stateful and destructive:
+        verb = "removed" if action == "Remove" else ("replaced" if replacement == "True" else "conditionally replaced")
+        if policy_action in DELETES_OLD_COPY and (action == "Remove" or replacement == "True"):
+            return Risk.DATA_LOSS, (f"stateful resource {verb} and its old copy deleted ({policy_action})",)
+        kept = f", old copy: {policy_action}" if policy_action else ", policy action not reported"
+        return Risk.HIGH, (f"stateful resource {verb}{kept}",)
+    if resource_type.startswith(SECURITY_TYPES_PREFIXES) or resource_type in SECURITY_TYPES:
+        reasons.append("IAM / security group / WAF change")
+    if resource_type == "AWS::KMS::Key" and any(p.name == "KeyPolicy" for p in properties):
+        reasons.append("KMS key policy change")
+    if replacement == "Conditional":
+        reasons.append("conditional replacement")
+    if reasons:
+        return Risk.MEDIUM, tuple(reasons)
+    return Risk.LOW, ()
+
+
+def resource_change(layer: str, raw: dict, stateful_ids: frozenset[str]) -> ResourceChange:
+    properties = tuple(
+        PropertyChange(
+            d.get("Target", {}).get("Attribute", ""), d.get("Target", {}).get("Name"),
+            d.get("Target", {}).get("RequiresRecreation"), d.get("ChangeSource"), d.get("CausingEntity"),
+        )
+        for d in raw.get("Details", [])
+    )
+    kind = raw.get("ResourceType", "")
+    # A nested stack is stateful when its layer holds stateful resources: removing it removes them.
+    stateful = kind in STATEFUL_TYPES or raw["LogicalResourceId"] in stateful_ids or (kind == "AWS::CloudFormation::Stack" and bool(stateful_ids))
+    replacement = raw.get("Replacement")
+    risk, reasons = rate(kind, raw["Action"], replacement, raw.get("PolicyAction"), properties, stateful)
+    return ResourceChange(
+        layer, raw["LogicalResourceId"], kind, raw["Action"], replacement, raw.get("PolicyAction"),
+        raw.get("PhysicalResourceId"), properties, stateful, risk, reasons,
+    )
+
+
+def _pages(cfn, change_set_id: str) -> list[dict]:
+    """Every page of describe_change_set (it has no paginator in botocore)."""
+    pages, token = [], None
+    while True:
+        page = cfn.describe_change_set(ChangeSetName=change_set_id, **({"NextToken": token} if token else {}))
+        pages.append(page)
+        token = page.get("NextToken")
+        if not token:
+            return pages
+
+
+def review_change_set(cfn, change_set_id: str, *, layer_of, stateful_ids_of) -> Review:
+    """Walk the root change set and every nested one. `layer_of(logical_id)` names the layer of a
+    root nested stack; `stateful_ids_of(layer)` gives the logical ids the manifest calls stateful."""
+    changes: list[ResourceChange] = []
+    unwalked: list[str] = []
+    first = None
+
+    def walk(change_set_id: str, layer: str | None) -> None:
+        nonlocal first
+        for page in _pages(cfn, change_set_id):
+            first = first or page
+            for item in page.get("Changes", []):
+                raw = item.get("ResourceChange")
+                if not raw:
+                    continue
+                nested = raw.get("ChangeSetId") if raw.get("ResourceType") == "AWS::CloudFormation::Stack" else None
+                child_layer = layer_of(raw["LogicalResourceId"]) if layer is None else f"{layer}/{raw['LogicalResourceId']}"
+                if nested:
+                    walk(nested, child_layer)
+                    continue
+                here = layer or "root"
+                if raw.get("ResourceType") == "AWS::CloudFormation::Stack":
+                    here = child_layer
+                    unwalked.append(child_layer)
+                changes.append(resource_change(here, raw, stateful_ids_of(here)))
+
+    walk(change_set_id, None)
+    notes = []
+    if unwalked:
+        notes.append(f"no nested change set was reported for {', '.join(unwalked)} (the endpoint ignored IncludeNestedStacks): their resources are not listed")
+    ordered = sorted(changes, key=lambda c: (-c.risk, c.layer, c.logical_id))
+    return Review(first["StackName"], first["ChangeSetName"], first.get("ChangeSetType", ""), tuple(ordered), tuple(notes))
+
+
+# ------------------------------------------------------------------ views
+
+
+def to_json(review: Review) -> str:
+    def plain(value):
+        if isinstance(value, Risk):
+            return value.name
+        raise TypeError(value)
+
+    document = {
+        "stack_name": review.stack_name,
+        "change_set_name": review.change_set_name,
+        "highest_risk": review.highest.name if review.highest else None,
+        "summary": [asdict(s) for s in review.summaries()],
+        "changes": [asdict(c) | {"causes": [asdict(p) for p in c.causes]} for c in review.changes],
+        "notes": list(review.notes),
+    }
+    return json.dumps(document, indent=2, default=plain)
+
+
+def _properties(change: ResourceChange) -> str:
+    return ", ".join(str(p) for p in change.properties) or "-"
+
+
+def _cause(change: ResourceChange) -> str:
+    return "; ".join(f"{p.name or p.attribute} ({p.requires_recreation}, {p.change_source or '?'}{': ' + p.causing_entity if p.causing_entity else ''})" for p in change.causes)
+
+
+def summary_line(review: Review) -> str:
+    parts = [f"{s.layer}: +{s.adds} ~{s.modifies} ±{s.replaces} -{s.removes}" for s in review.summaries()]
+    highest = review.highest.label if review.highest else "none"
+    return f"{len(review.changes)} change(s) — " + "; ".join(parts) + f" — highest risk: {highest}"
+
+
+def to_markdown(review: Review) -> str:
+    lines = [f"### Change set `{review.change_set_name}` on `{review.stack_name}`", ""]
+    lines += ["| risk | layer | logical id | type | action | replacement | old copy | changed properties | why |", "|---|---|---|---|---|---|---|---|---|"]
+    for c in review.changes:
+        why = "; ".join(c.reasons + ((f"caused by {_cause(c)}",) if c.causes and c.replaces else ()))
+        cells = [f"**{c.risk.label}**" if c.risk >= Risk.HIGH else c.risk.label, c.layer, f"`{c.logical_id}`", c.resource_type, c.action, c.replacement or "-", c.policy_action or "-", _properties(c), why or "-"]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    lines += ["", f"**Summary:** {summary_line(review)}"]
+    lines += [f"> note: {n}" for n in review.notes]
+    return "\n".join(lines) + "\n"
+
+
+def to_table(review: Review):
+    from rich.table import Table
+
+    table = Table(title=f"change set {review.change_set_name} on {review.stack_name}", caption=summary_line(review))
+    for column in ("risk", "layer", "logical id", "type", "action", "replacement", "old copy", "changed properties", "why"):
+        table.add_column(column, overflow="fold")
+    styles = {Risk.DATA_LOSS: "bold white on red", Risk.HIGH: "bold red", Risk.MEDIUM: "yellow", Risk.LOW: "green"}
+    for c in review.changes:
+        why = "; ".join(c.reasons + ((f"caused by {_cause(c)}",) if c.causes and c.replaces else ()))
+        table.add_row(f"[{styles[c.risk]}]{c.risk.label}[/]", c.layer, c.logical_id, c.resource_type, c.action, c.replacement or "-", c.policy_action or "-", _properties(c), why or "-")
+    return table

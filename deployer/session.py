@@ -1,0 +1,57 @@
+"""Sessions and clients: credentials, profile and region the standard AWS way, adaptive retries,
+an optional endpoint URL; or the local emulator with dummy credentials."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import boto3
+from botocore.config import Config
+
+USER_AGENT = "cfn-strata/0.1.0"
+DEFAULT_MAX_ATTEMPTS = 10
+
+
+@dataclass
+class Aws:
+    """A boto3 session plus how clients are built from it (endpoint, retries). Clients are cached."""
+
+    session: boto3.Session
+    endpoint_url: str | None = None
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    local: bool = False
+    _clients: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def region(self) -> str:
+        return self.session.region_name
+
+    def client(self, service: str):
+        if service not in self._clients:
+            config = Config(
+                retries={"mode": "adaptive", "max_attempts": self.max_attempts},
+                user_agent_extra=USER_AGENT,
+                s3={"addressing_style": "path"} if self.local else None,
+                max_pool_connections=16,
+            )
+            self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url, config=config)
+        return self._clients[service]
+
+
+def aws(region: str, profile: str | None = None, endpoint_url: str | None = None) -> Aws:
+    """The standard chain (env, profile, SSO, instance role); `region` is required: the profile's."""
+    return Aws(boto3.Session(profile_name=profile, region_name=region), endpoint_url)
+
+
+@contextlib.contextmanager
+def open_aws(region: str, *, profile: str | None, endpoint_url: str | None, local: bool) -> Iterator[Aws]:
+    """Real AWS, or (local=True) moto in-process on a free loopback port, stopped on exit."""
+    if not local:
+        yield aws(region, profile, endpoint_url)
+        return
+    from deployer.local import LOCAL_CREDENTIALS, local_endpoint
+
+    with local_endpoint() as endpoint:
+        yield Aws(boto3.Session(region_name=region, **LOCAL_CREDENTIALS), endpoint.url, local=True)

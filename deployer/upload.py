@@ -1,0 +1,132 @@
+"""Upload: every template under a content-addressed key (sha256 of its final bytes), HEAD first so
+an unchanged template is never uploaded twice, children concurrently, then the root with its
+TemplateURLs pointing at the uploaded children. Also writes the CodePipeline template
+configuration for the environment."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from botocore.exceptions import ClientError
+
+from deployer.bundle import Bundle
+from deployer.errors import DeployerError
+
+SSE = "AES256"
+TEMPLATE_CONFIGURATION = "template-configuration.json"
+
+
+@dataclass(frozen=True)
+class TemplateStore:
+    """Where templates go. `global_urls`: https://<bucket>.s3.amazonaws.com/<key> (what moto
+    needs); otherwise virtual-hosted-style URLs for the bucket's region."""
+
+    bucket: str
+    prefix: str
+    region: str
+    global_urls: bool = False
+
+    def key(self, bundle: Bundle, file: str, sha256: str) -> str:
+        stem, _, ext = file.rpartition(".")
+        prefix = f"{self.prefix.strip('/')}/" if self.prefix.strip("/") else ""
+        return f"{prefix}{bundle.manifest['application']}/{bundle.manifest['environment']}/{stem}.{sha256}.{ext}"
+
+    def url(self, key: str) -> str:
+        host = f"{self.bucket}.s3.amazonaws.com" if self.global_urls or self.region == "us-east-1" else f"{self.bucket}.s3.{self.region}.amazonaws.com"
+        return f"https://{host}/{key}"
+
+
+@dataclass(frozen=True)
+class UploadedTemplate:
+    file: str
+    key: str
+    url: str
+    sha256: str
+    uploaded: bool  # False when the key already existed
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    root: UploadedTemplate
+    templates: tuple[UploadedTemplate, ...]  # root first
+    configuration_file: Path
+
+    @property
+    def uploaded_count(self) -> int:
+        return sum(t.uploaded for t in self.templates)
+
+
+def bucket_region(s3, bucket: str) -> str:
+    """The bucket's region (and a clear error when it does not exist or is not ours)."""
+    try:
+        location = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint")
+    except ClientError as err:
+        code = err.response.get("Error", {}).get("Code")
+        if code == "NoSuchBucket":
+            raise DeployerError(f"bucket {bucket} does not exist: create it with `cfn-strata bootstrap --bucket {bucket}` (or pass --create-bucket)") from err
+        raise
+    return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location)
+
+
+def _exists(s3, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        return True
+    except ClientError as err:
+        code = err.response.get("Error", {}).get("Code")
+        if code in ("404", "NoSuchKey", "NotFound"):
+            return False
+        if code in ("403", "AccessDenied"):  # S3 answers 403 for a missing key without s3:ListBucket
+            raise DeployerError(f"access denied on s3://{bucket}/{key}: the deployer needs s3:GetObject, s3:PutObject and s3:ListBucket on the template bucket") from err
+        raise
+
+
+def put_template(s3, store: TemplateStore, file: str, key: str, body: bytes) -> UploadedTemplate:
+    sha256 = hashlib.sha256(body).hexdigest()
+    uploaded = False
+    if not _exists(s3, store.bucket, key):
+        content_type = "application/json" if file.endswith(".json") else "application/x-yaml"
+        s3.put_object(Bucket=store.bucket, Key=key, Body=body, ContentType=content_type, ServerSideEncryption=SSE)
+        uploaded = True
+    return UploadedTemplate(file, key, store.url(key), sha256, uploaded)
+
+
+def root_with_urls(bundle: Bundle, child_urls: dict[str, str]) -> bytes:
+    """The root template with each nested stack's TemplateURL set to its uploaded child's URL."""
+    from templates.render import serialize
+
+    document = bundle.document(bundle.root_file)
+    for resource in document.get("Resources", {}).values():
+        if resource.get("Type") == "AWS::CloudFormation::Stack":
+            relative = resource["Properties"]["TemplateURL"]
+            if relative not in child_urls:
+                raise DeployerError(f"the root refers to {relative}, which is not in {bundle.folder}")
+            resource["Properties"]["TemplateURL"] = child_urls[relative]
+    return serialize(document, bundle.manifest.get("format", "json"))
+
+
+def template_configuration(bundle: Bundle) -> dict:
+    """CodePipeline's template configuration: parameters, tags and a stack policy for the root
+    that denies replacing or deleting a nested stack holding stateful resources."""
+    guarded = sorted(f"LogicalResourceId/{s['logical_id']}" for s in bundle.nested_stacks if s.get("stateful_resources"))
+    statements = [{"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"}]
+    if guarded:
+        statements.append({"Effect": "Deny", "Action": ["Update:Replace", "Update:Delete"], "Principal": "*", "Resource": guarded})
+    return {"Parameters": bundle.parameters(), "Tags": dict(sorted(bundle.manifest["tags"].items())), "StackPolicy": {"Statement": statements}}
+
+
+def upload_bundle(s3, bundle: Bundle, store: TemplateStore, *, workers: int = 8) -> UploadResult:
+    children = [s["file"] for s in bundle.nested_stacks]
+    jobs = [(file, store.key(bundle, file, bundle.sha256(file)), bundle.files[file]) for file in children]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        uploaded_children = list(pool.map(lambda job: put_template(s3, store, *job), jobs))
+    root_body = root_with_urls(bundle, {t.file: t.url for t in uploaded_children})
+    root_key = store.key(bundle, bundle.root_file, hashlib.sha256(root_body).hexdigest())
+    root = put_template(s3, store, bundle.root_file, root_key, root_body)
+    configuration = bundle.folder / TEMPLATE_CONFIGURATION
+    configuration.write_text(json.dumps(template_configuration(bundle), indent=2, sort_keys=True) + "\n")
+    return UploadResult(root, (root, *uploaded_children), configuration)

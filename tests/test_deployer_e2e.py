@@ -1,0 +1,178 @@
+"""End to end over HTTP against moto's server (one per module) with real boto3 clients, through
+the CLI: first deploy, nothing changed, a changed template, a stack left in REVIEW_IN_PROGRESS,
+throttling retried, missing credentials, missing bucket, --fail-on exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+from click.testing import CliRunner
+
+import generate
+from deployer import flow
+from deployer.changeset import Waiting
+from deployer.bundle import load_bundle
+from deployer.local import local_endpoint
+from deployer.session import Aws
+
+REGION = "eu-north-1"
+BUCKET = "cfn-strata-test-templates"
+STACK = "product-catalog-pr5706"
+PARAMS = Path(__file__).resolve().parents[1] / "params"
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    with local_endpoint() as running:
+        yield running.url
+
+
+@pytest.fixture
+def aws_env(endpoint, monkeypatch, tmp_path):
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).read()
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    return endpoint
+
+
+@pytest.fixture
+def clients(aws_env):
+    session = boto3.Session(region_name=REGION)
+    s3 = session.client("s3", endpoint_url=aws_env)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    return s3, session.client("cloudformation", endpoint_url=aws_env)
+
+
+def cli(endpoint, tmp_path, *args, params=PARAMS):
+    common = ["--env", "dev", "--endpoint-url", endpoint, "--bucket", BUCKET, "--out", str(tmp_path / "dist"), "--params", str(params), "--skip-lint"]
+    return CliRunner().invoke(generate.cli, [*args, "product-catalog", *common], catch_exceptions=False)
+
+
+def test_first_deploy_then_nothing_changed(aws_env, clients, tmp_path):
+    s3, cfn = clients
+    first = cli(aws_env, tmp_path, "deploy", "--yes")
+    assert first.exit_code == 0, first.output
+    assert "uploaded 3 of 3 template(s)" in first.output
+    assert "CREATE_COMPLETE: product-catalog-pr5706" in first.output
+    stack = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert {o["OutputKey"] for o in stack["Outputs"]} == {"NetworkVpcId", "SecurityDatabaseSecretArn"}
+    assert stack["Outputs"][0]["OutputValue"].startswith("vpc-")
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"])
+    assert [k.split(".")[0] for k in keys] == ["product-catalog/dev/network", "product-catalog/dev/root", "product-catalog/dev/security"]
+    assert all(s3.head_object(Bucket=BUCKET, Key=k)["ServerSideEncryption"] == "AES256" for k in keys)
+    root = json.loads(s3.get_object(Bucket=BUCKET, Key=keys[1])["Body"].read())
+    assert root["Resources"]["NetworkStack"]["Properties"]["TemplateURL"] == f"https://{BUCKET}.s3.{REGION}.amazonaws.com/{keys[0]}"
+    configuration = json.loads((tmp_path / "dist/product-catalog/dev/template-configuration.json").read_text())
+    assert configuration["Parameters"] == {"CertificateArn": ""}
+    assert configuration["Tags"] == {"Environment": "development", "EnvironmentSuffix": "pr5706", "Project": "catalog-api"}
+
+    second = cli(aws_env, tmp_path, "deploy", "--yes")
+    assert second.exit_code == 0, second.output
+    assert "uploaded 0 of 3 template(s)" in second.output
+    assert "no changes" in second.output
+    # the empty change set was deleted: only the executed one is left
+    assert [c["ExecutionStatus"] for c in cfn.list_change_sets(StackName=STACK)["Summaries"]] == ["EXECUTE_COMPLETE"]
+
+
+def test_changed_template_uploads_new_keys_and_plans_changes(aws_env, clients, tmp_path):
+    s3, cfn = clients
+    assert cli(aws_env, tmp_path, "deploy", "--yes").exit_code == 0
+    params = tmp_path / "params"
+    shutil.copytree(PARAMS, params)
+    (params / "product-catalog/dev.yaml").write_text("tags:\n  Environment: development-2\n")
+    result = cli(aws_env, tmp_path, "plan", "-o", "json", params=params)
+    assert result.exit_code == 0, result.output
+    assert "uploaded 3 of 3 template(s)" in result.output
+    review = json.loads(result.output[result.output.index("{"):])
+    assert [(c["layer"], c["logical_id"], c["action"]) for c in review["changes"]] == [("network", "NetworkStack", "Modify"), ("security", "SecurityStack", "Modify")]
+    assert len(s3.list_objects_v2(Bucket=BUCKET)["Contents"]) == 6
+    assert cfn.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"  # plan never executes
+
+
+def test_stack_left_in_review_in_progress_is_planned_with_create(aws_env, clients, tmp_path):
+    _, cfn = clients
+    cfn.create_change_set(StackName=STACK, ChangeSetName="abandoned", ChangeSetType="CREATE", TemplateBody=json.dumps({"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}))
+    assert cfn.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"] == "REVIEW_IN_PROGRESS"
+    result = cli(aws_env, tmp_path, "deploy", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "CREATE_COMPLETE: product-catalog-pr5706" in result.output
+
+
+def test_missing_bucket_is_one_line(aws_env, tmp_path):
+    result = cli(aws_env, tmp_path, "plan")
+    assert result.exit_code == 1
+    assert f"error: bucket {BUCKET} does not exist: create it with `cfn-strata bootstrap --bucket {BUCKET}`" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_credentials_is_one_line(aws_env, tmp_path, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    result = cli(aws_env, tmp_path, "plan")
+    assert result.exit_code == 1
+    assert "error: no AWS credentials found" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_throttling_is_retried_by_botocore(aws_env, clients, tmp_path, monkeypatch):
+    from botocore.awsrequest import AWSResponse
+
+    delays = []
+    monkeypatch.setattr("botocore.endpoint.time.sleep", delays.append)  # record the backoff, do not wait
+    # adaptive mode then slows the client's send rate (a token bucket waiting on wall time): keep the test instant
+    monkeypatch.setattr("botocore.retries.bucket.TokenBucket._sleep_amount", lambda self, amount: 0)
+    generate.generate_all([("product-catalog", "dev")], str(PARAMS), tmp_path / "dist", "json")
+    bundle = load_bundle(tmp_path / "dist/product-catalog/dev")
+    aws = Aws(boto3.Session(region_name=REGION), aws_env)
+    throttled = []
+
+    class Raw:
+        def stream(self, **_):
+            yield b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>"
+
+    def throttle_twice(request, **_):
+        if len(throttled) < 2:
+            throttled.append(request.url)
+            return AWSResponse(request.url, 400, {}, Raw())
+        return None
+
+    aws.client("cloudformation").meta.events.register("before-send.cloudformation.CreateChangeSet", throttle_twice)
+    result = flow.plan(aws, bundle, BUCKET, waiting=Waiting(delay=0))
+    assert len(throttled) == 2 and len(delays) >= 2
+    assert result.outcome.type == "CREATE"
+    assert cfn_status(aws) == "REVIEW_IN_PROGRESS"
+
+
+def cfn_status(aws):
+    return aws.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"]
+
+
+def test_fail_on_exit_codes(aws_env, clients, tmp_path, monkeypatch):
+    clean = cli(aws_env, tmp_path, "plan", "--fail-on", "high")
+    assert clean.exit_code == 0, clean.output  # a first create adds stacks: LOW
+
+    risky = _recorded_review()
+    monkeypatch.setattr(flow, "review_change_set", lambda *a, **k: risky)
+    assert cli(aws_env, tmp_path, "plan", "--fail-on", "high").exit_code == generate.FAIL_ON_EXIT
+    assert cli(aws_env, tmp_path, "plan", "--fail-on", "medium").exit_code == generate.FAIL_ON_EXIT
+    refused = cli(aws_env, tmp_path, "deploy", "--yes")
+    assert refused.exit_code == 1
+    assert "replaces or removes stateful resources: network/FlowLogsLogGroup (DATA LOSS)" in refused.output
+
+
+def _recorded_review():
+    from deployer.review import Review, resource_change
+
+    change = {"Action": "Modify", "LogicalResourceId": "FlowLogsLogGroup", "ResourceType": "AWS::Logs::LogGroup", "Replacement": "True", "PolicyAction": "ReplaceAndDelete",
+              "Details": [{"Target": {"Attribute": "Properties", "Name": "LogGroupName", "RequiresRecreation": "Always"}, "ChangeSource": "DirectModification"}]}
+    return Review(STACK, "recorded", "UPDATE", (resource_change("network", change, frozenset()),))
