@@ -111,6 +111,61 @@ def _patch_intrinsics() -> None:
     parsing.clean_json = clean_json
 
 
+def _unmodelled(resources_map, logical_id) -> bool:
+    """Declared in the template, but of a type moto has no model for (so it created nothing)."""
+    from moto.cloudformation.parsing import resource_class_from_type
+
+    declared = getattr(resources_map, "_resource_json_map", {}).get(logical_id)
+    return isinstance(declared, dict) and resource_class_from_type(declared.get("Type", "")) is None
+
+
+def _patch_unmodelled_references() -> None:
+    """moto 5.1/5.2 (checked on 5.2.5): resources of types moto does not model (CloudFront, WAFv2,
+    Secrets Manager, Cognito, alarms, ...) are skipped with a warning, but then
+    - a `Ref` to one resolves to None (a property that needs it fails with HTTP 500),
+    - a `Fn::GetAtt` on one is "references undefined resource" (HTTP 400), and
+    - an Output with `Fn::GetAtt` on one crashes template validation (HTTP 500).
+    Resolve both to a visible `unmodelled-by-moto:<LogicalId>[.<Attribute>]` string and let outputs
+    of such resources through, so the rest of the stack is created and the gap shows in outputs."""
+    from moto.cloudformation import parsing
+
+    current = parsing.clean_json
+    if getattr(current, "cfn_strata_unmodelled", False):
+        return
+
+    def clean_json(resource_json, resources_map):
+        if isinstance(resource_json, dict):
+            if isinstance(resource_json.get("Ref"), str) and _unmodelled(resources_map, resource_json["Ref"]):
+                return f"unmodelled-by-moto:{resource_json['Ref']}"
+            target = resource_json.get("Fn::GetAtt")
+            if isinstance(target, list) and len(target) == 2 and _unmodelled(resources_map, target[0]):
+                return f"unmodelled-by-moto:{target[0]}.{target[1]}"
+        return current(resource_json, resources_map)
+
+    clean_json.cfn_strata_patch = True
+    clean_json.cfn_strata_unmodelled = True
+    parsing.clean_json = clean_json
+
+    original_validate = parsing.ResourceMap.validate_outputs
+
+    def validate_outputs(self):
+        outputs = self._template.get("Outputs") or {}
+        kept = {
+            name: value
+            for name, value in outputs.items()
+            if not (isinstance(value.get("Value"), dict) and "Fn::GetAtt" in value["Value"] and _unmodelled(self, value["Value"]["Fn::GetAtt"][0]))
+        }
+        if len(kept) == len(outputs):
+            return original_validate(self)
+        self._template = dict(self._template, Outputs=kept)
+        try:
+            return original_validate(self)
+        finally:
+            self._template = dict(self._template, Outputs=outputs)
+
+    parsing.ResourceMap.validate_outputs = validate_outputs
+
+
 def _patch_outputs_after_change_set() -> None:
     """moto 5.1/5.2 (checked on 5.2.1 and 5.2.5): executing a change set stores the new template
     but keeps the stack's outputs of the template it had before (none, for a CREATE change set),
@@ -154,6 +209,7 @@ def local_endpoint() -> Iterator[LocalEndpoint]:
     _patch_nested_stack_outputs()
     _patch_kms_key_tags()
     _patch_intrinsics()
+    _patch_unmodelled_references()
     _patch_outputs_after_change_set()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -56,28 +56,50 @@ def cli(endpoint, tmp_path, *args, params=PARAMS):
     return CliRunner().invoke(generate.cli, [*args, "product-catalog", *common], catch_exceptions=False)
 
 
+def template_root_parameters():
+    from tests.conftest import template
+
+    return template("product-catalog", "dev", "root").get("Parameters", {})
+
+
+def _expected():
+    """What the current generator produces for the profile: files, root outputs, nested layers."""
+    from tests.conftest import template, rendered
+
+    manifest = rendered("product-catalog", "dev").manifest
+    files = [entry["file"] for entry in manifest["templates"]]
+    nested = [stack for stack in manifest["stacks"] if stack["scope"] == "nested"]
+    return files, set(template("product-catalog", "dev", "root").get("Outputs", {})), nested
+
+
 def test_first_deploy_then_nothing_changed(aws_env, clients, tmp_path):
     s3, cfn = clients
+    files, root_outputs, nested = _expected()
     first = cli(aws_env, tmp_path, "deploy", "--yes")
     assert first.exit_code == 0, first.output
-    assert "uploaded 3 of 3 template(s)" in first.output
+    assert f"uploaded {len(files)} of {len(files)} template(s)" in first.output
     assert "CREATE_COMPLETE: product-catalog-pr5706" in first.output
     stack = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
-    assert {o["OutputKey"] for o in stack["Outputs"]} == {"NetworkVpcId", "SecurityDatabaseSecretArn"}
-    assert stack["Outputs"][0]["OutputValue"].startswith("vpc-")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    assert set(outputs) == root_outputs
+    assert outputs["NetworkVpcId"].startswith("vpc-")
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"])
-    assert [k.split(".")[0] for k in keys] == ["product-catalog/dev/network", "product-catalog/dev/root", "product-catalog/dev/security"]
+    assert [k.split(".")[0] for k in keys] == sorted(f"product-catalog/dev/{f.split('.')[0]}" for f in files)
     assert all(s3.head_object(Bucket=BUCKET, Key=k)["ServerSideEncryption"] == "AES256" for k in keys)
-    root = json.loads(s3.get_object(Bucket=BUCKET, Key=keys[1])["Body"].read())
-    assert root["Resources"]["NetworkStack"]["Properties"]["TemplateURL"] == f"https://{BUCKET}.s3.{REGION}.amazonaws.com/{keys[0]}"
+    by_layer = {k.split("/")[-1].split(".")[0]: k for k in keys}
+    root = json.loads(s3.get_object(Bucket=BUCKET, Key=by_layer["root"])["Body"].read())
+    for stack_entry in nested:
+        url = root["Resources"][stack_entry["logical_id"]]["Properties"]["TemplateURL"]
+        assert url == f"https://{BUCKET}.s3.{REGION}.amazonaws.com/{by_layer[stack_entry['layer']]}"
     configuration = json.loads((tmp_path / "dist/product-catalog/dev/template-configuration.json").read_text())
-    assert configuration["Parameters"] == {"CertificateArn": ""}
+    assert configuration["Parameters"]["CertificateArn"] == ""
+    assert set(configuration["Parameters"]) == set(template_root_parameters())
     assert configuration["Tags"] == {"Environment": "development", "EnvironmentSuffix": "pr5706", "Project": "catalog-api"}
 
     second = cli(aws_env, tmp_path, "deploy", "--yes")
     assert second.exit_code == 0, second.output
-    assert "uploaded 0 of 3 template(s)" in second.output
+    assert f"uploaded 0 of {len(files)} template(s)" in second.output
     assert "no changes" in second.output
     # the empty change set was deleted: only the executed one is left
     assert [c["ExecutionStatus"] for c in cfn.list_change_sets(StackName=STACK)["Summaries"]] == ["EXECUTE_COMPLETE"]
@@ -91,10 +113,12 @@ def test_changed_template_uploads_new_keys_and_plans_changes(aws_env, clients, t
     (params / "product-catalog/dev.yaml").write_text("tags:\n  Environment: development-2\n")
     result = cli(aws_env, tmp_path, "plan", "-o", "json", params=params)
     assert result.exit_code == 0, result.output
-    assert "uploaded 3 of 3 template(s)" in result.output
+    files, _, nested = _expected()
+    # a changed tag changes every template's bytes: all are new keys
+    assert f"uploaded {len(files)} of {len(files)} template(s)" in result.output
     review = json.loads(result.output[result.output.index("{"):])
-    assert [(c["layer"], c["logical_id"], c["action"]) for c in review["changes"]] == [("network", "NetworkStack", "Modify"), ("security", "SecurityStack", "Modify")]
-    assert len(s3.list_objects_v2(Bucket=BUCKET)["Contents"]) == 6
+    assert sorted((c["layer"], c["logical_id"], c["action"]) for c in review["changes"]) == sorted((s["layer"], s["logical_id"], "Modify") for s in nested)
+    assert len(s3.list_objects_v2(Bucket=BUCKET)["Contents"]) == 2 * len(files)
     assert cfn.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"  # plan never executes
 
 
