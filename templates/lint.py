@@ -72,7 +72,7 @@ class Linter:
         for match in _run_template(str(path), template, config, self._rules):
             if _ignored(match, path):
                 continue
-            where = match.path or []
+            where = getattr(match, "path", None) or []  # cfn-lint's E0002 (a rule crashed) has no path
             resource = str(where[1]) if len(where) > 1 and where[0] in ("Resources", "Parameters", "Outputs", "Conditions") else "-"
             findings.append(Finding(shown, resource, match.rule.id, _level(match.rule.id), match.message, match.linenumber))
         return sorted(findings)
@@ -85,7 +85,7 @@ def _level(rule_id: str) -> str:
 
 
 def _ignored(match, path: Path) -> bool:
-    where = [str(p) for p in (match.path or [])]
+    where = [str(p) for p in (getattr(match, "path", None) or [])]
     return any(rule == match.rule.id and path.stem == file and element in where for rule, file, element in IGNORED)
 
 

@@ -23,6 +23,11 @@ def _denies_insecure_transport(document) -> bool:
     return False
 
 
+def _names_bucket(value, logical_id: str, names: set[str]) -> bool:
+    """A policy's Bucket is this bucket: Ref to it, or its literal BucketName."""
+    return target(value) == logical_id or (isinstance(value, str) and value in names)
+
+
 class BucketHardening(CloudFormationLintRule):
     id = "E9003"
     shortdesc = "S3 buckets are encrypted, block public access and require TLS"
@@ -50,7 +55,7 @@ class BucketHardening(CloudFormationLintRule):
             if missing:
                 matches.append(RuleMatch(["Resources", name, "Properties"], f"{name} (AWS::S3::Bucket) does not block public access: {', '.join(missing)} not true"))
             names = set(strings(props.get("BucketName")))
-            own = [p for p in policies if target(properties(p).get("Bucket")) == name or properties(p).get("Bucket") in names]
+            own = [p for p in policies if _names_bucket(properties(p).get("Bucket"), name, names)]
             if not any(_denies_insecure_transport(properties(p).get("PolicyDocument")) for p in own):
                 matches.append(RuleMatch(["Resources", name], f"{name} (AWS::S3::Bucket) has no bucket policy in this template denying aws:SecureTransport false"))
         return matches
