@@ -320,3 +320,26 @@ def test_rules_command_lists_every_rule():
     lines = [line.replace("│", " ").split() for line in result.output.splitlines()]
     lines = [words for words in lines if words and words[0].startswith(("E9", "W9"))]
     assert [(words[0], words[1]) for words in lines] == [(r.id, "error" if r.id[0] == "E" else "warning") for r in project_rules()]
+
+
+def test_rules_ship_in_the_package():
+    """setup.cfg's package discovery includes templates.rules (wheel and editable installs)."""
+    import configparser
+    from pathlib import Path
+
+    from setuptools import find_packages
+
+    root = Path(__file__).resolve().parents[1]
+    setup = configparser.ConfigParser()
+    setup.read(root / "setup.cfg")
+    include = setup["options.packages.find"]["include"].split()
+    assert "templates.rules" in find_packages(str(root), include=include)
+    assert setup["options.package_data"]["templates"].strip() == "rules/*.py"
+
+
+def test_readme_fragment_documents_every_rule():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README-rules.md").read_text()
+    for rule in project_rules():
+        assert f'<a id="{rule.id.lower()}"></a>\n### {rule.id} ' in text
