@@ -343,3 +343,22 @@ def test_readme_fragment_documents_every_rule():
     text = (Path(__file__).resolve().parents[1] / "README-rules.md").read_text()
     for rule in project_rules():
         assert f'<a id="{rule.id.lower()}"></a>\n### {rule.id} ' in text
+
+
+def test_editing_a_rule_misses_the_lint_cache(tmp_path, monkeypatch):
+    import shutil
+
+    import templates.rules
+    from templates.lint import tasks_for
+    from templates.render import write_profile
+    from tests.conftest import rendered
+
+    folder = write_profile(rendered("product-catalog", "dev"), tmp_path / "dist")
+    copy_dir = tmp_path / "rules"
+    shutil.copytree(templates.rules.RULES_DIR, copy_dir, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(templates.rules, "RULES_DIR", str(copy_dir))
+    before = {t.shown: t.key for t in tasks_for(folder)[0]}
+    rule = copy_dir / "LogGroupHardening.py"
+    rule.write_text(rule.read_text().replace('("RetentionInDays", "KmsKeyId")', '("RetentionInDays",)'))
+    after = {t.shown: t.key for t in tasks_for(folder)[0]}
+    assert before.keys() == after.keys() and all(before[k] != after[k] for k in before)
