@@ -38,6 +38,13 @@ def one(doc: dict, type_: str) -> tuple[str, dict]:
     return next(iter(found.items()))
 
 
+@pytest.fixture(autouse=True)
+def _private_lint_cache(tmp_path_factory, monkeypatch):
+    """Tests never read or fill the user's lint cache: a finding a test injects through a patched
+    Linter would otherwise be hidden by a clean result cached by an earlier `cfn-strata lint`."""
+    monkeypatch.setenv("CFN_STRATA_CACHE", str(tmp_path_factory.mktemp("lint-cache")))
+
+
 @pytest.fixture(scope="session")
 def linter():
     from templates.lint import Linter
