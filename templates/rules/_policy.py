@@ -6,6 +6,8 @@ module defines no rule class (an imported rule class would be instantiated by ev
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any, Iterator
 
 # Every rule's documentation: the README's security-rules section has one anchor per id.
@@ -103,8 +105,6 @@ def stage(cfn) -> str:
 
 def statements(document: Any) -> Iterator[tuple[int, dict]]:
     """(index, statement) of a policy document (a JSON string is parsed); Fn::If expanded."""
-    import json
-
     for candidate in branches(document):
         if isinstance(candidate, str):
             try:
@@ -131,8 +131,6 @@ def port(value: Any) -> int | None:
 
 
 # ---------------------------------------------------------------- ECS containers (E9008, W9008)
-
-import re  # noqa: E402  (kept beside the only helpers that use it)
 
 _SECRET_WORDS = {"PASSWORD", "PASSWD", "PASSPHRASE", "SECRET", "TOKEN", "CREDENTIALS", "APIKEY"}
 # AWS FSBP ECS.8 names these three; the word rules below cover the rest.
