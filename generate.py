@@ -193,6 +193,24 @@ def lint(profile, env, all_profiles, params, out, jobs, no_cache):
     console.print(f"[green]ok[/green]: {count} templates in {len(results)} environment(s), zero cfn-lint errors and warnings, within CloudFormation's limits")
 
 
+@cli.command("rules")
+def rules():
+    """List the project's policy rules that `lint` runs with cfn-lint's (templates/rules).
+
+    \b
+    Example:
+      cfn-strata rules
+    """
+    from templates.rules import level, project_rules
+
+    table = Table(title="cfn-strata policy rules (README: Security rules)")
+    for column in ("id", "level", "description"):
+        table.add_column(column)
+    for rule in project_rules():
+        table.add_row(rule.id, level(rule.id), rule.shortdesc)
+    out_console.print(table)
+
+
 @cli.command("params-reference")
 @click.option("--readme", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Replace the section between the params-reference markers of this file instead of printing.")
 def params_reference(readme):

@@ -162,21 +162,22 @@ class LayerBuilder:
     # -------------------------------------------------------------- finish
 
     def build(self) -> Layer:
+        metadata: dict[str, Any] = {"cfn-strata": strata_metadata(self.cfg, self.name)}
         if self._groups:
-            self.template.set_metadata(
-                {
-                    "AWS::CloudFormation::Interface": {
-                        "ParameterGroups": [
-                            {"Label": {"default": g.label}, "Parameters": g.parameters} for g in self._groups.values()
-                        ],
-                        "ParameterLabels": {p: {"default": label} for p, label in self._labels.items()},
-                    }
-                }
-            )
+            metadata["AWS::CloudFormation::Interface"] = {
+                "ParameterGroups": [{"Label": {"default": g.label}, "Parameters": g.parameters} for g in self._groups.values()],
+                "ParameterLabels": {p: {"default": label} for p, label in self._labels.items()},
+            }
+        self.template.set_metadata(metadata)
         return Layer(
             self.name, self.template, dict(self._inputs), tuple(self._knobs), tuple(self._stateful),
             tuple(self._root_outputs), self.scope,
         )
+
+
+def strata_metadata(cfg: AppConfig, layer: str) -> dict[str, str]:
+    """Template-level Metadata the project's lint rules read (E9001 knows the stage from it)."""
+    return {"application": cfg.application, "environment": cfg.environment.name, "layer": layer, "stage": cfg.environment.stage}
 
 
 def _words(name: str) -> str:

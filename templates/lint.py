@@ -53,8 +53,11 @@ class Linter:
         from cfnlint.config import ConfigMixIn
         from cfnlint.runner.cli import Runner
 
+        from templates.rules import RULES_DIR
+
         self._config_type = ConfigMixIn
-        self._rules = Runner(ConfigMixIn(cli_args=[], regions=["us-east-1"])).rules
+        # cfn-lint's own rules plus the project's (templates/rules, E9xxx/W9xxx), as `--append-rules` does.
+        self._rules = Runner(ConfigMixIn(cli_args=[], regions=["us-east-1"], append_rules=[RULES_DIR])).rules
 
     def lint_file(self, path: Path, region: str, shown: str | None = None) -> list[Finding]:
         from cfnlint.decode import decode
@@ -69,23 +72,35 @@ class Linter:
         for match in _run_template(str(path), template, config, self._rules):
             if _ignored(match, path):
                 continue
-            where = match.path or []
+            where = getattr(match, "path", None) or []  # cfn-lint's E0002 (a rule crashed) has no path
             resource = str(where[1]) if len(where) > 1 and where[0] in ("Resources", "Parameters", "Outputs", "Conditions") else "-"
             findings.append(Finding(shown, resource, match.rule.id, _level(match.rule.id), match.message, match.linenumber))
         return sorted(findings)
 
 
 def _level(rule_id: str) -> str:
-    return {"E": "error", "W": "warning"}.get(rule_id[:1], "informational")
+    from templates.rules import level
+
+    return level(rule_id)
 
 
 def _ignored(match, path: Path) -> bool:
-    where = [str(p) for p in (match.path or [])]
+    where = [str(p) for p in (getattr(match, "path", None) or [])]
     return any(rule == match.rule.id and path.stem == file and element in where for rule, file, element in IGNORED)
 
 
 # Bump when the project's own rules or the way findings are produced change: it is in every key.
-RULES_VERSION = "1"
+RULES_VERSION = "2"  # 2: the project's policy rules (templates/rules) run with cfn-lint's
+
+
+def _rules_digest() -> str:
+    """sha256 of the project's rule sources: editing a rule misses the cache even without a bump."""
+    from templates.rules import RULES_DIR
+
+    digest = hashlib.sha256()
+    for source in sorted(Path(RULES_DIR).glob("*.py")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -101,7 +116,7 @@ def tasks_for(folder: Path, shown_prefix: str = "") -> tuple[list[LintTask], lis
     manifest = json.loads((folder / "manifest.json").read_text())
     # Hash the bytes that will actually be linted, not what the manifest says they should be.
     by_file = {entry["file"]: hashlib.sha256((folder / entry["file"]).read_bytes()).hexdigest() for entry in manifest["templates"]}
-    engine = f"cfn-lint {version('cfn-lint')}|rules {RULES_VERSION}|ignores {sorted(IGNORED)}"
+    engine = f"cfn-lint {version('cfn-lint')}|rules {RULES_VERSION} {_rules_digest()}|ignores {sorted(IGNORED)}"
     tasks, limits = [], []
     for entry in manifest["templates"]:
         region = "us-east-1" if entry["scope"] == "global" else manifest["region"]

@@ -171,6 +171,7 @@ def _endpoints(b: LayerBuilder, vpc, private: list, route_tables: list) -> None:
                 ServiceName=Sub("com.amazonaws.${AWS::Region}.s3"),
                 VpcEndpointType="Gateway",
                 RouteTableIds=[Ref(t) for t in route_tables],
+                Tags=b.tags("vpce-s3"),
             )
         )
     if not net.interface_endpoints:
@@ -196,6 +197,7 @@ def _endpoints(b: LayerBuilder, vpc, private: list, route_tables: list) -> None:
                 PrivateDnsEnabled=True,
                 SubnetIds=[Ref(s) for s in private],
                 SecurityGroupIds=[Ref(group)],
+                Tags=b.tags(f"vpce-{service.replace('.', '-')}"),
             )
         )
 

@@ -12,7 +12,7 @@ from typing import Callable
 
 from troposphere import GetAtt, Output, Parameter, Ref, Tags, Template, cloudformation
 
-from templates.common import CFN_VERSION, Layer
+from templates.common import CFN_VERSION, Layer, strata_metadata
 from templates.config import AppConfig
 
 
@@ -76,6 +76,8 @@ def build_root(cfg: AppConfig, layers: list[Layer], template_url: Callable[[Laye
                     Description=layer.template.outputs[output].properties.get("Description", output),
                 )
             )
+    metadata: dict = {"cfn-strata": strata_metadata(cfg, "root")}
     if groups:
-        root.set_metadata({"AWS::CloudFormation::Interface": {"ParameterGroups": groups, "ParameterLabels": labels}})
+        metadata["AWS::CloudFormation::Interface"] = {"ParameterGroups": groups, "ParameterLabels": labels}
+    root.set_metadata(metadata)
     return root

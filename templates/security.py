@@ -38,18 +38,19 @@ def certificate_knob(b: LayerBuilder):
     b.template.add_condition("HasCertificate", Not(Equals(Ref("CertificateArn"), "")))
 
 
-def _group(b: LayerBuilder, title: str, name: str, description: str, vpc_id, *, ingress=None, egress=None) -> ec2.SecurityGroup:
-    return b.add(
-        ec2.SecurityGroup(
-            title,
-            GroupName=b.named(name),
-            GroupDescription=description,
-            VpcId=vpc_id,
-            SecurityGroupIngress=ingress or [],
-            SecurityGroupEgress=egress or [NO_EGRESS],
-            Tags=b.tags(name),
-        )
+def _group(b: LayerBuilder, title: str, name: str, description: str, vpc_id, *, ingress=None, egress=None, metadata=None) -> ec2.SecurityGroup:
+    group = ec2.SecurityGroup(
+        title,
+        GroupName=b.named(name),
+        GroupDescription=description,
+        VpcId=vpc_id,
+        SecurityGroupIngress=ingress or [],
+        SecurityGroupEgress=egress or [NO_EGRESS],
+        Tags=b.tags(name),
     )
+    if metadata:
+        group.Metadata = metadata
+    return b.add(group)
 
 
 def _allow(b: LayerBuilder, source: ec2.SecurityGroup, target: ec2.SecurityGroup, port: int, why: str) -> None:
@@ -84,6 +85,9 @@ def _security_groups(b: LayerBuilder, vpc_id) -> dict[str, ec2.SecurityGroup]:
     groups["alb"] = _group(
         b, "AlbSecurityGroup", "sg-alb", "Load balancer: HTTP/HTTPS from the internet, out only to the service ports", vpc_id,
         ingress=[ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=80, ToPort=80, CidrIp="0.0.0.0/0", Description="HTTP from the internet")],
+        # The ALB lives in the edge layer: this declares the group is its own, which is what lets
+        # rule E9002 accept the internet-facing listener ports here and nowhere else.
+        metadata={"cfn-strata": {"attached_to": "load-balancer"}},
     )
     b.skip_check(groups["alb"], "CKV_AWS_260", "the public load balancer's HTTP listener (seed 004: HTTP 80 from the internet); it redirects to HTTPS when a certificate is given")
     https = cfg.edge.alb.https_port

@@ -39,9 +39,10 @@ def one(doc: dict, type_: str) -> tuple[str, dict]:
 
 
 @pytest.fixture(autouse=True)
-def isolated_lint_cache(tmp_path_factory, monkeypatch):
-    """Tests never read or write the user's lint cache."""
-    monkeypatch.setenv("CFN_STRATA_CACHE", str(tmp_path_factory.getbasetemp() / "lint-cache"))
+def _private_lint_cache(tmp_path_factory, monkeypatch):
+    """Tests never read or fill the user's lint cache: a finding a test injects through a patched
+    Linter would otherwise be hidden by a clean result cached by an earlier `cfn-strata lint`."""
+    monkeypatch.setenv("CFN_STRATA_CACHE", str(tmp_path_factory.mktemp("lint-cache")))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,33 @@
+"""E9001: stateful resources carry DeletionPolicy and UpdateReplacePolicy; in prod never Delete."""
+
+from __future__ import annotations
+
+from cfnlint.rules import CloudFormationLintRule, RuleMatch
+
+from templates.common import STATEFUL_TYPES
+from templates.rules._policy import branches, source_url, stage
+
+
+class StatefulPolicies(CloudFormationLintRule):
+    id = "E9001"
+    shortdesc = "Stateful resources declare deletion and replacement policies"
+    description = (
+        "Resources whose data outlives a deploy (databases, caches, file systems, buckets, secrets, keys, log groups, "
+        "registries, user pools, backup vaults, tables) declare both DeletionPolicy and UpdateReplacePolicy; in a prod "
+        "template (Metadata cfn-strata.stage, absent counts as prod) both are Snapshot or Retain, never Delete."
+    )
+    source_url = source_url("E9001")
+    tags = ["cfn-strata", "resources", "deletionpolicy", "updatereplacepolicy"]
+
+    def match(self, cfn):
+        matches = []
+        prod = stage(cfn) == "prod"
+        for name, resource in cfn.get_resources(sorted(STATEFUL_TYPES)).items():
+            kind = resource.get("Type")
+            for attribute in ("DeletionPolicy", "UpdateReplacePolicy"):
+                value = resource.get(attribute)
+                if value is None:
+                    matches.append(RuleMatch(["Resources", name], f"{name} ({kind}) is stateful and has no {attribute}"))
+                elif prod and any(v not in ("Snapshot", "Retain") for v in branches(value)):
+                    matches.append(RuleMatch(["Resources", name, attribute], f"{name} ({kind}) {attribute} is {value!r} in a prod template; use Snapshot or Retain"))
+        return matches
