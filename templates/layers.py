@@ -11,7 +11,7 @@ import importlib
 from templates.common import Layer
 from templates.config import AppConfig
 
-LAYER_MODULES = ("network", "security")
+LAYER_MODULES = ("network", "security", "auth")
 
 
 def build_all(cfg: AppConfig) -> list[Layer]:
