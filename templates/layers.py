@@ -11,7 +11,7 @@ import importlib
 from templates.common import Layer
 from templates.config import AppConfig
 
-LAYER_MODULES = ("network", "security", "auth")
+LAYER_MODULES = ("network", "security", "auth", "backup")
 
 
 def build_all(cfg: AppConfig) -> list[Layer]:
