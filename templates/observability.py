@@ -331,7 +331,7 @@ def _dashboard(b: LayerBuilder, variables: dict) -> None:
 
 def xray_service_names(cfg: AppConfig) -> list[str]:
     """The names the services trace under (AWS_XRAY_TRACING_NAME): <service>-<suffix>."""
-    return [cfg.name(svc) for svc, settings in cfg.services.items()]
+    return [cfg.name(svc) for svc in cfg.services]
 
 
 def _xray(b: LayerBuilder) -> None:
