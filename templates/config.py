@@ -396,6 +396,28 @@ class AuthConfig(Model):
     logout_urls: list[str] = Field(["http://localhost:3000/"], min_length=1, description="App client logout URLs (Parameter default).")
     protect: Literal["alb", "api", "none"] = Field("none", description="Wire the pool to the ALB (authenticate-cognito) or API Gateway (JWT authorizer).")
     protected_service: str | None = Field(None, description="Service whose listener rule authenticates (protect: alb).")
+    alb_callback_urls: list[str] = Field(
+        [], description="Callback URLs of the confidential app client the ALB authenticates with (protect: alb; Parameter default): https://<host>/oauth2/idpresponse. Empty uses https://<edge.domain.name>/oauth2/idpresponse."
+    )
+    google_client_id: str = Field(
+        "", pattern=r"^$|^[\w.-]+\.apps\.googleusercontent\.com$",
+        description="Google OAuth client id (a Parameter default); empty leaves the Google provider out until it is set. Its secret is read from the Secrets Manager secret google-oauth-<suffix> (key client_secret), which the operator creates before the first deploy.",
+    )
+    domain_prefix: str | None = Field(
+        None, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", description="Hosted UI domain prefix; default <application>-<suffix>."
+    )
+    access_token_minutes: int = Field(60, ge=5, le=1440, description="Access token validity in minutes.")
+    id_token_minutes: int = Field(60, ge=5, le=1440, description="ID token validity in minutes.")
+    refresh_token_days: int = Field(30, ge=1, le=3650, description="Refresh token validity in days.")
+    self_signup: bool = Field(True, description="Users may sign themselves up (false: only administrators create users).")
+
+    @field_validator("callback_urls", "logout_urls", "alb_callback_urls")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not re.fullmatch(r"https://[^,\s]+|http://localhost(:\d+)?[^,\s]*", url):
+                raise ValueError(f"{url!r}: Cognito accepts https:// URLs (http:// only for localhost), without commas or spaces")
+        return value
 
 
 class AlarmsConfig(Model):
@@ -407,18 +429,28 @@ class AlarmsConfig(Model):
     db_free_storage_gib: int = Field(5, ge=1, description="Database free storage alarm threshold (GiB).")
     db_connections_percent: int = Field(80, ge=1, le=100, description="Database connections alarm, percent of the class's limit.")
     cache_cpu_high_percent: int = Field(75, ge=1, le=100, description="Cache engine CPU alarm threshold.")
+    target_5xx_count: int = Field(10, ge=1, description="Per-target-group 5xx responses per 5 minutes alarm threshold.")
+    target_p99_latency_seconds: float = Field(3.0, gt=0, description="p99 target response time alarm threshold.")
+    db_replica_lag_seconds: int = Field(60, ge=1, description="Read replica / Aurora reader lag alarm threshold in seconds.")
+    cache_memory_high_percent: int = Field(80, ge=1, le=100, description="Cache DatabaseMemoryUsagePercentage alarm threshold.")
+    cache_evictions_count: int = Field(100, ge=1, description="Cache evictions per 5 minutes alarm threshold.")
+    api_5xx_count: int = Field(10, ge=1, description="API Gateway 5xx per 5 minutes alarm threshold.")
+    api_p95_latency_ms: int = Field(2000, ge=1, description="API Gateway p95 latency alarm threshold (milliseconds).")
+    cloudfront_5xx_rate_percent: float = Field(5.0, gt=0, le=100, description="CloudFront 5xx error rate alarm threshold (percent).")
+    cloudfront_error_rate_percent: float = Field(10.0, gt=0, le=100, description="CloudFront total error rate alarm threshold (percent).")
 
 
 class SyntheticsConfig(Model):
     enabled: bool = Field(False, description="CloudWatch Synthetics canaries.")
     schedule: str = Field("rate(5 minutes)", pattern=r"^rate\(\d+ (minute|minutes|hour|hours)\)$", description="Canary schedule expression.")
-    api_path: str = Field("/api/health", description="Path the API canary requests.")
-    ui_path: str = Field("/", description="Path the UI canary loads.")
+    api_path: str = Field("/api/health", pattern=r"^/[\w\-./~%]*$", description="Path the API canary requests.")
+    ui_path: str = Field("/", pattern=r"^/[\w\-./~%]*$", description="Path the UI canary loads.")
+    artifact_retention_days: int = Field(30, ge=1, le=3650, description="Lifecycle: delete canary artifacts (screenshots, HAR files, logs) after this many days.")
 
 
 class ObservabilityConfig(Model):
     log_retention_days: int = Field(30, description="Retention of the application log groups.")
-    alarm_email: str = Field("", description="Address subscribed to the alarm topic (a Parameter default); empty subscribes nobody.")
+    alarm_email: str = Field("", pattern=r"^$|^[^\s@]+@[^\s@]+\.[^\s@]+$", description="Address subscribed to the alarm topic (a Parameter default); empty subscribes nobody.")
     alarms: AlarmsConfig = Field(AlarmsConfig(), description="Alarm thresholds.")
     dashboard: bool = Field(True, description="One CloudWatch dashboard per application and environment.")
     xray: bool = Field(False, description="X-Ray sampling rule and group (sidecars are per service).")
@@ -595,6 +627,10 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
     if cfg.auth.protect == "alb":
         if cfg.auth.protected_service not in cfg.services:
             problems.append(("auth.protected_service", f"must name a service ({', '.join(cfg.services)}) when auth.protect is alb"))
+    if cfg.auth.enabled:
+        prefix = cfg.auth.domain_prefix or f"{cfg.application}-{cfg.suffix}"
+        if len(prefix) > 63 or any(word in prefix for word in ("aws", "amazon", "cognito")):
+            problems.append(("auth.domain_prefix", f"hosted UI prefix {prefix!r} must be at most 63 characters and not contain aws, amazon or cognito"))
     if cfg.auth.protect == "api" and not edge.api_gateway.enabled:
         problems.append(("auth.protect", "api needs edge.api_gateway.enabled"))
     if cfg.backup.copy_region is not None:

@@ -1,0 +1,150 @@
+"""backup layer: an AWS Backup vault encrypted with the application key, a daily plan with
+retention, continuous backup (point-in-time restore for RDS and Aurora), a copy to a vault in a
+second region, and a selection BY TAG of the deployment's databases and file systems, so the
+layer needs no resource ids from the data layer.
+
+The copy's destination vault lives in another region, which this stack cannot create: the
+operator creates it (same name, in `backup.copy_region`) before the first deploy, or points the
+BackupCopyVaultArn parameter at an existing one.
+"""
+
+from __future__ import annotations
+
+from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+from awacs.sts import AssumeRole
+from troposphere import AccountId, Equals, GetAtt, If, Ref, Sub
+from troposphere import backup, iam
+
+from templates.common import Layer, LayerBuilder
+from templates.config import AppConfig
+
+# What AWS Backup selects (all further filtered by the deployment's tags). ElastiCache is not an
+# AWS Backup resource: its snapshots are the data layer's SnapshotRetentionLimit.
+RDS_INSTANCES = "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*"
+AURORA_CLUSTERS = "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*"
+FILE_SYSTEMS = "arn:${AWS::Partition}:elasticfilesystem:${AWS::Region}:${AWS::AccountId}:file-system/*"
+# AWS Backup cannot back up an RDS read replica; the data layer's replica identifiers contain "replica".
+READ_REPLICAS = "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*replica*"
+# AWS Backup keeps continuous (point-in-time) backups for at most 35 days.
+CONTINUOUS_MAX_DAYS = 35
+
+
+def enabled(cfg: AppConfig) -> bool:
+    """backup.enabled, or on in prod."""
+    return cfg.backup.enabled if cfg.backup.enabled is not None else cfg.is_prod
+
+
+def selected_resources(cfg: AppConfig) -> tuple[list[str], list[str]]:
+    """(Resources, NotResources) ARN patterns for what this profile has: Aurora is backed up by
+    cluster (its instances are not backup resources), RDS by instance without the replicas."""
+    resources, excluded = [], []
+    if cfg.database:
+        resources.append(AURORA_CLUSTERS if cfg.database.is_aurora else RDS_INSTANCES)
+        if not cfg.database.is_aurora and cfg.database.replicas:
+            excluded.append(READ_REPLICAS)
+    if cfg.efs:
+        resources.append(FILE_SYSTEMS)
+    return resources, excluded
+
+
+def _copy_vault_arn(b: LayerBuilder):
+    """The destination vault as a knob; empty means the same-named vault in copy_region."""
+    cfg = b.cfg
+    b.knob(
+        "BackupCopyVaultArn", "Backup", "Copy destination vault ARN",
+        f"Backup vault in {cfg.backup.copy_region} that receives the copies; empty uses {b.named('backup-vault')} in {cfg.backup.copy_region} of this account, which must exist before the first deploy",
+        "", AllowedPattern=r"^$|^arn:aws[a-z-]*:backup:[a-z0-9-]+:\d{12}:backup-vault:[A-Za-z0-9_.-]{2,50}$",
+        ConstraintDescription="empty, or a backup vault ARN",
+    )
+    b.template.add_condition("DefaultCopyVault", Equals(Ref("BackupCopyVaultArn"), ""))
+    default = Sub(f"arn:${{AWS::Partition}}:backup:{cfg.backup.copy_region}:${{AWS::AccountId}}:backup-vault:{b.named('backup-vault')}")
+    return If("DefaultCopyVault", default, Ref("BackupCopyVaultArn"))
+
+
+def _role(b: LayerBuilder) -> iam.Role:
+    return b.add(
+        iam.Role(
+            "BackupRole",
+            RoleName=b.named("backup"),
+            Description="AWS Backup: back up and restore the deployment's tagged databases and file systems",
+            AssumeRolePolicyDocument=PolicyDocument(
+                Version="2012-10-17",
+                Statement=[
+                    Statement(
+                        Effect=Allow,
+                        Principal=Principal("Service", "backup.amazonaws.com"),
+                        Action=[AssumeRole],
+                        Condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
+                    )
+                ],
+            ),
+            ManagedPolicyArns=[
+                Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup"),
+                Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores"),
+            ],
+            Tags=b.tags("backup"),
+        )
+    )
+
+
+def build(cfg: AppConfig) -> Layer | None:
+    resources, excluded = selected_resources(cfg)
+    if not enabled(cfg) or not resources:
+        return None
+    settings = cfg.backup
+    b = LayerBuilder(cfg, "backup", "AWS Backup vault, daily plan with cross-region copy, selection by tag")
+    key_arn = Ref(b.input("KmsKeyArn", "security.KmsKeyArn", "KMS key that encrypts the recovery points"))
+
+    vault = b.add(
+        backup.BackupVault(
+            "BackupVault",
+            BackupVaultName=b.named("backup-vault"),
+            EncryptionKeyArn=key_arn,
+            BackupVaultTags={tag["Key"]: tag["Value"] for tag in b.tag_list("backup-vault")},
+        )
+    )
+    lifecycle = backup.LifecycleResourceType(DeleteAfterDays=settings.retention_days)
+    rule = {
+        "RuleName": "daily",
+        "TargetBackupVault": Ref(vault),
+        "ScheduleExpression": settings.schedule,
+        "StartWindowMinutes": 60,
+        "CompletionWindowMinutes": 720,
+        "Lifecycle": lifecycle,
+        # Point-in-time restore where AWS Backup supports it (RDS, Aurora); snapshots elsewhere.
+        "EnableContinuousBackup": settings.retention_days <= CONTINUOUS_MAX_DAYS,
+        "RecoveryPointTags": {tag["Key"]: tag["Value"] for tag in b.tag_list("recovery-point")},
+    }
+    if settings.copy_region:
+        rule["CopyActions"] = [backup.CopyActionResourceType(DestinationBackupVaultArn=_copy_vault_arn(b), Lifecycle=lifecycle)]
+    plan = b.add(
+        backup.BackupPlan(
+            "BackupPlan",
+            BackupPlan=backup.BackupPlanResourceType(BackupPlanName=b.named("backup-plan"), BackupPlanRule=[backup.BackupRuleResourceType(**rule)]),
+            BackupPlanTags={tag["Key"]: tag["Value"] for tag in b.tag_list("backup-plan")},
+        )
+    )
+    role = _role(b)
+    # Both tags must match (Conditions are ANDed; ListOfTags would OR them).
+    b.add(
+        backup.BackupSelection(
+            "BackupSelection",
+            BackupPlanId=Ref(plan),
+            BackupSelection=backup.BackupSelectionResourceType(
+                SelectionName=b.named("backup-selection"),
+                IamRoleArn=GetAtt(role, "Arn"),
+                Resources=[Sub(arn) for arn in resources],
+                **({"NotResources": [Sub(arn) for arn in excluded]} if excluded else {}),
+                Conditions=backup.Conditions(
+                    StringEquals=[
+                        backup.ConditionParameter(ConditionKey="aws:ResourceTag/EnvironmentSuffix", ConditionValue=cfg.suffix),
+                        backup.ConditionParameter(ConditionKey="aws:ResourceTag/Project", ConditionValue=cfg.project),
+                    ]
+                ),
+            ),
+        )
+    )
+    b.output("BackupVaultName", Ref(vault), "Backup vault name")
+    b.output("BackupVaultArn", GetAtt(vault, "BackupVaultArn"), "Backup vault ARN", root=True)
+    b.output("BackupPlanId", Ref(plan), "Backup plan id")
+    return b.build()

@@ -1,0 +1,515 @@
+"""observability layer: the alarm topic (KMS-encrypted, optional email subscription), alarms on
+every hop of the request path (CloudFront, API Gateway, ALB and target groups, services,
+database, cache) with thresholds from the profile, one dashboard per application and
+environment, X-Ray sampling rule and group, and Synthetics canaries against the load balancer.
+
+The services' log groups belong to the compute layer. CloudFront metrics exist only in
+us-east-1: the alarms on them are here when the stacks deploy to us-east-1; elsewhere they
+belong in the edge layer's global (us-east-1) stack.
+"""
+
+from __future__ import annotations
+
+import json
+
+from awacs import s3 as awacs_s3
+from awacs import sns as awacs_sns
+from awacs.aws import Allow, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals, Bool
+from awacs.sts import AssumeRole
+from troposphere import AccountId, Equals, GetAtt, If, Join, Not, Ref, Select, Sub
+from troposphere import cloudwatch, iam, s3, sns, synthetics, xray
+
+from templates.common import Layer, LayerBuilder, logical_id
+from templates.config import AppConfig
+from templates.security import certificate_knob
+
+GIB = 1024**3
+FIVE_MINUTES = 300
+# Memory (GiB) of the instance classes the profiles may choose; max_connections derives from it.
+DB_CLASS_MEMORY_GIB = {
+    "db.t3.micro": 1, "db.t3.small": 2, "db.t3.medium": 4, "db.t3.large": 8, "db.t3.xlarge": 16, "db.t3.2xlarge": 32,
+    "db.t4g.micro": 1, "db.t4g.small": 2, "db.t4g.medium": 4, "db.t4g.large": 8, "db.t4g.xlarge": 16, "db.t4g.2xlarge": 32,
+    "db.m5.large": 8, "db.m5.xlarge": 16, "db.m5.2xlarge": 32, "db.m5.4xlarge": 64,
+    "db.m6g.large": 8, "db.m6g.xlarge": 16, "db.m6g.2xlarge": 32, "db.m6i.large": 8, "db.m6i.xlarge": 16,
+    "db.r5.large": 16, "db.r5.xlarge": 32, "db.r5.2xlarge": 64, "db.r6g.large": 16, "db.r6g.xlarge": 32, "db.r6g.2xlarge": 64,
+}
+# The default parameter groups' max_connections formulas divide DBInstanceClassMemory (bytes) by these:
+# PostgreSQL and Aurora PostgreSQL LEAST({DBInstanceClassMemory/9531392}, 5000); MySQL {DBInstanceClassMemory/12582880}.
+CONNECTION_BYTES = {"postgres": 9531392, "aurora-postgresql": 9531392, "mysql": 12582880}
+CONNECTION_CAP = {"postgres": 5000, "aurora-postgresql": 5000}
+# Canaries: the newest Node.js/Puppeteer runtime AWS documents (cfn-lint 1.51.5 does not check
+# RuntimeVersion; troposphere 4.11's list stops at 9.1, whose Node.js 20 Lambda runtime is retiring).
+CANARY_RUNTIME = "syn-nodejs-puppeteer-15.0"
+CANARY_TIMEOUT_SECONDS = 60
+
+API_CANARY_SCRIPT = """const synthetics = require('Synthetics');
+const log = require('SyntheticsLogger');
+
+// GET TARGET_URL and fail unless it answers 2xx.
+exports.handler = async () => {
+  const url = new URL(process.env.TARGET_URL);
+  const request = {
+    hostname: url.hostname,
+    method: 'GET',
+    path: url.pathname + url.search,
+    port: url.port || (url.protocol === 'https:' ? 443 : 80),
+    protocol: url.protocol,
+    headers: {'User-Agent': synthetics.getCanaryUserAgentString()},
+  };
+  await synthetics.executeHttpStep('api-health', request, async (response) => {
+    log.info(`status ${response.statusCode}`);
+    if (response.statusCode < 200 || response.statusCode > 299) {
+      throw new Error(`${url.pathname} answered ${response.statusCode}`);
+    }
+  });
+};
+"""
+
+UI_CANARY_SCRIPT = """const synthetics = require('Synthetics');
+const log = require('SyntheticsLogger');
+
+// Load TARGET_URL in the browser and fail on an error status or a load timeout.
+exports.handler = async () => {
+  const page = await synthetics.getPage();
+  await synthetics.executeStep('load-ui', async () => {
+    const response = await page.goto(process.env.TARGET_URL, {waitUntil: 'domcontentloaded', timeout: 30000});
+    if (!response || response.status() >= 400) {
+      throw new Error(`page answered ${response ? response.status() : 'nothing'}`);
+    }
+    log.info(`status ${response.status()}`);
+  });
+};
+"""
+
+
+def max_connections(engine: str, instance_class: str) -> int:
+    """The default parameter group's max_connections for a class, from its nominal memory.
+    (RDS's DBInstanceClassMemory is a little below the nominal memory, so this is an upper bound.)"""
+    if instance_class not in DB_CLASS_MEMORY_GIB:
+        raise ValueError(f"database.instance_class {instance_class}: no memory size known to derive max_connections; add it to DB_CLASS_MEMORY_GIB")
+    connections = DB_CLASS_MEMORY_GIB[instance_class] * GIB // CONNECTION_BYTES[engine]
+    return min(connections, CONNECTION_CAP.get(engine, connections))
+
+
+def db_connections_threshold(cfg: AppConfig) -> int:
+    """db_connections_percent of the class's max_connections, rounded down."""
+    db = cfg.database
+    return max_connections(db.engine, db.instance_class) * cfg.observability.alarms.db_connections_percent // 100
+
+
+def aurora_has_reader(cfg: AppConfig) -> bool:
+    db = cfg.database
+    return db is not None and db.is_aurora and (db.replicas > 0 or db.multi_az)
+
+
+class Alarms:
+    """Adds alarms that all notify the one topic, named alarm-<what>-<suffix>."""
+
+    def __init__(self, b: LayerBuilder, topic):
+        self.b, self.topic = b, topic
+
+    def add(self, title: str, what: str, description: str, namespace: str, metric: str, dimensions: dict, threshold, comparison: str, *,
+            statistic: str | None = "Average", extended: str | None = None, period: int = FIVE_MINUTES, evaluations: int = 3,
+            datapoints: int = 2, missing: str = "notBreaching", condition: str | None = None) -> cloudwatch.Alarm:
+        props = {
+            "AlarmName": self.b.named("alarm", what),
+            "AlarmDescription": description,
+            "Namespace": namespace,
+            "MetricName": metric,
+            "Dimensions": [cloudwatch.MetricDimension(Name=name, Value=value) for name, value in dimensions.items()],
+            "Period": period,
+            "EvaluationPeriods": evaluations,
+            "DatapointsToAlarm": datapoints,
+            "Threshold": threshold,
+            "ComparisonOperator": comparison,
+            "TreatMissingData": missing,
+            "AlarmActions": [Ref(self.topic)],
+            "OKActions": [Ref(self.topic)],
+            "Tags": self.b.tags(),
+        }
+        props |= {"ExtendedStatistic": extended} if extended else {"Statistic": statistic}
+        if condition:
+            props["Condition"] = condition
+        return self.b.add(cloudwatch.Alarm(title, **props))
+
+
+def _topic(b: LayerBuilder, key_arn) -> sns.Topic:
+    b.knob(
+        "AlarmEmail", "Alarms", "Alarm email",
+        "Address subscribed to the alarm topic (it must confirm the subscription); empty subscribes nobody",
+        b.cfg.observability.alarm_email, AllowedPattern=r"^$|^[^\s@]+@[^\s@]+\.[^\s@]+$",
+        ConstraintDescription="empty, or an email address",
+    )
+    b.template.add_condition("HasAlarmEmail", Not(Equals(Ref("AlarmEmail"), "")))
+    topic = b.add(sns.Topic("AlarmTopic", TopicName=b.named("alarms"), DisplayName=f"{b.cfg.application} {b.cfg.environment.name} alarms", KmsMasterKeyId=key_arn, Tags=b.tags("alarms")))
+    b.add(sns.SubscriptionResource("AlarmEmailSubscription", Condition="HasAlarmEmail", TopicArn=Ref(topic), Protocol="email", Endpoint=Ref("AlarmEmail")))
+    b.add(
+        sns.TopicPolicy(
+            "AlarmTopicPolicy",
+            Topics=[Ref(topic)],
+            PolicyDocument=PolicyDocument(
+                Version="2012-10-17",
+                Statement=[
+                    Statement(
+                        Sid="CloudWatchAlarmsPublish",
+                        Effect=Allow,
+                        Principal=Principal("Service", "cloudwatch.amazonaws.com"),
+                        Action=[awacs_sns.Publish],
+                        Resource=[Ref(topic)],
+                        Condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
+                    ),
+                    Statement(
+                        Sid="DenyPublishWithoutTls",
+                        Effect=Deny,
+                        Principal=Principal("*"),
+                        Action=[awacs_sns.Publish],
+                        Resource=[Ref(topic)],
+                        Condition=Condition(Bool("aws:SecureTransport", "false")),
+                    ),
+                ],
+            ),
+        )
+    )
+    return topic
+
+
+def _service_alarms(b: LayerBuilder, alarms: Alarms, cluster, service_names: dict, lb, target_groups: dict) -> None:
+    cfg, thresholds = b.cfg, b.cfg.observability.alarms
+    for svc_name in cfg.services:
+        ecs = {"ClusterName": cluster, "ServiceName": service_names[svc_name]}
+        prefix = logical_id("service", svc_name)
+        alarms.add(f"{prefix}CpuAlarm", f"{svc_name}-cpu", f"Service {svc_name}: average CPU above {thresholds.cpu_high_percent}%", "AWS/ECS", "CPUUtilization", ecs, thresholds.cpu_high_percent, "GreaterThanThreshold")
+        alarms.add(f"{prefix}MemoryAlarm", f"{svc_name}-memory", f"Service {svc_name}: average memory above {thresholds.memory_high_percent}%", "AWS/ECS", "MemoryUtilization", ecs, thresholds.memory_high_percent, "GreaterThanThreshold")
+        if cfg.compute.container_insights:
+            # No datapoints means no tasks reporting: that is the outage this alarm is for.
+            alarms.add(f"{prefix}RunningTasksAlarm", f"{svc_name}-running-tasks", f"Service {svc_name}: fewer than 1 running task", "ECS/ContainerInsights", "RunningTaskCount", ecs, 1, "LessThanThreshold",
+                       statistic="Minimum", period=60, evaluations=3, datapoints=3, missing="breaching")
+        target = {"LoadBalancer": lb, "TargetGroup": target_groups[svc_name]}
+        alarms.add(f"{prefix}Target5xxAlarm", f"{svc_name}-target-5xx", f"Service {svc_name}: more than {thresholds.target_5xx_count} 5xx responses in 5 minutes", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", target, thresholds.target_5xx_count, "GreaterThanThreshold",
+                   statistic="Sum", evaluations=1, datapoints=1)
+        alarms.add(f"{prefix}LatencyP95Alarm", f"{svc_name}-latency-p95", f"Service {svc_name}: p95 response time above {thresholds.target_p95_latency_seconds}s", "AWS/ApplicationELB", "TargetResponseTime", target, thresholds.target_p95_latency_seconds, "GreaterThanThreshold",
+                   extended="p95")
+        alarms.add(f"{prefix}LatencyP99Alarm", f"{svc_name}-latency-p99", f"Service {svc_name}: p99 response time above {thresholds.target_p99_latency_seconds}s", "AWS/ApplicationELB", "TargetResponseTime", target, thresholds.target_p99_latency_seconds, "GreaterThanThreshold",
+                   extended="p99")
+        alarms.add(f"{prefix}UnhealthyHostsAlarm", f"{svc_name}-unhealthy-hosts", f"Service {svc_name}: at least one unhealthy target", "AWS/ApplicationELB", "UnHealthyHostCount", target, 1, "GreaterThanOrEqualToThreshold",
+                   statistic="Maximum", period=60, evaluations=5, datapoints=3)
+    alarms.add("Alb5xxAlarm", "alb-5xx", f"Load balancer: more than {thresholds.alb_5xx_count} 5xx it generated itself in 5 minutes", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", {"LoadBalancer": lb}, thresholds.alb_5xx_count, "GreaterThanThreshold",
+               statistic="Sum", evaluations=1, datapoints=1)
+
+
+def _database_alarms(b: LayerBuilder, alarms: Alarms) -> dict:
+    """Alarms on the database; returns the dashboard's dimensions for it."""
+    cfg, thresholds, db = b.cfg, b.cfg.observability.alarms, b.cfg.database
+    identifier = Ref(b.input("DatabaseIdentifier", "data.DatabaseIdentifier", "Aurora cluster id" if db.is_aurora else "RDS instance id"))
+    if db.is_aurora:
+        writer = {"DBClusterIdentifier": identifier, "Role": "WRITER"}
+        whole = {"DBClusterIdentifier": identifier}
+    else:
+        writer = whole = {"DBInstanceIdentifier": identifier}
+    connections = db_connections_threshold(cfg)
+    alarms.add("DatabaseCpuAlarm", "db-cpu", f"Database: average CPU above {thresholds.db_cpu_high_percent}%", "AWS/RDS", "CPUUtilization", writer, thresholds.db_cpu_high_percent, "GreaterThanThreshold")
+    alarms.add(
+        "DatabaseConnectionsAlarm", "db-connections",
+        f"Database: more than {connections} connections ({thresholds.db_connections_percent}% of {max_connections(db.engine, db.instance_class)} on {db.instance_class})",
+        "AWS/RDS", "DatabaseConnections", writer, connections, "GreaterThanThreshold", statistic="Maximum",
+    )
+    if not db.is_aurora:  # Aurora storage grows by itself; there is no free storage to run out of
+        alarms.add("DatabaseFreeStorageAlarm", "db-free-storage", f"Database: less than {thresholds.db_free_storage_gib} GiB free storage", "AWS/RDS", "FreeStorageSpace", whole, thresholds.db_free_storage_gib * GIB, "LessThanThreshold",
+                   statistic="Minimum")
+    if db.is_aurora and aurora_has_reader(cfg):
+        # AuroraReplicaLag is in milliseconds.
+        alarms.add("DatabaseReplicaLagAlarm", "db-replica-lag", f"Aurora readers: lag above {thresholds.db_replica_lag_seconds}s", "AWS/RDS", "AuroraReplicaLag", {"DBClusterIdentifier": identifier, "Role": "READER"}, thresholds.db_replica_lag_seconds * 1000, "GreaterThanThreshold",
+                   statistic="Maximum")
+    elif not db.is_aurora and db.replicas:
+        replicas = b.input("ReadReplicaIdentifiers", "data.ReadReplicaIdentifiers", "Read replica instance ids, comma-separated", type="CommaDelimitedList")
+        for index in range(db.replicas):
+            alarms.add(f"DatabaseReplica{index + 1}LagAlarm", f"db-replica-{index + 1}-lag", f"Read replica {index + 1}: lag above {thresholds.db_replica_lag_seconds}s", "AWS/RDS", "ReplicaLag", {"DBInstanceIdentifier": Select(index, Ref(replicas))}, thresholds.db_replica_lag_seconds, "GreaterThanThreshold",
+                       statistic="Maximum")
+    return writer
+
+
+def cache_node_ids(cfg: AppConfig) -> list[str]:
+    """Cluster-mode-disabled replication groups name their nodes <group id>-001, -002, ..."""
+    return [f"{index + 1:03d}" for index in range(cfg.cache.replicas + 1)]
+
+
+def _cache_alarms(b: LayerBuilder, alarms: Alarms):
+    thresholds = b.cfg.observability.alarms
+    group = b.input("CacheReplicationGroupId", "data.CacheReplicationGroupId", "ElastiCache replication group id")
+    for node in cache_node_ids(b.cfg):
+        dims = {"CacheClusterId": Sub(f"${{{group.title}}}-{node}")}
+        alarms.add(f"CacheNode{node}CpuAlarm", f"cache-{node}-cpu", f"Redis node {node}: engine CPU above {thresholds.cache_cpu_high_percent}%", "AWS/ElastiCache", "EngineCPUUtilization", dims, thresholds.cache_cpu_high_percent, "GreaterThanThreshold")
+        alarms.add(f"CacheNode{node}MemoryAlarm", f"cache-{node}-memory", f"Redis node {node}: memory above {thresholds.cache_memory_high_percent}%", "AWS/ElastiCache", "DatabaseMemoryUsagePercentage", dims, thresholds.cache_memory_high_percent, "GreaterThanThreshold")
+        alarms.add(f"CacheNode{node}EvictionsAlarm", f"cache-{node}-evictions", f"Redis node {node}: more than {thresholds.cache_evictions_count} evictions in 5 minutes", "AWS/ElastiCache", "Evictions", dims, thresholds.cache_evictions_count, "GreaterThanThreshold",
+                   statistic="Sum")
+    return group
+
+
+def _api_alarms(b: LayerBuilder, alarms: Alarms):
+    thresholds = b.cfg.observability.alarms
+    api = Ref(b.input("ApiId", "edge.ApiId", "API Gateway HTTP API id"))
+    alarms.add("Api5xxAlarm", "api-5xx", f"API Gateway: more than {thresholds.api_5xx_count} 5xx in 5 minutes", "AWS/ApiGateway", "5xx", {"ApiId": api}, thresholds.api_5xx_count, "GreaterThanThreshold", statistic="Sum", evaluations=1, datapoints=1)
+    alarms.add("ApiLatencyAlarm", "api-latency-p95", f"API Gateway: p95 latency above {thresholds.api_p95_latency_ms} ms", "AWS/ApiGateway", "Latency", {"ApiId": api}, thresholds.api_p95_latency_ms, "GreaterThanThreshold", extended="p95")
+    return api
+
+
+def _cloudfront_alarms(b: LayerBuilder, alarms: Alarms):
+    thresholds = b.cfg.observability.alarms
+    distribution = Ref(b.input("DistributionId", "edge.DistributionId", "CloudFront distribution id"))
+    dims = {"DistributionId": distribution, "Region": "Global"}
+    alarms.add("CloudFront5xxAlarm", "cloudfront-5xx", f"CloudFront: 5xx error rate above {thresholds.cloudfront_5xx_rate_percent}%", "AWS/CloudFront", "5xxErrorRate", dims, thresholds.cloudfront_5xx_rate_percent, "GreaterThanThreshold")
+    alarms.add("CloudFrontErrorRateAlarm", "cloudfront-errors", f"CloudFront: total error rate above {thresholds.cloudfront_error_rate_percent}%", "AWS/CloudFront", "TotalErrorRate", dims, thresholds.cloudfront_error_rate_percent, "GreaterThanThreshold")
+    return distribution
+
+
+def cloudfront_alarms_here(cfg: AppConfig) -> bool:
+    """CloudFront publishes metrics only in us-east-1."""
+    return cfg.edge.cloudfront.enabled and cfg.region == "us-east-1"
+
+
+# ------------------------------------------------------------------ dashboard
+
+
+def _widget(title: str, metrics: list, x: int, y: int, *, stat: str = "Average", width: int = 12, region: str = "${AWS::Region}") -> dict:
+    return {
+        "type": "metric", "x": x, "y": y, "width": width, "height": 6,
+        "properties": {"title": title, "region": region, "view": "timeSeries", "stat": stat, "period": FIVE_MINUTES, "metrics": metrics},
+    }
+
+
+def _dashboard(b: LayerBuilder, variables: dict) -> None:
+    """The request path top to bottom. Built as a Python structure with ${Name} placeholders and
+    serialized with sorted keys, then filled by Fn::Sub: deterministic bytes."""
+    cfg = b.cfg
+    rows: list[tuple[str, list, str]] = []
+    if "DistributionId" in variables:
+        rows.append(("CloudFront requests and 5xx rate", [
+            ["AWS/CloudFront", "Requests", "DistributionId", "${DistributionId}", "Region", "Global", {"stat": "Sum", "region": "us-east-1"}],
+            ["AWS/CloudFront", "5xxErrorRate", "DistributionId", "${DistributionId}", "Region", "Global", {"yAxis": "right", "region": "us-east-1"}],
+        ], "Sum"))
+    if "ApiId" in variables:
+        rows.append(("API Gateway requests, 5xx and p95 latency", [
+            ["AWS/ApiGateway", "Count", "ApiId", "${ApiId}", {"stat": "Sum"}],
+            ["AWS/ApiGateway", "5xx", "ApiId", "${ApiId}", {"stat": "Sum"}],
+            ["AWS/ApiGateway", "Latency", "ApiId", "${ApiId}", {"stat": "p95", "yAxis": "right"}],
+        ], "Sum"))
+    rows.append(("Load balancer requests and 5xx", [
+        ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", "${LoadBalancerFullName}"],
+        ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", "${LoadBalancerFullName}"],
+        ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", "${LoadBalancerFullName}"],
+    ], "Sum"))
+    rows.append(("Target response time p95 (s)", [
+        ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", "${LoadBalancerFullName}", "TargetGroup", f"${{{logical_id('service', s, 'TargetGroupFullName')}}}", {"label": s}]
+        for s in cfg.services
+    ], "p95"))
+    rows.append(("Service CPU and memory (%)", [
+        ["AWS/ECS", metric, "ClusterName", "${ClusterName}", "ServiceName", f"${{{logical_id('service', s, 'Name')}}}", {"label": f"{s} {metric[:3].lower()}"}]
+        for s in cfg.services for metric in ("CPUUtilization", "MemoryUtilization")
+    ], "Average"))
+    if cfg.compute.container_insights:
+        rows.append(("Running tasks", [
+            ["ECS/ContainerInsights", "RunningTaskCount", "ClusterName", "${ClusterName}", "ServiceName", f"${{{logical_id('service', s, 'Name')}}}", {"label": s}]
+            for s in cfg.services
+        ], "Minimum"))
+    if cfg.database:
+        dims = ["DBClusterIdentifier", "${DatabaseIdentifier}", "Role", "WRITER"] if cfg.database.is_aurora else ["DBInstanceIdentifier", "${DatabaseIdentifier}"]
+        rows.append(("Database CPU (%) and connections", [
+            ["AWS/RDS", "CPUUtilization", *dims],
+            ["AWS/RDS", "DatabaseConnections", *dims, {"stat": "Maximum", "yAxis": "right"}],
+        ], "Average"))
+    if cfg.cache:
+        rows.append(("Redis engine CPU and memory (%)", [
+            ["AWS/ElastiCache", metric, "CacheClusterId", f"${{CacheReplicationGroupId}}-{node}", {"label": f"{node} {metric}"}]
+            for node in cache_node_ids(cfg) for metric in ("EngineCPUUtilization", "DatabaseMemoryUsagePercentage")
+        ], "Average"))
+    widgets = [_widget(title, metrics, (index % 2) * 12, (index // 2) * 6, stat=stat) for index, (title, metrics, stat) in enumerate(rows)]
+    body = json.dumps({"widgets": widgets}, sort_keys=True, separators=(",", ":"))
+    b.add(cloudwatch.Dashboard("Dashboard", DashboardName=b.named("dashboard"), Tags=b.tags(), DashboardBody=Sub(body, **dict(sorted(variables.items())))))
+
+
+# ------------------------------------------------------------------ X-Ray and canaries
+
+
+def xray_service_names(cfg: AppConfig) -> list[str]:
+    """The names the services trace under (AWS_XRAY_TRACING_NAME): <service>-<suffix>."""
+    return [cfg.name(svc) for svc in cfg.services]
+
+
+def _xray(b: LayerBuilder) -> None:
+    cfg = b.cfg
+    names = xray_service_names(cfg)
+    b.add(
+        xray.SamplingRule(
+            "XRaySamplingRule",
+            SamplingRule=xray.SamplingRuleProperty(
+                RuleName=b.named("xray"),
+                Priority=100,
+                FixedRate=0.05 if cfg.is_prod else 1.0,
+                ReservoirSize=1,
+                ServiceName=f"*-{cfg.suffix}",
+                ServiceType="*",
+                Host="*",
+                HTTPMethod="*",
+                URLPath="*",
+                ResourceARN="*",
+                Version=1,
+            ),
+            Tags=b.tags("xray"),
+        )
+    )
+    b.add(
+        xray.Group(
+            "XRayGroup",
+            GroupName=b.named("xray-group"),
+            FilterExpression=" OR ".join(f'service("{name}")' for name in names),
+            InsightsConfiguration=xray.InsightsConfiguration(InsightsEnabled=True, NotificationsEnabled=False),
+            Tags=b.tags("xray-group"),
+        )
+    )
+
+
+def _canary_bucket(b: LayerBuilder) -> s3.Bucket:
+    days = b.cfg.observability.synthetics.artifact_retention_days
+    bucket = b.add(
+        s3.Bucket(
+            "CanaryArtifactsBucket",
+            BucketName=Sub(f"{b.named('canary')}-${{AWS::AccountId}}-${{AWS::Region}}"),
+            BucketEncryption=s3.BucketEncryption(ServerSideEncryptionConfiguration=[s3.ServerSideEncryptionRule(ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256"))]),
+            PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True),
+            OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
+            LifecycleConfiguration=s3.LifecycleConfiguration(Rules=[s3.LifecycleRule(Id="expire-canary-artifacts", Status="Enabled", ExpirationInDays=days)]),
+            Tags=b.tags("canary"),
+        )
+    )
+    b.add(
+        s3.BucketPolicy(
+            "CanaryArtifactsBucketPolicy",
+            Bucket=Ref(bucket),
+            PolicyDocument=PolicyDocument(
+                Version="2012-10-17",
+                Statement=[
+                    Statement(
+                        Sid="DenyWithoutTls",
+                        Effect=Deny,
+                        Principal=Principal("*"),
+                        Action=[awacs_s3.Action("*")],
+                        Resource=[GetAtt(bucket, "Arn"), Join("", [GetAtt(bucket, "Arn"), "/*"])],
+                        Condition=Condition(Bool("aws:SecureTransport", "false")),
+                    )
+                ],
+            ),
+        )
+    )
+    return bucket
+
+
+def _canary_role(b: LayerBuilder, bucket: s3.Bucket) -> iam.Role:
+    from awacs import cloudwatch as awacs_cloudwatch, logs as awacs_logs
+
+    return b.add(
+        iam.Role(
+            "CanaryRole",
+            RoleName=b.named("canary"),
+            Description="Synthetics canaries: write artifacts, metrics and their own logs",
+            AssumeRolePolicyDocument=PolicyDocument(
+                Version="2012-10-17",
+                Statement=[Statement(Effect=Allow, Principal=Principal("Service", "lambda.amazonaws.com"), Action=[AssumeRole], Condition=Condition(StringEquals("aws:SourceAccount", AccountId)))],
+            ),
+            Policies=[
+                iam.Policy(
+                    PolicyName="canary",
+                    PolicyDocument=PolicyDocument(
+                        Version="2012-10-17",
+                        Statement=[
+                            Statement(Effect=Allow, Action=[awacs_s3.PutObject], Resource=[Join("", [GetAtt(bucket, "Arn"), "/*"])]),
+                            Statement(Effect=Allow, Action=[awacs_s3.GetBucketLocation], Resource=[GetAtt(bucket, "Arn")]),
+                            # Synthetics checks the artifact bucket exists by listing; this action has no resource scope.
+                            Statement(Effect=Allow, Action=[awacs_s3.ListAllMyBuckets], Resource=["*"]),
+                            Statement(
+                                Effect=Allow, Action=[awacs_cloudwatch.PutMetricData], Resource=["*"],
+                                Condition=Condition(StringEquals("cloudwatch:namespace", "CloudWatchSynthetics")),
+                            ),
+                            Statement(
+                                Effect=Allow, Action=[awacs_logs.CreateLogGroup, awacs_logs.CreateLogStream, awacs_logs.PutLogEvents],
+                                Resource=[Sub(f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/lambda/cwsyn-*-{b.cfg.suffix}-*")],
+                            ),
+                        ],
+                    ),
+                )
+            ],
+            Tags=b.tags("canary"),
+        )
+    )
+
+
+def _canaries(b: LayerBuilder, alarms: Alarms) -> None:
+    cfg, settings = b.cfg, b.cfg.observability.synthetics
+    host = Ref(b.input("LoadBalancerDnsName", "edge.LoadBalancerDnsName", "Load balancer DNS name the canaries request"))
+    certificate_knob(b)
+    scheme = If("HasCertificate", "https", "http")
+    bucket = _canary_bucket(b)
+    role = _canary_role(b, bucket)
+    for kind, path, script in (("api", settings.api_path, API_CANARY_SCRIPT), ("ui", settings.ui_path, UI_CANARY_SCRIPT)):
+        name = b.named(f"cw-{kind}")
+        canary = synthetics.Canary(
+                logical_id(kind, "Canary"),
+                Name=name,
+                ExecutionRoleArn=GetAtt(role, "Arn"),
+                ArtifactS3Location=Join("", ["s3://", Ref(bucket), f"/{kind}"]),
+                Code=synthetics.Code(Handler="index.handler", Script=script),
+                Schedule=synthetics.Schedule(Expression=settings.schedule, DurationInSeconds="0"),
+                RunConfig=synthetics.RunConfig(
+                    TimeoutInSeconds=CANARY_TIMEOUT_SECONDS,
+                    EnvironmentVariables={"TARGET_URL": Join("", [scheme, "://", host, path])},
+                ),
+                SuccessRetentionPeriod=settings.artifact_retention_days,
+                FailureRetentionPeriod=settings.artifact_retention_days,
+                StartCanaryAfterCreation=True,
+                Tags=b.tags(f"cw-{kind}"),
+        )
+        # Set past troposphere's validator, whose list of runtimes is out of date.
+        canary.properties["RuntimeVersion"] = CANARY_RUNTIME
+        b.add(canary)
+        alarms.add(
+            logical_id(kind, "CanaryAlarm"), f"canary-{kind}", f"Canary {name}: {path} failed (SuccessPercent below 100)",
+            "CloudWatchSynthetics", "SuccessPercent", {"CanaryName": Ref(canary)}, 100, "LessThanThreshold", evaluations=2, datapoints=2,
+        )
+
+
+def build(cfg: AppConfig) -> Layer:
+    b = LayerBuilder(cfg, "observability", "alarm topic, alarms, dashboard, X-Ray, Synthetics canaries")
+    key_arn = Ref(b.input("KmsKeyArn", "security.KmsKeyArn", "KMS key that encrypts the alarm topic"))
+    cluster = Ref(b.input("ClusterName", "compute.ClusterName", "ECS cluster name"))
+    lb = Ref(b.input("LoadBalancerFullName", "edge.LoadBalancerFullName", "Load balancer full name (app/<name>/<id>)"))
+    variables: dict = {"ClusterName": cluster, "LoadBalancerFullName": lb}
+    service_names, target_groups = {}, {}
+    for svc_name in cfg.services:
+        name_input = logical_id("service", svc_name, "Name")
+        service_names[svc_name] = Ref(b.input(name_input, f"compute.{name_input}", f"ECS service name of {svc_name}"))
+        group_input = logical_id("service", svc_name, "TargetGroupFullName")
+        target_groups[svc_name] = Ref(b.input(group_input, f"edge.{group_input}", f"Target group full name of {svc_name} (targetgroup/<name>/<id>)"))
+        variables |= {name_input: service_names[svc_name], group_input: target_groups[svc_name]}
+
+    topic = _topic(b, key_arn)
+    alarms = Alarms(b, topic)
+    _service_alarms(b, alarms, cluster, service_names, lb, target_groups)
+    if cfg.database:
+        _database_alarms(b, alarms)
+        variables["DatabaseIdentifier"] = Ref("DatabaseIdentifier")
+    if cfg.cache:
+        variables["CacheReplicationGroupId"] = Ref(_cache_alarms(b, alarms))
+    if cfg.edge.api_gateway.enabled:
+        variables["ApiId"] = _api_alarms(b, alarms)
+    if cloudfront_alarms_here(cfg):
+        variables["DistributionId"] = _cloudfront_alarms(b, alarms)
+    if cfg.observability.dashboard:
+        _dashboard(b, variables)
+    if cfg.observability.xray:
+        _xray(b)
+    if cfg.observability.synthetics.enabled:
+        _canaries(b, alarms)
+
+    b.output("AlarmTopicArn", Ref(topic), "SNS topic every alarm notifies", root=True)
+    if cfg.observability.dashboard:
+        b.output("DashboardUrl", Sub(f"https://${{AWS::Region}}.console.aws.amazon.com/cloudwatch/home?region=${{AWS::Region}}#dashboards:name={b.named('dashboard')}"), "CloudWatch dashboard", root=True)
+    return b.build()

@@ -1,0 +1,87 @@
+"""backup layer: seed 003's daily plan with cross-region copy, prod-by-default elsewhere, selection by tag."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ALL_TARGETS, one, rendered, template
+
+
+def _rule(doc: dict) -> dict:
+    _, plan = one(doc, "AWS::Backup::BackupPlan")
+    (rule,) = plan["Properties"]["BackupPlan"]["BackupPlanRule"]
+    return rule
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_mycandidate_daily_plan_seven_days_copied_to_us_west_2(env):
+    doc = template("mycandidate", env, "backup")
+    rule = _rule(doc)
+    assert rule["ScheduleExpression"] == "cron(0 5 * * ? *)"
+    assert rule["Lifecycle"] == {"DeleteAfterDays": 7}
+    assert rule["EnableContinuousBackup"] is True
+    assert rule["TargetBackupVault"] == {"Ref": "BackupVault"}
+    (copy,) = rule["CopyActions"]
+    assert copy["Lifecycle"] == {"DeleteAfterDays": 7}
+    assert copy["DestinationBackupVaultArn"] == {
+        "Fn::If": [
+            "DefaultCopyVault",
+            {"Fn::Sub": f"arn:${{AWS::Partition}}:backup:us-west-2:${{AWS::AccountId}}:backup-vault:backup-vault-mc-{env}"},
+            {"Ref": "BackupCopyVaultArn"},
+        ]
+    }
+    assert doc["Parameters"]["BackupCopyVaultArn"]["Default"] == ""
+    _, vault = one(doc, "AWS::Backup::BackupVault")
+    assert vault["Properties"]["BackupVaultName"] == f"backup-vault-mc-{env}"
+    assert vault["Properties"]["EncryptionKeyArn"] == {"Ref": "KmsKeyArn"}
+    assert vault["DeletionPolicy"] == ("Retain" if env == "prod" else "Delete")
+
+
+def test_which_environments_have_the_layer():
+    with_backup = {(app, env) for app, env in ALL_TARGETS if "backup.json" in rendered(app, env).files}
+    # Prod of every seed profile (platform-scale is a dev-only scale test), plus mycandidate's dev,
+    # whose seed asks for backups in every environment.
+    expected = {(app, env) for app, env in ALL_TARGETS if env == "prod"} | {("mycandidate", "dev")}
+    assert len(expected) == 6
+    assert with_backup == expected
+    assert ("product-catalog", "dev") not in with_backup and ("product-catalog", "prod") in with_backup
+
+
+def test_product_catalog_prod_keeps_its_copy_local_and_backs_up_the_aurora_cluster():
+    doc = template("product-catalog", "prod", "backup")
+    assert "CopyActions" not in _rule(doc)
+    assert "BackupCopyVaultArn" not in doc.get("Parameters", {})
+    _, selection = one(doc, "AWS::Backup::BackupSelection")
+    assert selection["Properties"]["BackupSelection"]["Resources"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*"}
+    ]
+
+
+def test_selection_is_by_both_tags_of_the_deployment():
+    doc = template("mycandidate", "prod", "backup")
+    _, selection = one(doc, "AWS::Backup::BackupSelection")
+    spec = selection["Properties"]["BackupSelection"]
+    assert spec["Conditions"] == {
+        "StringEquals": [
+            {"ConditionKey": "aws:ResourceTag/EnvironmentSuffix", "ConditionValue": "mc-prod"},
+            {"ConditionKey": "aws:ResourceTag/Project", "ConditionValue": "mycandidate"},
+        ]
+    }
+    assert "ListOfTags" not in spec  # ListOfTags ORs its tags; both must match
+    assert spec["Resources"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*"},
+        {"Fn::Sub": "arn:${AWS::Partition}:elasticfilesystem:${AWS::Region}:${AWS::AccountId}:file-system/*"},
+    ]
+    assert spec["NotResources"] == [{"Fn::Sub": "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*replica*"}]
+    assert spec["IamRoleArn"] == {"Fn::GetAtt": ["BackupRole", "Arn"]}
+    _, role = one(doc, "AWS::IAM::Role")
+    assert role["Properties"]["ManagedPolicyArns"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup"},
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores"},
+    ]
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "backup.amazonaws.com"}
+
+
+def test_root_wires_the_security_key_into_the_backup_stack():
+    root = template("mycandidate", "prod", "root")
+    assert root["Resources"]["BackupStack"]["Properties"]["Parameters"]["KmsKeyArn"] == {"Fn::GetAtt": ["SecurityStack", "Outputs.KmsKeyArn"]}
