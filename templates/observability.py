@@ -247,7 +247,7 @@ def _cache_alarms(b: LayerBuilder, alarms: Alarms):
 
 def _api_alarms(b: LayerBuilder, alarms: Alarms):
     thresholds = b.cfg.observability.alarms
-    api = Ref(b.input("ApiId", "edge.ApiId", "API Gateway HTTP API id"))
+    api = Ref(b.input("ApiId", "edge.HttpApiId", "API Gateway HTTP API id"))
     alarms.add("Api5xxAlarm", "api-5xx", f"API Gateway: more than {thresholds.api_5xx_count} 5xx in 5 minutes", "AWS/ApiGateway", "5xx", {"ApiId": api}, thresholds.api_5xx_count, "GreaterThanThreshold", statistic="Sum", evaluations=1, datapoints=1)
     alarms.add("ApiLatencyAlarm", "api-latency-p95", f"API Gateway: p95 latency above {thresholds.api_p95_latency_ms} ms", "AWS/ApiGateway", "Latency", {"ApiId": api}, thresholds.api_p95_latency_ms, "GreaterThanThreshold", extended="p95")
     return api
