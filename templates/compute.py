@@ -356,9 +356,11 @@ def _app_container(b: LayerBuilder, svc_name: str, svc: ServiceConfig, image, gr
 
 def _task_definition(b: LayerBuilder, svc_name: str, svc: ServiceConfig, repository: ecr.Repository, group: logs.LogGroup, execution_role) -> tuple[ecs.TaskDefinition, list]:
     on_ec2 = "EC2" in b.cfg.compute.capacity_providers
+    # CloudFormation cannot change the task definition of a CODE_DEPLOY service after creation.
+    rollout = "CodeDeploy rolls later tags out (blue/green), so set it here only at creation" if svc.deployment == "blue_green" else "a pipeline passes the tag it pushed"
     image_tag = b.knob(
         logical_id("service", svc_name, "ImageTag"), f"Service {svc_name}", "Image tag",
-        f"Tag of the {svc_name} image in its ECR repository; a pipeline passes the tag it pushed",
+        f"Tag of the {svc_name} image in its ECR repository; {rollout}",
         svc.image_tag, AllowedPattern=IMAGE_TAG_PATTERN, ConstraintDescription="an image tag: letters, digits, _ . - (up to 128)",
     )
     task_role = _service_input(b, "security", svc_name, "TaskRoleArn", f"Task role of service {svc_name}")
