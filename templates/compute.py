@@ -337,8 +337,9 @@ def _app_container(b: LayerBuilder, svc_name: str, svc: ServiceConfig, image, gr
     if svc.container_health_check:
         check = svc.health_check
         optional["HealthCheck"] = ecs.HealthCheck(
-            Command=_health_command(svc), Interval=check.interval_seconds, Timeout=check.timeout_seconds, Retries=3,
-            StartPeriod=min(check.grace_period_seconds, 300),  # ECS allows at most 300 seconds
+            # ECS caps a container check's timeout at 60 seconds and its start period at 300.
+            Command=_health_command(svc), Interval=check.interval_seconds, Timeout=min(check.timeout_seconds, 60), Retries=3,
+            StartPeriod=min(check.grace_period_seconds, 300),
         )
     return ecs.ContainerDefinition(
         Name=svc_name,
