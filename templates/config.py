@@ -187,6 +187,9 @@ class ComputeConfig(Model):
             raise KeyedError("ec2", "required when EC2 is one of the capacity_providers")
         if len(set(self.capacity_providers)) != len(self.capacity_providers):
             raise KeyedError("capacity_providers", "lists a provider twice")
+        if "EC2" in self.capacity_providers and len(self.capacity_providers) > 1:
+            # ECS refuses a capacity provider strategy that mixes Auto Scaling group and Fargate providers.
+            raise KeyedError("capacity_providers", "EC2 cannot be combined with FARGATE or FARGATE_SPOT: one capacity provider strategy holds one kind")
         return self
 
 
@@ -241,6 +244,8 @@ class ServiceConfig(Model):
     deregistration_delay: int = Field(30, ge=0, le=3600, description="Target-group deregistration delay in seconds.")
     ecr: EcrConfig = Field(EcrConfig(), description="The service's ECR repository.")
     xray: bool = Field(False, description="Run the X-Ray daemon sidecar.")
+    readonly_root_filesystem: bool = Field(True, description="Run the container with a read-only root file system (a scratch volume is mounted at /tmp).")
+    container_health_check: bool = Field(True, description="Container health check: curl or wget on health_check.path inside the container (the image needs one of them).")
 
     @model_validator(mode="after")
     def _counts(self) -> "ServiceConfig":
