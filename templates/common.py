@@ -57,6 +57,14 @@ class Layer:
     stateful: tuple[str, ...]
     root_outputs: tuple[str, ...] = ()
     scope: str = "nested"  # "nested" in the root; "global" is a separate us-east-1 stack
+    # The layer a split part belongs to ("compute" for "compute-services-2"): other layers name
+    # the family in their inputs ("compute.ServiceApiName") and the root finds the part that
+    # outputs it, so consumers do not change when a layer splits.
+    family: str = ""
+
+    @property
+    def kind(self) -> str:
+        return self.family or self.name
 
     @property
     def stack_id(self) -> str:
@@ -71,8 +79,8 @@ class _Group:
 
 
 class LayerBuilder:
-    def __init__(self, cfg: AppConfig, name: str, description: str, *, scope: str = "nested"):
-        self.cfg, self.name, self.scope = cfg, name, scope
+    def __init__(self, cfg: AppConfig, name: str, description: str, *, scope: str = "nested", family: str = ""):
+        self.cfg, self.name, self.scope, self.family = cfg, name, scope, family
         self.template = Template(Description=f"cfn-strata {cfg.application}/{cfg.environment.name}: {name} layer - {description}")
         self.template.set_version(CFN_VERSION)
         self._groups: dict[str, _Group] = {}
@@ -171,8 +179,20 @@ class LayerBuilder:
         self.template.set_metadata(metadata)
         return Layer(
             self.name, self.template, dict(self._inputs), tuple(self._knobs), tuple(self._stateful),
-            tuple(self._root_outputs), self.scope,
+            tuple(self._root_outputs), self.scope, self.family,
         )
+
+
+# Services per nested stack when a profile has more than this: compute declares ~8 parameters
+# per service (4 knobs, 4 inputs), so 20 keep a part at ~160 of CloudFormation's 200.
+SERVICES_PER_STACK = 20
+
+
+def service_groups(cfg: AppConfig) -> list[dict]:
+    """The profile's services in groups of SERVICES_PER_STACK, in params order; one group (all
+    of them) when they fit one stack."""
+    names = list(cfg.services)
+    return [{name: cfg.services[name] for name in names[i : i + SERVICES_PER_STACK]} for i in range(0, len(names), SERVICES_PER_STACK)] or [{}]
 
 
 def strata_metadata(cfg: AppConfig, layer: str) -> dict[str, str]:

@@ -7,6 +7,8 @@ autoscaling on CPU, memory and requests per target.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Any
 
 from awacs import elasticfilesystem as awacs_efs
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
@@ -15,7 +17,7 @@ from troposphere import AccountId, Base64, GetAtt, Join, Ref, Region, Sub
 from troposphere import applicationautoscaling as appscaling
 from troposphere import autoscaling, ec2, ecr, ecs, iam, logs
 
-from templates.common import Layer, LayerBuilder, logical_id
+from templates.common import Layer, LayerBuilder, logical_id, service_groups
 from templates.config import AppConfig, ServiceConfig
 
 # The ECS-optimized Amazon Linux 2023 AMI, resolved when the stack is created or updated.
@@ -23,6 +25,7 @@ ECS_AMI = "{{resolve:ssm:/aws/service/ecs/optimized-ami/amazon-linux-2023/recomm
 # AWS publishes the daemon on ECR Public (no Docker Hub pull limits); "latest" is its only moving tag it documents.
 XRAY_IMAGE = "public.ecr.aws/xray/aws-xray-daemon:latest"
 XRAY_PORT = 2000
+XRAY_USER = "65534:65534"
 ROOT_VOLUME_GIB = 30
 SCRATCH_VOLUME = "tmp"
 EFS_VOLUME = "efs"
@@ -348,6 +351,7 @@ def _app_container(b: LayerBuilder, svc_name: str, svc: ServiceConfig, image, gr
         PortMappings=[ecs.PortMapping(ContainerPort=svc.port, Protocol="tcp")],
         LogConfiguration=_log_configuration(group, svc_name),
         ReadonlyRootFilesystem=svc.readonly_root_filesystem,
+        User=svc.user,
         Privileged=False,
         LinuxParameters=ecs.LinuxParameters(InitProcessEnabled=True),
         StopTimeout=30,
@@ -387,6 +391,8 @@ def _task_definition(b: LayerBuilder, svc_name: str, svc: ServiceConfig, reposit
                 PortMappings=[ecs.PortMapping(ContainerPort=XRAY_PORT, Protocol="udp")],
                 LogConfiguration=_log_configuration(group, "xray"),
                 ReadonlyRootFilesystem=True,
+                # The daemon is a static binary that writes nothing: the unprivileged "nobody" ids will do.
+                User=XRAY_USER,
                 Privileged=False,
             )
         )
@@ -409,7 +415,7 @@ def _task_definition(b: LayerBuilder, svc_name: str, svc: ServiceConfig, reposit
     return definition, depends
 
 
-def _service(b, svc_name, svc, cluster, associations, providers, definition, depends, subnets) -> ecs.Service:
+def _service(b: LayerBuilder, svc_name: str, svc: ServiceConfig, shared: "Shared", definition: ecs.TaskDefinition, depends: list) -> ecs.Service:
     on_ec2 = "EC2" in b.cfg.compute.capacity_providers
     desired = b.knob(
         logical_id("service", svc_name, "DesiredCount"), f"Service {svc_name}", "Desired tasks",
@@ -431,27 +437,27 @@ def _service(b, svc_name, svc, cluster, associations, providers, definition, dep
         ecs.Service(
             logical_id("service", svc_name, "Service"),
             ServiceName=b.named("ecs-service", svc_name),
-            Cluster=Ref(cluster),
+            Cluster=shared.cluster,
             TaskDefinition=Ref(definition),
             DesiredCount=Ref(desired),
-            CapacityProviderStrategy=_strategy(providers),
+            CapacityProviderStrategy=_strategy(shared.providers),
             DeploymentController=ecs.DeploymentController(Type="CODE_DEPLOY" if blue_green else "ECS"),
             DeploymentConfiguration=deployment,
             NetworkConfiguration=ecs.NetworkConfiguration(
-                AwsvpcConfiguration=ecs.AwsvpcConfiguration(Subnets=subnets, SecurityGroups=[group], AssignPublicIp="DISABLED")
+                AwsvpcConfiguration=ecs.AwsvpcConfiguration(Subnets=shared.subnets, SecurityGroups=[group], AssignPublicIp="DISABLED")
             ),
             LoadBalancers=[ecs.LoadBalancer(ContainerName=svc_name, ContainerPort=svc.port, TargetGroupArn=target_group)],
             HealthCheckGracePeriodSeconds=svc.health_check.grace_period_seconds,
             PropagateTags="SERVICE",
             EnableECSManagedTags=True,
             Tags=b.tags("ecs-service", svc_name),
-            DependsOn=[associations.title, *depends],
+            DependsOn=[*shared.depends, *depends],
             **placement,
         )
     )
 
 
-def _autoscaling(b: LayerBuilder, svc_name: str, svc: ServiceConfig, cluster: ecs.Cluster, service: ecs.Service) -> None:
+def _autoscaling(b: LayerBuilder, svc_name: str, svc: ServiceConfig, cluster, service: ecs.Service) -> None:
     scaling = svc.autoscaling
     minimum = b.knob(logical_id("service", svc_name, "MinCount"), f"Service {svc_name}", "Minimum tasks", f"Autoscaling minimum of {svc_name}", svc.min_count, MinValue=0, MaxValue=1000)
     maximum = b.knob(logical_id("service", svc_name, "MaxCount"), f"Service {svc_name}", "Maximum tasks", f"Autoscaling maximum of {svc_name}", svc.max_count, MinValue=1, MaxValue=1000)
@@ -460,7 +466,7 @@ def _autoscaling(b: LayerBuilder, svc_name: str, svc: ServiceConfig, cluster: ec
             logical_id("service", svc_name, "ScalableTarget"),
             ServiceNamespace="ecs",
             ScalableDimension="ecs:service:DesiredCount",
-            ResourceId=Join("/", ["service", Ref(cluster), GetAtt(service, "Name")]),
+            ResourceId=Join("/", ["service", cluster, GetAtt(service, "Name")]),
             MinCapacity=Ref(minimum),
             MaxCapacity=Ref(maximum),
         )
@@ -496,22 +502,54 @@ def _autoscaling(b: LayerBuilder, svc_name: str, svc: ServiceConfig, cluster: ec
 # ------------------------------------------------------------------ the layer
 
 
-def build(cfg: AppConfig) -> Layer:
-    b = LayerBuilder(cfg, "compute", "ECR repositories, ECS cluster and capacity, task definitions, services and autoscaling")
+@dataclass(frozen=True)
+class Shared:
+    """What every service needs from the cluster part: expressions that are Refs to resources
+    when the services live beside the cluster, and Refs to inputs when they are split off."""
+
+    cluster: Any
+    providers: list
+    depends: list[str]
+    subnets: Any
+    kms_key_arn: Any
+    execution_role: Any
+
+
+def _common_inputs(b: LayerBuilder) -> tuple:
     kms_key_arn = _wired(b, "security.KmsKeyArn", "Application KMS key (log groups, KMS-encrypted repositories)")
     execution_role = _wired(b, "security.TaskExecutionRoleArn", "Role the ECS agent uses for the tasks")
     subnets = _wired(b, "network.PrivateSubnetIds", "Private subnets the tasks run in", type="List<AWS::EC2::Subnet::Id>")
+    return kms_key_arn, execution_role, subnets
 
+
+def _cluster_part(b: LayerBuilder, with_services: bool) -> Shared:
+    kms_key_arn, execution_role, subnets = _common_inputs(b) if with_services else (None, None, None)
     cluster, associations, providers = _cluster(b)
     b.output("ClusterName", Ref(cluster), "ECS cluster name")
     b.output("ClusterArn", GetAtt(cluster, "Arn"), "ECS cluster ARN", root=True)
+    if "EC2" in b.cfg.compute.capacity_providers:
+        b.output("CapacityProviderName", providers[0], "The EC2 capacity provider (service strategies of split parts)")
+    return Shared(Ref(cluster), providers, [associations.title], subnets, kms_key_arn, execution_role)
 
-    for svc_name, svc in cfg.services.items():
-        repository = _repository(b, svc_name, svc, kms_key_arn)
-        group = _log_group(b, svc_name, kms_key_arn)
-        definition, depends = _task_definition(b, svc_name, svc, repository, group, execution_role)
-        service = _service(b, svc_name, svc, cluster, associations, providers, definition, depends, subnets)
-        _autoscaling(b, svc_name, svc, cluster, service)
+
+def _services_part(b: LayerBuilder) -> Shared:
+    """Inputs that stand for the cluster part's resources in a split-off group of services."""
+    kms_key_arn, execution_role, subnets = _common_inputs(b)
+    cluster = _wired(b, "compute.ClusterName", "ECS cluster the services run in")
+    providers = [
+        _wired(b, "compute.CapacityProviderName", "EC2 capacity provider") if provider == "EC2" else provider
+        for provider in b.cfg.compute.capacity_providers
+    ]
+    return Shared(cluster, providers, [], subnets, kms_key_arn, execution_role)
+
+
+def _add_services(b: LayerBuilder, services: dict[str, ServiceConfig], shared: Shared) -> None:
+    for svc_name, svc in services.items():
+        repository = _repository(b, svc_name, svc, shared.kms_key_arn)
+        group = _log_group(b, svc_name, shared.kms_key_arn)
+        definition, depends = _task_definition(b, svc_name, svc, repository, group, shared.execution_role)
+        service = _service(b, svc_name, svc, shared, definition, depends)
+        _autoscaling(b, svc_name, svc, shared.cluster, service)
 
         b.output(logical_id("service", svc_name, "Name"), GetAtt(service, "Name"), f"ECS service name of {svc_name}")
         b.output(logical_id("service", svc_name, "RepositoryUri"), GetAtt(repository, "RepositoryUri"), f"ECR repository URI of {svc_name}", root=True)
@@ -520,4 +558,23 @@ def build(cfg: AppConfig) -> Layer:
         b.output(logical_id("service", svc_name, "LogGroupName"), Ref(group), f"Log group of {svc_name}")
         b.output(logical_id("service", svc_name, "TaskDefinitionArn"), Ref(definition), f"Task definition of {svc_name} as deployed by this stack")
         b.output(logical_id("service", svc_name, "ContainerName"), svc_name, f"Name of the {svc_name} application container (load balancer and CodeDeploy AppSpec)")
-    return b.build()
+
+
+DESCRIPTION = "ECR repositories, ECS cluster and capacity, task definitions, services and autoscaling"
+
+
+def build(cfg: AppConfig) -> Layer | list[Layer]:
+    """One layer; or, past SERVICES_PER_STACK services, the cluster part plus one
+    `compute-services-N` part per group of services (the root wires them by family)."""
+    groups = service_groups(cfg)
+    b = LayerBuilder(cfg, "compute", DESCRIPTION if len(groups) == 1 else "ECS cluster and capacity (services in the compute-services parts)")
+    shared = _cluster_part(b, with_services=len(groups) == 1)
+    if len(groups) == 1:
+        _add_services(b, cfg.services, shared)
+        return b.build()
+    parts = [b.build()]
+    for number, group in enumerate(groups, 1):
+        part = LayerBuilder(cfg, f"compute-services-{number}", f"services {next(iter(group))} to {list(group)[-1]}: ECR repositories, task definitions, services and autoscaling", family="compute")
+        _add_services(part, group, _services_part(part))
+        parts.append(part.build())
+    return parts

@@ -244,6 +244,10 @@ class ServiceConfig(Model):
     deregistration_delay: int = Field(30, ge=0, le=3600, description="Target-group deregistration delay in seconds.")
     ecr: EcrConfig = Field(EcrConfig(), description="The service's ECR repository.")
     xray: bool = Field(False, description="Run the X-Ray daemon sidecar.")
+    user: str = Field(
+        "1000:1000", pattern=r"^[a-z_][\w.-]{0,31}(:[a-z_][\w.-]{0,31})?$|^\d{1,10}(:\d{1,10})?$",
+        description="User the app container runs as (uid[:gid] or a name the image defines); non-root by default (lint W9008 warns on root or 0).",
+    )
     readonly_root_filesystem: bool = Field(True, description="Run the container with a read-only root file system (a scratch volume is mounted at /tmp).")
     container_health_check: bool = Field(True, description="Container health check: curl or wget on health_check.path inside the container (the image needs one of them).")
 
@@ -548,6 +552,28 @@ class AppConfig(Model):
 # ------------------------------------------------------------------ cross-field checks with exact key paths
 
 
+# Application Load Balancer quotas (per load balancer, not counting default rules).
+ALB_RULES = 100
+ALB_TARGET_GROUPS = 100
+
+
+def _alb_quota_problems(cfg: "AppConfig") -> list[tuple[str, str]]:
+    """Every service gets a rule on each listener that routes (two when CloudFront reaches the ALB
+    by its generated name: HTTP, and HTTPS once a certificate is given; one more on the blue/green
+    test listener) and a target group (two with blue/green)."""
+    edge = cfg.edge
+    greens = sum(svc.deployment == "blue_green" for svc in cfg.services.values())
+    plain_origin = edge.cloudfront.enabled and "alb" in edge.cloudfront.origins and edge.domain is None
+    rules = len(cfg.services) * (2 if plain_origin else 1) + (len(cfg.services) if greens else 0)
+    groups = len(cfg.services) + greens
+    problems = []
+    if rules > ALB_RULES:
+        problems.append(("services", f"{len(cfg.services)} services need {rules} listener rules, over the ALB's {ALB_RULES}; split the platform into several profiles"))
+    if groups > ALB_TARGET_GROUPS:
+        problems.append(("services", f"{len(cfg.services)} services need {groups} target groups, over the ALB's {ALB_TARGET_GROUPS}; split the platform into several profiles"))
+    return problems
+
+
 def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
     """What CloudFormation would reject only at deploy time, as (key path, message), in key order."""
     problems: list[tuple[str, str]] = []
@@ -617,8 +643,7 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
                 problems.append((f"{key}.secrets[{index}]", f"unknown secret {secret!r}; allowed: {allowed}"))
         if svc.efs_mount_path and cfg.efs is None:
             problems.append((f"{key}.efs_mount_path", "set, but the profile has no efs section"))
-    if len(cfg.services) > 100:
-        problems.append(("services", f"{len(cfg.services)} services exceed the ALB's 100 listener rules"))
+    problems.extend(_alb_quota_problems(cfg))
 
     edge = cfg.edge
     if edge.cloudfront.enabled and "s3" in edge.cloudfront.origins and not edge.spa_bucket:

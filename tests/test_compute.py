@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+from types import SimpleNamespace
 
 import pytest
 from pydantic import ValidationError
@@ -18,7 +19,7 @@ from templates.common import logical_id
 from templates.config import AppConfig
 from templates.params import REPO_PARAMS, deep_merge, load_config
 from templates.render import serialize
-from tests.conftest import ALL_TARGETS, one, resources
+from tests.conftest import ALL_TARGETS, merged, one, parts, resources
 
 
 @functools.cache
@@ -28,8 +29,9 @@ def layer(app: str, env: str):
 
 @functools.cache
 def doc(app: str, env: str) -> dict:
-    """The compute template as parsed from the exact bytes the renderer writes."""
-    return json.loads(serialize(layer(app, env).template))
+    """The compute template (every part's resources when split) as parsed from the exact bytes
+    the renderer writes."""
+    return merged(layer(app, env))
 
 
 def variant(app: str, env: str, changes: dict) -> dict:
@@ -373,10 +375,20 @@ def test_container_insights_off():
 # ------------------------------------------------------------------ contract with the other layers
 
 
+def _union(layers: list) -> SimpleNamespace:
+    """Knobs, outputs, inputs and root outputs of all parts of a (possibly split) layer."""
+    outputs = {name: out for part in layers for name, out in part.template.outputs.items()}
+    return SimpleNamespace(
+        knobs=[k for part in layers for k in part.knobs], template=SimpleNamespace(outputs=outputs),
+        inputs={name: wire for part in layers for name, wire in part.inputs.items()},
+        root_outputs=[o for part in layers for o in part.root_outputs],
+    )
+
+
 @pytest.mark.parametrize(("app", "env"), ALL_TARGETS)
 def test_knobs_outputs_and_inputs_follow_the_contract(app, env):
-    built = layer(app, env)
     cfg = load_config(app, env, REPO_PARAMS)
+    built = _union(parts(layer(app, env)))
     per_service = [f"Service{s}{k}" for s in (logical_id(n) for n in cfg.services) for k in ("ImageTag", "DesiredCount", "MinCount", "MaxCount")]
     ec2 = ["InstanceType", "InstanceMinSize", "InstanceMaxSize"] if "EC2" in cfg.compute.capacity_providers else []
     assert sorted(built.knobs) == sorted(per_service + ec2)
@@ -391,7 +403,7 @@ def test_knobs_outputs_and_inputs_follow_the_contract(app, env):
     security_outputs = security.build(cfg).template.outputs
     for parameter, wire in built.inputs.items():
         assert parameter == wire.output
-        assert wire.layer in ("network", "security", "data", "edge")
+        assert wire.layer in ("network", "security", "data", "edge", "compute")
         if wire.layer == "security":
             assert wire.output in security_outputs, f"security has no output {wire.output}"
 
@@ -403,7 +415,8 @@ def test_rendering_is_deterministic():
 
 @pytest.mark.parametrize(("app", "env"), ALL_TARGETS)
 def test_compute_template_alone_lints_clean(app, env, linter, tmp_path):
-    path = tmp_path / "compute.json"
-    path.write_bytes(serialize(layer(app, env).template))
-    findings = [f for f in linter.lint_file(path, load_config(app, env, REPO_PARAMS).region) if f.level in ("error", "warning")]
-    assert findings == [], "\n".join(map(str, findings))
+    for part in parts(layer(app, env)):
+        path = tmp_path / f"{part.name}.json"
+        path.write_bytes(serialize(part.template))
+        findings = [f for f in linter.lint_file(path, load_config(app, env, REPO_PARAMS).region) if f.level in ("error", "warning")]
+        assert findings == [], "\n".join(map(str, findings))
