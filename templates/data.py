@@ -24,7 +24,7 @@ from templates.security import CACHE_PORT
 # Logs each engine can export to CloudWatch Logs (MySQL's audit log needs an option group).
 LOG_EXPORTS = {"postgres": ("postgresql", "upgrade"), "mysql": ("error", "general", "slowquery"), "aurora-postgresql": ("postgresql",)}
 # Parameters that make the server refuse unencrypted connections.
-TLS_PARAMETERS = {"postgres": {"rds.force_ssl": "1"}, "mysql": {"require_secure_transport": "ON"}, "aurora-postgresql": {"rds.force_ssl": "1"}}
+TLS_PARAMETERS = {"postgres": {"rds.force_ssl": "1"}, "mysql": {"require_secure_transport": "1"}, "aurora-postgresql": {"rds.force_ssl": "1"}}
 PROXY_ENGINE_FAMILY = {"postgres": "POSTGRESQL", "mysql": "MYSQL"}
 # Performance Insights' free tier.
 PERFORMANCE_INSIGHTS_DAYS = 7
@@ -214,6 +214,8 @@ def _rds(b: LayerBuilder, inputs: _DatabaseInputs):
             Tags=b.tags("rds", f"replica-{index}"),
             **shared,
         )
+        b.skip_check(replica, "CKV_AWS_16", "a read replica inherits the encryption and KMS key of its encrypted primary; CloudFormation takes no StorageEncrypted for it")
+        b.skip_check(replica, "CKV_AWS_157", "a read replica only serves reads: the primary is the Multi-AZ one, and a lost replica is recreated from it")
         # RDS refuses a final snapshot of a read replica, so CloudFormation cannot Snapshot one.
         replicas.append(b.add(replica, snapshot=False))
     return primary, replicas
