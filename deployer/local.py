@@ -191,6 +191,22 @@ def _patch_outputs_after_change_set() -> None:
     CloudFormationBackend.execute_change_set = execute_change_set
 
 
+def _patch_rds_models() -> None:
+    """moto 5.1/5.2 (checked on 5.2.5), two gaps in its RDS CloudFormation models that stop the
+    data layer (HTTP 500):
+    - an Aurora member `AWS::RDS::DBInstance` states no EngineVersion (the cluster owns it), and
+      moto looks up a default version for its engine, which it has none of for aurora-*;
+    - `Ref` to an `AWS::RDS::DBParameterGroup` gives moto's model object, not the group name
+      (the model has no physical_resource_id), so the instance that names it fails.
+    Give aurora engines a placeholder default and parameter groups their name, as CloudFormation does."""
+    from moto.rds.models import DBInstance, DBParameterGroup
+
+    for engine in ("aurora-postgresql", "aurora-mysql"):
+        DBInstance.default_engine_versions.setdefault(engine, "managed-by-cluster")
+    if "physical_resource_id" not in vars(DBParameterGroup):
+        DBParameterGroup.physical_resource_id = property(lambda group: group.name)
+
+
 def moto_needs_patch() -> bool:
     """True while moto's Stack model still lacks its own get_cfn_attribute (the guard test's probe)."""
     from moto.cloudformation.models import Stack
@@ -212,6 +228,7 @@ def local_endpoint() -> Iterator[LocalEndpoint]:
     _patch_intrinsics()
     _patch_unmodelled_references()
     _patch_outputs_after_change_set()
+    _patch_rds_models()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     # moto logs and warns once per resource of a type it does not model; the review already shows
     # those values as unmodelled-by-moto:<Id>.<Attr> and README-deployer.md lists the gaps.

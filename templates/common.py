@@ -118,17 +118,18 @@ class LayerBuilder:
 
     # -------------------------------------------------------------- resources and outputs
 
-    def add(self, resource: AWSObject, *, stateful: bool | None = None) -> AWSObject:
-        """Add a resource; stateful ones get deletion policies by stage and join the stack policy."""
+    def add(self, resource: AWSObject, *, stateful: bool | None = None, snapshot: bool = True) -> AWSObject:
+        """Add a resource; stateful ones get deletion policies by stage and join the stack policy.
+        snapshot=False: Retain even where the type could snapshot (Aurora members, read replicas)."""
         self.template.add_resource(resource)
         if stateful if stateful is not None else resource.resource_type in STATEFUL_TYPES:
-            self.protect(resource)
+            self.protect(resource, snapshot=snapshot)
         return resource
 
-    def protect(self, resource: AWSObject) -> None:
+    def protect(self, resource: AWSObject, *, snapshot: bool = True) -> None:
         """Snapshot (where supported) or Retain in prod; Delete in dev, as the seeds allow for test."""
         if self.cfg.is_prod:
-            policy = "Snapshot" if resource.resource_type in SNAPSHOT_TYPES else "Retain"
+            policy = "Snapshot" if snapshot and resource.resource_type in SNAPSHOT_TYPES else "Retain"
         else:
             policy = "Delete"
         resource.DeletionPolicy = policy

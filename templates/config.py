@@ -611,6 +611,8 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
         kind = "rds-cluster" if cfg.database.is_aurora else "rds"
         if problem := name_problem(kind, cfg.name(kind)):
             problems.append(("environment.suffix", problem))
+    if cfg.cache and (problem := name_problem("cache", cfg.name("cache"))):
+        problems.append(("environment.suffix", problem))
 
     routes: dict[str, str] = {}
     priorities: dict[int, str] = {}

@@ -89,3 +89,7 @@ def test_moto_patches_match_the_installed_moto():
         assert getattr(parsing.clean_json, "cfn_strata_patch", False)
         assert getattr(CloudFormationBackend.execute_change_set, "cfn_strata_patch", False)
     assert local.moto_needs_patch()
+    from moto.rds.models import DBInstance, DBParameterGroup
+
+    assert DBInstance.default_engine_versions["aurora-postgresql"] == "managed-by-cluster"
+    assert "physical_resource_id" in vars(DBParameterGroup)
