@@ -109,7 +109,6 @@ def _artifact_bucket(b: LayerBuilder, key_arn) -> s3.Bucket:
         )
     )
     b.skip_check(bucket, "CKV_AWS_18", "pipeline artifacts are written and read only by the pipeline's own roles, whose calls CloudTrail records; server access logs would add a log bucket per pipeline")
-    b.skip_check(bucket, "CKV_AWS_144", "artifacts expire after days and are rebuilt from the source repositories; a replica would only copy throw-away build output")
     b.add(
         s3.BucketPolicy(
             "ArtifactBucketPolicy",
@@ -184,8 +183,6 @@ def _project(b: LayerBuilder, title: str, qualifier: str, description: str, key_
             Tags=b.tags("build", qualifier),
         )
     )
-    if privileged:
-        b.skip_check(project, "CKV_AWS_316", "docker build needs the Docker daemon, which CodeBuild runs only in privileged mode; the project builds nothing but the pipeline's own repository")
     return project
 
 
