@@ -464,6 +464,33 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
         _print_outputs(stack_outputs(aws.client("cloudformation"), bundle.stack_name), "table")
 
 
+@cli.command()
+@click.argument("profile")
+@click.option("--env", "-e", required=True, help="Environment.")
+@click.option("--change-set", required=True, help="Name (or ARN) of an existing change set on the root stack.")
+@params_option
+@out_option
+@aws_options
+@click.option("--output", "-o", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True, help="Review format.")
+@catch_errors
+def review(profile, env, change_set, params, out, region, aws_profile, endpoint_url, local, output):
+    """Review a change set someone else created (a pipeline's CHANGE_SET_REPLACE action): every
+    nested change, risk-rated, as in `plan`.
+
+    \b
+    Example:
+      cfn-strata review product-catalog --env prod --change-set cfn-strata-pipeline -o markdown
+    """
+    from deployer.review import review_change_set
+
+    bundle = _bundle(profile, env, params, out)
+    with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
+        cfn = aws.client("cloudformation")
+        found = cfn.describe_change_set(StackName=bundle.stack_name, ChangeSetName=change_set)
+        result = review_change_set(cfn, found["ChangeSetId"], layer_of=bundle.layer_of, stateful_ids_of=bundle.stateful_ids)
+    _print_review(result, output)
+
+
 def _print_outputs(values: dict[str, str], output: str) -> None:
     import json
 

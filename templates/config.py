@@ -477,11 +477,35 @@ class PipelineSource(Model):
 class PipelineConfig(Model):
     kind: Literal["backend", "frontend"] = Field("backend", description="backend builds images and deploys infra + services; frontend builds the SPA into the bucket.")
     source: PipelineSource = Field(description="Where the code comes from.")
+    spa_build_dir: str = Field("build", pattern=r"^[\w.-]+(/[\w.-]+)*$", description="frontend: folder `npm run build` writes the SPA into (React: build, Vite: dist).")
 
 
 class CicdConfig(Model):
     enabled: bool = Field(False, description="Generate the delivery pipelines.")
     pipelines: dict[str, PipelineConfig] = Field({}, description="Pipelines by name.")
+    connection_arn: str = Field(
+        "", pattern=r"^$|^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}$",
+        description="CodeConnections connection to GitHub (a Parameter default). Empty creates one, which stays PENDING until someone completes the handshake in the console (Developer Tools > Connections).",
+    )
+    infrastructure: PipelineSource | None = Field(
+        None, description="Repository holding cfn-strata, the params and buildspec.yml, which backend pipelines check out to generate and upload the templates; null: the pipeline's own repository (a monorepo)."
+    )
+    traffic_shifting: Literal[
+        "CodeDeployDefault.ECSAllAtOnce", "CodeDeployDefault.ECSLinear10PercentEvery1Minutes", "CodeDeployDefault.ECSLinear10PercentEvery3Minutes",
+        "CodeDeployDefault.ECSCanary10Percent5Minutes", "CodeDeployDefault.ECSCanary10Percent15Minutes",
+    ] = Field("CodeDeployDefault.ECSCanary10Percent5Minutes", description="CodeDeploy traffic shifting of blue/green services.")
+    termination_wait_minutes: int = Field(5, ge=0, le=2880, description="Blue/green: minutes the old (blue) task set keeps running after traffic moved, for a quick rollback.")
+    artifact_expiration_days: int = Field(30, ge=1, le=3650, description="Lifecycle: delete pipeline artifacts (and uploaded templates, reviews) after this many days.")
+    build_compute_type: Literal["BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"] = Field("BUILD_GENERAL1_SMALL", description="CodeBuild compute type.")
+
+    @model_validator(mode="after")
+    def _pipelines(self) -> "CicdConfig":
+        if self.enabled and not self.pipelines:
+            raise KeyedError("pipelines", "cicd is enabled but names no pipeline")
+        for name in self.pipelines:
+            if not re.fullmatch(IDENTIFIER, name) or len(name) > 20:
+                raise KeyedError("pipelines", f"{name!r}: pipeline names are lower-case words joined by '-', up to 20 characters")
+        return self
 
 
 class BackupConfig(Model):
