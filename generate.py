@@ -429,7 +429,9 @@ def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_p
 @aws_options
 @_with(review_options)
 @click.option("--yes", "-y", is_flag=True, help="Execute without asking.")
-@click.option("--allow-replacement", is_flag=True, help="Execute even when stateful resources are replaced or removed.")
+@click.option("--allow-replacement", "allow_replacement", multiple=True, metavar="LOGICAL_ID",
+              help="Execute although this stateful resource (LogicalId or layer/LogicalId) is replaced or removed; repeat for each. "
+                   "Its nested stack's policy is loosened for exactly these during the execution and restored afterwards.")
 @catch_errors
 def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, output, skip_lint, yes, allow_replacement):
     """Plan, show the review, confirm, execute, stream the events of every stack, print outputs.
@@ -450,13 +452,14 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
             console.print(f"[green]no changes[/green]: {bundle.stack_name} is up to date")
             return
         _print_review(result.review, output)
-        refuse_high_risk(result.review, allow_replacement)
+        allow = refuse_high_risk(result.review, allow_replacement)
         if not yes and not click.confirm(f"execute {result.outcome.name} on {bundle.stack_name}?", err=True):
             console.print(f"not executed; the change set {result.outcome.name} stays for review")
             return
         try:
             with console.status(f"executing {result.outcome.name}"):
-                status = run(aws, bundle, result.outcome, on_event=lambda e: console.print(e.line(), markup=False, soft_wrap=True))
+                status = run(aws, bundle, result.outcome, allow=allow, on_event=lambda e: console.print(e.line(), markup=False, soft_wrap=True),
+                             note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True))
         except StillRunning:
             console.print(follow_hint(bundle.stack_name, aws.region), soft_wrap=True)
             sys.exit(130)
