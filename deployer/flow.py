@@ -4,7 +4,7 @@ what the user asked; time is injected."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable
 from urllib.parse import quote, urlencode
@@ -13,7 +13,8 @@ from deployer.bundle import Bundle
 from deployer.changeset import ChangeSetRef, NoChanges, Waiting, create_change_set
 from deployer.errors import DeployerError
 from deployer.execute import StackFailed, execute
-from deployer.guard import allowed_changes, guard_before_update, loosened, protect_after, protect_termination, rollback_configuration
+from deployer.drift import detect_drift
+from deployer.guard import ROOT, policy_stacks, allowed_changes, guard_before_update, loosened, protect_after, protect_termination, rollback_configuration
 from deployer.review import Review, Risk, review_change_set
 from deployer.session import Aws
 from deployer.upload import TemplateStore, UploadResult, bucket_region, upload_bundle
@@ -74,7 +75,7 @@ def upload(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create: b
     return upload_bundle(s3, bundle, store)
 
 
-def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_bucket: bool = False, clock: Clock = Clock(), waiting: Waiting = Waiting(), progress=None) -> PlanResult:
+def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_bucket: bool = False, clock: Clock = Clock(), waiting: Waiting = Waiting(), progress=None, drift: bool = True) -> PlanResult:
     uploaded = upload(aws, bundle, bucket, prefix, create=create_bucket)
     cfn = aws.client("cloudformation")
     rollback = rollback_configuration(cfn, bundle)
@@ -82,6 +83,12 @@ def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_buck
     if isinstance(outcome, NoChanges):
         return PlanResult(uploaded, outcome, None)
     review = review_change_set(cfn, outcome.change_set_id, layer_of=bundle.layer_of, stateful_ids_of=bundle.stateful_ids)
+    if drift and outcome.type == "UPDATE":
+        if progress:
+            progress("detecting drift of the stacks that hold data")
+        holding_data = {layer: stack_id for layer, stack_id in policy_stacks(cfn, bundle, outcome.stack_id).items() if layer != ROOT and bundle.stateful_ids(layer)}
+        report = detect_drift(cfn, holding_data, delay=waiting.delay, max_attempts=waiting.max_attempts)
+        review = replace(review, drifted=report.drifted, notes=review.notes + report.notes)
     return PlanResult(uploaded, outcome, review)
 
 
