@@ -18,6 +18,7 @@ from typing import Iterator
 
 LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 LOCAL_BUCKET = "cfn-strata-local-templates"
+NOT_MODELLED = "NotImplemented"  # the error code local mode answers for actions moto lacks
 # The moto versions the patch below was written against; the guard test fails when moto moves.
 PATCHED_MOTO = ("5.1", "5.2")
 
@@ -207,6 +208,37 @@ def _patch_rds_models() -> None:
         DBParameterGroup.physical_resource_id = property(lambda group: group.name)
 
 
+# CloudFormation actions moto 5.2.5 does not implement (it answers HTTP 500 with an HTML page,
+# which botocore retries as a server error). Local mode answers them with an AWS-shaped
+# `NotImplemented` error instead, so the deployer can say "not modelled locally" at once.
+UNMODELLED_ACTIONS = (
+    "detect_stack_drift", "describe_stack_drift_detection_status", "describe_stack_resource_drifts",
+    "update_termination_protection", "list_imports", "continue_update_rollback",
+)
+
+
+def _patch_unmodelled_actions() -> None:
+    """moto 5.1/5.2 (checked on 5.2.5): the actions above raise NotImplementedError (HTTP 500).
+    Give each a response that is an AWS error with code NotImplemented; leave any moto implements."""
+    from moto.cloudformation.exceptions import CloudFormationError
+    from moto.cloudformation.responses import CloudFormationResponse
+
+    class NotModelled(CloudFormationError):
+        code = NOT_MODELLED
+
+    def unmodelled(action: str):
+        def respond(self):
+            raise NotModelled(f"{action} is not modelled by the local emulator (moto)")
+
+        respond.cfn_strata_patch = True
+        return respond
+
+    warnings.filterwarnings("ignore", message=r"Exception\(NotModelled\) with code")  # moto's serializer: no such shape in the model
+    for action in UNMODELLED_ACTIONS:
+        if action not in vars(CloudFormationResponse):
+            setattr(CloudFormationResponse, action, unmodelled(action))
+
+
 def moto_needs_patch() -> bool:
     """True while moto's Stack model still lacks its own get_cfn_attribute (the guard test's probe)."""
     from moto.cloudformation.models import Stack
@@ -229,6 +261,7 @@ def local_endpoint() -> Iterator[LocalEndpoint]:
     _patch_unmodelled_references()
     _patch_outputs_after_change_set()
     _patch_rds_models()
+    _patch_unmodelled_actions()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     # moto logs and warns once per resource of a type it does not model; the review already shows
     # those values as unmodelled-by-moto:<Id>.<Attr> and README-deployer.md lists the gaps.
