@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import urllib.request
 import warnings
 from dataclasses import dataclass
 from typing import Iterator
@@ -126,7 +127,9 @@ def _patch_unmodelled_references() -> None:
     Secrets Manager, Cognito, alarms, ...) are skipped with a warning, but then
     - a `Ref` to one resolves to None (a property that needs it fails with HTTP 500),
     - a `Fn::GetAtt` on one is "references undefined resource" (HTTP 400), and
-    - an Output with `Fn::GetAtt` on one crashes template validation (HTTP 500).
+    - an Output with `Fn::GetAtt` on one crashes template validation (HTTP 500);
+    some modelled types have no attributes at all (`AWS::ElasticLoadBalancingV2::TargetGroup`:
+    AttributeError, HTTP 500) and get the same placeholder.
     Resolve both to a visible `unmodelled-by-moto:<LogicalId>[.<Attribute>]` string and let outputs
     of such resources through, so the rest of the stack is created and the gap shows in outputs."""
     from moto.cloudformation import parsing
@@ -140,8 +143,13 @@ def _patch_unmodelled_references() -> None:
             if isinstance(resource_json.get("Ref"), str) and _unmodelled(resources_map, resource_json["Ref"]):
                 return f"unmodelled-by-moto:{resource_json['Ref']}"
             target = resource_json.get("Fn::GetAtt")
-            if isinstance(target, list) and len(target) == 2 and _unmodelled(resources_map, target[0]):
-                return f"unmodelled-by-moto:{target[0]}.{target[1]}"
+            if isinstance(target, list) and len(target) == 2:
+                if _unmodelled(resources_map, target[0]):
+                    return f"unmodelled-by-moto:{target[0]}.{target[1]}"
+                try:
+                    return current(resource_json, resources_map)
+                except AttributeError:  # modelled, but without attributes (FakeTargetGroup in 5.2.5)
+                    return f"unmodelled-by-moto:{target[0]}.{target[1]}"
         return current(resource_json, resources_map)
 
     clean_json.cfn_strata_patch = True
@@ -272,6 +280,9 @@ def local_endpoint() -> Iterator[LocalEndpoint]:
     host, port = server.get_host_and_port()
     endpoint = LocalEndpoint(f"http://{host}:{port}", server)
     try:
+        # moto keeps its state per process, not per server: start every local run empty (moto's
+        # documented reset endpoint), whatever an earlier run in this process left behind.
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint.url}/moto-api/reset", method="POST"), timeout=30).close()
         yield endpoint
     finally:
         endpoint.stop()

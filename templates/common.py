@@ -104,7 +104,7 @@ class LayerBuilder:
         layer, output = source.split(".", 1)
         self._inputs[name] = Wire(layer, output)
         props: dict[str, Any] = {"Type": type, "Description": f"{description} (from the {layer} layer's {output} output)"}
-        if type == "String":
+        if type in ("String", "CommaDelimitedList"):
             props |= {"AllowedPattern": r"^\S+$", "ConstraintDescription": "must not be empty"}
         return self._parameter(name, f"Inputs from other layers", label or _words(name), **props)
 

@@ -64,7 +64,7 @@ def _repository(b: LayerBuilder, svc_name: str, svc: ServiceConfig, kms_key_arn)
         if settings.encryption == "KMS"
         else ecr.EncryptionConfiguration(EncryptionType="AES256")
     )
-    return b.add(
+    repository = b.add(
         ecr.Repository(
             logical_id("service", svc_name, "Repository"),
             RepositoryName=b.named("ecr", svc_name),
@@ -77,6 +77,9 @@ def _repository(b: LayerBuilder, svc_name: str, svc: ServiceConfig, kms_key_arn)
             Tags=b.tags("ecr", svc_name),
         )
     )
+    if settings.encryption != "KMS":
+        b.skip_check(repository, "CKV_AWS_136", "the profile asks for AES256 (ECR-managed keys, seed 001); set services.<name>.ecr.encryption: KMS for the layer's key")
+    return repository
 
 
 # ------------------------------------------------------------------ cluster and capacity
@@ -181,6 +184,8 @@ def _ec2_capacity(b: LayerBuilder, cluster: ecs.Cluster) -> ecs.CapacityProvider
             TagSpecifications=[ec2.TagSpecifications(ResourceType="launch-template", Tags=b.tags("lt-ecs"))],
         )
     )
+    if public:
+        b.skip_check(template, "CKV_AWS_88", "the profile puts the ECS instances in public subnets (seed 001), which have no NAT route; their security group has no ingress at all (tasks use awsvpc and their own groups)")
     group_tags = {tag["Key"]: tag["Value"] for tag in b.tag_list("asg-ecs")}
     asg = b.add(
         autoscaling.AutoScalingGroup(

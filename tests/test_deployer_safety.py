@@ -43,8 +43,11 @@ def test_prod_policies_deny_replace_and_delete_on_the_stateful_resources_and_all
     assert guarded_ids(prod["network"]) == {"FlowLogsKey", "FlowLogsLogGroup"}
     assert guarded_ids(prod["edge"]) == {"AccessLogsBucket"}
     assert guarded_ids(prod["backup"]) == {"BackupVault"}
-    # the root guards the nested stacks that hold data
-    assert guarded_ids(prod["root"]) == {"BackupStack", "EdgeStack", "NetworkStack", "SecurityStack"}
+    assert guarded_ids(prod["data"]) == {"DatabaseCluster", "DatabaseClusterLogGroupPostgresql", "DatabaseWriter", "DatabaseReader1"}
+    assert guarded_ids(prod["compute"]) == {"ServiceApiLogGroup", "ServiceApiRepository"}
+    assert guarded_ids(prod["observability"]) == set()
+    # the root guards the nested stacks that hold data, and only those
+    assert guarded_ids(prod["root"]) == {"BackupStack", "CicdStack", "ComputeStack", "DataStack", "EdgeStack", "NetworkStack", "SecurityStack"}
 
 
 @pytest.mark.parametrize(("app", "env"), ALL_TARGETS)
