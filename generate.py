@@ -13,9 +13,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from templates.config import ConfigError
-from templates.params import available_profiles, load_config, params_root
-from templates.render import LimitError, render, write_profile
+# Light imports only: the generator (pydantic, troposphere) and cfn-lint are imported by the
+# commands that need them, so a warm `lint` of unchanged templates never loads them.
+from templates.errors import ConfigError, LimitError
+from templates.freshness import fresh_manifest, inputs_digest
+from templates.profiles import available_profiles, params_root
 
 console = Console(stderr=True, highlight=False)
 out_console = Console(highlight=False)
@@ -75,9 +77,26 @@ def _targets(profile: str | None, env: str | None, all_profiles: bool, params: s
 
 def generate_all(targets, params: str | None, out: Path, fmt: str):
     """Load every config, render everything in memory, and only then write: all or nothing."""
-    configs = [load_config(app, env, params_root(params)) for app, env in targets]
+    from templates.params import load_config
+    from templates.render import render, write_profile
+
+    root = params_root(params)
+    configs = [load_config(app, env, root) for app, env in targets]
     rendered = [render(cfg, fmt) for cfg in configs]
-    return [(r, write_profile(r, out)) for r in rendered]
+    stamps = [inputs_digest(root, app, env, fmt) for app, env in targets]
+    return [(r, write_profile(r, out, stamp)) for r, stamp in zip(rendered, stamps)]
+
+
+def up_to_date(targets, params: str | None, out: Path) -> list[tuple[Path, dict]]:
+    """(folder, manifest) per target: the folder as it is when generated from exactly the current
+    inputs (templates/freshness.py), else generated now (all stale targets together, all or nothing)."""
+    root = params_root(params)
+    found = {target: fresh_manifest(out / target[0] / target[1], inputs_digest(root, *target, "json")) for target in targets}
+    stale = [target for target, manifest in found.items() if manifest is None]
+    if stale:
+        for rendered, folder in generate_all(stale, params, out, "json"):
+            found[(folder.parent.name, folder.name)] = rendered.manifest
+    return [(out / app / env, found[(app, env)]) for app, env in targets]
 
 
 def _summary(results, out: Path) -> Table:
@@ -123,6 +142,8 @@ def profiles(params):
     Example:
       cfn-strata profiles
     """
+    from templates.params import load_config
+
     root = params_root(params)
     table = Table(title=f"profiles in {root}")
     table.add_column("profile")
@@ -181,12 +202,12 @@ def lint(profile, env, all_profiles, params, out, jobs, no_cache):
     """
     from templates.lint import LintCache, run_lint
 
-    results = generate_all(_targets(profile, env, all_profiles, params), params, out, "json")
-    with console.status(f"linting {sum(len(r.manifest['templates']) for r, _ in results)} templates"):
-        findings = run_lint([(folder, f"{folder}/") for _, folder in results], cache=None if no_cache else LintCache.default(), jobs=jobs)
+    results = up_to_date(_targets(profile, env, all_profiles, params), params, out)
+    count = sum(len(manifest["templates"]) for _, manifest in results)
+    with console.status(f"linting {count} templates"):
+        findings = run_lint([(folder, f"{folder}/") for folder, _ in results], cache=None if no_cache else LintCache.default(), jobs=jobs)
     for finding in findings:
         out_console.print(str(finding), soft_wrap=True)
-    count = sum(len(r.manifest["templates"]) for r, _ in results)
     blocking = [f for f in findings if f.level in ("error", "warning")]
     if blocking:
         raise OperationFailed(f"{len(blocking)} cfn-lint error(s)/warning(s) in {count} templates")
@@ -260,12 +281,8 @@ def store_options(command):
 def _bundle(profile: str, env: str, params: str | None, out: Path):
     """Generate into OUT unless an identical dist/ is already there; return it for the deployer."""
     from deployer.bundle import load_bundle
-    from templates.render import output_dir
 
-    rendered = render(load_config(profile, env, params_root(params)))
-    folder = output_dir(out, rendered.cfg)
-    if any(not (folder / name).is_file() or (folder / name).read_bytes() != body for name, body in rendered.files.items()):
-        write_profile(rendered, out)
+    [(folder, _)] = up_to_date([(profile, env)], params, out)
     return load_bundle(folder)
 
 

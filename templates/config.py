@@ -8,6 +8,8 @@ become CloudFormation Parameters whose defaults come from these values.
 
 from __future__ import annotations
 
+from templates.errors import ConfigError  # noqa: F401 (re-exported: raised by the model's validators)
+
 import ipaddress
 import re
 from typing import Annotated, Literal
@@ -33,13 +35,6 @@ FARGATE_MEMORY = {
 # Seed documents name versions AWS no longer creates although cfn-lint's data still lists them.
 RETIRED_BY_SEED_README = {("aurora-postgresql", "16.4")}
 
-
-class ConfigError(Exception):
-    """Bad params: carries the file, the key path and what is allowed. The CLI exits 2 on it."""
-
-    def __init__(self, file: str, key: str, message: str):
-        self.file, self.key, self.message = file, key, message
-        super().__init__(f"{file}: {key}: {message}" if key else f"{file}: {message}")
 
 
 class KeyedError(ValueError):

@@ -20,7 +20,7 @@ from importlib.metadata import version
 from multiprocessing import get_context
 from pathlib import Path
 
-from templates.render import limit_problems
+from templates.limits import limit_problems
 
 # Ignores are rare; each carries its reason. Keyed by (rule id, template file, path element).
 IGNORED = {

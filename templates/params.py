@@ -15,19 +15,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from templates.config import AppConfig, ConfigError, KeyedError, semantic_problems
+from templates.profiles import REPO_PARAMS, available_profiles, params_root  # noqa: F401 (re-exported)
 
-REPO_PARAMS = Path(__file__).resolve().parent.parent / "params"
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
-
-
-def params_root(explicit: str | os.PathLike | None = None) -> Path:
-    """--params, else $CFN_STRATA_PARAMS, else ./params when present, else the repository's params/."""
-    if explicit:
-        return Path(explicit)
-    if env := os.environ.get("CFN_STRATA_PARAMS"):
-        return Path(env)
-    local = Path("params")
-    return local if local.is_dir() else REPO_PARAMS
 
 
 def display_path(path: Path) -> str:
@@ -181,15 +171,6 @@ def _inner_model(annotation: Any) -> Any:
         if found is not None:
             return found
     return None
-
-
-def available_profiles(root: Path) -> dict[str, list[str]]:
-    """{application: [environment, ...]} for every folder under root with a base.yaml."""
-    profiles: dict[str, list[str]] = {}
-    if root.is_dir():
-        for folder in sorted(p for p in root.iterdir() if (p / "base.yaml").is_file()):
-            profiles[folder.name] = sorted(p.stem for p in folder.glob("*.yaml") if p.stem != "base")
-    return profiles
 
 
 def load_config(application: str, environment: str, root: Path | None = None) -> AppConfig:

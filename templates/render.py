@@ -18,20 +18,13 @@ from troposphere import Template
 from templates import layers as layer_registry
 from templates.common import Layer
 from templates.config import AppConfig
+from templates.freshness import STAMP_FILE
+from templates.errors import LimitError  # noqa: F401 (re-exported)
+from templates.limits import BODY_LIMIT, OUTPUT_LIMIT, PARAMETER_LIMIT, RESOURCE_LIMIT, S3_LIMIT, limit_problems  # noqa: F401
 from templates.root import build_root
 
 Format = Literal["json", "yaml"]
 GENERATOR = "cfn-strata 0.1.0"
-# CloudFormation's hard limits per template.
-BODY_LIMIT = 51_200
-S3_LIMIT = 1_048_576
-RESOURCE_LIMIT = 500
-PARAMETER_LIMIT = 200
-OUTPUT_LIMIT = 200
-
-
-class LimitError(Exception):
-    """A generated template breaks a CloudFormation hard limit. The CLI exits 1 on it."""
 
 
 @dataclass(frozen=True)
@@ -77,16 +70,6 @@ def _describe(file: str, layer: str, scope: str, body: bytes, document: dict) ->
     }
 
 
-def limit_problems(entry: dict) -> list[str]:
-    """CloudFormation hard limits the template breaks (the 51,200-byte body limit is only a note:
-    the deployer always passes templates by S3 URL)."""
-    checks = [
-        ("bytes", S3_LIMIT, "bytes (the 1 MB limit for a template in S3)"),
-        ("resources", RESOURCE_LIMIT, "resources"),
-        ("parameters", PARAMETER_LIMIT, "parameters"),
-        ("outputs", OUTPUT_LIMIT, "outputs"),
-    ]
-    return [f"{entry['file']}: {entry[key]} {what} exceeds the limit of {limit}" for key, limit, what in checks if entry[key] > limit]
 
 
 def render(cfg: AppConfig, fmt: Format = "json") -> RenderedProfile:
@@ -167,7 +150,8 @@ def write_atomically(target: Path, files: dict[str, bytes]) -> None:
         raise
 
 
-def write_profile(rendered: RenderedProfile, out: Path) -> Path:
+def write_profile(rendered: RenderedProfile, out: Path, stamp: str | None = None) -> Path:
+    """Write the profile's folder in one swap; `stamp` (templates/freshness.py) goes in with it."""
     target = output_dir(out, rendered.cfg)
-    write_atomically(target, rendered.files)
+    write_atomically(target, rendered.files | ({STAMP_FILE: stamp.encode()} if stamp else {}))
     return target

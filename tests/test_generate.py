@@ -51,7 +51,8 @@ def test_manifest_describes_every_template(tmp_path):
         assert entry["resources"] == len(doc["Resources"])
         assert entry["parameters"] == len(doc.get("Parameters", {}))
         assert entry["outputs"] == len(doc.get("Outputs", {}))
-    assert sorted(p.name for p in folder.iterdir()) == sorted(["manifest.json", *(e["file"] for e in manifest["templates"])])
+    # the templates, the manifest and the inputs stamp (templates/freshness.py), nothing else
+    assert sorted(p.name for p in folder.iterdir()) == sorted([".inputs", "manifest.json", *(e["file"] for e in manifest["templates"])])
 
 
 def test_atomic_write_keeps_the_old_folder_when_writing_fails(tmp_path):

@@ -73,3 +73,65 @@ def test_parallel_lint_finds_exactly_what_sequential_finds(tmp_path):
     parallel = run_lint(folders, jobs=2)
     assert parallel == sequential
     assert sum(1 for f in sequential if f.resource == "ApplicationKey") == 3
+
+
+# ------------------------------------------------------------------ reusing dist/ (templates/freshness.py)
+
+
+def _params_copy(tmp_path):
+    import shutil
+
+    from templates.profiles import REPO_PARAMS
+
+    params = tmp_path / "params"
+    shutil.copytree(REPO_PARAMS / "product-catalog", params / "product-catalog")
+    return params
+
+
+def test_dist_is_reused_only_while_every_input_and_every_template_byte_is_unchanged(tmp_path, monkeypatch):
+    import generate
+    from templates import freshness
+
+    params, out = _params_copy(tmp_path), tmp_path / "dist"
+    target = [("product-catalog", "dev")]
+    [(folder, manifest)] = generate.up_to_date(target, str(params), out)
+    assert (folder / freshness.STAMP_FILE).read_text() == freshness.inputs_digest(params, "product-catalog", "dev", "json")
+
+    generated = []
+    real = generate.generate_all
+    monkeypatch.setattr(generate, "generate_all", lambda *a: generated.append(a[0]) or real(*a))
+    assert generate.up_to_date(target, str(params), out) == [(folder, manifest)]
+    assert generated == []  # nothing changed: nothing generated
+
+    overlay = params / "product-catalog" / "dev.yaml"
+    overlay.write_text(overlay.read_text() + "\n# a comment is a change of input\n")
+    generate.up_to_date(target, str(params), out)
+    assert generated == [target]
+
+    root = folder / "root.json"
+    root.write_bytes(root.read_bytes().replace(b'"Resources"', b'"Resources" ', 1))  # hand-edited dist/
+    generate.up_to_date(target, str(params), out)
+    assert generated == [target, target]
+    assert json.loads(root.read_bytes()) and root.read_bytes() == real(target, str(params), tmp_path / "again", "json")[0][1].joinpath("root.json").read_bytes()
+
+
+def test_the_stamp_covers_the_generator_source_and_the_library_versions(tmp_path, monkeypatch):
+    from templates import freshness
+
+    params = _params_copy(tmp_path)
+    before = freshness.inputs_digest(params, "product-catalog", "dev", "json")
+    assert freshness.inputs_digest(params, "product-catalog", "dev", "yaml") != before
+    assert freshness.inputs_digest(params, "product-catalog", "nope", "json") is None
+
+    import shutil
+
+    original, package = freshness.PACKAGE, tmp_path / "package"
+    shutil.copytree(original, package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(freshness, "PACKAGE", package)
+    assert freshness.inputs_digest(params, "product-catalog", "dev", "json") == before
+    (package / "network.py").write_text((package / "network.py").read_text() + "\n# changed\n")
+    assert freshness.inputs_digest(params, "product-catalog", "dev", "json") != before
+
+    monkeypatch.setattr(freshness, "PACKAGE", original)
+    monkeypatch.setattr(freshness, "_version", lambda name: "9.9.9" if name == "troposphere" else "1")
+    assert freshness.inputs_digest(params, "product-catalog", "dev", "json") != before
