@@ -188,7 +188,8 @@ def generate(profile, env, all_profiles, params, out, fmt):
 @click.option("--no-cache", is_flag=True, help="Lint every template even when an identical one was linted before.")
 @catch_errors
 def lint(profile, env, all_profiles, params, out, jobs, no_cache):
-    """Generate, then run cfn-lint in-process on every template, for each profile's region.
+    """Generate (or reuse dist/ when nothing changed), then run cfn-lint in-process on every
+    template, for each profile's region.
 
     Prints each finding as `file: resource: rule: message` and checks CloudFormation's hard
     limits (1 MB in S3, 500 resources, 200 parameters, 200 outputs). Exit 1 on any error or
