@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 
 from awacs.aws import Action, Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
-from awacs.aws import Bool, Deny
 from awacs.sts import AssumeRole
 from troposphere import AccountId, Equals, GetAtt, If, Join, Ref, Sub
 from troposphere import cloudwatch, codebuild, codeconnections, codedeploy, iam, logs, s3
@@ -109,25 +108,7 @@ def _artifact_bucket(b: LayerBuilder, key_arn) -> s3.Bucket:
         )
     )
     b.skip_check(bucket, "CKV_AWS_18", "pipeline artifacts are written and read only by the pipeline's own roles, whose calls CloudTrail records; server access logs would add a log bucket per pipeline")
-    b.add(
-        s3.BucketPolicy(
-            "ArtifactBucketPolicy",
-            Bucket=Ref(bucket),
-            PolicyDocument=PolicyDocument(
-                Version="2012-10-17",
-                Statement=[
-                    Statement(
-                        Sid="DenyInsecureTransport",
-                        Effect=Deny,
-                        Principal=Principal("*"),
-                        Action=[Action("s3", "*")],
-                        Resource=[GetAtt(bucket, "Arn"), Join("", [GetAtt(bucket, "Arn"), "/*"])],
-                        Condition=Condition(Bool("aws:SecureTransport", False)),
-                    )
-                ],
-            ),
-        )
-    )
+    b.tls_only_bucket_policy(bucket)
     b.output("ArtifactBucketName", Ref(bucket), "Bucket of the pipeline artifacts, uploaded templates (templates/) and change-set reviews (reviews/)")
     return bucket
 

@@ -137,6 +137,25 @@ class LayerBuilder:
         if resource.title not in self._stateful:
             self._stateful.append(resource.title)
 
+    def tls_only_bucket_policy(self, bucket: AWSObject, *statements: Any) -> AWSObject:
+        """`<Bucket>Policy`: deny every S3 action without TLS (what E9003 and checkov read), plus
+        the given grants."""
+        from awacs.aws import Bool, Condition, Deny, Principal, PolicyDocument, Statement
+        from awacs.s3 import Action
+        from troposphere import GetAtt, Join, Ref
+        from troposphere.s3 import BucketPolicy
+
+        tls_only = Statement(
+            Sid="DenyInsecureTransport",
+            Effect=Deny,
+            Principal=Principal("*"),
+            Action=[Action("*")],
+            Resource=[GetAtt(bucket, "Arn"), Join("", [GetAtt(bucket, "Arn"), "/*"])],
+            Condition=Condition(Bool("aws:SecureTransport", False)),
+        )
+        document = PolicyDocument(Version="2012-10-17", Statement=[tls_only, *statements])
+        return self.add(BucketPolicy(f"{bucket.title}Policy", Bucket=Ref(bucket), PolicyDocument=document))
+
     def skip_check(self, resource: AWSObject, check_id: str, reason: str) -> None:
         """Declare a checkov skip on the resource, with the reason a reviewer reads beside it."""
         metadata = dict(getattr(resource, "Metadata", None) or {})

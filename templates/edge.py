@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from awacs import kms as awacs_kms
 from awacs import s3 as awacs_s3
-from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals, StringLike
+from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals, StringLike
 from troposphere import AccountId, Equals, GetAtt, If, Join, Ref, Sub
 from troposphere import apigatewayv2 as apigw
 from troposphere import certificatemanager as acm
@@ -125,19 +125,6 @@ def _bucket(b: LayerBuilder, title: str, kind: str, *, versioned: bool, expirati
     return b.add(s3.Bucket(title, **props))
 
 
-def _bucket_policy(b: LayerBuilder, bucket: s3.Bucket, statements: list[Statement]) -> s3.BucketPolicy:
-    """TLS-only, plus the given grants."""
-    tls_only = Statement(
-        Sid="DenyInsecureTransport",
-        Effect=Deny,
-        Principal=Principal("*"),
-        Action=[awacs_s3.Action("*")],
-        Resource=[GetAtt(bucket, "Arn"), Join("", [GetAtt(bucket, "Arn"), "/*"])],
-        Condition=Condition(Bool("aws:SecureTransport", False)),
-    )
-    return b.add(s3.BucketPolicy(f"{bucket.title}Policy", Bucket=Ref(bucket), PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[tls_only, *statements])))
-
-
 def _log_bucket(b: LayerBuilder) -> tuple[s3.Bucket, s3.BucketPolicy] | None:
     """One bucket for the ALB and CloudFront access logs, each under its own prefix."""
     edge = b.cfg.edge
@@ -170,7 +157,7 @@ def _log_bucket(b: LayerBuilder) -> tuple[s3.Bucket, s3.BucketPolicy] | None:
                 Resource=[Join("", [GetAtt(bucket, "Arn"), f"/{ALB_LOG_PREFIX}/AWSLogs/", AccountId, "/*"])],
             )
         )
-    return bucket, _bucket_policy(b, bucket, grants)
+    return bucket, b.tls_only_bucket_policy(bucket, *grants)
 
 
 # ------------------------------------------------------------------ load balancer
@@ -718,7 +705,7 @@ def build(cfg: AppConfig) -> Layer | list[Layer]:
                     Condition=Condition(StringEquals("AWS:SourceArn", Sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}"))),
                 )
             )
-        _bucket_policy(b, spa, readers)
+        b.tls_only_bucket_policy(spa, *readers)
 
     if edge.api_gateway.enabled:
         private_subnets = None

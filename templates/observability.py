@@ -387,25 +387,7 @@ def _canary_bucket(b: LayerBuilder) -> s3.Bucket:
             Tags=b.tags("canary"),
         )
     )
-    b.add(
-        s3.BucketPolicy(
-            "CanaryArtifactsBucketPolicy",
-            Bucket=Ref(bucket),
-            PolicyDocument=PolicyDocument(
-                Version="2012-10-17",
-                Statement=[
-                    Statement(
-                        Sid="DenyWithoutTls",
-                        Effect=Deny,
-                        Principal=Principal("*"),
-                        Action=[awacs_s3.Action("*")],
-                        Resource=[GetAtt(bucket, "Arn"), Join("", [GetAtt(bucket, "Arn"), "/*"])],
-                        Condition=Condition(Bool("aws:SecureTransport", "false")),
-                    )
-                ],
-            ),
-        )
-    )
+    b.tls_only_bucket_policy(bucket)
     return bucket
 
 

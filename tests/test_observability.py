@@ -164,7 +164,7 @@ def test_smart_task_canaries_every_5_minutes_on_the_seed_paths():
     assert bucket["PublicAccessBlockConfiguration"] == {"BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
     assert bucket["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 30
     deny = document["Resources"]["CanaryArtifactsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
-    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": False}}
     others = {(app, env) for app, env in ALL_TARGETS if resources(doc(app, env), "AWS::Synthetics::Canary")}
     assert others == {("smart-task", "dev"), ("smart-task", "prod")}
 
