@@ -78,14 +78,16 @@ def render(cfg: AppConfig, fmt: Format = "json") -> RenderedProfile:
     files: dict[str, bytes] = {}
     entries: list[dict] = []
     for layer in layers:
-        body = serialize(layer.template, fmt)
+        document = layer.template.to_dict()  # once: troposphere's to_dict validates and copies every object
+        body = serialize(document, fmt)
         name = template_file(layer.name, fmt)
         files[name] = body
-        entries.append(_describe(name, layer.name, layer.scope, body, layer.template.to_dict()))
+        entries.append(_describe(name, layer.name, layer.scope, body, document))
     root = build_root(cfg, layers, lambda layer: template_file(layer.name, fmt))
-    root_body = serialize(root, fmt)
+    root_document = root.to_dict()
+    root_body = serialize(root_document, fmt)
     files[template_file("root", fmt)] = root_body
-    entries.insert(0, _describe(template_file("root", fmt), "root", "root", root_body, root.to_dict()))
+    entries.insert(0, _describe(template_file("root", fmt), "root", "root", root_body, root_document))
 
     problems = [p for entry in entries for p in limit_problems(entry)]
     if problems:
