@@ -50,15 +50,21 @@ def is_no_changes(reason: str | None) -> bool:
     return bool(reason) and any(marker in reason for marker in NO_CHANGES_MARKERS)
 
 
-def stack_status(cfn, stack_name: str) -> str | None:
-    """The stack's status, None when it does not exist."""
+def describe_stack(cfn, stack_name: str) -> dict | None:
+    """The stack's description, None when it does not exist."""
     try:
         stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as err:
         if "does not exist" in err.response.get("Error", {}).get("Message", ""):
             return None
         raise
-    return stacks[0]["StackStatus"] if stacks else None
+    return stacks[0] if stacks else None
+
+
+def stack_status(cfn, stack_name: str) -> str | None:
+    """The stack's status, None when it does not exist."""
+    stack = describe_stack(cfn, stack_name)
+    return stack["StackStatus"] if stack else None
 
 
 def change_set_type(stack_name: str, status: str | None) -> str:
@@ -96,6 +102,19 @@ def change_set_name(now: datetime, root_sha256: str) -> str:
     return f"cfn-strata-{now:%Y%m%d-%H%M%S}-{root_sha256[:8]}"
 
 
+def destroy_command(bundle: Bundle) -> str:
+    return f"cfn-strata destroy {bundle.manifest['application']} --env {bundle.manifest['environment']}"
+
+
+def _refuse_failed_state(cfn, bundle: Bundle, stack: dict) -> None:
+    """A stack CloudFormation cannot update: say why and the command that recovers it."""
+    from deployer.recovery import guidance
+
+    message = guidance(cfn, stack["StackStatus"], stack_name=bundle.stack_name, stack_id=stack["StackId"], destroy_command=destroy_command(bundle))
+    if message:
+        raise DeployerError(message)
+
+
 def create_change_set(
     cfn,
     bundle: Bundle,
@@ -106,7 +125,10 @@ def create_change_set(
     progress: Callable[[str], object] | None = None,
     rollback_configuration: dict | None = None,
 ) -> ChangeSetRef | NoChanges:
-    status = stack_status(cfn, bundle.stack_name)
+    stack = describe_stack(cfn, bundle.stack_name)
+    status = stack["StackStatus"] if stack else None
+    if stack:
+        _refuse_failed_state(cfn, bundle, stack)
     kind = change_set_type(bundle.stack_name, status)
     name = change_set_name(now, upload.root.sha256)
     extra = {"RollbackConfiguration": rollback_configuration} if rollback_configuration and kind == "UPDATE" else {}

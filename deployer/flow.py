@@ -10,10 +10,11 @@ from typing import Callable
 from urllib.parse import quote, urlencode
 
 from deployer.bundle import Bundle
-from deployer.changeset import ChangeSetRef, NoChanges, Waiting, create_change_set
+from deployer.changeset import ChangeSetRef, NoChanges, Waiting, create_change_set, destroy_command
 from deployer.errors import DeployerError
 from deployer.execute import StackFailed, execute
 from deployer.drift import detect_drift
+from deployer.recovery import guidance
 from deployer.guard import ROOT, policy_stacks, allowed_changes, guard_before_update, loosened, protect_after, protect_termination, rollback_configuration
 from deployer.review import Review, Risk, review_change_set
 from deployer.session import Aws
@@ -114,6 +115,9 @@ def run(aws: Aws, bundle: Bundle, ref: ChangeSetRef, *, allow: dict[str, frozens
                 status = execute(cfn, ref, sleep=clock.sleep, delay=clock.delay, on_event=on_event)
             except StackFailed as failed:
                 status = failed.status
+                advice = guidance(cfn, status, stack_name=ref.stack_name, stack_id=ref.stack_id, destroy_command=destroy_command(bundle))
+                if advice:
+                    raise StackFailed(f"{failed}\n{advice}", status) from failed
                 raise
     finally:
         if bundle.is_prod and status != "ROLLBACK_COMPLETE":
