@@ -10,7 +10,8 @@ from typing import Callable
 from urllib.parse import quote, urlencode
 
 from deployer.bundle import Bundle
-from deployer.changeset import ChangeSetRef, NoChanges, Waiting, create_change_set, destroy_command
+from deployer.changeset import ChangeSetRef, NoChanges, Waiting, create_change_set, describe_stack, destroy_command
+from deployer.imports import check_imports
 from deployer.errors import DeployerError
 from deployer.execute import StackFailed, execute
 from deployer.drift import detect_drift
@@ -80,10 +81,13 @@ def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_buck
     uploaded = upload(aws, bundle, bucket, prefix, create=create_bucket)
     cfn = aws.client("cloudformation")
     rollback = rollback_configuration(cfn, bundle)
+    preflight = _preflight_imports(cfn, bundle)
     outcome = create_change_set(cfn, bundle, uploaded, now=clock.now(), waiting=waiting, progress=progress, rollback_configuration=rollback)
     if isinstance(outcome, NoChanges):
         return PlanResult(uploaded, outcome, None)
     review = review_change_set(cfn, outcome.change_set_id, layer_of=bundle.layer_of, stateful_ids_of=bundle.stateful_ids)
+    if preflight:
+        review = replace(review, notes=review.notes + preflight)
     if drift and outcome.type == "UPDATE":
         if progress:
             progress("detecting drift of the stacks that hold data")
@@ -91,6 +95,14 @@ def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_buck
         report = detect_drift(cfn, holding_data, delay=waiting.delay, max_attempts=waiting.max_attempts)
         review = replace(review, drifted=report.drifted, notes=review.notes + report.notes)
     return PlanResult(uploaded, outcome, review)
+
+
+def _preflight_imports(cfn, bundle: Bundle) -> tuple[str, ...]:
+    """On a deployed, updatable stack: refuse to drop exports other stacks import (deployer/imports.py)."""
+    stack = describe_stack(cfn, bundle.stack_name)
+    if not stack or not stack["StackStatus"].endswith("_COMPLETE") or stack["StackStatus"] in ("ROLLBACK_COMPLETE", "DELETE_COMPLETE"):
+        return ()
+    return check_imports(cfn, bundle, stack["StackId"])
 
 
 def refuse_high_risk(review: Review, allow_replacement: tuple[str, ...] = ()) -> dict[str, frozenset[str]]:
