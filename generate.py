@@ -497,6 +497,38 @@ def review(profile, env, change_set, params, out, region, aws_profile, endpoint_
     _print_review(result, output)
 
 
+@cli.command()
+@click.argument("profile")
+@click.option("--env", "-e", required=True, help="Environment.")
+@params_option
+@out_option
+@aws_options
+@click.option("--output", "-o", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True, help="Diff format.")
+@catch_errors
+def diff(profile, env, params, out, region, aws_profile, endpoint_url, local, output):
+    """The deployed templates (root and nested) against the newly generated ones, per layer:
+    resources added and removed, properties changed with old and new values. Creates no change
+    set; exits 0 whatever differs.
+
+    \b
+    Example:
+      cfn-strata diff product-catalog --env prod -o markdown
+    """
+    from deployer.diff import diff_stack, to_json, to_markdown, to_table
+
+    bundle = _bundle(profile, env, params, out)
+    with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
+        result = diff_stack(aws.client("cloudformation"), bundle)
+    if output == "json":
+        out_console.print(to_json(result), markup=False, soft_wrap=True, highlight=False)
+    elif output == "markdown":
+        out_console.print(to_markdown(result), markup=False, soft_wrap=True, highlight=False)
+    else:
+        out_console.print(to_table(result))
+        for note in result.notes:
+            console.print(f"note: {note}", soft_wrap=True)
+
+
 def _print_outputs(values: dict[str, str], output: str) -> None:
     import json
 
