@@ -40,6 +40,9 @@ def catch_errors(command):
             console.print(f"[red]error:[/red] {escape(str(err))}", soft_wrap=True)
             sys.exit(1)
         except Exception as err:
+            if type(err).__name__ == "Interrupted" and type(err).__module__ == "deployer.errors":
+                console.print(str(err), markup=False, soft_wrap=True)
+                sys.exit(130)
             message = _deployer_error(err)
             if message is None:
                 raise

@@ -12,7 +12,7 @@ from typing import Callable
 from botocore.exceptions import ClientError, WaiterError
 
 from deployer.bundle import Bundle
-from deployer.errors import DeployerError
+from deployer.errors import DeployerError, Interrupted, explain
 from deployer.upload import UploadResult
 
 NO_CHANGES_MARKERS = ("didn't contain changes", "No updates are to be performed")
@@ -154,7 +154,12 @@ def create_change_set(
         progress(f"waiting for change set {name}")
     try:
         cfn.get_waiter("change_set_create_complete").wait(ChangeSetName=ref.change_set_id, WaiterConfig=waiting.config())
+    except KeyboardInterrupt:
+        raise Interrupted(f"stopped waiting; change set {name} is still being created on {bundle.stack_name} and nothing was executed. "
+                          f"Review it with: cfn-strata review {bundle.label.replace('/', ' --env ')} --change-set {name}") from None
     except WaiterError as err:
+        if "Error" in (err.last_response or {}):  # DescribeChangeSet itself failed: credentials expired, access denied...
+            raise DeployerError(f"{explain(err)}; the change set {name} may still be created: review it with `cfn-strata review {bundle.label.replace('/', ' --env ')} --change-set {name}`") from err
         reason = (err.last_response or {}).get("StatusReason") or str(err)
         if is_no_changes(reason):
             cfn.delete_change_set(ChangeSetName=ref.change_set_id)

@@ -73,7 +73,11 @@ def upload(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create: b
     s3 = aws.client("s3")
     if create:
         create_bucket(s3, bucket, aws.region, tls_only=not aws.local)
-    store = TemplateStore(bucket, prefix, bucket_region(s3, bucket), global_urls=aws.local)
+    region = bucket_region(s3, bucket)
+    if region != aws.region and not aws.local:
+        raise DeployerError(f"bucket {bucket} is in {region}, the stack in {aws.region}: CloudFormation reads templates from a bucket in the stack's region; "
+                            f"use one there (`cfn-strata bootstrap --bucket NAME --region {aws.region}`)")
+    store = TemplateStore(bucket, prefix, region, global_urls=aws.local)
     return upload_bundle(s3, bundle, store)
 
 
