@@ -42,6 +42,9 @@ def catch_errors(command):
             console.print(f"[red]error:[/red] {escape(str(err))}", soft_wrap=True)
             sys.exit(1)
         except Exception as err:
+            if type(err).__name__ == "Interrupted" and type(err).__module__ == "deployer.errors":
+                console.print(str(err), markup=False, soft_wrap=True)
+                sys.exit(130)
             message = _deployer_error(err)
             if message is None:
                 raise
@@ -513,6 +516,38 @@ def review(profile, env, change_set, params, out, region, aws_profile, endpoint_
         found = cfn.describe_change_set(StackName=bundle.stack_name, ChangeSetName=change_set)
         result = review_change_set(cfn, found["ChangeSetId"], layer_of=bundle.layer_of, stateful_ids_of=bundle.stateful_ids)
     _print_review(result, output)
+
+
+@cli.command()
+@click.argument("profile")
+@click.option("--env", "-e", required=True, help="Environment.")
+@params_option
+@out_option
+@aws_options
+@click.option("--output", "-o", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True, help="Diff format.")
+@catch_errors
+def diff(profile, env, params, out, region, aws_profile, endpoint_url, local, output):
+    """The deployed templates (root and nested) against the newly generated ones, per layer:
+    resources added and removed, properties changed with old and new values. Creates no change
+    set; exits 0 whatever differs.
+
+    \b
+    Example:
+      cfn-strata diff product-catalog --env prod -o markdown
+    """
+    from deployer.diff import diff_stack, to_json, to_markdown, to_table
+
+    bundle = _bundle(profile, env, params, out)
+    with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
+        result = diff_stack(aws.client("cloudformation"), bundle)
+    if output == "json":
+        out_console.print(to_json(result), markup=False, soft_wrap=True, highlight=False)
+    elif output == "markdown":
+        out_console.print(to_markdown(result), markup=False, soft_wrap=True, highlight=False)
+    else:
+        out_console.print(to_table(result))
+        for note in result.notes:
+            console.print(f"note: {note}", soft_wrap=True)
 
 
 def _print_outputs(values: dict[str, str], output: str) -> None:

@@ -12,7 +12,7 @@ from typing import Callable
 from botocore.exceptions import ClientError, WaiterError
 
 from deployer.bundle import Bundle
-from deployer.errors import DeployerError
+from deployer.errors import DeployerError, Interrupted, explain
 from deployer.upload import UploadResult
 
 NO_CHANGES_MARKERS = ("didn't contain changes", "No updates are to be performed")
@@ -50,15 +50,21 @@ def is_no_changes(reason: str | None) -> bool:
     return bool(reason) and any(marker in reason for marker in NO_CHANGES_MARKERS)
 
 
-def stack_status(cfn, stack_name: str) -> str | None:
-    """The stack's status, None when it does not exist."""
+def describe_stack(cfn, stack_name: str) -> dict | None:
+    """The stack's description, None when it does not exist."""
     try:
         stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as err:
         if "does not exist" in err.response.get("Error", {}).get("Message", ""):
             return None
         raise
-    return stacks[0]["StackStatus"] if stacks else None
+    return stacks[0] if stacks else None
+
+
+def stack_status(cfn, stack_name: str) -> str | None:
+    """The stack's status, None when it does not exist."""
+    stack = describe_stack(cfn, stack_name)
+    return stack["StackStatus"] if stack else None
 
 
 def change_set_type(stack_name: str, status: str | None) -> str:
@@ -96,6 +102,19 @@ def change_set_name(now: datetime, root_sha256: str) -> str:
     return f"cfn-strata-{now:%Y%m%d-%H%M%S}-{root_sha256[:8]}"
 
 
+def destroy_command(bundle: Bundle) -> str:
+    return f"cfn-strata destroy {bundle.manifest['application']} --env {bundle.manifest['environment']}"
+
+
+def _refuse_failed_state(cfn, bundle: Bundle, stack: dict) -> None:
+    """A stack CloudFormation cannot update: say why and the command that recovers it."""
+    from deployer.recovery import guidance
+
+    message = guidance(cfn, stack["StackStatus"], stack_name=bundle.stack_name, stack_id=stack["StackId"], destroy_command=destroy_command(bundle))
+    if message:
+        raise DeployerError(message)
+
+
 def create_change_set(
     cfn,
     bundle: Bundle,
@@ -106,7 +125,10 @@ def create_change_set(
     progress: Callable[[str], object] | None = None,
     rollback_configuration: dict | None = None,
 ) -> ChangeSetRef | NoChanges:
-    status = stack_status(cfn, bundle.stack_name)
+    stack = describe_stack(cfn, bundle.stack_name)
+    status = stack["StackStatus"] if stack else None
+    if stack:
+        _refuse_failed_state(cfn, bundle, stack)
     kind = change_set_type(bundle.stack_name, status)
     name = change_set_name(now, upload.root.sha256)
     extra = {"RollbackConfiguration": rollback_configuration} if rollback_configuration and kind == "UPDATE" else {}
@@ -132,7 +154,12 @@ def create_change_set(
         progress(f"waiting for change set {name}")
     try:
         cfn.get_waiter("change_set_create_complete").wait(ChangeSetName=ref.change_set_id, WaiterConfig=waiting.config())
+    except KeyboardInterrupt:
+        raise Interrupted(f"stopped waiting; change set {name} is still being created on {bundle.stack_name} and nothing was executed. "
+                          f"Review it with: cfn-strata review {bundle.label.replace('/', ' --env ')} --change-set {name}") from None
     except WaiterError as err:
+        if "Error" in (err.last_response or {}):  # DescribeChangeSet itself failed: credentials expired, access denied...
+            raise DeployerError(f"{explain(err)}; the change set {name} may still be created: review it with `cfn-strata review {bundle.label.replace('/', ' --env ')} --change-set {name}`") from err
         reason = (err.last_response or {}).get("StatusReason") or str(err)
         if is_no_changes(reason):
             cfn.delete_change_set(ChangeSetName=ref.change_set_id)

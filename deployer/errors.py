@@ -8,6 +8,10 @@ class DeployerError(Exception):
     """A known failure of a deployer operation: one line on stderr, exit 1."""
 
 
+class Interrupted(Exception):
+    """Ctrl-C while waiting on AWS: the CLI prints the message (what goes on, how to follow it) and exits 130."""
+
+
 _THROTTLING = {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown", "RequestThrottled"}
 _EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
 _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
@@ -37,6 +41,8 @@ def explain(err: BaseException) -> str | None:
     if isinstance(err, ResponseParserError):
         return "the endpoint answered with something that is not an AWS response (an emulator error or a proxy page); check --endpoint-url"
     if isinstance(err, bx.WaiterError):
+        if "Error" in (err.last_response or {}):  # the waiter's call itself failed (expired token, access denied...)
+            return explain(bx.ClientError(err.last_response, err.kwargs.get("name", "a waiter") or "a waiter"))
         reason = (err.last_response or {}).get("StatusReason") or err.kwargs.get("reason") or str(err)
         return f"waiting for AWS failed: {reason}"
     if isinstance(err, bx.ClientError):
@@ -50,7 +56,7 @@ def explain(err: BaseException) -> str | None:
         if code in _BAD_CREDENTIALS:
             return f"AWS rejected the credentials ({code} on {operation}): check the access key, profile and clock"
         if code in _DENIED:
-            return f"access denied for {operation}: {message} (README-deployer.md lists the permissions the deployer needs)"
+            return f"access denied for {operation}: {message} (README.md, section Deploying, lists the permissions the deployer needs)"
         if code in ("NoSuchBucket", "404") and operation in ("HeadBucket", "GetBucketLocation", "PutObject", "HeadObject"):
             return f"the template bucket does not exist ({operation}): create it with `cfn-strata bootstrap --bucket NAME` or pass --create-bucket"
         return f"AWS error on {operation}: {code}: {message}".rstrip(": ")

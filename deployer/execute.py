@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
+from botocore.exceptions import ClientError
+
 from deployer.changeset import ChangeSetRef
-from deployer.errors import DeployerError
+from deployer.errors import DeployerError, explain
 
 SUCCESS = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE", "DELETE_COMPLETE"}
 # Events that only echo a failure elsewhere.
@@ -112,6 +114,9 @@ def follow(cfn, follower: Follower, *, stack_name: str, sleep: Callable[[float],
             sleep(delay)
     except KeyboardInterrupt:
         raise StillRunning(stack_name) from None
+    except ClientError as err:  # e.g. the credentials expired mid-wait: the operation goes on without us
+        region = cfn.meta.region_name
+        raise DeployerError(f"{explain(err)}; stopped following {stack_name}, its operation goes on: {follow_hint(stack_name, region).split(': ', 1)[1]}") from err
 
 
 def execute(cfn, ref: ChangeSetRef, *, sleep=time.sleep, delay: float = 5, on_event=lambda e: None, region: str = "") -> str:

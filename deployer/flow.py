@@ -10,10 +10,12 @@ from typing import Callable
 from urllib.parse import quote, urlencode
 
 from deployer.bundle import Bundle
-from deployer.changeset import ChangeSetRef, NoChanges, Waiting, create_change_set
+from deployer.changeset import ChangeSetRef, NoChanges, Waiting, create_change_set, describe_stack, destroy_command
+from deployer.imports import check_imports
 from deployer.errors import DeployerError
 from deployer.execute import StackFailed, execute
 from deployer.drift import detect_drift
+from deployer.recovery import guidance
 from deployer.guard import ROOT, policy_stacks, allowed_changes, guard_before_update, loosened, protect_after, protect_termination, rollback_configuration
 from deployer.review import Review, Risk, review_change_set
 from deployer.session import Aws
@@ -71,7 +73,11 @@ def upload(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create: b
     s3 = aws.client("s3")
     if create:
         create_bucket(s3, bucket, aws.region, tls_only=not aws.local)
-    store = TemplateStore(bucket, prefix, bucket_region(s3, bucket), global_urls=aws.local)
+    region = bucket_region(s3, bucket)
+    if region != aws.region and not aws.local:
+        raise DeployerError(f"bucket {bucket} is in {region}, the stack in {aws.region}: CloudFormation reads templates from a bucket in the stack's region; "
+                            f"use one there (`cfn-strata bootstrap --bucket NAME --region {aws.region}`)")
+    store = TemplateStore(bucket, prefix, region, global_urls=aws.local)
     return upload_bundle(s3, bundle, store)
 
 
@@ -79,10 +85,13 @@ def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_buck
     uploaded = upload(aws, bundle, bucket, prefix, create=create_bucket)
     cfn = aws.client("cloudformation")
     rollback = rollback_configuration(cfn, bundle)
+    preflight = _preflight_imports(cfn, bundle)
     outcome = create_change_set(cfn, bundle, uploaded, now=clock.now(), waiting=waiting, progress=progress, rollback_configuration=rollback)
     if isinstance(outcome, NoChanges):
         return PlanResult(uploaded, outcome, None)
     review = review_change_set(cfn, outcome.change_set_id, layer_of=bundle.layer_of, stateful_ids_of=bundle.stateful_ids)
+    if preflight:
+        review = replace(review, notes=review.notes + preflight)
     if drift and outcome.type == "UPDATE":
         if progress:
             progress("detecting drift of the stacks that hold data")
@@ -90,6 +99,14 @@ def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_buck
         report = detect_drift(cfn, holding_data, delay=waiting.delay, max_attempts=waiting.max_attempts)
         review = replace(review, drifted=report.drifted, notes=review.notes + report.notes)
     return PlanResult(uploaded, outcome, review)
+
+
+def _preflight_imports(cfn, bundle: Bundle) -> tuple[str, ...]:
+    """On a deployed, updatable stack: refuse to drop exports other stacks import (deployer/imports.py)."""
+    stack = describe_stack(cfn, bundle.stack_name)
+    if not stack or not stack["StackStatus"].endswith("_COMPLETE") or stack["StackStatus"] in ("ROLLBACK_COMPLETE", "DELETE_COMPLETE"):
+        return ()
+    return check_imports(cfn, bundle, stack["StackId"])
 
 
 def refuse_high_risk(review: Review, allow_replacement: tuple[str, ...] = ()) -> dict[str, frozenset[str]]:
@@ -114,6 +131,9 @@ def run(aws: Aws, bundle: Bundle, ref: ChangeSetRef, *, allow: dict[str, frozens
                 status = execute(cfn, ref, sleep=clock.sleep, delay=clock.delay, on_event=on_event)
             except StackFailed as failed:
                 status = failed.status
+                advice = guidance(cfn, status, stack_name=ref.stack_name, stack_id=ref.stack_id, destroy_command=destroy_command(bundle))
+                if advice:
+                    raise StackFailed(f"{failed}\n{advice}", status) from failed
                 raise
     finally:
         if bundle.is_prod and status != "ROLLBACK_COMPLETE":

@@ -2,7 +2,7 @@
 without an AWS account. Also the one place that patches moto, narrowly, for a gap that blocks the
 flow (see `_patch_nested_stack_outputs`).
 
-What the emulator does not model (README-deployer.md lists it for users): nested change sets
+What the emulator does not model (README.md, section Deploying, lists it for users): nested change sets
 (IncludeNestedStacks is ignored), Replacement / Details / PolicyAction in change sets, resource
 types it has no model for (skipped with a warning), in-place updates of nested stacks (it deletes
 and re-creates them), real failures and timing.
@@ -272,7 +272,7 @@ def local_endpoint() -> Iterator[LocalEndpoint]:
     _patch_unmodelled_actions()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     # moto logs and warns once per resource of a type it does not model; the review already shows
-    # those values as unmodelled-by-moto:<Id>.<Attr> and README-deployer.md lists the gaps.
+    # those values as unmodelled-by-moto:<Id>.<Attr> and README.md (Deploying, Local mode) lists the gaps.
     logging.getLogger("moto").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message="Tried to parse .* but it's not supported by moto", category=UserWarning)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -119,6 +119,8 @@ def test_changed_template_uploads_new_keys_and_plans_changes(aws_env, clients, t
     review = json.loads(result.output[result.output.index("{"):])
     assert sorted((c["layer"], c["logical_id"], c["action"]) for c in review["changes"]) == sorted((s["layer"], s["logical_id"], "Modify") for s in nested)
     assert len(s3.list_objects_v2(Bucket=BUCKET)["Contents"]) == 2 * len(files)
+    # drift detection ran on the update and the emulator's gap is said, not hidden
+    assert "drift detection is not modelled by the local emulator: drift was not checked" in review["notes"]
     assert cfn.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"  # plan never executes
 
 
