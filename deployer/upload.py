@@ -15,29 +15,10 @@ from botocore.exceptions import ClientError
 
 from deployer.bundle import Bundle
 from deployer.errors import DeployerError
+from deployer.store import TemplateStore, root_with_urls  # noqa: F401 (re-exported)
 
 SSE = "AES256"
 TEMPLATE_CONFIGURATION = "template-configuration.json"
-
-
-@dataclass(frozen=True)
-class TemplateStore:
-    """Where templates go. `global_urls`: https://<bucket>.s3.amazonaws.com/<key> (what moto
-    needs); otherwise virtual-hosted-style URLs for the bucket's region."""
-
-    bucket: str
-    prefix: str
-    region: str
-    global_urls: bool = False
-
-    def key(self, bundle: Bundle, file: str, sha256: str) -> str:
-        stem, _, ext = file.rpartition(".")
-        prefix = f"{self.prefix.strip('/')}/" if self.prefix.strip("/") else ""
-        return f"{prefix}{bundle.manifest['application']}/{bundle.manifest['environment']}/{stem}.{sha256}.{ext}"
-
-    def url(self, key: str) -> str:
-        host = f"{self.bucket}.s3.amazonaws.com" if self.global_urls or self.region == "us-east-1" else f"{self.bucket}.s3.{self.region}.amazonaws.com"
-        return f"https://{host}/{key}"
 
 
 @dataclass(frozen=True)
@@ -93,20 +74,6 @@ def put_template(s3, store: TemplateStore, file: str, key: str, body: bytes) -> 
         s3.put_object(Bucket=store.bucket, Key=key, Body=body, ContentType=content_type, ServerSideEncryption=SSE)
         uploaded = True
     return UploadedTemplate(file, key, store.url(key), sha256, uploaded)
-
-
-def root_with_urls(bundle: Bundle, child_urls: dict[str, str]) -> bytes:
-    """The root template with each nested stack's TemplateURL set to its uploaded child's URL."""
-    from templates.render import serialize
-
-    document = bundle.document(bundle.root_file)
-    for resource in document.get("Resources", {}).values():
-        if resource.get("Type") == "AWS::CloudFormation::Stack":
-            relative = resource["Properties"]["TemplateURL"]
-            if relative not in child_urls:
-                raise DeployerError(f"the root refers to {relative}, which is not in {bundle.folder}")
-            resource["Properties"]["TemplateURL"] = child_urls[relative]
-    return serialize(document, bundle.manifest.get("format", "json"))
 
 
 def template_configuration(bundle: Bundle) -> dict:
