@@ -302,7 +302,7 @@ def _print_upload(result) -> None:
 
 
 def _print_review(review, output: str) -> None:
-    from deployer.review import to_json, to_markdown, to_table
+    from deployer.review import drift_table, to_json, to_markdown, to_table
 
     if output == "json":
         out_console.print(to_json(review), markup=False, soft_wrap=True, highlight=False)
@@ -310,18 +310,20 @@ def _print_review(review, output: str) -> None:
         out_console.print(to_markdown(review), markup=False, soft_wrap=True, highlight=False)
     else:
         out_console.print(to_table(review))
+        if review.drifted:
+            out_console.print(drift_table(review))
         for note in review.notes:
             console.print(f"note: {note}", soft_wrap=True)
 
 
-def _plan(aws, bundle, bucket, prefix, create_bucket, lint):
+def _plan(aws, bundle, bucket, prefix, create_bucket, lint, drift=True):
     from deployer.flow import plan as plan_change_set
 
     if lint:
         _lint_bundle(bundle)
     name, create = _bucket(bucket, aws.local)
     with console.status("uploading and creating the change set") as status:
-        result = plan_change_set(aws, bundle, name, prefix, create_bucket=create or create_bucket, progress=status.update)
+        result = plan_change_set(aws, bundle, name, prefix, create_bucket=create or create_bucket, progress=status.update, drift=drift)
     console.print(f"uploaded {result.upload.uploaded_count} of {len(result.upload.templates)} template(s)")
     return result
 
@@ -329,6 +331,7 @@ def _plan(aws, bundle, bucket, prefix, create_bucket, lint):
 review_options = [
     click.option("--output", "-o", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True, help="Review format."),
     click.option("--skip-lint", is_flag=True, help="Do not run cfn-lint before uploading."),
+    click.option("--skip-drift", is_flag=True, help="Do not run drift detection on the nested stacks that hold stateful resources."),
 ]
 
 
@@ -397,7 +400,7 @@ def upload(profile, env, params, out, bucket, prefix, create_bucket, region, aws
 @_with(review_options)
 @click.option("--fail-on", type=click.Choice(["high", "medium"]), help=f"Exit {FAIL_ON_EXIT} when changes at this risk or above exist (for CI).")
 @catch_errors
-def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, output, skip_lint, fail_on):
+def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, output, skip_lint, skip_drift, fail_on):
     """Upload, create a change set on the root stack (nested stacks included) and print the
     review. Never executes.
 
@@ -411,7 +414,7 @@ def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_p
 
     bundle = _bundle(profile, env, params, out)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
-        result = _plan(aws, bundle, bucket, prefix, create_bucket, not skip_lint)
+        result = _plan(aws, bundle, bucket, prefix, create_bucket, not skip_lint, not skip_drift)
     if isinstance(result.outcome, NoChanges):
         console.print(f"[green]no changes[/green]: {bundle.stack_name} is up to date")
         return
@@ -429,9 +432,11 @@ def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_p
 @aws_options
 @_with(review_options)
 @click.option("--yes", "-y", is_flag=True, help="Execute without asking.")
-@click.option("--allow-replacement", is_flag=True, help="Execute even when stateful resources are replaced or removed.")
+@click.option("--allow-replacement", "allow_replacement", multiple=True, metavar="LOGICAL_ID",
+              help="Execute although this stateful resource (LogicalId or layer/LogicalId) is replaced or removed; repeat for each. "
+                   "Its nested stack's policy is loosened for exactly these during the execution and restored afterwards.")
 @catch_errors
-def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, output, skip_lint, yes, allow_replacement):
+def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, output, skip_lint, skip_drift, yes, allow_replacement):
     """Plan, show the review, confirm, execute, stream the events of every stack, print outputs.
 
     \b
@@ -445,23 +450,51 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
 
     bundle = _bundle(profile, env, params, out)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
-        result = _plan(aws, bundle, bucket, prefix, create_bucket, not skip_lint)
+        result = _plan(aws, bundle, bucket, prefix, create_bucket, not skip_lint, not skip_drift)
         if isinstance(result.outcome, NoChanges):
             console.print(f"[green]no changes[/green]: {bundle.stack_name} is up to date")
             return
         _print_review(result.review, output)
-        refuse_high_risk(result.review, allow_replacement)
+        allow = refuse_high_risk(result.review, allow_replacement)
         if not yes and not click.confirm(f"execute {result.outcome.name} on {bundle.stack_name}?", err=True):
             console.print(f"not executed; the change set {result.outcome.name} stays for review")
             return
         try:
             with console.status(f"executing {result.outcome.name}"):
-                status = run(aws, bundle, result.outcome, on_event=lambda e: console.print(e.line(), markup=False, soft_wrap=True))
+                status = run(aws, bundle, result.outcome, allow=allow, on_event=lambda e: console.print(e.line(), markup=False, soft_wrap=True),
+                             note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True))
         except StillRunning:
             console.print(follow_hint(bundle.stack_name, aws.region), soft_wrap=True)
             sys.exit(130)
         console.print(f"[green]{status}[/green]: {bundle.stack_name}")
         _print_outputs(stack_outputs(aws.client("cloudformation"), bundle.stack_name), "table")
+
+
+@cli.command()
+@click.argument("profile")
+@click.option("--env", "-e", required=True, help="Environment.")
+@click.option("--change-set", required=True, help="Name (or ARN) of an existing change set on the root stack.")
+@params_option
+@out_option
+@aws_options
+@click.option("--output", "-o", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True, help="Review format.")
+@catch_errors
+def review(profile, env, change_set, params, out, region, aws_profile, endpoint_url, local, output):
+    """Review a change set someone else created (a pipeline's CHANGE_SET_REPLACE action): every
+    nested change, risk-rated, as in `plan`.
+
+    \b
+    Example:
+      cfn-strata review product-catalog --env prod --change-set cfn-strata-pipeline -o markdown
+    """
+    from deployer.review import review_change_set
+
+    bundle = _bundle(profile, env, params, out)
+    with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
+        cfn = aws.client("cloudformation")
+        found = cfn.describe_change_set(StackName=bundle.stack_name, ChangeSetName=change_set)
+        result = review_change_set(cfn, found["ChangeSetId"], layer_of=bundle.layer_of, stateful_ids_of=bundle.stateful_ids)
+    _print_review(result, output)
 
 
 def _print_outputs(values: dict[str, str], output: str) -> None:

@@ -52,6 +52,12 @@ class Bundle:
     def stateful_ids(self, layer: str) -> frozenset[str]:
         return frozenset(next((s.get("stateful_resources", []) for s in self.manifest["stacks"] if s["layer"] == layer), []))
 
+    def policies(self) -> dict[str, dict]:
+        """{layer or "root": stack policy} derived from the templates (templates/safety.py)."""
+        from templates.safety import layer_policies
+
+        return layer_policies(self.manifest, {s["file"]: self.document(s["file"]) for s in self.nested_stacks})
+
     def parameters(self) -> dict[str, str]:
         """Root parameters with the params file's values (the templates' defaults), as strings."""
         values = {}

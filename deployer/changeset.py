@@ -104,10 +104,12 @@ def create_change_set(
     now: datetime,
     waiting: Waiting = Waiting(),
     progress: Callable[[str], object] | None = None,
+    rollback_configuration: dict | None = None,
 ) -> ChangeSetRef | NoChanges:
     status = stack_status(cfn, bundle.stack_name)
     kind = change_set_type(bundle.stack_name, status)
     name = change_set_name(now, upload.root.sha256)
+    extra = {"RollbackConfiguration": rollback_configuration} if rollback_configuration and kind == "UPDATE" else {}
     try:
         created = cfn.create_change_set(
             StackName=bundle.stack_name,
@@ -119,6 +121,7 @@ def create_change_set(
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in bundle.parameters().items()],
             Tags=[{"Key": k, "Value": v} for k, v in sorted(bundle.manifest["tags"].items())],
             Description=f"cfn-strata {bundle.label}: root {upload.root.sha256[:12]} ({len(bundle.nested_stacks)} layers)",
+            **extra,
         )
     except ClientError as err:
         if is_no_changes(err.response.get("Error", {}).get("Message")):

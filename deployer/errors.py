@@ -14,6 +14,13 @@ _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Au
 _BAD_CREDENTIALS = {"InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException", "InvalidAccessKeyId"}
 
 
+def is_not_modelled(err: BaseException) -> bool:
+    """The local emulator's answer for an action it does not model (see deployer/local.py)."""
+    from botocore.exceptions import ClientError
+
+    return isinstance(err, ClientError) and err.response.get("Error", {}).get("Code") == "NotImplemented"
+
+
 def explain(err: BaseException) -> str | None:
     """One line for an AWS/botocore error, or None when `err` is not one (it is then a bug)."""
     from botocore import exceptions as bx

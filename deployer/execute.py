@@ -86,6 +86,14 @@ class Follower:
         return min((e for e in causes if e.depth == deepest), key=lambda e: e.timestamp)
 
 
+class StackFailed(DeployerError):
+    """The stack operation ended in a state that is not a success."""
+
+    def __init__(self, message: str, status: str):
+        super().__init__(message)
+        self.status = status
+
+
 class StillRunning(Exception):
     """Ctrl-C while waiting: the stack operation goes on without us."""
 
@@ -115,7 +123,7 @@ def execute(cfn, ref: ChangeSetRef, *, sleep=time.sleep, delay: float = 5, on_ev
     if status not in SUCCESS:
         cause = follower.root_cause()
         detail = f": {cause.logical_id} ({cause.resource_type}) {cause.status}: {cause.reason}" if cause else ""
-        raise DeployerError(f"stack {ref.stack_name} ended in {status}{detail}")
+        raise StackFailed(f"stack {ref.stack_name} ended in {status}{detail}", status)
     return status
 
 

@@ -4,7 +4,7 @@ what the user asked; time is injected."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable
 from urllib.parse import quote, urlencode
@@ -12,7 +12,9 @@ from urllib.parse import quote, urlencode
 from deployer.bundle import Bundle
 from deployer.changeset import ChangeSetRef, NoChanges, Waiting, create_change_set
 from deployer.errors import DeployerError
-from deployer.execute import execute
+from deployer.execute import StackFailed, execute
+from deployer.drift import detect_drift
+from deployer.guard import ROOT, policy_stacks, allowed_changes, guard_before_update, loosened, protect_after, protect_termination, rollback_configuration
 from deployer.review import Review, Risk, review_change_set
 from deployer.session import Aws
 from deployer.upload import TemplateStore, UploadResult, bucket_region, upload_bundle
@@ -73,28 +75,50 @@ def upload(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create: b
     return upload_bundle(s3, bundle, store)
 
 
-def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_bucket: bool = False, clock: Clock = Clock(), waiting: Waiting = Waiting(), progress=None) -> PlanResult:
+def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_bucket: bool = False, clock: Clock = Clock(), waiting: Waiting = Waiting(), progress=None, drift: bool = True) -> PlanResult:
     uploaded = upload(aws, bundle, bucket, prefix, create=create_bucket)
     cfn = aws.client("cloudformation")
-    outcome = create_change_set(cfn, bundle, uploaded, now=clock.now(), waiting=waiting, progress=progress)
+    rollback = rollback_configuration(cfn, bundle)
+    outcome = create_change_set(cfn, bundle, uploaded, now=clock.now(), waiting=waiting, progress=progress, rollback_configuration=rollback)
     if isinstance(outcome, NoChanges):
         return PlanResult(uploaded, outcome, None)
     review = review_change_set(cfn, outcome.change_set_id, layer_of=bundle.layer_of, stateful_ids_of=bundle.stateful_ids)
+    if drift and outcome.type == "UPDATE":
+        if progress:
+            progress("detecting drift of the stacks that hold data")
+        holding_data = {layer: stack_id for layer, stack_id in policy_stacks(cfn, bundle, outcome.stack_id).items() if layer != ROOT and bundle.stateful_ids(layer)}
+        report = detect_drift(cfn, holding_data, delay=waiting.delay, max_attempts=waiting.max_attempts)
+        review = replace(review, drifted=report.drifted, notes=review.notes + report.notes)
     return PlanResult(uploaded, outcome, review)
 
 
-def refuse_high_risk(review: Review, allow_replacement: bool) -> None:
-    risky = review.at_least(Risk.HIGH)
-    if risky and not allow_replacement:
-        names = ", ".join(f"{c.layer}/{c.logical_id} ({c.risk.label})" for c in risky)
-        raise DeployerError(f"change set {review.change_set_name} replaces or removes stateful resources: {names}; review it and pass --allow-replacement to execute")
+def refuse_high_risk(review: Review, allow_replacement: tuple[str, ...] = ()) -> dict[str, frozenset[str]]:
+    """Refuse unless every replaced/removed stateful resource is named; {policy owner: ids} to loosen."""
+    return allowed_changes(review, tuple(allow_replacement))
 
 
-def run(aws: Aws, bundle: Bundle, ref: ChangeSetRef, *, clock: Clock = Clock(), on_event=lambda e: None) -> str:
+def run(aws: Aws, bundle: Bundle, ref: ChangeSetRef, *, allow: dict[str, frozenset[str]] | None = None, clock: Clock = Clock(), on_event=lambda e: None, note=lambda s: None) -> str:
+    """Execute a reviewed change set inside its guards: stack policies checked (update) and
+    loosened for exactly `allow`, restored afterwards; the new templates' policies and (prod)
+    termination protection once it is done."""
     cfn = aws.client("cloudformation")
-    status = execute(cfn, ref, sleep=clock.sleep, delay=clock.delay, on_event=on_event)
-    if bundle.is_prod:
-        cfn.update_termination_protection(StackName=ref.stack_name, EnableTerminationProtection=True)
+    guard = None
+    if ref.type == "UPDATE":
+        guard = guard_before_update(cfn, bundle, ref.stack_id)
+        for message in guard.notes:
+            note(message)
+    status = None
+    try:
+        with loosened(cfn, guard, allow or {}, note):
+            try:
+                status = execute(cfn, ref, sleep=clock.sleep, delay=clock.delay, on_event=on_event)
+            except StackFailed as failed:
+                status = failed.status
+                raise
+    finally:
+        if bundle.is_prod and status != "ROLLBACK_COMPLETE":
+            protect_termination(cfn, ref.stack_name, note)
+    protect_after(cfn, bundle, ref.stack_id)
     return status
 
 

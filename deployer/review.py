@@ -89,6 +89,7 @@ class Review:
     change_set_type: str
     changes: tuple[ResourceChange, ...]
     notes: tuple[str, ...] = field(default=())
+    drifted: tuple = field(default=())  # deployer.drift.DriftedResource: stateful resources changed outside CloudFormation
 
     @property
     def highest(self) -> Risk | None:
@@ -213,6 +214,7 @@ def to_json(review: Review) -> str:
         "highest_risk": review.highest.name if review.highest else None,
         "summary": [asdict(s) for s in review.summaries()],
         "changes": [asdict(c) | {"causes": [asdict(p) for p in c.causes]} for c in review.changes],
+        "drifted": [asdict(d) for d in review.drifted],
         "notes": list(review.notes),
     }
     return json.dumps(document, indent=2, default=plain)
@@ -240,8 +242,22 @@ def to_markdown(review: Review) -> str:
         cells = [f"**{c.risk.label}**" if c.risk >= Risk.HIGH else c.risk.label, c.layer, f"`{c.logical_id}`", c.resource_type, c.action, c.replacement or "-", c.policy_action or "-", _properties(c), why or "-"]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     lines += ["", f"**Summary:** {summary_line(review)}"]
+    if review.drifted:
+        lines += ["", f"**Drifted resources** ({len(review.drifted)}): changed outside CloudFormation; the change set was computed against the template, not what is deployed", ""]
+        lines += [f"- `{d.layer}/{d.logical_id}` {d.resource_type} **{d.status}**" + (f": {', '.join(d.properties)}" if d.properties else "") for d in review.drifted]
     lines += [f"> note: {n}" for n in review.notes]
     return "\n".join(lines) + "\n"
+
+
+def drift_table(review: Review):
+    from rich.table import Table
+
+    table = Table(title="drifted resources (changed outside CloudFormation)", title_style="bold red")
+    for column in ("layer", "logical id", "type", "drift", "properties"):
+        table.add_column(column, overflow="fold")
+    for d in review.drifted:
+        table.add_row(d.layer, d.logical_id, d.resource_type, d.status, ", ".join(d.properties) or "-")
+    return table
 
 
 def to_table(review: Review):

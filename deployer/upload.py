@@ -79,11 +79,7 @@ def put_template(s3, store: TemplateStore, file: str, key: str, body: bytes) -> 
 def template_configuration(bundle: Bundle) -> dict:
     """CodePipeline's template configuration: parameters, tags and a stack policy for the root
     that denies replacing or deleting a nested stack holding stateful resources."""
-    guarded = sorted(f"LogicalResourceId/{s['logical_id']}" for s in bundle.nested_stacks if s.get("stateful_resources"))
-    statements = [{"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"}]
-    if guarded:
-        statements.append({"Effect": "Deny", "Action": ["Update:Replace", "Update:Delete"], "Principal": "*", "Resource": guarded})
-    return {"Parameters": bundle.parameters(), "Tags": dict(sorted(bundle.manifest["tags"].items())), "StackPolicy": {"Statement": statements}}
+    return {"Parameters": bundle.parameters(), "Tags": dict(sorted(bundle.manifest["tags"].items())), "StackPolicy": bundle.policies()["root"]}
 
 
 def upload_bundle(s3, bundle: Bundle, store: TemplateStore, *, workers: int = 8) -> UploadResult:

@@ -58,6 +58,14 @@ class Layer:
     root_outputs: tuple[str, ...] = ()
     scope: str = "nested"  # "nested" in the root; "global" is a separate us-east-1 stack
     knob_keys: dict[str, str] = field(default_factory=dict)  # knob -> params-file key it comes from
+    # The layer a split part belongs to ("compute" for "compute-services-2"): other layers name
+    # the family in their inputs ("compute.ServiceApiName") and the root finds the part that
+    # outputs it, so consumers do not change when a layer splits.
+    family: str = ""
+
+    @property
+    def kind(self) -> str:
+        return self.family or self.name
 
     @property
     def stack_id(self) -> str:
@@ -72,8 +80,8 @@ class _Group:
 
 
 class LayerBuilder:
-    def __init__(self, cfg: AppConfig, name: str, description: str, *, scope: str = "nested"):
-        self.cfg, self.name, self.scope = cfg, name, scope
+    def __init__(self, cfg: AppConfig, name: str, description: str, *, scope: str = "nested", family: str = ""):
+        self.cfg, self.name, self.scope, self.family = cfg, name, scope, family
         self.template = Template(Description=f"cfn-strata {cfg.application}/{cfg.environment.name}: {name} layer - {description}")
         self.template.set_version(CFN_VERSION)
         self._groups: dict[str, _Group] = {}
@@ -98,7 +106,7 @@ class LayerBuilder:
         layer, output = source.split(".", 1)
         self._inputs[name] = Wire(layer, output)
         props: dict[str, Any] = {"Type": type, "Description": f"{description} (from the {layer} layer's {output} output)"}
-        if type == "String":
+        if type in ("String", "CommaDelimitedList"):
             props |= {"AllowedPattern": r"^\S+$", "ConstraintDescription": "must not be empty"}
         return self._parameter(name, f"Inputs from other layers", label or _words(name), **props)
 
@@ -116,17 +124,18 @@ class LayerBuilder:
 
     # -------------------------------------------------------------- resources and outputs
 
-    def add(self, resource: AWSObject, *, stateful: bool | None = None) -> AWSObject:
-        """Add a resource; stateful ones get deletion policies by stage and join the stack policy."""
+    def add(self, resource: AWSObject, *, stateful: bool | None = None, snapshot: bool = True) -> AWSObject:
+        """Add a resource; stateful ones get deletion policies by stage and join the stack policy.
+        snapshot=False: Retain even where the type could snapshot (Aurora members, read replicas)."""
         self.template.add_resource(resource)
         if stateful if stateful is not None else resource.resource_type in STATEFUL_TYPES:
-            self.protect(resource)
+            self.protect(resource, snapshot=snapshot)
         return resource
 
-    def protect(self, resource: AWSObject) -> None:
+    def protect(self, resource: AWSObject, *, snapshot: bool = True) -> None:
         """Snapshot (where supported) or Retain in prod; Delete in dev, as the seeds allow for test."""
         if self.cfg.is_prod:
-            policy = "Snapshot" if resource.resource_type in SNAPSHOT_TYPES else "Retain"
+            policy = "Snapshot" if snapshot and resource.resource_type in SNAPSHOT_TYPES else "Retain"
         else:
             policy = "Delete"
         resource.DeletionPolicy = policy
@@ -177,8 +186,20 @@ class LayerBuilder:
         self.template.set_metadata(metadata)
         return Layer(
             self.name, self.template, dict(self._inputs), tuple(self._knobs), tuple(self._stateful),
-            tuple(self._root_outputs), self.scope, dict(self._knob_keys),
+            tuple(self._root_outputs), self.scope, dict(self._knob_keys), self.family,
         )
+
+
+# Services per nested stack when a profile has more than this: compute declares ~8 parameters
+# per service (4 knobs, 4 inputs), so 20 keep a part at ~160 of CloudFormation's 200.
+SERVICES_PER_STACK = 20
+
+
+def service_groups(cfg: AppConfig) -> list[dict]:
+    """The profile's services in groups of SERVICES_PER_STACK, in params order; one group (all
+    of them) when they fit one stack."""
+    names = list(cfg.services)
+    return [{name: cfg.services[name] for name in names[i : i + SERVICES_PER_STACK]} for i in range(0, len(names), SERVICES_PER_STACK)] or [{}]
 
 
 def strata_metadata(cfg: AppConfig, layer: str) -> dict[str, str]:

@@ -187,6 +187,9 @@ class ComputeConfig(Model):
             raise KeyedError("ec2", "required when EC2 is one of the capacity_providers")
         if len(set(self.capacity_providers)) != len(self.capacity_providers):
             raise KeyedError("capacity_providers", "lists a provider twice")
+        if "EC2" in self.capacity_providers and len(self.capacity_providers) > 1:
+            # ECS refuses a capacity provider strategy that mixes Auto Scaling group and Fargate providers.
+            raise KeyedError("capacity_providers", "EC2 cannot be combined with FARGATE or FARGATE_SPOT: one capacity provider strategy holds one kind")
         return self
 
 
@@ -241,6 +244,12 @@ class ServiceConfig(Model):
     deregistration_delay: int = Field(30, ge=0, le=3600, description="Target-group deregistration delay in seconds.")
     ecr: EcrConfig = Field(EcrConfig(), description="The service's ECR repository.")
     xray: bool = Field(False, description="Run the X-Ray daemon sidecar.")
+    user: str = Field(
+        "1000:1000", pattern=r"^[a-z_][\w.-]{0,31}(:[a-z_][\w.-]{0,31})?$|^\d{1,10}(:\d{1,10})?$",
+        description="User the app container runs as (uid[:gid] or a name the image defines); non-root by default (lint W9008 warns on root or 0).",
+    )
+    readonly_root_filesystem: bool = Field(True, description="Run the container with a read-only root file system (a scratch volume is mounted at /tmp).")
+    container_health_check: bool = Field(True, description="Container health check: curl or wget on health_check.path inside the container (the image needs one of them).")
 
     @model_validator(mode="after")
     def _counts(self) -> "ServiceConfig":
@@ -468,11 +477,35 @@ class PipelineSource(Model):
 class PipelineConfig(Model):
     kind: Literal["backend", "frontend"] = Field("backend", description="backend builds images and deploys infra + services; frontend builds the SPA into the bucket.")
     source: PipelineSource = Field(description="Where the code comes from.")
+    spa_build_dir: str = Field("build", pattern=r"^[\w.-]+(/[\w.-]+)*$", description="frontend: folder `npm run build` writes the SPA into (React: build, Vite: dist).")
 
 
 class CicdConfig(Model):
     enabled: bool = Field(False, description="Generate the delivery pipelines.")
     pipelines: dict[str, PipelineConfig] = Field({}, description="Pipelines by name.")
+    connection_arn: str = Field(
+        "", pattern=r"^$|^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}$",
+        description="CodeConnections connection to GitHub (a Parameter default). Empty creates one, which stays PENDING until someone completes the handshake in the console (Developer Tools > Connections).",
+    )
+    infrastructure: PipelineSource | None = Field(
+        None, description="Repository holding cfn-strata, the params and buildspec.yml, which backend pipelines check out to generate and upload the templates; null: the pipeline's own repository (a monorepo)."
+    )
+    traffic_shifting: Literal[
+        "CodeDeployDefault.ECSAllAtOnce", "CodeDeployDefault.ECSLinear10PercentEvery1Minutes", "CodeDeployDefault.ECSLinear10PercentEvery3Minutes",
+        "CodeDeployDefault.ECSCanary10Percent5Minutes", "CodeDeployDefault.ECSCanary10Percent15Minutes",
+    ] = Field("CodeDeployDefault.ECSCanary10Percent5Minutes", description="CodeDeploy traffic shifting of blue/green services.")
+    termination_wait_minutes: int = Field(5, ge=0, le=2880, description="Blue/green: minutes the old (blue) task set keeps running after traffic moved, for a quick rollback.")
+    artifact_expiration_days: int = Field(30, ge=1, le=3650, description="Lifecycle: delete pipeline artifacts (and uploaded templates, reviews) after this many days.")
+    build_compute_type: Literal["BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"] = Field("BUILD_GENERAL1_SMALL", description="CodeBuild compute type.")
+
+    @model_validator(mode="after")
+    def _pipelines(self) -> "CicdConfig":
+        if self.enabled and not self.pipelines:
+            raise KeyedError("pipelines", "cicd is enabled but names no pipeline")
+        for name in self.pipelines:
+            if not re.fullmatch(IDENTIFIER, name) or len(name) > 20:
+                raise KeyedError("pipelines", f"{name!r}: pipeline names are lower-case words joined by '-', up to 20 characters")
+        return self
 
 
 class BackupConfig(Model):
@@ -543,6 +576,28 @@ class AppConfig(Model):
 # ------------------------------------------------------------------ cross-field checks with exact key paths
 
 
+# Application Load Balancer quotas (per load balancer, not counting default rules).
+ALB_RULES = 100
+ALB_TARGET_GROUPS = 100
+
+
+def _alb_quota_problems(cfg: "AppConfig") -> list[tuple[str, str]]:
+    """Every service gets a rule on each listener that routes (two when CloudFront reaches the ALB
+    by its generated name: HTTP, and HTTPS once a certificate is given; one more on the blue/green
+    test listener) and a target group (two with blue/green)."""
+    edge = cfg.edge
+    greens = sum(svc.deployment == "blue_green" for svc in cfg.services.values())
+    plain_origin = edge.cloudfront.enabled and "alb" in edge.cloudfront.origins and edge.domain is None
+    rules = len(cfg.services) * (2 if plain_origin else 1) + (len(cfg.services) if greens else 0)
+    groups = len(cfg.services) + greens
+    problems = []
+    if rules > ALB_RULES:
+        problems.append(("services", f"{len(cfg.services)} services need {rules} listener rules, over the ALB's {ALB_RULES}; split the platform into several profiles"))
+    if groups > ALB_TARGET_GROUPS:
+        problems.append(("services", f"{len(cfg.services)} services need {groups} target groups, over the ALB's {ALB_TARGET_GROUPS}; split the platform into several profiles"))
+    return problems
+
+
 def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
     """What CloudFormation would reject only at deploy time, as (key path, message), in key order."""
     problems: list[tuple[str, str]] = []
@@ -580,6 +635,8 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
         kind = "rds-cluster" if cfg.database.is_aurora else "rds"
         if problem := name_problem(kind, cfg.name(kind)):
             problems.append(("environment.suffix", problem))
+    if cfg.cache and (problem := name_problem("cache", cfg.name("cache"))):
+        problems.append(("environment.suffix", problem))
 
     routes: dict[str, str] = {}
     priorities: dict[int, str] = {}
@@ -612,8 +669,7 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
                 problems.append((f"{key}.secrets[{index}]", f"unknown secret {secret!r}; allowed: {allowed}"))
         if svc.efs_mount_path and cfg.efs is None:
             problems.append((f"{key}.efs_mount_path", "set, but the profile has no efs section"))
-    if len(cfg.services) > 100:
-        problems.append(("services", f"{len(cfg.services)} services exceed the ALB's 100 listener rules"))
+    problems.extend(_alb_quota_problems(cfg))
 
     edge = cfg.edge
     if edge.cloudfront.enabled and "s3" in edge.cloudfront.origins and not edge.spa_bucket:

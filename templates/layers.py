@@ -11,7 +11,7 @@ import importlib
 from templates.common import Layer
 from templates.config import AppConfig
 
-LAYER_MODULES = ("network", "security", "auth", "edge", "backup")
+LAYER_MODULES = ("network", "security", "data", "auth", "edge", "compute", "observability", "cicd", "backup")
 
 
 def build_all(cfg: AppConfig) -> list[Layer]:

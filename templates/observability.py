@@ -19,7 +19,7 @@ from awacs.sts import AssumeRole
 from troposphere import AccountId, Equals, GetAtt, If, Join, Not, Ref, Select, Sub
 from troposphere import cloudwatch, iam, s3, sns, synthetics, xray
 
-from templates.common import Layer, LayerBuilder, logical_id
+from templates.common import Layer, LayerBuilder, logical_id, service_groups
 from templates.config import AppConfig
 from templates.security import certificate_knob
 
@@ -174,8 +174,10 @@ def _topic(b: LayerBuilder, key_arn) -> sns.Topic:
 
 
 def _service_alarms(b: LayerBuilder, alarms: Alarms, cluster, service_names: dict, lb, target_groups: dict) -> None:
+    """CPU, memory, running tasks, target 5xx, p95/p99 latency and unhealthy hosts of each service
+    in service_names."""
     cfg, thresholds = b.cfg, b.cfg.observability.alarms
-    for svc_name in cfg.services:
+    for svc_name in service_names:
         ecs = {"ClusterName": cluster, "ServiceName": service_names[svc_name]}
         prefix = logical_id("service", svc_name)
         alarms.add(f"{prefix}CpuAlarm", f"{svc_name}-cpu", f"Service {svc_name}: average CPU above {thresholds.cpu_high_percent}%", "AWS/ECS", "CPUUtilization", ecs, thresholds.cpu_high_percent, "GreaterThanThreshold")
@@ -193,6 +195,10 @@ def _service_alarms(b: LayerBuilder, alarms: Alarms, cluster, service_names: dic
                    extended="p99")
         alarms.add(f"{prefix}UnhealthyHostsAlarm", f"{svc_name}-unhealthy-hosts", f"Service {svc_name}: at least one unhealthy target", "AWS/ApplicationELB", "UnHealthyHostCount", target, 1, "GreaterThanOrEqualToThreshold",
                    statistic="Maximum", period=60, evaluations=5, datapoints=3)
+
+
+def _alb_alarm(b: LayerBuilder, alarms: Alarms, lb) -> None:
+    thresholds = b.cfg.observability.alarms
     alarms.add("Alb5xxAlarm", "alb-5xx", f"Load balancer: more than {thresholds.alb_5xx_count} 5xx it generated itself in 5 minutes", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", {"LoadBalancer": lb}, thresholds.alb_5xx_count, "GreaterThanThreshold",
                statistic="Sum", evaluations=1, datapoints=1)
 
@@ -476,23 +482,47 @@ def _canaries(b: LayerBuilder, alarms: Alarms) -> None:
         )
 
 
-def build(cfg: AppConfig) -> Layer:
-    b = LayerBuilder(cfg, "observability", "alarm topic, alarms, dashboard, X-Ray, Synthetics canaries")
-    key_arn = Ref(b.input("KmsKeyArn", "security.KmsKeyArn", "KMS key that encrypts the alarm topic"))
+def _service_inputs(b: LayerBuilder, services) -> tuple:
+    """Cluster, load balancer, and per service its ECS name and target group, as inputs."""
     cluster = Ref(b.input("ClusterName", "compute.ClusterName", "ECS cluster name"))
     lb = Ref(b.input("LoadBalancerFullName", "edge.LoadBalancerFullName", "Load balancer full name (app/<name>/<id>)"))
-    variables: dict = {"ClusterName": cluster, "LoadBalancerFullName": lb}
     service_names, target_groups = {}, {}
-    for svc_name in cfg.services:
+    for svc_name in services:
         name_input = logical_id("service", svc_name, "Name")
         service_names[svc_name] = Ref(b.input(name_input, f"compute.{name_input}", f"ECS service name of {svc_name}"))
         group_input = logical_id("service", svc_name, "TargetGroupFullName")
         target_groups[svc_name] = Ref(b.input(group_input, f"edge.{group_input}", f"Target group full name of {svc_name} (targetgroup/<name>/<id>)"))
-        variables |= {name_input: service_names[svc_name], group_input: target_groups[svc_name]}
+    return cluster, lb, service_names, target_groups
+
+
+def _services_part(cfg: AppConfig, number: int, services: dict) -> Layer:
+    """Alarms of one group of services, notifying the main part's topic."""
+    b = LayerBuilder(cfg, f"observability-services-{number}", f"alarms of services {next(iter(services))} to {list(services)[-1]}", family="observability")
+    topic = b.input("AlarmTopicArn", "observability.AlarmTopicArn", "SNS topic the alarms notify")
+    cluster, lb, service_names, target_groups = _service_inputs(b, services)
+    _service_alarms(b, Alarms(b, topic), cluster, service_names, lb, target_groups)
+    return b.build()
+
+
+def build(cfg: AppConfig) -> Layer | list[Layer]:
+    """One layer; past SERVICES_PER_STACK services the per-service alarms move to one
+    `observability-services-N` part per group (the dashboard stays in the main part)."""
+    groups = service_groups(cfg)
+    b = LayerBuilder(cfg, "observability", "alarm topic, alarms, dashboard, X-Ray, Synthetics canaries")
+    key_arn = Ref(b.input("KmsKeyArn", "security.KmsKeyArn", "KMS key that encrypts the alarm topic"))
+    cluster, lb, service_names, target_groups = _service_inputs(b, cfg.services)
+    variables: dict = {"ClusterName": cluster, "LoadBalancerFullName": lb}
+    for svc_name in cfg.services:
+        variables |= {
+            logical_id("service", svc_name, "Name"): service_names[svc_name],
+            logical_id("service", svc_name, "TargetGroupFullName"): target_groups[svc_name],
+        }
 
     topic = _topic(b, key_arn)
     alarms = Alarms(b, topic)
-    _service_alarms(b, alarms, cluster, service_names, lb, target_groups)
+    if len(groups) == 1:
+        _service_alarms(b, alarms, cluster, service_names, lb, target_groups)
+    _alb_alarm(b, alarms, lb)
     if cfg.database:
         _database_alarms(b, alarms)
         variables["DatabaseIdentifier"] = Ref("DatabaseIdentifier")
@@ -512,4 +542,6 @@ def build(cfg: AppConfig) -> Layer:
     b.output("AlarmTopicArn", Ref(topic), "SNS topic every alarm notifies", root=True)
     if cfg.observability.dashboard:
         b.output("DashboardUrl", Sub(f"https://${{AWS::Region}}.console.aws.amazon.com/cloudwatch/home?region=${{AWS::Region}}#dashboards:name={b.named('dashboard')}"), "CloudWatch dashboard", root=True)
-    return b.build()
+    if len(groups) == 1:
+        return b.build()
+    return [b.build(), *(_services_part(cfg, number, group) for number, group in enumerate(groups, 1))]

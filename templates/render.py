@@ -118,9 +118,17 @@ def render(cfg: AppConfig, fmt: Format = "json") -> RenderedProfile:
         "root": template_file("root", fmt),
         "tags": cfg.all_tags,
         "templates": entries,
+        # Layers split into parts to stay inside CloudFormation's per-template limits.
+        "split": {
+            family: [layer.name for layer in layers if layer.family == family]
+            for family in sorted({layer.family for layer in layers if layer.family})
+        },
+        # Knobs the root could not re-expose (200-parameter limit): their params value applies.
+        "knobs_at_defaults": root.metadata["cfn-strata"].get("knobs_at_defaults", []),
         "stacks": [
             {
                 "layer": layer.name,
+                "part_of": layer.kind,
                 "logical_id": layer.stack_id,
                 "scope": layer.scope,
                 "file": template_file(layer.name, fmt),

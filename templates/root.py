@@ -16,6 +16,9 @@ from templates.common import CFN_VERSION, Layer, strata_metadata
 from templates.config import AppConfig
 
 
+MAX_PARAMETERS = 200  # per template, CloudFormation quota
+
+
 def _title(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("-"))
 
@@ -24,12 +27,38 @@ def _copy_parameter(parameter: Parameter) -> Parameter:
     return Parameter(parameter.title, **parameter.properties)
 
 
+def _knobs_left_at_defaults(nested: list[Layer], source_of) -> set[str]:
+    """Knobs the root cannot re-expose within CloudFormation's 200 parameters: those of the parts
+    of split layers (per-service task counts of a large platform; image tags too if even they do
+    not fit), which then keep the params file's value as their nested default. Empty when
+    everything fits."""
+    knobs = {name for layer in nested for name in layer.knobs}
+    from_global = {
+        name for layer in nested for name, wire in layer.inputs.items()
+        if (source := source_of(wire)) is not None and source.scope == "global"
+    }
+    if len(knobs | from_global) <= MAX_PARAMETERS:
+        return set()
+    split = {name for layer in nested if layer.family for name in layer.knobs}
+    # Image tags are what a pipeline changes on every release: they stay on the root if they fit.
+    tags = {name for name in split if name.endswith("ImageTag")}
+    for kept in (tags, set()):
+        if len((knobs - split) | kept | from_global) <= MAX_PARAMETERS:
+            return split - kept
+    raise ValueError(f"the root would need {len((knobs - split) | from_global)} parameters, over CloudFormation's {MAX_PARAMETERS}")
+
+
 def build_root(cfg: AppConfig, layers: list[Layer], template_url: Callable[[Layer], str]) -> Template:
     """Root template for the nested layers; template_url says where each layer's file lives."""
     root = Template(Description=f"cfn-strata {cfg.application}/{cfg.environment.name}: root stack - {cfg.description}"[:1024])
     root.set_version(CFN_VERSION)
-    by_name = {layer.name: layer for layer in layers}
+
+    def source_of(wire) -> Layer | None:
+        """The layer (or the part of a split layer) that outputs what the wire asks for."""
+        return next((layer for layer in layers if wire.layer in (layer.name, layer.family) and wire.output in layer.template.outputs), None)
+
     nested = [layer for layer in layers if layer.scope == "nested"]
+    at_defaults = _knobs_left_at_defaults(nested, source_of)
     groups: list[dict] = []
     labels: dict[str, dict[str, str]] = {}
     declared: dict[str, dict] = {}
@@ -53,15 +82,16 @@ def build_root(cfg: AppConfig, layers: list[Layer], template_url: Callable[[Laye
         stack_parameters = {}
         for name, parameter in sorted(layer.template.parameters.items()):
             wire = layer.inputs.get(name)
+            if wire is None and name in at_defaults:
+                continue  # the nested stack's default (the params value) applies
             if wire is None:  # a knob: re-exposed on the root
                 declare(parameter, layer, f"{_title(layer.name)} layer")
                 stack_parameters[name] = Ref(name)
-            elif by_name.get(wire.layer) is not None and by_name[wire.layer].scope == "global":
+            elif (source := source_of(wire)) is not None and source.scope == "global":
                 declare(parameter, layer, "From the us-east-1 global stack")
                 stack_parameters[name] = Ref(name)
             else:
-                source = by_name.get(wire.layer)
-                if source is None or wire.output not in source.template.outputs:
+                if source is None:
                     raise ValueError(f"{layer.name} layer parameter {name} wants {wire.layer}.{wire.output}, which no layer outputs")
                 stack_parameters[name] = GetAtt(source.stack_id, f"Outputs.{wire.output}")
         props = {"TemplateURL": template_url(layer), "Tags": Tags(**cfg.all_tags)}
@@ -77,6 +107,8 @@ def build_root(cfg: AppConfig, layers: list[Layer], template_url: Callable[[Laye
                 )
             )
     metadata: dict = {"cfn-strata": strata_metadata(cfg, "root")}
+    if at_defaults:
+        metadata["cfn-strata"]["knobs_at_defaults"] = sorted(at_defaults)
     if groups:
         metadata["AWS::CloudFormation::Interface"] = {"ParameterGroups": groups, "ParameterLabels": labels}
     root.set_metadata(metadata)

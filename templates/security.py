@@ -271,7 +271,8 @@ def _roles(b: LayerBuilder, key: kms.Key, secrets: dict[str, secretsmanager.Secr
             )
         )
         b.output(logical_id("service", svc_name, "TaskRoleArn"), GetAtt(role, "Arn"), f"Task role of service {svc_name}")
-        b.output(logical_id("service", svc_name, "TaskRoleName"), Ref(role), f"Task role name of service {svc_name} (for policies other layers attach)")
+        if svc.efs_mount_path:  # the compute layer attaches the EFS access policy to it (outputs stay under 200 at scale)
+            b.output(logical_id("service", svc_name, "TaskRoleName"), Ref(role), f"Task role name of service {svc_name} (for policies other layers attach)")
 
 
 def build(cfg: AppConfig) -> Layer:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from templates.params import REPO_PARAMS, available_profiles, load_config
-from templates.render import RenderedProfile, render
+from templates.render import RenderedProfile, render, serialize
 
 PROFILES = available_profiles(REPO_PARAMS)
 ALL_TARGETS = [(app, env) for app, envs in PROFILES.items() for env in envs]
@@ -25,6 +25,21 @@ def rendered(app: str, env: str) -> RenderedProfile:
 def template(app: str, env: str, layer: str) -> dict:
     """The parsed JSON template of one layer ("root", "network", ...)."""
     return json.loads(rendered(app, env).files[f"{layer}.json"])
+
+
+def parts(built) -> list:
+    """A layer module's result as a list of layers (a split layer returns several)."""
+    return built if isinstance(built, list) else [built]
+
+
+def merged(built) -> dict:
+    """One document with the resources of every part of a (possibly split) layer, parsed from the
+    bytes the renderer writes; parameters and outputs are those of the first (main) part."""
+    first, *rest = parts(built)
+    doc = json.loads(serialize(first.template))
+    for part in rest:
+        doc["Resources"].update(json.loads(serialize(part.template))["Resources"])
+    return doc
 
 
 def resources(doc: dict, type_: str) -> dict[str, dict]:

@@ -18,7 +18,7 @@ CASES = {
     "unknown top-level key": ("product-catalog/dev.yaml", "netwrok:\n  az_count: 2\n", "dev",
                               "product-catalog/dev.yaml: netwrok: unknown key; allowed keys here: application, description, project, region, environment, tags, network, security, compute, services, database, cache, efs, edge, auth, observability, cicd, backup"),
     "unknown nested key": ("product-catalog/dev.yaml", "services:\n  api:\n    prot: 3000\n", "dev",
-                           "product-catalog/dev.yaml: services.api.prot: unknown key; allowed keys here: port, cpu, memory, desired_count, min_count, max_count, image_tag, health_check, path_patterns, priority, autoscaling, environment, secrets, efs_mount_path, deployment, min_healthy_percent, max_percent, deregistration_delay, ecr, xray"),
+                           "product-catalog/dev.yaml: services.api.prot: unknown key; allowed keys here: port, cpu, memory, desired_count, min_count, max_count, image_tag, health_check, path_patterns, priority, autoscaling, environment, secrets, efs_mount_path, deployment, min_healthy_percent, max_percent, deregistration_delay, ecr, xray, user, readonly_root_filesystem, container_health_check"),
     "invalid CIDR": ("product-catalog/dev.yaml", "network:\n  vpc_cidr: 10.0.300.0/16\n", "dev",
                      "product-catalog/dev.yaml: network.vpc_cidr: '10.0.300.0/16' is not a valid IPv4 CIDR block (Octet 300 (> 255) not permitted in '10.0.300.0')"),
     "subnet outside the VPC": ("product-catalog/dev.yaml", "network:\n  private_subnets: [10.0.3.0/24, 10.1.4.0/24]\n", "dev",

@@ -88,4 +88,12 @@ def test_moto_patches_match_the_installed_moto():
         assert vars(Stack)["get_cfn_attribute"] is local._outputs_attribute  # moto still has none of its own
         assert getattr(parsing.clean_json, "cfn_strata_patch", False)
         assert getattr(CloudFormationBackend.execute_change_set, "cfn_strata_patch", False)
+        from moto.cloudformation.responses import CloudFormationResponse
+
+        # still unimplemented by moto: answered with NotImplemented by local mode
+        assert all(getattr(vars(CloudFormationResponse)[action], "cfn_strata_patch", False) for action in local.UNMODELLED_ACTIONS)
     assert local.moto_needs_patch()
+    from moto.rds.models import DBInstance, DBParameterGroup
+
+    assert DBInstance.default_engine_versions["aurora-postgresql"] == "managed-by-cluster"
+    assert "physical_resource_id" in vars(DBParameterGroup)

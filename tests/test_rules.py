@@ -340,9 +340,9 @@ def test_rules_ship_in_the_package():
 def test_readme_fragment_documents_every_rule():
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[1] / "README-rules.md").read_text()
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     for rule in project_rules():
-        assert f'<a id="{rule.id.lower()}"></a>\n### {rule.id} ' in text
+        assert f'<a id="{rule.id.lower()}"></a>\n#### {rule.id} ' in text
 
 
 def test_editing_a_rule_misses_the_lint_cache(tmp_path, monkeypatch):

@@ -1,0 +1,725 @@
+"""cicd layer: one CodePipeline per configured pipeline, the KMS-encrypted artifact bucket, the
+CodeBuild projects and least-privilege roles, and for blue/green services the CodeDeploy
+application and deployment groups.
+
+A backend pipeline runs Source (the application repository and the infrastructure repository
+holding cfn-strata, its params and buildspec.yml) -> Build (images pushed to ECR; the repository's
+buildspec.yml generates, lints and uploads the templates) -> Infrastructure (CloudFormation
+CHANGE_SET_REPLACE with the uploaded root template and template configuration -> a CodeBuild step
+writing the Markdown review of that change set -> manual approval linking it -> CHANGE_SET_EXECUTE)
+-> Application (ECS standard deploy per rolling service, CodeDeployToECS per blue/green service).
+A frontend pipeline runs Source -> Build (the SPA) -> Deploy (S3 deploy into the SPA bucket, then a
+CloudFront invalidation).
+"""
+
+from __future__ import annotations
+
+import json
+
+from awacs.aws import Action, Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+from awacs.aws import Bool, Deny
+from awacs.sts import AssumeRole
+from troposphere import AccountId, Equals, GetAtt, If, Join, Ref, Sub
+from troposphere import cloudwatch, codebuild, codeconnections, codedeploy, iam, logs, s3
+from troposphere import codepipeline as cp
+
+from templates.common import Layer, LayerBuilder, logical_id
+from templates.config import AppConfig, PipelineConfig
+from templates.render import stack_name
+
+CODEBUILD_IMAGE = "aws/codebuild/standard:7.0"
+CHANGE_SET_NAME = "cfn-strata-pipeline"
+TEMPLATE_PREFIX = "templates"
+REVIEW_PREFIX = "reviews"
+CAPABILITIES = "CAPABILITY_IAM,CAPABILITY_NAMED_IAM,CAPABILITY_AUTO_EXPAND"
+BUILD_LOG_RETENTION_DAYS = 30
+# Services whose resources the generated nested stacks create: the CloudFormation service role may
+# act on these and no others (the names of what it creates do not exist before it creates them).
+DEPLOYED_SERVICES = (
+    "acm", "apigateway", "application-autoscaling", "autoscaling", "backup", "cloudformation", "cloudfront", "cloudwatch",
+    "codebuild", "codeconnections", "codedeploy", "codepipeline", "codestar-connections", "cognito-idp", "ec2", "ecr", "ecs",
+    "elasticache", "elasticfilesystem", "elasticloadbalancing", "events", "iam", "kms", "logs", "rds", "route53", "s3",
+    "secretsmanager", "sns", "ssm", "synthetics", "wafv2", "xray", "lambda",
+)
+
+
+def _actions(*names: str) -> list[Action]:
+    """"s3:GetObject" -> awacs Action."""
+    return [Action(*name.split(":", 1)) for name in names]
+
+
+def _assume(service: str) -> PolicyDocument:
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[Statement(Effect=Allow, Principal=Principal("Service", service), Action=[AssumeRole])],
+    )
+
+
+def _role(b: LayerBuilder, title: str, kind: str, qualifier: str | None, service: str, description: str, statements: list[Statement]) -> iam.Role:
+    return b.add(
+        iam.Role(
+            title,
+            RoleName=b.named(kind, qualifier),
+            Description=description,
+            AssumeRolePolicyDocument=_assume(service),
+            Policies=[iam.Policy(PolicyName="least-privilege", PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=statements))],
+            Tags=b.tags(kind, qualifier),
+        )
+    )
+
+
+def _stack_arns(cfg: AppConfig) -> list:
+    """The root stack and its nested stacks (named <root>-<Layer>Stack-<random>)."""
+    return [
+        Sub(f"arn:${{AWS::Partition}}:cloudformation:${{AWS::Region}}:${{AWS::AccountId}}:stack/{name}/*")
+        for name in (stack_name(cfg), f"{stack_name(cfg)}-*")
+    ]
+
+
+# ------------------------------------------------------------------ artifact bucket
+
+
+def _artifact_bucket(b: LayerBuilder, key_arn) -> s3.Bucket:
+    """Pipeline artifacts, the uploaded templates and the change-set reviews: KMS, private, TLS only."""
+    bucket = b.add(
+        s3.Bucket(
+            "ArtifactBucket",
+            BucketName=Sub(f"{b.named('pipeline-artifacts')}-${{AWS::AccountId}}-${{AWS::Region}}"),
+            BucketEncryption=s3.BucketEncryption(
+                ServerSideEncryptionConfiguration=[
+                    s3.ServerSideEncryptionRule(
+                        ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="aws:kms", KMSMasterKeyID=key_arn),
+                        BucketKeyEnabled=True,
+                    )
+                ]
+            ),
+            PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
+                BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
+            ),
+            OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
+            VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
+            LifecycleConfiguration=s3.LifecycleConfiguration(
+                Rules=[
+                    s3.LifecycleRule(Id="expire-artifacts", Status="Enabled", ExpirationInDays=b.cfg.cicd.artifact_expiration_days),
+                    s3.LifecycleRule(Id="abort-incomplete-uploads", Status="Enabled", AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7)),
+                    s3.LifecycleRule(Id="expire-old-versions", Status="Enabled", NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=7)),
+                ]
+            ),
+            Tags=b.tags("pipeline-artifacts"),
+        )
+    )
+    b.skip_check(bucket, "CKV_AWS_18", "pipeline artifacts are written and read only by the pipeline's own roles, whose calls CloudTrail records; server access logs would add a log bucket per pipeline")
+    b.add(
+        s3.BucketPolicy(
+            "ArtifactBucketPolicy",
+            Bucket=Ref(bucket),
+            PolicyDocument=PolicyDocument(
+                Version="2012-10-17",
+                Statement=[
+                    Statement(
+                        Sid="DenyInsecureTransport",
+                        Effect=Deny,
+                        Principal=Principal("*"),
+                        Action=[Action("s3", "*")],
+                        Resource=[GetAtt(bucket, "Arn"), Join("", [GetAtt(bucket, "Arn"), "/*"])],
+                        Condition=Condition(Bool("aws:SecureTransport", False)),
+                    )
+                ],
+            ),
+        )
+    )
+    b.output("ArtifactBucketName", Ref(bucket), "Bucket of the pipeline artifacts, uploaded templates (templates/) and change-set reviews (reviews/)")
+    return bucket
+
+
+# ------------------------------------------------------------------ CodeBuild
+
+
+def _log_group(b: LayerBuilder, title: str, qualifier: str, key_arn) -> logs.LogGroup:
+    return b.add(
+        logs.LogGroup(
+            title,
+            LogGroupName=f"/aws/codebuild/{b.named('build', qualifier)}",
+            RetentionInDays=BUILD_LOG_RETENTION_DAYS,
+            KmsKeyId=key_arn,
+            Tags=b.tags("build-logs", qualifier),
+        )
+    )
+
+
+def _log_statements(group: logs.LogGroup) -> list[Statement]:
+    return [Statement(Effect=Allow, Action=_actions("logs:CreateLogStream", "logs:PutLogEvents"), Resource=[GetAtt(group, "Arn")])]
+
+
+def _artifact_statements(bucket, key_arn, *, write: bool) -> list[Statement]:
+    objects = Join("", [GetAtt(bucket, "Arn"), "/*"])
+    s3_actions = ["s3:GetObject", "s3:GetObjectVersion", *(["s3:PutObject"] if write else [])]
+    return [
+        Statement(Effect=Allow, Action=_actions(*s3_actions), Resource=[objects]),
+        Statement(Effect=Allow, Action=_actions("s3:GetBucketLocation", "s3:ListBucket"), Resource=[GetAtt(bucket, "Arn")]),
+        Statement(Effect=Allow, Action=_actions("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"), Resource=[key_arn]),
+    ]
+
+
+def _project(b: LayerBuilder, title: str, qualifier: str, description: str, key_arn, role, group, buildspec: str, variables: dict, *, privileged: bool = False) -> codebuild.Project:
+    project = b.add(
+        codebuild.Project(
+            title,
+            Name=b.named("build", qualifier),
+            Description=description,
+            ServiceRole=GetAtt(role, "Arn"),
+            EncryptionKey=key_arn,
+            Artifacts=codebuild.Artifacts(Type="CODEPIPELINE"),
+            Source=codebuild.Source(Type="CODEPIPELINE", BuildSpec=buildspec),
+            Environment=codebuild.Environment(
+                ComputeType=b.cfg.cicd.build_compute_type,
+                Image=CODEBUILD_IMAGE,
+                Type="LINUX_CONTAINER",
+                PrivilegedMode=privileged,
+                EnvironmentVariables=[codebuild.EnvironmentVariable(Name=k, Value=v, Type="PLAINTEXT") for k, v in sorted(variables.items())],
+            ),
+            LogsConfig=codebuild.LogsConfig(CloudWatchLogs=codebuild.CloudWatchLogs(Status="ENABLED", GroupName=Ref(group))),
+            TimeoutInMinutes=30,
+            Tags=b.tags("build", qualifier),
+        )
+    )
+    return project
+
+
+def _project_arn(b: LayerBuilder, qualifier: str):
+    return Sub(f"arn:${{AWS::Partition}}:codebuild:${{AWS::Region}}:${{AWS::AccountId}}:project/{b.named('build', qualifier)}")
+
+
+def _buildspec(document: dict) -> str:
+    """An inline buildspec, rendered as JSON (YAML's superset) so it is byte-stable."""
+    return json.dumps(document, indent=2, sort_keys=False)
+
+
+# ------------------------------------------------------------------ sources
+
+
+def _source_action(name: str, source, artifact: str, connection_arn, repository, branch) -> cp.Actions:
+    if source.provider == "codecommit":
+        return cp.Actions(
+            Name=name,
+            ActionTypeId=cp.ActionTypeId(Category="Source", Owner="AWS", Provider="CodeCommit", Version="1"),
+            Configuration={"RepositoryName": repository, "BranchName": branch, "PollForSourceChanges": "false", "OutputArtifactFormat": "CODE_ZIP"},
+            OutputArtifacts=[cp.OutputArtifacts(Name=artifact)],
+            RunOrder=1,
+        )
+    return cp.Actions(
+        Name=name,
+        ActionTypeId=cp.ActionTypeId(Category="Source", Owner="AWS", Provider="CodeStarSourceConnection", Version="1"),
+        Configuration={"ConnectionArn": connection_arn, "FullRepositoryId": repository, "BranchName": branch, "DetectChanges": "true", "OutputArtifactFormat": "CODE_ZIP"},
+        OutputArtifacts=[cp.OutputArtifacts(Name=artifact)],
+        RunOrder=1,
+    )
+
+
+def _source_statements(sources, connection_arn) -> list[Statement]:
+    statements = []
+    if any(s.provider == "github" for s in sources):
+        statements.append(Statement(Effect=Allow, Action=_actions("codestar-connections:UseConnection", "codeconnections:UseConnection"), Resource=[connection_arn]))
+    for source in sources:
+        if source.provider == "codecommit":
+            statements.append(
+                Statement(
+                    Effect=Allow,
+                    Action=_actions("codecommit:GetBranch", "codecommit:GetCommit", "codecommit:UploadArchive", "codecommit:GetUploadArchiveStatus"),
+                    Resource=[Sub(f"arn:${{AWS::Partition}}:codecommit:${{AWS::Region}}:${{AWS::AccountId}}:{source.repository}")],
+                )
+            )
+    return statements
+
+
+def _repository_knobs(b: LayerBuilder, prefix: str, label: str, source) -> tuple:
+    repository = b.knob(
+        f"{prefix}Repository", "Pipelines", f"{label} repository",
+        f"{label}: owner/repo on GitHub, or the CodeCommit repository name",
+        source.repository, AllowedPattern=r"^[\w.-]+(/[\w.-]+)?$", ConstraintDescription="owner/repo or a repository name",
+    )
+    branch = b.knob(
+        f"{prefix}Branch", "Pipelines", f"{label} branch", f"{label}: branch whose pushes start the pipeline",
+        source.branch, AllowedPattern=r"^[\w./-]+$", ConstraintDescription="a branch name",
+    )
+    return Ref(repository), Ref(branch)
+
+
+# ------------------------------------------------------------------ backend pipeline
+
+
+def _image_buildspec(cfg: AppConfig, blue_green: list[str]) -> str:
+    """Build and push one image per service (its folder's Dockerfile, else the repository root's),
+    tagged with the commit; write imagedefinitions-<svc>.json for the ECS deploy action and, for
+    blue/green services, taskdef.json + appspec.yaml + imageDetail.json for CodeDeployToECS."""
+    commands = ['aws ecr get-login-password | docker login --username AWS --password-stdin "$REGISTRY"']
+    build = []
+    for svc_name in cfg.services:
+        var = svc_name.upper().replace("-", "_")
+        build += [
+            f'CONTEXT=.; if [ -f {svc_name}/Dockerfile ]; then CONTEXT={svc_name}; fi',
+            f'docker build -t "$REGISTRY/$REPOSITORY_{var}:$IMAGE_TAG" "$CONTEXT"',
+            f'docker push "$REGISTRY/$REPOSITORY_{var}:$IMAGE_TAG"',
+            f'printf \'[{{"name":"%s","imageUri":"%s"}}]\' "$CONTAINER_{var}" "$REGISTRY/$REPOSITORY_{var}:$IMAGE_TAG" > imagedefinitions-{svc_name}.json',
+        ]
+        if svc_name in blue_green:
+            build += [
+                f"mkdir -p deploy/{svc_name}",
+                f'printf \'{{"ImageURI":"%s"}}\' "$REGISTRY/$REPOSITORY_{var}:$IMAGE_TAG" > deploy/{svc_name}/imageDetail.json',
+                # the running task definition is the template: CodeDeploy fills in the new image
+                f'aws ecs describe-task-definition --task-definition "$(aws ecs describe-services --cluster "$CLUSTER" --services "$SERVICE_{var}" --query "services[0].taskDefinition" --output text)" --query taskDefinition'
+                f' | jq --arg c "$CONTAINER_{var}" \'(.containerDefinitions[] | select(.name == $c) | .image) = "<IMAGE1_NAME>" | del(.taskDefinitionArn, .revision, .status, .requiresAttributes, .compatibilities, .registeredAt, .registeredBy)\' > deploy/{svc_name}/taskdef.json',
+                f'printf \'version: 0.0\\nResources:\\n  - TargetService:\\n      Type: AWS::ECS::Service\\n      Properties:\\n        TaskDefinition: "<TASK_DEFINITION>"\\n        LoadBalancerInfo:\\n          ContainerName: "%s"\\n          ContainerPort: {cfg.services[svc_name].port}\\n\' "$CONTAINER_{var}" > deploy/{svc_name}/appspec.yaml',
+            ]
+    artifacts: dict = {"files": [f"imagedefinitions-{svc}.json" for svc in cfg.services]}
+    if blue_green:
+        artifacts = {
+            "files": artifacts["files"],
+            "secondary-artifacts": {
+                "Images": {"files": artifacts["files"]},
+                **{_deploy_artifact(svc): {"base-directory": f"deploy/{svc}", "files": ["taskdef.json", "appspec.yaml", "imageDetail.json"]} for svc in blue_green},
+            },
+        }
+    return _buildspec(
+        {
+            "version": 0.2,
+            "env": {"shell": "bash", "exported-variables": ["IMAGE_TAG"]},
+            "phases": {
+                "pre_build": {"commands": ['IMAGE_TAG="${CODEBUILD_RESOLVED_SOURCE_VERSION:0:12}"', *commands]},
+                "build": {"commands": build},
+            },
+            "artifacts": artifacts,
+        }
+    )
+
+
+def _deploy_artifact(svc_name: str) -> str:
+    return logical_id(svc_name, "Deploy")
+
+
+REVIEW_BUILDSPEC = {
+    "version": 0.2,
+    "env": {"shell": "bash", "exported-variables": ["REVIEW_URL"]},
+    "phases": {
+        "install": {"runtime-versions": {"python": "3.11"}, "commands": ["python -m pip install --quiet ."]},
+        "build": {
+            "commands": [
+                'cfn-strata review "$APP" --env "$ENV" --change-set "$CHANGE_SET" -o markdown > review.md',
+                'KEY="$REVIEW_PREFIX/$APP/$ENV/$CODEBUILD_BUILD_NUMBER.md"',
+                'aws s3 cp review.md "s3://$CFN_STRATA_BUCKET/$KEY" --content-type text/markdown',
+                'REVIEW_URL="https://s3.console.aws.amazon.com/s3/object/$CFN_STRATA_BUCKET?region=$AWS_REGION&prefix=$KEY"',
+            ]
+        },
+    },
+}
+
+
+def _backend_pipeline(b: LayerBuilder, name: str, pipeline: PipelineConfig, shared: dict) -> None:
+    cfg = b.cfg
+    key_arn, bucket, connection_arn, cluster = shared["key"], shared["bucket"], shared["connection"], shared["cluster"]
+    blue_green = [svc for svc, conf in cfg.services.items() if conf.deployment == "blue_green"]
+    rolling = [svc for svc in cfg.services if svc not in blue_green]
+    app_repo, app_branch = _repository_knobs(b, logical_id("pipeline", name), f"Pipeline {name}", pipeline.source)
+    infra = cfg.cicd.infrastructure
+    sources = [pipeline.source] + ([infra] if infra else [])
+    services = {
+        svc: {
+            "name": Ref(b.input(logical_id("service", svc, "Name"), f"compute.{logical_id('service', svc, 'Name')}", f"ECS service name of {svc}")),
+            "repository": Ref(b.input(logical_id("service", svc, "RepositoryName"), f"compute.{logical_id('service', svc, 'RepositoryName')}", f"ECR repository of {svc}")),
+            "repository_arn": Ref(b.input(logical_id("service", svc, "RepositoryArn"), f"compute.{logical_id('service', svc, 'RepositoryArn')}", f"ECR repository ARN of {svc}")),
+            "container": Ref(b.input(logical_id("service", svc, "ContainerName"), f"compute.{logical_id('service', svc, 'ContainerName')}", f"Application container of {svc}")),
+            "task_role": Ref(b.input(logical_id("service", svc, "TaskRoleArn"), f"security.{logical_id('service', svc, 'TaskRoleArn')}", f"Task role of {svc} (the deploy passes it to ECS)")),
+        }
+        for svc in cfg.services
+    }
+    execution_role = shared["execution_role"]
+    pid = logical_id("pipeline", name)
+
+    # -------- image build
+    image_group = _log_group(b, f"{pid}ImageBuildLogGroup", f"{name}-images", key_arn)
+    image_statements = [
+        *_log_statements(image_group),
+        *_artifact_statements(bucket, key_arn, write=True),
+        Statement(Effect=Allow, Action=_actions("ecr:GetAuthorizationToken"), Resource=["*"]),
+        Statement(
+            Effect=Allow,
+            Action=_actions("ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
+            Resource=[services[svc]["repository_arn"] for svc in cfg.services],
+        ),
+    ]
+    if blue_green:
+        image_statements += [
+            Statement(Effect=Allow, Action=_actions("ecs:DescribeServices"), Resource=[Sub(f"arn:${{AWS::Partition}}:ecs:${{AWS::Region}}:${{AWS::AccountId}}:service/${{Cluster}}/${{Service}}", Cluster=cluster, Service=services[svc]["name"]) for svc in blue_green]),
+            # DescribeTaskDefinition supports no resource-level permissions (ECS service authorization reference)
+            Statement(Effect=Allow, Action=_actions("ecs:DescribeTaskDefinition"), Resource=["*"]),
+        ]
+    image_role = _role(b, f"{pid}ImageBuildRole", "build-role", f"{name}-images", "codebuild.amazonaws.com", f"Pipeline {name}: build and push the service images", image_statements)
+    variables = {"REGISTRY": Sub("${AWS::AccountId}.dkr.ecr.${AWS::Region}.amazonaws.com"), "CLUSTER": cluster}
+    for svc in cfg.services:
+        var = svc.upper().replace("-", "_")
+        variables |= {f"REPOSITORY_{var}": services[svc]["repository"], f"CONTAINER_{var}": services[svc]["container"], f"SERVICE_{var}": services[svc]["name"]}
+    image_project = _project(b, f"{pid}ImageBuild", f"{name}-images", f"Pipeline {name}: build, tag with the commit and push the images to ECR", key_arn, image_role, image_group, _image_buildspec(cfg, blue_green), variables, privileged=True)
+
+    # -------- infrastructure package (this repository's buildspec.yml) and review
+    package_group = _log_group(b, f"{pid}PackageLogGroup", f"{name}-package", key_arn)
+    package_role = _role(b, f"{pid}PackageRole", "build-role", f"{name}-package", "codebuild.amazonaws.com", f"Pipeline {name}: generate, lint and upload the templates", [*_log_statements(package_group), *_artifact_statements(bucket, key_arn, write=True)])
+    infra_variables = {"APP": cfg.application, "ENV": cfg.environment.name, "CFN_STRATA_BUCKET": Ref(bucket), "CFN_STRATA_PREFIX": TEMPLATE_PREFIX}
+    package_project = _project(b, f"{pid}Package", f"{name}-package", f"Pipeline {name}: cfn-strata generate, lint and upload (buildspec.yml)", key_arn, package_role, package_group, "buildspec.yml", infra_variables)
+    review_group = _log_group(b, f"{pid}ReviewLogGroup", f"{name}-review", key_arn)
+    review_role = _role(
+        b, f"{pid}ReviewRole", "build-role", f"{name}-review", "codebuild.amazonaws.com", f"Pipeline {name}: write the Markdown review of the change set",
+        [
+            *_log_statements(review_group),
+            *_artifact_statements(bucket, key_arn, write=True),
+            Statement(Effect=Allow, Action=_actions("cloudformation:DescribeChangeSet", "cloudformation:DescribeStacks"), Resource=_stack_arns(cfg)),
+        ],
+    )
+    review_project = _project(
+        b, f"{pid}Review", f"{name}-review", f"Pipeline {name}: Markdown review of the change set before approval", key_arn, review_role, review_group,
+        _buildspec(REVIEW_BUILDSPEC), infra_variables | {"CHANGE_SET": CHANGE_SET_NAME, "REVIEW_PREFIX": REVIEW_PREFIX},
+    )
+
+    # -------- the CloudFormation service role that executes the change set
+    deploy_role = _role(
+        b, f"{pid}CloudFormationRole", "deploy-role", name, "cloudformation.amazonaws.com", f"Pipeline {name}: CloudFormation creates and updates the application's stacks",
+        [Statement(Effect=Allow, Action=[Action(service, "*") for service in DEPLOYED_SERVICES], Resource=["*"])],
+    )
+    for check, why in (
+        ("CKV_AWS_107", "CloudFormation creates the application's secrets and roles; their ARNs do not exist before it creates them"),
+        ("CKV_AWS_108", "CloudFormation reads and writes the application's buckets, secrets and parameters it creates, whose ARNs do not exist before"),
+        ("CKV_AWS_109", "CloudFormation manages the application's resource policies (buckets, keys, topics) it creates, whose ARNs do not exist before"),
+        ("CKV_AWS_110", "CloudFormation creates the application's IAM roles; only this pipeline's approved change sets run with this role"),
+        ("CKV_AWS_111", "CloudFormation writes every resource of the application's stacks; the actions are limited to the services the generator uses"),
+    ):
+        b.skip_check(deploy_role, check, why)
+
+    # -------- CodeDeploy for blue/green services
+    groups = _codedeploy(b, name, blue_green, services, cluster) if blue_green else {}
+
+    # -------- the pipeline role
+    projects = [f"{name}-images", f"{name}-package", f"{name}-review"]
+    statements = [
+        *_artifact_statements(bucket, key_arn, write=True),
+        *_source_statements(sources, connection_arn),
+        Statement(Effect=Allow, Action=_actions("codebuild:StartBuild", "codebuild:BatchGetBuilds"), Resource=[_project_arn(b, p) for p in projects]),
+        Statement(
+            Effect=Allow,
+            Action=_actions("cloudformation:CreateChangeSet", "cloudformation:DescribeChangeSet", "cloudformation:ExecuteChangeSet", "cloudformation:DeleteChangeSet", "cloudformation:DescribeStacks"),
+            Resource=_stack_arns(cfg),
+        ),
+        Statement(Effect=Allow, Action=_actions("iam:PassRole"), Resource=[GetAtt(deploy_role, "Arn")], Condition=Condition(StringEquals("iam:PassedToService", "cloudformation.amazonaws.com"))),
+    ]
+    if rolling:
+        statements += [
+            Statement(Effect=Allow, Action=_actions("ecs:DescribeServices", "ecs:UpdateService"), Resource=[Sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/${Cluster}/${Service}", Cluster=cluster, Service=services[svc]["name"]) for svc in rolling]),
+            # RegisterTaskDefinition / DescribeTaskDefinition support no resource-level permissions
+            Statement(Effect=Allow, Action=_actions("ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecs:TagResource"), Resource=["*"]),
+        ]
+    if blue_green:
+        statements += [
+            Statement(
+                Effect=Allow,
+                Action=_actions("codedeploy:CreateDeployment", "codedeploy:GetDeployment", "codedeploy:GetApplication", "codedeploy:GetApplicationRevision", "codedeploy:RegisterApplicationRevision", "codedeploy:GetDeploymentConfig"),
+                Resource=[
+                    Sub(f"arn:${{AWS::Partition}}:codedeploy:${{AWS::Region}}:${{AWS::AccountId}}:application:{b.named('codedeploy', name)}"),
+                    *[Sub(f"arn:${{AWS::Partition}}:codedeploy:${{AWS::Region}}:${{AWS::AccountId}}:deploymentgroup:{b.named('codedeploy', name)}/{b.named('deployment-group', svc)}") for svc in blue_green],
+                    Sub(f"arn:${{AWS::Partition}}:codedeploy:${{AWS::Region}}:${{AWS::AccountId}}:deploymentconfig:{cfg.cicd.traffic_shifting}"),
+                ],
+            ),
+            Statement(Effect=Allow, Action=_actions("ecs:RegisterTaskDefinition", "ecs:TagResource"), Resource=["*"]),
+        ]
+    statements.append(
+        Statement(
+            Effect=Allow,
+            Action=_actions("iam:PassRole"),
+            Resource=[execution_role, *[services[svc]["task_role"] for svc in cfg.services]],
+            Condition=Condition(StringEquals("iam:PassedToService", "ecs-tasks.amazonaws.com")),
+        )
+    )
+    pipeline_role = _role(b, f"{pid}Role", "pipeline-role", name, "codepipeline.amazonaws.com", f"Pipeline {name}: run its actions", statements)
+
+    # -------- stages
+    app_source = _source_action("AppSource", pipeline.source, "AppSource", connection_arn, app_repo, app_branch)
+    source_actions = [app_source]
+    infra_artifact = "AppSource"
+    if infra:
+        infra_repo, infra_branch = shared["infra_knobs"]
+        source_actions.append(_source_action("InfraSource", infra, "InfraSource", connection_arn, infra_repo, infra_branch))
+        infra_artifact = "InfraSource"
+    image_outputs = [cp.OutputArtifacts(Name="Images"), *[cp.OutputArtifacts(Name=_deploy_artifact(svc)) for svc in blue_green]]
+    build_actions = [
+        cp.Actions(
+            Name="BuildImages", ActionTypeId=_codebuild_type(), Configuration={"ProjectName": Ref(image_project)},
+            InputArtifacts=[cp.InputArtifacts(Name="AppSource")], OutputArtifacts=image_outputs, Namespace="Image", RunOrder=1,
+        ),
+        cp.Actions(
+            Name="PackageInfrastructure", ActionTypeId=_codebuild_type(), Configuration={"ProjectName": Ref(package_project)},
+            InputArtifacts=[cp.InputArtifacts(Name=infra_artifact)], OutputArtifacts=[cp.OutputArtifacts(Name="Infrastructure")], Namespace="Package", RunOrder=1,
+        ),
+    ]
+    overrides = {logical_id("service", svc, "ImageTag"): "#{Image.IMAGE_TAG}" for svc in rolling}
+    stack = stack_name(cfg)
+    create = {
+        "ActionMode": "CHANGE_SET_REPLACE", "StackName": stack, "ChangeSetName": CHANGE_SET_NAME, "Capabilities": CAPABILITIES,
+        "RoleArn": GetAtt(deploy_role, "Arn"), "TemplatePath": "Infrastructure::root.json", "TemplateConfiguration": "Infrastructure::template-configuration.json",
+    }
+    if overrides:
+        create["ParameterOverrides"] = json.dumps(overrides, sort_keys=True)
+    infra_actions = [
+        cp.Actions(Name="CreateChangeSet", ActionTypeId=_cloudformation_type(), Configuration=create, InputArtifacts=[cp.InputArtifacts(Name="Infrastructure")], RunOrder=1),
+        cp.Actions(
+            Name="ReviewChangeSet", ActionTypeId=_codebuild_type(), Configuration={"ProjectName": Ref(review_project)},
+            InputArtifacts=[cp.InputArtifacts(Name=infra_artifact)], Namespace="Review", RunOrder=2,
+        ),
+        cp.Actions(
+            Name="Approve",
+            ActionTypeId=cp.ActionTypeId(Category="Approval", Owner="AWS", Provider="Manual", Version="1"),
+            Configuration={
+                "CustomData": f"Review change set {CHANGE_SET_NAME} on stack {stack} (the link opens its Markdown review: replacements, removals, IAM and security-group changes, risk levels); approve to execute it.",
+                "ExternalEntityLink": "#{Review.REVIEW_URL}",
+            },
+            RunOrder=3,
+        ),
+        cp.Actions(
+            Name="ExecuteChangeSet", ActionTypeId=_cloudformation_type(),
+            Configuration={"ActionMode": "CHANGE_SET_EXECUTE", "StackName": stack, "ChangeSetName": CHANGE_SET_NAME}, RunOrder=4,
+        ),
+    ]
+    app_actions = []
+    for svc in cfg.services:
+        if svc in blue_green:
+            artifact = _deploy_artifact(svc)
+            app_actions.append(
+                cp.Actions(
+                    Name=logical_id("deploy", svc),
+                    ActionTypeId=cp.ActionTypeId(Category="Deploy", Owner="AWS", Provider="CodeDeployToECS", Version="1"),
+                    Configuration={
+                        "ApplicationName": b.named("codedeploy", name), "DeploymentGroupName": Ref(groups[svc]),
+                        "TaskDefinitionTemplateArtifact": artifact, "TaskDefinitionTemplatePath": "taskdef.json",
+                        "AppSpecTemplateArtifact": artifact, "AppSpecTemplatePath": "appspec.yaml",
+                        "Image1ArtifactName": artifact, "Image1ContainerName": "IMAGE1_NAME",
+                    },
+                    InputArtifacts=[cp.InputArtifacts(Name=artifact)],
+                    RunOrder=1,
+                )
+            )
+        else:
+            app_actions.append(
+                cp.Actions(
+                    Name=logical_id("deploy", svc),
+                    ActionTypeId=cp.ActionTypeId(Category="Deploy", Owner="AWS", Provider="ECS", Version="1"),
+                    Configuration={"ClusterName": cluster, "ServiceName": services[svc]["name"], "FileName": f"imagedefinitions-{svc}.json", "DeploymentTimeout": "30"},
+                    InputArtifacts=[cp.InputArtifacts(Name="Images")],
+                    RunOrder=1,
+                )
+            )
+    stages = [
+        cp.Stages(Name="Source", Actions=source_actions),
+        cp.Stages(Name="Build", Actions=build_actions),
+        cp.Stages(Name="Infrastructure", Actions=infra_actions),
+        cp.Stages(Name="Application", Actions=app_actions),
+    ]
+    _pipeline(b, name, pipeline_role, stages, bucket, key_arn)
+
+
+def _codebuild_type() -> cp.ActionTypeId:
+    return cp.ActionTypeId(Category="Build", Owner="AWS", Provider="CodeBuild", Version="1")
+
+
+def _cloudformation_type() -> cp.ActionTypeId:
+    return cp.ActionTypeId(Category="Deploy", Owner="AWS", Provider="CloudFormation", Version="1")
+
+
+def _pipeline(b: LayerBuilder, name: str, role, stages: list, bucket, key_arn) -> cp.Pipeline:
+    pipeline = b.add(
+        cp.Pipeline(
+            logical_id("pipeline", name),
+            Name=b.named("pipeline", name),
+            PipelineType="V2",
+            ExecutionMode="QUEUED",
+            RoleArn=GetAtt(role, "Arn"),
+            ArtifactStore=cp.ArtifactStore(Type="S3", Location=Ref(bucket), EncryptionKey=cp.EncryptionKey(Id=key_arn, Type="KMS")),
+            Stages=stages,
+            Tags=b.tags("pipeline", name),
+        )
+    )
+    b.output(logical_id("pipeline", name, "Name"), Ref(pipeline), f"CodePipeline {name}", root=True)
+    return pipeline
+
+
+# ------------------------------------------------------------------ CodeDeploy blue/green
+
+
+def _codedeploy(b: LayerBuilder, name: str, blue_green: list[str], services: dict, cluster) -> dict:
+    cfg = b.cfg
+    production = Ref(b.input("ProductionListenerArn", "edge.ProductionListenerArn", "Listener serving production traffic"))
+    test = Ref(b.input("TestListenerArn", "edge.TestListenerArn", "Blue/green test listener"))
+    lb_name = Ref(b.input("LoadBalancerFullName", "edge.LoadBalancerFullName", "app/<name>/<id> of the load balancer (rollback alarm dimension)"))
+    application = b.add(codedeploy.Application(logical_id("codedeploy", name, "Application"), ApplicationName=b.named("codedeploy", name), ComputePlatform="ECS", Tags=b.tags("codedeploy", name)))
+    role = b.add(
+        iam.Role(
+            logical_id("codedeploy", name, "Role"),
+            RoleName=b.named("codedeploy-role", name),
+            Description=f"CodeDeploy: blue/green deployments of pipeline {name}",
+            AssumeRolePolicyDocument=_assume("codedeploy.amazonaws.com"),
+            ManagedPolicyArns=[Sub("arn:${AWS::Partition}:iam::aws:policy/AWSCodeDeployRoleForECS")],
+            Tags=b.tags("codedeploy-role", name),
+        )
+    )
+    groups = {}
+    for svc in blue_green:
+        blue = Ref(b.input(logical_id("service", svc, "TargetGroupName"), f"edge.{logical_id('service', svc, 'TargetGroupName')}", f"Blue target group of {svc}"))
+        green = Ref(b.input(logical_id("service", svc, "GreenTargetGroupName"), f"edge.{logical_id('service', svc, 'GreenTargetGroupName')}", f"Green target group of {svc}"))
+        alarm = b.add(
+            cloudwatch.Alarm(
+                logical_id("service", svc, "DeploymentAlarm"),
+                AlarmName=b.named("alarm", f"{svc}-deployment"),
+                AlarmDescription=f"Stops and rolls back a blue/green deployment of {svc}: target 5xx on the load balancer",
+                Namespace="AWS/ApplicationELB",
+                MetricName="HTTPCode_Target_5XX_Count",
+                Dimensions=[cloudwatch.MetricDimension(Name="LoadBalancer", Value=lb_name)],
+                Statistic="Sum",
+                Period=60,
+                EvaluationPeriods=2,
+                DatapointsToAlarm=2,
+                Threshold=cfg.observability.alarms.target_5xx_count,
+                ComparisonOperator="GreaterThanThreshold",
+                TreatMissingData="notBreaching",
+                Tags=b.tags("alarm", f"{svc}-deployment"),
+            )
+        )
+        groups[svc] = b.add(
+            codedeploy.DeploymentGroup(
+                logical_id("service", svc, "DeploymentGroup"),
+                ApplicationName=Ref(application),
+                DeploymentGroupName=b.named("deployment-group", svc),
+                ServiceRoleArn=GetAtt(role, "Arn"),
+                DeploymentConfigName=cfg.cicd.traffic_shifting,
+                DeploymentStyle=codedeploy.DeploymentStyle(DeploymentType="BLUE_GREEN", DeploymentOption="WITH_TRAFFIC_CONTROL"),
+                BlueGreenDeploymentConfiguration=codedeploy.BlueGreenDeploymentConfiguration(
+                    DeploymentReadyOption=codedeploy.DeploymentReadyOption(ActionOnTimeout="CONTINUE_DEPLOYMENT", WaitTimeInMinutes=0),
+                    TerminateBlueInstancesOnDeploymentSuccess=codedeploy.BlueInstanceTerminationOption(Action="TERMINATE", TerminationWaitTimeInMinutes=cfg.cicd.termination_wait_minutes),
+                ),
+                ECSServices=[codedeploy.ECSService(ClusterName=cluster, ServiceName=services[svc]["name"])],
+                LoadBalancerInfo=codedeploy.LoadBalancerInfo(
+                    TargetGroupPairInfoList=[
+                        codedeploy.TargetGroupPairInfo(
+                            TargetGroups=[codedeploy.TargetGroupInfo(Name=blue), codedeploy.TargetGroupInfo(Name=green)],
+                            ProdTrafficRoute=codedeploy.TrafficRoute(ListenerArns=[production]),
+                            TestTrafficRoute=codedeploy.TrafficRoute(ListenerArns=[test]),
+                        )
+                    ]
+                ),
+                AutoRollbackConfiguration=codedeploy.AutoRollbackConfiguration(Enabled=True, Events=["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]),
+                AlarmConfiguration=codedeploy.AlarmConfiguration(Enabled=True, Alarms=[codedeploy.Alarm(Name=Ref(alarm))]),
+                Tags=b.tags("deployment-group", svc),
+            )
+        )
+    return groups
+
+
+# ------------------------------------------------------------------ frontend pipeline
+
+
+def _frontend_pipeline(b: LayerBuilder, name: str, pipeline: PipelineConfig, shared: dict) -> None:
+    key_arn, bucket, connection_arn = shared["key"], shared["bucket"], shared["connection"]
+    spa_bucket = Ref(b.input("SpaBucketName", "edge.SpaBucketName", "Bucket the SPA is deployed into")) if "spa" not in shared else shared["spa"]
+    shared["spa"] = spa_bucket
+    distribution = Ref(b.input("DistributionId", "edge.DistributionId", "CloudFront distribution to invalidate")) if "distribution" not in shared else shared["distribution"]
+    shared["distribution"] = distribution
+    pid = logical_id("pipeline", name)
+    repo, branch = _repository_knobs(b, pid, f"Pipeline {name}", pipeline.source)
+
+    spa_group = _log_group(b, f"{pid}SpaBuildLogGroup", f"{name}-spa", key_arn)
+    spa_role = _role(b, f"{pid}SpaBuildRole", "build-role", f"{name}-spa", "codebuild.amazonaws.com", f"Pipeline {name}: build the SPA", [*_log_statements(spa_group), *_artifact_statements(bucket, key_arn, write=True)])
+    spa_spec = {
+        "version": 0.2,
+        "phases": {"install": {"runtime-versions": {"nodejs": 20}, "commands": ["npm ci"]}, "build": {"commands": ["npm test --if-present", "npm run build"]}},
+        "artifacts": {"base-directory": pipeline.spa_build_dir, "files": ["**/*"]},
+    }
+    spa_project = _project(b, f"{pid}SpaBuild", f"{name}-spa", f"Pipeline {name}: test and build the SPA", key_arn, spa_role, spa_group, _buildspec(spa_spec), {"NODE_ENV": "production"})
+
+    invalidate_group = _log_group(b, f"{pid}InvalidateLogGroup", f"{name}-invalidate", key_arn)
+    invalidate_role = _role(
+        b, f"{pid}InvalidateRole", "build-role", f"{name}-invalidate", "codebuild.amazonaws.com", f"Pipeline {name}: invalidate the CloudFront cache",
+        [
+            *_log_statements(invalidate_group),
+            *_artifact_statements(bucket, key_arn, write=False),
+            Statement(Effect=Allow, Action=_actions("cloudfront:CreateInvalidation", "cloudfront:GetInvalidation"), Resource=[Sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Id}", Id=distribution)]),
+        ],
+    )
+    invalidate_spec = {"version": 0.2, "phases": {"build": {"commands": ['aws cloudfront create-invalidation --distribution-id "$DISTRIBUTION_ID" --paths "/*"']}}}
+    invalidate_project = _project(b, f"{pid}Invalidate", f"{name}-invalidate", f"Pipeline {name}: invalidate CloudFront after the deploy", key_arn, invalidate_role, invalidate_group, _buildspec(invalidate_spec), {"DISTRIBUTION_ID": distribution})
+
+    statements = [
+        *_artifact_statements(bucket, key_arn, write=True),
+        *_source_statements([pipeline.source], connection_arn),
+        Statement(Effect=Allow, Action=_actions("codebuild:StartBuild", "codebuild:BatchGetBuilds"), Resource=[_project_arn(b, f"{name}-spa"), _project_arn(b, f"{name}-invalidate")]),
+        Statement(Effect=Allow, Action=_actions("s3:PutObject", "s3:PutObjectAcl"), Resource=[Sub("arn:${AWS::Partition}:s3:::${Bucket}/*", Bucket=spa_bucket)]),
+        Statement(Effect=Allow, Action=_actions("s3:ListBucket", "s3:GetBucketLocation"), Resource=[Sub("arn:${AWS::Partition}:s3:::${Bucket}", Bucket=spa_bucket)]),
+    ]
+    role = _role(b, f"{pid}Role", "pipeline-role", name, "codepipeline.amazonaws.com", f"Pipeline {name}: run its actions", statements)
+    stages = [
+        cp.Stages(Name="Source", Actions=[_source_action("AppSource", pipeline.source, "AppSource", connection_arn, repo, branch)]),
+        cp.Stages(
+            Name="Build",
+            Actions=[cp.Actions(Name="BuildSpa", ActionTypeId=_codebuild_type(), Configuration={"ProjectName": Ref(spa_project)}, InputArtifacts=[cp.InputArtifacts(Name="AppSource")], OutputArtifacts=[cp.OutputArtifacts(Name="Spa")], RunOrder=1)],
+        ),
+        cp.Stages(
+            Name="Deploy",
+            Actions=[
+                cp.Actions(
+                    Name="DeploySpa",
+                    ActionTypeId=cp.ActionTypeId(Category="Deploy", Owner="AWS", Provider="S3", Version="1"),
+                    Configuration={"BucketName": spa_bucket, "Extract": "true", "CacheControl": "public, max-age=60"},
+                    InputArtifacts=[cp.InputArtifacts(Name="Spa")],
+                    RunOrder=1,
+                ),
+                cp.Actions(Name="InvalidateCloudFront", ActionTypeId=_codebuild_type(), Configuration={"ProjectName": Ref(invalidate_project)}, InputArtifacts=[cp.InputArtifacts(Name="Spa")], RunOrder=2),
+            ],
+        ),
+    ]
+    _pipeline(b, name, role, stages, bucket, key_arn)
+
+
+# ------------------------------------------------------------------ the layer
+
+
+def build(cfg: AppConfig) -> Layer | None:
+    cicd = cfg.cicd
+    if not cicd.enabled or not cicd.pipelines:
+        return None
+    b = LayerBuilder(cfg, "cicd", "CodePipeline, CodeBuild, CodeDeploy blue/green, artifact bucket")
+    key_arn = Ref(b.input("KmsKeyArn", "security.KmsKeyArn", "KMS key of the artifacts and build logs"))
+    bucket = _artifact_bucket(b, key_arn)
+    shared: dict = {"key": key_arn, "bucket": bucket}
+
+    sources = [p.source for p in cicd.pipelines.values()] + ([cicd.infrastructure] if cicd.infrastructure else [])
+    if any(s.provider == "github" for s in sources):
+        knob = b.knob(
+            "ConnectionArn", "Pipelines", "CodeConnections connection ARN",
+            "Connection to GitHub (Developer Tools > Connections); empty creates one that stays PENDING until its handshake is completed in the console",
+            cicd.connection_arn,
+            AllowedPattern=r"^$|^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}$",
+            ConstraintDescription="empty, or a CodeConnections connection ARN",
+        )
+        b.template.add_condition("CreateConnection", Equals(Ref(knob), ""))
+        connection = b.add(
+            codeconnections.Connection("GitHubConnection", Condition="CreateConnection", ConnectionName=b.named("github"), ProviderType="GitHub", Tags=b.tags("github")),
+        )
+        shared["connection"] = If("CreateConnection", GetAtt(connection, "ConnectionArn"), Ref(knob))
+        b.output("ConnectionArn", shared["connection"], "GitHub connection: complete its handshake in the console when it is PENDING", root=True)
+    else:
+        shared["connection"] = None
+
+    if any(p.kind == "backend" for p in cicd.pipelines.values()):
+        shared["cluster"] = Ref(b.input("ClusterName", "compute.ClusterName", "ECS cluster of the services"))
+        shared["execution_role"] = Ref(b.input("TaskExecutionRoleArn", "security.TaskExecutionRoleArn", "Task execution role (the deploy passes it to ECS)"))
+        if cicd.infrastructure:
+            shared["infra_knobs"] = _repository_knobs(b, "Infrastructure", "Infrastructure (cfn-strata)", cicd.infrastructure)
+    for name, pipeline in cicd.pipelines.items():
+        if pipeline.kind == "backend":
+            _backend_pipeline(b, name, pipeline, shared)
+        else:
+            _frontend_pipeline(b, name, pipeline, shared)
+    return b.build()

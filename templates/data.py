@@ -1,0 +1,507 @@
+"""data layer: the relational database (RDS PostgreSQL/MySQL with read replicas, or an Aurora
+PostgreSQL cluster with writer and readers), RDS Proxy, the ElastiCache Redis replication group
+and the EFS file system with a mount target per private subnet and an access point per service
+that mounts it.
+
+Everything is encrypted with the security layer's KMS key; credentials are the security layer's
+generated secret, read through `{{resolve:secretsmanager:...}}` dynamic references, so no
+password is ever a parameter or in the template.
+"""
+
+from __future__ import annotations
+
+from awacs import kms as awacs_kms
+from awacs import secretsmanager as awacs_secrets
+from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+from awacs.sts import AssumeRole
+from troposphere import AccountId, GetAtt, Join, Ref, Select, Sub
+from troposphere import efs, elasticache, iam, logs, rds, secretsmanager
+
+from templates.common import Layer, LayerBuilder, logical_id
+from templates.config import AppConfig, DatabaseConfig
+from templates.security import CACHE_PORT
+
+# Logs each engine can export to CloudWatch Logs (MySQL's audit log needs an option group).
+LOG_EXPORTS = {"postgres": ("postgresql", "upgrade"), "mysql": ("error", "general", "slowquery"), "aurora-postgresql": ("postgresql",)}
+# Parameters that make the server refuse unencrypted connections.
+TLS_PARAMETERS = {"postgres": {"rds.force_ssl": "1"}, "mysql": {"require_secure_transport": "1"}, "aurora-postgresql": {"rds.force_ssl": "1"}}
+PROXY_ENGINE_FAMILY = {"postgres": "POSTGRESQL", "mysql": "MYSQL"}
+# Performance Insights' free tier.
+PERFORMANCE_INSIGHTS_DAYS = 7
+# POSIX identity of the files a service writes through its access point (a non-root user).
+EFS_POSIX_ID = "1000"
+EFS_ROOT_PERMISSIONS = "0750"
+
+
+def parameter_group_family(engine: str, version: str) -> str:
+    """postgres 16.10 -> postgres16, mysql 8.0.44 -> mysql8.0, aurora-postgresql 16.9 -> aurora-postgresql16."""
+    parts = version.split(".")
+    return f"{engine}{'.'.join(parts[:2])}" if engine == "mysql" else f"{engine}{parts[0]}"
+
+
+def deletion_protection(cfg: AppConfig) -> bool:
+    """database.deletion_protection, or on in prod."""
+    explicit = cfg.database.deletion_protection
+    return explicit if explicit is not None else cfg.is_prod
+
+
+def aurora_reader_count(db: DatabaseConfig) -> int:
+    """Aurora readers: `replicas`, and at least one when multi_az asks for a reader in another AZ."""
+    return max(db.replicas, 1 if db.multi_az else 0)
+
+
+def _trust(service: str) -> PolicyDocument:
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[Statement(Effect=Allow, Principal=Principal("Service", service), Action=[AssumeRole], Condition=Condition(StringEquals("aws:SourceAccount", AccountId)))],
+    )
+
+
+def _data_subnets(b: LayerBuilder):
+    """The data subnets, declared once for the database and the cache."""
+    return b.template.parameters.get("DataSubnetIds") or b.input(
+        "DataSubnetIds", "network.DataSubnetIds", "Subnets of the data stores", type="List<AWS::EC2::Subnet::Id>"
+    )
+
+
+def _secret_value(secret, key: str) -> Join:
+    """A dynamic reference CloudFormation resolves at deploy time; the value never shows in the template or events."""
+    return Join("", ["{{resolve:secretsmanager:", Ref(secret), f":SecretString:{key}}}}}"])
+
+
+# ------------------------------------------------------------------ relational database
+
+
+class _DatabaseInputs:
+    """The parameters the database resources share."""
+
+    def __init__(self, b: LayerBuilder, kms_key):
+        db = b.cfg.database
+        self.kms_key = kms_key
+        self.secret = b.input("DatabaseSecretArn", "security.DatabaseSecretArn", "Secret holding the master username and generated password")
+        self.subnets = _data_subnets(b)
+        self.security_group = b.input("DatabaseSecurityGroupId", "security.DatabaseSecurityGroupId", "Security group of the database", type="AWS::EC2::SecurityGroup::Id")
+        self.instance_class = b.knob(
+            "DatabaseInstanceClass", "Database", "Database instance class",
+            f"Instance class of the {db.engine} database" + (", its writer and readers" if db.is_aurora else " and its read replicas"),
+            db.instance_class, AllowedPattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$", ConstraintDescription="a DB instance class such as db.t3.medium",
+        )
+        # Properties every instance (primary, replica, Aurora member) shares.
+        self.instance_options = {**_performance_insights(b, kms_key), **_monitoring(b)}
+
+
+def _monitoring(b: LayerBuilder) -> dict:
+    """Enhanced monitoring: the role RDS publishes OS metrics with, and the instance properties."""
+    interval = b.cfg.database.monitoring_interval
+    if not interval:
+        return {}
+    role = b.add(
+        iam.Role(
+            "DatabaseMonitoringRole",
+            RoleName=b.named("rds-monitoring"),
+            Description="RDS enhanced monitoring publishes OS metrics to CloudWatch Logs",
+            AssumeRolePolicyDocument=_trust("monitoring.rds.amazonaws.com"),
+            ManagedPolicyArns=[Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")],
+            Tags=b.tags("rds-monitoring"),
+        )
+    )
+    return {"MonitoringInterval": interval, "MonitoringRoleArn": GetAtt(role, "Arn")}
+
+
+def _performance_insights(b: LayerBuilder, kms_key) -> dict:
+    if not b.cfg.database.performance_insights:
+        return {"EnablePerformanceInsights": False}
+    return {"EnablePerformanceInsights": True, "PerformanceInsightsKMSKeyId": Ref(kms_key), "PerformanceInsightsRetentionPeriod": PERFORMANCE_INSIGHTS_DAYS}
+
+
+def _log_groups(b: LayerBuilder, owner_title: str, path: str, kms_key) -> list[str]:
+    """The groups RDS exports logs to, created first so they get a retention and the KMS key
+    (RDS itself would create them unencrypted and kept forever)."""
+    titles = []
+    for log in LOG_EXPORTS[b.cfg.database.engine]:
+        group = b.add(
+            logs.LogGroup(
+                logical_id(owner_title, "LogGroup", log),
+                LogGroupName=f"/aws/rds/{path}/{log}",
+                RetentionInDays=b.cfg.observability.log_retention_days,
+                KmsKeyId=Ref(kms_key),
+                Tags=b.tags("log", f"rds-{log}"),
+            )
+        )
+        titles.append(group.title)
+    return titles
+
+
+def _subnet_group(b: LayerBuilder, inputs: _DatabaseInputs) -> rds.DBSubnetGroup:
+    return b.add(
+        rds.DBSubnetGroup(
+            "DatabaseSubnetGroup",
+            DBSubnetGroupName=b.named("rds-subnets"),
+            DBSubnetGroupDescription=f"Data subnets of the {b.cfg.application} database",
+            SubnetIds=Ref(inputs.subnets),
+            Tags=b.tags("rds-subnets"),
+        )
+    )
+
+
+def _rds(b: LayerBuilder, inputs: _DatabaseInputs):
+    """A standalone RDS instance (Snapshot on delete in prod) and its read replicas."""
+    cfg, db = b.cfg, b.cfg.database
+    family = parameter_group_family(db.engine, db.engine_version)
+    # Unnamed: a new family (major upgrade) replaces the group, which a fixed name would block.
+    parameters = b.add(
+        rds.DBParameterGroup(
+            "DatabaseParameterGroup",
+            Description=f"{cfg.application} {db.engine} {family}: TLS required",
+            Family=family,
+            Parameters=TLS_PARAMETERS[db.engine],
+            Tags=b.tags("rds-params"),
+        )
+    )
+    subnets = _subnet_group(b, inputs)
+    shared = {
+        "DBInstanceClass": Ref(inputs.instance_class),
+        "DBParameterGroupName": Ref(parameters),
+        "VPCSecurityGroups": [Ref(inputs.security_group)],
+        "PubliclyAccessible": False,
+        "AutoMinorVersionUpgrade": True,
+        "CopyTagsToSnapshot": True,
+        "DeletionProtection": deletion_protection(cfg),
+        "EnableIAMDatabaseAuthentication": True,
+        "EnableCloudwatchLogsExports": list(LOG_EXPORTS[db.engine]),
+        **inputs.instance_options,
+    }
+    if db.max_allocated_storage:
+        shared["MaxAllocatedStorage"] = db.max_allocated_storage
+    identifier = b.named("rds")
+    primary = b.add(
+        rds.DBInstance(
+            "Database",
+            DependsOn=_log_groups(b, "Database", f"instance/{identifier}", inputs.kms_key),
+            DBInstanceIdentifier=identifier,
+            Engine=db.engine,
+            EngineVersion=db.engine_version,
+            Port=str(db.port),
+            DBName=db.database_name,
+            MasterUsername=_secret_value(inputs.secret, "username"),
+            MasterUserPassword=_secret_value(inputs.secret, "password"),
+            AllocatedStorage=str(db.allocated_storage),
+            StorageType=db.storage_type,
+            StorageEncrypted=True,
+            KmsKeyId=Ref(inputs.kms_key),
+            MultiAZ=db.multi_az,
+            DBSubnetGroupName=Ref(subnets),
+            BackupRetentionPeriod=db.backup_retention_days,
+            PreferredBackupWindow=db.backup_window,
+            PreferredMaintenanceWindow=db.maintenance_window,
+            # prod keeps the automated backups (point-in-time restore) after the instance is deleted.
+            DeleteAutomatedBackups=not cfg.is_prod,
+            Tags=b.tags("rds"),
+            **shared,
+        )
+    )
+    replicas = []
+    for index in range(1, db.replicas + 1):
+        # The id contains "replica": the backup layer excludes db:*replica* (AWS Backup cannot back up replicas).
+        replica_id = b.named("rds", f"replica-{index}")
+        replica = rds.DBInstance(
+            f"DatabaseReplica{index}",
+            DependsOn=_log_groups(b, f"DatabaseReplica{index}", f"instance/{replica_id}", inputs.kms_key),
+            DBInstanceIdentifier=replica_id,
+            SourceDBInstanceIdentifier=Ref(primary),
+            Engine=db.engine,
+            StorageType=db.storage_type,
+            Tags=b.tags("rds", f"replica-{index}"),
+            **shared,
+        )
+        b.skip_check(replica, "CKV_AWS_16", "a read replica inherits the encryption and KMS key of its encrypted primary; CloudFormation takes no StorageEncrypted for it")
+        b.skip_check(replica, "CKV_AWS_157", "a read replica only serves reads: the primary is the Multi-AZ one, and a lost replica is recreated from it")
+        # RDS refuses a final snapshot of a read replica, so CloudFormation cannot Snapshot one.
+        replicas.append(b.add(replica, snapshot=False))
+    return primary, replicas
+
+
+def _aurora(b: LayerBuilder, inputs: _DatabaseInputs):
+    """An Aurora PostgreSQL cluster (Snapshot in prod), its writer and readers (Retain in prod:
+    CloudFormation refuses Snapshot on instances of a cluster)."""
+    cfg, db = b.cfg, b.cfg.database
+    family = parameter_group_family(db.engine, db.engine_version)
+    parameters = b.add(
+        rds.DBClusterParameterGroup(
+            "DatabaseClusterParameterGroup",
+            Description=f"{cfg.application} {db.engine} {family}: TLS required",
+            Family=family,
+            Parameters=TLS_PARAMETERS[db.engine],
+            Tags=b.tags("rds-cluster-params"),
+        )
+    )
+    subnets = _subnet_group(b, inputs)
+    identifier = b.named("rds-cluster")
+    # Aurora PostgreSQL has no backtrack: BacktrackWindow stays unset.
+    cluster = b.add(
+        rds.DBCluster(
+            "DatabaseCluster",
+            DependsOn=_log_groups(b, "DatabaseCluster", f"cluster/{identifier}", inputs.kms_key),
+            DBClusterIdentifier=identifier,
+            Engine=db.engine,
+            EngineVersion=db.engine_version,
+            Port=db.port,
+            DatabaseName=db.database_name,
+            MasterUsername=_secret_value(inputs.secret, "username"),
+            MasterUserPassword=_secret_value(inputs.secret, "password"),
+            StorageEncrypted=True,
+            KmsKeyId=Ref(inputs.kms_key),
+            DBSubnetGroupName=Ref(subnets),
+            VpcSecurityGroupIds=[Ref(inputs.security_group)],
+            DBClusterParameterGroupName=Ref(parameters),
+            BackupRetentionPeriod=db.backup_retention_days,
+            PreferredBackupWindow=db.backup_window,
+            PreferredMaintenanceWindow=db.maintenance_window,
+            DeletionProtection=deletion_protection(cfg),
+            CopyTagsToSnapshot=True,
+            EnableIAMDatabaseAuthentication=True,
+            EnableCloudwatchLogsExports=list(LOG_EXPORTS[db.engine]),
+            Tags=b.tags("rds-cluster"),
+        )
+    )
+    members = []
+    roles = ["writer", *(f"reader-{index}" for index in range(1, aurora_reader_count(db) + 1))]
+    for role in roles:
+        member = rds.DBInstance(
+            logical_id("database", role),
+            DBInstanceIdentifier=b.named("rds", role),
+            DBClusterIdentifier=Ref(cluster),
+            Engine=db.engine,
+            DBInstanceClass=Ref(inputs.instance_class),
+            PubliclyAccessible=False,
+            AutoMinorVersionUpgrade=True,
+            Tags=b.tags("rds", role),
+            **inputs.instance_options,
+        )
+        members.append(b.add(member, snapshot=False))
+    return cluster, members
+
+
+def _proxy(b: LayerBuilder, inputs: _DatabaseInputs, database: rds.DBInstance) -> rds.DBProxy:
+    """RDS Proxy (managed connection pooling, seed 003's PgBouncer): TLS only, reads the secret."""
+    db = b.cfg.database
+    role = b.add(
+        iam.Role(
+            "DatabaseProxyRole",
+            RoleName=b.named("rds-proxy"),
+            Description="RDS Proxy reads the database credentials",
+            AssumeRolePolicyDocument=_trust("rds.amazonaws.com"),
+            Policies=[
+                iam.Policy(
+                    PolicyName="read-database-secret",
+                    PolicyDocument=PolicyDocument(
+                        Version="2012-10-17",
+                        Statement=[
+                            Statement(Effect=Allow, Action=[awacs_secrets.GetSecretValue, awacs_secrets.DescribeSecret], Resource=[Ref(inputs.secret)]),
+                            Statement(
+                                Effect=Allow,
+                                Action=[awacs_kms.Decrypt],
+                                Resource=[Ref(inputs.kms_key)],
+                                Condition=Condition(StringEquals("kms:ViaService", Sub("secretsmanager.${AWS::Region}.amazonaws.com"))),
+                            ),
+                        ],
+                    ),
+                )
+            ],
+            Tags=b.tags("rds-proxy"),
+        )
+    )
+    group = b.input("ProxySecurityGroupId", "security.ProxySecurityGroupId", "Security group of the RDS Proxy", type="AWS::EC2::SecurityGroup::Id")
+    proxy = b.add(
+        rds.DBProxy(
+            "DatabaseProxy",
+            DBProxyName=b.named("rds-proxy"),
+            EngineFamily=PROXY_ENGINE_FAMILY[db.engine],
+            Auth=[rds.AuthFormat(AuthScheme="SECRETS", SecretArn=Ref(inputs.secret), IAMAuth="DISABLED", Description="master credentials from the security layer's secret")],
+            RoleArn=GetAtt(role, "Arn"),
+            RequireTLS=True,
+            IdleClientTimeout=1800,
+            VpcSubnetIds=Ref(inputs.subnets),
+            VpcSecurityGroupIds=[Ref(group)],
+            Tags=b.tags("rds-proxy"),
+        )
+    )
+    b.add(
+        rds.DBProxyTargetGroup(
+            "DatabaseProxyTargetGroup",
+            DBProxyName=Ref(proxy),
+            TargetGroupName="default",
+            DBInstanceIdentifiers=[Ref(database)],
+            ConnectionPoolConfigurationInfo=rds.ConnectionPoolConfigurationInfoFormat(MaxConnectionsPercent=90, MaxIdleConnectionsPercent=50, ConnectionBorrowTimeout=120),
+        )
+    )
+    return proxy
+
+
+def _database(b: LayerBuilder, kms_key) -> None:
+    db = b.cfg.database
+    inputs = _DatabaseInputs(b, kms_key)
+    if db.is_aurora:
+        cluster, _members = _aurora(b, inputs)
+        target_type = "AWS::RDS::DBCluster"
+        database, replicas = cluster, []
+        b.output("DatabaseReaderEndpoint", GetAtt(cluster, "ReadEndpoint.Address"), "Aurora reader endpoint (read-only traffic)", root=True)
+        b.output("DatabaseIdentifier", Ref(cluster), "Aurora cluster identifier")
+    else:
+        database, replicas = _rds(b, inputs)
+        target_type = "AWS::RDS::DBInstance"
+        b.output("DatabaseIdentifier", Ref(database), "RDS instance identifier")
+        if replicas:
+            b.output("DatabaseReaderEndpoint", GetAtt(replicas[0], "Endpoint.Address"), "Endpoint of the first read replica (read-only traffic)", root=True)
+            b.output("ReadReplicaIdentifiers", Join(",", [Ref(replica) for replica in replicas]), "Read replica instance identifiers, comma-separated")
+    b.output("DatabaseEndpoint", GetAtt(database, "Endpoint.Address"), "Database writer endpoint", root=True)
+    b.output("DatabasePort", GetAtt(database, "Endpoint.Port"), "Database port")
+    # Completes the secret with engine, host, port and database name for the applications.
+    b.add(
+        secretsmanager.SecretTargetAttachment(
+            "DatabaseSecretAttachment", SecretId=Ref(inputs.secret), TargetId=Ref(database), TargetType=target_type
+        )
+    )
+    if db.proxy and not db.is_aurora:
+        proxy = _proxy(b, inputs, database)
+        b.output("ProxyEndpoint", GetAtt(proxy, "Endpoint"), "RDS Proxy endpoint: connect the services here for pooled connections", root=True)
+
+
+# ------------------------------------------------------------------ cache
+
+
+def automatic_failover(cfg: AppConfig) -> bool:
+    """cache.automatic_failover, or on when there is a replica to fail over to."""
+    cache = cfg.cache
+    return cache.automatic_failover if cache.automatic_failover is not None else cache.replicas > 0
+
+
+def _cache(b: LayerBuilder, kms_key) -> None:
+    cfg, cache = b.cfg, b.cfg.cache
+    subnets = _data_subnets(b)
+    group = b.input("CacheSecurityGroupId", "security.CacheSecurityGroupId", "Security group of the Redis cache", type="AWS::EC2::SecurityGroup::Id")
+    node_type = b.knob(
+        "CacheNodeType", "Cache", "Cache node type", "ElastiCache node type of every Redis node",
+        cache.node_type, AllowedPattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$", ConstraintDescription="an ElastiCache node type such as cache.t3.micro",
+    )
+    subnet_group = b.add(
+        elasticache.SubnetGroup(
+            "CacheSubnetGroup",
+            CacheSubnetGroupName=b.named("cache-subnets"),
+            Description=f"Data subnets of the {cfg.application} Redis cache",
+            SubnetIds=Ref(subnets),
+            Tags=b.tags("cache-subnets"),
+        )
+    )
+    failover = automatic_failover(cfg)
+    snapshots = {"SnapshotRetentionLimit": cache.snapshot_retention_days}
+    if cache.snapshot_retention_days:
+        snapshots["SnapshotWindow"] = cache.snapshot_window
+    replication_group = b.add(
+        elasticache.ReplicationGroup(
+            "CacheReplicationGroup",
+            ReplicationGroupId=b.named("cache"),
+            ReplicationGroupDescription=f"Redis of {cfg.application} {cfg.environment.name}: primary and {cache.replicas} replica(s), cluster mode disabled",
+            Engine="redis",
+            EngineVersion=cache.engine_version,
+            CacheNodeType=Ref(node_type),
+            ClusterMode="disabled",
+            NumCacheClusters=1 + cache.replicas,
+            AutomaticFailoverEnabled=failover,
+            MultiAZEnabled=failover,
+            Port=CACHE_PORT,
+            AtRestEncryptionEnabled=True,
+            TransitEncryptionEnabled=True,
+            KmsKeyId=Ref(kms_key),
+            AutoMinorVersionUpgrade=True,
+            CacheSubnetGroupName=Ref(subnet_group),
+            SecurityGroupIds=[Ref(group)],
+            Tags=b.tags("cache"),
+            **snapshots,
+        )
+    )
+    b.skip_check(
+        replication_group, "CKV_AWS_31",
+        "no Redis AUTH token: only the services' security groups reach port 6379, and traffic is TLS-encrypted; a token would need a secret the security layer does not create",
+    )
+    b.output("CacheEndpoint", GetAtt(replication_group, "PrimaryEndPoint.Address"), "Redis primary endpoint (TLS)", root=True)
+    b.output("CachePort", GetAtt(replication_group, "PrimaryEndPoint.Port"), "Redis port")
+    b.output("CacheReplicationGroupId", Ref(replication_group), "ElastiCache replication group id")
+    if cache.replicas:
+        b.output("CacheReaderEndpoint", GetAtt(replication_group, "ReaderEndPoint.Address"), "Redis reader endpoint (spreads reads over the replicas)")
+
+
+# ------------------------------------------------------------------ file system
+
+
+def efs_services(cfg: AppConfig) -> list[str]:
+    """The services that mount the file system."""
+    return [name for name, svc in cfg.services.items() if svc.efs_mount_path]
+
+
+def _file_system(b: LayerBuilder, kms_key) -> None:
+    cfg = b.cfg
+    subnets = b.input("PrivateSubnetIds", "network.PrivateSubnetIds", "Private subnets, one per AZ, that get a mount target", type="List<AWS::EC2::Subnet::Id>")
+    group = b.input("EfsSecurityGroupId", "security.EfsSecurityGroupId", "Security group of the EFS mount targets", type="AWS::EC2::SecurityGroup::Id")
+    file_system = b.add(
+        efs.FileSystem(
+            "FileSystem",
+            Encrypted=True,
+            KmsKeyId=Ref(kms_key),
+            PerformanceMode=cfg.efs.performance_mode,
+            ThroughputMode=cfg.efs.throughput_mode,
+            BackupPolicy=efs.BackupPolicy(Status="ENABLED" if cfg.efs.backup else "DISABLED"),
+            # Clients mount with TLS (the task definitions set TransitEncryption) or not at all.
+            FileSystemPolicy={
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "DenyUnencryptedTransport",
+                        "Effect": "Deny",
+                        "Principal": {"AWS": "*"},
+                        "Action": "*",
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                ],
+            },
+            FileSystemTags=b.tags("efs"),
+        )
+    )
+    for index in range(cfg.network.az_count):
+        b.add(
+            efs.MountTarget(
+                f"FileSystemMountTarget{index + 1}",
+                FileSystemId=Ref(file_system),
+                SubnetId=Select(index, Ref(subnets)),
+                SecurityGroups=[Ref(group)],
+            )
+        )
+    b.output("FileSystemId", Ref(file_system), "EFS file system id")
+    for svc_name in efs_services(cfg):
+        access_point = b.add(
+            efs.AccessPoint(
+                logical_id("service", svc_name, "AccessPoint"),
+                FileSystemId=Ref(file_system),
+                PosixUser=efs.PosixUser(Uid=EFS_POSIX_ID, Gid=EFS_POSIX_ID),
+                RootDirectory=efs.RootDirectory(
+                    Path=f"/{svc_name}",
+                    CreationInfo=efs.CreationInfo(OwnerUid=EFS_POSIX_ID, OwnerGid=EFS_POSIX_ID, Permissions=EFS_ROOT_PERMISSIONS),
+                ),
+                AccessPointTags=b.tags("efs-ap", svc_name),
+            )
+        )
+        b.output(logical_id("service", svc_name, "AccessPointId"), Ref(access_point), f"EFS access point of service {svc_name} (its own directory, uid {EFS_POSIX_ID})")
+
+
+def build(cfg: AppConfig) -> Layer | None:
+    if cfg.database is None and cfg.cache is None and cfg.efs is None:
+        return None
+    b = LayerBuilder(cfg, "data", "databases, cache and file system")
+    kms_key = b.input("KmsKeyArn", "security.KmsKeyArn", "KMS key that encrypts the data stores")
+    if cfg.database:
+        _database(b, kms_key)
+    if cfg.cache:
+        _cache(b, kms_key)
+    if cfg.efs:
+        _file_system(b, kms_key)
+    return b.build()

@@ -1,0 +1,225 @@
+"""cicd layer, built directly (its compute/edge inputs arrive with the compute merge): stages and
+action modes in order per profile, blue/green values, least privilege, the artifact bucket, lint
+clean alone for every target, checkov clean on prod."""
+
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+
+import pytest
+
+from templates import cicd
+from templates.params import REPO_PARAMS, load_config
+from templates.render import serialize
+from tests.conftest import ALL_TARGETS, resources
+from tests.test_checkov import checkov  # noqa: F401  (the session fixture that finds or installs checkov)
+
+WITH_PIPELINES = [(app, env) for app, env in ALL_TARGETS if app != "platform-scale"]
+BACKEND_STAGES = ["Source", "Build", "Infrastructure", "Application"]
+
+
+@functools.cache
+def cfg(app: str, env: str):
+    return load_config(app, env, REPO_PARAMS)
+
+
+@functools.cache
+def doc(app: str, env: str) -> dict:
+    return json.loads(serialize(cicd.build(cfg(app, env)).template))
+
+
+def stages(document: dict, pipeline: str) -> list[tuple[str, list[tuple]]]:
+    """[(stage, [(action, provider, mode or None, run order), ...]), ...]"""
+    found = document["Resources"][pipeline]
+    assert found["Type"] == "AWS::CodePipeline::Pipeline"
+    return [
+        (stage["Name"], [(a["Name"], a["ActionTypeId"]["Provider"], a.get("Configuration", {}).get("ActionMode"), a["RunOrder"]) for a in stage["Actions"]])
+        for stage in found["Properties"]["Stages"]
+    ]
+
+
+def infrastructure_stage(document: dict, pipeline: str) -> list[tuple]:
+    return dict(stages(document, pipeline))["Infrastructure"]
+
+
+def test_only_the_scale_profile_has_no_pipeline():
+    assert cicd.build(cfg("platform-scale", "dev")) is None
+    assert {(a, e) for a, e in ALL_TARGETS if cicd.build(cfg(a, e)) is not None} == set(WITH_PIPELINES)
+
+
+@pytest.mark.parametrize(("app", "env"), WITH_PIPELINES)
+def test_backend_pipeline_stages_and_change_set_modes_in_order(app, env):
+    document = doc(app, env)
+    pipelines = sorted(resources(document, "AWS::CodePipeline::Pipeline"))
+    expected = {"product-management": ["PipelineBackend", "PipelineFrontend"], "smart-task": ["PipelineApp", "PipelineFrontend"]}.get(app, ["PipelineBackend"])
+    assert pipelines == expected
+    backend = expected[0]
+    assert [name for name, _ in stages(document, backend)] == BACKEND_STAGES
+    source, build = dict(stages(document, backend))["Source"], dict(stages(document, backend))["Build"]
+    assert source == [("AppSource", "CodeStarSourceConnection", None, 1), ("InfraSource", "CodeStarSourceConnection", None, 1)]
+    assert build == [("BuildImages", "CodeBuild", None, 1), ("PackageInfrastructure", "CodeBuild", None, 1)]
+    assert infrastructure_stage(document, backend) == [
+        ("CreateChangeSet", "CloudFormation", "CHANGE_SET_REPLACE", 1),
+        ("ReviewChangeSet", "CodeBuild", None, 2),
+        ("Approve", "Manual", None, 3),
+        ("ExecuteChangeSet", "CloudFormation", "CHANGE_SET_EXECUTE", 4),
+    ]
+    props = document["Resources"][backend]["Properties"]
+    assert props["Name"] == f"pipeline-{backend[len('Pipeline'):].lower()}-{cfg(app, env).suffix}"
+    assert props["ArtifactStore"] == {"Type": "S3", "Location": {"Ref": "ArtifactBucket"}, "EncryptionKey": {"Id": {"Ref": "KmsKeyArn"}, "Type": "KMS"}}
+
+
+def test_change_set_uses_the_uploaded_root_and_template_configuration_and_approval_links_the_review():
+    document = doc("product-catalog", "prod")
+    actions = {a["Name"]: a for a in document["Resources"]["PipelineBackend"]["Properties"]["Stages"][2]["Actions"]}
+    create = actions["CreateChangeSet"]["Configuration"]
+    assert create["StackName"] == "product-catalog-catalog-prod" and create["ChangeSetName"] == cicd.CHANGE_SET_NAME
+    assert create["Capabilities"] == "CAPABILITY_IAM,CAPABILITY_NAMED_IAM,CAPABILITY_AUTO_EXPAND"
+    assert create["RoleArn"] == {"Fn::GetAtt": ["PipelineBackendCloudFormationRole", "Arn"]}
+    # the infrastructure rolls the rolling service out with the image the pipeline just pushed
+    assert json.loads(create["ParameterOverrides"]) == {"ServiceApiImageTag": "#{Image.IMAGE_TAG}"}
+    assert actions["ReviewChangeSet"]["Namespace"] == "Review"
+    approve = actions["Approve"]["Configuration"]
+    assert approve["ExternalEntityLink"] == "#{Review.REVIEW_URL}"
+    assert "Markdown review" in approve["CustomData"] and "product-catalog-catalog-prod" in approve["CustomData"]
+    assert actions["ExecuteChangeSet"]["Configuration"] == {"ActionMode": "CHANGE_SET_EXECUTE", "StackName": "product-catalog-catalog-prod", "ChangeSetName": cicd.CHANGE_SET_NAME}
+    review_spec = json.loads(document["Resources"]["PipelineBackendReview"]["Properties"]["Source"]["BuildSpec"])
+    assert review_spec["phases"]["build"]["commands"][0] == 'cfn-strata review "$APP" --env "$ENV" --change-set "$CHANGE_SET" -o markdown > review.md'
+    assert review_spec["env"]["exported-variables"] == ["REVIEW_URL"]
+    package = document["Resources"]["PipelineBackendPackage"]["Properties"]
+    assert package["Source"] == {"BuildSpec": "buildspec.yml", "Type": "CODEPIPELINE"}
+    variables = {v["Name"]: v["Value"] for v in package["Environment"]["EnvironmentVariables"]}
+    assert variables == {"APP": "product-catalog", "ENV": "prod", "CFN_STRATA_BUCKET": {"Ref": "ArtifactBucket"}, "CFN_STRATA_PREFIX": "templates"}
+
+
+def test_rolling_services_deploy_with_the_ecs_action():
+    application = dict(stages(doc("product-catalog", "dev"), "PipelineBackend"))["Application"]
+    assert application == [("DeployApi", "ECS", None, 1)]
+    action = doc("product-catalog", "dev")["Resources"]["PipelineBackend"]["Properties"]["Stages"][3]["Actions"][0]
+    assert action["Configuration"] == {"ClusterName": {"Ref": "ClusterName"}, "ServiceName": {"Ref": "ServiceApiName"}, "FileName": "imagedefinitions-api.json", "DeploymentTimeout": "30"}
+
+
+def test_smart_task_deploys_both_services_blue_green_with_codedeploy():
+    document = doc("smart-task", "prod")
+    assert dict(stages(document, "PipelineApp"))["Application"] == [("DeployBackend", "CodeDeployToECS", None, 1), ("DeployFrontend", "CodeDeployToECS", None, 1)]
+    create = dict((a["Name"], a) for a in document["Resources"]["PipelineApp"]["Properties"]["Stages"][2]["Actions"])["CreateChangeSet"]
+    assert "ParameterOverrides" not in create["Configuration"]  # CloudFormation cannot roll a CODE_DEPLOY service's image
+    application = document["Resources"]["CodedeployAppApplication"]["Properties"]
+    assert (application["ApplicationName"], application["ComputePlatform"]) == ("codedeploy-app-st-prod", "ECS")
+    group = document["Resources"]["ServiceBackendDeploymentGroup"]["Properties"]
+    assert group["DeploymentConfigName"] == "CodeDeployDefault.ECSCanary10Percent5Minutes"
+    assert group["DeploymentStyle"] == {"DeploymentType": "BLUE_GREEN", "DeploymentOption": "WITH_TRAFFIC_CONTROL"}
+    assert group["BlueGreenDeploymentConfiguration"] == {
+        "DeploymentReadyOption": {"ActionOnTimeout": "CONTINUE_DEPLOYMENT", "WaitTimeInMinutes": 0},
+        "TerminateBlueInstancesOnDeploymentSuccess": {"Action": "TERMINATE", "TerminationWaitTimeInMinutes": 5},
+    }
+    assert group["ECSServices"] == [{"ClusterName": {"Ref": "ClusterName"}, "ServiceName": {"Ref": "ServiceBackendName"}}]
+    assert group["LoadBalancerInfo"]["TargetGroupPairInfoList"] == [{
+        "TargetGroups": [{"Name": {"Ref": "ServiceBackendTargetGroupName"}}, {"Name": {"Ref": "ServiceBackendGreenTargetGroupName"}}],
+        "ProdTrafficRoute": {"ListenerArns": [{"Ref": "ProductionListenerArn"}]},
+        "TestTrafficRoute": {"ListenerArns": [{"Ref": "TestListenerArn"}]},
+    }]
+    assert group["AutoRollbackConfiguration"] == {"Enabled": True, "Events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]}
+    assert group["AlarmConfiguration"] == {"Enabled": True, "Alarms": [{"Name": {"Ref": "ServiceBackendDeploymentAlarm"}}]}
+    alarm = document["Resources"]["ServiceBackendDeploymentAlarm"]["Properties"]
+    assert (alarm["MetricName"], alarm["Threshold"], alarm["Period"]) == ("HTTPCode_Target_5XX_Count", 10, 60)
+    deploy = document["Resources"]["PipelineApp"]["Properties"]["Stages"][3]["Actions"][0]["Configuration"]
+    assert deploy["DeploymentGroupName"] == {"Ref": "ServiceBackendDeploymentGroup"}
+    assert (deploy["TaskDefinitionTemplatePath"], deploy["AppSpecTemplatePath"], deploy["Image1ContainerName"]) == ("taskdef.json", "appspec.yaml", "IMAGE1_NAME")
+    image_spec = json.loads(document["Resources"]["PipelineAppImageBuild"]["Properties"]["Source"]["BuildSpec"])
+    assert set(image_spec["artifacts"]["secondary-artifacts"]) == {"Images", "BackendDeploy", "FrontendDeploy"}
+    assert any("ContainerPort: 8080" in c for c in image_spec["phases"]["build"]["commands"])
+    assert not resources(doc("product-catalog", "prod"), "AWS::CodeDeploy::DeploymentGroup")
+
+
+@pytest.mark.parametrize("app", ["product-management", "smart-task"])
+def test_frontend_pipeline_builds_the_spa_deploys_to_the_bucket_and_invalidates(app):
+    document = doc(app, "prod")
+    assert stages(document, "PipelineFrontend") == [
+        ("Source", [("AppSource", "CodeStarSourceConnection", None, 1)]),
+        ("Build", [("BuildSpa", "CodeBuild", None, 1)]),
+        ("Deploy", [("DeploySpa", "S3", None, 1), ("InvalidateCloudFront", "CodeBuild", None, 2)]),
+    ]
+    deploy = document["Resources"]["PipelineFrontend"]["Properties"]["Stages"][2]["Actions"][0]["Configuration"]
+    assert deploy["BucketName"] == {"Ref": "SpaBucketName"} and deploy["Extract"] == "true"
+    invalidate = document["Resources"]["PipelineFrontendInvalidate"]["Properties"]
+    assert json.loads(invalidate["Source"]["BuildSpec"])["phases"]["build"]["commands"] == ['aws cloudfront create-invalidation --distribution-id "$DISTRIBUTION_ID" --paths "/*"']
+    assert invalidate["Environment"]["EnvironmentVariables"] == [{"Name": "DISTRIBUTION_ID", "Type": "PLAINTEXT", "Value": {"Ref": "DistributionId"}}]
+    assert json.loads(document["Resources"]["PipelineFrontendSpaBuild"]["Properties"]["Source"]["BuildSpec"])["artifacts"]["base-directory"] == "build"
+
+
+def test_connection_and_repositories_are_knobs_and_the_connection_is_created_only_when_empty():
+    document = doc("smart-task", "dev")
+    parameters = document["Parameters"]
+    assert parameters["ConnectionArn"]["Default"] == ""
+    assert parameters["PipelineAppRepository"]["Default"] == "example-org/smart-task"
+    assert parameters["PipelineAppBranch"]["Default"] == "main"
+    assert parameters["InfrastructureRepository"]["Default"] == "example-org/cfn-strata"
+    assert document["Resources"]["GitHubConnection"]["Condition"] == "CreateConnection"
+    source = document["Resources"]["PipelineApp"]["Properties"]["Stages"][0]["Actions"][0]["Configuration"]
+    assert source["ConnectionArn"] == {"Fn::If": ["CreateConnection", {"Fn::GetAtt": ["GitHubConnection", "ConnectionArn"]}, {"Ref": "ConnectionArn"}]}
+    assert source["FullRepositoryId"] == {"Ref": "PipelineAppRepository"}
+
+
+def test_artifact_bucket_is_kms_encrypted_private_versioned_tls_only_and_expires():
+    document = doc("mycandidate", "prod")
+    bucket = document["Resources"]["ArtifactBucket"]
+    assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    props = bucket["Properties"]
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Ref": "KmsKeyArn"}}
+    assert props["PublicAccessBlockConfiguration"] == {"BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["LifecycleConfiguration"]["Rules"][0] == {"Id": "expire-artifacts", "Status": "Enabled", "ExpirationInDays": 30}
+    deny = document["Resources"]["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": False}}
+
+
+# actions AWS grants only on Resource "*" (no resource-level permissions), and where they are used
+STAR_ONLY = {"ecr:GetAuthorizationToken", "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ecs:TagResource"}
+
+
+@pytest.mark.parametrize(("app", "env"), WITH_PIPELINES)
+def test_least_privilege(app, env):
+    document = doc(app, env)
+    for title, role in resources(document, "AWS::IAM::Role").items():
+        for policy in role["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                assert "*" not in actions, (title, statement)
+                if statement["Resource"] != ["*"]:
+                    continue
+                if title.endswith("CloudFormationRole"):  # creates the application's resources: whole services, never "*"
+                    assert {a.split(":")[0] for a in actions} == set(cicd.DEPLOYED_SERVICES) and all(a.endswith(":*") for a in actions)
+                else:
+                    assert set(actions) <= STAR_ONLY, (title, actions)
+    pipeline_role = document["Resources"]["PipelineBackendRole" if app not in ("smart-task",) else "PipelineAppRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    passes = [s for s in pipeline_role if s["Action"] == ["iam:PassRole"]]
+    assert [s["Condition"]["StringEquals"]["iam:PassedToService"] for s in passes] == ["cloudformation.amazonaws.com", "ecs-tasks.amazonaws.com"]
+    assert {"Ref": "TaskExecutionRoleArn"} in passes[1]["Resource"]
+
+
+def test_deterministic():
+    config = cfg("smart-task", "prod")
+    assert serialize(cicd.build(config).template) == serialize(cicd.build(config).template)
+
+
+@pytest.mark.parametrize(("app", "env"), WITH_PIPELINES)
+def test_cicd_lint_clean_alone(app, env, linter, tmp_path):
+    path = tmp_path / "cicd.json"
+    path.write_bytes(serialize(cicd.build(cfg(app, env)).template))
+    findings = [f for f in linter.lint_file(path, cfg(app, env).region) if f.level in ("error", "warning")]
+    assert findings == [], "\n".join(map(str, findings))
+
+
+def test_cicd_prod_templates_pass_checkov(checkov, tmp_path):  # noqa: F811
+    for app, env in WITH_PIPELINES:
+        if env == "prod":
+            (tmp_path / f"{app}-cicd.json").write_bytes(serialize(cicd.build(cfg(app, env)).template))
+    done = subprocess.run([checkov, "--framework", "cloudformation", "--skip-download", "--quiet", "-o", "json", "-d", str(tmp_path)], capture_output=True, text=True, timeout=900)
+    report = json.loads(done.stdout)
+    report = report[0] if isinstance(report, list) else report
+    failures = [f"{c['file_path']}: {c['resource']}: {c['check_id']}: {c['check_name']}" for c in report.get("results", {}).get("failed_checks", [])]
+    assert failures == [], "\n".join(failures)
+    assert report["summary"]["passed"] > 0
