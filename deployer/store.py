@@ -20,10 +20,14 @@ class TemplateStore:
     region: str
     global_urls: bool = False
 
+    def folder(self, bundle: Bundle) -> str:
+        """<prefix>/<app>/<env>/: where the environment's templates and documents go."""
+        prefix = f"{self.prefix.strip('/')}/" if self.prefix.strip("/") else ""
+        return f"{prefix}{bundle.manifest['application']}/{bundle.manifest['environment']}/"
+
     def key(self, bundle: Bundle, file: str, sha256: str) -> str:
         stem, _, ext = file.rpartition(".")
-        prefix = f"{self.prefix.strip('/')}/" if self.prefix.strip("/") else ""
-        return f"{prefix}{bundle.manifest['application']}/{bundle.manifest['environment']}/{stem}.{sha256}.{ext}"
+        return f"{self.folder(bundle)}{stem}.{sha256}.{ext}"
 
     def url(self, key: str) -> str:
         host = f"{self.bucket}.s3.amazonaws.com" if self.global_urls or self.region == "us-east-1" else f"{self.bucket}.s3.{self.region}.amazonaws.com"

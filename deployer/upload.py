@@ -35,6 +35,7 @@ class UploadResult:
     root: UploadedTemplate
     templates: tuple[UploadedTemplate, ...]  # root first
     configuration_file: Path
+    store: TemplateStore | None = None  # where they went (documents go next to them)
 
     @property
     def uploaded_count(self) -> int:
@@ -92,4 +93,18 @@ def upload_bundle(s3, bundle: Bundle, store: TemplateStore, *, workers: int = 8)
     root = put_template(s3, store, bundle.root_file, root_key, root_body)
     configuration = bundle.folder / TEMPLATE_CONFIGURATION
     configuration.write_text(json.dumps(template_configuration(bundle), indent=2, sort_keys=True) + "\n")
-    return UploadResult(root, (root, *uploaded_children), configuration)
+    return UploadResult(root, (root, *uploaded_children), configuration, store)
+
+
+def put_document(s3, store: TemplateStore, bundle: Bundle, name: str, body: bytes, content_type: str) -> str:
+    """A document (LAUNCH.md, a review page) next to the environment's templates, under a fixed
+    name: the latest one wins. Returns its key."""
+    key = f"{store.folder(bundle)}{name}"
+    s3.put_object(Bucket=store.bucket, Key=key, Body=body, ContentType=content_type, ServerSideEncryption=SSE)
+    return key
+
+
+def presigned_url(s3, bucket: str, key: str, expires: int) -> str:
+    """A GET link to a private object that works without AWS credentials for `expires` seconds
+    (at most 7 days, and never longer than the credentials that sign it)."""
+    return s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires)

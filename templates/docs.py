@@ -461,3 +461,11 @@ def architecture_markdown(manifest: dict, documents: dict[str, dict]) -> str:
         "```",
         "",
     ])
+
+
+def docs_files(manifest: dict, documents: dict[str, dict], template_urls: dict[str, str], *, url_note: str) -> dict[str, bytes]:
+    """The files of dist/<app>/<env>/docs/."""
+    return {
+        "LAUNCH.md": launch_markdown(manifest, documents, template_urls, url_note=url_note).encode(),
+        "architecture.md": architecture_markdown(manifest, documents).encode(),
+    }
