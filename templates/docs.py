@@ -234,7 +234,7 @@ def launch_markdown(manifest: dict, documents: dict[str, dict], template_urls: d
 
 # Resource types on the request path, with their picture: (label, shape, rank). Rank orders
 # traffic: an arrow goes from the lower rank to the higher one.
-NODE_TYPES: dict[str, tuple[str, str, int]] = {
+NODE_TYPES: dict[str, tuple[str, str, float]] = {
     "AWS::CloudFront::Distribution": ("CloudFront", "round", 1),
     "AWS::ApiGatewayV2::Api": ("API Gateway", "round", 2),
     "AWS::ApiGateway::RestApi": ("API Gateway", "round", 2),
@@ -251,7 +251,7 @@ NODE_TYPES: dict[str, tuple[str, str, int]] = {
     "AWS::DynamoDB::Table": ("DynamoDB", "db", 6),
     "AWS::SQS::Queue": ("SQS", "db", 6),
     "AWS::S3::Bucket": ("S3", "db", 6),
-    "AWS::CodePipeline::Pipeline": ("CodePipeline", "box", 7),
+    "AWS::CodePipeline::Pipeline": ("CodePipeline", "box", 4.5),  # deploys to the services and buckets it references
     "AWS::EC2::VPC": ("VPC", "box", 0),
 }
 # Shown beside the path with a dotted line: they guard or authenticate, they carry no traffic.
@@ -393,6 +393,11 @@ def _traffic(graph: _Graph) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]
     return arrows, guards
 
 
+def _cluster_member(graph: "_Graph", node: str) -> bool:
+    """An Aurora writer or reader: the cluster stands for it in the picture."""
+    return graph.types[node] == "AWS::RDS::DBInstance" and "DBClusterIdentifier" in graph.resource(node).get("Properties", {})
+
+
 def _label(text: str) -> str:
     return text.replace('"', "#quot;")
 
@@ -411,7 +416,7 @@ def mermaid(manifest: dict, documents: dict[str, dict]) -> str:
     linked = {n for pair in arrows | guards for n in pair}
     shown = sorted(
         n for n, kind in graph.types.items()
-        if (kind in NODE_TYPES and (kind not in LINKED_ONLY or n in linked)) or (kind in GUARD_TYPES)
+        if ((kind in NODE_TYPES and (kind not in LINKED_ONLY or n in linked)) or (kind in GUARD_TYPES)) and not _cluster_member(graph, n)
     )
     ids = {n: _node_id(*n.split(":", 1)) for n in shown}
     lines = ["flowchart LR", '  users(["Users"])']
