@@ -82,7 +82,7 @@ def to_html(review: Review) -> str:
         lines += [
             '<section class="drift" id="drift"><h2>Drifted resources</h2>',
             f"<p>{len(review.drifted)} stateful resource(s) changed outside CloudFormation: the change set was computed against the template, not against what is deployed.</p>",
-            "<table><thead><tr><th>layer</th><th>logical id</th><th>type</th><th>drift</th><th>properties</th></tr></thead><tbody>",
+            "<table id=\"drifted\"><thead><tr><th>layer</th><th>logical id</th><th>type</th><th>drift</th><th>properties</th></tr></thead><tbody>",
             *(f"<tr><td>{escape(d.layer)}</td><td><code>{escape(d.logical_id)}</code></td><td>{escape(d.resource_type)}</td><td><b>{escape(d.status)}</b></td><td>{escape(', '.join(d.properties) or '-')}</td></tr>" for d in review.drifted),
             "</tbody></table></section>",
         ]
