@@ -322,9 +322,48 @@ def _print_upload(result) -> None:
     out_console.print(result.root.url, soft_wrap=True)
 
 
+def _docs_folder(bundle) -> Path:
+    return bundle.folder / "docs"
+
+
+def _write_docs(bundle, template_urls: dict[str, str], url_note: str) -> Path:
+    """LAUNCH.md and architecture.md into OUT/<app>/<env>/docs/, swapped in whole."""
+    from templates.docs import docs_files
+    from templates.render import write_atomically
+
+    documents = {file: bundle.document(file) for file in bundle.files}
+    folder = _docs_folder(bundle)
+    write_atomically(folder, docs_files(bundle.manifest, documents, template_urls, url_note=url_note))
+    return folder
+
+
+def _write_review_page(aws, bundle, review, html: dict, bucket: str | None, prefix: str) -> None:
+    """-o html: the page to a file; with --upload-review also to S3 and a presigned URL on stdout."""
+    from deployer.review_html import to_html
+
+    body = to_html(review).encode()
+    path = html["html_file"] or bundle.folder / "review.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body)
+    console.print(f"review page: {path}")
+    if not html["upload_review"]:
+        return
+    if not bucket:
+        raise click.UsageError("--upload-review needs --bucket (or CFN_STRATA_BUCKET)")
+    from deployer.upload import TemplateStore, bucket_region, presigned_url, put_document
+
+    s3 = aws.client("s3")
+    store = TemplateStore(bucket, prefix, bucket_region(s3, bucket), global_urls=aws.local)
+    key = put_document(s3, store, bundle, f"reviews/{html['review_name'] or review.change_set_name}.html", body, "text/html; charset=utf-8")
+    console.print(f"uploaded s3://{bucket}/{key}; presigned URL ({html['review_expires']} s):")
+    out_console.print(presigned_url(s3, bucket, key, html["review_expires"]), markup=False, soft_wrap=True, highlight=False)
+
+
 def _print_review(review, output: str) -> None:
     from deployer.review import drift_table, to_json, to_markdown, to_table
 
+    if output == "html":
+        return  # written by _write_review_page
     if output == "json":
         out_console.print(to_json(review), markup=False, soft_wrap=True, highlight=False)
     elif output == "markdown":
@@ -349,8 +388,16 @@ def _plan(aws, bundle, bucket, prefix, create_bucket, lint, drift=True):
     return result
 
 
+html_options = [
+    click.option("--html-file", type=click.Path(dir_okay=False, path_type=Path), help="Where -o html writes the page. Default: OUT/<app>/<env>/review.html."),
+    click.option("--upload-review", is_flag=True, help="With -o html: also upload the page next to the templates (<prefix>/<app>/<env>/reviews/<name>.html) and print a presigned URL to it."),
+    click.option("--review-name", help="File name (without .html) of the uploaded page. Default: the change set's name."),
+    click.option("--review-expires", type=click.IntRange(60, 604800), default=86400, show_default=True, help="Seconds the presigned URL works (it also ends when the signing credentials do)."),
+]
+OUTPUTS = click.Choice(["table", "markdown", "json", "html"])
+
 review_options = [
-    click.option("--output", "-o", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True, help="Review format."),
+    click.option("--output", "-o", type=OUTPUTS, default="table", show_default=True, help="Review format; html writes a self-contained page (see --html-file)."),
     click.option("--skip-lint", is_flag=True, help="Do not run cfn-lint before uploading."),
     click.option("--skip-drift", is_flag=True, help="Do not run drift detection on the nested stacks that hold stateful resources."),
 ]
@@ -363,6 +410,40 @@ def _with(options):
         return command
 
     return decorate
+
+
+PLACEHOLDER_BUCKET = "REPLACE-WITH-YOUR-TEMPLATE-BUCKET"
+
+
+@cli.command()
+@click.argument("profile")
+@env_option
+@params_option
+@out_option
+@click.option("--bucket", envvar="CFN_STRATA_BUCKET", help=f"Template bucket the links point into. Default: the placeholder {PLACEHOLDER_BUCKET}.")
+@click.option("--prefix", default="", help="Key prefix inside the bucket (as given to upload).")
+@catch_errors
+def docs(profile, env, params, out, bucket, prefix):
+    """Write the launch kit and the architecture picture into OUT/<app>/<env>/docs/ without
+    uploading: LAUNCH.md (console quick-create links, capabilities, parameter reference) and
+    architecture.md (a Mermaid flowchart derived from the templates). The links carry the URLs
+    `upload` would produce (content-addressed) in the bucket's region, taken to be the profile's.
+
+    \b
+    Example:
+      cfn-strata docs product-catalog --env prod --bucket my-templates
+    """
+    from deployer.store import TemplateStore, planned_urls
+
+    for app, environment in _targets(profile, env, False, params):
+        bundle = _bundle(app, environment, params, out)
+        store = TemplateStore(bucket or PLACEHOLDER_BUCKET, prefix, bundle.region)
+        if bucket:
+            note = f"Template URLs: where `cfn-strata upload --bucket {bucket}` puts these exact templates (s3://{bucket}/{store.folder(bundle)}); run it before using the links."
+        else:
+            note = f"Template URLs: **placeholder bucket `{PLACEHOLDER_BUCKET}`**. Run `cfn-strata docs --bucket <yours>` (or `cfn-strata upload`) for working links."
+        folder = _write_docs(bundle, planned_urls(bundle, store), note)
+        out_console.print(f"{folder}/LAUNCH.md\n{folder}/architecture.md")
 
 
 @cli.command()
@@ -397,18 +478,25 @@ def bootstrap(bucket, region, aws_profile, endpoint_url, local):
 @catch_errors
 def upload(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local):
     """Generate (or reuse dist/), upload every template under a content-addressed key, print the
-    root template URL and write the CodePipeline template configuration.
+    root template URL and write the CodePipeline template configuration. Also writes the launch
+    kit (OUT/<app>/<env>/docs/, see `docs`) with the real URLs and uploads its LAUNCH.md next to
+    the templates.
 
     \b
     Example:
       cfn-strata upload product-catalog --env dev --bucket my-templates
     """
     from deployer.flow import upload as upload_templates
+    from deployer.upload import put_document
 
     bundle = _bundle(profile, env, params, out)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         name, create = _bucket(bucket, local)
-        _print_upload(upload_templates(aws, bundle, name, prefix, create=create or create_bucket))
+        result = upload_templates(aws, bundle, name, prefix, create=create or create_bucket)
+        _print_upload(result)
+        folder = _write_docs(bundle, {t.file: t.url for t in result.templates}, f"Template URLs: uploaded to s3://{name}/{result.store.folder(bundle)} by `cfn-strata upload`.")
+        key = put_document(aws.client("s3"), result.store, bundle, "LAUNCH.md", (folder / "LAUNCH.md").read_bytes(), "text/markdown; charset=utf-8")
+    console.print(f"launch kit: {folder}/LAUNCH.md and s3://{name}/{key}")
 
 
 @cli.command()
@@ -419,9 +507,10 @@ def upload(profile, env, params, out, bucket, prefix, create_bucket, region, aws
 @store_options
 @aws_options
 @_with(review_options)
+@_with(html_options)
 @click.option("--fail-on", type=click.Choice(["high", "medium"]), help=f"Exit {FAIL_ON_EXIT} when changes at this risk or above exist (for CI).")
 @catch_errors
-def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, output, skip_lint, skip_drift, fail_on):
+def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, output, skip_lint, skip_drift, fail_on, **html):
     """Upload, create a change set on the root stack (nested stacks included) and print the
     review. Never executes.
 
@@ -429,6 +518,7 @@ def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_p
     Example:
       cfn-strata plan product-catalog --env dev --local
       cfn-strata plan product-catalog --env prod --bucket my-templates -o markdown --fail-on high
+      cfn-strata plan product-catalog --env prod --bucket my-templates -o html --upload-review
     """
     from deployer.changeset import NoChanges
     from deployer.review import Risk
@@ -436,9 +526,11 @@ def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_p
     bundle = _bundle(profile, env, params, out)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         result = _plan(aws, bundle, bucket, prefix, create_bucket, not skip_lint, not skip_drift)
-    if isinstance(result.outcome, NoChanges):
-        console.print(f"[green]no changes[/green]: {bundle.stack_name} is up to date")
-        return
+        if isinstance(result.outcome, NoChanges):
+            console.print(f"[green]no changes[/green]: {bundle.stack_name} is up to date")
+            return
+        if output == "html":
+            _write_review_page(aws, bundle, result.review, html, result.upload.store.bucket, prefix)
     _print_review(result.review, output)
     if fail_on and result.review.at_least(Risk.HIGH if fail_on == "high" else Risk.MEDIUM):
         sys.exit(FAIL_ON_EXIT)
@@ -498,15 +590,19 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
 @params_option
 @out_option
 @aws_options
-@click.option("--output", "-o", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True, help="Review format.")
+@click.option("--output", "-o", type=OUTPUTS, default="table", show_default=True, help="Review format; html writes a self-contained page (see --html-file).")
+@_with(html_options)
+@click.option("--bucket", envvar="CFN_STRATA_BUCKET", help="Template bucket the page goes to with --upload-review.")
+@click.option("--prefix", default="", help="Key prefix inside the bucket.")
 @catch_errors
-def review(profile, env, change_set, params, out, region, aws_profile, endpoint_url, local, output):
+def review(profile, env, change_set, params, out, region, aws_profile, endpoint_url, local, output, bucket, prefix, **html):
     """Review a change set someone else created (a pipeline's CHANGE_SET_REPLACE action): every
     nested change, risk-rated, as in `plan`.
 
     \b
     Example:
       cfn-strata review product-catalog --env prod --change-set cfn-strata-pipeline -o markdown
+      cfn-strata review product-catalog --env prod --change-set cfn-strata-pipeline -o html --upload-review --bucket B
     """
     from deployer.review import review_change_set
 
@@ -515,6 +611,8 @@ def review(profile, env, change_set, params, out, region, aws_profile, endpoint_
         cfn = aws.client("cloudformation")
         found = cfn.describe_change_set(StackName=bundle.stack_name, ChangeSetName=change_set)
         result = review_change_set(cfn, found["ChangeSetId"], layer_of=bundle.layer_of, stateful_ids_of=bundle.stateful_ids)
+        if output == "html":
+            _write_review_page(aws, bundle, result, html, bucket, prefix)
     _print_review(result, output)
 
 

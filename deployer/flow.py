@@ -7,7 +7,6 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable
-from urllib.parse import quote, urlencode
 
 from deployer.bundle import Bundle
 from deployer.changeset import ChangeSetRef, NoChanges, Waiting, create_change_set, describe_stack, destroy_command
@@ -149,8 +148,9 @@ def outputs(cfn, stack_name: str) -> dict[str, str]:
 
 def launch_url(bundle: Bundle, uploaded: UploadResult, region: str) -> str:
     """The console's quick-create link with stack name and parameters filled in."""
-    query = {"templateURL": uploaded.root.url, "stackName": bundle.stack_name} | {f"param_{k}": v for k, v in bundle.parameters().items()}
-    return f"https://{region}.console.aws.amazon.com/cloudformation/home?region={region}#/stacks/quickcreate?" + urlencode(query, quote_via=quote)
+    from templates.docs import quick_create_url
+
+    return quick_create_url(region, uploaded.root.url, bundle.stack_name, bundle.parameters())
 
 
 def retained_resources(cfn, stack_name: str) -> list[str]:

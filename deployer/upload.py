@@ -15,29 +15,10 @@ from botocore.exceptions import ClientError
 
 from deployer.bundle import Bundle
 from deployer.errors import DeployerError
+from deployer.store import TemplateStore, root_with_urls  # noqa: F401 (re-exported)
 
 SSE = "AES256"
 TEMPLATE_CONFIGURATION = "template-configuration.json"
-
-
-@dataclass(frozen=True)
-class TemplateStore:
-    """Where templates go. `global_urls`: https://<bucket>.s3.amazonaws.com/<key> (what moto
-    needs); otherwise virtual-hosted-style URLs for the bucket's region."""
-
-    bucket: str
-    prefix: str
-    region: str
-    global_urls: bool = False
-
-    def key(self, bundle: Bundle, file: str, sha256: str) -> str:
-        stem, _, ext = file.rpartition(".")
-        prefix = f"{self.prefix.strip('/')}/" if self.prefix.strip("/") else ""
-        return f"{prefix}{bundle.manifest['application']}/{bundle.manifest['environment']}/{stem}.{sha256}.{ext}"
-
-    def url(self, key: str) -> str:
-        host = f"{self.bucket}.s3.amazonaws.com" if self.global_urls or self.region == "us-east-1" else f"{self.bucket}.s3.{self.region}.amazonaws.com"
-        return f"https://{host}/{key}"
 
 
 @dataclass(frozen=True)
@@ -54,6 +35,7 @@ class UploadResult:
     root: UploadedTemplate
     templates: tuple[UploadedTemplate, ...]  # root first
     configuration_file: Path
+    store: TemplateStore | None = None  # where they went (documents go next to them)
 
     @property
     def uploaded_count(self) -> int:
@@ -95,20 +77,6 @@ def put_template(s3, store: TemplateStore, file: str, key: str, body: bytes) -> 
     return UploadedTemplate(file, key, store.url(key), sha256, uploaded)
 
 
-def root_with_urls(bundle: Bundle, child_urls: dict[str, str]) -> bytes:
-    """The root template with each nested stack's TemplateURL set to its uploaded child's URL."""
-    from templates.render import serialize
-
-    document = bundle.document(bundle.root_file)
-    for resource in document.get("Resources", {}).values():
-        if resource.get("Type") == "AWS::CloudFormation::Stack":
-            relative = resource["Properties"]["TemplateURL"]
-            if relative not in child_urls:
-                raise DeployerError(f"the root refers to {relative}, which is not in {bundle.folder}")
-            resource["Properties"]["TemplateURL"] = child_urls[relative]
-    return serialize(document, bundle.manifest.get("format", "json"))
-
-
 def template_configuration(bundle: Bundle) -> dict:
     """CodePipeline's template configuration: parameters, tags and a stack policy for the root
     that denies replacing or deleting a nested stack holding stateful resources."""
@@ -125,4 +93,18 @@ def upload_bundle(s3, bundle: Bundle, store: TemplateStore, *, workers: int = 8)
     root = put_template(s3, store, bundle.root_file, root_key, root_body)
     configuration = bundle.folder / TEMPLATE_CONFIGURATION
     configuration.write_text(json.dumps(template_configuration(bundle), indent=2, sort_keys=True) + "\n")
-    return UploadResult(root, (root, *uploaded_children), configuration)
+    return UploadResult(root, (root, *uploaded_children), configuration, store)
+
+
+def put_document(s3, store: TemplateStore, bundle: Bundle, name: str, body: bytes, content_type: str) -> str:
+    """A document (LAUNCH.md, a review page) next to the environment's templates, under a fixed
+    name: the latest one wins. Returns its key."""
+    key = f"{store.folder(bundle)}{name}"
+    s3.put_object(Bucket=store.bucket, Key=key, Body=body, ContentType=content_type, ServerSideEncryption=SSE)
+    return key
+
+
+def presigned_url(s3, bucket: str, key: str, expires: int) -> str:
+    """A GET link to a private object that works without AWS credentials for `expires` seconds
+    (at most 7 days, and never longer than the credentials that sign it)."""
+    return s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires)

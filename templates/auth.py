@@ -80,13 +80,13 @@ def _user_pool(b: LayerBuilder) -> cognito.UserPool:
 def _url_knobs(b: LayerBuilder) -> None:
     auth = b.cfg.auth
     url_pattern = r"^(https://[^,\s]+|http://localhost(:\d+)?[^,\s]*)(,(https://[^,\s]+|http://localhost(:\d+)?[^,\s]*))*$"
-    for name, label, urls, what in (
-        ("CallbackUrls", "Callback URLs", auth.callback_urls, "where the hosted UI may redirect after sign-in"),
-        ("LogoutUrls", "Sign-out URLs", auth.logout_urls, "where the hosted UI may redirect after sign-out"),
+    for name, label, urls, what, key in (
+        ("CallbackUrls", "Callback URLs", auth.callback_urls, "where the hosted UI may redirect after sign-in", "auth.callback_urls"),
+        ("LogoutUrls", "Sign-out URLs", auth.logout_urls, "where the hosted UI may redirect after sign-out", "auth.logout_urls"),
     ):
         b.knob(
             name, "Sign-in (Cognito)", label, f"SPA app client: comma-separated URLs {what} (https, or http://localhost)",
-            ",".join(urls), Type="CommaDelimitedList", AllowedPattern=url_pattern,
+            ",".join(urls), key=key, Type="CommaDelimitedList", AllowedPattern=url_pattern,
             ConstraintDescription="comma-separated https:// URLs (http:// only for localhost)",
         )
 
@@ -95,7 +95,7 @@ def _google(b: LayerBuilder, pool: cognito.UserPool) -> cognito.UserPoolIdentity
     b.knob(
         "GoogleClientId", "Sign-in (Cognito)", "Google OAuth client id",
         f"Google OAuth 2.0 client id; empty leaves Google sign-in off. Its secret is read from Secrets Manager secret {b.named(GOOGLE_SECRET_KIND)} (key {GOOGLE_SECRET_KEY})",
-        b.cfg.auth.google_client_id, AllowedPattern=r"^$|^[\w.-]+\.apps\.googleusercontent\.com$",
+        b.cfg.auth.google_client_id, key="auth.google_client_id", AllowedPattern=r"^$|^[\w.-]+\.apps\.googleusercontent\.com$",
         ConstraintDescription="empty, or a client id ending in .apps.googleusercontent.com",
     )
     b.template.add_condition("HasGoogleClientId", Not(Equals(Ref("GoogleClientId"), "")))
@@ -163,7 +163,8 @@ def _alb_client(b: LayerBuilder, pool: cognito.UserPool, google) -> cognito.User
     b.knob(
         "AlbCallbackUrls", "Sign-in (Cognito)", "ALB callback URLs",
         "Load balancer app client: comma-separated https://<host>/oauth2/idpresponse URLs",
-        ",".join(urls), Type="CommaDelimitedList", AllowedPattern=r"^https://[^,\s]+/oauth2/idpresponse(,https://[^,\s]+/oauth2/idpresponse)*$",
+        ",".join(urls), key="auth.alb_callback_urls" if cfg.auth.alb_callback_urls else "edge.domain.name",
+        Type="CommaDelimitedList", AllowedPattern=r"^https://[^,\s]+/oauth2/idpresponse(,https://[^,\s]+/oauth2/idpresponse)*$",
         ConstraintDescription="comma-separated https://<host>/oauth2/idpresponse URLs",
     )
     return b.add(cognito.UserPoolClient(

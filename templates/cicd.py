@@ -6,7 +6,7 @@ A backend pipeline runs Source (the application repository and the infrastructur
 holding cfn-strata, its params and buildspec.yml) -> Build (images pushed to ECR; the repository's
 buildspec.yml generates, lints and uploads the templates) -> Infrastructure (CloudFormation
 CHANGE_SET_REPLACE with the uploaded root template and template configuration -> a CodeBuild step
-writing the Markdown review of that change set -> manual approval linking it -> CHANGE_SET_EXECUTE)
+writing the HTML review page of that change set -> manual approval linking it -> CHANGE_SET_EXECUTE)
 -> Application (ECS standard deploy per rolling service, CodeDeployToECS per blue/green service).
 A frontend pipeline runs Source -> Build (the SPA) -> Deploy (S3 deploy into the SPA bucket, then a
 CloudFront invalidation).
@@ -213,15 +213,16 @@ def _source_statements(sources, connection_arn) -> list[Statement]:
     return statements
 
 
-def _repository_knobs(b: LayerBuilder, prefix: str, label: str, source) -> tuple:
+def _repository_knobs(b: LayerBuilder, prefix: str, label: str, source, key: str) -> tuple:
+    """`key`: the params-file key of the source (cicd.pipelines.<name>.source)."""
     repository = b.knob(
         f"{prefix}Repository", "Pipelines", f"{label} repository",
         f"{label}: owner/repo on GitHub, or the CodeCommit repository name",
-        source.repository, AllowedPattern=r"^[\w.-]+(/[\w.-]+)?$", ConstraintDescription="owner/repo or a repository name",
+        source.repository, key=f"{key}.repository", AllowedPattern=r"^[\w.-]+(/[\w.-]+)?$", ConstraintDescription="owner/repo or a repository name",
     )
     branch = b.knob(
         f"{prefix}Branch", "Pipelines", f"{label} branch", f"{label}: branch whose pushes start the pipeline",
-        source.branch, AllowedPattern=r"^[\w./-]+$", ConstraintDescription="a branch name",
+        source.branch, key=f"{key}.branch", AllowedPattern=r"^[\w./-]+$", ConstraintDescription="a branch name",
     )
     return Ref(repository), Ref(branch)
 
@@ -285,9 +286,12 @@ REVIEW_BUILDSPEC = {
         "install": {"runtime-versions": {"python": "3.11"}, "commands": ["python -m pip install --quiet ."]},
         "build": {
             "commands": [
-                'cfn-strata review "$APP" --env "$ENV" --change-set "$CHANGE_SET" -o markdown > review.md',
-                'KEY="$REVIEW_PREFIX/$APP/$ENV/$CODEBUILD_BUILD_NUMBER.md"',
-                'aws s3 cp review.md "s3://$CFN_STRATA_BUCKET/$KEY" --content-type text/markdown',
+                # the HTML review page goes next to the templates (<prefix>/<app>/<env>/reviews/<name>.html);
+                # stdout is a presigned link for the build log, which lasts only as long as this build's
+                # credentials, so the approval links the page through the S3 console (sign-in, no expiry)
+                'cfn-strata review "$APP" --env "$ENV" --change-set "$CHANGE_SET" -o html --html-file review.html'
+                ' --upload-review --bucket "$CFN_STRATA_BUCKET" --prefix "$REVIEW_PREFIX" --review-name "$CODEBUILD_BUILD_NUMBER"',
+                'KEY="$REVIEW_PREFIX/$APP/$ENV/reviews/$CODEBUILD_BUILD_NUMBER.html"',
                 'REVIEW_URL="https://s3.console.aws.amazon.com/s3/object/$CFN_STRATA_BUCKET?region=$AWS_REGION&prefix=$KEY"',
             ]
         },
@@ -300,7 +304,7 @@ def _backend_pipeline(b: LayerBuilder, name: str, pipeline: PipelineConfig, shar
     key_arn, bucket, connection_arn, cluster = shared["key"], shared["bucket"], shared["connection"], shared["cluster"]
     blue_green = [svc for svc, conf in cfg.services.items() if conf.deployment == "blue_green"]
     rolling = [svc for svc in cfg.services if svc not in blue_green]
-    app_repo, app_branch = _repository_knobs(b, logical_id("pipeline", name), f"Pipeline {name}", pipeline.source)
+    app_repo, app_branch = _repository_knobs(b, logical_id("pipeline", name), f"Pipeline {name}", pipeline.source, f"cicd.pipelines.{name}.source")
     infra = cfg.cicd.infrastructure
     sources = [pipeline.source] + ([infra] if infra else [])
     services = {
@@ -348,7 +352,7 @@ def _backend_pipeline(b: LayerBuilder, name: str, pipeline: PipelineConfig, shar
     package_project = _project(b, f"{pid}Package", f"{name}-package", f"Pipeline {name}: cfn-strata generate, lint and upload (buildspec.yml)", key_arn, package_role, package_group, "buildspec.yml", infra_variables)
     review_group = _log_group(b, f"{pid}ReviewLogGroup", f"{name}-review", key_arn)
     review_role = _role(
-        b, f"{pid}ReviewRole", "build-role", f"{name}-review", "codebuild.amazonaws.com", f"Pipeline {name}: write the Markdown review of the change set",
+        b, f"{pid}ReviewRole", "build-role", f"{name}-review", "codebuild.amazonaws.com", f"Pipeline {name}: write the HTML review page of the change set",
         [
             *_log_statements(review_group),
             *_artifact_statements(bucket, key_arn, write=True),
@@ -356,7 +360,7 @@ def _backend_pipeline(b: LayerBuilder, name: str, pipeline: PipelineConfig, shar
         ],
     )
     review_project = _project(
-        b, f"{pid}Review", f"{name}-review", f"Pipeline {name}: Markdown review of the change set before approval", key_arn, review_role, review_group,
+        b, f"{pid}Review", f"{name}-review", f"Pipeline {name}: HTML review page of the change set before approval", key_arn, review_role, review_group,
         _buildspec(REVIEW_BUILDSPEC), infra_variables | {"CHANGE_SET": CHANGE_SET_NAME, "REVIEW_PREFIX": REVIEW_PREFIX},
     )
 
@@ -456,7 +460,7 @@ def _backend_pipeline(b: LayerBuilder, name: str, pipeline: PipelineConfig, shar
             Name="Approve",
             ActionTypeId=cp.ActionTypeId(Category="Approval", Owner="AWS", Provider="Manual", Version="1"),
             Configuration={
-                "CustomData": f"Review change set {CHANGE_SET_NAME} on stack {stack} (the link opens its Markdown review: replacements, removals, IAM and security-group changes, risk levels); approve to execute it.",
+                "CustomData": f"Review change set {CHANGE_SET_NAME} on stack {stack} (the link opens its HTML review page in the S3 console: data loss and high risks first, replacements, removals, IAM and security-group changes, drift); approve to execute it.",
                 "ExternalEntityLink": "#{Review.REVIEW_URL}",
             },
             RunOrder=3,
@@ -609,7 +613,7 @@ def _frontend_pipeline(b: LayerBuilder, name: str, pipeline: PipelineConfig, sha
     distribution = Ref(b.input("DistributionId", "edge.DistributionId", "CloudFront distribution to invalidate")) if "distribution" not in shared else shared["distribution"]
     shared["distribution"] = distribution
     pid = logical_id("pipeline", name)
-    repo, branch = _repository_knobs(b, pid, f"Pipeline {name}", pipeline.source)
+    repo, branch = _repository_knobs(b, pid, f"Pipeline {name}", pipeline.source, f"cicd.pipelines.{name}.source")
 
     spa_group = _log_group(b, f"{pid}SpaBuildLogGroup", f"{name}-spa", key_arn)
     spa_role = _role(b, f"{pid}SpaBuildRole", "build-role", f"{name}-spa", "codebuild.amazonaws.com", f"Pipeline {name}: build the SPA", [*_log_statements(spa_group), *_artifact_statements(bucket, key_arn, write=True)])
@@ -680,7 +684,7 @@ def build(cfg: AppConfig) -> Layer | None:
         knob = b.knob(
             "ConnectionArn", "Pipelines", "CodeConnections connection ARN",
             "Connection to GitHub (Developer Tools > Connections); empty creates one that stays PENDING until its handshake is completed in the console",
-            cicd.connection_arn,
+            cicd.connection_arn, key="cicd.connection_arn",
             AllowedPattern=r"^$|^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}$",
             ConstraintDescription="empty, or a CodeConnections connection ARN",
         )
@@ -697,7 +701,7 @@ def build(cfg: AppConfig) -> Layer | None:
         shared["cluster"] = Ref(b.input("ClusterName", "compute.ClusterName", "ECS cluster of the services"))
         shared["execution_role"] = Ref(b.input("TaskExecutionRoleArn", "security.TaskExecutionRoleArn", "Task execution role (the deploy passes it to ECS)"))
         if cicd.infrastructure:
-            shared["infra_knobs"] = _repository_knobs(b, "Infrastructure", "Infrastructure (cfn-strata)", cicd.infrastructure)
+            shared["infra_knobs"] = _repository_knobs(b, "Infrastructure", "Infrastructure (cfn-strata)", cicd.infrastructure, "cicd.infrastructure")
     for name, pipeline in cicd.pipelines.items():
         if pipeline.kind == "backend":
             _backend_pipeline(b, name, pipeline, shared)

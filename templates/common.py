@@ -57,6 +57,7 @@ class Layer:
     stateful: tuple[str, ...]
     root_outputs: tuple[str, ...] = ()
     scope: str = "nested"  # "nested" in the root; "global" is a separate us-east-1 stack
+    knob_keys: dict[str, str] = field(default_factory=dict)  # knob -> params-file key it comes from
     # The layer a split part belongs to ("compute" for "compute-services-2"): other layers name
     # the family in their inputs ("compute.ServiceApiName") and the root finds the part that
     # outputs it, so consumers do not change when a layer splits.
@@ -87,6 +88,7 @@ class LayerBuilder:
         self._labels: dict[str, str] = {}
         self._inputs: dict[str, Wire] = {}
         self._knobs: list[str] = []
+        self._knob_keys: dict[str, str] = {}
         self._stateful: list[str] = []
         self._root_outputs: list[str] = []
 
@@ -108,12 +110,16 @@ class LayerBuilder:
             props |= {"AllowedPattern": r"^\S+$", "ConstraintDescription": "must not be empty"}
         return self._parameter(name, f"Inputs from other layers", label or _words(name), **props)
 
-    def knob(self, name: str, group: str, label: str, description: str, default: Any, **constraints: Any) -> Parameter:
-        """A deploy-time parameter with the profile's value as default. Needs a constraint."""
+    def knob(self, name: str, group: str, label: str, description: str, default: Any, *, key: str | None = None, **constraints: Any) -> Parameter:
+        """A deploy-time parameter with the profile's value as default. Needs a constraint.
+        `key` is the params-file key the default comes from ("edge.cloudfront.price_class"); the
+        generated parameter reference (LAUNCH.md) shows it."""
         if not {"AllowedValues", "AllowedPattern", "MinValue", "MaxValue", "MinLength", "MaxLength"} & constraints.keys():
             raise ValueError(f"{self.name} parameter {name} needs a constraint (AllowedValues, AllowedPattern, Min/Max)")
         constraints.setdefault("Type", "Number" if isinstance(default, (int, float)) and not isinstance(default, bool) else "String")
         self._knobs.append(name)
+        if key:
+            self._knob_keys[name] = key
         return self._parameter(name, group, label, Description=description, Default=default, **constraints)
 
     # -------------------------------------------------------------- resources and outputs
@@ -199,7 +205,7 @@ class LayerBuilder:
         self.template.set_metadata(metadata)
         return Layer(
             self.name, self.template, dict(self._inputs), tuple(self._knobs), tuple(self._stateful),
-            tuple(self._root_outputs), self.scope, self.family,
+            tuple(self._root_outputs), self.scope, dict(self._knob_keys), self.family,
         )
 
 

@@ -127,10 +127,10 @@ def _ec2_capacity(b: LayerBuilder, cluster: ecs.Cluster) -> ecs.CapacityProvider
     assert settings is not None  # the params model requires it with EC2
     instance_type = b.knob(
         "InstanceType", "EC2 capacity", "Instance type", "Instance type of the ECS container instances",
-        settings.instance_type, AllowedPattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$", ConstraintDescription="an EC2 instance type, e.g. t3.medium",
+        settings.instance_type, key="compute.ec2.instance_type", AllowedPattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$", ConstraintDescription="an EC2 instance type, e.g. t3.medium",
     )
-    min_size = b.knob("InstanceMinSize", "EC2 capacity", "Minimum instances", "Auto Scaling group minimum size", settings.min_size, MinValue=0, MaxValue=1000)
-    max_size = b.knob("InstanceMaxSize", "EC2 capacity", "Maximum instances", "Auto Scaling group maximum size", settings.max_size, MinValue=1, MaxValue=1000)
+    min_size = b.knob("InstanceMinSize", "EC2 capacity", "Minimum instances", "Auto Scaling group minimum size", settings.min_size, key="compute.ec2.min_size", MinValue=0, MaxValue=1000)
+    max_size = b.knob("InstanceMaxSize", "EC2 capacity", "Maximum instances", "Auto Scaling group maximum size", settings.max_size, key="compute.ec2.max_size", MinValue=1, MaxValue=1000)
     public = settings.subnets == "public"
     subnets = _wired(
         b, "network.PublicSubnetIds" if public else "network.PrivateSubnetIds",
@@ -371,7 +371,7 @@ def _task_definition(b: LayerBuilder, svc_name: str, svc: ServiceConfig, reposit
     image_tag = b.knob(
         logical_id("service", svc_name, "ImageTag"), f"Service {svc_name}", "Image tag",
         f"Tag of the {svc_name} image in its ECR repository; {rollout}",
-        svc.image_tag, AllowedPattern=IMAGE_TAG_PATTERN, ConstraintDescription="an image tag: letters, digits, _ . - (up to 128)",
+        svc.image_tag, key=f"services.{svc_name}.image_tag", AllowedPattern=IMAGE_TAG_PATTERN, ConstraintDescription="an image tag: letters, digits, _ . - (up to 128)",
     )
     task_role = _service_input(b, "security", svc_name, "TaskRoleArn", f"Task role of service {svc_name}")
     volumes, mounts, depends = [], [], []
@@ -424,7 +424,7 @@ def _service(b: LayerBuilder, svc_name: str, svc: ServiceConfig, shared: "Shared
     on_ec2 = "EC2" in b.cfg.compute.capacity_providers
     desired = b.knob(
         logical_id("service", svc_name, "DesiredCount"), f"Service {svc_name}", "Desired tasks",
-        f"Tasks of {svc_name} at deploy time (autoscaling moves it between the minimum and maximum)", svc.desired_count, MinValue=0, MaxValue=1000,
+        f"Tasks of {svc_name} at deploy time (autoscaling moves it between the minimum and maximum)", svc.desired_count, key=f"services.{svc_name}.desired_count", MinValue=0, MaxValue=1000,
     )
     group = _service_input(b, "security", svc_name, "SecurityGroupId", f"Security group of service {svc_name}", type="AWS::EC2::SecurityGroup::Id")
     target_group = _service_input(b, "edge", svc_name, "TargetGroupArn", f"Target group of service {svc_name}")
@@ -464,8 +464,8 @@ def _service(b: LayerBuilder, svc_name: str, svc: ServiceConfig, shared: "Shared
 
 def _autoscaling(b: LayerBuilder, svc_name: str, svc: ServiceConfig, cluster, service: ecs.Service) -> None:
     scaling = svc.autoscaling
-    minimum = b.knob(logical_id("service", svc_name, "MinCount"), f"Service {svc_name}", "Minimum tasks", f"Autoscaling minimum of {svc_name}", svc.min_count, MinValue=0, MaxValue=1000)
-    maximum = b.knob(logical_id("service", svc_name, "MaxCount"), f"Service {svc_name}", "Maximum tasks", f"Autoscaling maximum of {svc_name}", svc.max_count, MinValue=1, MaxValue=1000)
+    minimum = b.knob(logical_id("service", svc_name, "MinCount"), f"Service {svc_name}", "Minimum tasks", f"Autoscaling minimum of {svc_name}", svc.min_count, key=f"services.{svc_name}.min_count", MinValue=0, MaxValue=1000)
+    maximum = b.knob(logical_id("service", svc_name, "MaxCount"), f"Service {svc_name}", "Maximum tasks", f"Autoscaling maximum of {svc_name}", svc.max_count, key=f"services.{svc_name}.max_count", MinValue=1, MaxValue=1000)
     target = b.add(
         appscaling.ScalableTarget(
             logical_id("service", svc_name, "ScalableTarget"),

@@ -84,7 +84,7 @@ class _DatabaseInputs:
         self.instance_class = b.knob(
             "DatabaseInstanceClass", "Database", "Database instance class",
             f"Instance class of the {db.engine} database" + (", its writer and readers" if db.is_aurora else " and its read replicas"),
-            db.instance_class, AllowedPattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$", ConstraintDescription="a DB instance class such as db.t3.medium",
+            db.instance_class, key="database.instance_class", AllowedPattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$", ConstraintDescription="a DB instance class such as db.t3.medium",
         )
         # Properties every instance (primary, replica, Aurora member) shares.
         self.instance_options = {**_performance_insights(b, kms_key), **_monitoring(b)}
@@ -382,7 +382,7 @@ def _cache(b: LayerBuilder, kms_key) -> None:
     group = b.input("CacheSecurityGroupId", "security.CacheSecurityGroupId", "Security group of the Redis cache", type="AWS::EC2::SecurityGroup::Id")
     node_type = b.knob(
         "CacheNodeType", "Cache", "Cache node type", "ElastiCache node type of every Redis node",
-        cache.node_type, AllowedPattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$", ConstraintDescription="an ElastiCache node type such as cache.t3.micro",
+        cache.node_type, key="cache.node_type", AllowedPattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$", ConstraintDescription="an ElastiCache node type such as cache.t3.micro",
     )
     subnet_group = b.add(
         elasticache.SubnetGroup(

@@ -460,7 +460,7 @@ def _distribution(b: LayerBuilder, alb, spa, log_bucket, web_acl_arn, certificat
     settings = cfg.edge.cloudfront
     price_class = b.knob(
         "PriceClass", "CDN", "CloudFront price class", "Edge locations CloudFront serves from (PriceClass_100: North America and Europe)",
-        settings.price_class, AllowedValues=["PriceClass_100", "PriceClass_200", "PriceClass_All"],
+        settings.price_class, key="edge.cloudfront.price_class", AllowedValues=["PriceClass_100", "PriceClass_200", "PriceClass_All"],
     )
     origins, behaviours = [], {}
     if "s3" in settings.origins:

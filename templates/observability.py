@@ -137,7 +137,7 @@ def _topic(b: LayerBuilder, key_arn) -> sns.Topic:
     b.knob(
         "AlarmEmail", "Alarms", "Alarm email",
         "Address subscribed to the alarm topic (it must confirm the subscription); empty subscribes nobody",
-        b.cfg.observability.alarm_email, AllowedPattern=r"^$|^[^\s@]+@[^\s@]+\.[^\s@]+$",
+        b.cfg.observability.alarm_email, key="observability.alarm_email", AllowedPattern=r"^$|^[^\s@]+@[^\s@]+\.[^\s@]+$",
         ConstraintDescription="empty, or an email address",
     )
     b.template.add_condition("HasAlarmEmail", Not(Equals(Ref("AlarmEmail"), "")))

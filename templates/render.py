@@ -119,6 +119,7 @@ def render(cfg: AppConfig, fmt: Format = "json") -> RenderedProfile:
                 "file": template_file(layer.name, fmt),
                 "inputs": {param: f"{wire.layer}.{wire.output}" for param, wire in sorted(layer.inputs.items())},
                 "knobs": list(layer.knobs),
+                "knob_keys": dict(sorted(layer.knob_keys.items())),
                 "stateful_resources": list(layer.stateful),
             }
             for layer in layers

@@ -32,6 +32,7 @@ def certificate_knob(b: LayerBuilder):
         "ACM certificate ARN",
         "ACM certificate for the HTTPS listener; empty serves HTTP only on port 80",
         b.cfg.edge.alb.certificate_arn,
+        key="edge.alb.certificate_arn",
         AllowedPattern=r"^$|^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[a-f0-9-]+$",
         ConstraintDescription="empty, or an ACM certificate ARN",
     )

@@ -83,10 +83,15 @@ def test_change_set_uses_the_uploaded_root_and_template_configuration_and_approv
     assert actions["ReviewChangeSet"]["Namespace"] == "Review"
     approve = actions["Approve"]["Configuration"]
     assert approve["ExternalEntityLink"] == "#{Review.REVIEW_URL}"
-    assert "Markdown review" in approve["CustomData"] and "product-catalog-catalog-prod" in approve["CustomData"]
+    assert "HTML review page" in approve["CustomData"] and "product-catalog-catalog-prod" in approve["CustomData"]
     assert actions["ExecuteChangeSet"]["Configuration"] == {"ActionMode": "CHANGE_SET_EXECUTE", "StackName": "product-catalog-catalog-prod", "ChangeSetName": cicd.CHANGE_SET_NAME}
     review_spec = json.loads(document["Resources"]["PipelineBackendReview"]["Properties"]["Source"]["BuildSpec"])
-    assert review_spec["phases"]["build"]["commands"][0] == 'cfn-strata review "$APP" --env "$ENV" --change-set "$CHANGE_SET" -o markdown > review.md'
+    review_command, key, url = review_spec["phases"]["build"]["commands"]
+    assert review_command.startswith('cfn-strata review "$APP" --env "$ENV" --change-set "$CHANGE_SET" -o html --html-file review.html --upload-review ')
+    assert '--review-name "$CODEBUILD_BUILD_NUMBER"' in review_command and '--prefix "$REVIEW_PREFIX"' in review_command
+    # the approval link opens the page the review command uploaded (TemplateStore.folder + reviews/<name>.html)
+    assert key == 'KEY="$REVIEW_PREFIX/$APP/$ENV/reviews/$CODEBUILD_BUILD_NUMBER.html"'
+    assert url.startswith('REVIEW_URL="https://s3.console.aws.amazon.com/s3/object/$CFN_STRATA_BUCKET?') and url.endswith('prefix=$KEY"')
     assert review_spec["env"]["exported-variables"] == ["REVIEW_URL"]
     package = document["Resources"]["PipelineBackendPackage"]["Properties"]
     assert package["Source"] == {"BuildSpec": "buildspec.yml", "Type": "CODEPIPELINE"}
