@@ -21,7 +21,8 @@ def called_actions() -> set[str]:
     for source in (ROOT / "deployer").glob("*.py"):
         text = source.read_text()
         for client, method in re.findall(r"\b(cfn|s3)\.([a-z_]+)\(", text):
-            if method in ("get_paginator", "get_waiter", "meta"):
+            # generate_presigned_url signs locally (no call); whoever opens the URL needs s3:GetObject
+            if method in ("get_paginator", "get_waiter", "meta", "generate_presigned_url"):
                 continue
             actions.add(f"s3:{S3_ACTIONS.get(method, camel(method))}" if client == "s3" else f"cloudformation:{camel(method)}")
         actions |= {f"cloudformation:{camel(m)}" for m in re.findall(r'get_paginator\("([a-z_]+)"\)', text)}
