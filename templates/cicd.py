@@ -31,7 +31,6 @@ CHANGE_SET_NAME = "cfn-strata-pipeline"
 TEMPLATE_PREFIX = "templates"
 REVIEW_PREFIX = "reviews"
 CAPABILITIES = "CAPABILITY_IAM,CAPABILITY_NAMED_IAM,CAPABILITY_AUTO_EXPAND"
-BUILD_LOG_RETENTION_DAYS = 30
 # Services whose resources the generated nested stacks create: the CloudFormation service role may
 # act on these and no others (the names of what it creates do not exist before it creates them).
 DEPLOYED_SERVICES = (
@@ -121,7 +120,7 @@ def _log_group(b: LayerBuilder, title: str, qualifier: str, key_arn) -> logs.Log
         logs.LogGroup(
             title,
             LogGroupName=f"/aws/codebuild/{b.named('build', qualifier)}",
-            RetentionInDays=BUILD_LOG_RETENTION_DAYS,
+            RetentionInDays=b.cfg.observability.log_retention_days,  # the profile's retention, like every log group
             KmsKeyId=key_arn,
             Tags=b.tags("build-logs", qualifier),
         )

@@ -184,7 +184,9 @@ def _service_alarms(b: LayerBuilder, alarms: Alarms, cluster, service_names: dic
         alarms.add(f"{prefix}MemoryAlarm", f"{svc_name}-memory", f"Service {svc_name}: average memory above {thresholds.memory_high_percent}%", "AWS/ECS", "MemoryUtilization", ecs, thresholds.memory_high_percent, "GreaterThanThreshold")
         if cfg.compute.container_insights:
             # No datapoints means no tasks reporting: that is the outage this alarm is for.
-            alarms.add(f"{prefix}RunningTasksAlarm", f"{svc_name}-running-tasks", f"Service {svc_name}: fewer than 1 running task", "ECS/ContainerInsights", "RunningTaskCount", ecs, 1, "LessThanThreshold",
+            # Below the autoscaling minimum means below desired whatever autoscaling has set it to.
+            floor = max(1, cfg.services[svc_name].min_count)
+            alarms.add(f"{prefix}RunningTasksAlarm", f"{svc_name}-running-tasks", f"Service {svc_name}: fewer than {floor} running task(s), its autoscaling minimum", "ECS/ContainerInsights", "RunningTaskCount", ecs, floor, "LessThanThreshold",
                        statistic="Minimum", period=60, evaluations=3, datapoints=3, missing="breaching")
         target = {"LoadBalancer": lb, "TargetGroup": target_groups[svc_name]}
         alarms.add(f"{prefix}Target5xxAlarm", f"{svc_name}-target-5xx", f"Service {svc_name}: more than {thresholds.target_5xx_count} 5xx responses in 5 minutes", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", target, thresholds.target_5xx_count, "GreaterThanThreshold",

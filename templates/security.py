@@ -124,6 +124,9 @@ def _security_groups(b: LayerBuilder, vpc_id) -> dict[str, ec2.SecurityGroup]:
         for name in clients:
             target = groups["proxy"] if db.proxy else groups["database"]
             _allow(b, groups[f"service:{name}"], target, db.port, f"service {name} to the database")
+            if db.proxy and db.replicas and not db.is_aurora:
+                # RDS Proxy fronts the primary only; the read replicas share the database group.
+                _allow(b, groups[f"service:{name}"], groups["database"], db.port, f"service {name} to the read replicas")
     if cfg.cache:
         groups["cache"] = _group(b, "CacheSecurityGroup", "sg-cache", f"Redis: port {CACHE_PORT} from the services only, no egress", vpc_id)
         for name in cfg.services:

@@ -228,3 +228,12 @@ def test_cicd_prod_templates_pass_checkov(checkov, tmp_path):  # noqa: F811
     failures = [f"{c['file_path']}: {c['resource']}: {c['check_id']}: {c['check_name']}" for c in report.get("results", {}).get("failed_checks", [])]
     assert failures == [], "\n".join(failures)
     assert report["summary"]["passed"] > 0
+
+
+def test_build_log_groups_keep_the_profiles_retention():
+    from tests.conftest import template
+
+    document = template("product-catalog", "prod", "cicd")
+    groups = {name: r["Properties"] for name, r in document["Resources"].items() if r["Type"] == "AWS::Logs::LogGroup"}
+    assert groups and {props["RetentionInDays"] for props in groups.values()} == {7}  # seed 004: 7 days
+    assert all("KmsKeyId" in props for props in groups.values())

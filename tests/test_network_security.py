@@ -55,7 +55,7 @@ def test_nat_mode_per_environment(app, env, nat_count):
 def test_flow_logs_and_s3_endpoint():
     network = template("product-catalog", "dev", "network")
     _, group = one(network, "AWS::Logs::LogGroup")
-    assert group["Properties"]["RetentionInDays"] == 30
+    assert group["Properties"]["RetentionInDays"] == 7  # seed 004: 7-day retention for every log group
     assert "KmsKeyId" in group["Properties"]
     _, flow = one(network, "AWS::EC2::FlowLog")
     assert flow["Properties"]["TrafficType"] == "ALL"
@@ -120,6 +120,7 @@ def test_mycandidate_chain_goes_through_proxy_cache_and_efs():
         ("ServiceWebSecurityGroup", 5000, "AlbSecurityGroup"),
         ("ProxySecurityGroup", 5432, "ServiceWebSecurityGroup"),
         ("DatabaseSecurityGroup", 5432, "ProxySecurityGroup"),
+        ("DatabaseSecurityGroup", 5432, "ServiceWebSecurityGroup"),  # the read replica (the proxy fronts the primary only)
         ("CacheSecurityGroup", 6379, "ServiceWebSecurityGroup"),
         ("EfsSecurityGroup", 2049, "ServiceWebSecurityGroup"),
     }
@@ -204,3 +205,13 @@ def test_console_launch_metadata_covers_every_parameter(app, env):
             assert parameter.get("Description"), (file, name)
             constraints = {"AllowedValues", "AllowedPattern", "MinValue", "MaxValue", "MinLength", "MaxLength"}
             assert constraints & parameter.keys() or parameter["Type"].startswith(("AWS::", "List<AWS::")), (file, name)
+
+
+def test_read_replicas_behind_rds_proxy_are_reachable_from_the_services():
+    """mycandidate (seed 003): RDS Proxy fronts the primary only, so the app reads its replica
+    directly: service -> database group on 5432, besides service -> proxy."""
+    security = template("mycandidate", "prod", "security")["Resources"]
+    ingress = security["DatabaseSecurityGroupFromServiceWebIngress"]["Properties"]
+    assert (ingress["FromPort"], ingress["ToPort"], ingress["SourceSecurityGroupId"]) == (5432, 5432, {"Fn::GetAtt": ["ServiceWebSecurityGroup", "GroupId"]})
+    assert security["ServiceWebSecurityGroupToDatabaseEgress"]["Properties"]["FromPort"] == 5432
+    assert "ServiceWebSecurityGroupToProxyEgress" in security

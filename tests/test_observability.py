@@ -45,6 +45,12 @@ def test_product_catalog_service_cpu_alarm_at_80_percent_notifies_the_topic():
     assert props["AlarmName"] == "alarm-api-cpu-pr5706"
 
 
+def test_running_tasks_alarm_fires_below_the_services_minimum_not_only_at_zero():
+    props = alarm(doc("product-catalog", "prod"), "ServiceApiRunningTasksAlarm")
+    assert (props["MetricName"], props["Statistic"], props["Threshold"], props["ComparisonOperator"]) == ("RunningTaskCount", "Minimum", 2, "LessThanThreshold")
+    assert props["TreatMissingData"] == "breaching"  # no tasks reporting is the outage itself
+
+
 def test_every_alarm_has_threshold_periods_datapoints_missing_data_and_the_topic():
     for app, env in ALL_TARGETS:
         for title, found in resources(doc(app, env), "AWS::CloudWatch::Alarm").items():
