@@ -202,3 +202,29 @@ def _recorded_review():
     change = {"Action": "Modify", "LogicalResourceId": "FlowLogsLogGroup", "ResourceType": "AWS::Logs::LogGroup", "Replacement": "True", "PolicyAction": "ReplaceAndDelete",
               "Details": [{"Target": {"Attribute": "Properties", "Name": "LogGroupName", "RequiresRecreation": "Always"}, "ChangeSource": "DirectModification"}]}
     return Review(STACK, "recorded", "UPDATE", (resource_change("network", change, frozenset()),))
+
+
+def test_upload_puts_the_launch_kit_and_plan_uploads_the_review_page(aws_env, clients, tmp_path):
+    """Issue 9 through the CLI: upload writes docs/LAUNCH.md with the real template URLs and puts it
+    beside the templates; plan -o html --upload-review puts the page and prints a presigned URL."""
+    from urllib.parse import parse_qs, urlparse
+
+    s3, _ = clients
+    result = CliRunner().invoke(generate.cli, ["upload", "product-catalog", "--env", "dev", "--endpoint-url", aws_env, "--bucket", BUCKET,
+                                               "--out", str(tmp_path / "dist"), "--params", str(PARAMS)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    launch = (tmp_path / "dist" / "product-catalog" / "dev" / "docs" / "LAUNCH.md").read_text()
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
+    root_keys = [k for k in keys if k.startswith("product-catalog/dev/root.") and k.endswith(".json")]
+    assert len(root_keys) == 1 and "product-catalog/dev/LAUNCH.md" in keys
+    assert s3.get_object(Bucket=BUCKET, Key="product-catalog/dev/LAUNCH.md")["Body"].read().decode() == launch
+    links = [word.strip("()<>") for word in launch.split() if "#/stacks/quickcreate?" in word]
+    root_link = next(link for link in links if parse_qs(urlparse(link).fragment.split("?", 1)[1])["stackName"] == [STACK])
+    assert parse_qs(urlparse(root_link).fragment.split("?", 1)[1])["templateURL"][0].endswith(root_keys[0])
+
+    result = cli(aws_env, tmp_path, "plan", "-o", "html", "--upload-review", "--review-name", "build-7")
+    assert result.exit_code == 0, result.output
+    page = s3.get_object(Bucket=BUCKET, Key="product-catalog/dev/reviews/build-7.html")
+    assert page["ContentType"].startswith("text/html") and b"<html" in page["Body"].read()
+    presigned = next(line for line in result.output.split() if "reviews/build-7.html" in line and "Signature" in line)
+    assert urllib.request.urlopen(presigned).read().startswith(b"<!doctype html>")
