@@ -23,6 +23,11 @@ def fixture(name: str) -> dict:
 
 @pytest.fixture
 def review():
+    return recorded_review()
+
+
+def recorded_review():
+    """The review of the recorded nested change sets (root, two pages of network, security)."""
     cfn = boto3.client("cloudformation", region_name="eu-north-1", aws_access_key_id="x", aws_secret_access_key="x")
     root, net1, net2, sec = (fixture(n) for n in ("root", "network-page1", "network-page2", "security"))
     with Stubber(cfn) as stub:

@@ -11,28 +11,19 @@ from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
 from deployer.drift import DriftedResource
-from deployer.review import Risk, review_change_set, to_json
+from deployer.review import Risk, to_json
 from deployer.review_html import to_html
-from tests.test_deployer_review import LAYERS, STATEFUL, fixture
+from tests.test_deployer_review import recorded_review
 
 SCREENSHOT = Path(__file__).resolve().parents[1] / "dist" / "review-page.png"
 
 
 @pytest.fixture(scope="module")
 def review():
-    cfn = boto3.client("cloudformation", region_name="eu-north-1", aws_access_key_id="x", aws_secret_access_key="x")
-    root, net1, net2, sec = (fixture(n) for n in ("root", "network-page1", "network-page2", "security"))
-    with Stubber(cfn) as stub:
-        stub.add_response("describe_change_set", root, {"ChangeSetName": root["ChangeSetId"]})
-        stub.add_response("describe_change_set", net1, {"ChangeSetName": net1["ChangeSetId"]})
-        stub.add_response("describe_change_set", net2, {"ChangeSetName": net1["ChangeSetId"], "NextToken": "page-2"})
-        stub.add_response("describe_change_set", sec, {"ChangeSetName": sec["ChangeSetId"]})
-        result = review_change_set(cfn, root["ChangeSetId"], layer_of=LAYERS.get, stateful_ids_of=lambda layer: STATEFUL.get(layer, frozenset()))
+    result = recorded_review()
     drifted = (DriftedResource("security", "DatabaseSecret", "AWS::SecretsManager::Secret", "MODIFIED", ("/Description",)),)
     return replace(result, drifted=drifted)
 
