@@ -84,12 +84,15 @@ def test_diff_against_the_emulator_names_the_changed_property_per_layer(aws_env,
     assert changed.exit_code == 0, changed.output
     rows = [(c["layer"], c["kind"], c["logical_id"], c["path"], c["old"], c["new"]) for c in json.loads(changed.output)["changes"]]
     assert rows == [
+        ("cicd", "modified", "PipelineBackendImageBuildLogGroup", "Properties.RetentionInDays", 7, 14),
+        ("cicd", "modified", "PipelineBackendPackageLogGroup", "Properties.RetentionInDays", 7, 14),
+        ("cicd", "modified", "PipelineBackendReviewLogGroup", "Properties.RetentionInDays", 7, 14),
         ("compute", "modified", "ServiceApiLogGroup", "Properties.RetentionInDays", 7, 14),
         ("data", "modified", "DatabaseClusterLogGroupPostgresql", "Properties.RetentionInDays", 7, 14),
     ]
     table = run_diff(aws_env, tmp_path, params)
     assert table.exit_code == 0
-    assert "2 difference(s) — compute: +0 ~1 -0; data: +0 ~1 -0" in table.output
+    assert "5 difference(s) — cicd: +0 ~3 -0; compute: +0 ~1 -0; data: +0 ~1 -0" in table.output
     assert [c["ExecutionStatus"] for c in cfn.list_change_sets(StackName="product-catalog-pr5706")["Summaries"]] == ["EXECUTE_COMPLETE"]  # no change set created
 
 
