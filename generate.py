@@ -403,6 +403,10 @@ review_options = [
 ]
 
 
+# The PROFILE --env ENV pair of every command that works on one deployed environment.
+deployed_target = [click.argument("profile"), click.option("--env", "-e", required=True, help="Environment.")]
+
+
 def _with(options):
     def decorate(command):
         for option in reversed(options):
@@ -469,8 +473,7 @@ def bootstrap(bucket, region, aws_profile, endpoint_url, local):
 
 
 @cli.command()
-@click.argument("profile")
-@click.option("--env", "-e", required=True, help="Environment.")
+@_with(deployed_target)
 @params_option
 @out_option
 @store_options
@@ -500,8 +503,7 @@ def upload(profile, env, params, out, bucket, prefix, create_bucket, region, aws
 
 
 @cli.command()
-@click.argument("profile")
-@click.option("--env", "-e", required=True, help="Environment.")
+@_with(deployed_target)
 @params_option
 @out_option
 @store_options
@@ -537,8 +539,7 @@ def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_p
 
 
 @cli.command()
-@click.argument("profile")
-@click.option("--env", "-e", required=True, help="Environment.")
+@_with(deployed_target)
 @params_option
 @out_option
 @store_options
@@ -584,8 +585,7 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
 
 
 @cli.command()
-@click.argument("profile")
-@click.option("--env", "-e", required=True, help="Environment.")
+@_with(deployed_target)
 @click.option("--change-set", required=True, help="Name (or ARN) of an existing change set on the root stack.")
 @params_option
 @out_option
@@ -617,8 +617,7 @@ def review(profile, env, change_set, params, out, region, aws_profile, endpoint_
 
 
 @cli.command()
-@click.argument("profile")
-@click.option("--env", "-e", required=True, help="Environment.")
+@_with(deployed_target)
 @params_option
 @out_option
 @aws_options
@@ -663,8 +662,7 @@ def _print_outputs(values: dict[str, str], output: str) -> None:
 
 
 @cli.command()
-@click.argument("profile")
-@click.option("--env", "-e", required=True, help="Environment.")
+@_with(deployed_target)
 @params_option
 @out_option
 @aws_options
@@ -685,8 +683,7 @@ def outputs(profile, env, params, out, region, aws_profile, endpoint_url, local,
 
 
 @cli.command("launch-url")
-@click.argument("profile")
-@click.option("--env", "-e", required=True, help="Environment.")
+@_with(deployed_target)
 @params_option
 @out_option
 @store_options
@@ -711,8 +708,7 @@ def launch_url(profile, env, params, out, bucket, prefix, create_bucket, region,
 
 
 @cli.command()
-@click.argument("profile")
-@click.option("--env", "-e", required=True, help="Environment.")
+@_with(deployed_target)
 @params_option
 @out_option
 @aws_options
