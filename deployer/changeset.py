@@ -17,7 +17,7 @@ from deployer.upload import UploadResult
 
 NO_CHANGES_MARKERS = ("didn't contain changes", "No updates are to be performed")
 BUSY = ("_IN_PROGRESS",)
-NAMED_IAM_PROPERTIES = {"RoleName", "GroupName", "UserName", "ManagedPolicyName", "InstanceProfileName"}
+from resource_semantics import NAMED_IAM_PROPERTIES
 
 
 @dataclass(frozen=True)

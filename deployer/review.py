@@ -7,19 +7,9 @@ import enum
 import json
 from dataclasses import asdict, dataclass, field
 
-from templates.common import STATEFUL_TYPES as TEMPLATE_STATEFUL_TYPES
+from resource_semantics import SECURITY_TYPE_PREFIXES as SECURITY_TYPES_PREFIXES
+from resource_semantics import SECURITY_TYPES, STATEFUL_TYPES
 
-# What loses data when its old copy is deleted: the generator's stateful types plus the rest of
-# the databases, clusters, caches, file systems, streams and user pools AWS offers.
-STATEFUL_TYPES = TEMPLATE_STATEFUL_TYPES | {
-    "AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::DocDB::DBCluster", "AWS::DocDB::DBInstance",
-    "AWS::Neptune::DBCluster", "AWS::ElastiCache::CacheCluster", "AWS::ElastiCache::ServerlessCache",
-    "AWS::MemoryDB::Cluster", "AWS::EFS::FileSystem", "AWS::FSx::FileSystem", "AWS::OpenSearchService::Domain",
-    "AWS::Redshift::Cluster", "AWS::Kinesis::Stream", "AWS::SQS::Queue", "AWS::Cognito::UserPool",
-    "AWS::Logs::LogGroup", "AWS::SecretsManager::Secret", "AWS::KMS::Key", "AWS::S3::Bucket", "AWS::DynamoDB::Table",
-}
-SECURITY_TYPES_PREFIXES = ("AWS::IAM::", "AWS::WAFv2::", "AWS::WAF::", "AWS::WAFRegional::")
-SECURITY_TYPES = {"AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"}
 DELETES_OLD_COPY = {"Delete", "ReplaceAndDelete"}
 
 

@@ -20,21 +20,12 @@ from typing import Any
 
 from troposphere import AWSObject, Output, Parameter, Tags, Template
 
+# Which types hold data (deletion policies, stack policies) and which can snapshot: defined once in
+# resource_semantics, shared with the lint rules and the review.
+from resource_semantics import SNAPSHOT_TYPES, STATEFUL_TYPES
 from templates.config import AppConfig
 
 CFN_VERSION = "2010-09-09"
-# Resource types whose data outlives a deploy: deletion/replacement policies and stack policies
-# protect them in prod. The deployer's review rates changes to these types as stateful too.
-STATEFUL_TYPES = frozenset(
-    {
-        "AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::ElastiCache::ReplicationGroup",
-        "AWS::EFS::FileSystem", "AWS::S3::Bucket", "AWS::SecretsManager::Secret", "AWS::KMS::Key",
-        "AWS::Logs::LogGroup", "AWS::Cognito::UserPool", "AWS::ECR::Repository",
-        "AWS::Backup::BackupVault", "AWS::DynamoDB::Table",
-    }
-)
-# Types CloudFormation can snapshot on delete/replace.
-SNAPSHOT_TYPES = frozenset({"AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::ElastiCache::ReplicationGroup", "AWS::EC2::Volume"})
 
 
 @dataclass(frozen=True)

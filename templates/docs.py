@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 from urllib.parse import quote, urlencode
 
-NAMED_IAM_PROPERTIES = frozenset({"RoleName", "GroupName", "UserName", "ManagedPolicyName", "InstanceProfileName"})
+from resource_semantics import NAMED_IAM_PROPERTIES
 CONSTRAINT_KEYS = ("AllowedValues", "AllowedPattern", "MinValue", "MaxValue", "MinLength", "MaxLength")
 
 

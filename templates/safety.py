@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from templates.common import STATEFUL_TYPES
+from resource_semantics import STATEFUL_TYPES
 
 DENIED_UPDATES = ("Update:Replace", "Update:Delete")
 # CloudFormation's limit on a stack policy body.

@@ -18,7 +18,7 @@ from deployer.bundle import load_bundle
 from deployer.execute import StackFailed, StillRunning
 from deployer.guard import allowed_changes, rollback_configuration
 from deployer.errors import DeployerError
-from templates.common import STATEFUL_TYPES
+from resource_semantics import STATEFUL_TYPES
 from templates.safety import POLICY_LIMIT, guarded_ids, key_alarms, layer_policies, stack_policy
 from tests.conftest import ALL_TARGETS, rendered
 from tests.test_deployer_e2e import BUCKET, PARAMS, REGION, STACK, _recorded_review, aws_env, cli, clients, endpoint  # noqa: F401 (fixtures)

@@ -10,7 +10,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from templates.common import SNAPSHOT_TYPES, STATEFUL_TYPES
+from resource_semantics import SNAPSHOT_TYPES, STATEFUL_TYPES
 from templates.rules import project_rules
 from templates.rules._policy import secret_like
 

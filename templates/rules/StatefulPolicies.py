@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
-from templates.common import STATEFUL_TYPES
+from resource_semantics import STATEFUL_TYPES
 from templates.rules._policy import branches, source_url, stage
 
 
