@@ -75,3 +75,10 @@ def params_copy(tmp_path: Path) -> Path:
     target = tmp_path / "params"
     shutil.copytree(REPO_PARAMS, target)
     return target
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-golden", action="store_true", default=False,
+        help="rewrite tests/golden/ from the generator instead of comparing against it (review the diff)",
+    )
