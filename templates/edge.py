@@ -29,10 +29,31 @@ ALB_TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 CLOUDFRONT_TLS_POLICY = "TLSv1.2_2021"
 # Blue/green test traffic: CodeDeploy routes this listener to the replacement task set first.
 TEST_LISTENER_PORT = 8080
+# The default port of every target group; the tasks register with their own container port.
+TARGET_GROUP_PORT = 80
 # CloudFront managed policies (CloudFront developer guide, "managed cache/origin request policies").
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER = "216adef6-5c7f-47e4-b989-5492eafa07d3"
+# The API cache policy (ApiCaching): headers in the cache key, and the longest an API response is
+# kept even when its Cache-Control asks for more (one day).
+API_CACHE_KEY_HEADERS = ("Authorization", "Origin")
+API_CACHE_MAX_TTL = 86400
+# The SPA fallback, a CloudFront Function on the bucket's behaviour (viewer request): a path whose
+# last segment has no file extension is a client-side route and gets /index.html; a file keeps its
+# path, so a missing asset is a real 403/404, and the load balancer's answers are never touched.
+# Runtime cloudfront-js-2.0 (CloudFront developer guide, "JavaScript runtime 2.0 features for
+# CloudFront Functions"); event.request.uri carries no query string ("CloudFront Functions event
+# structure"). tests/test_edge.py runs this code under node.
+SPA_REWRITE_FUNCTION = """function handler(event) {
+    var request = event.request;
+    var last = request.uri.substring(request.uri.lastIndexOf('/') + 1);
+    if (last.indexOf('.') === -1) {
+        request.uri = '/index.html';
+    }
+    return request;
+}
+"""
 # The fixed hosted zone of every CloudFront alias target.
 CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"
 # ALB access-log writers of the regions opened before August 2022 (ELB docs, "Enable access logs");
@@ -173,7 +194,14 @@ def _target_group(b: LayerBuilder, svc_name: str, vpc_id, *, green: bool = False
             Name=b.named("tg", qualifier),
             TargetType="ip",
             Protocol="HTTP",
-            Port=svc.port,
+            # Port is create-only and the group is custom-named, so a port taken from the service
+            # would make a routine port change a replacement CloudFormation refuses. ECS registers
+            # every awsvpc task by IP with the containerPort of the service's load-balancer config,
+            # which overrides this default ("This port is used unless you specify a port override
+            # when registering the target": ELBv2 API reference, CreateTargetGroup, Port), and the
+            # health check's default traffic-port is "the port on which each target receives
+            # traffic" (CreateTargetGroup, HealthCheckPort). So the group's own Port is a constant.
+            Port=TARGET_GROUP_PORT,
             VpcId=vpc_id,
             HealthCheckEnabled=True,
             HealthCheckProtocol="HTTP",

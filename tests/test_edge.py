@@ -8,7 +8,7 @@ import json
 import pytest
 import yaml
 
-from templates.edge import ALB_TLS_POLICY, ALL_VIEWER, CACHING_DISABLED, CACHING_OPTIMIZED, listener_priorities
+from templates.edge import ALB_TLS_POLICY, ALL_VIEWER, CACHING_DISABLED, CACHING_OPTIMIZED, TARGET_GROUP_PORT, listener_priorities
 from templates.lint import lint_directory
 from templates.params import REPO_PARAMS, load_config
 from templates.render import render, write_profile
@@ -47,7 +47,11 @@ def test_product_catalog_target_group_health_check():
     doc = edge("product-catalog")
     group = props(doc, "ServiceApiTargetGroup")
     assert group["Name"] == "tg-api-pr5706"
-    assert (group["TargetType"], group["Protocol"], group["Port"]) == ("ip", "HTTP", 3000)
+    # The group's Port is a constant default; ECS registers each task on the container's 3000.
+    assert (group["TargetType"], group["Protocol"], group["Port"]) == ("ip", "HTTP", TARGET_GROUP_PORT)
+    [balanced] = template("product-catalog", "dev", "compute")["Resources"]["ServiceApiService"]["Properties"]["LoadBalancers"]
+    assert (balanced["ContainerPort"], balanced["TargetGroupArn"]) == (3000, {"Ref": "ServiceApiTargetGroupArn"})
+    assert "HealthCheckPort" not in group  # traffic-port: the port each task registered with
     assert group["HealthCheckPath"] == "/health"
     assert group["HealthCheckIntervalSeconds"] == 30
     assert group["UnhealthyThresholdCount"] == 2
@@ -114,7 +118,7 @@ def test_product_catalog_cloudfront_caches_the_alb_origin_with_caching_optimized
 def test_ecs_ec2_api_target_group_and_optional_https():
     doc = edge("ecs-ec2-api")
     group = props(doc, "ServiceApiTargetGroup")
-    assert (group["HealthCheckPath"], group["Port"]) == ("/api/health", 3000)
+    assert (group["HealthCheckPath"], group["Port"]) == ("/api/health", TARGET_GROUP_PORT)  # tasks register on 3000
     https = doc["Resources"]["HttpsListener"]
     assert https["Condition"] == "HasCertificate"
     assert (https["Properties"]["Port"], https["Properties"]["Protocol"], https["Properties"]["SslPolicy"]) == (443, "HTTPS", ALB_TLS_POLICY)
@@ -245,7 +249,7 @@ def test_product_management_spa_bucket_readable_only_through_origin_access_contr
 def test_mycandidate_cloudfront_has_alb_and_s3_origins():
     doc = edge("mycandidate")
     assert props(doc, "ServiceWebTargetGroup")["HealthCheckPath"] == "/"
-    assert props(doc, "ServiceWebTargetGroup")["Port"] == 5000
+    assert props(doc, "ServiceWebTargetGroup")["Port"] == TARGET_GROUP_PORT  # the tasks register on 5000
     distribution = props(doc, "Distribution")["DistributionConfig"]
     assert sorted(o["Id"] for o in distribution["Origins"]) == ["alb", "spa"]
     # alb is listed first: the Flask app takes the default, static files come from the bucket.
@@ -357,3 +361,42 @@ def test_profiles_without_domain_have_no_certificates_or_records():
         doc = edge(app, env)
         assert not resources(doc, "AWS::CertificateManager::Certificate")
         assert not resources(doc, "AWS::Route53::RecordSetGroup")
+
+
+def _named_create_only_values(doc: dict, region: str) -> dict[tuple[str, str], object]:
+    """{(logical id, create-only property path): value} of every custom-named resource."""
+    from resource_semantics import NAME_PROPERTIES, create_only_properties, custom_name
+
+    values = {}
+    for lid, resource in doc["Resources"].items():
+        kind, properties = resource["Type"], resource.get("Properties", {})
+        if kind not in NAME_PROPERTIES or custom_name(kind, properties) is None:
+            continue
+        for path in sorted(create_only_properties(kind, region)):
+            value: object = properties
+            for part in path.split("/"):
+                value = value.get(part) if isinstance(value, dict) else None
+            values[(lid, path)] = value
+    return values
+
+
+@pytest.mark.parametrize(("app", "service", "port"), [("product-catalog", "api", 3001), ("smart-task", "backend", 8081), ("mycandidate", "web", 5001)])
+def test_a_changed_service_port_replaces_no_named_edge_resource(params_copy, app, service, port):
+    """Issue 13 item 10: target groups are custom-named and Port is create-only; a port change must
+    leave every named resource's create-only values alone (CloudFormation refuses to replace a
+    custom-named resource)."""
+    before = json.loads(render(load_config(app, "dev", params_copy)).files["edge.json"])
+
+    def change_port(base):
+        base["services"][service]["port"] = port
+
+    after_files = edited_profile(params_copy, app, change_port).files
+    after = json.loads(after_files["edge.json"])
+    region = load_config(app, "dev", params_copy).region
+    old, new = _named_create_only_values(before, region), _named_create_only_values(after, region)
+    assert old == new
+    assert any(path == "Port" for _, path in old)  # the target groups' Port is among those compared
+    # The port did change where it belongs: the task's container port in the compute layer.
+    compute = json.loads(after_files["compute.json"])
+    services = [r for r in resources(compute, "AWS::ECS::Service").values() if r["Properties"]["LoadBalancers"][0]["ContainerName"] == service]
+    assert services and services[0]["Properties"]["LoadBalancers"][0]["ContainerPort"] == port
