@@ -320,6 +320,22 @@ class EfsConfig(Model):
 
 # ------------------------------------------------------------------ edge
 
+# The AWS-managed prefix list com.amazonaws.global.cloudfront.origin-facing (CloudFront's
+# origin-facing addresses) has one id per region, and CloudFormation cannot look a prefix list up
+# by name, so the generator writes the id of the profile's region into the template. Ids as AWS
+# lists them (VPC console > Managed prefix lists, or `aws ec2 describe-managed-prefix-lists
+# --filters Name=prefix-list-name,Values=com.amazonaws.global.cloudfront.origin-facing`), collected
+# with the announcement "Limit access to your origins using the AWS-managed prefix list for Amazon
+# CloudFront" (AWS Networking & Content Delivery blog, 2022). A region missing here is refused at
+# load time (edge.cloudfront.origins), never guessed.
+CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS = {
+    "ap-northeast-1": "pl-58a04531", "ap-northeast-2": "pl-22a6434b", "ap-northeast-3": "pl-31a14458",
+    "ap-south-1": "pl-9aa247f3", "ap-southeast-1": "pl-31a34658", "ap-southeast-2": "pl-b8a742d1",
+    "ca-central-1": "pl-38a64351", "eu-central-1": "pl-a3a144ca", "eu-north-1": "pl-fab65393",
+    "eu-west-1": "pl-4fa04526", "eu-west-2": "pl-93a247fa", "eu-west-3": "pl-75b1541c", "sa-east-1": "pl-5da64334",
+    "us-east-1": "pl-3b927c52", "us-east-2": "pl-b6a144df", "us-west-1": "pl-4ea04527", "us-west-2": "pl-82a045eb",
+}
+
 
 class AccessLogsConfig(Model):
     enabled: bool = Field(True, description="Write ALB access logs to an S3 bucket.")
@@ -337,12 +353,23 @@ class CloudFrontConfig(Model):
     enabled: bool = Field(False, description="Put a CloudFront distribution in front.")
     origins: list[Literal["s3", "alb"]] = Field(["alb"], min_length=1, description="Origins: the SPA bucket (through OAC) and/or the ALB.")
     api_path_pattern: str = Field("/api/*", description="When both origins exist, the first one listed takes the default behaviour and this path goes to the other (s3 first: /api/* to the ALB, uncached; alb first: e.g. /static/* to the bucket, cached).")
-    alb_cache_policy: Literal["CachingDisabled", "CachingOptimized"] = Field(
+    alb_cache_policy: Literal["CachingDisabled", "ApiCaching"] = Field(
         "CachingDisabled",
-        description="Managed cache policy of the ALB behaviour. CachingDisabled passes every request on; CachingOptimized (seed 004) caches by path only, for as long as the origin's Cache-Control allows (at least 1 s), so an API must send Cache-Control on responses that vary by query string or cookie.",
+        description="Cache policy of the ALB behaviour. CachingDisabled (managed) passes every request on; ApiCaching (a policy of the edge layer) caches GET/HEAD responses for as long as the origin's Cache-Control allows (nothing without it), keyed on the path, every query string, every cookie and the Authorization and Origin headers. The managed CachingOptimized is refused: its key has no query strings or cookies, so an API would get /products?page=1 for ?page=2.",
     )
     price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = Field("PriceClass_100", description="Price class (a Parameter default).")
     certificate_arn: str = Field("", description="us-east-1 ACM certificate for an alias; empty uses the cloudfront.net name.")
+
+    @field_validator("alb_cache_policy", mode="before")
+    @classmethod
+    def _api_cache_key(cls, value: object) -> object:
+        if value == "CachingOptimized":
+            raise ValueError(
+                "CachingOptimized keys the cache on the path only (no query strings, cookies or Authorization), so the load balancer's "
+                "API would answer GET /products?page=2 from ?page=1 and one user's response to another; use ApiCaching (edge caching "
+                "under the origin's Cache-Control, keyed on query strings, cookies and Authorization) or CachingDisabled"
+            )
+        return value
 
 
 class ApiGatewayConfig(Model):
@@ -386,6 +413,17 @@ class EdgeConfig(Model):
     api_gateway: ApiGatewayConfig = Field(ApiGatewayConfig(), description="API Gateway in front of the ALB.")
     waf: WafConfig = Field(WafConfig(), description="WAFv2 web ACLs.")
     domain: DomainConfig | None = Field(None, description="Custom domain with Route 53 alias records and ACM certificates; without it the generated DNS names are used.")
+
+    @property
+    def cloudfront_fronts_alb(self) -> bool:
+        """CloudFront has the load balancer as an origin: the ALB then admits only CloudFront."""
+        return self.cloudfront.enabled and "alb" in self.cloudfront.origins
+
+    @property
+    def cloudfront_origin_port(self) -> int:
+        """The ALB port CloudFront connects to: 80 over HTTP without a domain (no certificate covers
+        the ALB's generated name), else the HTTPS listener under origin.<domain>."""
+        return 80 if self.domain is None else self.alb.https_port
 
 
 # ------------------------------------------------------------------ around the workload
@@ -675,6 +713,16 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
                 problems.append((f"services.{svc_name}.deployment", f"the green target group name: {problem}"))
     if edge.waf.cloudfront and not edge.cloudfront.enabled:
         problems.append(("edge.waf.cloudfront", "a CloudFront web ACL needs edge.cloudfront.enabled"))
+    if edge.cloudfront_fronts_alb:
+        # The load balancer then admits only CloudFront's origin-facing addresses (issue 13).
+        if cfg.region not in CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS:
+            problems.append(("edge.cloudfront.origins", f"the id of CloudFront's origin-facing prefix list in {cfg.region} is not known to the generator (templates/config.py CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS); the load balancer could not be restricted to CloudFront"))
+        if edge.api_gateway.enabled and edge.api_gateway.integration == "http_proxy":
+            problems.append(("edge.api_gateway.integration", "http_proxy reaches the load balancer from API Gateway's public addresses, which a load balancer behind CloudFront refuses (it admits only CloudFront); use vpc_link"))
+        if edge.waf.regional:
+            problems.append(("edge.waf.regional", "CloudFront fronts the load balancer, which then admits only CloudFront: a regional web ACL there would count CloudFront's addresses, not the clients'; use edge.waf.cloudfront (rate limit per client address at the edge)"))
+    elif edge.waf.regional and edge.api_gateway.enabled and edge.api_gateway.integration == "http_proxy":
+        problems.append(("edge.waf.regional", "the regional web ACL rate-limits per source address, and API Gateway's http_proxy reaches the load balancer from API Gateway's shared addresses, so every client would share one limit; use edge.api_gateway.integration: vpc_link"))
     if cfg.auth.protect == "alb":
         if cfg.auth.protected_service not in cfg.services:
             problems.append(("auth.protected_service", f"must name a service ({', '.join(cfg.services)}) when auth.protect is alb"))

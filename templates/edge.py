@@ -288,20 +288,22 @@ def _load_balancer(b: LayerBuilder, vpc_id, public_subnets, alb_group, log_bucke
             )
         )
         certificate_arn = If("HasCertificate", Ref("CertificateArn"), Ref(certificate))
-        # The security layer opens 443 only for a given CertificateArn; the generated one needs it too.
-        b.template.add_condition("GeneratesCertificate", Equals(Ref("CertificateArn"), ""))
-        b.add(
-            ec2.SecurityGroupIngress(
-                "AlbSecurityGroupHttpsIngress",
-                Condition="GeneratesCertificate",
-                GroupId=alb_group,
-                IpProtocol="tcp",
-                FromPort=edge.alb.https_port,
-                ToPort=edge.alb.https_port,
-                CidrIp="0.0.0.0/0",
-                Description="HTTPS from the internet (generated certificate)",
+        # The security layer opens 443 only for a given CertificateArn; the generated one needs it too,
+        # unless CloudFront fronts the ALB: then only CloudFront reaches it (security layer).
+        if not edge.cloudfront_fronts_alb:
+            b.template.add_condition("GeneratesCertificate", Equals(Ref("CertificateArn"), ""))
+            b.add(
+                ec2.SecurityGroupIngress(
+                    "AlbSecurityGroupHttpsIngress",
+                    Condition="GeneratesCertificate",
+                    GroupId=alb_group,
+                    IpProtocol="tcp",
+                    FromPort=edge.alb.https_port,
+                    ToPort=edge.alb.https_port,
+                    CidrIp="0.0.0.0/0",
+                    Description="HTTPS from the internet (generated certificate)",
+                )
             )
-        )
         https_condition = None
     else:
         certificate_arn = Ref("CertificateArn")
@@ -383,9 +385,17 @@ def _log_group(b: LayerBuilder, title: str, name: str, key_arn, kind: str) -> lo
     return b.add(logs.LogGroup(title, LogGroupName=name, RetentionInDays=b.cfg.observability.log_retention_days, KmsKeyId=key_arn, Tags=b.tags(kind)))
 
 
-def web_acl(b: LayerBuilder, scope: str, key_arn, *, forwarded_ip: bool = False) -> wafv2.WebACL:
+def web_acl(b: LayerBuilder, scope: str, key_arn, *, proxy_cidr: str | None = None) -> wafv2.WebACL:
     """A web ACL with the profile's IP block list, rate rule and managed rule groups, logged to a
-    KMS-encrypted `aws-waf-logs-*` group. scope: REGIONAL or CLOUDFRONT."""
+    KMS-encrypted `aws-waf-logs-*` group. scope: REGIONAL or CLOUDFRONT.
+
+    The rate rule counts per source address (AggregateKeyType IP), never per X-Forwarded-For: the
+    client writes that header (WAF takes its first address) and requests straight to the load
+    balancer have none. At CLOUDFRONT scope the source is the client. A load balancer behind
+    CloudFront admits only CloudFront and has no regional ACL (the params refuse one). proxy_cidr:
+    the VPC of an API Gateway VPC link, whose interfaces forward every API client from a few
+    addresses; the rate rule leaves those out (API Gateway's stage throttling limits them) and
+    counts everyone who reaches the load balancer directly."""
     settings = b.cfg.edge.waf
     kind = "cloudfront" if scope == "CLOUDFRONT" else "regional"
     prefix = "CloudFront" if scope == "CLOUDFRONT" else "Regional"
@@ -416,13 +426,20 @@ def web_acl(b: LayerBuilder, scope: str, key_arn, *, forwarded_ip: bool = False)
             )
         )
     rate = wafv2.RateBasedStatement(Limit=settings.rate_limit, AggregateKeyType="IP")
-    if forwarded_ip:
-        # Behind CloudFront or API Gateway the ALB sees the proxies' addresses; both put the client
-        # first in X-Forwarded-For. Requests without the header are not rate-limited by this rule.
-        rate = wafv2.RateBasedStatement(
-            Limit=settings.rate_limit,
-            AggregateKeyType="FORWARDED_IP",
-            ForwardedIPConfig=wafv2.ForwardedIPConfiguration(HeaderName="X-Forwarded-For", FallbackBehavior="NO_MATCH"),
+    if proxy_cidr is not None:
+        proxies = b.add(
+            wafv2.IPSet(
+                f"{prefix}ProxyIpSet",
+                Name=b.named("ipset-proxies", kind),
+                Description="The VPC of the API Gateway VPC link, whose clients the API stage throttles instead",
+                Scope=scope,
+                IPAddressVersion="IPV4",
+                Addresses=[proxy_cidr],
+                Tags=b.tags("ipset-proxies", kind),
+            )
+        )
+        rate.ScopeDownStatement = wafv2.Statement(
+            NotStatement=wafv2.NotStatement(Statement=wafv2.Statement(IPSetReferenceStatement=wafv2.IPSetReferenceStatement(Arn=GetAtt(proxies, "Arn"))))
         )
     rules.append(
         wafv2.WebACLRule(
@@ -483,6 +500,52 @@ def cloudfront_certificate(b: LayerBuilder) -> acm.Certificate:
 # ------------------------------------------------------------------ CloudFront
 
 
+def _spa_rewrite_function(b: LayerBuilder) -> cf.Function:
+    return b.add(
+        cf.Function(
+            "SpaRewriteFunction",
+            Name=b.named("spa-rewrite"),
+            AutoPublish=True,
+            FunctionCode=SPA_REWRITE_FUNCTION,
+            FunctionConfig=cf.FunctionConfig(Comment="SPA routes (paths without a file extension) get /index.html", Runtime="cloudfront-js-2.0"),
+            Tags=b.tags("spa-rewrite"),
+        )
+    )
+
+
+def _api_cache_policy(b: LayerBuilder) -> cf.CachePolicy:
+    """Edge caching for the load balancer's API (seed 004 asks for CachingOptimized, whose key has
+    no query strings or cookies: GET /products?page=2 would be served from ?page=1).
+
+    The cache key holds every query string, every cookie and the Authorization and Origin headers,
+    so no response reaches a viewer who sent different parameters, another session or token, or
+    another CORS origin; Authorization can reach the origin only through the cache key (CloudFront
+    refuses it in an origin request policy: CloudFront developer guide, "Control the cache key
+    with a policy", and Knowledge Center "cloudfront-authorization-header"). MinTTL and DefaultTTL
+    are 0: the API decides what is cached with Cache-Control (max-age / s-maxage), and `no-store`
+    or `private` are honoured (a MinTTL above 0 would override them: CloudFront API reference,
+    CreateCachePolicy). Only GET and HEAD are ever cached (CachedMethods), so writes pass through."""
+    return b.add(
+        cf.CachePolicy(
+            "ApiCachePolicy",
+            CachePolicyConfig=cf.CachePolicyConfig(
+                Name=b.named("cache-api"),
+                Comment="API behind the load balancer: cached as its Cache-Control allows, keyed on query strings, cookies, Authorization and Origin",
+                MinTTL=0,
+                DefaultTTL=0,
+                MaxTTL=API_CACHE_MAX_TTL,
+                ParametersInCacheKeyAndForwardedToOrigin=cf.ParametersInCacheKeyAndForwardedToOrigin(
+                    EnableAcceptEncodingGzip=True,
+                    EnableAcceptEncodingBrotli=True,
+                    QueryStringsConfig=cf.CacheQueryStringsConfig(QueryStringBehavior="all"),
+                    CookiesConfig=cf.CacheCookiesConfig(CookieBehavior="all"),
+                    HeadersConfig=cf.CacheHeadersConfig(HeaderBehavior="whitelist", Headers=list(API_CACHE_KEY_HEADERS)),
+                ),
+            ),
+        )
+    )
+
+
 def _distribution(b: LayerBuilder, alb, spa, log_bucket, web_acl_arn, certificate_arn) -> cf.Distribution:
     cfg = b.cfg
     settings = cfg.edge.cloudfront
@@ -505,6 +568,13 @@ def _distribution(b: LayerBuilder, alb, spa, log_bucket, web_acl_arn, certificat
             cf.Origin(Id="spa", DomainName=GetAtt(spa, "RegionalDomainName"), S3OriginConfig=cf.S3OriginConfig(OriginAccessIdentity=""), OriginAccessControlId=GetAtt(oac, "Id"))
         )
         behaviours["s3"] = dict(TargetOriginId="spa", CachePolicyId=CACHING_OPTIMIZED, AllowedMethods=["GET", "HEAD", "OPTIONS"], CachedMethods=["GET", "HEAD"])
+        if settings.origins[0] == "s3":
+            # The bucket holds a single-page app that routes on the client: its behaviour alone
+            # sends client-side routes to index.html. A distribution-wide CustomErrorResponses
+            # rewrite would also turn the load balancer's 403/404 into index.html with 200.
+            behaviours["s3"]["FunctionAssociations"] = [
+                cf.FunctionAssociation(EventType="viewer-request", FunctionARN=GetAtt(_spa_rewrite_function(b), "FunctionMetadata.FunctionARN"))
+            ]
     if "alb" in settings.origins:
         plain = _plain_alb_origin(cfg)
         origins.append(
@@ -520,7 +590,9 @@ def _distribution(b: LayerBuilder, alb, spa, log_bucket, web_acl_arn, certificat
             )
         )
         # Every header, cookie and query string passed on; cached only if the profile asks (seed 004).
-        cache_policy = CACHING_OPTIMIZED if settings.alb_cache_policy == "CachingOptimized" else CACHING_DISABLED
+        # AllViewer, not AllViewerExceptHostHeader: the ALB routes by path and accepts any Host, and
+        # the application sees the name the viewer used (the ALB's own name admits only CloudFront).
+        cache_policy = Ref(_api_cache_policy(b)) if settings.alb_cache_policy == "ApiCaching" else CACHING_DISABLED
         behaviours["alb"] = dict(
             TargetOriginId="alb", CachePolicyId=cache_policy, OriginRequestPolicyId=ALL_VIEWER,
             AllowedMethods=["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"], CachedMethods=["GET", "HEAD"],
@@ -542,11 +614,7 @@ def _distribution(b: LayerBuilder, alb, spa, log_bucket, web_acl_arn, certificat
     if others:
         config["CacheBehaviors"] = [cf.CacheBehavior(PathPattern=settings.api_path_pattern, **behaviours[others[0]], **common)]
     if default_origin == "s3":
-        # A single-page app routes on the client: unknown paths get index.html.
         config["DefaultRootObject"] = "index.html"
-        config["CustomErrorResponses"] = [
-            cf.CustomErrorResponse(ErrorCode=code, ResponseCode=200, ResponsePagePath="/index.html", ErrorCachingMinTTL=10) for code in (403, 404)
-        ]
     if certificate_arn is not None:
         config["Aliases"] = [cfg.edge.domain.name]
         config["ViewerCertificate"] = cf.ViewerCertificate(AcmCertificateArn=certificate_arn, SslSupportMethod="sni-only", MinimumProtocolVersion=CLOUDFRONT_TLS_POLICY)
@@ -566,8 +634,9 @@ def _distribution(b: LayerBuilder, alb, spa, log_bucket, web_acl_arn, certificat
 def _api_gateway(b: LayerBuilder, vpc_id, private_subnets, alb_group, alb, production, key_arn) -> None:
     """An HTTP API in front of the ALB. HTTP APIs reach an ALB listener over a VPC link directly (a
     REST API would need an NLB in between); WAFv2 cannot attach to HTTP APIs, so the regional web
-    ACL on the ALB inspects the API's traffic instead, keyed on the client address API Gateway puts
-    in X-Forwarded-For."""
+    ACL on the ALB inspects the API's traffic instead (its managed rules; the stage's throttling,
+    not the ACL's per-address rate rule, limits it: the VPC link forwards every client from a few
+    addresses)."""
     cfg = b.cfg
     settings = cfg.edge.api_gateway
     tags = {**cfg.all_tags, "Name": b.named("api")}
@@ -586,6 +655,20 @@ def _api_gateway(b: LayerBuilder, vpc_id, private_subnets, alb_group, alb, produ
                 Tags=b.tags("sg-api-vpc-link"),
             )
         )
+        if cfg.edge.cloudfront_fronts_alb:
+            # The load balancer admits only CloudFront from outside; the VPC link comes from inside.
+            for port in sorted({80, cfg.edge.alb.https_port}):
+                b.add(
+                    ec2.SecurityGroupIngress(
+                        f"AlbSecurityGroupFromApiVpcLink{port}Ingress",
+                        GroupId=alb_group,
+                        IpProtocol="tcp",
+                        FromPort=port,
+                        ToPort=port,
+                        SourceSecurityGroupId=Ref(link_group),
+                        Description=f"API Gateway VPC link to the load balancer (tcp {port})",
+                    )
+                )
         link = b.add(apigw.VpcLink("ApiVpcLink", Name=b.named("vpc-link"), SubnetIds=private_subnets, SecurityGroupIds=[Ref(link_group)], Tags={**cfg.all_tags, "Name": b.named("vpc-link")}))
         integration_props = dict(ConnectionType="VPC_LINK", ConnectionId=Ref(link), IntegrationUri=production)
         if cfg.edge.domain:
@@ -690,9 +773,9 @@ def build(cfg: AppConfig) -> Layer | list[Layer]:
 
     log_bucket = _log_bucket(b)
     lb = _load_balancer(b, vpc_id, public_subnets, alb_group, log_bucket)
-    fronted = (edge.cloudfront.enabled and "alb" in edge.cloudfront.origins) or edge.api_gateway.enabled
     if edge.waf.regional:
-        regional = web_acl(b, "REGIONAL", key_arn, forwarded_ip=fronted)
+        through_vpc_link = edge.api_gateway.enabled and edge.api_gateway.integration == "vpc_link"
+        regional = web_acl(b, "REGIONAL", key_arn, proxy_cidr=cfg.network.vpc_cidr if through_vpc_link else None)
         b.add(wafv2.WebACLAssociation("LoadBalancerWebAclAssociation", ResourceArn=Ref(lb["alb"]), WebACLArn=GetAtt(regional, "Arn")))
         b.output("RegionalWebAclArn", GetAtt(regional, "Arn"), "Regional web ACL on the load balancer")
 

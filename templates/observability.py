@@ -434,9 +434,14 @@ def _canary_role(b: LayerBuilder, bucket: s3.Bucket) -> iam.Role:
 
 def _canaries(b: LayerBuilder, alarms: Alarms) -> None:
     cfg, settings = b.cfg, b.cfg.observability.synthetics
-    host = Ref(b.input("LoadBalancerDnsName", "edge.LoadBalancerDnsName", "Load balancer DNS name the canaries request"))
-    certificate_knob(b)
-    scheme = If("HasCertificate", "https", "http")
+    if cfg.edge.cloudfront_fronts_alb:
+        # The load balancer admits only CloudFront: the canaries request what viewers request.
+        host = Ref(b.input("DistributionDomainName", "edge.DistributionDomainName", "CloudFront domain name the canaries request"))
+        scheme = "https"
+    else:
+        host = Ref(b.input("LoadBalancerDnsName", "edge.LoadBalancerDnsName", "Load balancer DNS name the canaries request"))
+        certificate_knob(b)
+        scheme = If("HasCertificate", "https", "http")
     bucket = _canary_bucket(b)
     role = _canary_role(b, bucket)
     for kind, path, script in (("api", settings.api_path, API_CANARY_SCRIPT), ("ui", settings.ui_path, UI_CANARY_SCRIPT)):

@@ -15,7 +15,7 @@ from troposphere import AccountId, Equals, GetAtt, Not, Ref, Sub
 from troposphere import ec2, iam, kms, secretsmanager
 
 from templates.common import Layer, LayerBuilder, logical_id
-from templates.config import AppConfig
+from templates.config import CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS, AppConfig
 
 CACHE_PORT = 6379
 EFS_PORT = 2049
@@ -83,27 +83,46 @@ def _allow(b: LayerBuilder, source: ec2.SecurityGroup, target: ec2.SecurityGroup
 def _security_groups(b: LayerBuilder, vpc_id) -> dict[str, ec2.SecurityGroup]:
     cfg = b.cfg
     groups: dict[str, ec2.SecurityGroup] = {}
+    edge = cfg.edge
+    if edge.cloudfront_fronts_alb:
+        # Only CloudFront reaches the load balancer, on the one port it uses as origin (a viewer
+        # going around CloudFront would skip its web ACL). One rule: a managed prefix list counts
+        # as many rules as its maximum entries (about 55 for this one) against the group's quota
+        # of 60 inbound rules (VPC user guide, "Prefix lists" weight, and "Amazon VPC quotas"), so
+        # a second port from the list would not fit.
+        port = edge.cloudfront_origin_port
+        ingress = [
+            ec2.SecurityGroupRule(
+                IpProtocol="tcp", FromPort=port, ToPort=port, SourcePrefixListId=CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS[cfg.region],
+                Description="CloudFront origin-facing addresses only (com.amazonaws.global.cloudfront.origin-facing)",
+            )
+        ]
+        description = "Load balancer: from CloudFront only, out only to the service ports"
+    else:
+        ingress = [ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=80, ToPort=80, CidrIp="0.0.0.0/0", Description="HTTP from the internet")]
+        description = "Load balancer: HTTP/HTTPS from the internet, out only to the service ports"
     groups["alb"] = _group(
-        b, "AlbSecurityGroup", "sg-alb", "Load balancer: HTTP/HTTPS from the internet, out only to the service ports", vpc_id,
-        ingress=[ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=80, ToPort=80, CidrIp="0.0.0.0/0", Description="HTTP from the internet")],
+        b, "AlbSecurityGroup", "sg-alb", description, vpc_id,
+        ingress=ingress,
         # The ALB lives in the edge layer: this declares the group is its own, which is what lets
         # rule E9002 accept the internet-facing listener ports here and nowhere else.
         metadata={"cfn-strata": {"attached_to": "load-balancer"}},
     )
-    b.skip_check(groups["alb"], "CKV_AWS_260", "the public load balancer's HTTP listener (seed 004: HTTP 80 from the internet); it redirects to HTTPS when a certificate is given")
-    https = cfg.edge.alb.https_port
-    b.add(
-        ec2.SecurityGroupIngress(
-            "AlbSecurityGroupHttpsIngress",
-            Condition="HasCertificate",
-            GroupId=GetAtt(groups["alb"], "GroupId"),
-            IpProtocol="tcp",
-            FromPort=https,
-            ToPort=https,
-            CidrIp="0.0.0.0/0",
-            Description="HTTPS from the internet (only when a certificate is given)",
+    if not edge.cloudfront_fronts_alb:
+        b.skip_check(groups["alb"], "CKV_AWS_260", "the public load balancer's HTTP listener (seed 004: HTTP 80 from the internet); it redirects to HTTPS when a certificate is given")
+        https = edge.alb.https_port
+        b.add(
+            ec2.SecurityGroupIngress(
+                "AlbSecurityGroupHttpsIngress",
+                Condition="HasCertificate",
+                GroupId=GetAtt(groups["alb"], "GroupId"),
+                IpProtocol="tcp",
+                FromPort=https,
+                ToPort=https,
+                CidrIp="0.0.0.0/0",
+                Description="HTTPS from the internet (only when a certificate is given)",
+            )
         )
-    )
     https_out = ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="0.0.0.0/0", Description="HTTPS to AWS APIs (image pulls, secrets, logs)")
     for svc_name, svc in cfg.services.items():
         # Fargate pulls images, reads secrets and ships logs over HTTPS from the task's own ENI.
@@ -281,7 +300,8 @@ def _roles(b: LayerBuilder, key: kms.Key, secrets: dict[str, secretsmanager.Secr
 def build(cfg: AppConfig) -> Layer:
     b = LayerBuilder(cfg, "security", "security groups, KMS key, IAM roles and secrets")
     vpc_id = Ref(b.input("VpcId", "network.VpcId", "VPC the security groups belong to", type="AWS::EC2::VPC::Id"))
-    certificate_knob(b)
+    if not cfg.edge.cloudfront_fronts_alb:  # else no HTTPS from the internet: only CloudFront reaches the ALB
+        certificate_knob(b)
 
     groups = _security_groups(b, vpc_id)
     key = _key(b)

@@ -229,7 +229,7 @@ REQUEST_PATHS = {
                          ("compute_ServiceApiService", "data_DatabaseCluster")]),
     "ecs-ec2-api": (["edge_LoadBalancer", "compute_ServiceApiService", "data_Database"],
                     [("users", "edge_LoadBalancer"), ("edge_LoadBalancer", "compute_ServiceApiService"), ("compute_ServiceApiService", "data_Database")]),
-    "mycandidate": (["edge_Distribution", "edge_LoadBalancer", "compute_ServiceWebService", "data_CacheReplicationGroup", "data_FileSystem", "edge_RegionalWebAcl"],
+    "mycandidate": (["edge_Distribution", "edge_LoadBalancer", "compute_ServiceWebService", "data_CacheReplicationGroup", "data_FileSystem", "edge_CloudFrontWebAcl"],
                     [("users", "edge_Distribution"), ("edge_Distribution", "edge_LoadBalancer"), ("edge_LoadBalancer", "compute_ServiceWebService"),
                      ("compute_ServiceWebService", "data_FileSystem")]),
     "product-management": (["edge_Distribution", "edge_HttpApi", "edge_LoadBalancer", "compute_ServiceBackendService", "data_Database", "edge_SpaBucket"],

@@ -8,7 +8,9 @@ import json
 import pytest
 import yaml
 
-from templates.edge import ALB_TLS_POLICY, ALL_VIEWER, CACHING_DISABLED, CACHING_OPTIMIZED, TARGET_GROUP_PORT, listener_priorities
+from templates.config import CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS
+from templates.edge import ALB_TLS_POLICY, ALL_VIEWER, CACHING_DISABLED, CACHING_OPTIMIZED, SPA_REWRITE_FUNCTION, TARGET_GROUP_PORT, listener_priorities
+from templates.errors import ConfigError
 from templates.lint import lint_directory
 from templates.params import REPO_PARAMS, load_config
 from templates.render import render, write_profile
@@ -95,12 +97,25 @@ def test_product_catalog_access_log_bucket_expires_after_30_days():
     assert doc["Resources"]["LoadBalancer"]["DependsOn"] == ["AccessLogsBucketPolicy"]
 
 
-def test_product_catalog_cloudfront_caches_the_alb_origin_with_caching_optimized():
-    distribution = props(edge("product-catalog"), "Distribution")["DistributionConfig"]
+def test_product_catalog_cloudfront_caches_the_api_with_a_key_that_keeps_queries_cookies_and_tokens():
+    """Seed 004 asks for CachingOptimized at the ALB origin; its key is the path only (README departures)."""
+    doc = edge("product-catalog")
+    distribution = props(doc, "Distribution")["DistributionConfig"]
     default = distribution["DefaultCacheBehavior"]
     assert default["TargetOriginId"] == "alb"
-    assert default["CachePolicyId"] == CACHING_OPTIMIZED == "658327ea-f89d-4fab-a63d-7e88639e58f6"
-    assert default["OriginRequestPolicyId"] == ALL_VIEWER
+    assert default["CachePolicyId"] == {"Ref": "ApiCachePolicy"}
+    assert default["OriginRequestPolicyId"] == ALL_VIEWER == "216adef6-5c7f-47e4-b989-5492eafa07d3"
+    assert default["CachedMethods"] == ["GET", "HEAD"]  # writes are never cached
+    policy = props(doc, "ApiCachePolicy")["CachePolicyConfig"]
+    assert policy["Name"] == "cache-api-pr5706"
+    # 0/0: cached only as the API's Cache-Control says, and no-store / private are honoured.
+    assert (policy["MinTTL"], policy["DefaultTTL"], policy["MaxTTL"]) == (0, 0, 86400)
+    key = policy["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert key["QueryStringsConfig"] == {"QueryStringBehavior": "all"}  # ?page=2 is not ?page=1
+    assert key["CookiesConfig"] == {"CookieBehavior": "all"}
+    assert key["HeadersConfig"] == {"HeaderBehavior": "whitelist", "Headers": ["Authorization", "Origin"]}
+    assert (key["EnableAcceptEncodingGzip"], key["EnableAcceptEncodingBrotli"]) == (True, True)
+    assert CACHING_OPTIMIZED not in json.dumps(distribution)
     assert default["ViewerProtocolPolicy"] == "redirect-to-https"
     [origin] = distribution["Origins"]
     assert origin["DomainName"] == {"Fn::GetAtt": ["LoadBalancer", "DNSName"]}
@@ -161,35 +176,123 @@ def test_smart_task_blue_green_target_groups_and_test_listener():
     assert outputs["TestListenerArn"]["Value"] == {"Ref": "TestListener"}
 
 
-def test_smart_task_regional_waf_rate_limit_and_ip_block_list():
-    doc = edge("smart-task")
-    acl = props(doc, "RegionalWebAcl")
-    assert acl["Scope"] == "REGIONAL"
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_smart_task_rate_limits_per_client_address_at_the_cloudfront_web_acl(env):
+    """CloudFront fronts the ALB, which admits only CloudFront: the web ACL is at CloudFront scope
+    (us-east-1, in the edge stack), where the source address is the client's own."""
+    doc = edge("smart-task", env)
+    acl = props(doc, "CloudFrontWebAcl")
+    assert acl["Scope"] == "CLOUDFRONT"
     rules = {rule["Name"]: rule for rule in acl["Rules"]}
     rate = rules["rate-limit"]["Statement"]["RateBasedStatement"]
-    assert rate["Limit"] == 2000
-    # CloudFront fronts this ALB: the client is the first X-Forwarded-For address.
-    assert rate["AggregateKeyType"] == "FORWARDED_IP"
-    assert rules["block-ip-list"]["Statement"]["IPSetReferenceStatement"]["Arn"] == {"Fn::GetAtt": ["RegionalBlockedIpSet", "Arn"]}
+    assert rate == {"AggregateKeyType": "IP", "Limit": 2000}  # seed 002's limit, per source IP, no scope-down
+    assert rules["rate-limit"]["Action"] == {"Block": {}}
+    assert rules["block-ip-list"]["Statement"]["IPSetReferenceStatement"]["Arn"] == {"Fn::GetAtt": ["CloudFrontBlockedIpSet", "Arn"]}
     assert rules["block-ip-list"]["Action"] == {"Block": {}}
-    assert props(doc, "RegionalBlockedIpSet")["Addresses"] == ["192.0.2.0/24"]
+    assert props(doc, "CloudFrontBlockedIpSet")["Addresses"] == ["192.0.2.0/24"]
+    assert props(doc, "CloudFrontBlockedIpSet")["Scope"] == "CLOUDFRONT"
     managed = [r["Statement"]["ManagedRuleGroupStatement"]["Name"] for r in acl["Rules"] if "ManagedRuleGroupStatement" in r["Statement"]]
     assert managed == ["AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesSQLiRuleSet"]
-    association = props(doc, "LoadBalancerWebAclAssociation")
-    assert association == {"ResourceArn": {"Ref": "LoadBalancer"}, "WebACLArn": {"Fn::GetAtt": ["RegionalWebAcl", "Arn"]}}
-    group = props(doc, "RegionalWafLogGroup")
-    assert group["LogGroupName"] == "aws-waf-logs-regional-st-dev"
+    assert props(doc, "Distribution")["DistributionConfig"]["WebACLId"] == {"Fn::GetAtt": ["CloudFrontWebAcl", "Arn"]}
+    # No regional ACL behind CloudFront: it would see only CloudFront's addresses.
+    assert not resources(doc, "AWS::WAFv2::WebACLAssociation")
+    assert "RegionalWebAcl" not in doc["Resources"]
+    group = props(doc, "CloudFrontWafLogGroup")
+    assert group["LogGroupName"] == f"aws-waf-logs-cloudfront-{'st-dev' if env == 'dev' else rendered('smart-task', env).cfg.suffix}"
     assert group["KmsKeyId"] == {"Ref": "KmsKeyArn"}
-    assert group["RetentionInDays"] == 30
+
+
+@pytest.mark.parametrize(("app", "env"), ALL_TARGETS)
+def test_no_rate_rule_counts_a_header_the_client_writes(app, env):
+    for layer in ("edge", "global"):
+        if f"{layer}.json" not in rendered(app, env).files:
+            continue
+        for lid, acl in resources(template(app, env, layer), "AWS::WAFv2::WebACL").items():
+            text = json.dumps(acl)
+            assert "FORWARDED_IP" not in text and "X-Forwarded-For" not in text, (app, env, lid)
+            [rate] = [r["Statement"]["RateBasedStatement"] for r in acl["Properties"]["Rules"] if r["Name"] == "rate-limit"]
+            assert rate["AggregateKeyType"] == "IP"
+            assert rate["Limit"] == rendered(app, env).cfg.edge.waf.rate_limit
 
 
 def test_smart_task_cloudfront_spa_default_and_api_to_the_alb():
-    distribution = props(edge("smart-task"), "Distribution")["DistributionConfig"]
-    assert distribution["DefaultCacheBehavior"]["TargetOriginId"] == "spa"
-    assert distribution["DefaultCacheBehavior"]["CachePolicyId"] == CACHING_OPTIMIZED
+    doc = edge("smart-task")
+    distribution = props(doc, "Distribution")["DistributionConfig"]
+    default = distribution["DefaultCacheBehavior"]
+    assert default["TargetOriginId"] == "spa"
+    assert default["CachePolicyId"] == CACHING_OPTIMIZED
+    # The SPA fallback is the bucket behaviour's own viewer-request function...
+    assert default["FunctionAssociations"] == [{"EventType": "viewer-request", "FunctionARN": {"Fn::GetAtt": ["SpaRewriteFunction", "FunctionMetadata.FunctionARN"]}}]
+    function = props(doc, "SpaRewriteFunction")
+    assert function["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
+    assert function["AutoPublish"] is True
+    assert function["FunctionCode"] == SPA_REWRITE_FUNCTION
+    assert function["Name"] == "spa-rewrite-st-dev"
     [api] = distribution["CacheBehaviors"]
     assert (api["PathPattern"], api["TargetOriginId"], api["CachePolicyId"], api["OriginRequestPolicyId"]) == ("/api/*", "alb", CACHING_DISABLED, ALL_VIEWER)
-    assert {(e["ErrorCode"], e["ResponsePagePath"], e["ResponseCode"]) for e in distribution["CustomErrorResponses"]} == {(403, "/index.html", 200), (404, "/index.html", 200)}
+    # ...so the API's 403/404 reach the client as they are, not as index.html with 200.
+    assert "FunctionAssociations" not in api
+    assert "CustomErrorResponses" not in distribution
+
+
+@pytest.mark.parametrize(("app", "env"), ALL_TARGETS)
+def test_spa_fallback_never_touches_a_load_balancer_response(app, env):
+    doc = edge(app, env)
+    if "Distribution" not in doc["Resources"]:
+        return
+    distribution = props(doc, "Distribution")["DistributionConfig"]
+    origins = {o["Id"]: o for o in distribution["Origins"]}
+    behaviours = [distribution["DefaultCacheBehavior"], *distribution.get("CacheBehaviors", [])]
+    if any("S3OriginConfig" not in o for o in origins.values()):
+        assert not any(e.get("ResponseCode") == 200 for e in distribution.get("CustomErrorResponses", [])), (app, env)
+    for behaviour in behaviours:
+        if "FunctionAssociations" in behaviour:
+            assert "S3OriginConfig" in origins[behaviour["TargetOriginId"]], (app, env)
+    # The function goes exactly where the bucket is the default (the SPA): smart-task, product-management.
+    spa_default = "S3OriginConfig" in origins[distribution["DefaultCacheBehavior"]["TargetOriginId"]]
+    assert ("SpaRewriteFunction" in doc["Resources"]) == spa_default == (app in ("smart-task", "product-management")), (app, env)
+
+
+NODE_HARNESS = """
+const vm = require('vm');
+const code = require('fs').readFileSync(0, 'utf8');
+const sandbox = {};
+vm.createContext(sandbox);
+vm.runInContext(code, sandbox);
+const out = {};
+for (const uri of JSON.parse(process.argv[1])) {
+    const event = {version: '1.0', context: {eventType: 'viewer-request'}, viewer: {ip: '192.0.2.1'},
+                   request: {method: 'GET', uri: uri, querystring: {page: {value: '2'}}, headers: {}, cookies: {}}};
+    const request = sandbox.handler(event);
+    out[uri] = [request.uri, request.querystring.page.value, request.method];
+}
+process.stdout.write(JSON.stringify(out));
+"""
+
+
+def test_spa_rewrite_function_routes_client_paths_to_index_and_keeps_files():
+    """Runs the function's code under node (CloudFront Functions are JavaScript)."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    cases = {
+        "/": "/index.html",
+        "/tasks": "/index.html",
+        "/tasks/42/edit": "/index.html",
+        "/index.html": "/index.html",
+        "/static/js/main.3f2a1c.js": "/static/js/main.3f2a1c.js",
+        "/favicon.ico": "/favicon.ico",
+        "/assets/logo.svg": "/assets/logo.svg",
+        "/v1.2/settings": "/index.html",  # a dot in a directory is not a file extension
+        "/robots.txt": "/robots.txt",
+    }
+    result = subprocess.run([node, "-e", NODE_HARNESS, json.dumps(list(cases))], input=SPA_REWRITE_FUNCTION, capture_output=True, text=True, timeout=60, check=True)
+    out = json.loads(result.stdout)
+    assert {uri: value[0] for uri, value in out.items()} == cases
+    assert all(value[1:] == ["2", "GET"] for value in out.values())  # query string and method untouched
 
 
 # ------------------------------------------------------------------ seed 000: product-management
@@ -217,6 +320,15 @@ def test_product_management_regional_and_cloudfront_waf_in_us_east_1():
     doc = edge("product-management")
     assert props(doc, "RegionalWebAcl")["Scope"] == "REGIONAL"
     assert props(doc, "CloudFrontWebAcl")["Scope"] == "CLOUDFRONT"
+    # The ALB is not behind CloudFront here: the regional rate rule counts each source address,
+    # except the VPC link's interfaces (every API client arrives through them; the stage throttles).
+    [rate] = [r for r in props(doc, "RegionalWebAcl")["Rules"] if r["Name"] == "rate-limit"]
+    statement = rate["Statement"]["RateBasedStatement"]
+    assert (statement["AggregateKeyType"], statement["Limit"]) == ("IP", 2000)
+    assert statement["ScopeDownStatement"] == {"NotStatement": {"Statement": {"IPSetReferenceStatement": {"Arn": {"Fn::GetAtt": ["RegionalProxyIpSet", "Arn"]}}}}}
+    assert props(doc, "RegionalProxyIpSet")["Addresses"] == ["10.10.0.0/16"] == [rendered("product-management", "dev").cfg.network.vpc_cidr]
+    [cloudfront_rate] = [r for r in props(doc, "CloudFrontWebAcl")["Rules"] if r["Name"] == "rate-limit"]
+    assert "ScopeDownStatement" not in cloudfront_rate["Statement"]["RateBasedStatement"]
     distribution = props(doc, "Distribution")["DistributionConfig"]
     assert distribution["WebACLId"] == {"Fn::GetAtt": ["CloudFrontWebAcl", "Arn"]}
     assert props(doc, "CloudFrontWafLogGroup")["LogGroupName"] == "aws-waf-logs-cloudfront-pm-dev"
@@ -258,6 +370,8 @@ def test_mycandidate_cloudfront_has_alb_and_s3_origins():
     [static] = distribution["CacheBehaviors"]
     assert (static["PathPattern"], static["TargetOriginId"], static["CachePolicyId"]) == ("/static/*", "spa", CACHING_OPTIMIZED)
     assert "CustomErrorResponses" not in distribution
+    assert "FunctionAssociations" not in static  # /static/* holds files, not client-side routes
+    assert props(doc, "CloudFrontWebAcl")["Scope"] == "CLOUDFRONT"
 
 
 # ------------------------------------------------------------------ every profile
@@ -361,6 +475,79 @@ def test_profiles_without_domain_have_no_certificates_or_records():
         doc = edge(app, env)
         assert not resources(doc, "AWS::CertificateManager::Certificate")
         assert not resources(doc, "AWS::Route53::RecordSetGroup")
+
+
+# ------------------------------------------------------------------ issue 13: what AWS would refuse or get wrong
+
+
+def _refusal(params_copy, app: str, change) -> str:
+    path = params_copy / app / "base.yaml"
+    base = yaml.safe_load(path.read_text())
+    change(base)
+    path.write_text(yaml.safe_dump(base))
+    with pytest.raises(ConfigError) as caught:
+        load_config(app, "dev", params_copy)
+    return str(caught.value)
+
+
+def test_caching_optimized_on_the_load_balancer_is_refused(params_copy):
+    def seed_word(base):
+        base["edge"]["cloudfront"]["alb_cache_policy"] = "CachingOptimized"
+
+    message = _refusal(params_copy, "product-catalog", seed_word)
+    assert "edge.cloudfront.alb_cache_policy" in message and "no query strings" in message and "ApiCaching" in message
+
+
+@pytest.mark.parametrize(
+    ("app", "change", "key", "words"),
+    [
+        ("smart-task", lambda base: base["edge"]["waf"].update(regional=True), "edge.waf.regional", "CloudFront's addresses"),
+        ("product-catalog", lambda base: base["edge"].update(api_gateway={"enabled": True, "integration": "http_proxy"}), "edge.api_gateway.integration", "use vpc_link"),
+        ("product-catalog", lambda base: base.update(region="af-south-1"), "edge.cloudfront.origins", "af-south-1"),
+        ("ecs-ec2-api", lambda base: base["edge"].update(waf={"regional": True}, api_gateway={"enabled": True, "integration": "http_proxy"}), "edge.waf.regional", "shared addresses"),
+    ],
+    ids=["regional-acl-behind-cloudfront", "http-proxy-behind-cloudfront", "region-without-known-prefix-list", "regional-acl-behind-http-proxy"],
+)
+def test_edge_combinations_that_cannot_count_clients_are_refused(params_copy, app, change, key, words):
+    message = _refusal(params_copy, app, change)
+    assert key in message and words in message, message
+
+
+def test_cloudfront_origin_facing_prefix_lists_are_pinned():
+    """The ids the generator writes (one per region; README departures cite the source)."""
+    assert CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS["us-east-1"] == "pl-3b927c52"
+    assert CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS["eu-north-1"] == "pl-fab65393"
+    assert CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS["us-west-2"] == "pl-82a045eb"
+    assert len(set(CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS.values())) == len(CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS) == 17
+
+
+def test_with_a_domain_cloudfront_alone_reaches_the_https_listener(params_copy, linter, tmp_path):
+    def add_domain(base):
+        base["edge"]["domain"] = {"name": "catalog.example.com", "hosted_zone_id": "Z0123456789ABCDEFGHIJ"}
+
+    result = edited_profile(params_copy, "product-catalog", add_domain)
+    security = json.loads(result.files["security.json"])
+    [rule] = props(security, "AlbSecurityGroup")["SecurityGroupIngress"]
+    assert (rule["FromPort"], rule["ToPort"], rule["SourcePrefixListId"]) == (443, 443, "pl-fab65393")
+    edge_doc = json.loads(result.files["edge.json"])
+    # No generated-certificate rule from the internet either: the ALB admits only CloudFront.
+    assert not [lid for lid, r in resources(edge_doc, "AWS::EC2::SecurityGroupIngress").items() if "CidrIp" in r["Properties"]]
+    folder = write_profile(result, tmp_path)
+    findings = [f for f in lint_directory(linter, folder) if f.level in ("error", "warning")]
+    assert findings == [], "\n".join(map(str, findings))
+
+
+def test_api_gateway_vpc_link_still_reaches_a_load_balancer_behind_cloudfront(params_copy):
+    def add_api(base):
+        base["edge"]["api_gateway"] = {"enabled": True, "integration": "vpc_link"}
+
+    result = edited_profile(params_copy, "product-catalog", add_api)
+    edge_doc = json.loads(result.files["edge.json"])
+    ingress = {lid: r["Properties"] for lid, r in resources(edge_doc, "AWS::EC2::SecurityGroupIngress").items()}
+    assert {(r["FromPort"], json.dumps(r["GroupId"]), json.dumps(r["SourceSecurityGroupId"])) for r in ingress.values()} == {
+        (80, '{"Ref": "AlbSecurityGroupId"}', '{"Ref": "ApiVpcLinkSecurityGroup"}'),
+        (443, '{"Ref": "AlbSecurityGroupId"}', '{"Ref": "ApiVpcLinkSecurityGroup"}'),
+    }
 
 
 def _named_create_only_values(doc: dict, region: str) -> dict[tuple[str, str], object]:

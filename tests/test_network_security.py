@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import ALL_TARGETS, one, resources, template
@@ -76,11 +78,10 @@ def test_seed_004_security_group_chain_is_exact(env):
     assert sorted(groups) == ["AlbSecurityGroup", "DatabaseSecurityGroup", "ServiceApiSecurityGroup"]
 
     alb = groups["AlbSecurityGroup"]["Properties"]
-    assert [(r["FromPort"], r["ToPort"], r["CidrIp"]) for r in alb["SecurityGroupIngress"]] == [(80, 80, "0.0.0.0/0")]
-    # 443 is opened only when a certificate is given (seed 004 serves HTTP 80).
-    https = sec["Resources"]["AlbSecurityGroupHttpsIngress"]
-    assert https["Condition"] == "HasCertificate"
-    assert (https["Properties"]["FromPort"], https["Properties"]["CidrIp"]) == (443, "0.0.0.0/0")
+    # Seed 004 opens 80 to the internet; CloudFront fronts this ALB, so only CloudFront's
+    # origin-facing prefix list (eu-north-1) may reach it, on the port CloudFront uses (README departures).
+    assert [(r["FromPort"], r["ToPort"], r["SourcePrefixListId"]) for r in alb["SecurityGroupIngress"]] == [(80, 80, "pl-fab65393")]
+    assert "AlbSecurityGroupHttpsIngress" not in sec["Resources"]
     assert [(r["FromPort"], r["DestinationSecurityGroupId"]) for r in _rules(sec, "AWS::EC2::SecurityGroupEgress", "AlbSecurityGroup")] == [
         (3000, {"Fn::GetAtt": ["ServiceApiSecurityGroup", "GroupId"]})
     ]
@@ -151,6 +152,32 @@ def test_kms_key_rotates():
         assert key["Properties"]["EnableKeyRotation"] is True
 
 
+# CloudFront's origin-facing prefix list of us-east-1 (templates/config.py, with its source).
+US_EAST_1_CLOUDFRONT = "pl-3b927c52"
+
+
+@pytest.mark.parametrize(("app", "env"), ALL_TARGETS)
+def test_a_load_balancer_behind_cloudfront_admits_only_cloudfront(app, env):
+    from tests.conftest import rendered
+
+    cfg = rendered(app, env).cfg
+    sec, edge = template(app, env, "security"), template(app, env, "edge")
+    ingress = sec["Resources"]["AlbSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    standalone = [r["Properties"] for doc in (sec, edge) for r in resources(doc, "AWS::EC2::SecurityGroupIngress").values()
+                  if json.dumps(r["Properties"]["GroupId"]) in ('{"Fn::GetAtt": ["AlbSecurityGroup", "GroupId"]}', '{"Ref": "AlbSecurityGroupId"}')]
+    if app in ("smart-task", "mycandidate", "product-catalog"):
+        assert cfg.edge.cloudfront_fronts_alb
+        expected = "pl-fab65393" if app == "product-catalog" else US_EAST_1_CLOUDFRONT
+        # One rule: the prefix list weighs ~55 of the group's 60 inbound rules.
+        assert [(r["IpProtocol"], r["FromPort"], r["ToPort"], r["SourcePrefixListId"]) for r in ingress] == [("tcp", 80, 80, expected)]
+        assert "0.0.0.0/0" not in json.dumps(ingress + standalone)
+        assert standalone == []
+    else:
+        assert not cfg.edge.cloudfront_fronts_alb
+        assert [(r["FromPort"], r["CidrIp"]) for r in ingress] == [(80, "0.0.0.0/0")]
+        assert "SourcePrefixListId" not in json.dumps(ingress)
+
+
 @pytest.mark.parametrize(("app", "env"), ALL_TARGETS)
 def test_every_taggable_resource_carries_the_profile_tags(app, env):
     from tests.conftest import rendered
@@ -182,7 +209,7 @@ def test_root_wires_outputs_into_parameters(app, env):
     assert stacks["NetworkStack"]["Properties"]["TemplateURL"] == "network.json"
     assert stacks["SecurityStack"]["Properties"]["Parameters"]["VpcId"] == {"Fn::GetAtt": ["NetworkStack", "Outputs.VpcId"]}
     # a knob of a layer is re-exposed on the root and passed by Ref
-    assert stacks["SecurityStack"]["Properties"]["Parameters"]["CertificateArn"] == {"Ref": "CertificateArn"}
+    assert stacks["EdgeStack"]["Properties"]["Parameters"]["CertificateArn"] == {"Ref": "CertificateArn"}
     assert "CertificateArn" in root["Parameters"]
 
 

@@ -159,9 +159,8 @@ def test_smart_task_canaries_every_5_minutes_on_the_seed_paths():
     for title, path in (("ApiCanary", "/api/health"), ("UiCanary", "/")):
         props = canaries[title]["Properties"]
         assert props["Schedule"] == {"DurationInSeconds": "0", "Expression": "rate(5 minutes)"}
-        assert props["RunConfig"]["EnvironmentVariables"]["TARGET_URL"] == {
-            "Fn::Join": ["", [{"Fn::If": ["HasCertificate", "https", "http"]}, "://", {"Ref": "LoadBalancerDnsName"}, path]]
-        }
+        # The load balancer admits only CloudFront: the canaries request the distribution over HTTPS.
+        assert props["RunConfig"]["EnvironmentVariables"]["TARGET_URL"] == {"Fn::Join": ["", ["https", "://", {"Ref": "DistributionDomainName"}, path]]}
         assert props["RuntimeVersion"] == observability.CANARY_RUNTIME
         assert props["ExecutionRoleArn"] == {"Fn::GetAtt": ["CanaryRole", "Arn"]}
     success = alarm(document, "ApiCanaryAlarm")
