@@ -17,6 +17,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Iterator
 
+from deployer.local_rules import patch_name_checks
+
 LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 LOCAL_BUCKET = "cfn-strata-local-templates"
 NOT_MODELLED = "NotImplemented"  # the error code local mode answers for actions moto lacks
@@ -270,6 +272,7 @@ def local_endpoint() -> Iterator[LocalEndpoint]:
     _patch_outputs_after_change_set()
     _patch_rds_models()
     _patch_unmodelled_actions()
+    patch_name_checks()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     # moto logs and warns once per resource of a type it does not model; the review already shows
     # those values as unmodelled-by-moto:<Id>.<Attr> and README.md (Deploying, Local mode) lists the gaps.

@@ -94,11 +94,13 @@ RULES_VERSION = "2"  # 2: the project's policy rules (templates/rules) run with 
 
 
 def _rules_digest() -> str:
-    """sha256 of the project's rule sources: editing a rule misses the cache even without a bump."""
+    """sha256 of the project's rule sources and resource_semantics.py: editing either misses the cache even without a bump."""
     from templates.rules import RULES_DIR
 
     digest = hashlib.sha256()
-    for source in sorted(Path(RULES_DIR).glob("*.py")):
+    import resource_semantics  # the name table and type lists the rules read (E9010 and others)
+
+    for source in [*sorted(Path(RULES_DIR).glob("*.py")), Path(resource_semantics.__file__)]:
         digest.update(source.name.encode() + b"\0" + source.read_bytes())
     return digest.hexdigest()
 

@@ -295,7 +295,7 @@ def test_rule_metadata_and_id_range():
     from cfnlint.rules import Rules
 
     ours = project_rules()
-    assert [r.id for r in ours] == ["E9001", "E9002", "E9003", "E9004", "E9005", "E9006", "E9007", "E9008", "W9008"]
+    assert [r.id for r in ours] == ["E9001", "E9002", "E9003", "E9004", "E9005", "E9006", "E9007", "E9008", "E9010", "E9011", "E9012", "E9013", "E9014", "E9015", "E9016", "W9008"]
     builtin = Rules.create_from_module("cfnlint.rules")
     assert not [rule_id for rule_id in builtin if rule_id[1] == "9"], "cfn-lint now uses our id range"
     for rule in ours:

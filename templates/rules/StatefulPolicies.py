@@ -8,6 +8,12 @@ from resource_semantics import STATEFUL_TYPES
 from templates.rules._policy import branches, source_url, stage
 
 
+# RetainExceptOnCreate (2023) keeps the data once the stack has been created, and lets a failed
+# first create roll back cleanly (E9016 asks for it on named resources); it is a DeletionPolicy
+# value only (AWS CloudFormation user guide, "DeletionPolicy attribute", "UpdateReplacePolicy attribute").
+_KEEPING = {"DeletionPolicy": ("Snapshot", "Retain", "RetainExceptOnCreate"), "UpdateReplacePolicy": ("Snapshot", "Retain")}
+
+
 class StatefulPolicies(CloudFormationLintRule):
     id = "E9001"
     shortdesc = "Stateful resources declare deletion and replacement policies"
@@ -28,6 +34,6 @@ class StatefulPolicies(CloudFormationLintRule):
                 value = resource.get(attribute)
                 if value is None:
                     matches.append(RuleMatch(["Resources", name], f"{name} ({kind}) is stateful and has no {attribute}"))
-                elif prod and any(v not in ("Snapshot", "Retain") for v in branches(value)):
-                    matches.append(RuleMatch(["Resources", name, attribute], f"{name} ({kind}) {attribute} is {value!r} in a prod template; use Snapshot or Retain"))
+                elif prod and any(v not in _KEEPING[attribute] for v in branches(value)):
+                    matches.append(RuleMatch(["Resources", name, attribute], f"{name} ({kind}) {attribute} is {value!r} in a prod template; use Snapshot or Retain{' (or RetainExceptOnCreate)' if attribute == 'DeletionPolicy' else ''}"))
         return matches

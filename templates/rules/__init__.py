@@ -1,5 +1,5 @@
-"""The project's policy as cfn-lint rules: one rule class per file, ids E9001-E9008 (errors) and
-W9008 (warnings), a range cfn-lint itself does not use.
+"""The project's policy as cfn-lint rules: one rule class per file, ids E9001-E9008 and the
+pre-flight rules E9010-E9016 (errors) and W9008 (warnings), a range cfn-lint itself does not use.
 
 cfn-lint loads them like any `--append-rules` directory (files whose names start with a letter;
 `_policy.py` holds the shared helpers and is not a rule), so the same folder also works with the
