@@ -266,7 +266,8 @@ def aws_options(command):
         click.option("--region", help="AWS region. Default: the profile's region from the params file."),
         click.option("--profile", "aws_profile", envvar="AWS_PROFILE", help="AWS named profile (as in the AWS CLI)."),
         click.option("--endpoint-url", help="Send every AWS call to this URL (an emulator, a VPC endpoint)."),
-        click.option("--local", is_flag=True, help="Run against moto's server started in-process on loopback: no AWS account needed."),
+        click.option("--local", is_flag=True, help="Run against moto's server started in-process on loopback: no AWS account needed. "
+                                             "Its account is kept in .cfn-strata/local/ under the current directory (`cfn-strata local reset` empties it)."),
     ]):
         command = option(command)
     return command
@@ -732,6 +733,35 @@ def destroy(profile, env, params, out, region, aws_profile, endpoint_url, local,
     console.print(f"[green]deleted[/green] {bundle.stack_name}")
     for resource in kept:
         console.print(f"retained by its DeletionPolicy: {resource}", soft_wrap=True)
+
+
+@cli.group("local")
+def local_group():
+    """The local emulator's account (`--local`), kept in .cfn-strata/local/ under the current
+    directory so consecutive commands see the same stacks, buckets and outputs.
+
+    \b
+    Example:
+      cfn-strata local reset
+    """
+
+
+@local_group.command("reset")
+@catch_errors
+def local_reset():
+    """Empty the local emulator's account of this directory (every stack, bucket and change set).
+
+    \b
+    Example:
+      cfn-strata local reset
+    """
+    from deployer.local import LocalState, state_folder
+
+    state = LocalState(state_folder())
+    if state.reset():
+        console.print(f"[green]reset[/green]: the local account in {state.folder} is empty")
+    else:
+        console.print(f"the local account in {state.folder} was already empty")
 
 
 def main() -> None:
