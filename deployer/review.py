@@ -207,8 +207,8 @@ def blocked(layer: str, logical_id: str, resource_type: str, action: str, replac
             risk = Risk.WILL_FAIL
             blockers.append("custom-name")
             reasons.append(f"custom-named ({name}): CloudFormation cannot replace it; change its name or logical id with this change")
-        else:
-            risk = Risk.HIGH
+        else:  # MEDIUM, not HIGH: HIGH and above are what --allow-replacement must name
+            risk = Risk.MEDIUM
             reasons.append(f"custom-named ({name}): the update fails if CloudFormation has to replace it")
     if replaces or action == "Remove":
         owner = policy_owner(layer, resource_type)
