@@ -16,7 +16,8 @@ them as it reads AWS's:
   value changed; CausingEntity the parameter) or ResourceReference (Evaluation Dynamic;
   CausingEntity the resource);
 - PolicyAction from DeletionPolicy (Remove: Delete / Retain / Snapshot) and UpdateReplacePolicy
-  (replacement: ReplaceAndDelete / ReplaceAndRetain / ReplaceAndSnapshot).
+  (replacement: ReplaceAndDelete / ReplaceAndRetain / ReplaceAndSnapshot; none for a conditional
+  one, as CloudFormation reports it in tests/fixtures/changesets).
 
 Parameters: the root's with the values passed (deployed: the stack's parameters; new: the params
 file's), into each nested stack through the root's Parameters map; Fn::If on conditions that can be
@@ -259,9 +260,14 @@ def _shown(value):
     return value
 
 
+def _function(value) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and (next(iter(value)) == "Ref" or next(iter(value)).startswith("Fn::"))
+
+
 def _leaves(old, new, path: str):
-    """(path, old, new) for every difference; into objects, and into lists of equal length."""
-    if isinstance(old, dict) and isinstance(new, dict) and AFTER_APPLY not in new:
+    """(path, old, new) for every difference; into objects (not into an intrinsic function: its
+    result is the value), and into lists of equal length."""
+    if isinstance(old, dict) and isinstance(new, dict) and AFTER_APPLY not in new and not _function(old) and not _function(new):
         for key in sorted(set(old) | set(new)):
             yield from _leaves(old.get(key, _MISSING), new.get(key, _MISSING), f"{path}/{key}")
     elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
@@ -379,7 +385,7 @@ def _changes(old_ctx: Context, new_ctx: Context, physical: dict[str, str], regio
         recreation = {d["Target"]["RequiresRecreation"] for d in details}
         replacement = "True" if "Always" in recreation else "Conditional" if "Conditionally" in recreation else "False"
         change = base | {"Action": "Modify", "Replacement": replacement, "Details": details, "Scope": sorted({d["Target"]["Attribute"] for d in details})}
-        if replacement != "False":
+        if replacement == "True":  # as recorded from CloudFormation: none for a conditional replacement
             change["PolicyAction"] = _replacement_policy(new)
         changes.append(change)
     return changes
