@@ -113,7 +113,7 @@ def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_buck
         return PlanResult(uploaded, outcome, None)
     known = facts(bundle, allowed)
     review = review_change_set(cfn, outcome.change_set_id, layer_of=bundle.layer_of, stateful_ids_of=bundle.stateful_ids, facts=known)
-    if needs_offline(review):
+    if needs_offline(review) or not review.changes:  # an empty change set is "no changes" only if the templates agree
         # a CREATE change set leaves the new stack in REVIEW_IN_PROGRESS: compared with nothing
         review = offline_review(cfn, bundle, review, describe_stack(cfn, bundle.stack_name), known)
         if not review.changes:  # the endpoint saw a change the templates and parameters do not hold

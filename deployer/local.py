@@ -276,7 +276,8 @@ def moto_needs_patch() -> bool:
 STATE_FOLDER = Path(".cfn-strata") / "local"  # under the current directory (gitignored)
 STATE_FILE = "emulator.pickle"
 LOCK_FILE = "lock"
-STATE_FORMAT = 1
+STATE_FORMAT = 2
+_BACKEND_DICT_OWN = frozenset({"backend", "service_name", "_use_boto3_regions", "_additional_regions", "_id"})  # set by BackendDict.__init__
 LOCK_WAIT_SECONDS = 600
 
 
@@ -359,10 +360,12 @@ class LocalState:
         from moto.backends import get_backend
         from moto.core.base_backend import BackendDict
 
-        for service, accounts in sorted(backends.items()):
+        for service, (accounts, shared) in sorted(backends.items()):
             live = get_backend(service)
             live.clear()
             live.update(accounts)
+            for name, value in shared.items():
+                setattr(live, name, value)
             if live not in BackendDict._instances:
                 BackendDict._instances.append(live)
         return True
@@ -372,7 +375,9 @@ class LocalState:
         written to a temporary file and renamed over the old state: a crash leaves the old one."""
         from moto.core.base_backend import BackendDict
 
-        backends = {b.service_name: dict(b) for b in BackendDict._instances if len(b)}
+        # a service's state shared by its accounts lives on its BackendDict (S3's bucket_accounts:
+        # without it, moto creates an existing bucket anew, empty, instead of BucketAlreadyOwnedByYou)
+        backends = {b.service_name: (dict(b), {k: v for k, v in vars(b).items() if k not in _BACKEND_DICT_OWN}) for b in BackendDict._instances if len(b)}
         buffer = io.BytesIO()
         pickle.dump(_header(), buffer)
         _StatePickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(backends)
