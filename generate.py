@@ -258,6 +258,7 @@ def params_reference(readme):
 # ------------------------------------------------------------------ deployer commands
 
 FAIL_ON_EXIT = 3  # --fail-on: changes at or above the level exist (distinct from errors: 1, bad input: 2)
+FAIL_ON_LEVELS = ["low", "medium", "high", "data-loss", "will-fail"]  # deployer.review.Risk, lowest first
 
 
 def aws_options(command):
@@ -266,7 +267,8 @@ def aws_options(command):
         click.option("--region", help="AWS region. Default: the profile's region from the params file."),
         click.option("--profile", "aws_profile", envvar="AWS_PROFILE", help="AWS named profile (as in the AWS CLI)."),
         click.option("--endpoint-url", help="Send every AWS call to this URL (an emulator, a VPC endpoint)."),
-        click.option("--local", is_flag=True, help="Run against moto's server started in-process on loopback: no AWS account needed."),
+        click.option("--local", is_flag=True, help="Run against moto's server started in-process on loopback: no AWS account needed. "
+                                             "Its account is kept in .cfn-strata/local/ under the current directory (`cfn-strata local reset` empties it)."),
     ]):
         command = option(command)
     return command
@@ -376,14 +378,14 @@ def _print_review(review, output: str) -> None:
             console.print(f"note: {note}", soft_wrap=True)
 
 
-def _plan(aws, bundle, bucket, prefix, create_bucket, lint, drift=True):
+def _plan(aws, bundle, bucket, prefix, create_bucket, lint, drift=True, allowed=()):
     from deployer.flow import plan as plan_change_set
 
     if lint:
         _lint_bundle(bundle)
     name, create = _bucket(bucket, aws.local)
     with console.status("uploading and creating the change set") as status:
-        result = plan_change_set(aws, bundle, name, prefix, create_bucket=create or create_bucket, progress=status.update, drift=drift)
+        result = plan_change_set(aws, bundle, name, prefix, create_bucket=create or create_bucket, progress=status.update, drift=drift, allowed=tuple(allowed))
     console.print(f"uploaded {result.upload.uploaded_count} of {len(result.upload.templates)} template(s)")
     return result
 
@@ -510,7 +512,7 @@ def upload(profile, env, params, out, bucket, prefix, create_bucket, region, aws
 @aws_options
 @_with(review_options)
 @_with(html_options)
-@click.option("--fail-on", type=click.Choice(["high", "medium"]), help=f"Exit {FAIL_ON_EXIT} when changes at this risk or above exist (for CI).")
+@click.option("--fail-on", type=click.Choice(FAIL_ON_LEVELS, case_sensitive=False), help=f"Exit {FAIL_ON_EXIT} when changes at this risk or above exist (for CI).")
 @catch_errors
 def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, output, skip_lint, skip_drift, fail_on, **html):
     """Upload, create a change set on the root stack (nested stacks included) and print the
@@ -534,7 +536,7 @@ def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_p
         if output == "html":
             _write_review_page(aws, bundle, result.review, html, result.upload.store.bucket, prefix)
     _print_review(result.review, output)
-    if fail_on and result.review.at_least(Risk.HIGH if fail_on == "high" else Risk.MEDIUM):
+    if fail_on and result.review.at_least(Risk.parse(fail_on)):
         sys.exit(FAIL_ON_EXIT)
 
 
@@ -552,6 +554,8 @@ def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_p
 @catch_errors
 def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, output, skip_lint, skip_drift, yes, allow_replacement):
     """Plan, show the review, confirm, execute, stream the events of every stack, print outputs.
+    Refuses a change set with changes that WILL FAIL (CloudFormation cannot execute them) and one
+    that replaces or removes stateful resources --allow-replacement does not name.
 
     \b
     Example:
@@ -564,7 +568,7 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
 
     bundle = _bundle(profile, env, params, out)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
-        result = _plan(aws, bundle, bucket, prefix, create_bucket, not skip_lint, not skip_drift)
+        result = _plan(aws, bundle, bucket, prefix, create_bucket, not skip_lint, not skip_drift, allow_replacement)
         if isinstance(result.outcome, NoChanges):
             console.print(f"[green]no changes[/green]: {bundle.stack_name} is up to date")
             return
@@ -732,6 +736,35 @@ def destroy(profile, env, params, out, region, aws_profile, endpoint_url, local,
     console.print(f"[green]deleted[/green] {bundle.stack_name}")
     for resource in kept:
         console.print(f"retained by its DeletionPolicy: {resource}", soft_wrap=True)
+
+
+@cli.group("local")
+def local_group():
+    """The local emulator's account (`--local`), kept in .cfn-strata/local/ under the current
+    directory so consecutive commands see the same stacks, buckets and outputs.
+
+    \b
+    Example:
+      cfn-strata local reset
+    """
+
+
+@local_group.command("reset")
+@catch_errors
+def local_reset():
+    """Empty the local emulator's account of this directory (every stack, bucket and change set).
+
+    \b
+    Example:
+      cfn-strata local reset
+    """
+    from deployer.local import LocalState, state_folder
+
+    state = LocalState(state_folder())
+    if state.reset():
+        console.print(f"[green]reset[/green]: the local account in {state.folder} is empty")
+    else:
+        console.print(f"the local account in {state.folder} was already empty")
 
 
 def main() -> None:

@@ -112,6 +112,12 @@ NAME_PROPERTIES: dict[str, str] = {
 NAME_PROPERTIES.pop("AWS::EFS::FileSystem")
 
 
+# Named types whose name is not the resource's identity, so a replacement does not collide with the
+# old copy: a task definition's Family groups revisions, and a replacement registers the next
+# revision of the same family (Amazon ECS Developer Guide, "Updating a task definition").
+REPLACEABLE_WHEN_NAMED = frozenset({"AWS::ECS::TaskDefinition"})
+
+
 def is_stateful(resource_type: str) -> bool:
     return resource_type in STATEFUL_TYPES
 
@@ -140,6 +146,14 @@ def custom_name(resource_type: str, properties: dict) -> object | None:
             return None
         value = value[part]
     return value
+
+
+def blocking_name(resource_type: str, properties: dict) -> object | None:
+    """The custom name that makes CloudFormation refuse to replace the resource ("cannot update a
+    stack when a custom-named resource requires replacing"), or None."""
+    if resource_type in REPLACEABLE_WHEN_NAMED:
+        return None
+    return custom_name(resource_type, properties)
 
 
 @lru_cache(maxsize=None)

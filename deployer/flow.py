@@ -16,7 +16,7 @@ from deployer.execute import StackFailed, execute
 from deployer.drift import detect_drift
 from deployer.recovery import guidance
 from deployer.guard import ROOT, policy_stacks, allowed_changes, guard_before_update, loosened, protect_after, protect_termination, rollback_configuration
-from deployer.review import Review, Risk, review_change_set
+from deployer.review import Facts, Review, Risk, review_change_set
 from deployer.session import Aws
 from deployer.upload import TemplateStore, UploadResult, bucket_region, upload_bundle
 
@@ -80,7 +80,30 @@ def upload(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create: b
     return upload_bundle(s3, bundle, store)
 
 
-def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_bucket: bool = False, clock: Clock = Clock(), waiting: Waiting = Waiting(), progress=None, drift: bool = True) -> PlanResult:
+def facts(bundle: Bundle, allowed: tuple[str, ...] = ()) -> Facts:
+    """What makes a change fail, from the new templates: custom names that block a replacement,
+    and the stack policies the deployer keeps on every stack (deployer/guard.py)."""
+    from resource_semantics import blocking_name
+    from templates.safety import guarded_ids
+
+    from deployer.offline import _text
+
+    names = {}
+    for layer, file in [(ROOT, bundle.root_file)] + [(s["layer"], s["file"]) for s in bundle.nested_stacks]:
+        for logical_id, resource in sorted((bundle.document(file).get("Resources") or {}).items()):
+            name = blocking_name(resource.get("Type", ""), resource.get("Properties") or {})
+            if name is not None:
+                names[(layer, logical_id)] = _text(name)
+    guarded = {owner: guarded_ids(policy) for owner, policy in bundle.policies().items()}
+    return Facts(names, guarded, tuple(allowed))
+
+
+def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_bucket: bool = False, clock: Clock = Clock(), waiting: Waiting = Waiting(), progress=None, drift: bool = True,
+         allowed: tuple[str, ...] = ()) -> PlanResult:
+    """Upload, create the change set and review it; `allowed` are the --allow-replacement specs
+    (a change they name is not rated as failing on its stack policy)."""
+    from deployer.offline import needs_offline, offline_review
+
     uploaded = upload(aws, bundle, bucket, prefix, create=create_bucket)
     cfn = aws.client("cloudformation")
     rollback = rollback_configuration(cfn, bundle)
@@ -88,7 +111,14 @@ def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_buck
     outcome = create_change_set(cfn, bundle, uploaded, now=clock.now(), waiting=waiting, progress=progress, rollback_configuration=rollback)
     if isinstance(outcome, NoChanges):
         return PlanResult(uploaded, outcome, None)
-    review = review_change_set(cfn, outcome.change_set_id, layer_of=bundle.layer_of, stateful_ids_of=bundle.stateful_ids)
+    known = facts(bundle, allowed)
+    review = review_change_set(cfn, outcome.change_set_id, layer_of=bundle.layer_of, stateful_ids_of=bundle.stateful_ids, facts=known)
+    if needs_offline(review) or not review.changes:  # an empty change set is "no changes" only if the templates agree
+        # a CREATE change set leaves the new stack in REVIEW_IN_PROGRESS: compared with nothing
+        review = offline_review(cfn, bundle, review, describe_stack(cfn, bundle.stack_name), known)
+        if not review.changes:  # the endpoint saw a change the templates and parameters do not hold
+            cfn.delete_change_set(ChangeSetName=outcome.change_set_id)
+            return PlanResult(uploaded, NoChanges(bundle.stack_name, "the computed nested change sets hold no change"), None)
     if preflight:
         review = replace(review, notes=review.notes + preflight)
     if drift and outcome.type == "UPDATE":
@@ -108,8 +138,19 @@ def _preflight_imports(cfn, bundle: Bundle) -> tuple[str, ...]:
     return check_imports(cfn, bundle, stack["StackId"])
 
 
+def refuse_will_fail(review: Review) -> None:
+    """Refuse a change set CloudFormation cannot execute (Risk.WILL_FAIL): executing it would only
+    fail and roll back."""
+    failing = review.at_least(Risk.WILL_FAIL)
+    if failing:
+        why = "; ".join(f"{c.layer}/{c.logical_id}: {c.reasons[0]}" for c in failing)
+        raise DeployerError(f"change set {review.change_set_name} cannot be executed ({len(failing)} change(s) WILL FAIL): {why}")
+
+
 def refuse_high_risk(review: Review, allow_replacement: tuple[str, ...] = ()) -> dict[str, frozenset[str]]:
-    """Refuse unless every replaced/removed stateful resource is named; {policy owner: ids} to loosen."""
+    """Refuse what will fail, and unless every replaced/removed stateful resource is named;
+    {policy owner: ids} to loosen."""
+    refuse_will_fail(review)
     return allowed_changes(review, tuple(allow_replacement))
 
 

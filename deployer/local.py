@@ -2,6 +2,14 @@
 without an AWS account. Also the one place that patches moto, narrowly, for a gap that blocks the
 flow (see `_patch_nested_stack_outputs`).
 
+State: moto keeps its account in memory, per process. `--local` keeps it in `.cfn-strata/local/`
+under the current directory (`LocalState`): moto's backends are restored from there before the
+server answers and written back (one pickle, replaced atomically) after it stopped, all under an
+exclusive file lock, so consecutive commands see the same stacks, buckets and outputs and two
+commands in one directory take turns instead of corrupting it. moto 5.2.5 offers no persistence of
+its own (its recorder replays requests, which re-draws every id); its models are plain objects that
+pickle once locks and private keys are given a reduction (`_StatePickler`).
+
 What the emulator does not model (README.md, section Deploying, lists it for users): nested change sets
 (IncludeNestedStacks is ignored), Replacement / Details / PolicyAction in change sets, resource
 types it has no model for (skipped with a warning), in-place updates of nested stacks (it deletes
@@ -11,10 +19,19 @@ and re-creates them), real failures and timing.
 from __future__ import annotations
 
 import contextlib
+import copyreg
+import io
 import logging
+import os
+import pickle
+import sys
+import tempfile
+import threading
+import time
 import urllib.request
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 from deployer.local_rules import patch_name_checks
@@ -256,9 +273,194 @@ def moto_needs_patch() -> bool:
     return vars(Stack).get("get_cfn_attribute") in (None, _outputs_attribute)
 
 
+# ------------------------------------------------------------------ state between commands
+
+STATE_FOLDER = Path(".cfn-strata") / "local"  # under the current directory (gitignored)
+STATE_FILE = "emulator.pickle"
+LOCK_FILE = "lock"
+STATE_FORMAT = 2
+_BACKEND_DICT_OWN = frozenset({"backend", "service_name", "_use_boto3_regions", "_additional_regions", "_id"})  # set by BackendDict.__init__
+LOCK_WAIT_SECONDS = 600
+
+
+def state_folder(cwd: Path | None = None) -> Path:
+    return (cwd or Path.cwd()) / STATE_FOLDER
+
+
+def _load_private_key(der: bytes):
+    from cryptography.hazmat.primitives.serialization import load_der_private_key
+
+    return load_der_private_key(der, None)
+
+
+class _StatePickler(pickle.Pickler):
+    """Pickles moto's models: a lock becomes a new lock (nothing holds one between requests, the
+    server is stopped), a private key (moto's KMS keys) its PKCS#8 DER bytes."""
+
+    dispatch_table = copyreg.dispatch_table | {
+        type(threading.Lock()): lambda lock: (threading.Lock, ()),
+        type(threading.RLock()): lambda lock: (threading.RLock, ()),
+    }
+
+    def reducer_override(self, obj):
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+        if isinstance(obj, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
+            der = obj.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+            return _load_private_key, (der,)
+        return NotImplemented
+
+
+def _header() -> dict:
+    import moto
+
+    return {"format": STATE_FORMAT, "moto": moto.__version__, "python": f"{sys.version_info.major}.{sys.version_info.minor}"}
+
+
+@dataclass(frozen=True)
+class LocalState:
+    """The emulated account of one directory: `folder/emulator.pickle`, guarded by `folder/lock`."""
+
+    folder: Path
+
+    @property
+    def file(self) -> Path:
+        return self.folder / STATE_FILE
+
+    @contextlib.contextmanager
+    def locked(self, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
+        """Exclusive use of the folder for one command; another command waits its turn."""
+        from deployer.errors import DeployerError
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / LOCK_FILE, "a+b") as handle:
+            deadline = time.monotonic() + wait_seconds
+            while not _try_lock(handle):
+                if time.monotonic() > deadline:
+                    raise DeployerError(f"another cfn-strata --local command has used {self.folder} for over {wait_seconds:.0f} s (lock {self.folder / LOCK_FILE}); wait for it to finish")
+                time.sleep(0.1)
+            try:
+                yield
+            finally:
+                _unlock(handle)
+
+    def restore(self) -> bool:
+        """Put the saved backends into moto (after its reset); False when there is nothing saved."""
+        from deployer.errors import DeployerError
+
+        if not self.file.is_file():
+            return False
+        with open(self.file, "rb") as handle:
+            try:
+                header = pickle.load(handle)
+            except Exception as err:
+                raise DeployerError(f"{self.file} is not a local emulator state ({err}); start over with `cfn-strata local reset`") from err
+            if not isinstance(header, dict) or header != _header():
+                raise DeployerError(f"{self.file} was written by another moto/Python ({header}, this is {_header()}); start over with `cfn-strata local reset`")
+            backends = pickle.load(handle)
+        from moto.backends import get_backend
+        from moto.core.base_backend import BackendDict
+
+        for service, (accounts, shared) in sorted(backends.items()):
+            live = get_backend(service)
+            live.clear()
+            live.update(accounts)
+            for name, value in shared.items():
+                setattr(live, name, value)
+            if live not in BackendDict._instances:
+                BackendDict._instances.append(live)
+        return True
+
+    def save(self) -> None:
+        """Every moto backend in use, in one pickle (objects shared between services stay shared),
+        written to a temporary file and renamed over the old state: a crash leaves the old one."""
+        from moto.core.base_backend import BackendDict
+
+        # a service's state shared by its accounts lives on its BackendDict (S3's bucket_accounts:
+        # without it, moto creates an existing bucket anew, empty, instead of BucketAlreadyOwnedByYou)
+        backends = {b.service_name: (dict(b), {k: v for k, v in vars(b).items() if k not in _BACKEND_DICT_OWN}) for b in BackendDict._instances if len(b)}
+        buffer = io.BytesIO()
+        pickle.dump(_header(), buffer)
+        _StatePickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(backends)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".emulator-", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(buffer.getvalue())
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, self.file)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
+
+    def reset(self) -> bool:
+        """Empty the emulated account; True when there was one."""
+        with self.locked():
+            existed = self.file.is_file()
+            with contextlib.suppress(FileNotFoundError):
+                self.file.unlink()
+            return existed
+
+
+def _try_lock(handle) -> bool:
+    if os.name == "nt":  # pragma: no cover - Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+    import fcntl
+
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _unlock(handle) -> None:
+    if os.name == "nt":  # pragma: no cover - Windows
+        import msvcrt
+
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+        return
+    import fcntl
+
+    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 @contextlib.contextmanager
-def local_endpoint() -> Iterator[LocalEndpoint]:
-    """Start moto on 127.0.0.1 with a free port; always stopped on exit."""
+def local_endpoint(state: LocalState | None = None) -> Iterator[LocalEndpoint]:
+    """Start moto on 127.0.0.1 with a free port; always stopped on exit. With `state`, the account
+    is restored from it first and saved back after the server stopped (whatever the command's
+    outcome: what it did to the account happened, as on AWS), the folder locked throughout."""
+    if state is None:
+        with _serving() as endpoint:
+            yield endpoint
+        return
+    with state.locked():
+        restored = []  # saved back only when what was there was read: a refused state stays as it is
+
+        def restore() -> None:
+            state.restore()
+            restored.append(True)
+
+        try:
+            with _serving(restore) as endpoint:
+                yield endpoint
+        finally:
+            if restored:
+                state.save()
+
+
+@contextlib.contextmanager
+def _serving(restore=lambda: None) -> Iterator[LocalEndpoint]:
     try:
         from moto.server import ThreadedMotoServer
     except ImportError as err:  # moto is a test extra
@@ -286,6 +488,7 @@ def local_endpoint() -> Iterator[LocalEndpoint]:
         # moto keeps its state per process, not per server: start every local run empty (moto's
         # documented reset endpoint), whatever an earlier run in this process left behind.
         urllib.request.urlopen(urllib.request.Request(f"{endpoint.url}/moto-api/reset", method="POST"), timeout=30).close()
+        restore()
         yield endpoint
     finally:
         endpoint.stop()

@@ -1,16 +1,26 @@
 """The review of a change set: every nested change set walked (all pages), every resource change
-classified and rated. A data structure; table, Markdown and JSON are views of it."""
+classified and rated. A data structure; table, Markdown and JSON are views of it.
+
+Where the endpoint reports no nested change sets (the local emulator), deployer/offline.py computes
+them from the deployed and the new templates in the shape DescribeChangeSet returns, and the same
+`resource_change` reads them."""
 
 from __future__ import annotations
 
 import enum
 import json
 from dataclasses import asdict, dataclass, field
+from typing import Mapping
 
 from resource_semantics import SECURITY_TYPE_PREFIXES as SECURITY_TYPES_PREFIXES
-from resource_semantics import SECURITY_TYPES, STATEFUL_TYPES
+from resource_semantics import SECURITY_TYPES, STATEFUL_TYPES, carries_traffic, name_property
 
 DELETES_OLD_COPY = {"Delete", "ReplaceAndDelete"}
+NESTED_STACK = "AWS::CloudFormation::Stack"
+ROOT = "root"
+# The JSON view's contract (README: Deploying, "The review as JSON"). 2: every risk is a label
+# ("LOW" ... "WILL_FAIL"), properties carry path / before / after, changes carry blockers.
+JSON_SCHEMA_VERSION = 2
 
 
 class Risk(enum.IntEnum):
@@ -18,10 +28,35 @@ class Risk(enum.IntEnum):
     MEDIUM = 2
     HIGH = 3
     DATA_LOSS = 4
+    WILL_FAIL = 5  # CloudFormation cannot execute it: the update fails and rolls back
 
     @property
     def label(self) -> str:
         return self.name.replace("_", " ")
+
+    @classmethod
+    def parse(cls, text: str) -> "Risk":
+        """"high", "data-loss", "DATA_LOSS", "will fail" -> the level."""
+        return cls[text.strip().upper().replace("-", "_").replace(" ", "_")]
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What decides whether a change can execute, beyond the change set itself: the custom names
+    in the new templates and the stack policies in force (deployer/flow.py builds it from the
+    bundle). Empty facts rate on the change set alone."""
+
+    names: Mapping[tuple[str, str], str] = field(default_factory=dict)  # (layer, logical id) -> its custom name
+    guarded: Mapping[str, frozenset[str]] = field(default_factory=dict)  # policy owner -> ids its stack policy denies Replace/Delete on
+    allowed: tuple[str, ...] = ()  # --allow-replacement specs (LogicalId or layer/LogicalId)
+
+    def allows(self, layer: str, logical_id: str) -> bool:
+        return any(spec in (logical_id, f"{layer}/{logical_id}") for spec in self.allowed)
+
+
+def policy_owner(layer: str, resource_type: str) -> str:
+    """Whose stack policy guards a change: the root for a nested stack itself, else its layer."""
+    return ROOT if resource_type == NESTED_STACK else layer.split("/")[0]
 
 
 @dataclass(frozen=True)
@@ -31,11 +66,35 @@ class PropertyChange:
     requires_recreation: str | None  # Never | Conditionally | Always
     change_source: str | None
     causing_entity: str | None = None
+    path: str | None = None  # /Properties/ContainerDefinitions/0/PortMappings/0/ContainerPort (IncludePropertyValues, or computed offline)
+    before: str | None = None  # the value before and after, as CloudFormation reports them (JSON text for objects)
+    after: str | None = None
+    change_type: str | None = None  # Add | Remove | Modify (AttributeChangeType)
+
+    @property
+    def where(self) -> str:
+        """The property path below Properties ("ContainerDefinitions/0/Image"), else its name."""
+        if self.path:
+            return self.path.removeprefix("/Properties/").removeprefix("/")
+        return self.name or self.attribute
+
+    @property
+    def values(self) -> str:
+        """"3000 → 8080" when the values are known, else ""."""
+        if self.before is None and self.after is None:
+            return ""
+        return f"{_short(self.before)} → {_short(self.after)}"
 
     def __str__(self) -> str:
-        target = self.name or self.attribute
         detail = f" ({self.requires_recreation})" if self.requires_recreation and self.requires_recreation != "Never" else ""
-        return target + detail
+        values = f": {self.values}" if self.values else ""
+        return self.where + values + detail
+
+
+def _short(value: str | None, limit: int = 60) -> str:
+    if value is None:
+        return "(none)"
+    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -51,6 +110,7 @@ class ResourceChange:
     stateful: bool
     risk: Risk
     reasons: tuple[str, ...]
+    blockers: tuple[str, ...] = ()  # why it cannot execute: "custom-name" | "stack-policy"
 
     @property
     def replaces(self) -> bool:
@@ -105,7 +165,7 @@ class Review:
 
 
 def rate(resource_type: str, action: str, replacement: str | None, policy_action: str | None, properties, stateful: bool) -> tuple[Risk, tuple[str, ...]]:
-    """The risk rules, in one place."""
+    """The risk rules on the change alone, in one place (`blocked` adds what makes it fail)."""
     reasons: list[str] = []
     destructive = action == "Remove" or replacement in ("True", "Conditional")
     if stateful and destructive:
@@ -114,6 +174,8 @@ def rate(resource_type: str, action: str, replacement: str | None, policy_action
             return Risk.DATA_LOSS, (f"stateful resource {verb} and its old copy deleted ({policy_action})",)
         kept = f", old copy: {policy_action}" if policy_action else ", policy action not reported"
         return Risk.HIGH, (f"stateful resource {verb}{kept}",)
+    if destructive and carries_traffic(resource_type):
+        reasons.append("interrupts traffic")
     if resource_type.startswith(SECURITY_TYPES_PREFIXES) or resource_type in SECURITY_TYPES:
         reasons.append("IAM / security group / WAF change")
     if resource_type == "AWS::KMS::Key" and any(p.name == "KeyPolicy" for p in properties):
@@ -125,22 +187,62 @@ def rate(resource_type: str, action: str, replacement: str | None, policy_action
     return Risk.LOW, ()
 
 
-def resource_change(layer: str, raw: dict, stateful_ids: frozenset[str]) -> ResourceChange:
+def blocked(layer: str, logical_id: str, resource_type: str, action: str, replacement: str | None, properties, stateful: bool,
+            facts: Facts) -> tuple[Risk | None, tuple[str, ...], tuple[str, ...]]:
+    """What CloudFormation will refuse at execute time: (risk it sets or None, reasons, blockers).
+    - replacing a custom-named resource whose name stays: "CloudFormation cannot update a stack when
+      a custom-named resource requires replacing" (AWS knowledge center, cloudformation-custom-name);
+      a conditional replacement fails only if it happens: HIGH;
+    - a replacement or removal the stack policy of its owner denies (Update:Replace / Update:Delete),
+      unless --allow-replacement names it (the deployer then loosens that policy for the execution).
+      Only an update replaces or removes anything, and stack policies act only on updates."""
+    reasons: list[str] = []
+    blockers: list[str] = []
+    risk = None
+    replaces = replacement in ("True", "Conditional")
+    name = facts.names.get((layer, logical_id))
+    renamed = (name_property(resource_type) or "").split("/")[0] in {p.name for p in properties}
+    if replaces and name is not None and not renamed:
+        if replacement == "True":
+            risk = Risk.WILL_FAIL
+            blockers.append("custom-name")
+            reasons.append(f"custom-named ({name}): CloudFormation cannot replace it; change its name or logical id with this change")
+        else:  # MEDIUM, not HIGH: HIGH and above are what --allow-replacement must name
+            risk = Risk.MEDIUM
+            reasons.append(f"custom-named ({name}): the update fails if CloudFormation has to replace it")
+    if replaces or action == "Remove":
+        owner = policy_owner(layer, resource_type)
+        # the deployer's guard also denies removing what the deployed stack holds (guard_before_update)
+        guarded = logical_id in facts.guarded.get(owner, frozenset()) or (action == "Remove" and stateful and owner != ROOT and owner in facts.guarded)
+        if guarded and not facts.allows(layer, logical_id):
+            risk = Risk.WILL_FAIL
+            blockers.append("stack-policy")
+            verb = "removing" if action == "Remove" else "replacing"
+            reasons.append(f"the stack policy of {owner} denies {verb} it: pass --allow-replacement {layer}/{logical_id} to allow it")
+    return risk, tuple(reasons), tuple(blockers)
+
+
+def resource_change(layer: str, raw: dict, stateful_ids: frozenset[str], facts: Facts = Facts()) -> ResourceChange:
     properties = tuple(
         PropertyChange(
             d.get("Target", {}).get("Attribute", ""), d.get("Target", {}).get("Name"),
             d.get("Target", {}).get("RequiresRecreation"), d.get("ChangeSource"), d.get("CausingEntity"),
+            d.get("Target", {}).get("Path"), d.get("Target", {}).get("BeforeValue"), d.get("Target", {}).get("AfterValue"),
+            d.get("Target", {}).get("AttributeChangeType"),
         )
         for d in raw.get("Details", [])
     )
     kind = raw.get("ResourceType", "")
     # A nested stack is stateful when its layer holds stateful resources: removing it removes them.
-    stateful = kind in STATEFUL_TYPES or raw["LogicalResourceId"] in stateful_ids or (kind == "AWS::CloudFormation::Stack" and bool(stateful_ids))
+    stateful = kind in STATEFUL_TYPES or raw["LogicalResourceId"] in stateful_ids or (kind == NESTED_STACK and bool(stateful_ids))
     replacement = raw.get("Replacement")
     risk, reasons = rate(kind, raw["Action"], replacement, raw.get("PolicyAction"), properties, stateful)
+    failing, why, blockers = blocked(layer, raw["LogicalResourceId"], kind, raw["Action"], replacement, properties, stateful, facts)
+    if failing is not None:
+        risk, reasons = max(risk, failing), (*why, *reasons)
     return ResourceChange(
         layer, raw["LogicalResourceId"], kind, raw["Action"], replacement, raw.get("PolicyAction"),
-        raw.get("PhysicalResourceId"), properties, stateful, risk, reasons,
+        raw.get("PhysicalResourceId"), properties, stateful, risk, reasons, blockers,
     )
 
 
@@ -155,9 +257,10 @@ def _pages(cfn, change_set_id: str) -> list[dict]:
             return pages
 
 
-def review_change_set(cfn, change_set_id: str, *, layer_of, stateful_ids_of) -> Review:
+def review_change_set(cfn, change_set_id: str, *, layer_of, stateful_ids_of, facts: Facts = Facts()) -> Review:
     """Walk the root change set and every nested one. `layer_of(logical_id)` names the layer of a
-    root nested stack; `stateful_ids_of(layer)` gives the logical ids the manifest calls stateful."""
+    root nested stack; `stateful_ids_of(layer)` gives the logical ids the manifest calls stateful;
+    `facts` the custom names and stack policies that make a change fail."""
     changes: list[ResourceChange] = []
     unwalked: list[str] = []
     first = None
@@ -179,14 +282,20 @@ def review_change_set(cfn, change_set_id: str, *, layer_of, stateful_ids_of) -> 
                 if raw.get("ResourceType") == "AWS::CloudFormation::Stack":
                     here = child_layer
                     unwalked.append(child_layer)
-                changes.append(resource_change(here, raw, stateful_ids_of(here)))
+                changes.append(resource_change(here, raw, stateful_ids_of(here), facts))
 
     walk(change_set_id, None)
     notes = []
     if unwalked:
-        notes.append(f"no nested change set was reported for {', '.join(unwalked)} (the endpoint ignored IncludeNestedStacks): their resources are not listed")
-    ordered = sorted(changes, key=lambda c: (-c.risk, c.layer, c.logical_id))
-    return Review(first["StackName"], first["ChangeSetName"], first.get("ChangeSetType", ""), tuple(ordered), tuple(notes))
+        notes.append(f"{UNWALKED_NOTE} for {', '.join(unwalked)} (the endpoint ignored IncludeNestedStacks): their resources are not listed")
+    return Review(first["StackName"], first["ChangeSetName"], first.get("ChangeSetType", ""), ordered(changes), tuple(notes))
+
+
+UNWALKED_NOTE = "no nested change set was reported"
+
+
+def ordered(changes) -> tuple[ResourceChange, ...]:
+    return tuple(sorted(changes, key=lambda c: (-c.risk, c.layer, c.logical_id)))
 
 
 # ------------------------------------------------------------------ views
@@ -199,11 +308,13 @@ def to_json(review: Review) -> str:
         raise TypeError(value)
 
     document = {
+        "schema_version": JSON_SCHEMA_VERSION,
         "stack_name": review.stack_name,
         "change_set_name": review.change_set_name,
+        "change_set_type": review.change_set_type,
         "highest_risk": review.highest.name if review.highest else None,
-        "summary": [asdict(s) for s in review.summaries()],
-        "changes": [asdict(c) | {"causes": [asdict(p) for p in c.causes]} for c in review.changes],
+        "summary": [asdict(s) | {"highest": s.highest.name if s.highest else None} for s in review.summaries()],
+        "changes": [asdict(c) | {"risk": c.risk.name, "causes": [asdict(p) for p in c.causes]} for c in review.changes],
         "drifted": [asdict(d) for d in review.drifted],
         "notes": list(review.notes),
     }
@@ -256,7 +367,7 @@ def to_table(review: Review):
     table = Table(title=f"change set {review.change_set_name} on {review.stack_name}", caption=summary_line(review))
     for column in ("risk", "layer", "logical id", "type", "action", "replacement", "old copy", "changed properties", "why"):
         table.add_column(column, overflow="fold")
-    styles = {Risk.DATA_LOSS: "bold white on red", Risk.HIGH: "bold red", Risk.MEDIUM: "yellow", Risk.LOW: "green"}
+    styles = {Risk.WILL_FAIL: "bold white on magenta", Risk.DATA_LOSS: "bold white on red", Risk.HIGH: "bold red", Risk.MEDIUM: "yellow", Risk.LOW: "green"}
     for c in review.changes:
         why = "; ".join(c.reasons + ((f"caused by {_cause(c)}",) if c.causes and c.replaces else ()))
         table.add_row(f"[{styles[c.risk]}]{c.risk.label}[/]", c.layer, c.logical_id, c.resource_type, c.action, c.replacement or "-", c.policy_action or "-", _properties(c), why or "-")

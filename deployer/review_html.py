@@ -15,9 +15,9 @@ h1{font-size:1.35rem;margin:0 0 .3rem}h2{font-size:1.1rem;margin:1.6rem 0 .5rem}
 table{border-collapse:collapse;width:100%;margin:.3rem 0 1rem}th,td{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .risk{font-weight:700;white-space:nowrap;padding:.1rem .4rem;border-radius:3px}
-.r-DATA_LOSS .risk{background:#b60205;color:#fff}.r-HIGH .risk{background:#fbca04;color:#000}
+.r-WILL_FAIL .risk{background:#6f42c1;color:#fff}.r-DATA_LOSS .risk{background:#b60205;color:#fff}.r-HIGH .risk{background:#fbca04;color:#000}
 .r-MEDIUM .risk{background:#fef2c0;color:#5c4400}.r-LOW .risk{background:#dafbe1;color:#116329}
-tr.r-DATA_LOSS td{background:#ffebe9}tr.r-HIGH td{background:#fff8c5}
+tr.r-WILL_FAIL td{background:#f5f0ff}tr.r-DATA_LOSS td{background:#ffebe9}tr.r-HIGH td{background:#fff8c5}
 details{border:1px solid #d0d7de;border-radius:6px;margin:.5rem 0;padding:.2rem .8rem}details>summary{cursor:pointer;font-weight:600;padding:.3rem 0}
 .drift{border-left:4px solid #b60205;padding-left:.8rem}.note{color:#555}
 #filter{margin:.5rem 0}#filter label{margin-right:1rem}
@@ -75,7 +75,7 @@ def to_html(review: Review) -> str:
     ) + "</div>")
 
     attention = review.at_least(Risk.HIGH)
-    lines.append("<h2>Data loss and high risk</h2>")
+    lines.append("<h2>Will fail, data loss and high risk</h2>")
     lines += _table(attention, "attention") if attention else ['<p id="attention">None: no stateful resource is replaced or removed.</p>']
 
     if review.drifted:

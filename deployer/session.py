@@ -47,11 +47,12 @@ def aws(region: str, profile: str | None = None, endpoint_url: str | None = None
 
 @contextlib.contextmanager
 def open_aws(region: str, *, profile: str | None, endpoint_url: str | None, local: bool) -> Iterator[Aws]:
-    """Real AWS, or (local=True) moto in-process on a free loopback port, stopped on exit."""
+    """Real AWS, or (local=True) moto in-process on a free loopback port, stopped on exit, with the
+    emulated account kept in .cfn-strata/local/ under the current directory (deployer/local.py)."""
     if not local:
         yield aws(region, profile, endpoint_url)
         return
-    from deployer.local import LOCAL_CREDENTIALS, local_endpoint
+    from deployer.local import LOCAL_CREDENTIALS, LocalState, local_endpoint, state_folder
 
-    with local_endpoint() as endpoint:
+    with local_endpoint(LocalState(state_folder())) as endpoint:
         yield Aws(boto3.Session(region_name=region, **LOCAL_CREDENTIALS), endpoint.url, local=True)

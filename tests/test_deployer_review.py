@@ -104,8 +104,13 @@ def test_views(review):
         ("AWS::RDS::DBInstance", "Modify", "Conditional", "ReplaceAndDelete", True, Risk.HIGH),
         ("AWS::RDS::DBInstance", "Modify", "True", None, True, Risk.HIGH),  # policy not reported (emulator)
         ("AWS::WAFv2::WebACL", "Modify", "False", None, False, Risk.MEDIUM),
-        ("AWS::ECS::Service", "Modify", "True", None, False, Risk.LOW),
-        ("AWS::ECS::Service", "Remove", None, "Delete", False, Risk.LOW),
+        # replacing or removing what carries traffic or identity interrupts it (resource_semantics.TRAFFIC_TYPES)
+        ("AWS::ECS::Service", "Modify", "True", None, False, Risk.MEDIUM),
+        ("AWS::ECS::Service", "Remove", None, "Delete", False, Risk.MEDIUM),
+        ("AWS::CloudFront::Distribution", "Remove", None, "Delete", False, Risk.MEDIUM),
+        ("AWS::ElasticLoadBalancingV2::TargetGroup", "Modify", "True", "ReplaceAndDelete", False, Risk.MEDIUM),
+        ("AWS::ECS::Service", "Modify", "False", None, False, Risk.LOW),
+        ("AWS::EC2::RouteTable", "Modify", "True", "ReplaceAndDelete", False, Risk.LOW),
     ],
 )
 def test_risk_rules(kind, action, replacement, policy, stateful, expected):

@@ -90,7 +90,7 @@ def test_page_structure_data_loss_first_counts_match_the_json_view(review):
     summary = json.loads(to_json(review))["summary"]
     rows = body_rows(page.tables["summary"])
     assert [[r["cells"][0], *map(int, r["cells"][1:5])] for r in rows] == [[s["layer"], s["adds"], s["modifies"], s["replaces"], s["removes"]] for s in summary]
-    assert [r["cells"][5] for r in rows] == [Risk(s["highest"]).label for s in summary] == ["DATA LOSS", "HIGH"]
+    assert [r["cells"][5] for r in rows] == [Risk[s["highest"]].label for s in summary] == ["DATA LOSS", "HIGH"]
 
     # one collapsible section per nested stack, open where something is HIGH or worse; every change once
     assert page.details == {"network": True, "security": True}
