@@ -477,10 +477,12 @@ def _rollback_alarm(b: LayerBuilder, svc_name: str) -> cloudwatch.Alarm:
         for key, group in groups.items()
     ]
     queries.append(cloudwatch.MetricDataQuery(Id="errors", Expression="FILL(blue, 0) + FILL(green, 0)", Label=f"{svc_name} target 5xx", ReturnData=True))
+    # Not the name the CodeDeploy-era alarm had in the cicd stack: alarms are upserted by name, and
+    # that stack's update deletes its alarm by name after this layer created this one.
     return b.add(
         cloudwatch.Alarm(
-            logical_id("service", svc_name, "DeploymentAlarm"),
-            AlarmName=b.named("alarm", f"{svc_name}-deployment"),
+            logical_id("service", svc_name, "RollbackAlarm"),
+            AlarmName=b.named("alarm", f"{svc_name}-rollback"),
             AlarmDescription=f"Rolls a blue/green deployment of {svc_name} back: more than {threshold} target 5xx a minute, two minutes running",
             Metrics=queries,
             EvaluationPeriods=2,
@@ -488,7 +490,7 @@ def _rollback_alarm(b: LayerBuilder, svc_name: str) -> cloudwatch.Alarm:
             Threshold=threshold,
             ComparisonOperator="GreaterThanThreshold",
             TreatMissingData="notBreaching",
-            Tags=b.tags("alarm", f"{svc_name}-deployment"),
+            Tags=b.tags("alarm", f"{svc_name}-rollback"),
         )
     )
 

@@ -125,7 +125,7 @@ def test_smart_task_blue_green_services_deploy_with_the_ecs_action_no_codedeploy
     assert not any("appspec" in c or "taskdef" in c for c in image_spec["phases"]["build"]["commands"])
     assert [a["OutputArtifacts"] for a in app_stages[1]["Actions"] if a["Name"] == "BuildImages"] == [[{"Name": "Images"}]]
     assert not [r for r in document["Resources"].values() if r["Type"].startswith("AWS::CodeDeploy::")]
-    assert "ServiceBackendDeploymentAlarm" not in document["Resources"]  # the rollback alarm lives beside its service (compute)
+    assert not resources(document, "AWS::CloudWatch::Alarm")  # the rollback alarm lives beside its service (compute)
     for title, role in resources(document, "AWS::IAM::Role").items():
         if role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "codedeploy.amazonaws.com"}:
             raise AssertionError("a CodeDeploy role is left")

@@ -288,7 +288,7 @@ def test_seed_002_canary_10_percent_5_minutes_with_alarm_rollback(env):
             "Strategy": "CANARY",
             "CanaryConfiguration": {"CanaryPercent": 10.0, "CanaryBakeTimeInMinutes": 5},
             "BakeTimeInMinutes": 5,
-            "Alarms": {"AlarmNames": [{"Ref": f"Service{svc}DeploymentAlarm"}], "Enable": True, "Rollback": True},
+            "Alarms": {"AlarmNames": [{"Ref": f"Service{svc}RollbackAlarm"}], "Enable": True, "Rollback": True},
             "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
             "MinimumHealthyPercent": 100,
             "MaximumPercent": 200,
@@ -307,8 +307,9 @@ def test_seed_002_canary_10_percent_5_minutes_with_alarm_rollback(env):
         # the inputs those refs name are the edge layer's outputs (the root wires them by name)
         for output in ("GreenTargetGroupArn", "ProductionListenerRuleArn", "TestListenerRuleArn", "GreenTargetGroupFullName", "TargetGroupFullName"):
             assert f"Service{svc}{output}" in d["Parameters"]
-        alarm = props(d, f"Service{svc}DeploymentAlarm")
-        assert alarm["AlarmName"] == f"alarm-{svc.lower()}-deployment-st-{env}"
+        alarm = props(d, f"Service{svc}RollbackAlarm")
+        # not the CodeDeploy-era alarm-<svc>-deployment name: the cicd stack deletes that one by name
+        assert alarm["AlarmName"] == f"alarm-{svc.lower()}-rollback-st-{env}"
         assert (alarm["Threshold"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"], alarm["ComparisonOperator"], alarm["TreatMissingData"]) == (10, 2, 2, "GreaterThanThreshold", "notBreaching")
         queries = {q["Id"]: q for q in alarm["Metrics"]}
         assert queries["errors"] == {"Id": "errors", "Expression": "FILL(blue, 0) + FILL(green, 0)", "Label": f"{svc.lower()} target 5xx", "ReturnData": True}
