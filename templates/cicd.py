@@ -1,13 +1,14 @@
 """cicd layer: one CodePipeline per configured pipeline, the KMS-encrypted artifact bucket, the
-CodeBuild projects and least-privilege roles, and for blue/green services the CodeDeploy
-application and deployment groups.
+CodeBuild projects and least-privilege roles.
 
 A backend pipeline runs Source (the application repository and the infrastructure repository
 holding cfn-strata, its params and buildspec.yml) -> Build (images pushed to ECR; the repository's
 buildspec.yml generates, lints and uploads the templates) -> Infrastructure (CloudFormation
 CHANGE_SET_REPLACE with the uploaded root template and template configuration -> a CodeBuild step
 writing the HTML review page of that change set -> manual approval linking it -> CHANGE_SET_EXECUTE)
--> Application (ECS standard deploy per rolling service, CodeDeployToECS per blue/green service).
+-> Application (the ECS standard deploy action per service: UpdateService with the new image, and
+ECS runs the service's own deployment, rolling or blue/green with its traffic shifting and alarm
+rollback, which CloudFormation configures).
 A frontend pipeline runs Source -> Build (the SPA) -> Deploy (S3 deploy into the SPA bucket, then a
 CloudFront invalidation).
 """
@@ -19,20 +20,23 @@ import json
 from awacs.aws import Action, Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
 from awacs.sts import AssumeRole
 from troposphere import AccountId, Equals, GetAtt, If, Join, Ref, Sub
-from troposphere import cloudwatch, codebuild, codeconnections, codedeploy, iam, logs, s3
+from troposphere import codebuild, codeconnections, iam, logs, s3
 from troposphere import codepipeline as cp
 
 from templates.common import Layer, LayerBuilder, logical_id
-from templates.config import AppConfig, PipelineConfig
+from templates.config import DEPLOY_START_MINUTES, PIPELINE_ECS_DEPLOY_MINUTES, AppConfig, PipelineConfig, ServiceConfig
 from templates.render import stack_name
 
 CODEBUILD_IMAGE = "aws/codebuild/standard:7.0"
+ROLLING_DEPLOY_MINUTES = 30
 CHANGE_SET_NAME = "cfn-strata-pipeline"
 TEMPLATE_PREFIX = "templates"
 REVIEW_PREFIX = "reviews"
 CAPABILITIES = "CAPABILITY_IAM,CAPABILITY_NAMED_IAM,CAPABILITY_AUTO_EXPAND"
 # Services whose resources the generated nested stacks create: the CloudFormation service role may
 # act on these and no others (the names of what it creates do not exist before it creates them).
+# codedeploy: stacks generated before ECS-native blue/green hold CodeDeploy applications and
+# deployment groups, which the first update through the pipeline deletes.
 DEPLOYED_SERVICES = (
     "acm", "apigateway", "application-autoscaling", "autoscaling", "backup", "cloudformation", "cloudfront", "cloudwatch",
     "codebuild", "codeconnections", "codedeploy", "codepipeline", "codestar-connections", "cognito-idp", "ec2", "ecr", "ecs",
@@ -229,10 +233,9 @@ def _repository_knobs(b: LayerBuilder, prefix: str, label: str, source, key: str
 # ------------------------------------------------------------------ backend pipeline
 
 
-def _image_buildspec(cfg: AppConfig, blue_green: list[str]) -> str:
+def _image_buildspec(cfg: AppConfig) -> str:
     """Build and push one image per service (its folder's Dockerfile, else the repository root's),
-    tagged with the commit; write imagedefinitions-<svc>.json for the ECS deploy action and, for
-    blue/green services, taskdef.json + appspec.yaml + imageDetail.json for CodeDeployToECS."""
+    tagged with the commit; write imagedefinitions-<svc>.json for the ECS deploy action."""
     commands = ['aws ecr get-login-password | docker login --username AWS --password-stdin "$REGISTRY"']
     build = []
     for svc_name in cfg.services:
@@ -243,24 +246,7 @@ def _image_buildspec(cfg: AppConfig, blue_green: list[str]) -> str:
             f'docker push "$REGISTRY/$REPOSITORY_{var}:$IMAGE_TAG"',
             f'printf \'[{{"name":"%s","imageUri":"%s"}}]\' "$CONTAINER_{var}" "$REGISTRY/$REPOSITORY_{var}:$IMAGE_TAG" > imagedefinitions-{svc_name}.json',
         ]
-        if svc_name in blue_green:
-            build += [
-                f"mkdir -p deploy/{svc_name}",
-                f'printf \'{{"ImageURI":"%s"}}\' "$REGISTRY/$REPOSITORY_{var}:$IMAGE_TAG" > deploy/{svc_name}/imageDetail.json',
-                # the running task definition is the template: CodeDeploy fills in the new image
-                f'aws ecs describe-task-definition --task-definition "$(aws ecs describe-services --cluster "$CLUSTER" --services "$SERVICE_{var}" --query "services[0].taskDefinition" --output text)" --query taskDefinition'
-                f' | jq --arg c "$CONTAINER_{var}" \'(.containerDefinitions[] | select(.name == $c) | .image) = "<IMAGE1_NAME>" | del(.taskDefinitionArn, .revision, .status, .requiresAttributes, .compatibilities, .registeredAt, .registeredBy)\' > deploy/{svc_name}/taskdef.json',
-                f'printf \'version: 0.0\\nResources:\\n  - TargetService:\\n      Type: AWS::ECS::Service\\n      Properties:\\n        TaskDefinition: "<TASK_DEFINITION>"\\n        LoadBalancerInfo:\\n          ContainerName: "%s"\\n          ContainerPort: {cfg.services[svc_name].port}\\n\' "$CONTAINER_{var}" > deploy/{svc_name}/appspec.yaml',
-            ]
     artifacts: dict = {"files": [f"imagedefinitions-{svc}.json" for svc in cfg.services]}
-    if blue_green:
-        artifacts = {
-            "files": artifacts["files"],
-            "secondary-artifacts": {
-                "Images": {"files": artifacts["files"]},
-                **{_deploy_artifact(svc): {"base-directory": f"deploy/{svc}", "files": ["taskdef.json", "appspec.yaml", "imageDetail.json"]} for svc in blue_green},
-            },
-        }
     return _buildspec(
         {
             "version": 0.2,
@@ -272,10 +258,6 @@ def _image_buildspec(cfg: AppConfig, blue_green: list[str]) -> str:
             "artifacts": artifacts,
         }
     )
-
-
-def _deploy_artifact(svc_name: str) -> str:
-    return logical_id(svc_name, "Deploy")
 
 
 REVIEW_BUILDSPEC = {
@@ -301,8 +283,6 @@ REVIEW_BUILDSPEC = {
 def _backend_pipeline(b: LayerBuilder, name: str, pipeline: PipelineConfig, shared: dict) -> None:
     cfg = b.cfg
     key_arn, bucket, connection_arn, cluster = shared["key"], shared["bucket"], shared["connection"], shared["cluster"]
-    blue_green = [svc for svc, conf in cfg.services.items() if conf.deployment == "blue_green"]
-    rolling = [svc for svc in cfg.services if svc not in blue_green]
     app_repo, app_branch = _repository_knobs(b, logical_id("pipeline", name), f"Pipeline {name}", pipeline.source, f"cicd.pipelines.{name}.source")
     infra = cfg.cicd.infrastructure
     sources = [pipeline.source] + ([infra] if infra else [])
@@ -331,18 +311,12 @@ def _backend_pipeline(b: LayerBuilder, name: str, pipeline: PipelineConfig, shar
             Resource=[services[svc]["repository_arn"] for svc in cfg.services],
         ),
     ]
-    if blue_green:
-        image_statements += [
-            Statement(Effect=Allow, Action=_actions("ecs:DescribeServices"), Resource=[Sub(f"arn:${{AWS::Partition}}:ecs:${{AWS::Region}}:${{AWS::AccountId}}:service/${{Cluster}}/${{Service}}", Cluster=cluster, Service=services[svc]["name"]) for svc in blue_green]),
-            # DescribeTaskDefinition supports no resource-level permissions (ECS service authorization reference)
-            Statement(Effect=Allow, Action=_actions("ecs:DescribeTaskDefinition"), Resource=["*"]),
-        ]
     image_role = _role(b, f"{pid}ImageBuildRole", "build-role", f"{name}-images", "codebuild.amazonaws.com", f"Pipeline {name}: build and push the service images", image_statements)
-    variables = {"REGISTRY": Sub("${AWS::AccountId}.dkr.ecr.${AWS::Region}.amazonaws.com"), "CLUSTER": cluster}
+    variables = {"REGISTRY": Sub("${AWS::AccountId}.dkr.ecr.${AWS::Region}.amazonaws.com")}
     for svc in cfg.services:
         var = svc.upper().replace("-", "_")
-        variables |= {f"REPOSITORY_{var}": services[svc]["repository"], f"CONTAINER_{var}": services[svc]["container"], f"SERVICE_{var}": services[svc]["name"]}
-    image_project = _project(b, f"{pid}ImageBuild", f"{name}-images", f"Pipeline {name}: build, tag with the commit and push the images to ECR", key_arn, image_role, image_group, _image_buildspec(cfg, blue_green), variables, privileged=True)
+        variables |= {f"REPOSITORY_{var}": services[svc]["repository"], f"CONTAINER_{var}": services[svc]["container"]}
+    image_project = _project(b, f"{pid}ImageBuild", f"{name}-images", f"Pipeline {name}: build, tag with the commit and push the images to ECR", key_arn, image_role, image_group, _image_buildspec(cfg), variables, privileged=True)
 
     # -------- infrastructure package (this repository's buildspec.yml) and review
     package_group = _log_group(b, f"{pid}PackageLogGroup", f"{name}-package", key_arn)
@@ -377,9 +351,6 @@ def _backend_pipeline(b: LayerBuilder, name: str, pipeline: PipelineConfig, shar
     ):
         b.skip_check(deploy_role, check, why)
 
-    # -------- CodeDeploy for blue/green services
-    groups = _codedeploy(b, name, blue_green, services, cluster) if blue_green else {}
-
     # -------- the pipeline role
     projects = [f"{name}-images", f"{name}-package", f"{name}-review"]
     statements = [
@@ -393,33 +364,7 @@ def _backend_pipeline(b: LayerBuilder, name: str, pipeline: PipelineConfig, shar
         ),
         Statement(Effect=Allow, Action=_actions("iam:PassRole"), Resource=[GetAtt(deploy_role, "Arn")], Condition=Condition(StringEquals("iam:PassedToService", "cloudformation.amazonaws.com"))),
     ]
-    if rolling:
-        statements += [
-            Statement(Effect=Allow, Action=_actions("ecs:DescribeServices", "ecs:UpdateService"), Resource=[Sub("arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/${Cluster}/${Service}", Cluster=cluster, Service=services[svc]["name"]) for svc in rolling]),
-            # RegisterTaskDefinition / DescribeTaskDefinition support no resource-level permissions
-            Statement(Effect=Allow, Action=_actions("ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecs:TagResource"), Resource=["*"]),
-        ]
-    if blue_green:
-        statements += [
-            Statement(
-                Effect=Allow,
-                Action=_actions("codedeploy:CreateDeployment", "codedeploy:GetDeployment", "codedeploy:GetApplication", "codedeploy:GetApplicationRevision", "codedeploy:RegisterApplicationRevision", "codedeploy:GetDeploymentConfig"),
-                Resource=[
-                    Sub(f"arn:${{AWS::Partition}}:codedeploy:${{AWS::Region}}:${{AWS::AccountId}}:application:{b.named('codedeploy', name)}"),
-                    *[Sub(f"arn:${{AWS::Partition}}:codedeploy:${{AWS::Region}}:${{AWS::AccountId}}:deploymentgroup:{b.named('codedeploy', name)}/{b.named('deployment-group', svc)}") for svc in blue_green],
-                    Sub(f"arn:${{AWS::Partition}}:codedeploy:${{AWS::Region}}:${{AWS::AccountId}}:deploymentconfig:{cfg.cicd.traffic_shifting}"),
-                ],
-            ),
-            Statement(Effect=Allow, Action=_actions("ecs:RegisterTaskDefinition", "ecs:TagResource"), Resource=["*"]),
-        ]
-    statements.append(
-        Statement(
-            Effect=Allow,
-            Action=_actions("iam:PassRole"),
-            Resource=[execution_role, *[services[svc]["task_role"] for svc in cfg.services]],
-            Condition=Condition(StringEquals("iam:PassedToService", "ecs-tasks.amazonaws.com")),
-        )
-    )
+    statements += _ecs_deploy_statements(b, cluster, services, execution_role)
     pipeline_role = _role(b, f"{pid}Role", "pipeline-role", name, "codepipeline.amazonaws.com", f"Pipeline {name}: run its actions", statements)
 
     # -------- stages
@@ -430,7 +375,7 @@ def _backend_pipeline(b: LayerBuilder, name: str, pipeline: PipelineConfig, shar
         infra_repo, infra_branch = shared["infra_knobs"]
         source_actions.append(_source_action("InfraSource", infra, "InfraSource", connection_arn, infra_repo, infra_branch))
         infra_artifact = "InfraSource"
-    image_outputs = [cp.OutputArtifacts(Name="Images"), *[cp.OutputArtifacts(Name=_deploy_artifact(svc)) for svc in blue_green]]
+    image_outputs = [cp.OutputArtifacts(Name="Images")]
     build_actions = [
         cp.Actions(
             Name="BuildImages", ActionTypeId=_codebuild_type(), Configuration={"ProjectName": Ref(image_project)},
@@ -441,7 +386,7 @@ def _backend_pipeline(b: LayerBuilder, name: str, pipeline: PipelineConfig, shar
             InputArtifacts=[cp.InputArtifacts(Name=infra_artifact)], OutputArtifacts=[cp.OutputArtifacts(Name="Infrastructure")], Namespace="Package", RunOrder=1,
         ),
     ]
-    overrides = {logical_id("service", svc, "ImageTag"): "#{Image.IMAGE_TAG}" for svc in rolling}
+    overrides = {logical_id("service", svc, "ImageTag"): "#{Image.IMAGE_TAG}" for svc in cfg.services}
     stack = stack_name(cfg)
     create = {
         "ActionMode": "CHANGE_SET_REPLACE", "StackName": stack, "ChangeSetName": CHANGE_SET_NAME, "Capabilities": CAPABILITIES,
@@ -469,34 +414,16 @@ def _backend_pipeline(b: LayerBuilder, name: str, pipeline: PipelineConfig, shar
             Configuration={"ActionMode": "CHANGE_SET_EXECUTE", "StackName": stack, "ChangeSetName": CHANGE_SET_NAME}, RunOrder=4,
         ),
     ]
-    app_actions = []
-    for svc in cfg.services:
-        if svc in blue_green:
-            artifact = _deploy_artifact(svc)
-            app_actions.append(
-                cp.Actions(
-                    Name=logical_id("deploy", svc),
-                    ActionTypeId=cp.ActionTypeId(Category="Deploy", Owner="AWS", Provider="CodeDeployToECS", Version="1"),
-                    Configuration={
-                        "ApplicationName": b.named("codedeploy", name), "DeploymentGroupName": Ref(groups[svc]),
-                        "TaskDefinitionTemplateArtifact": artifact, "TaskDefinitionTemplatePath": "taskdef.json",
-                        "AppSpecTemplateArtifact": artifact, "AppSpecTemplatePath": "appspec.yaml",
-                        "Image1ArtifactName": artifact, "Image1ContainerName": "IMAGE1_NAME",
-                    },
-                    InputArtifacts=[cp.InputArtifacts(Name=artifact)],
-                    RunOrder=1,
-                )
-            )
-        else:
-            app_actions.append(
-                cp.Actions(
-                    Name=logical_id("deploy", svc),
-                    ActionTypeId=cp.ActionTypeId(Category="Deploy", Owner="AWS", Provider="ECS", Version="1"),
-                    Configuration={"ClusterName": cluster, "ServiceName": services[svc]["name"], "FileName": f"imagedefinitions-{svc}.json", "DeploymentTimeout": "30"},
-                    InputArtifacts=[cp.InputArtifacts(Name="Images")],
-                    RunOrder=1,
-                )
-            )
+    app_actions = [
+        cp.Actions(
+            Name=logical_id("deploy", svc),
+            ActionTypeId=cp.ActionTypeId(Category="Deploy", Owner="AWS", Provider="ECS", Version="1"),
+            Configuration={"ClusterName": cluster, "ServiceName": services[svc]["name"], "FileName": f"imagedefinitions-{svc}.json", "DeploymentTimeout": str(_deploy_timeout(conf))},
+            InputArtifacts=[cp.InputArtifacts(Name="Images")],
+            RunOrder=1,
+        )
+        for svc, conf in cfg.services.items()
+    ]
     stages = [
         cp.Stages(Name="Source", Actions=source_actions),
         cp.Stages(Name="Build", Actions=build_actions),
@@ -531,75 +458,55 @@ def _pipeline(b: LayerBuilder, name: str, role, stages: list, bucket, key_arn) -
     return pipeline
 
 
-# ------------------------------------------------------------------ CodeDeploy blue/green
+# ------------------------------------------------------------------ ECS deploy action
 
 
-def _codedeploy(b: LayerBuilder, name: str, blue_green: list[str], services: dict, cluster) -> dict:
-    cfg = b.cfg
-    production = Ref(b.input("ProductionListenerArn", "edge.ProductionListenerArn", "Listener serving production traffic"))
-    test = Ref(b.input("TestListenerArn", "edge.TestListenerArn", "Blue/green test listener"))
-    lb_name = Ref(b.input("LoadBalancerFullName", "edge.LoadBalancerFullName", "app/<name>/<id> of the load balancer (rollback alarm dimension)"))
-    application = b.add(codedeploy.Application(logical_id("codedeploy", name, "Application"), ApplicationName=b.named("codedeploy", name), ComputePlatform="ECS", Tags=b.tags("codedeploy", name)))
-    role = b.add(
-        iam.Role(
-            logical_id("codedeploy", name, "Role"),
-            RoleName=b.named("codedeploy-role", name),
-            Description=f"CodeDeploy: blue/green deployments of pipeline {name}",
-            AssumeRolePolicyDocument=_assume("codedeploy.amazonaws.com"),
-            ManagedPolicyArns=[Sub("arn:${AWS::Partition}:iam::aws:policy/AWSCodeDeployRoleForECS")],
-            Tags=b.tags("codedeploy-role", name),
-        )
-    )
-    groups = {}
-    for svc in blue_green:
-        blue = Ref(b.input(logical_id("service", svc, "TargetGroupName"), f"edge.{logical_id('service', svc, 'TargetGroupName')}", f"Blue target group of {svc}"))
-        green = Ref(b.input(logical_id("service", svc, "GreenTargetGroupName"), f"edge.{logical_id('service', svc, 'GreenTargetGroupName')}", f"Green target group of {svc}"))
-        alarm = b.add(
-            cloudwatch.Alarm(
-                logical_id("service", svc, "DeploymentAlarm"),
-                AlarmName=b.named("alarm", f"{svc}-deployment"),
-                AlarmDescription=f"Stops and rolls back a blue/green deployment of {svc}: target 5xx on the load balancer",
-                Namespace="AWS/ApplicationELB",
-                MetricName="HTTPCode_Target_5XX_Count",
-                Dimensions=[cloudwatch.MetricDimension(Name="LoadBalancer", Value=lb_name)],
-                Statistic="Sum",
-                Period=60,
-                EvaluationPeriods=2,
-                DatapointsToAlarm=2,
-                Threshold=cfg.observability.alarms.target_5xx_count,
-                ComparisonOperator="GreaterThanThreshold",
-                TreatMissingData="notBreaching",
-                Tags=b.tags("alarm", f"{svc}-deployment"),
-            )
-        )
-        groups[svc] = b.add(
-            codedeploy.DeploymentGroup(
-                logical_id("service", svc, "DeploymentGroup"),
-                ApplicationName=Ref(application),
-                DeploymentGroupName=b.named("deployment-group", svc),
-                ServiceRoleArn=GetAtt(role, "Arn"),
-                DeploymentConfigName=cfg.cicd.traffic_shifting,
-                DeploymentStyle=codedeploy.DeploymentStyle(DeploymentType="BLUE_GREEN", DeploymentOption="WITH_TRAFFIC_CONTROL"),
-                BlueGreenDeploymentConfiguration=codedeploy.BlueGreenDeploymentConfiguration(
-                    DeploymentReadyOption=codedeploy.DeploymentReadyOption(ActionOnTimeout="CONTINUE_DEPLOYMENT", WaitTimeInMinutes=0),
-                    TerminateBlueInstancesOnDeploymentSuccess=codedeploy.BlueInstanceTerminationOption(Action="TERMINATE", TerminationWaitTimeInMinutes=cfg.cicd.termination_wait_minutes),
-                ),
-                ECSServices=[codedeploy.ECSService(ClusterName=cluster, ServiceName=services[svc]["name"])],
-                LoadBalancerInfo=codedeploy.LoadBalancerInfo(
-                    TargetGroupPairInfoList=[
-                        codedeploy.TargetGroupPairInfo(
-                            TargetGroups=[codedeploy.TargetGroupInfo(Name=blue), codedeploy.TargetGroupInfo(Name=green)],
-                            ProdTrafficRoute=codedeploy.TrafficRoute(ListenerArns=[production]),
-                            TestTrafficRoute=codedeploy.TrafficRoute(ListenerArns=[test]),
-                        )
-                    ]
-                ),
-                AutoRollbackConfiguration=codedeploy.AutoRollbackConfiguration(Enabled=True, Events=["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]),
-                AlarmConfiguration=codedeploy.AlarmConfiguration(Enabled=True, Alarms=[codedeploy.Alarm(Name=Ref(alarm))]),
-                Tags=b.tags("deployment-group", svc),
-            )
-        )
-    return groups
+def _deploy_timeout(svc: ServiceConfig) -> int:
+    """Minutes the ECS deploy action waits: 30 for a rolling service; for a blue/green one the time
+    its tasks take to start plus its traffic shifting and bake time (the params model keeps that
+    within the action's 60-minute maximum)."""
+    if svc.deployment != "blue_green":
+        return ROLLING_DEPLOY_MINUTES
+    shifting = svc.traffic_shifting
+    return min(PIPELINE_ECS_DEPLOY_MINUTES, max(ROLLING_DEPLOY_MINUTES, DEPLOY_START_MINUTES + shifting.shifting_minutes + shifting.bake_time_minutes))
+
+
+def _ecs_deploy_statements(b: LayerBuilder, cluster, services: dict, execution_role) -> list[Statement]:
+    """What the pipeline role needs to run the Amazon ECS standard deploy action on every service:
+    the documented minimum (CodePipeline user guide, "Amazon Elastic Container Service deploy action
+    reference", Service role permissions: DescribeTaskDefinition and RegisterTaskDefinition on *,
+    DescribeServices and UpdateService on the services, TagResource on the task definitions it
+    registers, iam:PassRole to ECS; and "Manage the CodePipeline service role": DescribeTasks and
+    ListTasks, which the action calls while it waits for the deployment)."""
+    partition_account = "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}"
+    return [
+        # No resource-level permissions: DescribeTaskDefinition has none; the documented minimum grants both on *.
+        Statement(Sid="TaskDefinitions", Effect=Allow, Action=_actions("ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"), Resource=["*"]),
+        Statement(
+            Sid="EcsServices",
+            Effect=Allow,
+            Action=_actions("ecs:DescribeServices", "ecs:UpdateService"),
+            Resource=[Sub(f"{partition_account}:service/${{Cluster}}/${{Service}}", Cluster=cluster, Service=services[svc]["name"]) for svc in services],
+        ),
+        Statement(Sid="EcsTasks", Effect=Allow, Action=_actions("ecs:DescribeTasks"), Resource=[Sub(f"{partition_account}:task/${{Cluster}}/*", Cluster=cluster)]),
+        # ListTasks authorizes against a container instance (ECS service authorization reference), which a
+        # call listing a service's tasks does not name, and Fargate tasks have none: the guide grants it on *.
+        Statement(Sid="EcsListTasks", Effect=Allow, Action=_actions("ecs:ListTasks"), Resource=["*"]),
+        Statement(
+            Sid="TagTaskDefinitions",
+            Effect=Allow,
+            Action=_actions("ecs:TagResource"),
+            Resource=[Sub(f"{partition_account}:task-definition/{b.named('task', svc)}:*") for svc in services],
+            Condition=Condition(StringEquals("ecs:CreateAction", "RegisterTaskDefinition")),
+        ),
+        Statement(
+            Sid="PassTaskRoles",
+            Effect=Allow,
+            Action=_actions("iam:PassRole"),
+            Resource=[execution_role, *[services[svc]["task_role"] for svc in services]],
+            Condition=Condition(StringEquals("iam:PassedToService", ["ecs.amazonaws.com", "ecs-tasks.amazonaws.com"])),
+        ),
+    ]
 
 
 # ------------------------------------------------------------------ frontend pipeline
@@ -673,7 +580,7 @@ def build(cfg: AppConfig) -> Layer | None:
     cicd = cfg.cicd
     if not cicd.enabled or not cicd.pipelines:
         return None
-    b = LayerBuilder(cfg, "cicd", "CodePipeline, CodeBuild, CodeDeploy blue/green, artifact bucket")
+    b = LayerBuilder(cfg, "cicd", "CodePipeline, CodeBuild, artifact bucket")
     key_arn = Ref(b.input("KmsKeyArn", "security.KmsKeyArn", "KMS key of the artifacts and build logs"))
     bucket = _artifact_bucket(b, key_arn)
     shared: dict = {"key": key_arn, "bucket": bucket}

@@ -1,7 +1,9 @@
 """compute layer: one ECR repository per service, the ECS cluster with its capacity providers
 (Fargate, Fargate Spot, or an Auto Scaling group of ECS-optimized instances), and per service a
 log group, a task definition, the ECS service behind its target group and target-tracking
-autoscaling on CPU, memory and requests per target.
+autoscaling on CPU, memory and requests per target. Blue/green services use ECS's native
+blue/green (canary, linear or all at once), which CloudFormation manages end to end: an alarm
+that rolls a deployment back, and one role ECS assumes to move traffic on the listener rules.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, St
 from awacs.sts import AssumeRole
 from troposphere import AccountId, Base64, GetAtt, Join, Ref, Region, Sub
 from troposphere import applicationautoscaling as appscaling
-from troposphere import autoscaling, ec2, ecr, ecs, iam, logs
+from troposphere import autoscaling, cloudwatch, ec2, ecr, ecs, iam, logs
 
 from templates.common import Layer, LayerBuilder, logical_id, service_groups
 from templates.config import AppConfig, ServiceConfig
@@ -30,6 +32,10 @@ ROOT_VOLUME_GIB = 30
 SCRATCH_VOLUME = "tmp"
 EFS_VOLUME = "efs"
 IMAGE_TAG_PATTERN = r"^[\w][\w.-]{0,127}$"
+# The AWS managed policy ECS needs to move blue/green traffic: describe listeners, rules and target
+# groups, register targets, modify the listener rules (ECS developer guide, "Amazon ECS
+# infrastructure IAM role for load balancers"). AWS extends it as ECS gains deployment features.
+ECS_LOAD_BALANCER_POLICY = "arn:${AWS::Partition}:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
 
 
 def _wired(b: LayerBuilder, source: str, description: str, *, type: str = "String") -> Ref:
@@ -366,8 +372,7 @@ def _app_container(b: LayerBuilder, svc_name: str, svc: ServiceConfig, image, gr
 
 def _task_definition(b: LayerBuilder, svc_name: str, svc: ServiceConfig, repository: ecr.Repository, group: logs.LogGroup, execution_role) -> tuple[ecs.TaskDefinition, list]:
     on_ec2 = "EC2" in b.cfg.compute.capacity_providers
-    # CloudFormation cannot change the task definition of a CODE_DEPLOY service after creation.
-    rollout = "CodeDeploy rolls later tags out (blue/green), so set it here only at creation" if svc.deployment == "blue_green" else "a pipeline passes the tag it pushed"
+    rollout = "a pipeline passes the tag it pushed"
     image_tag = b.knob(
         logical_id("service", svc_name, "ImageTag"), f"Service {svc_name}", "Image tag",
         f"Tag of the {svc_name} image in its ECR repository; {rollout}",
@@ -420,6 +425,97 @@ def _task_definition(b: LayerBuilder, svc_name: str, svc: ServiceConfig, reposit
     return definition, depends
 
 
+def _load_balancer_role(b: LayerBuilder) -> iam.Role:
+    """The role ECS assumes to shift blue/green traffic (AdvancedConfiguration.RoleArn), trusted by
+    ECS for this account only."""
+    return b.add(
+        iam.Role(
+            "EcsLoadBalancerRole",
+            RoleName=b.named("ecs-lb-traffic"),
+            Description="ECS blue/green deployments: move traffic between the target groups on the listener rules",
+            AssumeRolePolicyDocument=PolicyDocument(
+                Version="2012-10-17",
+                Statement=[
+                    Statement(
+                        Sid="EcsShiftsBlueGreenTraffic",
+                        Effect=Allow,
+                        Principal=Principal("Service", "ecs.amazonaws.com"),
+                        Action=[AssumeRole],
+                        Condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
+                    )
+                ],
+            ),
+            ManagedPolicyArns=[Sub(ECS_LOAD_BALANCER_POLICY)],
+            Tags=b.tags("ecs-lb-traffic"),
+        )
+    )
+
+
+def _rollback_alarm(b: LayerBuilder, svc_name: str) -> cloudwatch.Alarm:
+    """Target 5xx of the service on both of its target groups (ECS moves its traffic between them),
+    over the profile's threshold for two minutes running: ECS stops the deployment and rolls back."""
+    threshold = b.cfg.observability.alarms.target_5xx_count
+    balancer = _wired(b, "edge.LoadBalancerFullName", "Full name of the load balancer (app/name/id)")
+    groups = {
+        "blue": _service_input(b, "edge", svc_name, "TargetGroupFullName", f"Full name of the target group of service {svc_name} (targetgroup/name/id)"),
+        "green": _service_input(b, "edge", svc_name, "GreenTargetGroupFullName", f"Full name of the alternate target group of service {svc_name}"),
+    }
+    queries = [
+        cloudwatch.MetricDataQuery(
+            Id=key,
+            MetricStat=cloudwatch.MetricStat(
+                Metric=cloudwatch.Metric(
+                    Namespace="AWS/ApplicationELB",
+                    MetricName="HTTPCode_Target_5XX_Count",
+                    Dimensions=[cloudwatch.MetricDimension(Name="LoadBalancer", Value=balancer), cloudwatch.MetricDimension(Name="TargetGroup", Value=group)],
+                ),
+                Period=60,
+                Stat="Sum",
+            ),
+            ReturnData=False,
+        )
+        for key, group in groups.items()
+    ]
+    queries.append(cloudwatch.MetricDataQuery(Id="errors", Expression="FILL(blue, 0) + FILL(green, 0)", Label=f"{svc_name} target 5xx", ReturnData=True))
+    # Not the name the CodeDeploy-era alarm had in the cicd stack: alarms are upserted by name, and
+    # that stack's update deletes its alarm by name after this layer created this one.
+    return b.add(
+        cloudwatch.Alarm(
+            logical_id("service", svc_name, "RollbackAlarm"),
+            AlarmName=b.named("alarm", f"{svc_name}-rollback"),
+            AlarmDescription=f"Rolls a blue/green deployment of {svc_name} back: more than {threshold} target 5xx a minute, two minutes running",
+            Metrics=queries,
+            EvaluationPeriods=2,
+            DatapointsToAlarm=2,
+            Threshold=threshold,
+            ComparisonOperator="GreaterThanThreshold",
+            TreatMissingData="notBreaching",
+            Tags=b.tags("alarm", f"{svc_name}-rollback"),
+        )
+    )
+
+
+def _blue_green(b: LayerBuilder, svc_name: str, svc: ServiceConfig, shared: "Shared", deployment: ecs.DeploymentConfiguration, balancer: ecs.LoadBalancer) -> None:
+    """ECS-native blue/green: the strategy and its traffic shifting, alarm rollback, and the
+    alternate target group with the production and test rules ECS moves traffic on (ECS developer
+    guide, "Amazon ECS blue/green deployments"; AWS::ECS::Service DeploymentConfiguration and
+    AdvancedConfiguration)."""
+    shifting = svc.traffic_shifting
+    deployment.Strategy = shifting.strategy
+    deployment.BakeTimeInMinutes = shifting.bake_time_minutes
+    if shifting.shift == "canary":
+        deployment.CanaryConfiguration = ecs.CanaryConfiguration(CanaryPercent=shifting.percent, CanaryBakeTimeInMinutes=shifting.interval_minutes)
+    elif shifting.shift == "linear":
+        deployment.LinearConfiguration = ecs.LinearConfiguration(StepPercent=shifting.percent, StepBakeTimeInMinutes=shifting.interval_minutes)
+    deployment.Alarms = ecs.DeploymentAlarms(AlarmNames=[Ref(_rollback_alarm(b, svc_name))], Enable=True, Rollback=True)
+    balancer.AdvancedConfiguration = ecs.AdvancedConfiguration(
+        AlternateTargetGroupArn=_service_input(b, "edge", svc_name, "GreenTargetGroupArn", f"Alternate target group of service {svc_name}"),
+        ProductionListenerRule=_service_input(b, "edge", svc_name, "ProductionListenerRuleArn", f"Production listener rule of service {svc_name}"),
+        TestListenerRule=_service_input(b, "edge", svc_name, "TestListenerRuleArn", f"Test listener rule of service {svc_name}"),
+        RoleArn=shared.load_balancer_role,
+    )
+
+
 def _service(b: LayerBuilder, svc_name: str, svc: ServiceConfig, shared: "Shared", definition: ecs.TaskDefinition, depends: list) -> ecs.Service:
     on_ec2 = "EC2" in b.cfg.compute.capacity_providers
     desired = b.knob(
@@ -428,10 +524,13 @@ def _service(b: LayerBuilder, svc_name: str, svc: ServiceConfig, shared: "Shared
     )
     group = _service_input(b, "security", svc_name, "SecurityGroupId", f"Security group of service {svc_name}", type="AWS::EC2::SecurityGroup::Id")
     target_group = _service_input(b, "edge", svc_name, "TargetGroupArn", f"Target group of service {svc_name}")
-    blue_green = svc.deployment == "blue_green"
-    deployment = ecs.DeploymentConfiguration(MinimumHealthyPercent=svc.min_healthy_percent, MaximumPercent=svc.max_percent)
-    if not blue_green:
-        deployment.DeploymentCircuitBreaker = ecs.DeploymentCircuitBreaker(Enable=True, Rollback=True)
+    deployment = ecs.DeploymentConfiguration(
+        MinimumHealthyPercent=svc.min_healthy_percent, MaximumPercent=svc.max_percent,
+        DeploymentCircuitBreaker=ecs.DeploymentCircuitBreaker(Enable=True, Rollback=True),
+    )
+    balancer = ecs.LoadBalancer(ContainerName=svc_name, ContainerPort=svc.port, TargetGroupArn=target_group)
+    if svc.deployment == "blue_green":
+        _blue_green(b, svc_name, svc, shared, deployment, balancer)
     placement = {}
     if on_ec2:
         placement["PlacementStrategies"] = [
@@ -446,12 +545,12 @@ def _service(b: LayerBuilder, svc_name: str, svc: ServiceConfig, shared: "Shared
             TaskDefinition=Ref(definition),
             DesiredCount=Ref(desired),
             CapacityProviderStrategy=_strategy(shared.providers),
-            DeploymentController=ecs.DeploymentController(Type="CODE_DEPLOY" if blue_green else "ECS"),
+            DeploymentController=ecs.DeploymentController(Type="ECS"),
             DeploymentConfiguration=deployment,
             NetworkConfiguration=ecs.NetworkConfiguration(
                 AwsvpcConfiguration=ecs.AwsvpcConfiguration(Subnets=shared.subnets, SecurityGroups=[group], AssignPublicIp="DISABLED")
             ),
-            LoadBalancers=[ecs.LoadBalancer(ContainerName=svc_name, ContainerPort=svc.port, TargetGroupArn=target_group)],
+            LoadBalancers=[balancer],
             HealthCheckGracePeriodSeconds=svc.health_check.grace_period_seconds,
             PropagateTags="SERVICE",
             EnableECSManagedTags=True,
@@ -518,6 +617,7 @@ class Shared:
     subnets: Any
     kms_key_arn: Any
     execution_role: Any
+    load_balancer_role: Any = None
 
 
 def _common_inputs(b: LayerBuilder) -> tuple:
@@ -534,10 +634,19 @@ def _cluster_part(b: LayerBuilder, with_services: bool) -> Shared:
     b.output("ClusterArn", GetAtt(cluster, "Arn"), "ECS cluster ARN", root=True)
     if "EC2" in b.cfg.compute.capacity_providers:
         b.output("CapacityProviderName", providers[0], "The EC2 capacity provider (service strategies of split parts)")
-    return Shared(Ref(cluster), providers, [associations.title], subnets, kms_key_arn, execution_role)
+    load_balancer_role = None
+    if _has_blue_green(b.cfg.services):
+        load_balancer_role = GetAtt(_load_balancer_role(b), "Arn")
+        if not with_services:
+            b.output("LoadBalancerRoleArn", load_balancer_role, "Role ECS assumes to move blue/green traffic (services of split parts)")
+    return Shared(Ref(cluster), providers, [associations.title], subnets, kms_key_arn, execution_role, load_balancer_role)
 
 
-def _services_part(b: LayerBuilder) -> Shared:
+def _has_blue_green(services: dict[str, ServiceConfig]) -> bool:
+    return any(svc.deployment == "blue_green" for svc in services.values())
+
+
+def _services_part(b: LayerBuilder, services: dict[str, ServiceConfig]) -> Shared:
     """Inputs that stand for the cluster part's resources in a split-off group of services."""
     kms_key_arn, execution_role, subnets = _common_inputs(b)
     cluster = _wired(b, "compute.ClusterName", "ECS cluster the services run in")
@@ -545,7 +654,8 @@ def _services_part(b: LayerBuilder) -> Shared:
         _wired(b, "compute.CapacityProviderName", "EC2 capacity provider") if provider == "EC2" else provider
         for provider in b.cfg.compute.capacity_providers
     ]
-    return Shared(cluster, providers, [], subnets, kms_key_arn, execution_role)
+    load_balancer_role = _wired(b, "compute.LoadBalancerRoleArn", "Role ECS assumes to move blue/green traffic") if _has_blue_green(services) else None
+    return Shared(cluster, providers, [], subnets, kms_key_arn, execution_role, load_balancer_role)
 
 
 def _add_services(b: LayerBuilder, services: dict[str, ServiceConfig], shared: Shared) -> None:
@@ -562,7 +672,7 @@ def _add_services(b: LayerBuilder, services: dict[str, ServiceConfig], shared: S
         b.output(logical_id("service", svc_name, "RepositoryArn"), GetAtt(repository, "Arn"), f"ECR repository ARN of {svc_name}")
         b.output(logical_id("service", svc_name, "LogGroupName"), Ref(group), f"Log group of {svc_name}")
         b.output(logical_id("service", svc_name, "TaskDefinitionArn"), Ref(definition), f"Task definition of {svc_name} as deployed by this stack")
-        b.output(logical_id("service", svc_name, "ContainerName"), svc_name, f"Name of the {svc_name} application container (load balancer and CodeDeploy AppSpec)")
+        b.output(logical_id("service", svc_name, "ContainerName"), svc_name, f"Name of the {svc_name} application container (load balancer and the pipeline's image definitions)")
 
 
 DESCRIPTION = "ECR repositories, ECS cluster and capacity, task definitions, services and autoscaling"
@@ -580,6 +690,6 @@ def build(cfg: AppConfig) -> Layer | list[Layer]:
     parts = [b.build()]
     for number, group in enumerate(groups, 1):
         part = LayerBuilder(cfg, f"compute-services-{number}", f"services {next(iter(group))} to {list(group)[-1]}: ECR repositories, task definitions, services and autoscaling", family="compute")
-        _add_services(part, group, _services_part(part))
+        _add_services(part, group, _services_part(part, group))
         parts.append(part.build())
     return parts

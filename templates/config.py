@@ -11,6 +11,7 @@ from __future__ import annotations
 from templates.errors import ConfigError  # noqa: F401 (re-exported: raised by the model's validators)
 
 import ipaddress
+import math
 import re
 from typing import Annotated, Literal
 
@@ -218,6 +219,42 @@ class EcrConfig(Model):
     keep_images: int = Field(20, ge=1, le=1000, description="Lifecycle policy: keep the last N images.")
 
 
+class TrafficShiftingConfig(Model):
+    """How ECS moves production traffic in a blue/green deployment (AWS::ECS::Service
+    DeploymentConfiguration: Strategy, CanaryConfiguration / LinearConfiguration, BakeTimeInMinutes;
+    ECS developer guide, "Amazon ECS blue/green deployments", canary and linear deployments)."""
+
+    shift: Literal["all_at_once", "canary", "linear"] = Field(
+        "canary", description="all_at_once: Strategy BLUE_GREEN; canary: percent first, the rest after interval_minutes; linear: percent every interval_minutes."
+    )
+    percent: float = Field(10.0, description="canary: CanaryPercent (0.1 to 100); linear: StepPercent (3 to 100); multiples of 0.1. Unused by all_at_once.")
+    interval_minutes: int = Field(5, ge=0, le=1440, description="canary: CanaryBakeTimeInMinutes; linear: StepBakeTimeInMinutes. Unused by all_at_once.")
+    bake_time_minutes: int = Field(5, ge=0, le=1440, description="BakeTimeInMinutes: the old revision keeps running this long after all traffic moved, for an instant rollback.")
+
+    @model_validator(mode="after")
+    def _percent(self) -> "TrafficShiftingConfig":
+        low = {"canary": 0.1, "linear": 3.0}.get(self.shift)
+        if low is None:
+            return self
+        if not low <= self.percent <= 100 or abs(self.percent * 10 - round(self.percent * 10)) > 1e-9:
+            raise KeyedError("percent", f"{self.percent:g} is not a {self.shift} percent ECS accepts: a multiple of 0.1 from {low:g} to 100")
+        return self
+
+    @property
+    def strategy(self) -> str:
+        """DeploymentConfiguration.Strategy."""
+        return {"all_at_once": "BLUE_GREEN", "canary": "CANARY", "linear": "LINEAR"}[self.shift]
+
+    @property
+    def shifting_minutes(self) -> int:
+        """Minutes from the first production shift until all traffic is on the new revision."""
+        if self.shift == "canary":
+            return self.interval_minutes
+        if self.shift == "linear":
+            return math.ceil(100 / self.percent - 1e-9) * self.interval_minutes
+        return 0
+
+
 class ServiceConfig(Model):
     port: int = Field(ge=1, le=65535, description="Container port the service listens on.")
     cpu: int = Field(1024, description="Task CPU units (1024 = 1 vCPU).")
@@ -233,7 +270,11 @@ class ServiceConfig(Model):
     environment: dict[str, str] = Field({}, description="Plain environment variables (never secrets).")
     secrets: list[str] = Field([], description="Secrets injected as environment variables: `database` or a name from security.app_secrets.")
     efs_mount_path: str | None = Field(None, pattern=r"^/[\w\-./]*$", description="Mount the profile's EFS file system at this path.")
-    deployment: Literal["rolling", "blue_green"] = Field("rolling", description="ECS rolling update with circuit breaker, or CodeDeploy blue/green.")
+    deployment: Literal["rolling", "blue_green"] = Field(
+        "rolling",
+        description="rolling: ECS rolling update with circuit breaker. blue_green: ECS-native blue/green (a second target group, listener rules ECS moves traffic on, alarm rollback), shifted as traffic_shifting says.",
+    )
+    traffic_shifting: TrafficShiftingConfig = Field(TrafficShiftingConfig(), description="blue_green: how ECS moves production traffic to the new revision (seed 002: canary 10% for 5 minutes).")
     min_healthy_percent: int = Field(100, ge=0, le=100, description="Deployment minimum healthy percent.")
     max_percent: int = Field(200, ge=100, le=200, description="Deployment maximum percent.")
     deregistration_delay: int = Field(30, ge=0, le=3600, description="Target-group deregistration delay in seconds.")
@@ -523,11 +564,6 @@ class CicdConfig(Model):
     infrastructure: PipelineSource | None = Field(
         None, description="Repository holding cfn-strata, the params and buildspec.yml, which backend pipelines check out to generate and upload the templates; null: the pipeline's own repository (a monorepo)."
     )
-    traffic_shifting: Literal[
-        "CodeDeployDefault.ECSAllAtOnce", "CodeDeployDefault.ECSLinear10PercentEvery1Minutes", "CodeDeployDefault.ECSLinear10PercentEvery3Minutes",
-        "CodeDeployDefault.ECSCanary10Percent5Minutes", "CodeDeployDefault.ECSCanary10Percent15Minutes",
-    ] = Field("CodeDeployDefault.ECSCanary10Percent5Minutes", description="CodeDeploy traffic shifting of blue/green services.")
-    termination_wait_minutes: int = Field(5, ge=0, le=2880, description="Blue/green: minutes the old (blue) task set keeps running after traffic moved, for a quick rollback.")
     artifact_expiration_days: int = Field(30, ge=1, le=3650, description="Lifecycle: delete pipeline artifacts (and uploaded templates, reviews) after this many days.")
     build_compute_type: Literal["BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"] = Field("BUILD_GENERAL1_SMALL", description="CodeBuild compute type.")
 
@@ -609,19 +645,26 @@ class AppConfig(Model):
 # ------------------------------------------------------------------ cross-field checks with exact key paths
 
 
+# CodePipeline ECS deploy action: DeploymentTimeout is 1 to 60 minutes (CodePipeline user guide, Amazon ECS
+# deploy action reference; AWS CDK EcsDeployActionProps.deploymentTimeout "must be between 1-60"). A
+# blue/green deployment needs time to start and register the new tasks before traffic moves.
+PIPELINE_ECS_DEPLOY_MINUTES = 60
+DEPLOY_START_MINUTES = 15
+
 # Application Load Balancer quotas (per load balancer, not counting default rules).
 ALB_RULES = 100
 ALB_TARGET_GROUPS = 100
 
 
 def _alb_quota_problems(cfg: "AppConfig") -> list[tuple[str, str]]:
-    """Every service gets a rule on each listener that routes (two when CloudFront reaches the ALB
-    by its generated name: HTTP, and HTTPS once a certificate is given; one more on the blue/green
-    test listener) and a target group (two with blue/green)."""
+    """Every service gets a rule on the listener that routes, a rolling one a second rule on HTTPS
+    when CloudFront reaches the ALB by its generated name (HTTP, and HTTPS once a certificate is
+    given), every service one more on the blue/green test listener when there is one; and a target
+    group (two with blue/green)."""
     edge = cfg.edge
     greens = sum(svc.deployment == "blue_green" for svc in cfg.services.values())
     plain_origin = edge.cloudfront.enabled and "alb" in edge.cloudfront.origins and edge.domain is None
-    rules = len(cfg.services) * (2 if plain_origin else 1) + (len(cfg.services) if greens else 0)
+    rules = len(cfg.services) + (len(cfg.services) - greens if plain_origin else 0) + (len(cfg.services) if greens else 0)
     groups = len(cfg.services) + greens
     problems = []
     if rules > ALB_RULES:
@@ -707,10 +750,24 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
     edge = cfg.edge
     if edge.cloudfront.enabled and "s3" in edge.cloudfront.origins and not edge.spa_bucket:
         problems.append(("edge.cloudfront.origins", "s3 is an origin but edge.spa_bucket is false"))
+    backend_pipeline = cfg.cicd.enabled and any(p.kind == "backend" for p in cfg.cicd.pipelines.values())
     for svc_name, svc in cfg.services.items():
-        if svc.deployment == "blue_green" and re.fullmatch(IDENTIFIER, svc_name):
+        if svc.deployment != "blue_green":
+            continue
+        if re.fullmatch(IDENTIFIER, svc_name):
             if problem := name_problem("tg", cfg.name("tg", f"{svc_name}-green")):
                 problems.append((f"services.{svc_name}.deployment", f"the green target group name: {problem}"))
+        if svc.autoscaling.requests_per_target is not None:
+            # ALBRequestCountPerTarget is labelled with one target group, and ECS moves production
+            # traffic to the other one at every blue/green deployment.
+            problems.append((f"services.{svc_name}.autoscaling.requests_per_target", "cannot follow a blue_green service: ECS moves its traffic between two target groups; scale on cpu_target or memory_target"))
+        shifting = svc.traffic_shifting
+        if backend_pipeline and shifting.shifting_minutes + shifting.bake_time_minutes > PIPELINE_ECS_DEPLOY_MINUTES - DEPLOY_START_MINUTES:
+            problems.append((
+                f"services.{svc_name}.traffic_shifting",
+                f"shifting ({shifting.shifting_minutes} min) plus bake time ({shifting.bake_time_minutes} min) is over {PIPELINE_ECS_DEPLOY_MINUTES - DEPLOY_START_MINUTES} minutes: "
+                f"the pipeline's ECS deploy action waits at most {PIPELINE_ECS_DEPLOY_MINUTES} minutes (DeploymentTimeout 1-60), {DEPLOY_START_MINUTES} of them for the new tasks to start",
+            ))
     if edge.waf.cloudfront and not edge.cloudfront.enabled:
         problems.append(("edge.waf.cloudfront", "a CloudFront web ACL needs edge.cloudfront.enabled"))
     if edge.cloudfront_fronts_alb:

@@ -1,5 +1,6 @@
 """edge layer: the Application Load Balancer (listeners, path rules, one target group per service,
-a green one for blue/green services, access logs to S3), the SPA bucket behind CloudFront with
+an alternate one for blue/green services with the weighted production and test rules ECS moves
+traffic on, access logs to S3), the SPA bucket behind CloudFront with
 Origin Access Control, the CloudFront distribution, API Gateway (HTTP API) in front of the ALB,
 WAFv2 web ACLs with their logs, and Route 53 records with ACM certificates when a domain is given.
 
@@ -27,7 +28,8 @@ from templates.security import certificate_knob
 # TLS 1.2 and 1.3 only: the ALB's recommended policy (ELB docs, "Security policies").
 ALB_TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 CLOUDFRONT_TLS_POLICY = "TLSv1.2_2021"
-# Blue/green test traffic: CodeDeploy routes this listener to the replacement task set first.
+# Blue/green test traffic: during a deployment ECS points this listener's rule of the service at the
+# new revision before any production traffic moves. Plain HTTP, so it admits the VPC only.
 TEST_LISTENER_PORT = 8080
 # The default port of every target group; the tasks register with their own container port.
 TARGET_GROUP_PORT = 80
@@ -221,26 +223,55 @@ def _forward(target_group) -> elb.Action:
     return elb.Action(Type="forward", TargetGroupArn=Ref(target_group))
 
 
-def _default_action(cfg: AppConfig, groups: dict[str, elb.TargetGroup]) -> elb.Action:
-    """The catch-all (/*) service takes what no rule matches; without one, a plain 404."""
-    catch_all = next((name for name, svc in cfg.services.items() if "/*" in svc.path_patterns), None)
-    if catch_all is not None:
-        return _forward(groups[catch_all])
+def _not_found() -> elb.Action:
     return elb.Action(Type="fixed-response", FixedResponseConfig=elb.FixedResponseConfig(StatusCode="404", ContentType="text/plain", MessageBody="Not found"))
 
 
-def _rules(b: LayerBuilder, listener, groups: dict[str, elb.TargetGroup], id_suffix: str, condition: str | None = None) -> None:
+def _default_action(cfg: AppConfig, groups: dict[str, elb.TargetGroup]) -> elb.Action:
+    """The catch-all (/*) service takes what no rule matches; without one, a plain 404. A blue/green
+    catch-all is reached through its /* rule only: ECS moves traffic on that rule, and a default
+    action pinned to one of its two target groups would send requests to the idle one after a
+    deployment."""
+    catch_all = next((name for name, svc in cfg.services.items() if "/*" in svc.path_patterns), None)
+    if catch_all is not None and cfg.services[catch_all].deployment != "blue_green":
+        return _forward(groups[catch_all])
+    return _not_found()
+
+
+def _rule_action(svc_name: str, groups: dict[str, elb.TargetGroup], alternates: dict[str, elb.TargetGroup]) -> elb.ListenerRuleAction:
+    """A blue/green service's rule forwards to both of its target groups, weight 1 and 0: the rule
+    ECS rewrites as it shifts traffic (ECS developer guide, "Application Load Balancer resources for
+    blue/green deployments"; "Migrating a CloudFormation CodeDeploy blue/green template")."""
+    if svc_name not in alternates:
+        return elb.ListenerRuleAction(Type="forward", TargetGroupArn=Ref(groups[svc_name]))
+    return elb.ListenerRuleAction(
+        Type="forward",
+        ForwardConfig=elb.ForwardConfig(
+            TargetGroups=[
+                elb.TargetGroupTuple(TargetGroupArn=Ref(groups[svc_name]), Weight=1),
+                elb.TargetGroupTuple(TargetGroupArn=Ref(alternates[svc_name]), Weight=0),
+            ]
+        ),
+    )
+
+
+def _rules(b: LayerBuilder, listener, groups: dict[str, elb.TargetGroup], alternates: dict[str, elb.TargetGroup], id_suffix: str, condition: str | None = None, *, services: list[str] | None = None) -> dict[str, elb.ListenerRule]:
+    """One path rule per service (all of them, or `services`) on `listener`."""
+    rules = {}
     for svc_name, priority in listener_priorities(b.cfg).items():
+        if services is not None and svc_name not in services:
+            continue
         rule = elb.ListenerRule(
             logical_id("service", svc_name, f"{id_suffix}ListenerRule"),
             ListenerArn=listener,
             Priority=priority,
             Conditions=[elb.Condition(Field="path-pattern", PathPatternConfig=elb.PathPatternConfig(Values=b.cfg.services[svc_name].path_patterns))],
-            Actions=[elb.ListenerRuleAction(Type="forward", TargetGroupArn=Ref(groups[svc_name]))],
+            Actions=[_rule_action(svc_name, groups, alternates)],
         )
         if condition:
             rule.Condition = condition
-        b.add(rule)
+        rules[svc_name] = b.add(rule)
+    return rules
 
 
 def _load_balancer(b: LayerBuilder, vpc_id, public_subnets, alb_group, log_bucket) -> dict:
@@ -338,16 +369,19 @@ def _load_balancer(b: LayerBuilder, vpc_id, public_subnets, alb_group, log_bucke
 
     if _plain_alb_origin(cfg):
         production = Ref(http)
-        _rules(b, production, groups, "")
-        _rules(b, Ref(https), groups, "Https", "HasCertificate")
+        production_rules = _rules(b, production, groups, greens, "")
+        # ECS moves a blue/green service's traffic on one production rule: the HTTP one CloudFront
+        # uses. The HTTPS listener (a given certificate) serves the rolling services only.
+        _rules(b, Ref(https), groups, greens, "Https", "HasCertificate", services=[name for name in cfg.services if name not in greens])
     elif domain:
         production = Ref(https)
-        _rules(b, production, groups, "")
+        production_rules = _rules(b, production, groups, greens, "")
     else:
         production = If("HasCertificate", Ref(https), Ref(http))
-        _rules(b, production, groups, "")
+        production_rules = _rules(b, production, groups, greens, "")
 
     test = None
+    test_rules: dict = {}
     if greens:
         test = b.add(
             elb.Listener(
@@ -355,11 +389,22 @@ def _load_balancer(b: LayerBuilder, vpc_id, public_subnets, alb_group, log_bucke
                 LoadBalancerArn=Ref(alb),
                 Port=TEST_LISTENER_PORT,
                 Protocol="HTTP",
-                DefaultActions=[elb.Action(Type="fixed-response", FixedResponseConfig=elb.FixedResponseConfig(StatusCode="404", ContentType="text/plain", MessageBody="Not found"))],
+                DefaultActions=[_not_found()],
             )
         )
-        green_routes = {name: greens.get(name, groups[name]) for name in cfg.services}
-        _rules(b, Ref(test), green_routes, "Test")
+        test_rules = _rules(b, Ref(test), groups, greens, "Test")
+        vpc_cidr = Ref(b.input("VpcCidr", "network.VpcCidr", "CIDR block of the VPC (the only source the blue/green test listener admits)"))
+        b.add(
+            ec2.SecurityGroupIngress(
+                "AlbSecurityGroupTestIngress",
+                GroupId=alb_group,
+                IpProtocol="tcp",
+                FromPort=TEST_LISTENER_PORT,
+                ToPort=TEST_LISTENER_PORT,
+                CidrIp=vpc_cidr,
+                Description="blue/green test listener, from inside the VPC only",
+            )
+        )
 
     b.output("LoadBalancerArn", Ref(alb), "The application load balancer")
     b.output("LoadBalancerFullName", GetAtt(alb, "LoadBalancerFullName"), "app/<name>/<id>: the LoadBalancer dimension of ALB metrics")
@@ -372,9 +417,10 @@ def _load_balancer(b: LayerBuilder, vpc_id, public_subnets, alb_group, log_bucke
         b.output(logical_id("service", name, "TargetGroupArn"), Ref(group), f"Target group of service {name}")
         b.output(logical_id("service", name, "TargetGroupFullName"), GetAtt(group, "TargetGroupFullName"), f"targetgroup/<name>/<id> of service {name}, for ALBRequestCountPerTarget")
     for name, group in greens.items():
-        b.output(logical_id("service", name, "TargetGroupName"), GetAtt(groups[name], "TargetGroupName"), f"Blue target group name of service {name} (CodeDeploy)")
-        b.output(logical_id("service", name, "GreenTargetGroupArn"), Ref(group), f"Green target group of service {name}")
-        b.output(logical_id("service", name, "GreenTargetGroupName"), GetAtt(group, "TargetGroupName"), f"Green target group name of service {name} (CodeDeploy)")
+        b.output(logical_id("service", name, "GreenTargetGroupArn"), Ref(group), f"Alternate target group of blue/green service {name}")
+        b.output(logical_id("service", name, "GreenTargetGroupFullName"), GetAtt(group, "TargetGroupFullName"), f"targetgroup/<name>/<id> of the alternate target group of service {name} (rollback alarm)")
+        b.output(logical_id("service", name, "ProductionListenerRuleArn"), Ref(production_rules[name]), f"Production listener rule ECS shifts the traffic of service {name} on")
+        b.output(logical_id("service", name, "TestListenerRuleArn"), Ref(test_rules[name]), f"Test listener rule ECS points at the new revision of service {name} first")
     return {"alb": alb, "production": production}
 
 

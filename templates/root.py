@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from troposphere import GetAtt, Output, Parameter, Ref, Tags, Template, cloudformation
+from troposphere import GetAtt, Join, Output, Parameter, Ref, Tags, Template, cloudformation
 
 from templates.common import CFN_VERSION, Layer, strata_metadata
 from templates.config import AppConfig
@@ -78,6 +78,14 @@ def build_root(cfg: AppConfig, layers: list[Layer], template_url: Callable[[Laye
             groups.append(group)
         group["Parameters"].append(parameter.title)
 
+    def _as_string(name: str, parameter: Parameter):
+        """A nested stack's parameter values are strings: a list parameter goes down joined
+        (AWS::CloudFormation::Stack, Parameters: "you can't pass values that are of type
+        CommaDelimitedList to nested stacks"); the nested parameter splits it again."""
+        if parameter.properties["Type"] == "CommaDelimitedList" or parameter.properties["Type"].startswith("List<"):
+            return Join(",", Ref(name))
+        return Ref(name)
+
     for layer in nested:
         stack_parameters = {}
         for name, parameter in sorted(layer.template.parameters.items()):
@@ -86,7 +94,7 @@ def build_root(cfg: AppConfig, layers: list[Layer], template_url: Callable[[Laye
                 continue  # the nested stack's default (the params value) applies
             if wire is None:  # a knob: re-exposed on the root
                 declare(parameter, layer, f"{_title(layer.name)} layer")
-                stack_parameters[name] = Ref(name)
+                stack_parameters[name] = _as_string(name, parameter)
             elif (source := source_of(wire)) is not None and source.scope == "global":
                 declare(parameter, layer, "From the us-east-1 global stack")
                 stack_parameters[name] = Ref(name)

@@ -1,5 +1,5 @@
 """cicd layer, built directly (its compute/edge inputs arrive with the compute merge): stages and
-action modes in order per profile, blue/green values, least privilege, the artifact bucket, lint
+action modes in order per profile, the ECS deploy action of every service, least privilege, the artifact bucket, lint
 clean alone for every target, checkov clean on prod."""
 
 from __future__ import annotations
@@ -106,37 +106,71 @@ def test_rolling_services_deploy_with_the_ecs_action():
     assert action["Configuration"] == {"ClusterName": {"Ref": "ClusterName"}, "ServiceName": {"Ref": "ServiceApiName"}, "FileName": "imagedefinitions-api.json", "DeploymentTimeout": "30"}
 
 
-def test_smart_task_deploys_both_services_blue_green_with_codedeploy():
+def test_smart_task_blue_green_services_deploy_with_the_ecs_action_no_codedeploy():
+    """ECS-native blue/green: the pipeline updates each service with the standard ECS action and
+    ECS runs the canary the service is configured with; CloudFormation takes the new image tag of
+    every service (it can update an ECS-controlled service), and no CodeDeploy is left."""
     document = doc("smart-task", "prod")
-    assert dict(stages(document, "PipelineApp"))["Application"] == [("DeployBackend", "CodeDeployToECS", None, 1), ("DeployFrontend", "CodeDeployToECS", None, 1)]
-    create = dict((a["Name"], a) for a in document["Resources"]["PipelineApp"]["Properties"]["Stages"][2]["Actions"])["CreateChangeSet"]
-    assert "ParameterOverrides" not in create["Configuration"]  # CloudFormation cannot roll a CODE_DEPLOY service's image
-    application = document["Resources"]["CodedeployAppApplication"]["Properties"]
-    assert (application["ApplicationName"], application["ComputePlatform"]) == ("codedeploy-app-st-prod", "ECS")
-    group = document["Resources"]["ServiceBackendDeploymentGroup"]["Properties"]
-    assert group["DeploymentConfigName"] == "CodeDeployDefault.ECSCanary10Percent5Minutes"
-    assert group["DeploymentStyle"] == {"DeploymentType": "BLUE_GREEN", "DeploymentOption": "WITH_TRAFFIC_CONTROL"}
-    assert group["BlueGreenDeploymentConfiguration"] == {
-        "DeploymentReadyOption": {"ActionOnTimeout": "CONTINUE_DEPLOYMENT", "WaitTimeInMinutes": 0},
-        "TerminateBlueInstancesOnDeploymentSuccess": {"Action": "TERMINATE", "TerminationWaitTimeInMinutes": 5},
-    }
-    assert group["ECSServices"] == [{"ClusterName": {"Ref": "ClusterName"}, "ServiceName": {"Ref": "ServiceBackendName"}}]
-    assert group["LoadBalancerInfo"]["TargetGroupPairInfoList"] == [{
-        "TargetGroups": [{"Name": {"Ref": "ServiceBackendTargetGroupName"}}, {"Name": {"Ref": "ServiceBackendGreenTargetGroupName"}}],
-        "ProdTrafficRoute": {"ListenerArns": [{"Ref": "ProductionListenerArn"}]},
-        "TestTrafficRoute": {"ListenerArns": [{"Ref": "TestListenerArn"}]},
-    }]
-    assert group["AutoRollbackConfiguration"] == {"Enabled": True, "Events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]}
-    assert group["AlarmConfiguration"] == {"Enabled": True, "Alarms": [{"Name": {"Ref": "ServiceBackendDeploymentAlarm"}}]}
-    alarm = document["Resources"]["ServiceBackendDeploymentAlarm"]["Properties"]
-    assert (alarm["MetricName"], alarm["Threshold"], alarm["Period"]) == ("HTTPCode_Target_5XX_Count", 10, 60)
-    deploy = document["Resources"]["PipelineApp"]["Properties"]["Stages"][3]["Actions"][0]["Configuration"]
-    assert deploy["DeploymentGroupName"] == {"Ref": "ServiceBackendDeploymentGroup"}
-    assert (deploy["TaskDefinitionTemplatePath"], deploy["AppSpecTemplatePath"], deploy["Image1ContainerName"]) == ("taskdef.json", "appspec.yaml", "IMAGE1_NAME")
+    app_stages = document["Resources"]["PipelineApp"]["Properties"]["Stages"]
+    assert dict(stages(document, "PipelineApp"))["Application"] == [("DeployBackend", "ECS", None, 1), ("DeployFrontend", "ECS", None, 1)]
+    assert [a["Configuration"] for a in app_stages[3]["Actions"]] == [
+        {"ClusterName": {"Ref": "ClusterName"}, "ServiceName": {"Ref": "ServiceBackendName"}, "FileName": "imagedefinitions-backend.json", "DeploymentTimeout": "30"},
+        {"ClusterName": {"Ref": "ClusterName"}, "ServiceName": {"Ref": "ServiceFrontendName"}, "FileName": "imagedefinitions-frontend.json", "DeploymentTimeout": "30"},
+    ]
+    assert [a["InputArtifacts"] for a in app_stages[3]["Actions"]] == [[{"Name": "Images"}], [{"Name": "Images"}]]
+    create = dict((a["Name"], a) for a in app_stages[2]["Actions"])["CreateChangeSet"]
+    assert json.loads(create["Configuration"]["ParameterOverrides"]) == {"ServiceBackendImageTag": "#{Image.IMAGE_TAG}", "ServiceFrontendImageTag": "#{Image.IMAGE_TAG}"}
     image_spec = json.loads(document["Resources"]["PipelineAppImageBuild"]["Properties"]["Source"]["BuildSpec"])
-    assert set(image_spec["artifacts"]["secondary-artifacts"]) == {"Images", "BackendDeploy", "FrontendDeploy"}
-    assert any("ContainerPort: 8080" in c for c in image_spec["phases"]["build"]["commands"])
-    assert not resources(doc("product-catalog", "prod"), "AWS::CodeDeploy::DeploymentGroup")
+    assert image_spec["artifacts"] == {"files": ["imagedefinitions-backend.json", "imagedefinitions-frontend.json"]}
+    assert not any("appspec" in c or "taskdef" in c for c in image_spec["phases"]["build"]["commands"])
+    assert [a["OutputArtifacts"] for a in app_stages[1]["Actions"] if a["Name"] == "BuildImages"] == [[{"Name": "Images"}]]
+    assert not [r for r in document["Resources"].values() if r["Type"].startswith("AWS::CodeDeploy::")]
+    assert not resources(document, "AWS::CloudWatch::Alarm")  # the rollback alarm lives beside its service (compute)
+    for title, role in resources(document, "AWS::IAM::Role").items():
+        if role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "codedeploy.amazonaws.com"}:
+            raise AssertionError("a CodeDeploy role is left")
+        if title.endswith("CloudFormationRole"):
+            continue  # keeps codedeploy:* to delete the CodeDeploy resources of stacks generated before (DEPLOYED_SERVICES)
+        for policy in role["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                assert not [a for a in statement["Action"] if a.startswith("codedeploy:")]
+
+
+def test_deploy_timeout_covers_the_traffic_shifting():
+    from templates.config import ServiceConfig
+
+    linear = ServiceConfig(port=80, deployment="blue_green", traffic_shifting={"shift": "linear", "percent": 10, "interval_minutes": 3, "bake_time_minutes": 5})
+    assert cicd._deploy_timeout(linear) == 15 + 30 + 5  # start, 10 steps of 3 minutes, bake
+    assert cicd._deploy_timeout(ServiceConfig(port=80)) == 30
+    slow = ServiceConfig(port=80, deployment="blue_green", traffic_shifting={"shift": "canary", "interval_minutes": 40, "bake_time_minutes": 30})
+    assert cicd._deploy_timeout(slow) == 60  # the action's maximum (the params model refuses this with a pipeline)
+
+
+@pytest.mark.parametrize(("app", "pipeline"), [("smart-task", "PipelineAppRole"), ("product-catalog", "PipelineBackendRole")])
+def test_pipeline_role_holds_the_ecs_deploy_actions_documented_minimum(app, pipeline):
+    """CodePipeline user guide: Amazon ECS deploy action reference (service role permissions) and
+    "Manage the CodePipeline service role" (DescribeTasks, ListTasks), scoped to ARNs where allowed."""
+    config = cfg(app, "prod")
+    statements = {s.get("Sid"): s for s in doc(app, "prod")["Resources"][pipeline]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]}
+    ecs_actions = sorted(a for s in statements.values() for a in s["Action"] if a.startswith("ecs:"))
+    assert ecs_actions == ["ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:DescribeTasks", "ecs:ListTasks", "ecs:RegisterTaskDefinition", "ecs:TagResource", "ecs:UpdateService"]
+    assert (statements["TaskDefinitions"]["Action"], statements["TaskDefinitions"]["Resource"]) == (["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"], ["*"])
+    services = [f"Service{''.join(p.capitalize() for p in svc.split('-'))}Name" for svc in config.services]
+    assert statements["EcsServices"]["Action"] == ["ecs:DescribeServices", "ecs:UpdateService"]
+    assert statements["EcsServices"]["Resource"] == [
+        {"Fn::Sub": ["arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/${Cluster}/${Service}", {"Cluster": {"Ref": "ClusterName"}, "Service": {"Ref": name}}]} for name in services
+    ]
+    assert statements["EcsTasks"]["Action"] == ["ecs:DescribeTasks"]
+    assert statements["EcsTasks"]["Resource"] == [{"Fn::Sub": ["arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/${Cluster}/*", {"Cluster": {"Ref": "ClusterName"}}]}]
+    assert (statements["EcsListTasks"]["Action"], statements["EcsListTasks"]["Resource"]) == (["ecs:ListTasks"], ["*"])
+    tag = statements["TagTaskDefinitions"]
+    assert tag["Action"] == ["ecs:TagResource"]
+    assert tag["Resource"] == [{"Fn::Sub": f"arn:${{AWS::Partition}}:ecs:${{AWS::Region}}:${{AWS::AccountId}}:task-definition/task-{svc}-{config.suffix}:*"} for svc in config.services]
+    assert tag["Condition"] == {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}
+    passes = statements["PassTaskRoles"]
+    assert passes["Action"] == ["iam:PassRole"]
+    assert passes["Resource"] == [{"Ref": "TaskExecutionRoleArn"}, *[{"Ref": name.replace("Name", "TaskRoleArn")} for name in services]]
+    assert passes["Condition"] == {"StringEquals": {"iam:PassedToService": ["ecs.amazonaws.com", "ecs-tasks.amazonaws.com"]}}
 
 
 @pytest.mark.parametrize("app", ["product-management", "smart-task"])
@@ -182,7 +216,7 @@ def test_artifact_bucket_is_kms_encrypted_private_versioned_tls_only_and_expires
 
 
 # actions AWS grants only on Resource "*" (no resource-level permissions), and where they are used
-STAR_ONLY = {"ecr:GetAuthorizationToken", "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ecs:TagResource"}
+STAR_ONLY = {"ecr:GetAuthorizationToken", "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ecs:ListTasks"}
 
 
 @pytest.mark.parametrize(("app", "env"), WITH_PIPELINES)
@@ -201,7 +235,7 @@ def test_least_privilege(app, env):
                     assert set(actions) <= STAR_ONLY, (title, actions)
     pipeline_role = document["Resources"]["PipelineBackendRole" if app not in ("smart-task",) else "PipelineAppRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     passes = [s for s in pipeline_role if s["Action"] == ["iam:PassRole"]]
-    assert [s["Condition"]["StringEquals"]["iam:PassedToService"] for s in passes] == ["cloudformation.amazonaws.com", "ecs-tasks.amazonaws.com"]
+    assert [s["Condition"]["StringEquals"]["iam:PassedToService"] for s in passes] == ["cloudformation.amazonaws.com", ["ecs.amazonaws.com", "ecs-tasks.amazonaws.com"]]
     assert {"Ref": "TaskExecutionRoleArn"} in passes[1]["Resource"]
 
 

@@ -266,8 +266,7 @@ def test_seed_002_two_blue_green_services_1024_2048_cpu_70():
         assert (definition["Cpu"], definition["Memory"]) == ("1024", "2048")
         assert container(d, svc)["PortMappings"] == [{"ContainerPort": port, "Protocol": "tcp"}]
         service = props(d, f"Service{svc}Service")
-        assert service["DeploymentController"] == {"Type": "CODE_DEPLOY"}
-        assert "DeploymentCircuitBreaker" not in service["DeploymentConfiguration"]  # ECS refuses it with CODE_DEPLOY
+        assert service["DeploymentController"] == {"Type": "ECS"}  # ECS-native blue/green: CloudFormation can update it
         assert service["LoadBalancers"][0]["TargetGroupArn"] == {"Ref": f"Service{svc}TargetGroupArn"}
         assert policy_targets(d, svc) == {"ECSServiceAverageCPUUtilization": 70.0}
         # X-Ray on both services (seed 002).
@@ -275,6 +274,84 @@ def test_seed_002_two_blue_green_services_1024_2048_cpu_70():
         assert "aws-xray-daemon" in daemon["Image"] and daemon["Essential"] is False
     assert len(resources(d, "AWS::ECR::Repository")) == 2
     assert len(resources(d, "AWS::ECS::Service")) == 2
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_seed_002_canary_10_percent_5_minutes_with_alarm_rollback(env):
+    """Seed 002: blue/green, zero downtime, automatic rollback: ECS shifts 10% of production traffic,
+    the rest after 5 minutes, keeps the old revision 5 more minutes, and rolls back on the alarm or
+    when the new tasks fail (circuit breaker)."""
+    d = doc("smart-task", env)
+    for svc, port in (("Backend", 8080), ("Frontend", 80)):
+        service = props(d, f"Service{svc}Service")
+        assert service["DeploymentConfiguration"] == {
+            "Strategy": "CANARY",
+            "CanaryConfiguration": {"CanaryPercent": 10.0, "CanaryBakeTimeInMinutes": 5},
+            "BakeTimeInMinutes": 5,
+            "Alarms": {"AlarmNames": [{"Ref": f"Service{svc}RollbackAlarm"}], "Enable": True, "Rollback": True},
+            "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
+            "MinimumHealthyPercent": 100,
+            "MaximumPercent": 200,
+        }
+        assert service["LoadBalancers"] == [{
+            "ContainerName": svc.lower(),
+            "ContainerPort": port,
+            "TargetGroupArn": {"Ref": f"Service{svc}TargetGroupArn"},
+            "AdvancedConfiguration": {
+                "AlternateTargetGroupArn": {"Ref": f"Service{svc}GreenTargetGroupArn"},
+                "ProductionListenerRule": {"Ref": f"Service{svc}ProductionListenerRuleArn"},
+                "TestListenerRule": {"Ref": f"Service{svc}TestListenerRuleArn"},
+                "RoleArn": {"Fn::GetAtt": ["EcsLoadBalancerRole", "Arn"]},
+            },
+        }]
+        # the inputs those refs name are the edge layer's outputs (the root wires them by name)
+        for output in ("GreenTargetGroupArn", "ProductionListenerRuleArn", "TestListenerRuleArn", "GreenTargetGroupFullName", "TargetGroupFullName"):
+            assert f"Service{svc}{output}" in d["Parameters"]
+        alarm = props(d, f"Service{svc}RollbackAlarm")
+        # not the CodeDeploy-era alarm-<svc>-deployment name: the cicd stack deletes that one by name
+        assert alarm["AlarmName"] == f"alarm-{svc.lower()}-rollback-st-{env}"
+        assert (alarm["Threshold"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"], alarm["ComparisonOperator"], alarm["TreatMissingData"]) == (10, 2, 2, "GreaterThanThreshold", "notBreaching")
+        queries = {q["Id"]: q for q in alarm["Metrics"]}
+        assert queries["errors"] == {"Id": "errors", "Expression": "FILL(blue, 0) + FILL(green, 0)", "Label": f"{svc.lower()} target 5xx", "ReturnData": True}
+        for key, group in (("blue", f"Service{svc}TargetGroupFullName"), ("green", f"Service{svc}GreenTargetGroupFullName")):
+            stat = queries[key]["MetricStat"]
+            assert (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"], stat["Period"], stat["Stat"]) == ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", 60, "Sum")
+            assert stat["Metric"]["Dimensions"] == [{"Name": "LoadBalancer", "Value": {"Ref": "LoadBalancerFullName"}}, {"Name": "TargetGroup", "Value": {"Ref": group}}]
+            assert queries[key]["ReturnData"] is False
+    assert not [r for r in d["Resources"].values() if r["Type"].startswith("AWS::CodeDeploy::")]
+
+
+def test_blue_green_role_ecs_assumes_for_this_account_only():
+    role = props(doc("smart-task", "prod"), "EcsLoadBalancerRole")
+    assert role["RoleName"] == "ecs-lb-traffic-st-prod"
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [{
+        "Sid": "EcsShiftsBlueGreenTraffic",
+        "Effect": "Allow",
+        "Principal": {"Service": "ecs.amazonaws.com"},
+        "Action": ["sts:AssumeRole"],
+        "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+    }]
+    assert role["ManagedPolicyArns"] == [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"}]
+    assert "Policies" not in role
+    assert "EcsLoadBalancerRole" not in doc("product-catalog", "prod")["Resources"]  # rolling services need no such role
+
+
+@pytest.mark.parametrize(("shifting", "expected"), [
+    ({"shift": "linear", "percent": 20, "interval_minutes": 3, "bake_time_minutes": 0},
+     {"Strategy": "LINEAR", "LinearConfiguration": {"StepPercent": 20.0, "StepBakeTimeInMinutes": 3}, "BakeTimeInMinutes": 0}),
+    ({"shift": "all_at_once", "bake_time_minutes": 15}, {"Strategy": "BLUE_GREEN", "BakeTimeInMinutes": 15}),
+])
+def test_linear_and_all_at_once_shifting(shifting, expected):
+    d = variant("smart-task", "dev", {"services": {"backend": {"traffic_shifting": shifting}}})
+    deployment = props(d, "ServiceBackendService")["DeploymentConfiguration"]
+    assert {k: v for k, v in deployment.items() if k in ("Strategy", "LinearConfiguration", "CanaryConfiguration", "BakeTimeInMinutes")} == expected
+
+
+def test_rolling_services_keep_the_circuit_breaker_and_no_strategy():
+    service = props(doc("product-catalog", "prod"), "ServiceApiService")
+    assert service["DeploymentController"] == {"Type": "ECS"}
+    assert service["DeploymentConfiguration"] == {"DeploymentCircuitBreaker": {"Enable": True, "Rollback": True}, "MinimumHealthyPercent": 100, "MaximumPercent": 200}
+    assert "AdvancedConfiguration" not in service["LoadBalancers"][0]
 
 
 # ------------------------------------------------------------------ seed 003: mycandidate
@@ -420,3 +497,20 @@ def test_compute_template_alone_lints_clean(app, env, linter, tmp_path):
         path.write_bytes(serialize(part.template))
         findings = [f for f in linter.lint_file(path, load_config(app, env, REPO_PARAMS).region) if f.level in ("error", "warning")]
         assert findings == [], "\n".join(map(str, findings))
+
+
+def test_split_services_take_the_blue_green_role_from_the_cluster_part():
+    """Past SERVICES_PER_STACK services the role lives once, in the cluster part, and the part
+    holding a blue/green service wires it in by name; parts without one do not ask for it."""
+    data = load_config("platform-scale", "dev", REPO_PARAMS).model_dump()
+    data = deep_merge(data, {"services": {"svc01": {"deployment": "blue_green", "autoscaling": {"requests_per_target": None}}}})
+    built = parts(compute.build(AppConfig.model_validate(data)))
+    documents = {part.name: json.loads(serialize(part.template)) for part in built}
+    cluster = documents["compute"]
+    assert cluster["Outputs"]["LoadBalancerRoleArn"]["Value"] == {"Fn::GetAtt": ["EcsLoadBalancerRole", "Arn"]}
+    holding = [name for name, d in documents.items() if "ServiceSvc01Service" in d["Resources"]]
+    assert len(holding) == 1 and holding[0] != "compute"
+    service = documents[holding[0]]["Resources"]["ServiceSvc01Service"]["Properties"]
+    assert service["LoadBalancers"][0]["AdvancedConfiguration"]["RoleArn"] == {"Ref": "LoadBalancerRoleArn"}
+    others = [d for name, d in documents.items() if name not in ("compute", holding[0])]
+    assert others and all("LoadBalancerRoleArn" not in d["Parameters"] for d in others)

@@ -150,30 +150,70 @@ def test_ecs_ec2_api_target_group_and_optional_https():
 # ------------------------------------------------------------------ seed 002: smart-task
 
 
+def _weighted(action: dict) -> list[tuple[str, int]]:
+    return [(group["TargetGroupArn"]["Ref"], group["Weight"]) for group in action["ForwardConfig"]["TargetGroups"]]
+
+
 def test_smart_task_path_rules_route_api_to_backend_and_the_rest_to_frontend():
     doc = edge("smart-task")
     rules = {
-        props(doc, rid)["Actions"][0]["TargetGroupArn"]["Ref"]: (props(doc, rid)["Conditions"][0]["PathPatternConfig"]["Values"], props(doc, rid)["Priority"])
+        _weighted(props(doc, rid)["Actions"][0])[0][0]: (props(doc, rid)["Conditions"][0]["PathPatternConfig"]["Values"], props(doc, rid)["Priority"])
         for rid in resources(doc, "AWS::ElasticLoadBalancingV2::ListenerRule")
         if props(doc, rid)["ListenerArn"] == {"Ref": "HttpListener"}
     }
     assert rules == {"ServiceBackendTargetGroup": (["/api/*"], 10), "ServiceFrontendTargetGroup": (["/*"], 20)}
 
 
-def test_smart_task_blue_green_target_groups_and_test_listener():
-    doc = edge("smart-task")
-    assert props(doc, "ServiceBackendGreenTargetGroup")["Name"] == "tg-backend-green-st-dev"
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_smart_task_blue_green_rules_ecs_shifts_traffic_on(env):
+    """ECS-native blue/green: each service's production and test rules forward to its two target
+    groups, weight 1 and 0, which ECS rewrites as it shifts traffic; nothing else points at them."""
+    doc = edge("smart-task", env)
+    suffix = f"st-{env}"
+    for svc, path, priority in (("Backend", "/api/*", 10), ("Frontend", "/*", 20)):
+        assert props(doc, f"Service{svc}GreenTargetGroup")["Name"] == f"tg-{svc.lower()}-green-{suffix}"
+        for rule_id, listener in ((f"Service{svc}ListenerRule", "HttpListener"), (f"Service{svc}TestListenerRule", "TestListener")):
+            rule = props(doc, rule_id)
+            assert rule["ListenerArn"] == {"Ref": listener}
+            assert (rule["Conditions"][0]["PathPatternConfig"]["Values"], rule["Priority"]) == ([path], priority)
+            assert [a["Type"] for a in rule["Actions"]] == ["forward"]
+            assert _weighted(rule["Actions"][0]) == [(f"Service{svc}TargetGroup", 1), (f"Service{svc}GreenTargetGroup", 0)]
+        # CloudFront reaches the ALB over HTTP (no domain): ECS moves traffic on that one production
+        # rule, so the HTTPS listener (a given certificate) has no rule of a blue/green service.
+        assert f"Service{svc}HttpsListenerRule" not in doc["Resources"]
     assert props(doc, "ServiceBackendGreenTargetGroup")["HealthCheckPath"] == "/api/health"
-    assert props(doc, "TestListener")["Port"] == 8080
-    test_rule = props(doc, "ServiceBackendTestListenerRule")
-    assert test_rule["ListenerArn"] == {"Ref": "TestListener"}
-    assert test_rule["Actions"][0]["TargetGroupArn"] == {"Ref": "ServiceBackendGreenTargetGroup"}
+    # the catch-all is blue/green: listener defaults never pin one of its two groups
+    for listener in ("HttpListener", "HttpsListener", "TestListener"):
+        assert props(doc, listener)["DefaultActions"] == [{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404", "ContentType": "text/plain", "MessageBody": "Not found"}}]
     outputs = doc["Outputs"]
     for svc in ("Backend", "Frontend"):
         assert outputs[f"Service{svc}GreenTargetGroupArn"]["Value"] == {"Ref": f"Service{svc}GreenTargetGroup"}
-        assert outputs[f"Service{svc}GreenTargetGroupName"]["Value"] == {"Fn::GetAtt": [f"Service{svc}GreenTargetGroup", "TargetGroupName"]}
-        assert outputs[f"Service{svc}TargetGroupName"]["Value"] == {"Fn::GetAtt": [f"Service{svc}TargetGroup", "TargetGroupName"]}
+        assert outputs[f"Service{svc}GreenTargetGroupFullName"]["Value"] == {"Fn::GetAtt": [f"Service{svc}GreenTargetGroup", "TargetGroupFullName"]}
+        assert outputs[f"Service{svc}ProductionListenerRuleArn"]["Value"] == {"Ref": f"Service{svc}ListenerRule"}
+        assert outputs[f"Service{svc}TestListenerRuleArn"]["Value"] == {"Ref": f"Service{svc}TestListenerRule"}
+        # CodeDeploy's target group names are gone with CodeDeploy
+        assert f"Service{svc}TargetGroupName" not in outputs and f"Service{svc}GreenTargetGroupName" not in outputs
     assert outputs["TestListenerArn"]["Value"] == {"Ref": "TestListener"}
+
+
+def test_smart_task_test_listener_is_plain_http_for_the_vpc_only():
+    doc = edge("smart-task", "prod")
+    assert (props(doc, "TestListener")["Port"], props(doc, "TestListener")["Protocol"]) == (8080, "HTTP")
+    ingress = [r["Properties"] for r in resources(doc, "AWS::EC2::SecurityGroupIngress").values() if r["Properties"]["FromPort"] == 8080]
+    assert ingress == [{
+        "GroupId": {"Ref": "AlbSecurityGroupId"}, "IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080,
+        "CidrIp": {"Ref": "VpcCidr"}, "Description": "blue/green test listener, from inside the VPC only",
+    }]
+    assert doc["Parameters"]["VpcCidr"]["Type"] == "String"
+    security = template("smart-task", "prod", "security")
+    opened = [rule for group in resources(security, "AWS::EC2::SecurityGroup").values() for rule in group["Properties"].get("SecurityGroupIngress", []) if rule.get("FromPort") == 8080 and rule.get("CidrIp") == "0.0.0.0/0"]
+    assert opened == []
+
+
+def test_rolling_catch_all_still_takes_the_listener_default():
+    doc = edge("ecs-ec2-api")
+    assert props(doc, "HttpsListener")["DefaultActions"] == [{"Type": "forward", "TargetGroupArn": {"Ref": "ServiceApiTargetGroup"}}]
+    assert "TestListener" not in doc["Resources"]
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
@@ -390,7 +430,7 @@ def test_outputs_the_compute_layer_consumes(app, env):
         title = "Service" + "".join(part.capitalize() for part in name.split("-"))
         expected |= {f"{title}TargetGroupArn", f"{title}TargetGroupFullName"}
         if svc.deployment == "blue_green":
-            expected |= {f"{title}GreenTargetGroupArn", f"{title}GreenTargetGroupName", f"{title}TargetGroupName", "TestListenerArn"}
+            expected |= {f"{title}GreenTargetGroupArn", f"{title}GreenTargetGroupFullName", f"{title}ProductionListenerRuleArn", f"{title}TestListenerRuleArn", "TestListenerArn"}
     if cfg.edge.cloudfront.enabled:
         expected |= {"DistributionId", "DistributionDomainName"}
     if cfg.edge.spa_bucket:

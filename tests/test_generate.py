@@ -132,3 +132,19 @@ def test_params_reference_documents_every_field():
         assert f"| `{name}` |" in result.output
     for name in ServiceConfig.model_fields:
         assert f"| `services.<name>.{name}` |" in result.output
+
+
+@pytest.mark.parametrize(("app", "env"), ALL_TARGETS)
+def test_root_passes_nested_stacks_strings_only(app, env):
+    """AWS::CloudFormation::Stack Parameters are strings: "you can't pass values that are of type
+    CommaDelimitedList to nested stacks"; a list knob (smart-task's CallbackUrls) goes down joined."""
+    root = json.loads(render(load_config(app, env, REPO_PARAMS)).files["root.json"])
+    lists = {name for name, p in root["Parameters"].items() if p["Type"] == "CommaDelimitedList" or p["Type"].startswith("List<")}
+    for stack in root["Resources"].values():
+        for value in stack["Properties"].get("Parameters", {}).values():
+            if isinstance(value, dict) and "Ref" in value:
+                assert value["Ref"] not in lists, (stack, value)
+            if isinstance(value, dict) and "Fn::Join" in value:
+                assert value["Fn::Join"][0] == "," and value["Fn::Join"][1]["Ref"] in lists
+    if app == "smart-task":
+        assert root["Resources"]["AuthStack"]["Properties"]["Parameters"]["CallbackUrls"] == {"Fn::Join": [",", {"Ref": "CallbackUrls"}]}
