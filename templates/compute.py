@@ -436,12 +436,15 @@ def _load_balancer_role(b: LayerBuilder) -> iam.Role:
             AssumeRolePolicyDocument=PolicyDocument(
                 Version="2012-10-17",
                 Statement=[
+                    # Exactly the trust policy the ECS developer guide documents for this role
+                    # ("Amazon ECS infrastructure IAM role for load balancers"): no aws:SourceAccount
+                    # condition, because the guide does not say ECS sends that key when it assumes
+                    # the role, and a condition the caller never sets would fail every deployment.
                     Statement(
                         Sid="EcsShiftsBlueGreenTraffic",
                         Effect=Allow,
                         Principal=Principal("Service", "ecs.amazonaws.com"),
                         Action=[AssumeRole],
-                        Condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
                     )
                 ],
             ),

@@ -321,7 +321,7 @@ def test_seed_002_canary_10_percent_5_minutes_with_alarm_rollback(env):
     assert not [r for r in d["Resources"].values() if r["Type"].startswith("AWS::CodeDeploy::")]
 
 
-def test_blue_green_role_ecs_assumes_for_this_account_only():
+def test_blue_green_role_has_the_trust_policy_the_ecs_guide_documents():
     role = props(doc("smart-task", "prod"), "EcsLoadBalancerRole")
     assert role["RoleName"] == "ecs-lb-traffic-st-prod"
     assert role["AssumeRolePolicyDocument"]["Statement"] == [{
@@ -329,7 +329,6 @@ def test_blue_green_role_ecs_assumes_for_this_account_only():
         "Effect": "Allow",
         "Principal": {"Service": "ecs.amazonaws.com"},
         "Action": ["sts:AssumeRole"],
-        "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
     }]
     assert role["ManagedPolicyArns"] == [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"}]
     assert "Policies" not in role
