@@ -15,7 +15,7 @@ from typing import Any
 from awacs import elasticfilesystem as awacs_efs
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
 from awacs.sts import AssumeRole
-from troposphere import AccountId, Base64, GetAtt, Join, Ref, Region, Sub
+from troposphere import Base64, GetAtt, Join, Ref, Region, Sub
 from troposphere import applicationautoscaling as appscaling
 from troposphere import autoscaling, cloudwatch, ec2, ecr, ecs, iam, logs
 
