@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from troposphere import GetAtt, Output, Parameter, Ref, Tags, Template, cloudformation
+from troposphere import GetAtt, Join, Output, Parameter, Ref, Tags, Template, cloudformation
 
 from templates.common import CFN_VERSION, Layer, strata_metadata
 from templates.config import AppConfig
@@ -25,6 +25,15 @@ def _title(name: str) -> str:
 
 def _copy_parameter(parameter: Parameter) -> Parameter:
     return Parameter(parameter.title, **parameter.properties)
+
+
+def _passed(parameter: Parameter):
+    """The root parameter as a nested stack's parameter value. A nested stack takes strings only:
+    a list-typed value is joined back into its comma-separated form ("You can't pass values of
+    type CommaDelimitedList to a nested stack", AWS Knowledge Center,
+    https://repost.aws/knowledge-center/cloudformation-parameters-nested-stacks)."""
+    kind = parameter.properties.get("Type", "String")
+    return Join(",", Ref(parameter.title)) if kind == "CommaDelimitedList" or kind.startswith("List<") else Ref(parameter.title)
 
 
 def _knobs_left_at_defaults(nested: list[Layer], source_of) -> set[str]:
@@ -86,10 +95,10 @@ def build_root(cfg: AppConfig, layers: list[Layer], template_url: Callable[[Laye
                 continue  # the nested stack's default (the params value) applies
             if wire is None:  # a knob: re-exposed on the root
                 declare(parameter, layer, f"{_title(layer.name)} layer")
-                stack_parameters[name] = Ref(name)
+                stack_parameters[name] = _passed(parameter)
             elif (source := source_of(wire)) is not None and source.scope == "global":
                 declare(parameter, layer, "From the us-east-1 global stack")
-                stack_parameters[name] = Ref(name)
+                stack_parameters[name] = _passed(parameter)
             else:
                 if source is None:
                     raise ValueError(f"{layer.name} layer parameter {name} wants {wire.layer}.{wire.output}, which no layer outputs")
