@@ -480,8 +480,10 @@ def bootstrap(bucket, region, aws_profile, endpoint_url, local):
 @out_option
 @store_options
 @aws_options
+@click.option("--image-tags", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSON {ImageTag parameter: tag} from the pipeline's image build: written into template-configuration.json (tags the params file pins are kept).")
 @catch_errors
-def upload(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local):
+def upload(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, image_tags):
     """Generate (or reuse dist/), upload every template under a content-addressed key, print the
     root template URL and write the CodePipeline template configuration. Also writes the launch
     kit (OUT/<app>/<env>/docs/, see `docs`) with the real URLs and uploads its LAUNCH.md next to
@@ -498,6 +500,18 @@ def upload(profile, env, params, out, bucket, prefix, create_bucket, region, aws
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         name, create = _bucket(bucket, local)
         result = upload_templates(aws, bundle, name, prefix, create=create or create_bucket)
+        if image_tags:
+            import json
+
+            from deployer.errors import DeployerError
+            from deployer.images import apply_image_tags
+
+            try:
+                tags = json.loads(image_tags.read_text())
+            except ValueError as err:
+                raise DeployerError(f"{image_tags}: not JSON ({err})") from None
+            for note in apply_image_tags(result.configuration_file, bundle, tags, source=str(image_tags)):
+                console.print(f"note: {note}", markup=False, soft_wrap=True)
         _print_upload(result)
         folder = _write_docs(bundle, {t.file: t.url for t in result.templates}, f"Template URLs: uploaded to s3://{name}/{result.store.folder(bundle)} by `cfn-strata upload`.")
         key = put_document(aws.client("s3"), result.store, bundle, "LAUNCH.md", (folder / "LAUNCH.md").read_bytes(), "text/markdown; charset=utf-8")

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError, WaiterError
 
 from deployer.bundle import Bundle
 from deployer.errors import DeployerError, Interrupted, explain
+from deployer.images import change_set_parameters
 from deployer.upload import UploadResult
 
 NO_CHANGES_MARKERS = ("didn't contain changes", "No updates are to be performed")
@@ -140,7 +141,8 @@ def create_change_set(
             TemplateURL=upload.root.url,
             IncludeNestedStacks=True,
             Capabilities=capabilities(bundle),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in bundle.parameters().items()],
+            # unpinned image tags keep the deployed value on an update (deployer/images.py)
+            Parameters=change_set_parameters(bundle, stack if kind == "UPDATE" else None),
             Tags=[{"Key": k, "Value": v} for k, v in sorted(bundle.manifest["tags"].items())],
             Description=f"cfn-strata {bundle.label}: root {upload.root.sha256[:12]} ({len(bundle.nested_stacks)} layers)",
             **extra,

@@ -10,6 +10,7 @@ from typing import Callable
 
 from deployer.bundle import Bundle
 from deployer.changeset import ChangeSetRef, NoChanges, Waiting, create_change_set, describe_stack, destroy_command
+from deployer.images import check_pinned_images
 from deployer.imports import check_imports
 from deployer.errors import DeployerError
 from deployer.execute import StackFailed, execute
@@ -104,6 +105,7 @@ def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_buck
     (a change they name is not rated as failing on its stack policy)."""
     from deployer.offline import needs_offline, offline_review
 
+    check_pinned_images(aws.client("ecr"), bundle)  # before anything is uploaded or proposed
     uploaded = upload(aws, bundle, bucket, prefix, create=create_bucket)
     cfn = aws.client("cloudformation")
     rollback = rollback_configuration(cfn, bundle)

@@ -2,9 +2,11 @@
 CodeBuild projects and least-privilege roles.
 
 A backend pipeline runs Source (the application repository and the infrastructure repository
-holding cfn-strata, its params and buildspec.yml) -> Build (images pushed to ECR; the repository's
-buildspec.yml generates, lints and uploads the templates) -> Infrastructure (CloudFormation
-CHANGE_SET_REPLACE with the uploaded root template and template configuration -> a CodeBuild step
+holding cfn-strata, its params and buildspec.yml) -> Build (images pushed to ECR, unless this
+commit's tag is already there; then the repository's buildspec.yml generates, lints and uploads the
+templates and writes the template configuration with the tags just built) -> Infrastructure
+(CloudFormation CHANGE_SET_REPLACE with the uploaded root template and that template
+configuration, which brings a service from 0 tasks (no image yet) up to its desired count -> a CodeBuild step
 writing the HTML review page of that change set -> manual approval linking it -> CHANGE_SET_EXECUTE)
 -> Application (the ECS standard deploy action per service: UpdateService with the new image, and
 ECS runs the service's own deployment, rolling or blue/green with its traffic shifting and alarm
@@ -233,20 +235,37 @@ def _repository_knobs(b: LayerBuilder, prefix: str, label: str, source, key: str
 # ------------------------------------------------------------------ backend pipeline
 
 
+IMAGE_TAGS_FILE = "image-tags.json"  # {ImageTag parameter: tag} in the Images artifact, for PackageInfrastructure
+
+
 def _image_buildspec(cfg: AppConfig) -> str:
     """Build and push one image per service (its folder's Dockerfile, else the repository root's),
-    tagged with the commit; write imagedefinitions-<svc>.json for the ECS deploy action."""
+    tagged with the commit; write imagedefinitions-<svc>.json for the ECS deploy action and
+    image-tags.json ({ImageTag parameter: tag}), which PackageInfrastructure puts into the change
+    set's template configuration.
+
+    The repositories are IMMUTABLE and the tag is the commit, so a rebuild of the same commit (a
+    stage retry, "Release change", an infrastructure-only change) would fail its push with
+    ImageTagAlreadyExistsException. A tag already in the repository is therefore not built again:
+    same commit, same tag, same image, and the change set sees no tag change (no needless rollout).
+    Any DescribeImages error other than ImageNotFoundException fails the build."""
     commands = ['aws ecr get-login-password | docker login --username AWS --password-stdin "$REGISTRY"']
     build = []
     for svc_name in cfg.services:
         var = svc_name.upper().replace("-", "_")
+        image = f'"$REGISTRY/$REPOSITORY_{var}:$IMAGE_TAG"'
         build += [
             f'CONTEXT=.; if [ -f {svc_name}/Dockerfile ]; then CONTEXT={svc_name}; fi',
-            f'docker build -t "$REGISTRY/$REPOSITORY_{var}:$IMAGE_TAG" "$CONTEXT"',
-            f'docker push "$REGISTRY/$REPOSITORY_{var}:$IMAGE_TAG"',
-            f'printf \'[{{"name":"%s","imageUri":"%s"}}]\' "$CONTAINER_{var}" "$REGISTRY/$REPOSITORY_{var}:$IMAGE_TAG" > imagedefinitions-{svc_name}.json',
+            f'if aws ecr describe-images --repository-name "$REPOSITORY_{var}" --image-ids imageTag="$IMAGE_TAG" > /dev/null 2> describe-{svc_name}.err; then BUILD_{var}=no;'
+            f' elif grep -q ImageNotFoundException describe-{svc_name}.err; then BUILD_{var}=yes; else cat describe-{svc_name}.err >&2; false; fi',
+            f'if [ "$BUILD_{var}" = yes ]; then docker build -t {image} "$CONTEXT" && docker push {image};'
+            f' else echo "{svc_name}: $REPOSITORY_{var}:$IMAGE_TAG is already in ECR (same commit): not built again"; fi',
+            f'printf \'[{{"name":"%s","imageUri":"%s"}}]\' "$CONTAINER_{var}" {image} > imagedefinitions-{svc_name}.json',
         ]
-    artifacts: dict = {"files": [f"imagedefinitions-{svc}.json" for svc in cfg.services]}
+    tags = {logical_id("service", svc, "ImageTag"): "%s" for svc in cfg.services}
+    values = " ".join(['"$IMAGE_TAG"'] * len(tags))
+    build.append(f"printf '{json.dumps(tags, sort_keys=True)}\\n' {values} > {IMAGE_TAGS_FILE}")
+    artifacts: dict = {"files": [*(f"imagedefinitions-{svc}.json" for svc in cfg.services), IMAGE_TAGS_FILE]}
     return _buildspec(
         {
             "version": 0.2,
@@ -307,7 +326,8 @@ def _backend_pipeline(b: LayerBuilder, name: str, pipeline: PipelineConfig, shar
         Statement(Effect=Allow, Action=_actions("ecr:GetAuthorizationToken"), Resource=["*"]),
         Statement(
             Effect=Allow,
-            Action=_actions("ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
+            # DescribeImages: is this commit's tag already pushed (then the build skips it)
+            Action=_actions("ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages"),
             Resource=[services[svc]["repository_arn"] for svc in cfg.services],
         ),
     ]
@@ -381,19 +401,19 @@ def _backend_pipeline(b: LayerBuilder, name: str, pipeline: PipelineConfig, shar
             Name="BuildImages", ActionTypeId=_codebuild_type(), Configuration={"ProjectName": Ref(image_project)},
             InputArtifacts=[cp.InputArtifacts(Name="AppSource")], OutputArtifacts=image_outputs, Namespace="Image", RunOrder=1,
         ),
+        # After BuildImages: its Images artifact (image-tags.json, CODEBUILD_SRC_DIR_Images) gives the
+        # tags this run built, which buildspec.yml writes into the template configuration, so the
+        # change set sets every service's ImageTag and the services come up to their desired count.
         cp.Actions(
-            Name="PackageInfrastructure", ActionTypeId=_codebuild_type(), Configuration={"ProjectName": Ref(package_project)},
-            InputArtifacts=[cp.InputArtifacts(Name=infra_artifact)], OutputArtifacts=[cp.OutputArtifacts(Name="Infrastructure")], Namespace="Package", RunOrder=1,
+            Name="PackageInfrastructure", ActionTypeId=_codebuild_type(), Configuration={"ProjectName": Ref(package_project), "PrimarySource": infra_artifact},
+            InputArtifacts=[cp.InputArtifacts(Name=infra_artifact), cp.InputArtifacts(Name="Images")], OutputArtifacts=[cp.OutputArtifacts(Name="Infrastructure")], Namespace="Package", RunOrder=2,
         ),
     ]
-    overrides = {logical_id("service", svc, "ImageTag"): "#{Image.IMAGE_TAG}" for svc in cfg.services}
     stack = stack_name(cfg)
     create = {
         "ActionMode": "CHANGE_SET_REPLACE", "StackName": stack, "ChangeSetName": CHANGE_SET_NAME, "Capabilities": CAPABILITIES,
         "RoleArn": GetAtt(deploy_role, "Arn"), "TemplatePath": "Infrastructure::root.json", "TemplateConfiguration": "Infrastructure::template-configuration.json",
     }
-    if overrides:
-        create["ParameterOverrides"] = json.dumps(overrides, sort_keys=True)
     infra_actions = [
         cp.Actions(Name="CreateChangeSet", ActionTypeId=_cloudformation_type(), Configuration=create, InputArtifacts=[cp.InputArtifacts(Name="Infrastructure")], RunOrder=1),
         cp.Actions(

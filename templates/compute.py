@@ -15,7 +15,7 @@ from typing import Any
 from awacs import elasticfilesystem as awacs_efs
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
 from awacs.sts import AssumeRole
-from troposphere import Base64, GetAtt, Join, Ref, Region, Sub
+from troposphere import Base64, Equals, GetAtt, If, Join, Not, Ref, Region, Sub
 from troposphere import applicationautoscaling as appscaling
 from troposphere import autoscaling, cloudwatch, ec2, ecr, ecs, iam, logs
 
@@ -31,11 +31,21 @@ XRAY_USER = "65534:65534"
 ROOT_VOLUME_GIB = 30
 SCRATCH_VOLUME = "tmp"
 EFS_VOLUME = "efs"
-IMAGE_TAG_PATTERN = r"^[\w][\w.-]{0,127}$"
 # The AWS managed policy ECS needs to move blue/green traffic: describe listeners, rules and target
 # groups, register targets, modify the listener rules (ECS developer guide, "Amazon ECS
 # infrastructure IAM role for load balancers"). AWS extends it as ECS gains deployment features.
 ECS_LOAD_BALANCER_POLICY = "arn:${AWS::Partition}:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
+# An image tag, or empty: no image pinned, the pipeline decides (params: services.<name>.image_tag).
+IMAGE_TAG_PATTERN = r"^([\w][\w.-]{0,127})?$"
+# The app container's tag while a service has no image (ImageTag empty). Never pulled: the service
+# runs 0 tasks and autoscaling is held at 0..0 until a tag is given (`HasImage` below), so a first
+# create on an empty account does not wait on an image no earlier step could have pushed.
+NO_IMAGE_TAG = "no-image-yet"
+
+
+def has_image(svc_name: str) -> str:
+    """Name of the condition "service <name> has an image tag" (its ImageTag is not empty)."""
+    return logical_id("service", svc_name, "HasImage")
 
 
 def _wired(b: LayerBuilder, source: str, description: str, *, type: str = "String") -> Ref:
@@ -372,12 +382,12 @@ def _app_container(b: LayerBuilder, svc_name: str, svc: ServiceConfig, image, gr
 
 def _task_definition(b: LayerBuilder, svc_name: str, svc: ServiceConfig, repository: ecr.Repository, group: logs.LogGroup, execution_role) -> tuple[ecs.TaskDefinition, list]:
     on_ec2 = "EC2" in b.cfg.compute.capacity_providers
-    rollout = "a pipeline passes the tag it pushed"
     image_tag = b.knob(
         logical_id("service", svc_name, "ImageTag"), f"Service {svc_name}", "Image tag",
-        f"Tag of the {svc_name} image in its ECR repository; {rollout}",
-        svc.image_tag, key=f"services.{svc_name}.image_tag", AllowedPattern=IMAGE_TAG_PATTERN, ConstraintDescription="an image tag: letters, digits, _ . - (up to 128)",
+        f"Tag of the {svc_name} image in its ECR repository (the pipeline passes the tag it built). Empty: no image yet, the service runs 0 tasks",
+        svc.image_tag, key=f"services.{svc_name}.image_tag", AllowedPattern=IMAGE_TAG_PATTERN, ConstraintDescription="empty (no image yet: 0 tasks) or an image tag: letters, digits, _ . - (up to 128)",
     )
+    b.template.add_condition(has_image(svc_name), Not(Equals(Ref(image_tag), "")))
     task_role = _service_input(b, "security", svc_name, "TaskRoleArn", f"Task role of service {svc_name}")
     volumes, mounts, depends = [], [], []
     if svc.readonly_root_filesystem:
@@ -388,7 +398,8 @@ def _task_definition(b: LayerBuilder, svc_name: str, svc: ServiceConfig, reposit
         volumes.append(volume)
         mounts.append(ecs.MountPoint(SourceVolume=EFS_VOLUME, ContainerPath=svc.efs_mount_path, ReadOnly=False))
         depends.append(policy.title)
-    app = _app_container(b, svc_name, svc, Join(":", [GetAtt(repository, "RepositoryUri"), Ref(image_tag)]), group, mounts)
+    tag = If(has_image(svc_name), Ref(image_tag), NO_IMAGE_TAG)
+    app = _app_container(b, svc_name, svc, Join(":", [GetAtt(repository, "RepositoryUri"), tag]), group, mounts)
     containers = [app]
     if svc.xray:
         containers.append(
@@ -546,7 +557,7 @@ def _service(b: LayerBuilder, svc_name: str, svc: ServiceConfig, shared: "Shared
             ServiceName=b.named("ecs-service", svc_name),
             Cluster=shared.cluster,
             TaskDefinition=Ref(definition),
-            DesiredCount=Ref(desired),
+            DesiredCount=If(has_image(svc_name), Ref(desired), 0),
             CapacityProviderStrategy=_strategy(shared.providers),
             DeploymentController=ecs.DeploymentController(Type="ECS"),
             DeploymentConfiguration=deployment,
@@ -574,8 +585,10 @@ def _autoscaling(b: LayerBuilder, svc_name: str, svc: ServiceConfig, cluster, se
             ServiceNamespace="ecs",
             ScalableDimension="ecs:service:DesiredCount",
             ResourceId=Join("/", ["service", cluster, GetAtt(service, "Name")]),
-            MinCapacity=Ref(minimum),
-            MaxCapacity=Ref(maximum),
+            # Held at 0..0 while the service has no image: a minimum would start tasks that
+            # cannot pull, and a policy could scale out from 0.
+            MinCapacity=If(has_image(svc_name), Ref(minimum), 0),
+            MaxCapacity=If(has_image(svc_name), Ref(maximum), 0),
         )
     )
     policies: list[tuple[str, int, appscaling.PredefinedMetricSpecification]] = []

@@ -35,6 +35,8 @@ FARGATE_MEMORY = {
 }
 # Seed documents name versions AWS no longer creates although cfn-lint's data still lists them.
 RETIRED_BY_SEED_README = {("aurora-postgresql", "16.4")}
+# Ports below this need root or CAP_NET_BIND_SERVICE to bind (Linux ip(7), "privileged ports").
+PRIVILEGED_PORTS = 1024
 
 
 
@@ -262,7 +264,10 @@ class ServiceConfig(Model):
     desired_count: int = Field(2, ge=0, le=1000, description="Initial desired task count (a deploy-time Parameter).")
     min_count: int = Field(2, ge=0, le=1000, description="Autoscaling minimum task count.")
     max_count: int = Field(10, ge=1, le=1000, description="Autoscaling maximum task count.")
-    image_tag: str = Field("latest", pattern=r"^[\w][\w.-]{0,127}$", description="Default image tag (a deploy-time Parameter a pipeline overrides).")
+    image_tag: str = Field(
+        "", pattern=r"^([\w][\w.-]{0,127})?$",
+        description="Image tag to pin (a deploy-time Parameter). Empty (the default): the pipeline decides; until its first run the service has no image and runs 0 tasks, and `deploy` keeps the tag the stack already runs. A pinned tag must exist in the service's ECR repository (`deploy` checks it).",
+    )
     health_check: HealthCheckConfig = Field(HealthCheckConfig(), description="Load balancer and container health checks.")
     path_patterns: list[str] = Field(["/*"], min_length=1, max_length=5, description="ALB listener-rule path patterns routed to this service.")
     priority: int | None = Field(None, ge=1, le=50000, description="Listener-rule priority; default: in service order, most specific first.")
@@ -286,6 +291,25 @@ class ServiceConfig(Model):
     )
     readonly_root_filesystem: bool = Field(True, description="Run the container with a read-only root file system (a scratch volume is mounted at /tmp).")
     container_health_check: bool = Field(True, description="Container health check: curl or wget on health_check.path inside the container (the image needs one of them).")
+
+    @property
+    def runs_as_root(self) -> bool:
+        """uid 0 or the user name root, with or without a group."""
+        return self.user.split(":", 1)[0] in ("0", "root")
+
+    @model_validator(mode="after")
+    def _privileged_port(self) -> "ServiceConfig":
+        # Linux lets only root, or a process holding CAP_NET_BIND_SERVICE, bind ports below 1024
+        # (capabilities(7)); the generator adds no capability, and Fargate would refuse it (ECS API
+        # reference, KernelCapabilities.add: "Tasks launched on Fargate only support adding the
+        # SYS_PTRACE kernel capability").
+        if self.port < PRIVILEGED_PORTS and not self.runs_as_root:
+            raise KeyedError(
+                "port",
+                f"{self.port} is below {PRIVILEGED_PORTS} and the container runs as non-root user {self.user!r}, which cannot bind it; "
+                f"allowed with a non-root user: {PRIVILEGED_PORTS}-65535 (e.g. 8080; the load balancer still listens on 80/443)",
+            )
+        return self
 
     @model_validator(mode="after")
     def _counts(self) -> "ServiceConfig":

@@ -27,6 +27,15 @@ def _copy_parameter(parameter: Parameter) -> Parameter:
     return Parameter(parameter.title, **parameter.properties)
 
 
+def _passed(parameter: Parameter):
+    """The root parameter as a nested stack's parameter value. A nested stack takes strings only:
+    a list-typed value is joined back into its comma-separated form ("You can't pass values of
+    type CommaDelimitedList to a nested stack", AWS Knowledge Center,
+    https://repost.aws/knowledge-center/cloudformation-parameters-nested-stacks)."""
+    kind = parameter.properties.get("Type", "String")
+    return Join(",", Ref(parameter.title)) if kind == "CommaDelimitedList" or kind.startswith("List<") else Ref(parameter.title)
+
+
 def _knobs_left_at_defaults(nested: list[Layer], source_of) -> set[str]:
     """Knobs the root cannot re-expose within CloudFormation's 200 parameters: those of the parts
     of split layers (per-service task counts of a large platform; image tags too if even they do
@@ -78,14 +87,6 @@ def build_root(cfg: AppConfig, layers: list[Layer], template_url: Callable[[Laye
             groups.append(group)
         group["Parameters"].append(parameter.title)
 
-    def _as_string(name: str, parameter: Parameter):
-        """A nested stack's parameter values are strings: a list parameter goes down joined
-        (AWS::CloudFormation::Stack, Parameters: "you can't pass values that are of type
-        CommaDelimitedList to nested stacks"); the nested parameter splits it again."""
-        if parameter.properties["Type"] == "CommaDelimitedList" or parameter.properties["Type"].startswith("List<"):
-            return Join(",", Ref(name))
-        return Ref(name)
-
     for layer in nested:
         stack_parameters = {}
         for name, parameter in sorted(layer.template.parameters.items()):
@@ -94,10 +95,10 @@ def build_root(cfg: AppConfig, layers: list[Layer], template_url: Callable[[Laye
                 continue  # the nested stack's default (the params value) applies
             if wire is None:  # a knob: re-exposed on the root
                 declare(parameter, layer, f"{_title(layer.name)} layer")
-                stack_parameters[name] = _as_string(name, parameter)
+                stack_parameters[name] = _passed(parameter)
             elif (source := source_of(wire)) is not None and source.scope == "global":
                 declare(parameter, layer, "From the us-east-1 global stack")
-                stack_parameters[name] = Ref(name)
+                stack_parameters[name] = _passed(parameter)
             else:
                 if source is None:
                     raise ValueError(f"{layer.name} layer parameter {name} wants {wire.layer}.{wire.output}, which no layer outputs")

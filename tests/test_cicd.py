@@ -11,6 +11,7 @@ import subprocess
 import pytest
 
 from templates import cicd
+from templates.common import logical_id
 from templates.params import REPO_PARAMS, load_config
 from templates.render import serialize
 from tests.conftest import ALL_TARGETS, resources
@@ -59,7 +60,8 @@ def test_backend_pipeline_stages_and_change_set_modes_in_order(app, env):
     assert [name for name, _ in stages(document, backend)] == BACKEND_STAGES
     source, build = dict(stages(document, backend))["Source"], dict(stages(document, backend))["Build"]
     assert source == [("AppSource", "CodeStarSourceConnection", None, 1), ("InfraSource", "CodeStarSourceConnection", None, 1)]
-    assert build == [("BuildImages", "CodeBuild", None, 1), ("PackageInfrastructure", "CodeBuild", None, 1)]
+    # PackageInfrastructure after BuildImages: it writes the tags that build produced into the template configuration
+    assert build == [("BuildImages", "CodeBuild", None, 1), ("PackageInfrastructure", "CodeBuild", None, 2)]
     assert infrastructure_stage(document, backend) == [
         ("CreateChangeSet", "CloudFormation", "CHANGE_SET_REPLACE", 1),
         ("ReviewChangeSet", "CodeBuild", None, 2),
@@ -78,8 +80,8 @@ def test_change_set_uses_the_uploaded_root_and_template_configuration_and_approv
     assert create["StackName"] == "product-catalog-catalog-prod" and create["ChangeSetName"] == cicd.CHANGE_SET_NAME
     assert create["Capabilities"] == "CAPABILITY_IAM,CAPABILITY_NAMED_IAM,CAPABILITY_AUTO_EXPAND"
     assert create["RoleArn"] == {"Fn::GetAtt": ["PipelineBackendCloudFormationRole", "Arn"]}
-    # the infrastructure rolls the rolling service out with the image the pipeline just pushed
-    assert json.loads(create["ParameterOverrides"]) == {"ServiceApiImageTag": "#{Image.IMAGE_TAG}"}
+    # the tags come in the template configuration (PackageInfrastructure writes them), not as overrides
+    assert "ParameterOverrides" not in create
     assert actions["ReviewChangeSet"]["Namespace"] == "Review"
     approve = actions["Approve"]["Configuration"]
     assert approve["ExternalEntityLink"] == "#{Review.REVIEW_URL}"
@@ -97,6 +99,52 @@ def test_change_set_uses_the_uploaded_root_and_template_configuration_and_approv
     assert package["Source"] == {"BuildSpec": "buildspec.yml", "Type": "CODEPIPELINE"}
     variables = {v["Name"]: v["Value"] for v in package["Environment"]["EnvironmentVariables"]}
     assert variables == {"APP": "product-catalog", "ENV": "prod", "CFN_STRATA_BUCKET": {"Ref": "ArtifactBucket"}, "CFN_STRATA_PREFIX": "templates"}
+
+
+TAGS_COMMAND = {
+    "product-catalog": """printf '{"ServiceApiImageTag": "%s"}\\n' "$IMAGE_TAG" > image-tags.json""",
+    "smart-task": """printf '{"ServiceBackendImageTag": "%s", "ServiceFrontendImageTag": "%s"}\\n' "$IMAGE_TAG" "$IMAGE_TAG" > image-tags.json""",
+}
+
+
+@pytest.mark.parametrize(("app", "services"), [("product-catalog", ["api"]), ("smart-task", ["backend", "frontend"])])
+def test_the_package_step_gets_the_tags_the_image_build_produced(app, services):
+    document = doc(app, "prod")
+    pipeline = "PipelineBackend" if app == "product-catalog" else "PipelineApp"
+    build = {a["Name"]: a for a in document["Resources"][pipeline]["Properties"]["Stages"][1]["Actions"]}
+    package = build["PackageInfrastructure"]
+    assert package["InputArtifacts"] == [{"Name": "InfraSource"}, {"Name": "Images"}]
+    # CodePipeline: PrimarySource is required with several inputs; buildspec.yml is read from it
+    assert package["Configuration"] == {"ProjectName": {"Ref": f"{pipeline}Package"}, "PrimarySource": "InfraSource"}
+    assert (package["RunOrder"], build["BuildImages"]["RunOrder"]) == (2, 1)
+    assert {"Name": "Images"} in build["BuildImages"]["OutputArtifacts"]
+    spec = json.loads(document["Resources"][f"{pipeline}ImageBuild"]["Properties"]["Source"]["BuildSpec"])
+    commands = spec["phases"]["build"]["commands"]
+    assert commands[-1] == TAGS_COMMAND[app]
+    files = spec["artifacts"]["secondary-artifacts"]["Images"]["files"] if "secondary-artifacts" in spec["artifacts"] else spec["artifacts"]["files"]
+    assert files == [*(f"imagedefinitions-{svc}.json" for svc in services), "image-tags.json"]
+
+
+@pytest.mark.parametrize(("app", "pipeline", "services"), [("product-catalog", "PipelineBackend", ["api"]), ("smart-task", "PipelineApp", ["backend", "frontend"])])
+def test_the_image_build_skips_a_tag_already_in_the_immutable_repository(app, pipeline, services):
+    """A retry or "Release change" rebuilds the same commit: the push of an existing tag to an
+    IMMUTABLE repository would fail, so the build checks with DescribeImages first."""
+    document = doc(app, "prod")
+    spec = json.loads(document["Resources"][f"{pipeline}ImageBuild"]["Properties"]["Source"]["BuildSpec"])
+    commands = spec["phases"]["build"]["commands"]
+    assert spec["phases"]["pre_build"]["commands"][0] == 'IMAGE_TAG="${CODEBUILD_RESOLVED_SOURCE_VERSION:0:12}"'
+    for svc in services:
+        var = svc.upper()
+        image = f'"$REGISTRY/$REPOSITORY_{var}:$IMAGE_TAG"'
+        check = commands.index(f'if aws ecr describe-images --repository-name "$REPOSITORY_{var}" --image-ids imageTag="$IMAGE_TAG" > /dev/null 2> describe-{svc}.err; then BUILD_{var}=no;'
+                               f' elif grep -q ImageNotFoundException describe-{svc}.err; then BUILD_{var}=yes; else cat describe-{svc}.err >&2; false; fi')
+        assert commands[check + 1] == (f'if [ "$BUILD_{var}" = yes ]; then docker build -t {image} "$CONTEXT" && docker push {image};'
+                                       f' else echo "{svc}: $REPOSITORY_{var}:$IMAGE_TAG is already in ECR (same commit): not built again"; fi')
+        assert not any(c.startswith("docker push") for c in commands)  # never pushed unconditionally
+    role = document["Resources"][f"{pipeline}ImageBuildRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    ecr = next(st for st in role if "ecr:PutImage" in st["Action"])
+    assert "ecr:DescribeImages" in ecr["Action"]
+    assert ecr["Resource"] == [{"Ref": f"Service{logical_id(svc)}RepositoryArn"} for svc in services]
 
 
 def test_rolling_services_deploy_with_the_ecs_action():

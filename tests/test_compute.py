@@ -90,8 +90,9 @@ def test_seed_004_task_definition_sizes_port_and_container_hardening():
     assert definition["Family"] == "task-api-pr5706"
     app = container(d, "Api")
     assert app["PortMappings"] == [{"ContainerPort": 3000, "Protocol": "tcp"}]
-    assert app["Image"] == {"Fn::Join": [":", [{"Fn::GetAtt": ["ServiceApiRepository", "RepositoryUri"]}, {"Ref": "ServiceApiImageTag"}]]}
-    assert default(d, "ServiceApiImageTag") == "latest"
+    tag = {"Fn::If": ["ServiceApiHasImage", {"Ref": "ServiceApiImageTag"}, compute.NO_IMAGE_TAG]}
+    assert app["Image"] == {"Fn::Join": [":", [{"Fn::GetAtt": ["ServiceApiRepository", "RepositoryUri"]}, tag]]}
+    assert default(d, "ServiceApiImageTag") == ""  # no image pinned: the pipeline decides
     assert app["ReadonlyRootFilesystem"] is True and app["Privileged"] is False
     assert app["MountPoints"] == [{"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "tmp"}]
     assert definition["Volumes"] == [{"Name": "tmp"}]
@@ -111,7 +112,8 @@ def test_seed_004_service_rolling_deployment_network_and_load_balancer():
     d = doc("product-catalog", "dev")
     service = props(d, "ServiceApiService")
     assert service["ServiceName"] == "ecs-service-api-pr5706"
-    assert service["DesiredCount"] == {"Ref": "ServiceApiDesiredCount"} and default(d, "ServiceApiDesiredCount") == 2
+    assert service["DesiredCount"] == {"Fn::If": ["ServiceApiHasImage", {"Ref": "ServiceApiDesiredCount"}, 0]}
+    assert default(d, "ServiceApiDesiredCount") == 2
     assert service["DeploymentController"] == {"Type": "ECS"}
     assert service["DeploymentConfiguration"] == {
         "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
@@ -132,7 +134,8 @@ def test_seed_004_service_rolling_deployment_network_and_load_balancer():
 def test_seed_004_autoscaling_two_to_ten_on_cpu_70():
     d = doc("product-catalog", "dev")
     target = props(d, "ServiceApiScalableTarget")
-    assert (target["MinCapacity"], target["MaxCapacity"]) == ({"Ref": "ServiceApiMinCount"}, {"Ref": "ServiceApiMaxCount"})
+    assert target["MinCapacity"] == {"Fn::If": ["ServiceApiHasImage", {"Ref": "ServiceApiMinCount"}, 0]}
+    assert target["MaxCapacity"] == {"Fn::If": ["ServiceApiHasImage", {"Ref": "ServiceApiMaxCount"}, 0]}
     assert (default(d, "ServiceApiMinCount"), default(d, "ServiceApiMaxCount")) == (2, 10)
     assert target["ResourceId"] == {"Fn::Join": ["/", ["service", {"Ref": "Cluster"}, {"Fn::GetAtt": ["ServiceApiService", "Name"]}]]}
     assert target["ScalableDimension"] == "ecs:service:DesiredCount"
@@ -261,7 +264,8 @@ def test_ec2_cannot_share_a_strategy_with_fargate():
 
 def test_seed_002_two_blue_green_services_1024_2048_cpu_70():
     d = doc("smart-task", "dev")
-    for svc, port in (("Backend", 8080), ("Frontend", 80)):
+    # frontend: 8080, not 80 - it runs as 1000:1000, which cannot bind a port below 1024
+    for svc, port in (("Backend", 8080), ("Frontend", 8080)):
         definition = props(d, f"Service{svc}TaskDefinition")
         assert (definition["Cpu"], definition["Memory"]) == ("1024", "2048")
         assert container(d, svc)["PortMappings"] == [{"ContainerPort": port, "Protocol": "tcp"}]
@@ -449,6 +453,68 @@ def test_container_insights_off():
 
 
 # ------------------------------------------------------------------ contract with the other layers
+
+
+# ------------------------------------------------------------------ first deploy: no image yet
+
+
+@pytest.mark.parametrize(("app", "env"), ALL_TARGETS)
+def test_every_service_runs_zero_tasks_until_it_has_an_image_tag(app, env):
+    """A first create on an empty account: the repositories are created in this same stack, so no
+    tag can exist yet; every service starts at 0 tasks with autoscaling held at 0..0, and the
+    profile's counts come back the moment a tag is given (the pipeline's change set)."""
+    cfg = load_config(app, env, REPO_PARAMS)
+    d = doc(app, env)
+    rendered = [json.loads(serialize(part.template)) for part in parts(layer(app, env))]
+    conditions = {name: cond for part in rendered for name, cond in part.get("Conditions", {}).items()}
+    d = dict(d, Parameters={name: spec for part in rendered for name, spec in part.get("Parameters", {}).items()})
+    for name, svc in cfg.services.items():
+        x = logical_id("service", name)
+        assert conditions[f"{x}HasImage"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": f"{x}ImageTag"}, ""]}]}
+        assert props(d, f"{x}Service")["DesiredCount"] == {"Fn::If": [f"{x}HasImage", {"Ref": f"{x}DesiredCount"}, 0]}
+        target = props(d, f"{x}ScalableTarget")
+        assert target["MinCapacity"] == {"Fn::If": [f"{x}HasImage", {"Ref": f"{x}MinCount"}, 0]}
+        assert target["MaxCapacity"] == {"Fn::If": [f"{x}HasImage", {"Ref": f"{x}MaxCount"}, 0]}
+        app_image = container(d, logical_id(name), name)["Image"]
+        assert app_image == {"Fn::Join": [":", [{"Fn::GetAtt": [f"{x}Repository", "RepositoryUri"]}, {"Fn::If": [f"{x}HasImage", {"Ref": f"{x}ImageTag"}, "no-image-yet"]}]]}
+        # the knobs keep the profile's values; only the tag is empty
+        parameters = d["Parameters"]
+        assert (default(d, f"{x}DesiredCount"), default(d, f"{x}MinCount"), default(d, f"{x}MaxCount")) == (svc.desired_count, svc.min_count, svc.max_count)
+        assert parameters[f"{x}DesiredCount"]["MinValue"] == 0 and parameters[f"{x}MaxCount"]["MinValue"] == 1
+        assert default(d, f"{x}ImageTag") == "" and svc.image_tag == ""
+        assert parameters[f"{x}ImageTag"]["AllowedPattern"] == "^([\\w][\\w.-]{0,127})?$"
+
+
+def test_the_image_tag_parameter_admits_empty_and_tags_only():
+    import re
+
+    pattern = re.compile(compute.IMAGE_TAG_PATTERN)
+    assert all(pattern.match(tag) for tag in ("", "latest", "1a2b3c4d5e6f", "v1.2.3", "release_7-rc.1", "a" * 128))
+    assert not any(pattern.match(tag) for tag in ("-x", ".x", "a" * 129, "a:b", "a b", "a/b"))
+
+
+@pytest.mark.parametrize("user", ["0", "0:0", "root", "root:root"])
+def test_a_port_below_1024_is_allowed_for_a_root_container(user):
+    d = variant("smart-task", "dev", {"services": {"frontend": {"port": 80, "user": user}}})
+    assert container(d, "Frontend")["PortMappings"] == [{"ContainerPort": 80, "Protocol": "tcp"}]
+    assert container(d, "Frontend")["User"] == user
+
+
+@pytest.mark.parametrize(("port", "user", "refused"), [(1023, "1000:1000", True), (1024, "1000:1000", False), (443, "app", True), (80, "10:0", True)])
+def test_non_root_containers_cannot_take_a_privileged_port(port, user, refused):
+    data = deep_merge(load_config("smart-task", "dev", REPO_PARAMS).model_dump(), {"services": {"frontend": {"port": port, "user": user}}})
+    if not refused:
+        assert AppConfig.model_validate(data).services["frontend"].port == port
+        return
+    with pytest.raises(ValidationError, match=f"{port} is below 1024 and the container runs as non-root user '{user}'"):
+        AppConfig.model_validate(data)
+
+
+def test_a_pinned_tag_is_the_default_and_switches_the_service_on():
+    d = variant("product-catalog", "prod", {"services": {"api": {"image_tag": "v1.2.3"}}})
+    assert default(d, "ServiceApiImageTag") == "v1.2.3"
+    # the condition is evaluated by CloudFormation; what the template says is unchanged
+    assert props(d, "ServiceApiService")["DesiredCount"] == {"Fn::If": ["ServiceApiHasImage", {"Ref": "ServiceApiDesiredCount"}, 0]}
 
 
 def _union(layers: list) -> SimpleNamespace:

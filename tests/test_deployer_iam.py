@@ -20,11 +20,14 @@ def called_actions() -> set[str]:
     actions = set()
     for source in (ROOT / "deployer").glob("*.py"):
         text = source.read_text()
-        for client, method in re.findall(r"\b(cfn|s3)\.([a-z_]+)\(", text):
+        for client, method in re.findall(r"\b(cfn|s3|ecr)\.([a-z_]+)\(", text):
             # generate_presigned_url signs locally (no call); whoever opens the URL needs s3:GetObject
             if method in ("get_paginator", "get_waiter", "meta", "generate_presigned_url"):
                 continue
-            actions.add(f"s3:{S3_ACTIONS.get(method, camel(method))}" if client == "s3" else f"cloudformation:{camel(method)}")
+            if client == "ecr":
+                actions.add(f"ecr:{camel(method)}")
+            else:
+                actions.add(f"s3:{S3_ACTIONS.get(method, camel(method))}" if client == "s3" else f"cloudformation:{camel(method)}")
         actions |= {f"cloudformation:{camel(m)}" for m in re.findall(r'get_paginator\("([a-z_]+)"\)', text)}
         actions |= {WAITERS[m] for m in re.findall(r'get_waiter\("([a-z_]+)"\)', text)}
         actions |= {f"cloudformation:{op}" for op in re.findall(r'"operation": "([A-Za-z]+)"', text)}
@@ -40,7 +43,7 @@ def readme_policy_actions() -> set[str]:
 
 def test_the_readme_policy_is_exactly_what_the_deployer_calls():
     called = called_actions()
-    assert {"cloudformation:ListImports", "cloudformation:DetectStackDrift", "s3:PutObject", "cloudformation:DescribeStackEvents"} <= called
+    assert {"cloudformation:ListImports", "cloudformation:DetectStackDrift", "s3:PutObject", "cloudformation:DescribeStackEvents", "ecr:DescribeImages"} <= called
     # DetectStackDrift needs DetectStackResourceDrift on each resource it checks; without
     # s3:ListBucket, S3 answers HEAD of a missing key with 403 instead of 404
     assert readme_policy_actions() == called | {"cloudformation:DetectStackResourceDrift", "s3:ListBucket"}
