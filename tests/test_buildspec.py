@@ -119,7 +119,7 @@ def image_spec() -> dict:
     from templates import cicd
     from templates.params import REPO_PARAMS, load_config
 
-    return json.loads(cicd._image_buildspec(load_config(APP, ENV, REPO_PARAMS), []))
+    return json.loads(cicd._image_buildspec(load_config(APP, ENV, REPO_PARAMS)))
 
 
 def run_image_build(endpoint: str, work: Path, repository: str = REPOSITORY) -> tuple[subprocess.CompletedProcess, Path]:

@@ -167,9 +167,11 @@ def test_smart_task_blue_green_services_deploy_with_the_ecs_action_no_codedeploy
     ]
     assert [a["InputArtifacts"] for a in app_stages[3]["Actions"]] == [[{"Name": "Images"}], [{"Name": "Images"}]]
     create = dict((a["Name"], a) for a in app_stages[2]["Actions"])["CreateChangeSet"]
-    assert json.loads(create["Configuration"]["ParameterOverrides"]) == {"ServiceBackendImageTag": "#{Image.IMAGE_TAG}", "ServiceFrontendImageTag": "#{Image.IMAGE_TAG}"}
+    # every service's new tag reaches CloudFormation through the template configuration (image-tags.json)
+    assert "ParameterOverrides" not in create["Configuration"]
+    assert create["Configuration"]["TemplateConfiguration"] == "Infrastructure::template-configuration.json"
     image_spec = json.loads(document["Resources"]["PipelineAppImageBuild"]["Properties"]["Source"]["BuildSpec"])
-    assert image_spec["artifacts"] == {"files": ["imagedefinitions-backend.json", "imagedefinitions-frontend.json"]}
+    assert image_spec["artifacts"] == {"files": ["imagedefinitions-backend.json", "imagedefinitions-frontend.json", "image-tags.json"]}
     assert not any("appspec" in c or "taskdef" in c for c in image_spec["phases"]["build"]["commands"])
     assert [a["OutputArtifacts"] for a in app_stages[1]["Actions"] if a["Name"] == "BuildImages"] == [[{"Name": "Images"}]]
     assert not [r for r in document["Resources"].values() if r["Type"].startswith("AWS::CodeDeploy::")]
