@@ -34,7 +34,7 @@ def test_mycandidate_daily_plan_seven_days_copied_to_us_west_2(env):
     _, vault = one(doc, "AWS::Backup::BackupVault")
     assert vault["Properties"]["BackupVaultName"] == f"backup-vault-mc-{env}"
     assert vault["Properties"]["EncryptionKeyArn"] == {"Ref": "KmsKeyArn"}
-    assert vault["DeletionPolicy"] == ("Retain" if env == "prod" else "Delete")
+    assert (vault["DeletionPolicy"], vault["UpdateReplacePolicy"]) == (("RetainExceptOnCreate", "Retain") if env == "prod" else ("Delete", "Delete"))
 
 
 def test_which_environments_have_the_layer():

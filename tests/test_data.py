@@ -106,7 +106,11 @@ def test_smart_task_mysql_with_performance_insights_medium_in_dev_m5_large_multi
     assert db["PerformanceInsightsRetentionPeriod"] == 7
     assert db["EnableCloudwatchLogsExports"] == ["error", "general", "slowquery"]
     group = props(doc, "DatabaseParameterGroup")
-    assert group["Family"] == "mysql8.0" and group["Parameters"] == {"require_secure_transport": "1"}
+    # The exported general and slow-query logs are only written with these (RDS User Guide,
+    # "Publishing MySQL logs to Amazon CloudWatch Logs").
+    assert group["Family"] == "mysql8.0" and group["Parameters"] == {
+        "general_log": "1", "log_output": "FILE", "require_secure_transport": "1", "slow_query_log": "1",
+    }
     caches = resources(doc, "AWS::ElastiCache::ReplicationGroup")
     if env == "prod":  # the seed's optional Redis, on in prod
         assert doc["Parameters"]["CacheNodeType"]["Default"] == "cache.t3.small"
@@ -211,8 +215,9 @@ def test_product_catalog_aurora_postgres_16_writer_and_reader_medium_encrypted_n
         assert p["DBClusterIdentifier"] == {"Ref": "DatabaseCluster"}
         assert p["DBInstanceClass"] == {"Ref": "DatabaseInstanceClass"}
         assert p["PubliclyAccessible"] is False
-        # CloudFormation refuses Snapshot on a cluster member: Retain in prod.
-        assert member["DeletionPolicy"] == member["UpdateReplacePolicy"] == ("Retain" if env == "prod" else "Delete")
+        # CloudFormation refuses Snapshot on a cluster member: kept in prod, except when the create
+        # that made it rolls back (RetainExceptOnCreate; UpdateReplacePolicy does not take it).
+        assert (member["DeletionPolicy"], member["UpdateReplacePolicy"]) == (("RetainExceptOnCreate", "Retain") if env == "prod" else ("Delete", "Delete"))
     assert instance_class(doc) == "db.t3.medium"
     assert props(doc, "DatabaseWriter")["DBInstanceIdentifier"] == f"rds-writer-{suffix}"
     assert doc["Outputs"]["DatabaseIdentifier"]["Value"] == {"Ref": "DatabaseCluster"}
@@ -233,6 +238,7 @@ def test_deletion_policies_by_stage(app, env):
         "AWS::ElastiCache::ReplicationGroup": "Snapshot",
         "AWS::EFS::FileSystem": "Retain",
         "AWS::Logs::LogGroup": "Retain",
+        "AWS::SecretsManager::Secret": "Retain",
     }
     seen = set()
     for title, resource in doc["Resources"].items():
@@ -245,7 +251,9 @@ def test_deletion_policies_by_stage(app, env):
             want = "Retain" if member else "Snapshot"
         else:
             want = expected_prod[kind]
-        assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ((want, want) if prod else ("Delete", "Delete")), title
+        # A failed first create deletes what it made (RetainExceptOnCreate); Snapshot stays Snapshot.
+        on_delete = "RetainExceptOnCreate" if want == "Retain" else want
+        assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ((on_delete, want) if prod else ("Delete", "Delete")), title
         seen.add(title)
     assert "Database" in seen or "DatabaseCluster" in seen
     (stack,) = [s for s in rendered(app, env).manifest["stacks"] if s["layer"] == "data"]

@@ -126,11 +126,11 @@ def test_mycandidate_chain_goes_through_proxy_cache_and_efs():
     }
 
 
-@pytest.mark.parametrize(("env", "window", "policy"), [("dev", 0, "Delete"), ("prod", 30, "Retain")])
-def test_seed_004_secret_recovery_window(env, window, policy):
+@pytest.mark.parametrize(("env", "window", "policies"), [("dev", 0, ("Delete", "Delete")), ("prod", 30, ("RetainExceptOnCreate", "Retain"))])
+def test_seed_004_secret_recovery_window(env, window, policies):
     _, secret = one(template("product-catalog", env, "security"), "AWS::SecretsManager::Secret")
     assert secret["Metadata"]["cfn-strata"]["RecoveryWindowInDays"] == window
-    assert secret["DeletionPolicy"] == policy == secret["UpdateReplacePolicy"]
+    assert (secret["DeletionPolicy"], secret["UpdateReplacePolicy"]) == policies
     generated = secret["Properties"]["GenerateSecretString"]
     assert generated["GenerateStringKey"] == "password" and generated["PasswordLength"] == 32
     assert secret["Properties"]["Name"] == ("db-credentials-pr5706" if env == "dev" else "db-credentials-catalog-prod")
@@ -172,7 +172,9 @@ def test_seed_004_tags_and_names():
     tags = {t["Key"]: t["Value"] for t in vpc["Properties"]["Tags"]}
     assert tags == {"Environment": "production", "Project": "catalog-api", "EnvironmentSuffix": "catalog-prod", "Name": "vpc-catalog-prod"}
     sec = template("product-catalog", "dev", "security")
-    assert sec["Resources"]["AlbSecurityGroup"]["Properties"]["GroupName"] == "sg-alb-pr5706"
+    # EC2 refuses group names starting with sg- (CreateSecurityGroup, GroupName)
+    assert sec["Resources"]["AlbSecurityGroup"]["Properties"]["GroupName"] == "security-group-alb-pr5706"
+    assert sec["Resources"]["ServiceApiSecurityGroup"]["Properties"]["GroupName"] == "security-group-service-api-pr5706"
 
 
 @pytest.mark.parametrize(("app", "env"), ALL_TARGETS)
