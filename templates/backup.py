@@ -10,9 +10,9 @@ BackupCopyVaultArn parameter at an existing one.
 
 from __future__ import annotations
 
-from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+from awacs.aws import Allow, PolicyDocument, Principal, Statement
 from awacs.sts import AssumeRole
-from troposphere import AccountId, Equals, GetAtt, If, Ref, Sub
+from troposphere import Equals, GetAtt, If, Ref, Sub
 from troposphere import backup, iam
 
 from templates.common import Layer, LayerBuilder
@@ -69,14 +69,14 @@ def _role(b: LayerBuilder) -> iam.Role:
             Description="AWS Backup: back up and restore the deployment's tagged databases and file systems",
             AssumeRolePolicyDocument=PolicyDocument(
                 Version="2012-10-17",
-                Statement=[
-                    Statement(
-                        Effect=Allow,
-                        Principal=Principal("Service", "backup.amazonaws.com"),
-                        Action=[AssumeRole],
-                        Condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
-                    )
-                ],
+                # AWS Backup's service role trust as its guide writes it ("IAM service roles"), no
+                # condition: AWS Backup's confused-deputy guidance applies aws:SourceArn /
+                # aws:SourceAccount to resource policies (SNS topics, KMS key policies), and
+                # documents neither key on the AssumeRole of its service role, where a condition
+                # on an absent key would deny every backup job.
+                # https://docs.aws.amazon.com/aws-backup/latest/devguide/iam-service-roles.html
+                # https://docs.aws.amazon.com/aws-backup/latest/devguide/cross-service-confused-deputy-prevention.html
+                Statement=[Statement(Effect=Allow, Principal=Principal("Service", "backup.amazonaws.com"), Action=[AssumeRole])],
             ),
             ManagedPolicyArns=[
                 Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup"),

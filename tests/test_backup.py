@@ -85,3 +85,14 @@ def test_selection_is_by_both_tags_of_the_deployment():
 def test_root_wires_the_security_key_into_the_backup_stack():
     root = template("mycandidate", "prod", "root")
     assert root["Resources"]["BackupStack"]["Properties"]["Parameters"]["KmsKeyArn"] == {"Fn::GetAtt": ["SecurityStack", "Outputs.KmsKeyArn"]}
+
+
+def test_the_backup_role_trusts_aws_backup_as_its_guide_writes_it():
+    """AWS Backup's confused-deputy guidance is for resource policies (SNS topics, KMS keys); its
+    service role trust carries no aws:SourceAccount condition, which would deny every job if the
+    service does not send the key."""
+    role = template("mycandidate", "prod", "backup")["Resources"]["BackupRole"]["Properties"]
+    assert role["AssumeRolePolicyDocument"] == {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"}, "Action": ["sts:AssumeRole"]}],
+    }

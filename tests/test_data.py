@@ -361,3 +361,57 @@ def test_prod_data_layers_pass_checkov_alone(checkov, tmp_path):  # noqa: F811
     assert failures == [], "\n".join(failures)
     scanned = {c["file_path"].rsplit("/", 1)[-1] for r in reports for c in r["results"]["passed_checks"]}
     assert scanned == {f"{app}-data.json" for app, _ in prod}
+
+
+# ------------------------------------------------------------------ issue 13: every database shape the model accepts
+
+
+def _engine_grid():
+    """engine x replicas x proxy over the params model's own choices (the Literal of `engine`,
+    the bounds of `replicas`: none, one, the most), with a creatable version of each engine."""
+    import typing
+
+    from templates.config import DatabaseConfig
+
+    engines = typing.get_args(DatabaseConfig.model_fields["engine"].annotation)
+    bounds = {name: getattr(m, name) for m in DatabaseConfig.model_fields["replicas"].metadata for name in ("ge", "le") if hasattr(m, name)}
+    replicas = sorted({bounds["ge"], bounds["ge"] + 1, bounds["le"]})
+    return [(e, r, p) for e in engines for r in replicas for p in (False, True)]
+
+
+VERSIONS = {"postgres": "16.10", "mysql": "8.0.44", "aurora-postgresql": "16.9"}
+
+
+@pytest.mark.parametrize(("engine", "replicas", "proxy"), _engine_grid())
+def test_every_engine_replicas_proxy_combination_generates_and_lints_clean(engine, replicas, proxy, params_copy, linter, tmp_path):
+    """A MySQL profile with read replicas used to crash in troposphere's RDS validator (gp3 storage,
+    no AllocatedStorage on the replica): every combination now renders, and lints clean."""
+    import yaml
+
+    from templates.lint import lint_directory
+    from templates.render import render, write_profile
+
+    base = params_copy / "smart-task" / "base.yaml"
+    document = yaml.safe_load(base.read_text())
+    document["database"].update(engine=engine, engine_version=VERSIONS[engine], replicas=replicas, proxy=proxy, storage_type="gp3")
+    base.write_text(yaml.safe_dump(document, sort_keys=False))
+    profile = render(load_config("smart-task", "prod", params_copy))
+    doc = json.loads(profile.files["data.json"])
+    instances = resources(doc, "AWS::RDS::DBInstance")
+    if engine.startswith("aurora"):
+        assert len(instances) == 1 + max(replicas, 1)  # writer + readers (multi_az asks for one)
+    else:
+        replica_ids = sorted(t for t, r in instances.items() if "SourceDBInstanceIdentifier" in r["Properties"])
+        assert replica_ids == sorted(f"DatabaseReplica{i}" for i in range(1, replicas + 1))
+        for title in replica_ids:
+            assert instances[title]["Properties"]["StorageType"] == "gp3"
+    proxies = resources(doc, "AWS::RDS::DBProxy")
+    assert len(proxies) == int(proxy)
+    if proxy:
+        target = props(doc, "DatabaseProxyTargetGroup")
+        assert target.get("DBClusterIdentifiers" if engine.startswith("aurora") else "DBInstanceIdentifiers") == [
+            {"Ref": "DatabaseCluster" if engine.startswith("aurora") else "Database"}
+        ]
+    folder = write_profile(profile, tmp_path)
+    findings = [f for f in lint_directory(linter, folder) if f.level in ("error", "warning") and f.file.split("/")[-1] in ("data.json", "security.json", "backup.json")]
+    assert findings == [], "\n".join(map(str, findings))
