@@ -713,14 +713,18 @@ def launch_url(profile, env, params, out, bucket, prefix, create_bucket, region,
 @out_option
 @aws_options
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for the stack name.")
+@click.option("--release-failed-create", is_flag=True,
+              help="For a stack in ROLLBACK_FAILED whose first create was blocked by deletion protection: turn protection off on exactly "
+                   "the databases / load balancers that failed create made, then delete the stack.")
 @catch_errors
-def destroy(profile, env, params, out, region, aws_profile, endpoint_url, local, yes):
+def destroy(profile, env, params, out, region, aws_profile, endpoint_url, local, yes, release_failed_create):
     """Delete the stack after typing its name; says which resources stay by their policies.
 
     \b
     Example:
       cfn-strata destroy product-catalog --env dev
     """
+    from deployer.changeset import destroy_command
     from deployer.flow import destroy as delete_stack
 
     bundle = _bundle(profile, env, params, out)
@@ -728,7 +732,8 @@ def destroy(profile, env, params, out, region, aws_profile, endpoint_url, local,
         raise OperationFailed("the name did not match; nothing deleted")
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         with console.status(f"deleting {bundle.stack_name}"):
-            kept = delete_stack(aws.client("cloudformation"), bundle.stack_name)
+            kept = delete_stack(aws.client("cloudformation"), bundle.stack_name, release_failed_create=aws.client if release_failed_create else None,
+                                note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True), command=destroy_command(bundle))
     console.print(f"[green]deleted[/green] {bundle.stack_name}")
     for resource in kept:
         console.print(f"retained by its DeletionPolicy: {resource}", soft_wrap=True)

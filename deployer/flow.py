@@ -135,7 +135,8 @@ def run(aws: Aws, bundle: Bundle, ref: ChangeSetRef, *, allow: dict[str, frozens
                     raise StackFailed(f"{failed}\n{advice}", status) from failed
                 raise
     finally:
-        if bundle.is_prod and status != "ROLLBACK_COMPLETE":
+        # A failed first create (ROLLBACK_*) is deleted next, never protected from it.
+        if bundle.is_prod and status not in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED"):
             protect_termination(cfn, ref.stack_name, note)
     protect_after(cfn, bundle, ref.stack_id)
     return status
@@ -174,11 +175,23 @@ def retained_resources(cfn, stack_name: str) -> list[str]:
     return sorted(kept)
 
 
-def destroy(cfn, stack_name: str, *, waiting: Waiting = Waiting()) -> list[str]:
+def destroy(cfn, stack_name: str, *, waiting: Waiting = Waiting(), release_failed_create=None, note=lambda s: None, command: str = "cfn-strata destroy") -> list[str]:
+    """Delete the stack; lists what stays by its DeletionPolicy. A stack whose first create failed
+    and whose rollback was blocked by deletion protection (ROLLBACK_FAILED) is deleted only with
+    `release_failed_create` (a function service -> client of the stack's region): protection is
+    then turned off on exactly the resources that create made (deployer/recovery.py)."""
+    from deployer.recovery import ROLLBACK_FAILED, blocked_by_deletion_protection, guidance, release_failed_create as release
+
     stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
     if stack.get("EnableTerminationProtection"):
         raise DeployerError(f"stack {stack_name} has termination protection on: turn it off in the console or with `aws cloudformation update-termination-protection --no-enable-termination-protection --stack-name {stack_name}` first")
+    protected = blocked_by_deletion_protection(cfn, stack["StackId"]) if stack["StackStatus"] == ROLLBACK_FAILED else []
+    if protected and release_failed_create is None:
+        raise DeployerError(guidance(cfn, ROLLBACK_FAILED, stack_name=stack_name, stack_id=stack["StackId"], destroy_command=command))
     kept = retained_resources(cfn, stack_name)
-    cfn.delete_stack(StackName=stack["StackId"])
+    if protected:
+        release(release_failed_create, cfn, protected, stack_id=stack["StackId"], note=note)
+    else:
+        cfn.delete_stack(StackName=stack["StackId"])
     cfn.get_waiter("stack_delete_complete").wait(StackName=stack["StackId"], WaiterConfig=waiting.config())
     return kept
