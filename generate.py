@@ -388,6 +388,24 @@ def _plan(aws, bundle, bucket, prefix, create_bucket, lint, drift=True):
     return result
 
 
+def _print_regional(result, output: str) -> None:
+    """The change sets of the stacks in other regions (the backup copy vault), before the root's:
+    a table on stdout with -o table; one line each on stderr otherwise (stdout keeps one document)."""
+    from deployer.changeset import NoChanges
+    from deployer.review import to_table
+
+    for plan in result.regional:
+        where = f"{plan.stack.stack_name} ({plan.stack.region}, created before the root)"
+        if isinstance(plan.outcome, NoChanges):
+            console.print(f"no changes: {where}", soft_wrap=True)
+        elif output == "table":
+            console.print(f"change set {plan.outcome.name} on {where}:", soft_wrap=True)
+            out_console.print(to_table(plan.review))
+        else:
+            summary = "; ".join(f"{c.action} {c.logical_id} ({c.resource_type}, {c.risk.name})" for c in plan.review.changes)
+            console.print(f"change set {plan.outcome.name} on {where}: {summary}", soft_wrap=True)
+
+
 html_options = [
     click.option("--html-file", type=click.Path(dir_okay=False, path_type=Path), help="Where -o html writes the page. Default: OUT/<app>/<env>/review.html."),
     click.option("--upload-review", is_flag=True, help="With -o html: also upload the page next to the templates (<prefix>/<app>/<env>/reviews/<name>.html) and print a presigned URL to it."),
@@ -528,6 +546,7 @@ def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_p
     bundle = _bundle(profile, env, params, out)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         result = _plan(aws, bundle, bucket, prefix, create_bucket, not skip_lint, not skip_drift)
+        _print_regional(result, output)
         if isinstance(result.outcome, NoChanges):
             console.print(f"[green]no changes[/green]: {bundle.stack_name} is up to date")
             return
@@ -560,18 +579,31 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
     from deployer.changeset import NoChanges
     from deployer.execute import StillRunning, follow_hint
     from deployer.flow import outputs as stack_outputs
-    from deployer.flow import refuse_high_risk, run
+    from deployer.flow import refuse_high_risk, run, run_regional_first
 
     bundle = _bundle(profile, env, params, out)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         result = _plan(aws, bundle, bucket, prefix, create_bucket, not skip_lint, not skip_drift)
-        if isinstance(result.outcome, NoChanges):
+        _print_regional(result, output)
+        root_changes = not isinstance(result.outcome, NoChanges)
+        if not root_changes and not result.regional_changes:
             console.print(f"[green]no changes[/green]: {bundle.stack_name} is up to date")
             return
-        _print_review(result.review, output)
-        allow = refuse_high_risk(result.review, allow_replacement)
-        if not yes and not click.confirm(f"execute {result.outcome.name} on {bundle.stack_name}?", err=True):
-            console.print(f"not executed; the change set {result.outcome.name} stays for review")
+        for plan in result.regional_changes:
+            refuse_high_risk(plan.review, allow_replacement)
+        if root_changes:
+            _print_review(result.review, output)
+            allow = refuse_high_risk(result.review, allow_replacement)
+        names = [p.outcome.name for p in result.regional_changes] + ([result.outcome.name] if root_changes else [])
+        if not yes and not click.confirm(f"execute {', '.join(names)} on {bundle.stack_name}?", err=True):
+            console.print("not executed; the change sets stay for review")
+            return
+        with console.status("executing the stacks in other regions first"):
+            for plan, status in run_regional_first(aws, bundle, result, on_event=lambda e: console.print(e.line(), markup=False, soft_wrap=True),
+                                                   note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True)):
+                console.print(f"[green]{status}[/green]: {plan.stack.stack_name} ({plan.stack.region})")
+        if not root_changes:
+            console.print(f"[green]no changes[/green]: {bundle.stack_name} is up to date")
             return
         try:
             with console.status(f"executing {result.outcome.name}"):

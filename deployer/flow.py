@@ -15,6 +15,9 @@ from deployer.errors import DeployerError
 from deployer.execute import StackFailed, execute
 from deployer.drift import detect_drift
 from deployer.recovery import guidance
+from deployer.regional import plan_all as plan_regional
+from deployer.regional import regional_stacks
+from deployer.regional import run_all as run_regional
 from deployer.guard import ROOT, policy_stacks, allowed_changes, guard_before_update, loosened, protect_after, protect_termination, rollback_configuration
 from deployer.review import Review, Risk, review_change_set
 from deployer.session import Aws
@@ -33,6 +36,13 @@ class PlanResult:
     upload: UploadResult
     outcome: ChangeSetRef | NoChanges
     review: Review | None
+    # Stacks in other regions the root relies on (the backup copy vault), planned before the root
+    # and executed before it (deployer/regional.py).
+    regional: tuple = ()
+
+    @property
+    def regional_changes(self) -> tuple:
+        return tuple(p for p in self.regional if not isinstance(p.outcome, NoChanges))
 
 
 def create_bucket(s3, bucket: str, region: str, *, tls_only: bool = True) -> None:
@@ -83,11 +93,16 @@ def upload(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create: b
 def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_bucket: bool = False, clock: Clock = Clock(), waiting: Waiting = Waiting(), progress=None, drift: bool = True) -> PlanResult:
     uploaded = upload(aws, bundle, bucket, prefix, create=create_bucket)
     cfn = aws.client("cloudformation")
+    regional = ()
+    if regional_stacks(bundle):
+        if progress:
+            progress("creating the change sets of the stacks in other regions (backup copy vault)")
+        regional = tuple(plan_regional(aws, bundle, now=clock.now(), waiting=waiting))
     rollback = rollback_configuration(cfn, bundle)
     preflight = _preflight_imports(cfn, bundle)
     outcome = create_change_set(cfn, bundle, uploaded, now=clock.now(), waiting=waiting, progress=progress, rollback_configuration=rollback)
     if isinstance(outcome, NoChanges):
-        return PlanResult(uploaded, outcome, None)
+        return PlanResult(uploaded, outcome, None, regional)
     review = review_change_set(cfn, outcome.change_set_id, layer_of=bundle.layer_of, stateful_ids_of=bundle.stateful_ids)
     if preflight:
         review = replace(review, notes=review.notes + preflight)
@@ -97,7 +112,7 @@ def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_buck
         holding_data = {layer: stack_id for layer, stack_id in policy_stacks(cfn, bundle, outcome.stack_id).items() if layer != ROOT and bundle.stateful_ids(layer)}
         report = detect_drift(cfn, holding_data, delay=waiting.delay, max_attempts=waiting.max_attempts)
         review = replace(review, drifted=report.drifted, notes=review.notes + report.notes)
-    return PlanResult(uploaded, outcome, review)
+    return PlanResult(uploaded, outcome, review, regional)
 
 
 def _preflight_imports(cfn, bundle: Bundle) -> tuple[str, ...]:
@@ -140,6 +155,12 @@ def run(aws: Aws, bundle: Bundle, ref: ChangeSetRef, *, allow: dict[str, frozens
             protect_termination(cfn, ref.stack_name, note)
     protect_after(cfn, bundle, ref.stack_id)
     return status
+
+
+def run_regional_first(aws: Aws, bundle: Bundle, result: PlanResult, *, clock: Clock = Clock(), on_event=lambda e: None, note=lambda s: None) -> list[tuple]:
+    """Execute the planned stacks of other regions before the root (the root's backup copy
+    action points at the vault one of them makes)."""
+    return run_regional(aws, bundle, list(result.regional_changes), sleep=clock.sleep, delay=clock.delay, on_event=on_event, note=note)
 
 
 def outputs(cfn, stack_name: str) -> dict[str, str]:
