@@ -390,6 +390,24 @@ def _plan(aws, bundle, bucket, prefix, create_bucket, lint, drift=True, allowed=
     return result
 
 
+def _print_regional(result, output: str) -> None:
+    """The change sets of the stacks in other regions (the backup copy vault), before the root's:
+    a table on stdout with -o table; one line each on stderr otherwise (stdout keeps one document)."""
+    from deployer.changeset import NoChanges
+    from deployer.review import to_table
+
+    for plan in result.regional:
+        where = f"{plan.stack.stack_name} ({plan.stack.region}, created before the root)"
+        if isinstance(plan.outcome, NoChanges):
+            console.print(f"no changes: {where}", soft_wrap=True)
+        elif output == "table":
+            console.print(f"change set {plan.outcome.name} on {where}:", soft_wrap=True)
+            out_console.print(to_table(plan.review))
+        else:
+            summary = "; ".join(f"{c.action} {c.logical_id} ({c.resource_type}, {c.risk.name})" for c in plan.review.changes)
+            console.print(f"change set {plan.outcome.name} on {where}: {summary}", soft_wrap=True)
+
+
 html_options = [
     click.option("--html-file", type=click.Path(dir_okay=False, path_type=Path), help="Where -o html writes the page. Default: OUT/<app>/<env>/review.html."),
     click.option("--upload-review", is_flag=True, help="With -o html: also upload the page next to the templates (<prefix>/<app>/<env>/reviews/<name>.html) and print a presigned URL to it."),
@@ -544,6 +562,7 @@ def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_p
     bundle = _bundle(profile, env, params, out)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         result = _plan(aws, bundle, bucket, prefix, create_bucket, not skip_lint, not skip_drift)
+        _print_regional(result, output)
         if isinstance(result.outcome, NoChanges):
             console.print(f"[green]no changes[/green]: {bundle.stack_name} is up to date")
             return
@@ -578,18 +597,31 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
     from deployer.changeset import NoChanges
     from deployer.execute import StillRunning, follow_hint
     from deployer.flow import outputs as stack_outputs
-    from deployer.flow import refuse_high_risk, run
+    from deployer.flow import refuse_high_risk, run, run_regional_first
 
     bundle = _bundle(profile, env, params, out)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         result = _plan(aws, bundle, bucket, prefix, create_bucket, not skip_lint, not skip_drift, allow_replacement)
-        if isinstance(result.outcome, NoChanges):
+        _print_regional(result, output)
+        root_changes = not isinstance(result.outcome, NoChanges)
+        if not root_changes and not result.regional_changes:
             console.print(f"[green]no changes[/green]: {bundle.stack_name} is up to date")
             return
-        _print_review(result.review, output)
-        allow = refuse_high_risk(result.review, allow_replacement)
-        if not yes and not click.confirm(f"execute {result.outcome.name} on {bundle.stack_name}?", err=True):
-            console.print(f"not executed; the change set {result.outcome.name} stays for review")
+        for plan in result.regional_changes:
+            refuse_high_risk(plan.review, allow_replacement)
+        if root_changes:
+            _print_review(result.review, output)
+            allow = refuse_high_risk(result.review, allow_replacement)
+        names = [p.outcome.name for p in result.regional_changes] + ([result.outcome.name] if root_changes else [])
+        if not yes and not click.confirm(f"execute {', '.join(names)} on {bundle.stack_name}?", err=True):
+            console.print("not executed; the change sets stay for review")
+            return
+        with console.status("executing the stacks in other regions first"):
+            for plan, status in run_regional_first(aws, bundle, result, on_event=lambda e: console.print(e.line(), markup=False, soft_wrap=True),
+                                                   note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True)):
+                console.print(f"[green]{status}[/green]: {plan.stack.stack_name} ({plan.stack.region})")
+        if not root_changes:
+            console.print(f"[green]no changes[/green]: {bundle.stack_name} is up to date")
             return
         try:
             with console.status(f"executing {result.outcome.name}"):
@@ -731,14 +763,18 @@ def launch_url(profile, env, params, out, bucket, prefix, create_bucket, region,
 @out_option
 @aws_options
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for the stack name.")
+@click.option("--release-failed-create", is_flag=True,
+              help="For a stack in ROLLBACK_FAILED whose first create was blocked by deletion protection: turn protection off on exactly "
+                   "the databases / load balancers that failed create made, then delete the stack.")
 @catch_errors
-def destroy(profile, env, params, out, region, aws_profile, endpoint_url, local, yes):
+def destroy(profile, env, params, out, region, aws_profile, endpoint_url, local, yes, release_failed_create):
     """Delete the stack after typing its name; says which resources stay by their policies.
 
     \b
     Example:
       cfn-strata destroy product-catalog --env dev
     """
+    from deployer.changeset import destroy_command
     from deployer.flow import destroy as delete_stack
 
     bundle = _bundle(profile, env, params, out)
@@ -746,7 +782,8 @@ def destroy(profile, env, params, out, region, aws_profile, endpoint_url, local,
         raise OperationFailed("the name did not match; nothing deleted")
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         with console.status(f"deleting {bundle.stack_name}"):
-            kept = delete_stack(aws.client("cloudformation"), bundle.stack_name)
+            kept = delete_stack(aws.client("cloudformation"), bundle.stack_name, release_failed_create=aws.client if release_failed_create else None,
+                                note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True), command=destroy_command(bundle))
     console.print(f"[green]deleted[/green] {bundle.stack_name}")
     for resource in kept:
         console.print(f"retained by its DeletionPolicy: {resource}", soft_wrap=True)

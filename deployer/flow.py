@@ -16,6 +16,9 @@ from deployer.errors import DeployerError
 from deployer.execute import StackFailed, execute
 from deployer.drift import detect_drift
 from deployer.recovery import guidance
+from deployer.regional import plan_all as plan_regional
+from deployer.regional import regional_stacks
+from deployer.regional import run_all as run_regional
 from deployer.guard import ROOT, policy_stacks, allowed_changes, guard_before_update, loosened, protect_after, protect_termination, rollback_configuration
 from deployer.review import Facts, Review, Risk, review_change_set
 from deployer.session import Aws
@@ -34,6 +37,13 @@ class PlanResult:
     upload: UploadResult
     outcome: ChangeSetRef | NoChanges
     review: Review | None
+    # Stacks in other regions the root relies on (the backup copy vault), planned before the root
+    # and executed before it (deployer/regional.py).
+    regional: tuple = ()
+
+    @property
+    def regional_changes(self) -> tuple:
+        return tuple(p for p in self.regional if not isinstance(p.outcome, NoChanges))
 
 
 def create_bucket(s3, bucket: str, region: str, *, tls_only: bool = True) -> None:
@@ -108,11 +118,16 @@ def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_buck
     check_pinned_images(aws.client("ecr"), bundle)  # before anything is uploaded or proposed
     uploaded = upload(aws, bundle, bucket, prefix, create=create_bucket)
     cfn = aws.client("cloudformation")
+    regional = ()
+    if regional_stacks(bundle):
+        if progress:
+            progress("creating the change sets of the stacks in other regions (backup copy vault)")
+        regional = tuple(plan_regional(aws, bundle, now=clock.now(), waiting=waiting))
     rollback = rollback_configuration(cfn, bundle)
     preflight = _preflight_imports(cfn, bundle)
     outcome = create_change_set(cfn, bundle, uploaded, now=clock.now(), waiting=waiting, progress=progress, rollback_configuration=rollback)
     if isinstance(outcome, NoChanges):
-        return PlanResult(uploaded, outcome, None)
+        return PlanResult(uploaded, outcome, None, regional)
     known = facts(bundle, allowed)
     review = review_change_set(cfn, outcome.change_set_id, layer_of=bundle.layer_of, stateful_ids_of=bundle.stateful_ids, facts=known)
     if needs_offline(review) or not review.changes:  # an empty change set is "no changes" only if the templates agree
@@ -120,7 +135,7 @@ def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_buck
         review = offline_review(cfn, bundle, review, describe_stack(cfn, bundle.stack_name), known)
         if not review.changes:  # the endpoint saw a change the templates and parameters do not hold
             cfn.delete_change_set(ChangeSetName=outcome.change_set_id)
-            return PlanResult(uploaded, NoChanges(bundle.stack_name, "the computed nested change sets hold no change"), None)
+            return PlanResult(uploaded, NoChanges(bundle.stack_name, "the computed nested change sets hold no change"), None, regional)
     if preflight:
         review = replace(review, notes=review.notes + preflight)
     if drift and outcome.type == "UPDATE":
@@ -129,7 +144,7 @@ def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_buck
         holding_data = {layer: stack_id for layer, stack_id in policy_stacks(cfn, bundle, outcome.stack_id).items() if layer != ROOT and bundle.stateful_ids(layer)}
         report = detect_drift(cfn, holding_data, delay=waiting.delay, max_attempts=waiting.max_attempts)
         review = replace(review, drifted=report.drifted, notes=review.notes + report.notes)
-    return PlanResult(uploaded, outcome, review)
+    return PlanResult(uploaded, outcome, review, regional)
 
 
 def _preflight_imports(cfn, bundle: Bundle) -> tuple[str, ...]:
@@ -178,10 +193,17 @@ def run(aws: Aws, bundle: Bundle, ref: ChangeSetRef, *, allow: dict[str, frozens
                     raise StackFailed(f"{failed}\n{advice}", status) from failed
                 raise
     finally:
-        if bundle.is_prod and status != "ROLLBACK_COMPLETE":
+        # A failed first create (ROLLBACK_*) is deleted next, never protected from it.
+        if bundle.is_prod and status not in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED"):
             protect_termination(cfn, ref.stack_name, note)
     protect_after(cfn, bundle, ref.stack_id)
     return status
+
+
+def run_regional_first(aws: Aws, bundle: Bundle, result: PlanResult, *, clock: Clock = Clock(), on_event=lambda e: None, note=lambda s: None) -> list[tuple]:
+    """Execute the planned stacks of other regions before the root (the root's backup copy
+    action points at the vault one of them makes)."""
+    return run_regional(aws, bundle, list(result.regional_changes), sleep=clock.sleep, delay=clock.delay, on_event=on_event, note=note)
 
 
 def outputs(cfn, stack_name: str) -> dict[str, str]:
@@ -217,11 +239,23 @@ def retained_resources(cfn, stack_name: str) -> list[str]:
     return sorted(kept)
 
 
-def destroy(cfn, stack_name: str, *, waiting: Waiting = Waiting()) -> list[str]:
+def destroy(cfn, stack_name: str, *, waiting: Waiting = Waiting(), release_failed_create=None, note=lambda s: None, command: str = "cfn-strata destroy") -> list[str]:
+    """Delete the stack; lists what stays by its DeletionPolicy. A stack whose first create failed
+    and whose rollback was blocked by deletion protection (ROLLBACK_FAILED) is deleted only with
+    `release_failed_create` (a function service -> client of the stack's region): protection is
+    then turned off on exactly the resources that create made (deployer/recovery.py)."""
+    from deployer.recovery import ROLLBACK_FAILED, blocked_by_deletion_protection, guidance, release_failed_create as release
+
     stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
     if stack.get("EnableTerminationProtection"):
         raise DeployerError(f"stack {stack_name} has termination protection on: turn it off in the console or with `aws cloudformation update-termination-protection --no-enable-termination-protection --stack-name {stack_name}` first")
+    protected = blocked_by_deletion_protection(cfn, stack["StackId"]) if stack["StackStatus"] == ROLLBACK_FAILED else []
+    if protected and release_failed_create is None:
+        raise DeployerError(guidance(cfn, ROLLBACK_FAILED, stack_name=stack_name, stack_id=stack["StackId"], destroy_command=command))
     kept = retained_resources(cfn, stack_name)
-    cfn.delete_stack(StackName=stack["StackId"])
+    if protected:
+        release(release_failed_create, cfn, protected, stack_id=stack["StackId"], note=note)
+    else:
+        cfn.delete_stack(StackName=stack["StackId"])
     cfn.get_waiter("stack_delete_complete").wait(StackName=stack["StackId"], WaiterConfig=waiting.config())
     return kept

@@ -23,10 +23,15 @@ class Aws:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     local: bool = False
     _clients: dict = field(default_factory=dict, repr=False)
+    region_name: str | None = None  # another region than the session's (a stack the deployer makes there)
 
     @property
     def region(self) -> str:
-        return self.session.region_name
+        return self.region_name or self.session.region_name
+
+    def in_region(self, region: str) -> "Aws":
+        """The same credentials, endpoint and retries, with clients in `region`."""
+        return Aws(self.session, self.endpoint_url, self.max_attempts, self.local, region_name=region)
 
     def client(self, service: str):
         if service not in self._clients:
@@ -36,7 +41,7 @@ class Aws:
                 s3={"addressing_style": "path"} if self.local else None,
                 max_pool_connections=16,
             )
-            self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url, config=config)
+            self._clients[service] = self.session.client(service, region_name=self.region, endpoint_url=self.endpoint_url, config=config)
         return self._clients[service]
 
 

@@ -3,17 +3,20 @@ retention, continuous backup (point-in-time restore for RDS and Aurora), a copy 
 second region, and a selection BY TAG of the deployment's databases and file systems, so the
 layer needs no resource ids from the data layer.
 
-The copy's destination vault lives in another region, which this stack cannot create: the
-operator creates it (same name, in `backup.copy_region`) before the first deploy, or points the
-BackupCopyVaultArn parameter at an existing one.
+The copy's destination vault lives in another region, which a nested stack cannot reach: it is
+a second, small stack (`backup-copy`, scope `region:<backup.copy_region>`) with the vault, named by
+the convention, and its own KMS key, which the deployer creates or updates in that region before
+the root stack. The root's copy action points at that vault by name; BackupCopyVaultArn can point
+it at another one.
 """
 
 from __future__ import annotations
 
-from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+from awacs import kms as awacs_kms
+from awacs.aws import Allow, PolicyDocument, Principal, Statement
 from awacs.sts import AssumeRole
-from troposphere import AccountId, Equals, GetAtt, If, Ref, Sub
-from troposphere import backup, iam
+from troposphere import Equals, GetAtt, If, Ref, Sub
+from troposphere import backup, iam, kms
 
 from templates.common import Layer, LayerBuilder
 from templates.config import AppConfig
@@ -52,7 +55,7 @@ def _copy_vault_arn(b: LayerBuilder):
     cfg = b.cfg
     b.knob(
         "BackupCopyVaultArn", "Backup", "Copy destination vault ARN",
-        f"Backup vault in {cfg.backup.copy_region} that receives the copies; empty uses {b.named('backup-vault')} in {cfg.backup.copy_region} of this account, which must exist before the first deploy",
+        f"Backup vault in {cfg.backup.copy_region} that receives the copies; empty uses {b.named('backup-vault')} in {cfg.backup.copy_region} of this account, which the deployer's backup-copy stack creates there first",
         "", AllowedPattern=r"^$|^arn:aws[a-z-]*:backup:[a-z0-9-]+:\d{12}:backup-vault:[A-Za-z0-9_.-]{2,50}$",
         ConstraintDescription="empty, or a backup vault ARN",
     )
@@ -69,14 +72,14 @@ def _role(b: LayerBuilder) -> iam.Role:
             Description="AWS Backup: back up and restore the deployment's tagged databases and file systems",
             AssumeRolePolicyDocument=PolicyDocument(
                 Version="2012-10-17",
-                Statement=[
-                    Statement(
-                        Effect=Allow,
-                        Principal=Principal("Service", "backup.amazonaws.com"),
-                        Action=[AssumeRole],
-                        Condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
-                    )
-                ],
+                # AWS Backup's service role trust as its guide writes it ("IAM service roles"), no
+                # condition: AWS Backup's confused-deputy guidance applies aws:SourceArn /
+                # aws:SourceAccount to resource policies (SNS topics, KMS key policies), and
+                # documents neither key on the AssumeRole of its service role, where a condition
+                # on an absent key would deny every backup job.
+                # https://docs.aws.amazon.com/aws-backup/latest/devguide/iam-service-roles.html
+                # https://docs.aws.amazon.com/aws-backup/latest/devguide/cross-service-confused-deputy-prevention.html
+                Statement=[Statement(Effect=Allow, Principal=Principal("Service", "backup.amazonaws.com"), Action=[AssumeRole])],
             ),
             ManagedPolicyArns=[
                 Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup"),
@@ -87,7 +90,53 @@ def _role(b: LayerBuilder) -> iam.Role:
     )
 
 
-def build(cfg: AppConfig) -> Layer | None:
+COPY_LAYER = "backup-copy"
+
+
+def copy_scope(region: str) -> str:
+    """The scope of a stack the deployer creates on its own in `region`, outside the root."""
+    return f"region:{region}"
+
+
+def _copy_layer(cfg: AppConfig) -> Layer:
+    """The copy destination in backup.copy_region: a vault named like the source one (the root's
+    copy action builds its ARN from the name) and a KMS key of that region to encrypt it (a key
+    never leaves its region; AWS Backup re-encrypts the copies with the destination vault's key)."""
+    b = LayerBuilder(cfg, COPY_LAYER, f"AWS Backup copy vault and its KMS key ({cfg.backup.copy_region})", scope=copy_scope(cfg.backup.copy_region))
+    key = b.add(
+        kms.Key(
+            "CopyVaultKey",
+            Description=f"Encrypts the backup copies of {cfg.application} {cfg.environment.name} in {cfg.backup.copy_region}",
+            EnableKeyRotation=True,
+            KeyPolicy=PolicyDocument(
+                Version="2012-10-17",
+                Statement=[
+                    Statement(
+                        Sid="AccountAdministersThroughIam",
+                        Effect=Allow,
+                        Principal=Principal("AWS", Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")),
+                        Action=[awacs_kms.Action("*")],
+                        Resource=["*"],
+                    )
+                ],
+            ),
+            Tags=b.tags("kms", "backup-copy"),
+        )
+    )
+    vault = b.add(
+        backup.BackupVault(
+            "CopyVault",
+            BackupVaultName=b.named("backup-vault"),
+            EncryptionKeyArn=GetAtt(key, "Arn"),
+            BackupVaultTags={tag["Key"]: tag["Value"] for tag in b.tag_list("backup-vault")},
+        )
+    )
+    b.output("CopyVaultName", Ref(vault), f"Backup vault in {cfg.backup.copy_region} that receives the copies")
+    b.output("CopyVaultArn", GetAtt(vault, "BackupVaultArn"), f"ARN of the copy vault in {cfg.backup.copy_region}")
+    return b.build()
+
+
+def build(cfg: AppConfig) -> list[Layer] | None:
     resources, excluded = selected_resources(cfg)
     if not enabled(cfg) or not resources:
         return None
@@ -147,4 +196,4 @@ def build(cfg: AppConfig) -> Layer | None:
     b.output("BackupVaultName", Ref(vault), "Backup vault name")
     b.output("BackupVaultArn", GetAtt(vault, "BackupVaultArn"), "Backup vault ARN", root=True)
     b.output("BackupPlanId", Ref(plan), "Backup plan id")
-    return b.build()
+    return [b.build(), _copy_layer(cfg)] if settings.copy_region else [b.build()]

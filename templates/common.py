@@ -124,13 +124,22 @@ class LayerBuilder:
         return resource
 
     def protect(self, resource: AWSObject, *, snapshot: bool = True) -> None:
-        """Snapshot (where supported) or Retain in prod; Delete in dev, as the seeds allow for test."""
+        """prod: Snapshot where the type supports it, else RetainExceptOnCreate on delete and Retain
+        on replace; dev: Delete, as the seeds allow for test environments.
+
+        RetainExceptOnCreate (CloudFormation, 2023) keeps the resource like Retain, except when
+        the operation that created it rolls back: a failed first create then deletes what it
+        made instead of leaving named resources for the retry to collide with. UpdateReplacePolicy
+        accepts only Delete, Retain and Snapshot. Snapshot on a rolled-back create takes a final
+        snapshot under a name CloudFormation generates (a retry cannot collide with it).
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-updatereplacepolicy.html"""
         if self.cfg.is_prod:
-            policy = "Snapshot" if snapshot and resource.resource_type in SNAPSHOT_TYPES else "Retain"
+            snapshots = snapshot and resource.resource_type in SNAPSHOT_TYPES
+            resource.DeletionPolicy = "Snapshot" if snapshots else "RetainExceptOnCreate"
+            resource.UpdateReplacePolicy = "Snapshot" if snapshots else "Retain"
         else:
-            policy = "Delete"
-        resource.DeletionPolicy = policy
-        resource.UpdateReplacePolicy = policy
+            resource.DeletionPolicy = resource.UpdateReplacePolicy = "Delete"
         if resource.title not in self._stateful:
             self._stateful.append(resource.title)
 

@@ -735,8 +735,17 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
         kind = "rds-cluster" if cfg.database.is_aurora else "rds"
         if problem := name_problem(kind, cfg.name(kind)):
             problems.append(("environment.suffix", problem))
+        if cfg.database.proxy and net.isolated_subnets and "secretsmanager" not in net.interface_endpoints:
+            # The proxy runs in the data (isolated) subnets, which have no route out, and reads the
+            # database secret from Secrets Manager (RDS Proxy network prerequisites).
+            problems.append(("database.proxy", "the proxy runs in network.isolated_subnets, which have no route to Secrets Manager: add secretsmanager to network.interface_endpoints"))
     if cfg.cache and (problem := name_problem("cache", cfg.name("cache"))):
         problems.append(("environment.suffix", problem))
+    from templates.security import group_name, group_roles  # the security layer imports this module
+
+    for role, key in group_roles(cfg).items():
+        if problem := name_problem("security-group", group_name(cfg, role)):
+            problems.append((key, f"security group name: {problem}"))
 
     routes: dict[str, str] = {}
     priorities: dict[int, str] = {}

@@ -23,7 +23,7 @@ from troposphere import elasticloadbalancingv2 as elb
 
 from templates.common import Layer, LayerBuilder, logical_id
 from templates.config import AppConfig
-from templates.security import certificate_knob
+from templates.security import SECURITY_GROUP, certificate_knob, group_name
 
 # TLS 1.2 and 1.3 only: the ALB's recommended policy (ELB docs, "Security policies").
 ALB_TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -691,14 +691,14 @@ def _api_gateway(b: LayerBuilder, vpc_id, private_subnets, alb_group, alb, produ
         link_group = b.add(
             ec2.SecurityGroup(
                 "ApiVpcLinkSecurityGroup",
-                GroupName=b.named("sg-api-vpc-link"),
+                GroupName=group_name(cfg, "api-vpc-link"),
                 GroupDescription="API Gateway VPC link: out to the load balancer listeners only",
                 VpcId=vpc_id,
                 SecurityGroupEgress=[
                     ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=port, ToPort=port, DestinationSecurityGroupId=alb_group, Description=f"to the load balancer (tcp {port})")
                     for port in sorted({80, cfg.edge.alb.https_port})
                 ],
-                Tags=b.tags("sg-api-vpc-link"),
+                Tags=b.tags(SECURITY_GROUP, "api-vpc-link"),
             )
         )
         if cfg.edge.cloudfront_fronts_alb:

@@ -121,7 +121,8 @@ def tasks_for(folder: Path, shown_prefix: str = "") -> tuple[list[LintTask], lis
     engine = f"cfn-lint {version('cfn-lint')}|rules {RULES_VERSION} {_rules_digest()}|ignores {sorted(IGNORED)}"
     tasks, limits = [], []
     for entry in manifest["templates"]:
-        region = "us-east-1" if entry["scope"] == "global" else manifest["region"]
+        # global: the us-east-1 stack; region:<r>: a stack the deployer creates in region r
+        region = "us-east-1" if entry["scope"] == "global" else entry["scope"].removeprefix("region:") if entry["scope"].startswith("region:") else manifest["region"]
         shown = f"{shown_prefix}{entry['file']}"
         # E3043 reads a root's children from disk: their bytes are inputs of the root's findings.
         children = sorted(by_file.items()) if entry["scope"] == "root" else []

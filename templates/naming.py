@@ -21,8 +21,19 @@ NAME_RULES: dict[str, tuple[int, re.Pattern[str]]] = {
     "iam-role": (64, re.compile(r"^[\w+=,.@-]+$")),
     "secret": (512, re.compile(r"^[\w/+=.@-]+$")),
     "log-group": (512, re.compile(r"^[\w#/.-]+$")),
+    # EC2 CreateSecurityGroup, GroupName: up to 255 characters of a-z, A-Z, 0-9, spaces and
+    # ._-:/()#,@[]+=&;{}!$*, and it "can't start with sg-" (RESERVED_PREFIXES below).
+    # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSecurityGroup.html
+    "security-group": (255, re.compile(r"^[a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]+$")),
     # Buckets also carry the account id and region to be globally unique: 63 in all.
     "bucket-prefix": (63 - len("-123456789012-ap-southeast-1"), re.compile(r"^[a-z0-9][a-z0-9-]*$")),
+}
+
+
+# Prefixes AWS reserves for its own ids, per kind of name (compared case-insensitively: EC2 group
+# names are case-insensitive). Source: as NAME_RULES above.
+RESERVED_PREFIXES: dict[str, tuple[str, ...]] = {
+    "security-group": ("sg-",),
 }
 
 
@@ -39,4 +50,7 @@ def name_problem(kind: str, name: str) -> str | None:
         return f"{name!r} is {len(name)} characters; a {kind} name allows at most {limit}"
     if not pattern.match(name):
         return f"{name!r} is not a valid {kind} name (allowed: {pattern.pattern})"
+    for prefix in RESERVED_PREFIXES.get(kind, ()):
+        if name.lower().startswith(prefix):
+            return f"{name!r} starts with {prefix!r}, which AWS reserves: a {kind} name must not start with it"
     return None

@@ -401,9 +401,14 @@ def _canary_role(b: LayerBuilder, bucket: s3.Bucket) -> iam.Role:
             "CanaryRole",
             RoleName=b.named("canary"),
             Description="Synthetics canaries: write artifacts, metrics and their own logs",
+            # The trust the Synthetics guide requires of every canary role ("Required roles and
+            # permissions for canaries"): lambda.amazonaws.com, no condition. Lambda documents no
+            # aws:SourceAccount when it assumes an execution role, and a condition on a key the
+            # service does not send denies the assumption (the canary never runs).
+            # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Synthetics_Canaries_CanaryPermissions.html
             AssumeRolePolicyDocument=PolicyDocument(
                 Version="2012-10-17",
-                Statement=[Statement(Effect=Allow, Principal=Principal("Service", "lambda.amazonaws.com"), Action=[AssumeRole], Condition=Condition(StringEquals("aws:SourceAccount", AccountId)))],
+                Statement=[Statement(Effect=Allow, Principal=Principal("Service", "lambda.amazonaws.com"), Action=[AssumeRole])],
             ),
             Policies=[
                 iam.Policy(

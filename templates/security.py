@@ -39,15 +39,48 @@ def certificate_knob(b: LayerBuilder):
     b.template.add_condition("HasCertificate", Not(Equals(Ref("CertificateArn"), "")))
 
 
-def _group(b: LayerBuilder, title: str, name: str, description: str, vpc_id, *, ingress=None, egress=None, metadata=None) -> ec2.SecurityGroup:
+# Security groups are named `security-group-<role>-<suffix>` (seed 004's `{resource-type}-...`):
+# EC2 refuses a GroupName that starts with "sg-" (CreateSecurityGroup, GroupName), and
+# templates/naming.py checks every name at params time.
+SECURITY_GROUP = "security-group"
+
+
+def group_name(cfg: AppConfig, role: str) -> str:
+    """The GroupName of the security group for `role` ("alb", "service-api", "database", ...)."""
+    return cfg.name(SECURITY_GROUP, role)
+
+
+def group_roles(cfg: AppConfig) -> dict[str, str]:
+    """{role: params key} of every security group the generator names, for the params-time name check."""
+    roles = {"alb": "environment.suffix"}
+    roles |= {f"service-{name}": f"services.{name}" for name in cfg.services}
+    if "EC2" in cfg.compute.capacity_providers:
+        roles["ecs-instances"] = "compute.capacity_providers"
+    if cfg.database:
+        roles["database"] = "database"
+        if cfg.database.proxy:
+            roles["db-proxy"] = "database.proxy"
+    if cfg.cache:
+        roles["cache"] = "cache"
+    if cfg.efs:
+        roles["efs"] = "efs"
+    if cfg.edge.api_gateway.enabled and cfg.edge.api_gateway.integration == "vpc_link":
+        roles["api-vpc-link"] = "edge.api_gateway.integration"
+    return roles
+
+
+def _group(b: LayerBuilder, title: str, role: str, description: str, vpc_id, *, ingress=None, egress=None, metadata=None) -> ec2.SecurityGroup:
+    """GroupName and GroupDescription are create-only and the group is custom-named, so a change to
+    either cannot be deployed (CloudFormation refuses to replace a custom-named resource): the
+    description names the role, never a port, count or other value a params change can move."""
     group = ec2.SecurityGroup(
         title,
-        GroupName=b.named(name),
+        GroupName=group_name(b.cfg, role),
         GroupDescription=description,
         VpcId=vpc_id,
         SecurityGroupIngress=ingress or [],
         SecurityGroupEgress=egress or [NO_EGRESS],
-        Tags=b.tags(name),
+        Tags=b.tags(SECURITY_GROUP, role),
     )
     if metadata:
         group.Metadata = metadata
@@ -102,7 +135,7 @@ def _security_groups(b: LayerBuilder, vpc_id) -> dict[str, ec2.SecurityGroup]:
         ingress = [ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=80, ToPort=80, CidrIp="0.0.0.0/0", Description="HTTP from the internet")]
         description = "Load balancer: HTTP/HTTPS from the internet, out only to the service ports"
     groups["alb"] = _group(
-        b, "AlbSecurityGroup", "sg-alb", description, vpc_id,
+        b, "AlbSecurityGroup", "alb", description, vpc_id,
         ingress=ingress,
         # The ALB lives in the edge layer: this declares the group is its own, which is what lets
         # rule E9002 accept the internet-facing listener ports here and nowhere else.
@@ -126,32 +159,37 @@ def _security_groups(b: LayerBuilder, vpc_id) -> dict[str, ec2.SecurityGroup]:
     https_out = ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="0.0.0.0/0", Description="HTTPS to AWS APIs (image pulls, secrets, logs)")
     for svc_name, svc in cfg.services.items():
         # Fargate pulls images, reads secrets and ships logs over HTTPS from the task's own ENI.
-        group = _group(b, logical_id("service", svc_name, "SecurityGroup"), f"sg-{svc_name}", f"Service {svc_name}: port {svc.port} from the load balancer only", vpc_id, egress=[https_out])
+        group = _group(b, logical_id("service", svc_name, "SecurityGroup"), f"service-{svc_name}", f"Service {svc_name}: its container port from the load balancer only, HTTPS out", vpc_id, egress=[https_out])
         groups[f"service:{svc_name}"] = group
         _allow(b, groups["alb"], group, svc.port, f"load balancer to service {svc_name}")
 
     if "EC2" in cfg.compute.capacity_providers:
-        groups["instances"] = _group(b, "InstanceSecurityGroup", "sg-ecs-instances", "ECS container instances: no ingress, HTTPS out to the ECS, ECR and logs APIs", vpc_id, egress=[https_out])
+        groups["instances"] = _group(b, "InstanceSecurityGroup", "ecs-instances", "ECS container instances: no ingress, HTTPS out to the ECS, ECR and logs APIs", vpc_id, egress=[https_out])
 
     db = cfg.database
     if db:
-        groups["database"] = _group(b, "DatabaseSecurityGroup", "sg-database", f"Database: port {db.port} from the services only, no egress", vpc_id)
+        groups["database"] = _group(b, "DatabaseSecurityGroup", "database", "Database: the database port from its clients only, no egress", vpc_id)
         clients = [name for name, svc in cfg.services.items() if "database" in svc.secrets] or list(cfg.services)
         if db.proxy:
-            groups["proxy"] = _group(b, "ProxySecurityGroup", "sg-db-proxy", f"RDS Proxy: port {db.port} from the services, out only to the database", vpc_id)
+            # The proxy fetches the database secret from Secrets Manager over HTTPS from its own
+            # ENIs ("RDS Proxy ... network prerequisites": NAT or a secretsmanager endpoint, and
+            # outbound 443 in the proxy's security group); without it the target never comes up.
+            secrets_out = ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="0.0.0.0/0", Description="HTTPS to Secrets Manager (the proxy reads the database secret)")
+            groups["proxy"] = _group(b, "ProxySecurityGroup", "db-proxy", "RDS Proxy: the database port from the services, out to the database and to Secrets Manager", vpc_id, egress=[secrets_out])
             _allow(b, groups["proxy"], groups["database"], db.port, "proxy to database")
         for name in clients:
             target = groups["proxy"] if db.proxy else groups["database"]
             _allow(b, groups[f"service:{name}"], target, db.port, f"service {name} to the database")
-            if db.proxy and db.replicas and not db.is_aurora:
-                # RDS Proxy fronts the primary only; the read replicas share the database group.
+            if db.proxy and (db.replicas or db.is_aurora):
+                # The proxy's one endpoint is the writer; the read replicas (Aurora: the reader
+                # endpoint) are reached directly, through the database group.
                 _allow(b, groups[f"service:{name}"], groups["database"], db.port, f"service {name} to the read replicas")
     if cfg.cache:
-        groups["cache"] = _group(b, "CacheSecurityGroup", "sg-cache", f"Redis: port {CACHE_PORT} from the services only, no egress", vpc_id)
+        groups["cache"] = _group(b, "CacheSecurityGroup", "cache", "Redis: the Redis port from the services only, no egress", vpc_id)
         for name in cfg.services:
             _allow(b, groups[f"service:{name}"], groups["cache"], CACHE_PORT, f"service {name} to Redis")
     if cfg.efs:
-        groups["efs"] = _group(b, "EfsSecurityGroup", "sg-efs", f"EFS: NFS {EFS_PORT} from the services that mount it, no egress", vpc_id)
+        groups["efs"] = _group(b, "EfsSecurityGroup", "efs", "EFS: NFS from the services that mount it, no egress", vpc_id)
         for name, svc in cfg.services.items():
             if svc.efs_mount_path:
                 _allow(b, groups[f"service:{name}"], groups["efs"], EFS_PORT, f"service {name} mounts EFS")

@@ -34,7 +34,7 @@ def test_mycandidate_daily_plan_seven_days_copied_to_us_west_2(env):
     _, vault = one(doc, "AWS::Backup::BackupVault")
     assert vault["Properties"]["BackupVaultName"] == f"backup-vault-mc-{env}"
     assert vault["Properties"]["EncryptionKeyArn"] == {"Ref": "KmsKeyArn"}
-    assert vault["DeletionPolicy"] == ("Retain" if env == "prod" else "Delete")
+    assert (vault["DeletionPolicy"], vault["UpdateReplacePolicy"]) == (("RetainExceptOnCreate", "Retain") if env == "prod" else ("Delete", "Delete"))
 
 
 def test_which_environments_have_the_layer():
@@ -85,3 +85,14 @@ def test_selection_is_by_both_tags_of_the_deployment():
 def test_root_wires_the_security_key_into_the_backup_stack():
     root = template("mycandidate", "prod", "root")
     assert root["Resources"]["BackupStack"]["Properties"]["Parameters"]["KmsKeyArn"] == {"Fn::GetAtt": ["SecurityStack", "Outputs.KmsKeyArn"]}
+
+
+def test_the_backup_role_trusts_aws_backup_as_its_guide_writes_it():
+    """AWS Backup's confused-deputy guidance is for resource policies (SNS topics, KMS keys); its
+    service role trust carries no aws:SourceAccount condition, which would deny every job if the
+    service does not send the key."""
+    role = template("mycandidate", "prod", "backup")["Resources"]["BackupRole"]["Properties"]
+    assert role["AssumeRolePolicyDocument"] == {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"}, "Action": ["sts:AssumeRole"]}],
+    }

@@ -154,12 +154,11 @@ def test_seed_004_log_group_seven_days_encrypted_and_tagged():
     assert tags == {"Environment": "development", "EnvironmentSuffix": "pr5706", "Name": "ecs-cluster-pr5706", "Project": "catalog-api"}
 
 
-@pytest.mark.parametrize(("env", "policy", "empty"), [("dev", "Delete", True), ("prod", "Retain", False)])
-def test_repositories_and_log_groups_are_retained_in_prod_only(env, policy, empty):
+@pytest.mark.parametrize(("env", "policies", "empty"), [("dev", ("Delete", "Delete"), True), ("prod", ("RetainExceptOnCreate", "Retain"), False)])
+def test_repositories_and_log_groups_are_retained_in_prod_only(env, policies, empty):
     d = doc("product-catalog", env)
     for logical in ("ServiceApiRepository", "ServiceApiLogGroup"):
-        assert d["Resources"][logical]["DeletionPolicy"] == policy
-        assert d["Resources"][logical]["UpdateReplacePolicy"] == policy
+        assert (d["Resources"][logical]["DeletionPolicy"], d["Resources"][logical]["UpdateReplacePolicy"]) == policies
     assert props(d, "ServiceApiRepository")["EmptyOnDelete"] is empty
     assert {"ServiceApiRepository", "ServiceApiLogGroup"} <= set(layer("product-catalog", env).stateful)
 

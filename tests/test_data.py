@@ -106,7 +106,11 @@ def test_smart_task_mysql_with_performance_insights_medium_in_dev_m5_large_multi
     assert db["PerformanceInsightsRetentionPeriod"] == 7
     assert db["EnableCloudwatchLogsExports"] == ["error", "general", "slowquery"]
     group = props(doc, "DatabaseParameterGroup")
-    assert group["Family"] == "mysql8.0" and group["Parameters"] == {"require_secure_transport": "1"}
+    # The exported general and slow-query logs are only written with these (RDS User Guide,
+    # "Publishing MySQL logs to Amazon CloudWatch Logs").
+    assert group["Family"] == "mysql8.0" and group["Parameters"] == {
+        "general_log": "1", "log_output": "FILE", "require_secure_transport": "1", "slow_query_log": "1",
+    }
     caches = resources(doc, "AWS::ElastiCache::ReplicationGroup")
     if env == "prod":  # the seed's optional Redis, on in prod
         assert doc["Parameters"]["CacheNodeType"]["Default"] == "cache.t3.small"
@@ -211,8 +215,9 @@ def test_product_catalog_aurora_postgres_16_writer_and_reader_medium_encrypted_n
         assert p["DBClusterIdentifier"] == {"Ref": "DatabaseCluster"}
         assert p["DBInstanceClass"] == {"Ref": "DatabaseInstanceClass"}
         assert p["PubliclyAccessible"] is False
-        # CloudFormation refuses Snapshot on a cluster member: Retain in prod.
-        assert member["DeletionPolicy"] == member["UpdateReplacePolicy"] == ("Retain" if env == "prod" else "Delete")
+        # CloudFormation refuses Snapshot on a cluster member: kept in prod, except when the create
+        # that made it rolls back (RetainExceptOnCreate; UpdateReplacePolicy does not take it).
+        assert (member["DeletionPolicy"], member["UpdateReplacePolicy"]) == (("RetainExceptOnCreate", "Retain") if env == "prod" else ("Delete", "Delete"))
     assert instance_class(doc) == "db.t3.medium"
     assert props(doc, "DatabaseWriter")["DBInstanceIdentifier"] == f"rds-writer-{suffix}"
     assert doc["Outputs"]["DatabaseIdentifier"]["Value"] == {"Ref": "DatabaseCluster"}
@@ -233,6 +238,7 @@ def test_deletion_policies_by_stage(app, env):
         "AWS::ElastiCache::ReplicationGroup": "Snapshot",
         "AWS::EFS::FileSystem": "Retain",
         "AWS::Logs::LogGroup": "Retain",
+        "AWS::SecretsManager::Secret": "Retain",
     }
     seen = set()
     for title, resource in doc["Resources"].items():
@@ -245,7 +251,9 @@ def test_deletion_policies_by_stage(app, env):
             want = "Retain" if member else "Snapshot"
         else:
             want = expected_prod[kind]
-        assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ((want, want) if prod else ("Delete", "Delete")), title
+        # A failed first create deletes what it made (RetainExceptOnCreate); Snapshot stays Snapshot.
+        on_delete = "RetainExceptOnCreate" if want == "Retain" else want
+        assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ((on_delete, want) if prod else ("Delete", "Delete")), title
         seen.add(title)
     assert "Database" in seen or "DatabaseCluster" in seen
     (stack,) = [s for s in rendered(app, env).manifest["stacks"] if s["layer"] == "data"]
@@ -353,3 +361,57 @@ def test_prod_data_layers_pass_checkov_alone(checkov, tmp_path):  # noqa: F811
     assert failures == [], "\n".join(failures)
     scanned = {c["file_path"].rsplit("/", 1)[-1] for r in reports for c in r["results"]["passed_checks"]}
     assert scanned == {f"{app}-data.json" for app, _ in prod}
+
+
+# ------------------------------------------------------------------ issue 13: every database shape the model accepts
+
+
+def _engine_grid():
+    """engine x replicas x proxy over the params model's own choices (the Literal of `engine`,
+    the bounds of `replicas`: none, one, the most), with a creatable version of each engine."""
+    import typing
+
+    from templates.config import DatabaseConfig
+
+    engines = typing.get_args(DatabaseConfig.model_fields["engine"].annotation)
+    bounds = {name: getattr(m, name) for m in DatabaseConfig.model_fields["replicas"].metadata for name in ("ge", "le") if hasattr(m, name)}
+    replicas = sorted({bounds["ge"], bounds["ge"] + 1, bounds["le"]})
+    return [(e, r, p) for e in engines for r in replicas for p in (False, True)]
+
+
+VERSIONS = {"postgres": "16.10", "mysql": "8.0.44", "aurora-postgresql": "16.9"}
+
+
+@pytest.mark.parametrize(("engine", "replicas", "proxy"), _engine_grid())
+def test_every_engine_replicas_proxy_combination_generates_and_lints_clean(engine, replicas, proxy, params_copy, linter, tmp_path):
+    """A MySQL profile with read replicas used to crash in troposphere's RDS validator (gp3 storage,
+    no AllocatedStorage on the replica): every combination now renders, and lints clean."""
+    import yaml
+
+    from templates.lint import lint_directory
+    from templates.render import render, write_profile
+
+    base = params_copy / "smart-task" / "base.yaml"
+    document = yaml.safe_load(base.read_text())
+    document["database"].update(engine=engine, engine_version=VERSIONS[engine], replicas=replicas, proxy=proxy, storage_type="gp3")
+    base.write_text(yaml.safe_dump(document, sort_keys=False))
+    profile = render(load_config("smart-task", "prod", params_copy))
+    doc = json.loads(profile.files["data.json"])
+    instances = resources(doc, "AWS::RDS::DBInstance")
+    if engine.startswith("aurora"):
+        assert len(instances) == 1 + max(replicas, 1)  # writer + readers (multi_az asks for one)
+    else:
+        replica_ids = sorted(t for t, r in instances.items() if "SourceDBInstanceIdentifier" in r["Properties"])
+        assert replica_ids == sorted(f"DatabaseReplica{i}" for i in range(1, replicas + 1))
+        for title in replica_ids:
+            assert instances[title]["Properties"]["StorageType"] == "gp3"
+    proxies = resources(doc, "AWS::RDS::DBProxy")
+    assert len(proxies) == int(proxy)
+    if proxy:
+        target = props(doc, "DatabaseProxyTargetGroup")
+        assert target.get("DBClusterIdentifiers" if engine.startswith("aurora") else "DBInstanceIdentifiers") == [
+            {"Ref": "DatabaseCluster" if engine.startswith("aurora") else "Database"}
+        ]
+    folder = write_profile(profile, tmp_path)
+    findings = [f for f in lint_directory(linter, folder) if f.level in ("error", "warning") and f.file.split("/")[-1] in ("data.json", "security.json", "backup.json")]
+    assert findings == [], "\n".join(map(str, findings))

@@ -174,3 +174,131 @@ def test_a_failed_execution_ends_with_the_recovery_command():
     first, advice = str(failed.value).split("\n")
     assert first == f"stack {NAME} ended in ROLLBACK_COMPLETE: FlowLogsLogGroup (AWS::Logs::LogGroup) CREATE_FAILED: exists"
     assert advice.startswith(f"stack {NAME} is in ROLLBACK_COMPLETE") and "cfn-strata destroy product-catalog --env dev" in advice
+
+
+# ------------------------------------------------------------------ ROLLBACK_FAILED: deletion protection blocked a failed first create
+
+DB_ARN_ID = "rds-pr5706"
+ALB_ARN = "arn:aws:elasticloadbalancing:eu-north-1:111122223333:loadbalancer/app/alb-pr5706/50dc6c495c0c9188"
+PROTECTED_DB = "Resource handler returned message: \"Cannot delete protected DB Instance, please disable deletion protection and try again.\""
+PROTECTED_ALB = "Resource handler returned message: \"Load balancer 'arn:...' cannot be deleted because deletion protection is enabled\""
+ROLLBACK_FAILED_ROOT = events(ROOT, NAME, [
+    ("SELF", "", "CREATE_IN_PROGRESS", "User Initiated", ""),
+    ("DataStack", STACK, "CREATE_IN_PROGRESS", "", DATA),
+    ("EdgeStack", STACK, "CREATE_IN_PROGRESS", "", EDGE),
+    ("DataStack", STACK, "CREATE_COMPLETE", "", DATA),
+    ("EdgeStack", STACK, "CREATE_FAILED", "Embedded stack was not successfully created: The following resource(s) failed to create: [Distribution].", EDGE),
+    ("SELF", "", "ROLLBACK_IN_PROGRESS", "The following resource(s) failed to create: [EdgeStack].", ""),
+    ("DataStack", STACK, "DELETE_FAILED", "Embedded stack was not successfully deleted", DATA),
+    ("EdgeStack", STACK, "DELETE_FAILED", "Embedded stack was not successfully deleted", EDGE),
+    ("SELF", "", "ROLLBACK_FAILED", "The following resource(s) failed to delete: [DataStack, EdgeStack].", ""),
+])
+ROLLBACK_FAILED_DATA = events(DATA, f"{NAME}-DataStack-A", [
+    ("SELF", "", "CREATE_IN_PROGRESS", "", ""),
+    ("Database", "AWS::RDS::DBInstance", "CREATE_IN_PROGRESS", "", DB_ARN_ID),
+    ("Database", "AWS::RDS::DBInstance", "CREATE_COMPLETE", "", DB_ARN_ID),
+    ("DatabaseReplica1", "AWS::RDS::DBInstance", "CREATE_IN_PROGRESS", "", ""),
+    ("SELF", "", "CREATE_IN_PROGRESS", "", ""),
+    # an instance this create did NOT make (its name existed already): never touched
+    ("DatabaseReplica1", "AWS::RDS::DBInstance", "CREATE_FAILED", "Resource creation cancelled", "rds-replica-1-pr5706"),
+    ("SELF", "", "DELETE_IN_PROGRESS", "", ""),
+    ("DatabaseSecretAttachment", "AWS::SecretsManager::SecretTargetAttachment", "DELETE_COMPLETE", "", "att-1"),
+    ("Database", "AWS::RDS::DBInstance", "DELETE_FAILED", PROTECTED_DB, DB_ARN_ID),
+    ("DatabaseReplica1", "AWS::RDS::DBInstance", "DELETE_FAILED", PROTECTED_DB, "rds-replica-1-pr5706"),
+    ("SELF", "", "DELETE_FAILED", "", ""),
+])
+ROLLBACK_FAILED_EDGE = events(EDGE, f"{NAME}-EdgeStack-B", [
+    ("SELF", "", "CREATE_IN_PROGRESS", "", ""),
+    ("LoadBalancer", "AWS::ElasticLoadBalancingV2::LoadBalancer", "CREATE_COMPLETE", "", ALB_ARN),
+    ("LoadBalancerSecurityGroupLink", "AWS::EC2::SecurityGroup", "CREATE_COMPLETE", "", "sg-0abc"),
+    ("Distribution", "AWS::CloudFront::Distribution", "CREATE_FAILED", "Invalid request: certificate not found", ""),
+    ("SELF", "", "ROLLBACK_IN_PROGRESS", "", ""),
+    ("LoadBalancerSecurityGroupLink", "AWS::EC2::SecurityGroup", "DELETE_FAILED", "resource sg-0abc has a dependent object", "sg-0abc"),
+    ("LoadBalancer", "AWS::ElasticLoadBalancingV2::LoadBalancer", "DELETE_FAILED", PROTECTED_ALB, ALB_ARN),
+    ("SELF", "", "ROLLBACK_FAILED", "", ""),
+])
+
+
+def stub_rollback_failed_cause_and_walk(stub):
+    # first_cause: the follower polls the root, then the root and the two nested stacks it found
+    for response, stack in ((ROLLBACK_FAILED_ROOT, ROOT), (ROLLBACK_FAILED_ROOT, ROOT), (ROLLBACK_FAILED_DATA, DATA), (ROLLBACK_FAILED_EDGE, EDGE)):
+        stub.add_response("describe_stack_events", response, {"StackName": stack})
+    stub_rollback_failed_walk(stub)
+
+
+def stub_rollback_failed_walk(stub):
+    for response, stack in ((ROLLBACK_FAILED_ROOT, ROOT), (ROLLBACK_FAILED_DATA, DATA), (ROLLBACK_FAILED_EDGE, EDGE)):
+        stub.add_response("describe_stack_events", response, {"StackName": stack})
+
+
+def test_only_what_the_failed_create_made_and_protection_blocked_is_named():
+    from deployer.recovery import Protected, blocked_by_deletion_protection
+
+    cfn = cfn_client()
+    with Stubber(cfn) as stub:
+        stub_rollback_failed_walk(stub)
+        assert blocked_by_deletion_protection(cfn, ROOT) == [
+            Protected("DataStack", "Database", "AWS::RDS::DBInstance", DB_ARN_ID),
+            Protected("EdgeStack", "LoadBalancer", "AWS::ElasticLoadBalancingV2::LoadBalancer", ALB_ARN),
+        ]
+        stub.assert_no_pending_responses()
+
+
+def test_rollback_failed_at_plan_gives_the_exact_commands_for_exactly_those_resources():
+    cfn = cfn_client()
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", described("ROLLBACK_FAILED"), {"StackName": NAME})
+        stub_rollback_failed_cause_and_walk(stub)
+        with pytest.raises(DeployerError) as failed:
+            create_change_set(cfn, Bundle(), UPLOAD, now=T0)
+        stub.assert_no_pending_responses()  # no change set on a stack that can only be deleted
+    message = str(failed.value)
+    assert message.startswith(f"stack {NAME} is in ROLLBACK_FAILED: its first create failed (Distribution (AWS::CloudFront::Distribution) CREATE_FAILED: Invalid request: certificate not found)")
+    assert f"Deletion protection blocked the delete of DataStack.Database ({DB_ARN_ID}), EdgeStack.LoadBalancer ({ALB_ARN})" in message
+    commands = [line.strip() for line in message.splitlines() if line.startswith("  ")]
+    assert commands == [
+        f"aws rds modify-db-instance --db-instance-identifier {DB_ARN_ID} --no-deletion-protection --apply-immediately --region eu-north-1",
+        f"aws elbv2 modify-load-balancer-attributes --load-balancer-arn {ALB_ARN} --attributes Key=deletion_protection.enabled,Value=false --region eu-north-1",
+        f"aws cloudformation delete-stack --stack-name {NAME} --region eu-north-1",
+    ]
+    assert "rds-replica-1-pr5706" not in message  # it existed before this create: never touched
+    assert "cfn-strata destroy product-catalog --env dev --release-failed-create" in message
+
+
+def _no_templates(stub, stack_id):
+    stub.add_response("get_template", {"TemplateBody": "{\"Resources\": {}}"}, {"StackName": stack_id, "TemplateStage": "Original"})
+    stub.add_response("list_stack_resources", {"StackResourceSummaries": []}, {"StackName": stack_id})
+
+
+def test_destroy_refuses_a_protected_failed_create_without_the_flag():
+    cfn = cfn_client()
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", described("ROLLBACK_FAILED"), {"StackName": NAME})
+        stub_rollback_failed_walk(stub)
+        stub_rollback_failed_cause_and_walk(stub)
+        with pytest.raises(DeployerError) as refused:
+            flow.destroy(cfn, NAME, command="cfn-strata destroy product-catalog --env dev")
+        stub.assert_no_pending_responses()  # nothing modified, nothing deleted
+    assert "--release-failed-create" in str(refused.value)
+
+
+def test_destroy_with_the_flag_turns_protection_off_on_exactly_those_then_deletes():
+    cfn = cfn_client()
+    rds = boto3.client("rds", region_name="eu-north-1", aws_access_key_id="x", aws_secret_access_key="x")
+    elbv2 = boto3.client("elbv2", region_name="eu-north-1", aws_access_key_id="x", aws_secret_access_key="x")
+    notes = []
+    with Stubber(cfn) as stub, Stubber(rds) as rds_stub, Stubber(elbv2) as elb_stub:
+        stub.add_response("describe_stacks", described("ROLLBACK_FAILED"), {"StackName": NAME})
+        stub_rollback_failed_walk(stub)
+        _no_templates(stub, NAME)
+        rds_stub.add_response("modify_db_instance", {"DBInstance": {"DBInstanceIdentifier": DB_ARN_ID, "DeletionProtection": False}},
+                              {"DBInstanceIdentifier": DB_ARN_ID, "DeletionProtection": False, "ApplyImmediately": True})
+        elb_stub.add_response("modify_load_balancer_attributes", {"Attributes": [{"Key": "deletion_protection.enabled", "Value": "false"}]},
+                              {"LoadBalancerArn": ALB_ARN, "Attributes": [{"Key": "deletion_protection.enabled", "Value": "false"}]})
+        stub.add_response("delete_stack", {}, {"StackName": ROOT})
+        stub.add_response("describe_stacks", {"Stacks": [{"StackName": NAME, "StackId": ROOT, "StackStatus": "DELETE_COMPLETE", "CreationTime": T0}]}, {"StackName": ROOT})
+        kept = flow.destroy(cfn, NAME, release_failed_create={"rds": rds, "elbv2": elbv2}.__getitem__, note=notes.append)
+        for s in (stub, rds_stub, elb_stub):
+            s.assert_no_pending_responses()
+    assert kept == []
+    assert notes == [f"deletion protection off: DataStack.Database ({DB_ARN_ID})", f"deletion protection off: EdgeStack.LoadBalancer ({ALB_ARN})"]

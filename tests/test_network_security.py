@@ -127,11 +127,11 @@ def test_mycandidate_chain_goes_through_proxy_cache_and_efs():
     }
 
 
-@pytest.mark.parametrize(("env", "window", "policy"), [("dev", 0, "Delete"), ("prod", 30, "Retain")])
-def test_seed_004_secret_recovery_window(env, window, policy):
+@pytest.mark.parametrize(("env", "window", "policies"), [("dev", 0, ("Delete", "Delete")), ("prod", 30, ("RetainExceptOnCreate", "Retain"))])
+def test_seed_004_secret_recovery_window(env, window, policies):
     _, secret = one(template("product-catalog", env, "security"), "AWS::SecretsManager::Secret")
     assert secret["Metadata"]["cfn-strata"]["RecoveryWindowInDays"] == window
-    assert secret["DeletionPolicy"] == policy == secret["UpdateReplacePolicy"]
+    assert (secret["DeletionPolicy"], secret["UpdateReplacePolicy"]) == policies
     generated = secret["Properties"]["GenerateSecretString"]
     assert generated["GenerateStringKey"] == "password" and generated["PasswordLength"] == 32
     assert secret["Properties"]["Name"] == ("db-credentials-pr5706" if env == "dev" else "db-credentials-catalog-prod")
@@ -199,7 +199,9 @@ def test_seed_004_tags_and_names():
     tags = {t["Key"]: t["Value"] for t in vpc["Properties"]["Tags"]}
     assert tags == {"Environment": "production", "Project": "catalog-api", "EnvironmentSuffix": "catalog-prod", "Name": "vpc-catalog-prod"}
     sec = template("product-catalog", "dev", "security")
-    assert sec["Resources"]["AlbSecurityGroup"]["Properties"]["GroupName"] == "sg-alb-pr5706"
+    # EC2 refuses group names starting with sg- (CreateSecurityGroup, GroupName)
+    assert sec["Resources"]["AlbSecurityGroup"]["Properties"]["GroupName"] == "security-group-alb-pr5706"
+    assert sec["Resources"]["ServiceApiSecurityGroup"]["Properties"]["GroupName"] == "security-group-service-api-pr5706"
 
 
 @pytest.mark.parametrize(("app", "env"), ALL_TARGETS)
@@ -242,3 +244,119 @@ def test_read_replicas_behind_rds_proxy_are_reachable_from_the_services():
     assert (ingress["FromPort"], ingress["ToPort"], ingress["SourceSecurityGroupId"]) == (5432, 5432, {"Fn::GetAtt": ["ServiceWebSecurityGroup", "GroupId"]})
     assert security["ServiceWebSecurityGroupToDatabaseEgress"]["Properties"]["FromPort"] == 5432
     assert "ServiceWebSecurityGroupToProxyEgress" in security
+
+
+# ------------------------------------------------------------------ issue 13: names AWS accepts, descriptions that never change
+
+
+def _security_groups(app: str, env: str, params=None) -> dict[tuple[str, str], dict]:
+    """{(template file, logical id): properties} of every security group of a profile."""
+    import json
+
+    from templates.params import load_config
+    from templates.render import render
+
+    files = render(load_config(app, env, params)).files if params else rendered_files(app, env)
+    return {
+        (file, lid): res["Properties"]
+        for file, body in sorted(files.items()) if file != "manifest.json"
+        for lid, res in json.loads(body).get("Resources", {}).items() if res["Type"] == "AWS::EC2::SecurityGroup"
+    }
+
+
+def rendered_files(app: str, env: str) -> dict[str, bytes]:
+    from tests.conftest import rendered
+
+    return rendered(app, env).files
+
+
+@pytest.mark.parametrize(("app", "env"), ALL_TARGETS)
+def test_every_security_group_name_is_one_ec2_accepts(app, env):
+    from templates.naming import name_problem
+
+    named = {key: p["GroupName"] for key, p in _security_groups(app, env).items() if "GroupName" in p}
+    assert named, "the security layer names its groups"
+    for key, name in named.items():
+        # EC2 CreateSecurityGroup: GroupName "can't start with sg-", at most 255 characters
+        assert not name.lower().startswith("sg-"), key
+        assert name.startswith("security-group-") and name.endswith(f"-{load_suffix(app, env)}"), key
+        assert name_problem("security-group", name) is None, key
+
+
+def load_suffix(app: str, env: str) -> str:
+    from templates.params import REPO_PARAMS, load_config
+
+    return load_config(app, env, REPO_PARAMS).suffix
+
+
+def test_the_reserved_prefix_and_the_limits_of_a_group_name():
+    from templates.naming import name_problem
+
+    assert "starts with 'sg-'" in name_problem("security-group", "sg-alb-pr5706")
+    assert "starts with 'sg-'" in name_problem("security-group", "SG-alb-pr5706")  # names are case-insensitive
+    assert "at most 255" in name_problem("security-group", "a" * 256)
+    assert "not a valid" in name_problem("security-group", "alb|pr5706")
+    assert name_problem("security-group", "security-group-alb-pr5706") is None
+
+
+def test_a_group_name_aws_refuses_is_a_params_error(monkeypatch):
+    """semantic_problems checks every group name the generator emits: with a kind that made names
+    start with sg- (the old convention), loading the profile fails with the key that names it."""
+    from templates import security
+    from templates.errors import ConfigError
+    from templates.params import REPO_PARAMS, load_config
+
+    monkeypatch.setattr(security, "SECURITY_GROUP", "sg")
+    with pytest.raises(ConfigError) as refused:
+        load_config("product-catalog", "dev", REPO_PARAMS)
+    assert "starts with 'sg-'" in str(refused.value) and "security group name" in str(refused.value)
+
+
+@pytest.mark.parametrize("app", ["product-catalog", "smart-task", "mycandidate", "product-management", "ecs-ec2-api"])
+def test_a_changed_service_port_leaves_every_group_name_and_description_byte_identical(app, params_copy):
+    """GroupName and GroupDescription are create-only and the groups are custom-named: if a port
+    change rewrote either, CloudFormation would have to replace a custom-named group, which it refuses."""
+    import yaml
+
+    before = _security_groups(app, "prod", params_copy)
+    base = params_copy / app / "base.yaml"
+    document = yaml.safe_load(base.read_text())
+    for service in document["services"].values():
+        service["port"] = 9000 + service["port"] % 1000
+    base.write_text(yaml.safe_dump(document, sort_keys=False))
+    after = _security_groups(app, "prod", params_copy)
+    assert sorted(before) == sorted(after)
+    for key in before:
+        assert before[key]["GroupName"] == after[key]["GroupName"], key
+        assert before[key]["GroupDescription"] == after[key]["GroupDescription"], key
+    # the port did change where it belongs (the rules), so this test would see a description that carried it
+    security = [p for (file, _), p in after.items() if file == "security.json"]
+    assert security and all(str(port) not in p["GroupDescription"] for p in security for port in (9000, 9080, 9500, 8080, 5000, 3000))
+
+
+def test_the_proxy_reaches_secrets_manager_over_https():
+    """RDS Proxy reads the database secret from Secrets Manager from its own network interfaces."""
+    sec = template("mycandidate", "prod", "security")
+    egress = sec["Resources"]["ProxySecurityGroup"]["Properties"]["SecurityGroupEgress"]
+    assert {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0", "Description": "HTTPS to Secrets Manager (the proxy reads the database secret)"} in egress
+    # and to the database port, as before
+    out = sec["Resources"]["ProxySecurityGroupToDatabaseEgress"]["Properties"]
+    assert (out["FromPort"], out["DestinationSecurityGroupId"]) == (5432, {"Fn::GetAtt": ["DatabaseSecurityGroup", "GroupId"]})
+
+
+def test_a_proxy_in_isolated_subnets_needs_the_secrets_manager_endpoint(params_copy):
+    import yaml
+
+    from templates.errors import ConfigError
+    from templates.params import load_config
+
+    base = params_copy / "mycandidate" / "base.yaml"
+    document = yaml.safe_load(base.read_text())
+    document["network"]["isolated_subnets"] = ["10.30.20.0/24", "10.30.21.0/24", "10.30.22.0/24"]
+    base.write_text(yaml.safe_dump(document, sort_keys=False))
+    with pytest.raises(ConfigError) as refused:
+        load_config("mycandidate", "prod", params_copy)
+    assert "database.proxy" in str(refused.value) and "secretsmanager" in str(refused.value)
+    document["network"]["interface_endpoints"] = ["secretsmanager"]
+    base.write_text(yaml.safe_dump(document, sort_keys=False))
+    assert load_config("mycandidate", "prod", params_copy).database.proxy

@@ -207,3 +207,14 @@ def test_auth_observability_backup_lint_clean_alone(app, env, linter, tmp_path):
             path.write_bytes(serialize(layer.template))
             findings = [f for f in linter.lint_file(path, config.region) if f.level in ("error", "warning")]
             assert findings == [], "\n".join(map(str, findings))
+
+
+def test_the_canary_role_trusts_lambda_exactly_as_the_synthetics_guide_requires():
+    """Synthetics, "Required roles and permissions for canaries": every canary role includes the
+    lambda.amazonaws.com trust statement, no condition. An aws:SourceAccount condition Lambda
+    does not satisfy would deny the assumption and the canary would never run."""
+    role = doc("smart-task", "prod")["Resources"]["CanaryRole"]["Properties"]
+    assert role["AssumeRolePolicyDocument"] == {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": ["sts:AssumeRole"]}],
+    }

@@ -62,8 +62,11 @@ E9001_BAD = doc({
     "DeletedInProd": _secret(DeletionPolicy="Delete", UpdateReplacePolicy="Delete"),
     "NoReplacePolicy": _secret(DeletionPolicy="Retain"),
     "ConditionallyDeleted": _secret(DeletionPolicy="Retain", UpdateReplacePolicy=if_("Retain", "Delete")),
+    # UpdateReplacePolicy takes Delete, Retain or Snapshot only
+    "ExceptOnCreateOnReplace": _secret(DeletionPolicy="RetainExceptOnCreate", UpdateReplacePolicy="RetainExceptOnCreate"),
 }, **SWITCH)
-E9001_GOOD = doc({"Kept": _secret(DeletionPolicy="Retain", UpdateReplacePolicy="Retain"), "Db": res("AWS::RDS::DBInstance", Engine="postgres", DBInstanceClass="db.t4g.micro", AllocatedStorage="20", StorageEncrypted=True, PubliclyAccessible=False, MasterUsername="app", ManageMasterUserPassword=True)})
+E9001_GOOD = doc({"Kept": _secret(DeletionPolicy="Retain", UpdateReplacePolicy="Retain"),
+                  "KeptExceptOnCreate": _secret(DeletionPolicy="RetainExceptOnCreate", UpdateReplacePolicy="Retain"), "Db": res("AWS::RDS::DBInstance", Engine="postgres", DBInstanceClass="db.t4g.micro", AllocatedStorage="20", StorageEncrypted=True, PubliclyAccessible=False, MasterUsername="app", ManageMasterUserPassword=True)})
 E9001_GOOD_DEV = doc({"DeletedInDev": _secret(DeletionPolicy="Delete", UpdateReplacePolicy="Delete")}, stage="dev")
 
 
@@ -236,7 +239,7 @@ CONTAINERS_GOOD = doc({
 
 # (rule, bad template, the (rule, resource) findings it must give, good templates)
 CASES = {
-    "E9001": (E9001_BAD, {("E9001", "DeletedInProd"), ("E9001", "NoReplacePolicy"), ("E9001", "ConditionallyDeleted")}, [E9001_GOOD, E9001_GOOD_DEV]),
+    "E9001": (E9001_BAD, {("E9001", "DeletedInProd"), ("E9001", "NoReplacePolicy"), ("E9001", "ConditionallyDeleted"), ("E9001", "ExceptOnCreateOnReplace")}, [E9001_GOOD, E9001_GOOD_DEV]),
     "E9002": (E9002_BAD, {("E9002", "SshFromAnywhere"), ("E9002", "BalancerOnOtherPort"), ("E9002", "AllTrafficWhenSwitched"), ("E9002", "AppFromAnywhereV6")}, [E9002_GOOD]),
     "E9003": (E9003_BAD, {("E9003", "Bare"), ("E9003", "OneFlagOff"), ("E9003", "PolicyWithoutTls")}, [E9003_GOOD]),
     "E9004": (E9004_BAD, {("E9004", "NoKey"), ("E9004", "KeptForeverWhenSwitched")}, [E9004_GOOD]),

@@ -8,10 +8,10 @@ from resource_semantics import STATEFUL_TYPES
 from templates.rules._policy import branches, source_url, stage
 
 
-# RetainExceptOnCreate (2023) keeps the data once the stack has been created, and lets a failed
-# first create roll back cleanly (E9016 asks for it on named resources); it is a DeletionPolicy
-# value only (AWS CloudFormation user guide, "DeletionPolicy attribute", "UpdateReplacePolicy attribute").
-_KEEPING = {"DeletionPolicy": ("Snapshot", "Retain", "RetainExceptOnCreate"), "UpdateReplacePolicy": ("Snapshot", "Retain")}
+# What keeps the data in prod. RetainExceptOnCreate (2023) keeps it once the stack exists and lets a
+# failed first create roll back cleanly (E9016 asks for it on named resources). UpdateReplacePolicy takes Delete, Retain or Snapshot only
+# (CloudFormation template reference, UpdateReplacePolicy attribute).
+PROD_POLICIES = {"DeletionPolicy": ("Snapshot", "RetainExceptOnCreate", "Retain"), "UpdateReplacePolicy": ("Snapshot", "Retain")}
 
 
 class StatefulPolicies(CloudFormationLintRule):
@@ -20,7 +20,8 @@ class StatefulPolicies(CloudFormationLintRule):
     description = (
         "Resources whose data outlives a deploy (databases, caches, file systems, buckets, secrets, keys, log groups, "
         "registries, user pools, backup vaults, tables) declare both DeletionPolicy and UpdateReplacePolicy; in a prod "
-        "template (Metadata cfn-strata.stage, absent counts as prod) both are Snapshot or Retain, never Delete."
+        "template (Metadata cfn-strata.stage, absent counts as prod) neither is Delete: DeletionPolicy is Snapshot, "
+        "RetainExceptOnCreate or Retain, UpdateReplacePolicy Snapshot or Retain (it does not accept RetainExceptOnCreate)."
     )
     source_url = source_url("E9001")
     tags = ["cfn-strata", "resources", "deletionpolicy", "updatereplacepolicy"]
@@ -30,10 +31,10 @@ class StatefulPolicies(CloudFormationLintRule):
         prod = stage(cfn) == "prod"
         for name, resource in cfn.get_resources(sorted(STATEFUL_TYPES)).items():
             kind = resource.get("Type")
-            for attribute in ("DeletionPolicy", "UpdateReplacePolicy"):
+            for attribute, allowed in PROD_POLICIES.items():
                 value = resource.get(attribute)
                 if value is None:
                     matches.append(RuleMatch(["Resources", name], f"{name} ({kind}) is stateful and has no {attribute}"))
-                elif prod and any(v not in _KEEPING[attribute] for v in branches(value)):
-                    matches.append(RuleMatch(["Resources", name, attribute], f"{name} ({kind}) {attribute} is {value!r} in a prod template; use Snapshot or Retain{' (or RetainExceptOnCreate)' if attribute == 'DeletionPolicy' else ''}"))
+                elif prod and any(v not in allowed for v in branches(value)):
+                    matches.append(RuleMatch(["Resources", name, attribute], f"{name} ({kind}) {attribute} is {value!r} in a prod template; use {' or '.join(allowed)}"))
         return matches
