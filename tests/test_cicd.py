@@ -189,10 +189,10 @@ def test_smart_task_blue_green_services_deploy_with_the_ecs_action_no_codedeploy
 def test_deploy_timeout_covers_the_traffic_shifting():
     from templates.config import ServiceConfig
 
-    linear = ServiceConfig(port=80, deployment="blue_green", traffic_shifting={"shift": "linear", "percent": 10, "interval_minutes": 3, "bake_time_minutes": 5})
+    linear = ServiceConfig(port=8080, deployment="blue_green", traffic_shifting={"shift": "linear", "percent": 10, "interval_minutes": 3, "bake_time_minutes": 5})
     assert cicd._deploy_timeout(linear) == 15 + 30 + 5  # start, 10 steps of 3 minutes, bake
-    assert cicd._deploy_timeout(ServiceConfig(port=80)) == 30
-    slow = ServiceConfig(port=80, deployment="blue_green", traffic_shifting={"shift": "canary", "interval_minutes": 40, "bake_time_minutes": 30})
+    assert cicd._deploy_timeout(ServiceConfig(port=8080)) == 30
+    slow = ServiceConfig(port=8080, deployment="blue_green", traffic_shifting={"shift": "canary", "interval_minutes": 40, "bake_time_minutes": 30})
     assert cicd._deploy_timeout(slow) == 60  # the action's maximum (the params model refuses this with a pipeline)
 
 
