@@ -285,7 +285,7 @@ def test_seed_002_canary_10_percent_5_minutes_with_alarm_rollback(env):
     the rest after 5 minutes, keeps the old revision 5 more minutes, and rolls back on the alarm or
     when the new tasks fail (circuit breaker)."""
     d = doc("smart-task", env)
-    for svc, port in (("Backend", 8080), ("Frontend", 80)):
+    for svc, port in (("Backend", 8080), ("Frontend", 8080)):
         service = props(d, f"Service{svc}Service")
         assert service["DeploymentConfiguration"] == {
             "Strategy": "CANARY",
