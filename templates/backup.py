@@ -12,13 +12,12 @@ it at another one.
 
 from __future__ import annotations
 
-from awacs import kms as awacs_kms
 from awacs.aws import Allow, PolicyDocument, Principal, Statement
 from awacs.sts import AssumeRole
 from troposphere import Equals, GetAtt, If, Ref, Sub
 from troposphere import backup, iam, kms
 
-from templates.common import Layer, LayerBuilder
+from templates.common import Layer, LayerBuilder, account_administers_key
 from templates.config import AppConfig
 
 # What AWS Backup selects (all further filtered by the deployment's tags). ElastiCache is not an
@@ -111,13 +110,7 @@ def _copy_layer(cfg: AppConfig) -> Layer:
             KeyPolicy=PolicyDocument(
                 Version="2012-10-17",
                 Statement=[
-                    Statement(
-                        Sid="AccountAdministersThroughIam",
-                        Effect=Allow,
-                        Principal=Principal("AWS", Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")),
-                        Action=[awacs_kms.Action("*")],
-                        Resource=["*"],
-                    )
+                    account_administers_key()
                 ],
             ),
             Tags=b.tags("kms", "backup-copy"),

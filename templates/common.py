@@ -221,6 +221,22 @@ def service_groups(cfg: AppConfig) -> list[dict]:
     return [{name: cfg.services[name] for name in names[i : i + SERVICES_PER_STACK]} for i in range(0, len(names), SERVICES_PER_STACK)] or [{}]
 
 
+def account_administers_key():
+    """The key-policy statement every KMS key starts with: the account administers the key through
+    IAM (KMS developer guide, "Default key policy"); grants to services follow it."""
+    from awacs import kms as awacs_kms
+    from awacs.aws import Allow, Principal, Statement
+    from troposphere import Sub
+
+    return Statement(
+        Sid="AccountAdministersThroughIam",
+        Effect=Allow,
+        Principal=Principal("AWS", Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")),
+        Action=[awacs_kms.Action("*")],
+        Resource=["*"],
+    )
+
+
 def strata_metadata(cfg: AppConfig, layer: str) -> dict[str, str]:
     """Template-level Metadata the project's lint rules read (E9001 knows the stage from it)."""
     return {"application": cfg.application, "environment": cfg.environment.name, "layer": layer, "stage": cfg.environment.stage}

@@ -14,7 +14,7 @@ from awacs.sts import AssumeRole
 from troposphere import AccountId, Equals, GetAtt, Not, Ref, Sub
 from troposphere import ec2, iam, kms, secretsmanager
 
-from templates.common import Layer, LayerBuilder, logical_id
+from templates.common import Layer, LayerBuilder, account_administers_key, logical_id
 from templates.config import CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS, AppConfig
 
 CACHE_PORT = 6379
@@ -206,13 +206,7 @@ def _key(b: LayerBuilder) -> kms.Key:
             KeyPolicy=PolicyDocument(
                 Version="2012-10-17",
                 Statement=[
-                    Statement(
-                        Sid="AccountAdministersThroughIam",
-                        Effect=Allow,
-                        Principal=Principal("AWS", Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")),
-                        Action=[awacs_kms.Action("*")],
-                        Resource=["*"],
-                    ),
+                    account_administers_key(),
                     Statement(
                         Sid="CloudWatchLogsEncryptsTheApplicationsLogGroups",
                         Effect=Allow,
