@@ -23,11 +23,6 @@ GOOGLE_SECRET_KIND = "google-oauth"
 GOOGLE_SECRET_KEY = "client_secret"
 
 
-def mfa_mode(cfg: AppConfig) -> str:
-    """auth.mfa, or OPTIONAL in dev and ON in prod."""
-    return cfg.auth.mfa or ("ON" if cfg.is_prod else "OPTIONAL")
-
-
 def domain_prefix(cfg: AppConfig) -> str:
     return cfg.auth.domain_prefix or f"{cfg.application}-{cfg.suffix}"
 
@@ -40,7 +35,7 @@ def google_secret_reference(cfg: AppConfig) -> str:
 
 def _user_pool(b: LayerBuilder) -> cognito.UserPool:
     cfg, auth = b.cfg, b.cfg.auth
-    mfa = mfa_mode(cfg)
+    mfa = cfg.auth.mfa  # OPTIONAL in dev, ON in prod unless the params say otherwise
     return b.add(
         cognito.UserPool(
             "UserPool",

@@ -31,11 +31,6 @@ READ_REPLICAS = "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*
 CONTINUOUS_MAX_DAYS = 35
 
 
-def enabled(cfg: AppConfig) -> bool:
-    """backup.enabled, or on in prod."""
-    return cfg.backup.enabled if cfg.backup.enabled is not None else cfg.is_prod
-
-
 def selected_resources(cfg: AppConfig) -> tuple[list[str], list[str]]:
     """(Resources, NotResources) ARN patterns for what this profile has: Aurora is backed up by
     cluster (its instances are not backup resources), RDS by instance without the replicas."""
@@ -131,7 +126,7 @@ def _copy_layer(cfg: AppConfig) -> Layer:
 
 def build(cfg: AppConfig) -> list[Layer] | None:
     resources, excluded = selected_resources(cfg)
-    if not enabled(cfg) or not resources:
+    if not cfg.backup.enabled or not resources:  # on in prod unless the params say otherwise
         return None
     settings = cfg.backup
     b = LayerBuilder(cfg, "backup", "AWS Backup vault, daily plan with cross-region copy, selection by tag")

@@ -129,10 +129,6 @@ class NetworkConfig(Model):
     def _check_subnets(cls, value: list[str]) -> list[str]:
         return [_cidr(v) for v in value]
 
-    @property
-    def nat_mode(self) -> str:
-        return self.nat_gateways or "single"
-
 
 # ------------------------------------------------------------------ security
 
@@ -380,6 +376,14 @@ class CacheConfig(Model):
     snapshot_retention_days: int = Field(1, ge=0, le=35, description="Daily snapshot retention in days; 0 turns snapshots off.")
     snapshot_window: str = Field("02:00-03:00", pattern=r"^\d\d:\d\d-\d\d:\d\d$", description="Daily snapshot window (UTC).")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _failover_default(cls, data):
+        """automatic_failover defaults to on exactly when there is a replica to fail over to."""
+        if isinstance(data, dict) and data.get("automatic_failover") is None and isinstance(replicas := data.get("replicas", 0), int):
+            data = {**data, "automatic_failover": replicas > 0}
+        return data
+
     @model_validator(mode="after")
     def _failover(self) -> "CacheConfig":
         if self.automatic_failover and self.replicas == 0:
@@ -621,6 +625,20 @@ class BackupConfig(Model):
 # ------------------------------------------------------------------ the application
 
 
+# Defaults that depend on the stage, resolved once when the params are loaded (AppConfig's
+# `_stage_defaults`), so a layer reads a plain value: (section, key, dev, prod). A params file that
+# sets the key (or writes null for "the stage's default") is respected.
+STAGE_DEFAULTS: tuple[tuple[str, str, object, object], ...] = (
+    ("network", "nat_gateways", "single", "per_az"),
+    ("security", "secret_recovery_window_days", 0, 30),
+    ("database", "deletion_protection", False, True),
+    ("auth", "mfa", "OPTIONAL", "ON"),
+    ("backup", "enabled", False, True),
+)
+# Sections that are absent when the profile does not have the thing (no default to fill in).
+OPTIONAL_SECTIONS = frozenset({"database"})
+
+
 class AppConfig(Model):
     application: str = Field(pattern=IDENTIFIER, max_length=28, description="Application (profile) name; must equal its folder under params/.")
     description: str = Field("", max_length=900, description="What the application is; goes into the root template's Description.")
@@ -640,6 +658,26 @@ class AppConfig(Model):
     observability: ObservabilityConfig = Field(ObservabilityConfig(), description="Logs, alarms, dashboard, tracing, canaries.")
     cicd: CicdConfig = Field(CicdConfig(), description="Delivery pipelines.")
     backup: BackupConfig = Field(BackupConfig(), description="AWS Backup.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stage_defaults(cls, data):
+        """Fill the stage-dependent defaults (STAGE_DEFAULTS) into the raw params before validation."""
+        if not isinstance(data, dict):
+            return data
+        environment = data.get("environment")
+        stage = environment.get("stage", "dev") if isinstance(environment, dict) else getattr(environment, "stage", "dev")
+        if stage not in ("dev", "prod"):
+            return data  # the stage's own error will say what is allowed
+        data = dict(data)
+        for section, key, dev, prod in STAGE_DEFAULTS:
+            values = data.get(section)
+            if values is None and (section in OPTIONAL_SECTIONS or cls.model_fields[section].is_required()):
+                continue  # an absent optional section has nothing to default; a required one has its own error
+            values = {} if values is None else values
+            if isinstance(values, dict) and values.get(key) is None:
+                data[section] = {**values, key: prod if stage == "prod" else dev}
+        return data
 
     @field_validator("region")
     @classmethod

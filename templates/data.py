@@ -55,12 +55,6 @@ def engine_parameters(engine: str) -> dict[str, str]:
     return dict(sorted(values.items()))
 
 
-def deletion_protection(cfg: AppConfig) -> bool:
-    """database.deletion_protection, or on in prod."""
-    explicit = cfg.database.deletion_protection
-    return explicit if explicit is not None else cfg.is_prod
-
-
 def aurora_reader_count(db: DatabaseConfig) -> int:
     """Aurora readers: `replicas`, and at least one when multi_az asks for a reader in another AZ."""
     return max(db.replicas, 1 if db.multi_az else 0)
@@ -182,7 +176,7 @@ def _rds(b: LayerBuilder, inputs: _DatabaseInputs):
         "PubliclyAccessible": False,
         "AutoMinorVersionUpgrade": True,
         "CopyTagsToSnapshot": True,
-        "DeletionProtection": deletion_protection(cfg),
+        "DeletionProtection": cfg.database.deletion_protection,
         "EnableIAMDatabaseAuthentication": True,
         "EnableCloudwatchLogsExports": list(LOG_EXPORTS[db.engine]),
         **inputs.instance_options,
@@ -277,7 +271,7 @@ def _aurora(b: LayerBuilder, inputs: _DatabaseInputs):
             BackupRetentionPeriod=db.backup_retention_days,
             PreferredBackupWindow=db.backup_window,
             PreferredMaintenanceWindow=db.maintenance_window,
-            DeletionProtection=deletion_protection(cfg),
+            DeletionProtection=cfg.database.deletion_protection,
             CopyTagsToSnapshot=True,
             EnableIAMDatabaseAuthentication=True,
             EnableCloudwatchLogsExports=list(LOG_EXPORTS[db.engine]),
@@ -394,12 +388,6 @@ def _database(b: LayerBuilder, kms_key) -> None:
 # ------------------------------------------------------------------ cache
 
 
-def automatic_failover(cfg: AppConfig) -> bool:
-    """cache.automatic_failover, or on when there is a replica to fail over to."""
-    cache = cfg.cache
-    return cache.automatic_failover if cache.automatic_failover is not None else cache.replicas > 0
-
-
 def _cache(b: LayerBuilder, kms_key) -> None:
     cfg, cache = b.cfg, b.cfg.cache
     subnets = _data_subnets(b)
@@ -417,7 +405,7 @@ def _cache(b: LayerBuilder, kms_key) -> None:
             Tags=b.tags("cache-subnets"),
         )
     )
-    failover = automatic_failover(cfg)
+    failover = cfg.cache.automatic_failover
     snapshots = {"SnapshotRetentionLimit": cache.snapshot_retention_days}
     if cache.snapshot_retention_days:
         snapshots["SnapshotWindow"] = cache.snapshot_window

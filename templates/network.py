@@ -49,7 +49,7 @@ def _route_table(b: LayerBuilder, vpc, title: str, name: str, subnets: list) -> 
 
 def _nat_gateways(b: LayerBuilder, public: list, attachment) -> list[ec2.NatGateway]:
     """none: []; single: one in the first public subnet; per_az: one per public subnet."""
-    mode = b.cfg.network.nat_gateways or ("per_az" if b.cfg.is_prod else "single")
+    mode = b.cfg.network.nat_gateways
     count = {"none": 0, "single": 1, "per_az": len(public)}[mode]
     gateways = []
     for index in range(count):

@@ -233,8 +233,6 @@ def _key(b: LayerBuilder) -> kms.Key:
 def _secrets(b: LayerBuilder, key: kms.Key) -> dict[str, secretsmanager.Secret]:
     cfg = b.cfg
     window = cfg.security.secret_recovery_window_days
-    if window is None:
-        window = 30 if cfg.is_prod else 0
     # CloudFormation has no recovery-window property: the window is recorded here and in the
     # manifest for `destroy`, and a 0-day (test) secret is simply deleted with its stack.
     metadata = {"cfn-strata": {"RecoveryWindowInDays": window}}
