@@ -383,11 +383,13 @@ def _print_review(review, output: str) -> None:
             console.print(f"note: {note}", soft_wrap=True)
 
 
+def _refuse_local_revert_drift(revert_drift: bool, local: bool) -> None:
+    if revert_drift and local:
+        raise click.UsageError("--revert-drift cannot be used with --local: the local emulator has no drift-aware change sets (it does not model drift)")
+
+
 def _plan(aws, bundle, bucket, prefix, create_bucket, lint, drift=True, allowed=(), revert_drift=False):
     from deployer.flow import plan as plan_change_set
-
-    if revert_drift and aws.local:
-        raise click.UsageError("--revert-drift cannot be used with --local: the local emulator has no drift-aware change sets (it does not model drift)")
 
     if lint:
         _lint_bundle(bundle)
@@ -570,6 +572,7 @@ def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_p
     from deployer.changeset import NoChanges
     from deployer.review import Risk
 
+    _refuse_local_revert_drift(revert_drift, local)
     bundle = _bundle(profile, env, params, out)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         result = _plan(aws, bundle, bucket, prefix, create_bucket, not skip_lint, not skip_drift, revert_drift=revert_drift)
@@ -610,6 +613,7 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
     from deployer.flow import outputs as stack_outputs
     from deployer.flow import refuse_high_risk, run, run_regional_first
 
+    _refuse_local_revert_drift(revert_drift, local)
     bundle = _bundle(profile, env, params, out)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         result = _plan(aws, bundle, bucket, prefix, create_bucket, not skip_lint, not skip_drift, allow_replacement, revert_drift)
