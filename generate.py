@@ -48,8 +48,9 @@ def catch_errors(command):
             message = _deployer_error(err)
             if message is None:
                 raise
-            console.print(f"[red]error:[/red] {message}", soft_wrap=True, markup=True, highlight=False)
-            sys.exit(1)
+            # escaped: AWS reasons carry brackets ("resource(s) [bucket-a]") that rich would read as markup
+            console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, markup=True, highlight=False)
+            sys.exit(getattr(err, "exit_code", 1))  # deployer.errors.FlagRefused: 2, a flag that cannot apply
 
     return wrapper
 
@@ -362,7 +363,7 @@ def _write_review_page(aws, bundle, review, html: dict, bucket: str | None, pref
 
 
 def _print_review(review, output: str) -> None:
-    from deployer.review import drift_table, to_json, to_markdown, to_table
+    from deployer.review import DRIFT_AWARE_NOTE, REVERT_DRIFT, drift_table, hooks_table, to_json, to_markdown, to_table
 
     if output == "html":
         return  # written by _write_review_page
@@ -371,21 +372,31 @@ def _print_review(review, output: str) -> None:
     elif output == "markdown":
         out_console.print(to_markdown(review), markup=False, soft_wrap=True, highlight=False)
     else:
+        if review.deployment_mode == REVERT_DRIFT:
+            out_console.print(DRIFT_AWARE_NOTE, markup=False, soft_wrap=True)
         out_console.print(to_table(review))
         if review.drifted:
             out_console.print(drift_table(review))
+        if review.hooks:
+            out_console.print(hooks_table(review))
         for note in review.notes:
             console.print(f"note: {note}", soft_wrap=True)
 
 
-def _plan(aws, bundle, bucket, prefix, create_bucket, lint, drift=True, allowed=()):
+def _refuse_local_revert_drift(revert_drift: bool, local: bool) -> None:
+    if revert_drift and local:
+        raise click.UsageError("--revert-drift cannot be used with --local: the local emulator has no drift-aware change sets (it does not model drift)")
+
+
+def _plan(aws, bundle, bucket, prefix, create_bucket, lint, drift=True, allowed=(), revert_drift=False):
     from deployer.flow import plan as plan_change_set
 
     if lint:
         _lint_bundle(bundle)
     name, create = _bucket(bucket, aws.local)
     with console.status("uploading and creating the change set") as status:
-        result = plan_change_set(aws, bundle, name, prefix, create_bucket=create or create_bucket, progress=status.update, drift=drift, allowed=tuple(allowed))
+        result = plan_change_set(aws, bundle, name, prefix, create_bucket=create or create_bucket, progress=status.update, drift=drift, allowed=tuple(allowed),
+                                 revert_drift=revert_drift)
     console.print(f"uploaded {result.upload.uploaded_count} of {len(result.upload.templates)} template(s)")
     return result
 
@@ -420,6 +431,8 @@ review_options = [
     click.option("--output", "-o", type=OUTPUTS, default="table", show_default=True, help="Review format; html writes a self-contained page (see --html-file)."),
     click.option("--skip-lint", is_flag=True, help="Do not run cfn-lint before uploading."),
     click.option("--skip-drift", is_flag=True, help="Do not run drift detection on the nested stacks that hold stateful resources."),
+    click.option("--revert-drift", is_flag=True, help="A drift-aware change set (DeploymentMode REVERT_DRIFT): the review shows each drifted property's "
+                                                    "actual, previously deployed and new value, and executing it reverts the drift. Deployed stacks only; not with --local."),
 ]
 
 
@@ -546,7 +559,7 @@ def upload(profile, env, params, out, bucket, prefix, create_bucket, region, aws
 @_with(html_options)
 @click.option("--fail-on", type=click.Choice(FAIL_ON_LEVELS, case_sensitive=False), help=f"Exit {FAIL_ON_EXIT} when changes at this risk or above exist (for CI).")
 @catch_errors
-def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, output, skip_lint, skip_drift, fail_on, **html):
+def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, output, skip_lint, skip_drift, revert_drift, fail_on, **html):
     """Upload, create a change set on the root stack (nested stacks included) and print the
     review. Never executes.
 
@@ -559,9 +572,10 @@ def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_p
     from deployer.changeset import NoChanges
     from deployer.review import Risk
 
+    _refuse_local_revert_drift(revert_drift, local)
     bundle = _bundle(profile, env, params, out)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
-        result = _plan(aws, bundle, bucket, prefix, create_bucket, not skip_lint, not skip_drift)
+        result = _plan(aws, bundle, bucket, prefix, create_bucket, not skip_lint, not skip_drift, revert_drift=revert_drift)
         _print_regional(result, output)
         if isinstance(result.outcome, NoChanges):
             console.print(f"[green]no changes[/green]: {bundle.stack_name} is up to date")
@@ -585,7 +599,7 @@ def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_p
               help="Execute although this stateful resource (LogicalId or layer/LogicalId) is replaced or removed; repeat for each. "
                    "Its nested stack's policy is loosened for exactly these during the execution and restored afterwards.")
 @catch_errors
-def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, output, skip_lint, skip_drift, yes, allow_replacement):
+def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, output, skip_lint, skip_drift, revert_drift, yes, allow_replacement):
     """Plan, show the review, confirm, execute, stream the events of every stack, print outputs.
     Refuses a change set with changes that WILL FAIL (CloudFormation cannot execute them) and one
     that replaces or removes stateful resources --allow-replacement does not name.
@@ -599,9 +613,10 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
     from deployer.flow import outputs as stack_outputs
     from deployer.flow import refuse_high_risk, run, run_regional_first
 
+    _refuse_local_revert_drift(revert_drift, local)
     bundle = _bundle(profile, env, params, out)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
-        result = _plan(aws, bundle, bucket, prefix, create_bucket, not skip_lint, not skip_drift, allow_replacement)
+        result = _plan(aws, bundle, bucket, prefix, create_bucket, not skip_lint, not skip_drift, allow_replacement, revert_drift)
         _print_regional(result, output)
         root_changes = not isinstance(result.outcome, NoChanges)
         if not root_changes and not result.regional_changes:
@@ -654,6 +669,7 @@ def review(profile, env, change_set, params, out, region, aws_profile, endpoint_
       cfn-strata review product-catalog --env prod --change-set cfn-strata-pipeline -o markdown
       cfn-strata review product-catalog --env prod --change-set cfn-strata-pipeline -o html --upload-review --bucket B
     """
+    from deployer.flow import with_hooks
     from deployer.review import review_change_set
 
     bundle = _bundle(profile, env, params, out)
@@ -661,6 +677,7 @@ def review(profile, env, change_set, params, out, region, aws_profile, endpoint_
         cfn = aws.client("cloudformation")
         found = cfn.describe_change_set(StackName=bundle.stack_name, ChangeSetName=change_set)
         result = review_change_set(cfn, found["ChangeSetId"], layer_of=bundle.layer_of, stateful_ids_of=bundle.stateful_ids)
+        result = with_hooks(cfn, result, found["ChangeSetId"], local=aws.local)
         if output == "html":
             _write_review_page(aws, bundle, result, html, bucket, prefix)
     _print_review(result, output)

@@ -12,12 +12,13 @@ from typing import Callable
 from botocore.exceptions import ClientError, WaiterError
 
 from deployer.bundle import Bundle
-from deployer.errors import DeployerError, Interrupted, explain
+from deployer.errors import DeployerError, FlagRefused, Interrupted, explain
 from deployer.images import change_set_parameters
 from deployer.upload import UploadResult
 
 NO_CHANGES_MARKERS = ("didn't contain changes", "No updates are to be performed")
 BUSY = ("_IN_PROGRESS",)
+REVERT_DRIFT = "REVERT_DRIFT"  # CreateChangeSet DeploymentMode: a drift-aware change set
 from resource_semantics import NAMED_IAM_PROPERTIES
 
 
@@ -125,14 +126,25 @@ def create_change_set(
     waiting: Waiting = Waiting(),
     progress: Callable[[str], object] | None = None,
     rollback_configuration: dict | None = None,
+    revert_drift: bool = False,
+    read_events: bool = True,
 ) -> ChangeSetRef | NoChanges:
+    """`revert_drift`: a drift-aware change set (DeploymentMode REVERT_DRIFT), on an existing
+    stack only. `read_events`: on a FAILED change set, read its early-validation errors
+    (DescribeEvents; the local emulator does not model it)."""
     stack = describe_stack(cfn, bundle.stack_name)
     status = stack["StackStatus"] if stack else None
     if stack:
         _refuse_failed_state(cfn, bundle, stack)
     kind = change_set_type(bundle.stack_name, status)
+    if revert_drift and kind == "CREATE":
+        raise FlagRefused(f"--revert-drift: stack {bundle.stack_name} does not exist yet, so nothing can have drifted; "
+                          "a drift-aware change set (REVERT_DRIFT) applies to a deployed stack only: plan without it")
     name = change_set_name(now, upload.root.sha256)
     extra = {"RollbackConfiguration": rollback_configuration} if rollback_configuration and kind == "UPDATE" else {}
+    if revert_drift:
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/drift-aware-change-sets.html
+        extra["DeploymentMode"] = REVERT_DRIFT
     try:
         created = cfn.create_change_set(
             StackName=bundle.stack_name,
@@ -166,8 +178,17 @@ def create_change_set(
         if is_no_changes(reason):
             cfn.delete_change_set(ChangeSetName=ref.change_set_id)
             return NoChanges(bundle.stack_name, reason)
-        raise DeployerError(f"change set {name} failed: {reason}") from err
+        raise DeployerError(_failure(cfn, ref, reason, read_events)) from err
     return ref
+
+
+def _failure(cfn, ref: ChangeSetRef, reason: str, read_events: bool) -> str:
+    """The failed change set's status line, with each early-validation error CloudFormation
+    reported for it (deployer/checks.py) when the endpoint offers DescribeEvents."""
+    from deployer.checks import Validation, failure_message, validation_errors
+
+    validation = validation_errors(cfn, ref.change_set_id) if read_events else Validation(note="early-validation details are not modelled by the local emulator: not read")
+    return failure_message(ref.name, reason, validation)
 
 
 def root_sha(body: bytes) -> str:

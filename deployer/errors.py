@@ -8,6 +8,13 @@ class DeployerError(Exception):
     """A known failure of a deployer operation: one line on stderr, exit 1."""
 
 
+class FlagRefused(DeployerError):
+    """A flag that cannot apply to this stack (e.g. --revert-drift on a stack that does not exist
+    yet): one line naming the flag, exit 2 like any other usage error."""
+
+    exit_code = 2
+
+
 class Interrupted(Exception):
     """Ctrl-C while waiting on AWS: the CLI prints the message (what goes on, how to follow it) and exits 130."""
 

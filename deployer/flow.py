@@ -110,9 +110,10 @@ def facts(bundle: Bundle, allowed: tuple[str, ...] = ()) -> Facts:
 
 
 def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_bucket: bool = False, clock: Clock = Clock(), waiting: Waiting = Waiting(), progress=None, drift: bool = True,
-         allowed: tuple[str, ...] = ()) -> PlanResult:
+         allowed: tuple[str, ...] = (), revert_drift: bool = False) -> PlanResult:
     """Upload, create the change set and review it; `allowed` are the --allow-replacement specs
-    (a change they name is not rated as failing on its stack policy)."""
+    (a change they name is not rated as failing on its stack policy); `revert_drift` makes it a
+    drift-aware change set (plan --revert-drift)."""
     from deployer.offline import needs_offline, offline_review
 
     check_pinned_images(aws.client("ecr"), bundle)  # before anything is uploaded or proposed
@@ -125,7 +126,8 @@ def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_buck
         regional = tuple(plan_regional(aws, bundle, now=clock.now(), waiting=waiting))
     rollback = rollback_configuration(cfn, bundle)
     preflight = _preflight_imports(cfn, bundle)
-    outcome = create_change_set(cfn, bundle, uploaded, now=clock.now(), waiting=waiting, progress=progress, rollback_configuration=rollback)
+    outcome = create_change_set(cfn, bundle, uploaded, now=clock.now(), waiting=waiting, progress=progress, rollback_configuration=rollback,
+                                revert_drift=revert_drift, read_events=not aws.local)
     if isinstance(outcome, NoChanges):
         return PlanResult(uploaded, outcome, None, regional)
     known = facts(bundle, allowed)
@@ -138,6 +140,7 @@ def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_buck
             return PlanResult(uploaded, NoChanges(bundle.stack_name, "the computed nested change sets hold no change"), None, regional)
     if preflight:
         review = replace(review, notes=review.notes + preflight)
+    review = with_hooks(cfn, review, outcome.change_set_id, local=aws.local)
     if drift and outcome.type == "UPDATE":
         if progress:
             progress("detecting drift of the stacks that hold data")
@@ -145,6 +148,16 @@ def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_buck
         report = detect_drift(cfn, holding_data, delay=waiting.delay, max_attempts=waiting.max_attempts)
         review = replace(review, drifted=report.drifted, notes=review.notes + report.notes)
     return PlanResult(uploaded, outcome, review, regional)
+
+
+def with_hooks(cfn, review: Review, change_set_arn: str, *, local: bool) -> Review:
+    """The review with the hooks CloudFormation ran on the change set (deployer/checks.py)."""
+    from deployer.checks import LOCAL_HOOKS_NOTE, hook_results
+
+    if local:
+        return replace(review, notes=review.notes + (LOCAL_HOOKS_NOTE,))
+    hooks, notes = hook_results(cfn, change_set_arn)
+    return replace(review, hooks=hooks, notes=review.notes + notes)
 
 
 def _preflight_imports(cfn, bundle: Bundle) -> tuple[str, ...]:

@@ -241,6 +241,7 @@ def _patch_rds_models() -> None:
 UNMODELLED_ACTIONS = (
     "detect_stack_drift", "describe_stack_drift_detection_status", "describe_stack_resource_drifts",
     "update_termination_protection", "list_imports", "continue_update_rollback",
+    "describe_events", "list_hook_results",  # early validation and hooks (deployer/checks.py)
 )
 
 

@@ -69,7 +69,13 @@ class PropertyChange:
     path: str | None = None  # /Properties/ContainerDefinitions/0/PortMappings/0/ContainerPort (IncludePropertyValues, or computed offline)
     before: str | None = None  # the value before and after, as CloudFormation reports them (JSON text for objects)
     after: str | None = None
-    change_type: str | None = None  # Add | Remove | Modify (AttributeChangeType)
+    change_type: str | None = None  # Add | Remove | Modify | SyncWithActual (AttributeChangeType)
+    # drift-aware change sets (DeploymentMode REVERT_DRIFT): where `before` comes from
+    # (ACTUAL_STATE | PREVIOUS_DEPLOYMENT_STATE), and the live and the previously deployed value
+    # (ResourceTargetDefinition.Drift: ActualValue, PreviousValue)
+    before_from: str | None = None
+    actual: str | None = None
+    previous: str | None = None
 
     @property
     def where(self) -> str:
@@ -79,8 +85,17 @@ class PropertyChange:
         return self.name or self.attribute
 
     @property
+    def drifted(self) -> bool:
+        """The live value differs from the previously deployed one (a drift-aware change set)."""
+        return self.actual is not None and self.actual != self.previous
+
+    @property
     def values(self) -> str:
-        """"3000 → 8080" when the values are known, else ""."""
+        """"3000 → 8080" when the values are known, else ""; on a drifted property of a drift-aware
+        change set "actual 3000, deployed 8080 → 8080": the live value, the previously deployed
+        one and the new one."""
+        if self.drifted:
+            return f"actual {_short(self.actual)}, deployed {_short(self.previous)} → {_short(self.after)}"
         if self.before is None and self.after is None:
             return ""
         return f"{_short(self.before)} → {_short(self.after)}"
@@ -111,6 +126,13 @@ class ResourceChange:
     risk: Risk
     reasons: tuple[str, ...]
     blockers: tuple[str, ...] = ()  # why it cannot execute: "custom-name" | "stack-policy"
+    # drift-aware change sets: the resource's drift (ResourceDriftStatus: IN_SYNC | MODIFIED |
+    # DELETED | UNKNOWN | UNSUPPORTED) and its whole state as JSON text: live before the change
+    # (BeforeContext), after it (AfterContext), as last deployed (PreviousDeploymentContext)
+    drift_status: str | None = None
+    before_context: str | None = None
+    after_context: str | None = None
+    previous_context: str | None = None
 
     @property
     def replaces(self) -> bool:
@@ -133,6 +155,22 @@ class LayerSummary:
 
 
 @dataclass(frozen=True)
+class HookResult:
+    """One hook invocation on the change set (ListHookResults, TargetType CHANGE_SET)."""
+
+    hook: str  # TypeName, e.g. Private::Guard::S3Encryption
+    status: str  # HOOK_IN_PROGRESS | HOOK_COMPLETE_SUCCEEDED | HOOK_COMPLETE_FAILED | HOOK_FAILED
+    message: str | None = None  # HookStatusReason
+    failure_mode: str | None = None  # FAIL (a failure stops the operation) | WARN
+    invocation_point: str | None = None  # PRE_PROVISION
+    target: str | None = None  # HookExecutionTarget
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("HOOK_COMPLETE_FAILED", "HOOK_FAILED")
+
+
+@dataclass(frozen=True)
 class Review:
     stack_name: str
     change_set_name: str
@@ -140,6 +178,8 @@ class Review:
     changes: tuple[ResourceChange, ...]
     notes: tuple[str, ...] = field(default=())
     drifted: tuple = field(default=())  # deployer.drift.DriftedResource: stateful resources changed outside CloudFormation
+    hooks: tuple[HookResult, ...] = field(default=())  # deployer/checks.py: the hooks CloudFormation ran on the change set
+    deployment_mode: str | None = None  # REVERT_DRIFT for a drift-aware change set (plan --revert-drift)
 
     @property
     def highest(self) -> Risk | None:
@@ -222,16 +262,24 @@ def blocked(layer: str, logical_id: str, resource_type: str, action: str, replac
     return risk, tuple(reasons), tuple(blockers)
 
 
-def resource_change(layer: str, raw: dict, stateful_ids: frozenset[str], facts: Facts = Facts()) -> ResourceChange:
-    properties = tuple(
-        PropertyChange(
-            d.get("Target", {}).get("Attribute", ""), d.get("Target", {}).get("Name"),
-            d.get("Target", {}).get("RequiresRecreation"), d.get("ChangeSource"), d.get("CausingEntity"),
-            d.get("Target", {}).get("Path"), d.get("Target", {}).get("BeforeValue"), d.get("Target", {}).get("AfterValue"),
-            d.get("Target", {}).get("AttributeChangeType"),
-        )
-        for d in raw.get("Details", [])
+REVERTED_DRIFT = ("MODIFIED", "DELETED")  # ResourceDriftStatus values a REVERT_DRIFT change set overwrites
+
+
+def property_change(detail: dict) -> PropertyChange:
+    """One ResourceChangeDetail: with IncludePropertyValues its Target carries Path, BeforeValue and
+    AfterValue; in a drift-aware change set also BeforeValueFrom and Drift (ActualValue,
+    PreviousValue). The offline computation (deployer/offline.py) fills the same keys."""
+    target = detail.get("Target", {})
+    drift = target.get("Drift") or {}
+    return PropertyChange(
+        target.get("Attribute", ""), target.get("Name"), target.get("RequiresRecreation"), detail.get("ChangeSource"), detail.get("CausingEntity"),
+        target.get("Path"), target.get("BeforeValue"), target.get("AfterValue"), target.get("AttributeChangeType"),
+        target.get("BeforeValueFrom"), drift.get("ActualValue"), drift.get("PreviousValue"),
     )
+
+
+def resource_change(layer: str, raw: dict, stateful_ids: frozenset[str], facts: Facts = Facts()) -> ResourceChange:
+    properties = tuple(property_change(d) for d in raw.get("Details", []))
     kind = raw.get("ResourceType", "")
     # A nested stack is stateful when its layer holds stateful resources: removing it removes them.
     stateful = kind in STATEFUL_TYPES or raw["LogicalResourceId"] in stateful_ids or (kind == NESTED_STACK and bool(stateful_ids))
@@ -240,17 +288,31 @@ def resource_change(layer: str, raw: dict, stateful_ids: frozenset[str], facts: 
     failing, why, blockers = blocked(layer, raw["LogicalResourceId"], kind, raw["Action"], replacement, properties, stateful, facts)
     if failing is not None:
         risk, reasons = max(risk, failing), (*why, *reasons)
+    drift = raw.get("ResourceDriftStatus")
+    if drift in REVERTED_DRIFT and raw["Action"] != "SyncWithActual":
+        # executing it overwrites what was changed outside CloudFormation (an incident fix, say)
+        risk = max(risk, Risk.MEDIUM)
+        reasons = (*reasons, f"drifted ({drift}): the change overwrites what was changed outside CloudFormation")
     return ResourceChange(
         layer, raw["LogicalResourceId"], kind, raw["Action"], replacement, raw.get("PolicyAction"),
         raw.get("PhysicalResourceId"), properties, stateful, risk, reasons, blockers,
+        drift, raw.get("BeforeContext"), raw.get("AfterContext"), raw.get("PreviousDeploymentContext"),
     )
 
 
+def property_values_supported(cfn) -> bool:
+    """Whether this botocore's model has DescribeChangeSet's IncludePropertyValues (an older one
+    refuses the parameter before sending anything)."""
+    return "IncludePropertyValues" in cfn.meta.service_model.operation_model("DescribeChangeSet").input_shape.members
+
+
 def _pages(cfn, change_set_id: str) -> list[dict]:
-    """Every page of describe_change_set (it has no paginator in botocore)."""
+    """Every page of describe_change_set, with the before and after values of every changed
+    property (IncludePropertyValues)."""
     pages, token = [], None
+    values = {"IncludePropertyValues": True} if property_values_supported(cfn) else {}
     while True:
-        page = cfn.describe_change_set(ChangeSetName=change_set_id, **({"NextToken": token} if token else {}))
+        page = cfn.describe_change_set(ChangeSetName=change_set_id, **values, **({"NextToken": token} if token else {}))
         pages.append(page)
         token = page.get("NextToken")
         if not token:
@@ -288,7 +350,10 @@ def review_change_set(cfn, change_set_id: str, *, layer_of, stateful_ids_of, fac
     notes = []
     if unwalked:
         notes.append(f"{UNWALKED_NOTE} for {', '.join(unwalked)} (the endpoint ignored IncludeNestedStacks): their resources are not listed")
-    return Review(first["StackName"], first["ChangeSetName"], first.get("ChangeSetType", ""), ordered(changes), tuple(notes))
+    if not property_values_supported(cfn):
+        notes.append("this botocore has no IncludePropertyValues: before and after values are not shown (upgrade boto3)")
+    return Review(first["StackName"], first["ChangeSetName"], first.get("ChangeSetType", ""), ordered(changes), tuple(notes),
+                  deployment_mode=first.get("DeploymentMode"))
 
 
 UNWALKED_NOTE = "no nested change set was reported"
@@ -316,6 +381,8 @@ def to_json(review: Review) -> str:
         "summary": [asdict(s) | {"highest": s.highest.name if s.highest else None} for s in review.summaries()],
         "changes": [asdict(c) | {"risk": c.risk.name, "causes": [asdict(p) for p in c.causes]} for c in review.changes],
         "drifted": [asdict(d) for d in review.drifted],
+        "deployment_mode": review.deployment_mode,
+        "hooks": [asdict(h) for h in review.hooks],
         "notes": list(review.notes),
     }
     return json.dumps(document, indent=2, default=plain)
@@ -337,6 +404,8 @@ def summary_line(review: Review) -> str:
 
 def to_markdown(review: Review) -> str:
     lines = [f"### Change set `{review.change_set_name}` on `{review.stack_name}`", ""]
+    if review.deployment_mode == REVERT_DRIFT:
+        lines += [DRIFT_AWARE_NOTE, ""]
     lines += ["| risk | layer | logical id | type | action | replacement | old copy | changed properties | why |", "|---|---|---|---|---|---|---|---|---|"]
     for c in review.changes:
         why = "; ".join(c.reasons + ((f"caused by {_cause(c)}",) if c.causes and c.replaces else ()))
@@ -346,8 +415,29 @@ def to_markdown(review: Review) -> str:
     if review.drifted:
         lines += ["", f"**Drifted resources** ({len(review.drifted)}): changed outside CloudFormation; the change set was computed against the template, not what is deployed", ""]
         lines += [f"- `{d.layer}/{d.logical_id}` {d.resource_type} **{d.status}**" + (f": {', '.join(d.properties)}" if d.properties else "") for d in review.drifted]
+    if review.hooks:
+        lines += ["", f"**Hook results** ({len(review.hooks)}):", "", "| hook | status | failure mode | message |", "|---|---|---|---|"]
+        lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in (f"`{h.hook}`", f"**{h.status}**" if h.failed else h.status, h.failure_mode or "-", " ".join((h.message or "-").split()))) + " |"
+                  for h in review.hooks]
     lines += [f"> note: {n}" for n in review.notes]
     return "\n".join(lines) + "\n"
+
+
+REVERT_DRIFT = "REVERT_DRIFT"
+DRIFT_AWARE_NOTE = ("Drift-aware change set (REVERT_DRIFT): values are compared with what is live; a drifted property shows "
+                    "its actual value, the previously deployed one and the new one, and executing it reverts the drift.")
+
+
+def hooks_table(review: Review):
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title="hook results on the change set", title_style="bold")
+    for column in ("hook", "status", "failure mode", "message"):
+        table.add_column(column, overflow="fold")
+    for h in review.hooks:
+        table.add_row(escape(h.hook), f"[bold red]{h.status}[/]" if h.failed else h.status, h.failure_mode or "-", escape(h.message or "-"))
+    return table
 
 
 def drift_table(review: Review):

@@ -254,7 +254,7 @@ def test_deploy_refuses_a_change_set_that_will_fail_and_never_executes(monkeypat
         "PolicyAction": "ReplaceAndDelete", "Details": [{"ChangeSource": "DirectModification", "Evaluation": "Static",
                                                           "Target": {"Attribute": "Properties", "Name": "Port", "RequiresRecreation": "Always", "Path": "/Properties/Port", "BeforeValue": "3000", "AfterValue": "8080"}}]}}]}
     stub = Stubber(cfn)
-    stub.add_response("describe_change_set", page, {"ChangeSetName": change_set_id})
+    stub.add_response("describe_change_set", page, {"ChangeSetName": change_set_id, "IncludePropertyValues": True})
     executed = []
     with stub:
         def fake_plan(aws, bundle, *args, **kwargs):

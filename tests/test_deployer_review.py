@@ -31,10 +31,10 @@ def recorded_review():
     cfn = boto3.client("cloudformation", region_name="eu-north-1", aws_access_key_id="x", aws_secret_access_key="x")
     root, net1, net2, sec = (fixture(n) for n in ("root", "network-page1", "network-page2", "security"))
     with Stubber(cfn) as stub:
-        stub.add_response("describe_change_set", root, {"ChangeSetName": root["ChangeSetId"]})
-        stub.add_response("describe_change_set", net1, {"ChangeSetName": net1["ChangeSetId"]})
-        stub.add_response("describe_change_set", net2, {"ChangeSetName": net1["ChangeSetId"], "NextToken": "page-2"})
-        stub.add_response("describe_change_set", sec, {"ChangeSetName": sec["ChangeSetId"]})
+        stub.add_response("describe_change_set", root, {"ChangeSetName": root["ChangeSetId"], "IncludePropertyValues": True})
+        stub.add_response("describe_change_set", net1, {"ChangeSetName": net1["ChangeSetId"], "IncludePropertyValues": True})
+        stub.add_response("describe_change_set", net2, {"ChangeSetName": net1["ChangeSetId"], "NextToken": "page-2", "IncludePropertyValues": True})
+        stub.add_response("describe_change_set", sec, {"ChangeSetName": sec["ChangeSetId"], "IncludePropertyValues": True})
         result = review_change_set(cfn, root["ChangeSetId"], layer_of=LAYERS.get, stateful_ids_of=lambda layer: STATEFUL.get(layer, frozenset()))
         stub.assert_no_pending_responses()
     return result

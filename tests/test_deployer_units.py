@@ -46,6 +46,8 @@ def stubbed_plan(final_status: dict):
         stub.add_response("describe_change_set", {"ChangeSetId": CS_ID, "StackName": "product-catalog-pr5706", "ExecutionStatus": "UNAVAILABLE", **final_status}, {"ChangeSetName": CS_ID})
         if "didn't contain changes" in final_status.get("StatusReason", ""):
             stub.add_response("delete_change_set", {}, {"ChangeSetName": CS_ID})
+        else:  # a failed change set: its early-validation errors are read (none for this failure)
+            stub.add_response("describe_events", {"OperationEvents": []}, {"ChangeSetName": CS_ID, "Filters": {"FailedEvents": True}})
         try:
             import deployer.changeset as changeset
 
