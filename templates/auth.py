@@ -15,16 +15,13 @@ from troposphere import cognito
 
 from templates.common import Layer, LayerBuilder
 from templates.config import AppConfig
+from templates.naming import cognito_domain_prefix
 
 OAUTH_SCOPES = ["openid", "email", "profile"]
 GOOGLE = "Google"
 # The secret the operator creates before the first deploy; only its name is in the template.
 GOOGLE_SECRET_KIND = "google-oauth"
 GOOGLE_SECRET_KEY = "client_secret"
-
-
-def domain_prefix(cfg: AppConfig) -> str:
-    return cfg.auth.domain_prefix or f"{cfg.application}-{cfg.suffix}"
 
 
 def google_secret_reference(cfg: AppConfig) -> str:
@@ -187,7 +184,7 @@ def build(cfg: AppConfig) -> Layer | None:
     pool = _user_pool(b)
     google = _google(b, pool) if cfg.auth.google_idp else None
     client = _spa_client(b, pool, google)
-    domain = b.add(cognito.UserPoolDomain("UserPoolDomain", UserPoolId=Ref(pool), Domain=domain_prefix(cfg)))
+    domain = b.add(cognito.UserPoolDomain("UserPoolDomain", UserPoolId=Ref(pool), Domain=cognito_domain_prefix(cfg)))
 
     b.output("UserPoolId", Ref(pool), "Cognito user pool id", root=True)
     b.output("UserPoolArn", GetAtt(pool, "Arn"), "Cognito user pool ARN (ALB authenticate-cognito UserPoolArn)")

@@ -21,13 +21,13 @@ import json
 
 from awacs.aws import Action, Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
 from awacs.sts import AssumeRole
-from troposphere import AccountId, Equals, GetAtt, If, Join, Ref, Sub
+from troposphere import Equals, GetAtt, If, Join, Ref, Sub
 from troposphere import codebuild, codeconnections, iam, logs, s3
 from troposphere import codepipeline as cp
 
 from templates.common import Layer, LayerBuilder, logical_id
 from templates.config import DEPLOY_START_MINUTES, PIPELINE_ECS_DEPLOY_MINUTES, AppConfig, PipelineConfig, ServiceConfig
-from templates.render import stack_name
+from templates.naming import stack_name
 
 CODEBUILD_IMAGE = "aws/codebuild/standard:7.0"
 ROLLING_DEPLOY_MINUTES = 30

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from templates.catalog import REGIONS, supported_versions
-from templates.naming import name_problem, resource_name
+from templates.naming import cognito_domain_prefix, name_problem, resource_name
 
 IDENTIFIER = r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$"
 # Values CloudWatch Logs accepts for RetentionInDays.
@@ -865,7 +865,7 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
         if cfg.auth.protected_service not in cfg.services:
             problems.append(("auth.protected_service", f"must name a service ({', '.join(cfg.services)}) when auth.protect is alb"))
     if cfg.auth.enabled:
-        prefix = cfg.auth.domain_prefix or f"{cfg.application}-{cfg.suffix}"
+        prefix = cognito_domain_prefix(cfg)
         if len(prefix) > 63 or any(word in prefix for word in ("aws", "amazon", "cognito")):
             problems.append(("auth.domain_prefix", f"hosted UI prefix {prefix!r} must be at most 63 characters and not contain aws, amazon or cognito"))
     if cfg.auth.protect == "api" and not edge.api_gateway.enabled:

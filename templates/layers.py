@@ -6,18 +6,17 @@ not need the layer, a list when the layer is split (per service, or a global us-
 
 from __future__ import annotations
 
-import importlib
-
+from templates import auth, backup, cicd, compute, data, edge, network, observability, security
 from templates.common import Layer
 from templates.config import AppConfig
 
-LAYER_MODULES = ("network", "security", "data", "auth", "edge", "compute", "observability", "cicd", "backup")
+# Deployment order: a layer's inputs come from layers before it.
+LAYER_MODULES = (network, security, data, auth, edge, compute, observability, cicd, backup)
 
 
 def build_all(cfg: AppConfig) -> list[Layer]:
     built: list[Layer] = []
-    for module_name in LAYER_MODULES:
-        module = importlib.import_module(f"templates.{module_name}")
+    for module in LAYER_MODULES:
         result = module.build(cfg)
         if result is None:
             continue

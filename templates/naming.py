@@ -37,6 +37,17 @@ RESERVED_PREFIXES: dict[str, tuple[str, ...]] = {
 }
 
 
+def stack_name(cfg) -> str:
+    """The root stack's name, `<application>-<environment_suffix>` (nested stacks are
+    `<root>-<Layer>Stack-<random>`, named by CloudFormation)."""
+    return f"{cfg.application}-{cfg.suffix}"
+
+
+def cognito_domain_prefix(cfg) -> str:
+    """The hosted UI's domain prefix: auth.domain_prefix, else `<application>-<environment_suffix>`."""
+    return cfg.auth.domain_prefix or stack_name(cfg)
+
+
 def resource_name(kind: str, suffix: str, qualifier: str | None = None) -> str:
     """`alb-pr5706`, or with a qualifier (a service name) `tg-api-pr5706`."""
     parts = [kind, qualifier, suffix] if qualifier else [kind, suffix]

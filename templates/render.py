@@ -20,6 +20,7 @@ from templates.common import Layer
 from templates.config import AppConfig
 from templates.freshness import STAMP_FILE
 from templates.errors import LimitError  # noqa: F401 (re-exported)
+from templates.naming import stack_name
 from templates.limits import BODY_LIMIT, OUTPUT_LIMIT, PARAMETER_LIMIT, RESOURCE_LIMIT, S3_LIMIT, limit_problems  # noqa: F401
 from templates.root import build_root
 
@@ -51,10 +52,6 @@ def serialize(template: Template | dict, fmt: Format = "json") -> bytes:
 
 def template_file(name: str, fmt: Format) -> str:
     return f"{name}.{fmt}"
-
-
-def stack_name(cfg: AppConfig) -> str:
-    return f"{cfg.application}-{cfg.suffix}"
 
 
 def _describe(file: str, layer: str, scope: str, body: bytes, document: dict) -> dict:
