@@ -12,7 +12,7 @@ from typing import Callable
 from botocore.exceptions import ClientError, WaiterError
 
 from deployer.bundle import Bundle
-from deployer.errors import DeployerError, FlagRefused, Interrupted, explain
+from deployer.errors import DeployerError, FlagRefused, Interrupted, error_message, explain, is_stack_missing
 from deployer.images import change_set_parameters
 from deployer.upload import UploadResult
 
@@ -57,7 +57,7 @@ def describe_stack(cfn, stack_name: str) -> dict | None:
     try:
         stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as err:
-        if "does not exist" in err.response.get("Error", {}).get("Message", ""):
+        if is_stack_missing(err):
             return None
         raise
     return stacks[0] if stacks else None
@@ -160,8 +160,8 @@ def create_change_set(
             **extra,
         )
     except ClientError as err:
-        if is_no_changes(err.response.get("Error", {}).get("Message")):
-            return NoChanges(bundle.stack_name, err.response["Error"]["Message"])
+        if is_no_changes(error_message(err)):
+            return NoChanges(bundle.stack_name, error_message(err))
         raise
     ref = ChangeSetRef(bundle.stack_name, created["StackId"], created["Id"], name, kind)
     if progress:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from deployer.errors import explain
+from deployer.errors import error_code, explain
 from deployer.review import HookResult
 
 VALIDATION_ERROR = "VALIDATION_ERROR"
@@ -31,7 +31,7 @@ def has_operation(cfn, operation: str) -> bool:
 
 
 def unknown_action(err: ClientError) -> bool:
-    return err.response.get("Error", {}).get("Code") in UNKNOWN_ACTION
+    return error_code(err) in UNKNOWN_ACTION
 
 
 @dataclass(frozen=True)

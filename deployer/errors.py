@@ -25,11 +25,27 @@ _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Au
 _BAD_CREDENTIALS = {"InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException", "InvalidAccessKeyId"}
 
 
+def error_code(err: BaseException) -> str | None:
+    """The AWS error code of a botocore ClientError ("ValidationError"), None for anything else."""
+    response = getattr(err, "response", None)
+    return (response.get("Error") or {}).get("Code") if isinstance(response, dict) else None
+
+
+def error_message(err: BaseException) -> str:
+    """The AWS error message of a botocore ClientError, "" for anything else."""
+    response = getattr(err, "response", None)
+    return (response.get("Error") or {}).get("Message", "") if isinstance(response, dict) else ""
+
+
+def is_stack_missing(err: BaseException) -> bool:
+    """CloudFormation's answer for a stack that does not exist: its message says "Stack with id X
+    does not exist" (a ValidationError; there is no dedicated error code)."""
+    return "does not exist" in error_message(err)
+
+
 def is_not_modelled(err: BaseException) -> bool:
     """The local emulator's answer for an action it does not model (see deployer/local.py)."""
-    from botocore.exceptions import ClientError
-
-    return isinstance(err, ClientError) and err.response.get("Error", {}).get("Code") == "NotImplemented"
+    return error_code(err) == "NotImplemented"
 
 
 def explain(err: BaseException) -> str | None:
@@ -53,8 +69,8 @@ def explain(err: BaseException) -> str | None:
         reason = (err.last_response or {}).get("StatusReason") or err.kwargs.get("reason") or str(err)
         return f"waiting for AWS failed: {reason}"
     if isinstance(err, bx.ClientError):
-        code = err.response.get("Error", {}).get("Code", "Unknown")
-        message = err.response.get("Error", {}).get("Message", "")
+        code = error_code(err) or "Unknown"
+        message = error_message(err)
         operation = err.operation_name
         if code in _THROTTLING:
             return f"AWS kept throttling {operation} beyond the retries: wait a minute and run again (or raise AWS_MAX_ATTEMPTS)"

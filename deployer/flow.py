@@ -12,7 +12,7 @@ from deployer.bundle import Bundle
 from deployer.changeset import ChangeSetRef, NoChanges, Waiting, create_change_set, describe_stack, destroy_command
 from deployer.images import check_pinned_images
 from deployer.imports import check_imports
-from deployer.errors import DeployerError
+from deployer.errors import DeployerError, error_code
 from deployer.execute import StackFailed, execute
 from deployer.drift import detect_drift
 from deployer.recovery import guidance
@@ -55,7 +55,7 @@ def create_bucket(s3, bucket: str, region: str, *, tls_only: bool = True) -> Non
         kwargs = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
         s3.create_bucket(Bucket=bucket, **kwargs)
     except ClientError as err:
-        if err.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+        if error_code(err) != "BucketAlreadyOwnedByYou":
             raise
     s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={k: True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")})
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})

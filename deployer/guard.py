@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 from botocore.exceptions import ClientError
 
 from deployer.bundle import Bundle
-from deployer.errors import DeployerError, is_not_modelled
+from deployer.errors import DeployerError, is_not_modelled, is_stack_missing
 from deployer.review import Review, Risk
 from templates.safety import guarded_ids, key_alarms, stack_policy, stateful_resources
 
@@ -40,7 +40,7 @@ def nested_stacks(cfn, stack_name: str) -> dict[str, str]:
                 if summary["ResourceType"] == "AWS::CloudFormation::Stack" and summary.get("PhysicalResourceId"):
                     found[summary["LogicalResourceId"]] = summary["PhysicalResourceId"]
     except ClientError as err:
-        if "does not exist" in err.response.get("Error", {}).get("Message", ""):
+        if is_stack_missing(err):
             return {}
         raise
     return found

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from deployer.bundle import Bundle
-from deployer.errors import DeployerError
+from deployer.errors import DeployerError, error_code
 
 IMAGE_TAG_KEY = re.compile(r"^services\.[^.]+\.image_tag$")
 
@@ -103,7 +103,7 @@ def missing_image(ecr, parameter: ImageParameter) -> str | None:
         ecr.describe_images(repositoryName=parameter.repository, imageIds=[{"imageTag": parameter.value}])
         return None
     except ClientError as err:
-        code = err.response.get("Error", {}).get("Code")
+        code = error_code(err)
         if code == "RepositoryNotFoundException":
             return (f"{parameter.key} pins {parameter.value!r}, but ECR repository {parameter.repository} does not exist yet (this deploy creates it empty): "
                     f"leave {parameter.key} empty for a first deploy; the service starts at 0 tasks and the first pipeline run pushes the image and sets the tag")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from deployer.bundle import Bundle
-from deployer.errors import DeployerError, is_not_modelled
+from deployer.errors import DeployerError, error_message, is_not_modelled
 from deployer.guard import ROOT, nested_stacks
 
 NOT_IMPORTED = "is not imported by any stack"
@@ -74,7 +74,7 @@ def importers(cfn, export_name: str) -> list[str]:
     try:
         return sorted(name for page in cfn.get_paginator("list_imports").paginate(ExportName=export_name) for name in page["Imports"])
     except ClientError as err:
-        if NOT_IMPORTED in err.response.get("Error", {}).get("Message", ""):
+        if NOT_IMPORTED in error_message(err):
             return []
         raise
 

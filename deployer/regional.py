@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError, WaiterError
 
 from deployer.bundle import Bundle
 from deployer.changeset import ChangeSetRef, NoChanges, Waiting, change_set_name, change_set_type, describe_stack, is_no_changes, root_sha
-from deployer.errors import DeployerError
+from deployer.errors import DeployerError, error_message
 from deployer.review import Review, review_change_set
 
 PREFIX = "region:"
@@ -64,8 +64,8 @@ def plan_stack(cfn, bundle: Bundle, stack: RegionalStack, *, now: datetime, wait
             Description=f"cfn-strata {bundle.label}: {stack.layer} in {stack.region}",
         )
     except ClientError as err:
-        if is_no_changes(err.response.get("Error", {}).get("Message")):
-            return RegionalPlan(stack, NoChanges(stack.stack_name, err.response["Error"]["Message"]), None)
+        if is_no_changes(error_message(err)):
+            return RegionalPlan(stack, NoChanges(stack.stack_name, error_message(err)), None)
         raise
     ref = ChangeSetRef(stack.stack_name, created["StackId"], created["Id"], name, kind)
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from deployer.bundle import Bundle
-from deployer.errors import DeployerError
+from deployer.errors import DeployerError, error_code
 from deployer.store import TemplateStore, root_with_urls  # noqa: F401 (re-exported)
 
 SSE = "AES256"
@@ -47,7 +47,7 @@ def bucket_region(s3, bucket: str) -> str:
     try:
         location = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint")
     except ClientError as err:
-        code = err.response.get("Error", {}).get("Code")
+        code = error_code(err)
         if code == "NoSuchBucket":
             raise DeployerError(f"bucket {bucket} does not exist: create it with `cfn-strata bootstrap --bucket {bucket}` (or pass --create-bucket)") from err
         raise
@@ -59,7 +59,7 @@ def _exists(s3, bucket: str, key: str) -> bool:
         s3.head_object(Bucket=bucket, Key=key)
         return True
     except ClientError as err:
-        code = err.response.get("Error", {}).get("Code")
+        code = error_code(err)
         if code in ("404", "NoSuchKey", "NotFound"):
             return False
         if code in ("403", "AccessDenied"):  # S3 answers 403 for a missing key without s3:ListBucket
