@@ -28,11 +28,60 @@ class OperationFailed(Exception):
     """A known failure of an operation (lint findings, an AWS error): one line, exit 1."""
 
 
+# Flag combinations refused before anything runs (exit 2, one line naming both), each only when
+# both were typed on the command line (AWS_PROFILE / CFN_STRATA_BUCKET from the environment are no
+# conflict). (param, param, why): never together.
+CONFLICTS = [
+    ("profile", "all_profiles", "--all takes every profile; give one or the other"),
+    ("local", "endpoint_url", "--local starts its own emulator endpoint"),
+    ("local", "aws_profile", "--local signs with the emulator's credentials, not a named profile"),
+]
+# (param, (other param, value it needs), why, commands it applies to or None for all): ignored otherwise.
+NEEDS = [
+    ("upload_review", ("output", "html"), "only the HTML page is uploaded", None),
+    ("html_file", ("output", "html"), "only -o html writes a page", None),
+    ("review_name", ("upload_review", True), "it names the uploaded page", None),
+    ("review_expires", ("upload_review", True), "it is the presigned URL's lifetime", None),
+    ("bucket", ("upload_review", True), "review uploads nothing else", {"review"}),
+    ("prefix", ("upload_review", True), "review uploads nothing else", {"review"}),
+]
+
+
+def _flag(ctx: click.Context, name: str) -> str:
+    """How a parameter is typed: PROFILE, --all, -o/--output."""
+    param = next(p for p in ctx.command.params if p.name == name)
+    if isinstance(param, click.Argument):
+        return param.human_readable_name
+    return "/".join(sorted(param.opts, key=len))
+
+
+def check_flags(ctx: click.Context) -> str | None:
+    """The first conflicting or ignored flag combination typed on the command line, as one line."""
+    from click.core import ParameterSource
+
+    def given(name: str) -> bool:
+        return name in ctx.params and ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.PROMPT)
+
+    for a, b, why in CONFLICTS:
+        if given(a) and given(b) and ctx.params[a] not in (None, False) and ctx.params[b] not in (None, False):
+            return f"{_flag(ctx, a)} and {_flag(ctx, b)} cannot be used together: {why}"
+    for name, (other, value), why, commands in NEEDS:
+        if (commands is None or ctx.command.name in commands) and given(name) and other in ctx.params and ctx.params[other] != value:
+            needed = f"{_flag(ctx, other)} {value}" if value is not True else _flag(ctx, other)
+            return f"{_flag(ctx, name)} needs {needed}: {why}"
+    return None
+
+
 def catch_errors(command):
     """Known errors become one line on stderr and an exit code; unknown ones keep their traceback."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        ctx = click.get_current_context(silent=True)
+        conflict = check_flags(ctx) if ctx is not None else None
+        if conflict:
+            console.print(f"[red]error:[/red] {escape(conflict)}", soft_wrap=True)
+            sys.exit(2)
         try:
             return command(*args, **kwargs)
         except ConfigError as err:
@@ -205,18 +254,17 @@ def lint(profile, env, all_profiles, params, out, jobs, no_cache):
       cfn-strata lint product-catalog
       cfn-strata lint --all
     """
-    from templates.lint import LintCache, run_lint
+    from templates.lint import LintCache
 
     results = up_to_date(_targets(profile, env, all_profiles, params), params, out)
     count = sum(len(manifest["templates"]) for _, manifest in results)
-    with console.status(f"linting {count} templates"):
-        findings = run_lint([(folder, f"{folder}/") for folder, _ in results], cache=None if no_cache else LintCache.default(), jobs=jobs)
+    findings = _run_lint([folder for folder, _ in results], cache=None if no_cache else LintCache.default(), jobs=jobs)
     for finding in findings:
         out_console.print(str(finding), soft_wrap=True)
     blocking = [f for f in findings if f.level in ("error", "warning")]
     if blocking:
         raise OperationFailed(f"{len(blocking)} cfn-lint error(s)/warning(s) in {count} templates")
-    console.print(f"[green]ok[/green]: {count} templates in {len(results)} environment(s), zero cfn-lint errors and warnings, within CloudFormation's limits")
+    console.print(f"[green]ok[/green]: {count} templates in {len(results)} environment(s), zero cfn-lint errors and warnings, within CloudFormation's limits", soft_wrap=True)
 
 
 @cli.command("rules")
@@ -293,11 +341,31 @@ def _bundle(profile: str, env: str, params: str | None, out: Path):
     return load_bundle(folder)
 
 
-def _lint_bundle(bundle) -> None:
-    from templates.lint import Linter, lint_directory
+def _run_lint(folders: list[Path], *, cache, jobs: int | None = None):
+    """templates.lint.run_lint with the cache `lint` uses and, when templates miss it, a progress
+    bar on stderr (one step per linted template); a warm run shows nothing and loads no cfn-lint."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with console.status("cfn-lint"):
-        findings = [f for f in lint_directory(Linter(), bundle.folder, f"{bundle.folder}/") if f.level in ("error", "warning")]
+    from templates.lint import run_lint
+
+    with Progress(TextColumn("cfn-lint {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+        job = None
+
+        def progress(done, total, task):
+            nonlocal job
+            if job is None:
+                job = bar.add_task(f"{total} template(s) not in the cache", total=total)
+            if task is not None:
+                bar.update(job, completed=done, description="/".join(task.path.parts[-3:]))  # <app>/<env>/<file>
+
+        return run_lint([(folder, f"{folder}/") for folder in folders], cache=cache, jobs=jobs, progress=progress)
+
+
+def _lint_bundle(bundle) -> None:
+    """The same cached lint as `lint` (a template linted once is not linted again by plan/deploy)."""
+    from templates.lint import LintCache
+
+    findings = [f for f in _run_lint([bundle.folder], cache=LintCache.default()) if f.level in ("error", "warning")]
     for finding in findings:
         console.print(str(finding), soft_wrap=True)
     if findings:
@@ -348,7 +416,7 @@ def _write_review_page(aws, bundle, review, html: dict, bucket: str | None, pref
     path = html["html_file"] or bundle.folder / "review.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(body)
-    console.print(f"review page: {path}")
+    console.print(f"review page: {path}", soft_wrap=True, markup=False)
     if not html["upload_review"]:
         return
     if not bucket:
@@ -362,8 +430,19 @@ def _write_review_page(aws, bundle, review, html: dict, bucket: str | None, pref
     out_console.print(presigned_url(s3, bucket, key, html["review_expires"]), markup=False, soft_wrap=True, highlight=False)
 
 
+def _no_changes(bundle, output: str) -> None:
+    """"no changes" on stderr; with -o json also the empty review on stdout, so stdout is always one
+    JSON document (changes: [], highest_risk: null, change_set_name: null)."""
+    console.print(f"[green]no changes[/green]: {bundle.stack_name} is up to date")
+    if output == "json":
+        from deployer.review import Review, to_json
+
+        empty = Review(bundle.stack_name, None, None, (), notes=(f"no changes: {bundle.stack_name} is up to date",))
+        out_console.print(to_json(empty), markup=False, soft_wrap=True, highlight=False)
+
+
 def _print_review(review, output: str) -> None:
-    from deployer.review import DRIFT_AWARE_NOTE, REVERT_DRIFT, drift_table, hooks_table, to_json, to_markdown, to_table
+    from deployer.review import DRIFT_AWARE_NOTE, REVERT_DRIFT, drift_table, hooks_table, table_for_width, to_json, to_markdown
 
     if output == "html":
         return  # written by _write_review_page
@@ -374,7 +453,7 @@ def _print_review(review, output: str) -> None:
     else:
         if review.deployment_mode == REVERT_DRIFT:
             out_console.print(DRIFT_AWARE_NOTE, markup=False, soft_wrap=True)
-        out_console.print(to_table(review))
+        out_console.print(table_for_width(review, out_console.width))
         if review.drifted:
             out_console.print(drift_table(review))
         if review.hooks:
@@ -405,7 +484,7 @@ def _print_regional(result, output: str) -> None:
     """The change sets of the stacks in other regions (the backup copy vault), before the root's:
     a table on stdout with -o table; one line each on stderr otherwise (stdout keeps one document)."""
     from deployer.changeset import NoChanges
-    from deployer.review import to_table
+    from deployer.review import table_for_width
 
     for plan in result.regional:
         where = f"{plan.stack.stack_name} ({plan.stack.region}, created before the root)"
@@ -413,7 +492,7 @@ def _print_regional(result, output: str) -> None:
             console.print(f"no changes: {where}", soft_wrap=True)
         elif output == "table":
             console.print(f"change set {plan.outcome.name} on {where}:", soft_wrap=True)
-            out_console.print(to_table(plan.review))
+            out_console.print(table_for_width(plan.review, out_console.width))
         else:
             summary = "; ".join(f"{c.action} {c.logical_id} ({c.resource_type}, {c.risk.name})" for c in plan.review.changes)
             console.print(f"change set {plan.outcome.name} on {where}: {summary}", soft_wrap=True)
@@ -574,11 +653,13 @@ def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_p
 
     _refuse_local_revert_drift(revert_drift, local)
     bundle = _bundle(profile, env, params, out)
+    if not skip_lint:  # before the session: the cold lint forks workers, better before the emulator's threads start
+        _lint_bundle(bundle)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
-        result = _plan(aws, bundle, bucket, prefix, create_bucket, not skip_lint, not skip_drift, revert_drift=revert_drift)
+        result = _plan(aws, bundle, bucket, prefix, create_bucket, False, not skip_drift, revert_drift=revert_drift)
         _print_regional(result, output)
         if isinstance(result.outcome, NoChanges):
-            console.print(f"[green]no changes[/green]: {bundle.stack_name} is up to date")
+            _no_changes(bundle, output)
             return
         if output == "html":
             _write_review_page(aws, bundle, result.review, html, result.upload.store.bucket, prefix)
@@ -594,15 +675,20 @@ def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_p
 @store_options
 @aws_options
 @_with(review_options)
+@_with(html_options)
 @click.option("--yes", "-y", is_flag=True, help="Execute without asking.")
 @click.option("--allow-replacement", "allow_replacement", multiple=True, metavar="LOGICAL_ID",
               help="Execute although this stateful resource (LogicalId or layer/LogicalId) is replaced or removed; repeat for each. "
                    "Its nested stack's policy is loosened for exactly these during the execution and restored afterwards.")
 @catch_errors
-def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, output, skip_lint, skip_drift, revert_drift, yes, allow_replacement):
+def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, output, skip_lint, skip_drift, revert_drift, yes, allow_replacement, **html):
     """Plan, show the review, confirm, execute, stream the events of every stack, print outputs.
     Refuses a change set with changes that WILL FAIL (CloudFormation cannot execute them) and one
     that replaces or removes stateful resources --allow-replacement does not name.
+
+    The review is shown in the chosen format before the question (-o html: the page is written
+    and its path printed). With -o json stdout holds exactly one JSON document, the review; the
+    events and the outputs table go to stderr (`outputs -o json` prints the outputs as JSON).
 
     \b
     Example:
@@ -615,16 +701,20 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
 
     _refuse_local_revert_drift(revert_drift, local)
     bundle = _bundle(profile, env, params, out)
+    if not skip_lint:  # before the session: the cold lint forks workers, better before the emulator's threads start
+        _lint_bundle(bundle)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
-        result = _plan(aws, bundle, bucket, prefix, create_bucket, not skip_lint, not skip_drift, allow_replacement, revert_drift)
+        result = _plan(aws, bundle, bucket, prefix, create_bucket, False, not skip_drift, allow_replacement, revert_drift)
         _print_regional(result, output)
         root_changes = not isinstance(result.outcome, NoChanges)
         if not root_changes and not result.regional_changes:
-            console.print(f"[green]no changes[/green]: {bundle.stack_name} is up to date")
+            _no_changes(bundle, output)
             return
         for plan in result.regional_changes:
             refuse_high_risk(plan.review, allow_replacement)
         if root_changes:
+            if output == "html":
+                _write_review_page(aws, bundle, result.review, html, result.upload.store.bucket, prefix)
             _print_review(result.review, output)
             allow = refuse_high_risk(result.review, allow_replacement)
         names = [p.outcome.name for p in result.regional_changes] + ([result.outcome.name] if root_changes else [])
@@ -636,7 +726,7 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
                                                    note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True)):
                 console.print(f"[green]{status}[/green]: {plan.stack.stack_name} ({plan.stack.region})")
         if not root_changes:
-            console.print(f"[green]no changes[/green]: {bundle.stack_name} is up to date")
+            _no_changes(bundle, output)
             return
         try:
             with console.status(f"executing {result.outcome.name}"):
@@ -646,7 +736,8 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
             console.print(follow_hint(bundle.stack_name, aws.region), soft_wrap=True)
             sys.exit(130)
         console.print(f"[green]{status}[/green]: {bundle.stack_name}")
-        _print_outputs(stack_outputs(aws.client("cloudformation"), bundle.stack_name), "table")
+        # stdout holds the review alone unless it is the table: a JSON or Markdown document stays one document
+        _print_outputs(stack_outputs(aws.client("cloudformation"), bundle.stack_name), "table", to=out_console if output == "table" else console)
 
 
 @cli.command()
@@ -714,18 +805,19 @@ def diff(profile, env, params, out, region, aws_profile, endpoint_url, local, ou
             console.print(f"note: {note}", soft_wrap=True)
 
 
-def _print_outputs(values: dict[str, str], output: str) -> None:
+def _print_outputs(values: dict[str, str], output: str, to: Console | None = None) -> None:
     import json
 
+    to = to or out_console
     if output == "json":
-        out_console.print(json.dumps(values, indent=2, sort_keys=True), markup=False, highlight=False, soft_wrap=True)
+        to.print(json.dumps(values, indent=2, sort_keys=True), markup=False, highlight=False, soft_wrap=True)
         return
     table = Table(title="outputs")
     table.add_column("output")
     table.add_column("value", overflow="fold")
     for key, value in values.items():
         table.add_row(key, value)
-    out_console.print(table)
+    to.print(table)
 
 
 @cli.command()

@@ -462,3 +462,60 @@ def to_table(review: Review):
         why = "; ".join(c.reasons + ((f"caused by {_cause(c)}",) if c.causes and c.replaces else ()))
         table.add_row(f"[{styles[c.risk]}]{c.risk.label}[/]", c.layer, c.logical_id, c.resource_type, c.action, c.replacement or "-", c.policy_action or "-", _properties(c), why or "-")
     return table
+
+
+RISK_STYLES = {Risk.WILL_FAIL: "bold white on magenta", Risk.DATA_LOSS: "bold white on red", Risk.HIGH: "bold red", Risk.MEDIUM: "yellow", Risk.LOW: "green"}
+
+
+def _why(change: ResourceChange) -> str:
+    return "; ".join(change.reasons + ((f"caused by {_cause(change)}",) if change.causes and change.replaces else ()))
+
+
+def to_compact_table(review: Review):
+    """The review for narrow terminals and CI logs (below the wide table's minimum width): two
+    columns, risk and the change. Each change is its headline (layer/logical id, type, action,
+    replacement, old copy) and, indented below it, what changes and why. Rich wraps cells at
+    spaces only and folds only a word longer than the whole column, so no word of the data is cut
+    at 80 columns."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"change set {review.change_set_name} on {review.stack_name}", caption=summary_line(review),
+                  box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, title_justify="left", caption_justify="left")
+    table.add_column("risk", no_wrap=True, min_width=max(len(r.label) for r in Risk))
+    table.add_column("change (layer/logical id type, action, replacement, old copy)", overflow="fold", ratio=1)
+    for c in review.changes:
+        headline = [f"{c.layer}/{c.logical_id}", c.resource_type, c.action]
+        if c.replacement and c.replacement != "False":
+            headline.append(f"replacement: {c.replacement}")
+        if c.policy_action:
+            headline.append(f"old copy: {c.policy_action}")
+        cell = Text.assemble((headline[0], "bold"), " " + ", ".join(headline[1:]))
+        if c.properties:
+            cell.append("\n  changed: " + _properties(c))
+        why = _why(c)
+        if why:
+            cell.append("\n  why: " + why)
+        table.add_row(Text(c.risk.label, style=RISK_STYLES[c.risk]), cell)
+    return table
+
+
+def _wide_minimum(table) -> int:
+    """The narrowest width at which the wide table cuts no word: each column as wide as its
+    longest word (header or cell), plus padding and borders."""
+    from rich.text import Text
+
+    total = len(table.columns) + 1  # vertical borders
+    for column in table.columns:
+        cells = [column.header, *column.cells]
+        words = [w for cell in cells for w in (cell.plain if isinstance(cell, Text) else Text.from_markup(str(cell)).plain).split()]
+        total += max((len(w) for w in words), default=1) + 2  # padding (1, 1)
+    return total
+
+
+def table_for_width(review: Review, width: int):
+    """The wide table when it fits `width` without cutting a word, else the compact one (80
+    columns: CI logs, pipes)."""
+    wide = to_table(review)
+    return wide if _wide_minimum(wide) <= width else to_compact_table(review)

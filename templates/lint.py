@@ -14,11 +14,12 @@ import dataclasses
 import hashlib
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from importlib.metadata import version
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Callable
 
 from templates.limits import limit_problems
 
@@ -170,7 +171,13 @@ def _worker_lint(task: LintTask) -> list[Finding]:
     return _worker_linter.lint_file(task.path, task.region, task.shown)
 
 
-def run_lint(folders: list[tuple[Path, str]], *, cache: LintCache | None = None, jobs: int | None = None, linter: Linter | None = None) -> list[Finding]:
+# progress(done, total, task): called once with (0, total, None) before the first miss is linted and
+# once per linted template after it; never called when every template is a cache hit.
+Progress = Callable[[int, int, "LintTask | None"], None]
+
+
+def run_lint(folders: list[tuple[Path, str]], *, cache: LintCache | None = None, jobs: int | None = None, linter: Linter | None = None,
+             progress: Progress | None = None) -> list[Finding]:
     """Lint every template of every (folder, shown prefix); cached results are reused, misses are
     linted across `jobs` worker processes (1 = in this process)."""
     tasks: list[LintTask] = []
@@ -186,19 +193,27 @@ def run_lint(folders: list[tuple[Path, str]], *, cache: LintCache | None = None,
             misses.append(task)
         else:
             findings.extend(cached)
+    report = progress or (lambda done, total, task: None)
+    if misses:
+        report(0, len(misses), None)
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(misses)))
+    results: list[list[Finding]] = [[] for _ in misses]
     if not misses:
-        results = []
+        pass
     elif jobs == 1 or linter is not None:
         active = linter or Linter()
-        results = [active.lint_file(t.path, t.region, t.shown) for t in misses]
+        for i, t in enumerate(misses):
+            results[i] = active.lint_file(t.path, t.region, t.shown)
+            report(i + 1, len(misses), t)
     else:
         # Largest first, one at a time: a 270 kB template takes a worker as long as twenty small
         # ones, and handing it out last would leave the other workers idle at the end.
         order = sorted(range(len(misses)), key=lambda i: -misses[i].path.stat().st_size)
         with ProcessPoolExecutor(jobs, mp_context=get_context("fork"), initializer=_worker_init) as pool:
-            done = dict(zip(order, pool.map(_worker_lint, [misses[i] for i in order])))
-        results = [done[i] for i in range(len(misses))]
+            running = {pool.submit(_worker_lint, misses[i]): i for i in order}
+            for done, future in enumerate(as_completed(running), start=1):
+                results[running[future]] = future.result()
+                report(done, len(misses), misses[running[future]])
     for task, result in zip(misses, results):
         if cache:
             cache.put(task, result)
