@@ -4,6 +4,7 @@ an optional endpoint URL; or the local emulator with dummy credentials."""
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -59,5 +60,12 @@ def open_aws(region: str, *, profile: str | None, endpoint_url: str | None, loca
         return
     from deployer.local import LOCAL_CREDENTIALS, LocalState, local_endpoint, state_folder
 
-    with local_endpoint(LocalState(state_folder())) as endpoint:
-        yield Aws(boto3.Session(region_name=region, **LOCAL_CREDENTIALS), endpoint.url, local=True)
+    # The emulator has its own credentials: a profile named by AWS_PROFILE / AWS_DEFAULT_PROFILE that
+    # this machine does not have must not stop an offline run (boto3, and moto when it is imported,
+    # would look it up), so both are set aside while local mode runs.
+    saved = {name: os.environ.pop(name) for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE") if name in os.environ}
+    try:
+        with local_endpoint(LocalState(state_folder())) as endpoint:
+            yield Aws(boto3.Session(region_name=region, **LOCAL_CREDENTIALS), endpoint.url, local=True)
+    finally:
+        os.environ.update(saved)

@@ -201,3 +201,16 @@ def test_allowed_combinations_pass_the_check():
                           ("bootstrap", ["--bucket", "b", "--local", "--region", "eu-west-1"]),  # the region is used: the bucket's LocationConstraint
                           ("generate", ["--all", "--env", "dev"])]:
         assert generate.check_flags(generate.cli.commands[command].make_context(command, args)) is None, (command, args)
+
+
+def test_local_mode_ignores_a_profile_this_machine_does_not_have(tmp_path, monkeypatch):
+    """AWS_PROFILE naming a profile absent from ~/.aws/config used to stop every --local command
+    with "The config profile (foo) could not be found"; the emulator has its own credentials."""
+    from deployer.session import open_aws
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile-here")
+    monkeypatch.setenv("AWS_DEFAULT_PROFILE", "no-such-profile-either")
+    with open_aws("eu-north-1", profile=None, endpoint_url=None, local=True) as aws:
+        assert aws.client("s3").list_buckets()["Buckets"] == []
+        assert aws.client("s3").meta.region_name == "eu-north-1"
