@@ -77,6 +77,17 @@ def parse_template(body: bytes, fmt: str) -> dict:
     return json.loads(body)
 
 
+def deployed_template(cfn, stack_id: str) -> dict:
+    """The template a stack was last deployed with (GetTemplate, Original stage), parsed: JSON or YAML."""
+    body = cfn.get_template(StackName=stack_id, TemplateStage="Original")["TemplateBody"]
+    if isinstance(body, dict):
+        return body
+    try:
+        return json.loads(body)
+    except ValueError:
+        return parse_template(body.encode("utf-8"), "yaml")
+
+
 def load_bundle(folder: Path) -> Bundle:
     manifest_path = folder / "manifest.json"
     if not manifest_path.is_file():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from deployer.bundle import Bundle, parse_template
+from deployer.bundle import Bundle, deployed_template
 from deployer.changeset import describe_stack
 from deployer.guard import ROOT, nested_stacks
 
@@ -84,21 +84,11 @@ def diff_templates(layer: str, old: dict, new: dict) -> list[Change]:
     return changes
 
 
-def _body(cfn, stack_id: str) -> dict:
-    body = cfn.get_template(StackName=stack_id, TemplateStage="Original")["TemplateBody"]
-    if isinstance(body, dict):
-        return body
-    try:
-        return json.loads(body)
-    except ValueError:
-        return parse_template(body.encode("utf-8"), "yaml")
-
-
 def deployed_templates(cfn, root_stack_id: str, bundle: Bundle) -> dict[str, dict]:
     """{layer: deployed template} of the root and each nested stack (layer from its logical id)."""
-    found = {ROOT: _body(cfn, root_stack_id)}
+    found = {ROOT: deployed_template(cfn, root_stack_id)}
     for logical_id, physical in sorted(nested_stacks(cfn, root_stack_id).items()):
-        found[bundle.layer_of(logical_id)] = _body(cfn, physical)
+        found[bundle.layer_of(logical_id)] = deployed_template(cfn, physical)
     return found
 
 

@@ -505,18 +505,6 @@ OFFLINE_NOTE = ("nested changes computed offline from the deployed and the new t
                 "DeletionPolicy / UpdateReplacePolicy")
 
 
-def _template(cfn, stack_id: str) -> dict:
-    from deployer.bundle import parse_template
-
-    body = cfn.get_template(StackName=stack_id, TemplateStage="Original")["TemplateBody"]
-    if isinstance(body, dict):
-        return body
-    try:
-        return json.loads(body)
-    except ValueError:
-        return parse_template(body.encode("utf-8"), "yaml")
-
-
 def _physical_ids(cfn, stack_id: str) -> dict[str, str]:
     found = {}
     for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_id):
@@ -529,12 +517,14 @@ def _physical_ids(cfn, stack_id: str) -> dict[str, str]:
 def deployed_side(cfn, stack: dict | None) -> tuple[Side, dict]:
     """The deployed root (templates as deployed, the stack's parameter values) and the physical ids;
     an empty side for a stack not created yet."""
+    from deployer.bundle import deployed_template
+
     if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS":
         return Side({}, {}, {}), {}
     root_ids = _physical_ids(cfn, stack["StackId"])
-    root = _template(cfn, stack["StackId"])
+    root = deployed_template(cfn, stack["StackId"])
     nested_ids = {k: v for k, v in root_ids.items() if (root.get("Resources") or {}).get(k, {}).get("Type") == NESTED}
-    nested = {logical_id: _template(cfn, physical) for logical_id, physical in sorted(nested_ids.items())}
+    nested = {logical_id: deployed_template(cfn, physical) for logical_id, physical in sorted(nested_ids.items())}
     physical = {ROOT: root_ids} | {logical_id: _physical_ids(cfn, stack_id) for logical_id, stack_id in sorted(nested_ids.items())}
     parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters") or []}
     return Side(root, parameters, nested), physical

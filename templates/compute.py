@@ -437,8 +437,7 @@ def _task_definition(b: LayerBuilder, svc_name: str, svc: ServiceConfig, reposit
 
 
 def _load_balancer_role(b: LayerBuilder) -> iam.Role:
-    """The role ECS assumes to shift blue/green traffic (AdvancedConfiguration.RoleArn), trusted by
-    ECS for this account only."""
+    """The role ECS assumes to shift blue/green traffic (AdvancedConfiguration.RoleArn)."""
     return b.add(
         iam.Role(
             "EcsLoadBalancerRole",
