@@ -12,12 +12,11 @@ it at another one.
 
 from __future__ import annotations
 
-from awacs.aws import Allow, PolicyDocument, Principal, Statement
-from awacs.sts import AssumeRole
+from awacs.aws import PolicyDocument
 from troposphere import Equals, GetAtt, If, Ref, Sub
 from troposphere import backup, iam, kms
 
-from templates.common import Layer, LayerBuilder, account_administers_key
+from templates.common import Layer, LayerBuilder, account_administers_key, trust_policy
 from templates.config import AppConfig
 
 # What AWS Backup selects (all further filtered by the deployment's tags). ElastiCache is not an
@@ -64,17 +63,10 @@ def _role(b: LayerBuilder) -> iam.Role:
             "BackupRole",
             RoleName=b.named("backup"),
             Description="AWS Backup: back up and restore the deployment's tagged databases and file systems",
-            AssumeRolePolicyDocument=PolicyDocument(
-                Version="2012-10-17",
-                # AWS Backup's service role trust as its guide writes it ("IAM service roles"), no
-                # condition: AWS Backup's confused-deputy guidance applies aws:SourceArn /
-                # aws:SourceAccount to resource policies (SNS topics, KMS key policies), and
-                # documents neither key on the AssumeRole of its service role, where a condition
-                # on an absent key would deny every backup job.
-                # https://docs.aws.amazon.com/aws-backup/latest/devguide/iam-service-roles.html
-                # https://docs.aws.amazon.com/aws-backup/latest/devguide/cross-service-confused-deputy-prevention.html
-                Statement=[Statement(Effect=Allow, Principal=Principal("Service", "backup.amazonaws.com"), Action=[AssumeRole])],
-            ),
+            # AWS Backup's service role trust as its guide writes it, without a condition (see
+            # SENDS_SOURCE_ACCOUNT): https://docs.aws.amazon.com/aws-backup/latest/devguide/iam-service-roles.html
+            # https://docs.aws.amazon.com/aws-backup/latest/devguide/cross-service-confused-deputy-prevention.html
+            AssumeRolePolicyDocument=trust_policy("backup.amazonaws.com"),
             ManagedPolicyArns=[
                 Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup"),
                 Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores"),

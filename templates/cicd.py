@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import json
 
-from awacs.aws import Action, Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
-from awacs.sts import AssumeRole
+from awacs.aws import Action, Allow, Condition, PolicyDocument, Statement, StringEquals
 from troposphere import Equals, GetAtt, If, Join, Ref, Sub
 from troposphere import codebuild, codeconnections, iam, logs, s3
 from troposphere import codepipeline as cp
 
-from templates.common import Layer, LayerBuilder, logical_id
+from templates.common import Layer, LayerBuilder, logical_id, trust_policy
 from templates.config import DEPLOY_START_MINUTES, PIPELINE_ECS_DEPLOY_MINUTES, AppConfig, PipelineConfig, ServiceConfig
 from templates.naming import stack_name
 
@@ -52,20 +51,13 @@ def _actions(*names: str) -> list[Action]:
     return [Action(*name.split(":", 1)) for name in names]
 
 
-def _assume(service: str) -> PolicyDocument:
-    return PolicyDocument(
-        Version="2012-10-17",
-        Statement=[Statement(Effect=Allow, Principal=Principal("Service", service), Action=[AssumeRole])],
-    )
-
-
 def _role(b: LayerBuilder, title: str, kind: str, qualifier: str | None, service: str, description: str, statements: list[Statement]) -> iam.Role:
     return b.add(
         iam.Role(
             title,
             RoleName=b.named(kind, qualifier),
             Description=description,
-            AssumeRolePolicyDocument=_assume(service),
+            AssumeRolePolicyDocument=trust_policy(service),
             Policies=[iam.Policy(PolicyName="least-privilege", PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=statements))],
             Tags=b.tags(kind, qualifier),
         )

@@ -221,6 +221,33 @@ def service_groups(cfg: AppConfig) -> list[dict]:
     return [{name: cfg.services[name] for name in names[i : i + SERVICES_PER_STACK]} for i in range(0, len(names), SERVICES_PER_STACK)] or [{}]
 
 
+# Service principals whose assume-role request carries aws:SourceAccount, so a trust policy can
+# require this account (confused-deputy protection). A condition on a key the service does not send
+# denies every assumption, so a service is listed only where its guide documents the key:
+# ecs-tasks (ECS task IAM role), vpc-flow-logs (VPC flow logs IAM role), monitoring.rds (Enhanced
+# Monitoring role) and rds (RDS Proxy's secret role). Left out, as their guides write the trust without
+# a condition: codebuild/codepipeline/cloudformation (the pipeline's roles), ec2 (instance profile),
+# ecs (the blue/green load-balancer role: "Amazon ECS infrastructure IAM role for load balancers"),
+# backup ("IAM service roles"; its confused-deputy guidance is about resource policies) and lambda
+# (Synthetics "Required roles and permissions for canaries").
+SENDS_SOURCE_ACCOUNT = frozenset({"ecs-tasks.amazonaws.com", "vpc-flow-logs.amazonaws.com", "monitoring.rds.amazonaws.com", "rds.amazonaws.com"})
+
+
+def trust_policy(service: str, *, sid: str | None = None):
+    """The assume-role policy of a service role: `service` may assume it, for this account only where
+    the service sends aws:SourceAccount (SENDS_SOURCE_ACCOUNT)."""
+    from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+    from awacs.sts import AssumeRole
+    from troposphere import AccountId
+
+    statement: dict[str, Any] = {"Effect": Allow, "Principal": Principal("Service", service), "Action": [AssumeRole]}
+    if sid:
+        statement["Sid"] = sid
+    if service in SENDS_SOURCE_ACCOUNT:
+        statement["Condition"] = Condition(StringEquals("aws:SourceAccount", AccountId))
+    return PolicyDocument(Version="2012-10-17", Statement=[Statement(**statement)])
+
+
 def account_administers_key():
     """The key-policy statement every KMS key starts with: the account administers the key through
     IAM (KMS developer guide, "Default key policy"); grants to services follow it."""

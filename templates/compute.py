@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from awacs import elasticfilesystem as awacs_efs
-from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
-from awacs.sts import AssumeRole
+from awacs.aws import Allow, Condition, PolicyDocument, Statement, StringEquals
 from troposphere import Base64, Equals, GetAtt, If, Join, Not, Ref, Region, Sub
 from troposphere import applicationautoscaling as appscaling
 from troposphere import autoscaling, cloudwatch, ec2, ecr, ecs, iam, logs
 
-from templates.common import Layer, LayerBuilder, logical_id, service_groups
+from templates.common import Layer, LayerBuilder, logical_id, service_groups, trust_policy
 from templates.config import AppConfig, ServiceConfig
 
 # The ECS-optimized Amazon Linux 2023 AMI, resolved when the stack is created or updated.
@@ -116,16 +115,7 @@ def _instance_role(b: LayerBuilder) -> iam.InstanceProfile:
             "InstanceRole",
             RoleName=b.named("ecs-instance"),
             Description="ECS container instances: register with the cluster, Session Manager instead of SSH",
-            AssumeRolePolicyDocument=PolicyDocument(
-                Version="2012-10-17",
-                Statement=[
-                    Statement(
-                        Effect=Allow,
-                        Principal=Principal("Service", "ec2.amazonaws.com"),
-                        Action=[AssumeRole],
-                    )
-                ],
-            ),
+            AssumeRolePolicyDocument=trust_policy("ec2.amazonaws.com"),
             ManagedPolicyArns=[
                 Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"),
                 Sub("arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"),
@@ -443,21 +433,9 @@ def _load_balancer_role(b: LayerBuilder) -> iam.Role:
             "EcsLoadBalancerRole",
             RoleName=b.named("ecs-lb-traffic"),
             Description="ECS blue/green deployments: move traffic between the target groups on the listener rules",
-            AssumeRolePolicyDocument=PolicyDocument(
-                Version="2012-10-17",
-                Statement=[
-                    # Exactly the trust policy the ECS developer guide documents for this role
-                    # ("Amazon ECS infrastructure IAM role for load balancers"): no aws:SourceAccount
-                    # condition, because the guide does not say ECS sends that key when it assumes
-                    # the role, and a condition the caller never sets would fail every deployment.
-                    Statement(
-                        Sid="EcsShiftsBlueGreenTraffic",
-                        Effect=Allow,
-                        Principal=Principal("Service", "ecs.amazonaws.com"),
-                        Action=[AssumeRole],
-                    )
-                ],
-            ),
+            # Exactly the trust policy the ECS developer guide documents for this role ("Amazon ECS
+            # infrastructure IAM role for load balancers"), without a condition (SENDS_SOURCE_ACCOUNT).
+            AssumeRolePolicyDocument=trust_policy("ecs.amazonaws.com", sid="EcsShiftsBlueGreenTraffic"),
             ManagedPolicyArns=[Sub(ECS_LOAD_BALANCER_POLICY)],
             Tags=b.tags("ecs-lb-traffic"),
         )

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from awacs import kms as awacs_kms
 from awacs import secretsmanager as awacs_secrets
-from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
-from awacs.sts import AssumeRole
-from troposphere import AccountId, GetAtt, Join, Ref, Select, Sub
+from awacs.aws import Allow, Condition, PolicyDocument, Statement, StringEquals
+from troposphere import GetAtt, Join, Ref, Select, Sub
 from troposphere import efs, elasticache, iam, logs, rds, secretsmanager
 
-from templates.common import Layer, LayerBuilder, logical_id
+from templates.common import Layer, LayerBuilder, logical_id, trust_policy
 from templates.config import AppConfig, DatabaseConfig
 from templates.security import CACHE_PORT
 
@@ -58,13 +57,6 @@ def engine_parameters(engine: str) -> dict[str, str]:
 def aurora_reader_count(db: DatabaseConfig) -> int:
     """Aurora readers: `replicas`, and at least one when multi_az asks for a reader in another AZ."""
     return max(db.replicas, 1 if db.multi_az else 0)
-
-
-def _trust(service: str) -> PolicyDocument:
-    return PolicyDocument(
-        Version="2012-10-17",
-        Statement=[Statement(Effect=Allow, Principal=Principal("Service", service), Action=[AssumeRole], Condition=Condition(StringEquals("aws:SourceAccount", AccountId)))],
-    )
 
 
 def _data_subnets(b: LayerBuilder):
@@ -110,7 +102,7 @@ def _monitoring(b: LayerBuilder) -> dict:
             "DatabaseMonitoringRole",
             RoleName=b.named("rds-monitoring"),
             Description="RDS enhanced monitoring publishes OS metrics to CloudWatch Logs",
-            AssumeRolePolicyDocument=_trust("monitoring.rds.amazonaws.com"),
+            AssumeRolePolicyDocument=trust_policy("monitoring.rds.amazonaws.com"),
             ManagedPolicyArns=[Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")],
             Tags=b.tags("rds-monitoring"),
         )
@@ -306,7 +298,7 @@ def _proxy(b: LayerBuilder, inputs: _DatabaseInputs, database, members: list) ->
             "DatabaseProxyRole",
             RoleName=b.named("rds-proxy"),
             Description="RDS Proxy reads the database credentials",
-            AssumeRolePolicyDocument=_trust("rds.amazonaws.com"),
+            AssumeRolePolicyDocument=trust_policy("rds.amazonaws.com"),
             Policies=[
                 iam.Policy(
                     PolicyName="read-database-secret",

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from awacs import logs as awacs_logs
 from awacs import kms as awacs_kms
-from awacs.aws import Allow, Condition, Policy, PolicyDocument, Principal, Statement, StringEquals, StringLike
-from awacs.sts import AssumeRole
-from troposphere import GetAZs, GetAtt, Join, Ref, Region, Select, Sub, AccountId
+from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringLike
+from troposphere import GetAZs, GetAtt, Join, Ref, Region, Select, Sub
 from troposphere import ec2, iam, kms, logs
 
-from templates.common import Layer, LayerBuilder
+from templates.common import Layer, LayerBuilder, trust_policy
 from templates.config import AppConfig
 
 
@@ -118,17 +117,7 @@ def _flow_logs(b: LayerBuilder, vpc) -> None:
     role = b.add(
         iam.Role(
             "FlowLogsRole",
-            AssumeRolePolicyDocument=PolicyDocument(
-                Version="2012-10-17",
-                Statement=[
-                    Statement(
-                        Effect=Allow,
-                        Principal=Principal("Service", "vpc-flow-logs.amazonaws.com"),
-                        Action=[AssumeRole],
-                        Condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
-                    )
-                ],
-            ),
+            AssumeRolePolicyDocument=trust_policy("vpc-flow-logs.amazonaws.com"),
             Policies=[
                 iam.Policy(
                     PolicyName="write-flow-logs",

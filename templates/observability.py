@@ -15,11 +15,10 @@ import json
 from awacs import s3 as awacs_s3
 from awacs import sns as awacs_sns
 from awacs.aws import Allow, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals, Bool
-from awacs.sts import AssumeRole
 from troposphere import AccountId, Equals, GetAtt, If, Join, Not, Ref, Select, Sub
 from troposphere import cloudwatch, iam, s3, sns, synthetics, xray
 
-from templates.common import Layer, LayerBuilder, logical_id, service_groups
+from templates.common import Layer, LayerBuilder, logical_id, service_groups, trust_policy
 from templates.config import AppConfig
 from templates.security import certificate_knob
 
@@ -406,10 +405,7 @@ def _canary_role(b: LayerBuilder, bucket: s3.Bucket) -> iam.Role:
             # aws:SourceAccount when it assumes an execution role, and a condition on a key the
             # service does not send denies the assumption (the canary never runs).
             # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Synthetics_Canaries_CanaryPermissions.html
-            AssumeRolePolicyDocument=PolicyDocument(
-                Version="2012-10-17",
-                Statement=[Statement(Effect=Allow, Principal=Principal("Service", "lambda.amazonaws.com"), Action=[AssumeRole])],
-            ),
+            AssumeRolePolicyDocument=trust_policy("lambda.amazonaws.com"),
             Policies=[
                 iam.Policy(
                     PolicyName="canary",

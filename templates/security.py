@@ -10,11 +10,10 @@ import json
 from awacs import kms as awacs_kms
 from awacs import secretsmanager as awacs_secrets
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals, StringLike
-from awacs.sts import AssumeRole
 from troposphere import AccountId, Equals, GetAtt, Not, Ref, Sub
 from troposphere import ec2, iam, kms, secretsmanager
 
-from templates.common import Layer, LayerBuilder, account_administers_key, logical_id
+from templates.common import Layer, LayerBuilder, account_administers_key, logical_id, trust_policy
 from templates.config import CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS, AppConfig
 
 CACHE_PORT = 6379
@@ -276,20 +275,6 @@ def secret_name(cfg: AppConfig, kind: str) -> str:
     return f"{cfg.application}/{cfg.suffix}/{kind}"
 
 
-def _assume(service: str) -> PolicyDocument:
-    return PolicyDocument(
-        Version="2012-10-17",
-        Statement=[
-            Statement(
-                Effect=Allow,
-                Principal=Principal("Service", service),
-                Action=[AssumeRole],
-                Condition=Condition(StringEquals("aws:SourceAccount", AccountId)),
-            )
-        ],
-    )
-
-
 def _read_secrets(arns: list, key: kms.Key) -> iam.Policy:
     return iam.Policy(
         PolicyName="read-own-secrets",
@@ -311,7 +296,7 @@ def _roles(b: LayerBuilder, key: kms.Key, secrets: dict[str, secretsmanager.Secr
             "TaskExecutionRole",
             RoleName=b.named("ecs-task-execution"),
             Description="ECS agent: pull images, write logs, inject the services' secrets",
-            AssumeRolePolicyDocument=_assume("ecs-tasks.amazonaws.com"),
+            AssumeRolePolicyDocument=trust_policy("ecs-tasks.amazonaws.com"),
             ManagedPolicyArns=[Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")],
             Policies=[_read_secrets([Ref(secrets[s]) for s in injected], key)] if injected else [],
             Tags=b.tags("ecs-task-execution"),
@@ -325,7 +310,7 @@ def _roles(b: LayerBuilder, key: kms.Key, secrets: dict[str, secretsmanager.Secr
                 logical_id("service", svc_name, "TaskRole"),
                 RoleName=b.named("ecs-task", svc_name),
                 Description=f"Service {svc_name}: reads only its own secrets",
-                AssumeRolePolicyDocument=_assume("ecs-tasks.amazonaws.com"),
+                AssumeRolePolicyDocument=trust_policy("ecs-tasks.amazonaws.com"),
                 ManagedPolicyArns=managed,
                 Policies=[_read_secrets([Ref(secrets[s]) for s in svc.secrets], key)] if svc.secrets else [],
                 Tags=b.tags("ecs-task", svc_name),
