@@ -77,6 +77,29 @@ def params_copy(tmp_path: Path) -> Path:
     return target
 
 
+@pytest.fixture(scope="module")
+def endpoint():
+    """The local emulator (moto's server on loopback) for one test module; `aws_env` empties it."""
+    from deployer.local import local_endpoint
+
+    with local_endpoint() as running:
+        yield running.url
+
+
+@pytest.fixture
+def aws_env(endpoint, monkeypatch, tmp_path):
+    """An empty emulator and the environment of a machine with no AWS config: its URL."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).read()
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    return endpoint
+
+
 def pytest_addoption(parser):
     parser.addoption(
         "--update-golden", action="store_true", default=False,

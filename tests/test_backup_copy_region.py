@@ -5,7 +5,6 @@ stack in the copy region before the root: planned first, executed first, locally
 from __future__ import annotations
 
 import json
-import urllib.request
 from pathlib import Path
 
 import boto3
@@ -57,25 +56,6 @@ def test_profiles_without_a_copy_region_have_no_copy_stack():
 
 
 # ------------------------------------------------------------------ the deployer, against the local emulator
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    from deployer.local import local_endpoint
-
-    with local_endpoint() as running:
-        yield running.url
-
-
-@pytest.fixture
-def aws_env(endpoint, monkeypatch, tmp_path):
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).read()
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    return endpoint
 
 
 def _cli(endpoint, tmp_path, *args):

@@ -17,30 +17,12 @@ import generate
 from deployer import flow
 from deployer.changeset import Waiting
 from deployer.bundle import load_bundle
-from deployer.local import local_endpoint
 from deployer.session import Aws
 
 REGION = "eu-north-1"
 BUCKET = "cfn-strata-test-templates"
 STACK = "product-catalog-pr5706"
 PARAMS = Path(__file__).resolve().parents[1] / "params"
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    with local_endpoint() as running:
-        yield running.url
-
-
-@pytest.fixture
-def aws_env(endpoint, monkeypatch, tmp_path):
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).read()
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    return endpoint
 
 
 @pytest.fixture
