@@ -191,7 +191,7 @@ def replaced_by(resource_type: str, changed: str, region: str = "us-east-1") -> 
 # `suffixes` the name must not start / end with (case-insensitive), `words` it must not contain
 # (case-insensitive), `reserved` names it must not be, and `extra` named checks implemented in
 # `name_problems`. A check marked advisory in ADVISORY is documented as a recommendation, not a
-# refusal: lint reports it, the emulator does not refuse it.
+# refusal: neither lint (E9010) nor the emulator applies it; `name_problems` reports it on request.
 
 
 class NameRule:
@@ -288,7 +288,11 @@ NAME_CONSTRAINTS: dict[str, dict[str, NameRule]] = {
     "AWS::XRay::SamplingRule": {"SamplingRule/RuleName": NameRule("X-Ray CreateSamplingRule RuleName", "https://docs.aws.amazon.com/xray/latest/api/API_SamplingRule.html", max=32, says="1 to 32 characters", code="InvalidRequestException")},
 }
 
-# Checks documented as advice rather than a refusal: lint reports them, the emulator accepts them.
+# Checks documented as advice rather than a refusal; lint and the emulator leave them out. Secrets
+# Manager advises against a name ending in a hyphen and six characters (partial-ARN lookups take it
+# for its random suffix); seed 004's convention `{resource-type}-{environment_suffix}` with the
+# suffix pr5706 requires exactly that (db-credentials-pr5706), and the templates and task policies
+# reference every secret by its full ARN, never a partial one.
 ADVISORY = frozenset({"secret-suffix"})
 
 _IP_ADDRESS = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")

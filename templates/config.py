@@ -142,16 +142,6 @@ class SecurityConfig(Model):
         [], description="Extra application secrets to create (e.g. api-urls), readable by the services that list them."
     )
 
-    @field_validator("app_secrets")
-    @classmethod
-    def _secret_names(cls, value: list[str]) -> list[str]:
-        for name in value:
-            # The secret is named <application>/<suffix>/<name>: a name ending in a hyphen and six
-            # characters reads as Secrets Manager's own random ARN suffix (CreateSecret, Name).
-            if len(name) >= 7 and name[-7] == "-":
-                raise ValueError(f"{name!r} ends with a hyphen followed by six characters, which Secrets Manager takes for its own ARN suffix; rename it (e.g. {name[:-7]}_{name[-6:]})")
-        return value
-
     @field_validator("secret_recovery_window_days")
     @classmethod
     def _window(cls, value: int | None) -> int | None:

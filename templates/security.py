@@ -239,7 +239,7 @@ def _secrets(b: LayerBuilder, key: kms.Key) -> dict[str, secretsmanager.Secret]:
     if cfg.database:
         secret = secretsmanager.Secret(
             "DatabaseSecret",
-            Name=secret_name(cfg, "db-credentials"),
+            Name=b.named("db-credentials"),
             Description=f"Master credentials of the {cfg.database.engine} database (generated password)",
             KmsKeyId=Ref(key),
             GenerateSecretString=secretsmanager.GenerateSecretString(
@@ -255,7 +255,7 @@ def _secrets(b: LayerBuilder, key: kms.Key) -> dict[str, secretsmanager.Secret]:
     for name in cfg.security.app_secrets:
         secret = secretsmanager.Secret(
             logical_id("app", name, "Secret"),
-            Name=secret_name(cfg, name),
+            Name=b.named(name),
             Description=f"Application secret {name}: set its value with put-secret-value after the first deploy",
             KmsKeyId=Ref(key),
             GenerateSecretString=secretsmanager.GenerateSecretString(SecretStringTemplate="{}", GenerateStringKey="placeholder", PasswordLength=32),
@@ -264,15 +264,6 @@ def _secrets(b: LayerBuilder, key: kms.Key) -> dict[str, secretsmanager.Secret]:
         )
         secrets[name] = b.add(secret)
     return secrets
-
-
-def secret_name(cfg: AppConfig, kind: str) -> str:
-    """`<application>/<environment_suffix>/<kind>`: the hierarchical name Secrets Manager's guide
-    suggests, which never ends in a hyphen followed by six characters (the suffix form
-    `<kind>-<suffix>` did for six-character suffixes such as pr5706 or mc-dev, and Secrets Manager's
-    partial-ARN lookups take that for its own random suffix: CreateSecret, Name,
-    https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html)."""
-    return f"{cfg.application}/{cfg.suffix}/{kind}"
 
 
 def _read_secrets(arns: list, key: kms.Key) -> iam.Policy:

@@ -134,8 +134,8 @@ def test_seed_004_secret_recovery_window(env, window, policies):
     assert (secret["DeletionPolicy"], secret["UpdateReplacePolicy"]) == policies
     generated = secret["Properties"]["GenerateSecretString"]
     assert generated["GenerateStringKey"] == "password" and generated["PasswordLength"] == 32
-    # hierarchical, so a six-character suffix (pr5706) never reads as Secrets Manager's own ARN suffix
-    assert secret["Properties"]["Name"] == ("product-catalog/pr5706/db-credentials" if env == "dev" else "product-catalog/catalog-prod/db-credentials")
+    # seed 004's convention {resource-type}-{environment_suffix}
+    assert secret["Properties"]["Name"] == ("db-credentials-pr5706" if env == "dev" else "db-credentials-catalog-prod")
 
 
 def test_seed_004_task_role_reads_only_its_secret():

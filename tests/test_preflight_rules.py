@@ -39,6 +39,9 @@ E9010_BAD = doc({
 E9010_GOOD = doc({
     "Params": _sg({"Ref": "GroupName"}),
     "Balancer": res("AWS::ElasticLoadBalancingV2::TargetGroup", Name={"Fn::Sub": "tg-${AWS::Region}-x"}, Port=8080, Protocol="HTTP", VpcId=VPC, TargetType="ip"),
+    # seed 004's convention: Secrets Manager only advises against "-" plus six characters (ADVISORY)
+    "Secret": {"Type": "AWS::SecretsManager::Secret", "Properties": {"Name": "db-credentials-pr5706", "KmsKeyId": "alias/app", "Tags": TAGS},
+               "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"},
 }, Parameters={"GroupName": {"Type": "String", "Default": "alb-from-default"}})
 
 

@@ -95,7 +95,7 @@ def check_names(template: dict, region: str) -> NameReport:
                     continue
                 for name in names:
                     report.checked.append((logical_id, kind, concrete, name))
-                    for check, what in name_problems(rule, name):
+                    for check, what in name_problems(rule, name, include_advisory=False):  # refusals only (ADVISORY)
                         report.problems.append((logical_id, kind, concrete, name, check, what))
     return report
 
