@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import generate
 from deployer.diff import Change, TemplateDiff, diff_templates, to_markdown, to_json
-from tests.test_deployer_e2e import PARAMS, aws_env, cli, clients, endpoint  # noqa: F401 (fixtures)
+from tests.test_deployer_e2e import PARAMS, cli, clients  # noqa: F401 (fixtures)
 
 OLD = {
     "Parameters": {"DesiredCount": {"Type": "Number", "Default": 2}, "Gone": {"Type": "String"}},

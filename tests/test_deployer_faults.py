@@ -19,7 +19,7 @@ from deployer.changeset import ChangeSetRef, Waiting, create_change_set
 from deployer.errors import DeployerError
 from deployer.execute import execute
 from deployer.session import DEFAULT_MAX_ATTEMPTS, Aws
-from tests.test_deployer_e2e import BUCKET, REGION, STACK, aws_env, cli, clients, endpoint  # noqa: F401 (fixtures)
+from tests.test_deployer_e2e import BUCKET, REGION, STACK, cli, clients  # noqa: F401 (fixtures)
 from tests.test_deployer_units import CS_ID, NOW, STACK_ID, UPLOAD, FakeBundle
 
 EXPIRED = "The security token included in the request is expired"

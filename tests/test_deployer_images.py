@@ -23,7 +23,7 @@ from deployer.images import change_set_parameters, check_pinned_images, image_pa
 from deployer.session import Aws
 from templates.params import REPO_PARAMS, deep_merge, load_config
 from templates.render import render, write_profile
-from tests.test_deployer_e2e import REGION, aws_env, cli, clients, endpoint  # noqa: F401 (fixtures)
+from tests.test_deployer_e2e import REGION, cli, clients  # noqa: F401 (fixtures)
 from tests.test_deployer_faults import api  # noqa: F401 (fixture)
 from tests.test_deployer_units import CS_ID, NOW, STACK_ID, UPLOAD
 

@@ -21,7 +21,7 @@ from deployer.errors import DeployerError
 from resource_semantics import STATEFUL_TYPES
 from templates.safety import POLICY_LIMIT, guarded_ids, key_alarms, layer_policies, stack_policy
 from tests.conftest import ALL_TARGETS, rendered
-from tests.test_deployer_e2e import BUCKET, PARAMS, REGION, STACK, _recorded_review, aws_env, cli, clients, endpoint  # noqa: F401 (fixtures)
+from tests.test_deployer_e2e import BUCKET, PARAMS, REGION, STACK, _recorded_review, cli, clients  # noqa: F401 (fixtures)
 
 
 def policies(app: str, env: str) -> dict[str, dict]:
