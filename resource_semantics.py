@@ -135,17 +135,20 @@ def name_property(resource_type: str) -> str | None:
     return NAME_PROPERTIES.get(resource_type)
 
 
-def custom_name(resource_type: str, properties: dict) -> object | None:
-    """The value of the resource's name property when the template sets one, else None."""
-    path = NAME_PROPERTIES.get(resource_type)
-    if not path:
-        return None
+def value_at(properties: dict, path: str) -> object | None:
+    """The value at "a/b" in a resource's properties, or None."""
     value: object = properties
     for part in path.split("/"):
         if not isinstance(value, dict) or part not in value:
             return None
         value = value[part]
     return value
+
+
+def custom_name(resource_type: str, properties: dict) -> object | None:
+    """The value of the resource's name property when the template sets one, else None."""
+    path = NAME_PROPERTIES.get(resource_type)
+    return value_at(properties, path) if path else None
 
 
 def blocking_name(resource_type: str, properties: dict) -> object | None:

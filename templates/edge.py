@@ -431,6 +431,15 @@ def _log_group(b: LayerBuilder, title: str, name: str, key_arn, kind: str) -> lo
     return b.add(logs.LogGroup(title, LogGroupName=name, RetentionInDays=b.cfg.observability.log_retention_days, KmsKeyId=key_arn, Tags=b.tags(kind)))
 
 
+def _ip_set(b: LayerBuilder, title: str, name: str, kind: str, scope: str, addresses: list[str], description: str) -> wafv2.IPSet:
+    """An IPv4 WAF IP set of the web ACL's scope, named `<name>-<kind>-<suffix>`."""
+    return b.add(
+        wafv2.IPSet(
+            title, Name=b.named(name, kind), Description=description, Scope=scope, IPAddressVersion="IPV4", Addresses=addresses, Tags=b.tags(name, kind),
+        )
+    )
+
+
 def web_acl(b: LayerBuilder, scope: str, key_arn, *, proxy_cidr: str | None = None) -> wafv2.WebACL:
     """A web ACL with the profile's IP block list, rate rule and managed rule groups, logged to a
     KMS-encrypted `aws-waf-logs-*` group. scope: REGIONAL or CLOUDFRONT.
@@ -451,17 +460,7 @@ def web_acl(b: LayerBuilder, scope: str, key_arn, *, proxy_cidr: str | None = No
 
     rules = []
     if settings.ip_block_list:
-        ip_set = b.add(
-            wafv2.IPSet(
-                f"{prefix}BlockedIpSet",
-                Name=b.named("ipset-blocked", kind),
-                Description="Addresses blocked by the profile WAF IP block list",
-                Scope=scope,
-                IPAddressVersion="IPV4",
-                Addresses=settings.ip_block_list,
-                Tags=b.tags("ipset-blocked", kind),
-            )
-        )
+        ip_set = _ip_set(b, f"{prefix}BlockedIpSet", "ipset-blocked", kind, scope, settings.ip_block_list, "Addresses blocked by the profile WAF IP block list")
         rules.append(
             wafv2.WebACLRule(
                 Name="block-ip-list",
@@ -473,17 +472,7 @@ def web_acl(b: LayerBuilder, scope: str, key_arn, *, proxy_cidr: str | None = No
         )
     rate = wafv2.RateBasedStatement(Limit=settings.rate_limit, AggregateKeyType="IP")
     if proxy_cidr is not None:
-        proxies = b.add(
-            wafv2.IPSet(
-                f"{prefix}ProxyIpSet",
-                Name=b.named("ipset-proxies", kind),
-                Description="The VPC of the API Gateway VPC link, whose clients the API stage throttles instead",
-                Scope=scope,
-                IPAddressVersion="IPV4",
-                Addresses=[proxy_cidr],
-                Tags=b.tags("ipset-proxies", kind),
-            )
-        )
+        proxies = _ip_set(b, f"{prefix}ProxyIpSet", "ipset-proxies", kind, scope, [proxy_cidr], "The VPC of the API Gateway VPC link, whose clients the API stage throttles instead")
         rate.ScopeDownStatement = wafv2.Statement(
             NotStatement=wafv2.NotStatement(Statement=wafv2.Statement(IPSetReferenceStatement=wafv2.IPSetReferenceStatement(Arn=GetAtt(proxies, "Arn"))))
         )

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
-from resource_semantics import create_only_properties, custom_name
+from resource_semantics import create_only_properties, custom_name, value_at
 from templates.rules._policy import properties, source_url
-from templates.rules._resolve import parameters_in, value_at
+from templates.rules._resolve import parameters_in
 
 REVISIONED = frozenset({"AWS::ECS::TaskDefinition"})
 

@@ -146,16 +146,6 @@ def resources_in(value: Any, template: dict) -> Iterator[str]:
             yield from resources_in(inner, template)
 
 
-def value_at(properties: dict, path: str) -> Any:
-    """The value at "a/b" in a resource's properties, or None."""
-    value: Any = properties
-    for part in path.split("/"):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
 def nested_templates(cfn) -> dict[str, dict]:
     """{Stack logical id: child template} for the AWS::CloudFormation::Stack resources of a root
     whose TemplateURL is a file beside it (dist/ roots name their children by relative file name)."""
