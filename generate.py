@@ -334,6 +334,7 @@ def generate(profile, env, all_profiles, params, out, fmt):
     Example:
       cfn-strata generate product-catalog --env prod
       cfn-strata generate --all --format yaml
+      cfn-strata generate product-catalog --env dev --suffix pr-123   # into dist/product-catalog/dev.pr-123/
     """
     results = generate_all(_targets(profile, env, all_profiles, params), params, out, fmt)
     out_console.print(_summary(results, out))
@@ -545,6 +546,8 @@ def _write_docs(bundle, template_urls: dict[str, str], url_note: str) -> Path:
     from templates.render import write_atomically
 
     documents = {file: bundle.document(file) for file in bundle.files}
+    for name, value in bundle.parameter_overrides.items():  # --parameter-overrides: the links carry the values this upload was given
+        documents[bundle.root_file]["Parameters"][name]["Default"] = value
     folder = _docs_folder(bundle)
     write_atomically(folder, docs_files(bundle.manifest, documents, template_urls, url_note=url_note))
     return folder
@@ -747,6 +750,7 @@ def upload(profile, env, params, out, bucket, prefix, create_bucket, region, aws
     \b
     Example:
       cfn-strata upload product-catalog --env dev --bucket my-templates
+      cfn-strata upload product-catalog --env prod --bucket my-templates --parameter-overrides ServiceApiDesiredCount=4 --tags CostCentre=cc-42
     """
     from deployer.flow import upload as upload_templates
     from deployer.upload import put_document
@@ -795,6 +799,7 @@ def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_p
       cfn-strata plan product-catalog --env dev --local
       cfn-strata plan product-catalog --env prod --bucket my-templates -o markdown --fail-on high
       cfn-strata plan product-catalog --env prod --bucket my-templates -o html --upload-review
+      cfn-strata plan product-catalog --env dev --suffix pr-123 --bucket my-templates --parameter-overrides ServiceApiDesiredCount=1 --tags PullRequest=123
     """
     from deployer.changeset import NoChanges
     from deployer.review import Risk
@@ -844,6 +849,9 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
     \b
     Example:
       cfn-strata deploy product-catalog --env dev --local --yes
+      cfn-strata deploy product-catalog --env dev --suffix pr-123 --bucket my-templates --yes \\
+        --parameter-overrides ServiceApiDesiredCount=1 AlarmEmail=team@example.com --tags PullRequest=123 Team=payments \\
+        --role-arn arn:aws:iam::123456789012:role/cfn-strata-deployer
     """
     from deployer.changeset import NoChanges
     from deployer.execute import StillRunning, follow_hint
@@ -1033,6 +1041,7 @@ def destroy(profile, env, params, out, region, aws_profile, endpoint_url, local,
     \b
     Example:
       cfn-strata destroy product-catalog --env dev
+      cfn-strata destroy product-catalog --env dev --suffix pr-123 --yes   # the pull request's environment
     """
     from deployer.changeset import destroy_command
     from deployer.flow import destroy as delete_stack
