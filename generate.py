@@ -187,6 +187,8 @@ OVERRIDES_META = "cfn_strata.overrides"
 
 
 def _remember_suffix(ctx: click.Context, param: click.Parameter, value):
+    if value == "":  # would read as "no suffix" downstream; the params model refuses it too
+        raise click.BadParameter("is empty; give the deployment's suffix (like environment.suffix: a-z, 0-9 and -, 2-24 characters)", ctx=ctx, param=param)
     if value is not None:
         ctx.meta[SUFFIX_META] = value
     return value

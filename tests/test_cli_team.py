@@ -125,6 +125,11 @@ def test_a_bad_suffix_is_refused_like_the_params_value(tmp_path, suffix, expecte
     assert not (tmp_path / "dist").exists()
 
 
+def test_an_empty_suffix_is_refused(tmp_path):
+    result = run("plan", "product-catalog", "--env", "dev", "--suffix", "", "--local", "--params", str(PARAMS), "--out", str(tmp_path / "dist"))
+    assert result.exit_code == 2 and "Invalid value for '--suffix': is empty" in result.output
+
+
 @pytest.mark.parametrize("args", [["--all"], ["product-catalog"]])
 def test_suffix_names_one_deployment(tmp_path, args):
     result = run("generate", *args, "--suffix", "pr-1", "--params", str(PARAMS), "--out", str(tmp_path / "dist"))
