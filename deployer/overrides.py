@@ -123,7 +123,7 @@ def check_tags(bundle: Bundle, tags: dict[str, str]) -> dict[str, str]:
                 bad = sorted({c for c in text if not TAG_CHARACTERS.match(c)})
                 raise FlagRefused(f"{TAGS}: tag {what} {text!r} has {''.join(bad)!r}: tags allow letters, digits, spaces and _ . : / = + - @")
         if key in profile and profile[key] != value:
-            how = "--suffix" if key == "EnvironmentSuffix" else f"the params file's tags: (or environment/project)"
+            how = "--suffix" if key == "EnvironmentSuffix" else "the params file's tags: (or environment/project)"
             raise FlagRefused(f"{TAGS}: {key} is already {profile[key]!r} from the profile, and the templates put it on every resource; "
                               f"change it with {how}, not as a stack tag")
     merged = {**profile, **tags}

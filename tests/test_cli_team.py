@@ -125,6 +125,14 @@ def test_a_bad_suffix_is_refused_like_the_params_value(tmp_path, suffix, expecte
     assert not (tmp_path / "dist").exists()
 
 
+def test_a_name_too_long_with_the_suffix_names_the_file_the_key_and_the_flag(tmp_path):
+    result = run("generate", "smart-task", "--env", "dev", "--suffix", "pr-1234567890123456", "--params", str(PARAMS), "--out", str(tmp_path / "dist"))
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "params/smart-task/base.yaml: services.backend.deployment: the green target group name: 'tg-backend-green-pr-1234567890123456' is 36 characters" in text
+    assert text.endswith("(with --suffix pr-1234567890123456)")
+
+
 def test_an_empty_suffix_is_refused(tmp_path):
     result = run("plan", "product-catalog", "--env", "dev", "--suffix", "", "--local", "--params", str(PARAMS), "--out", str(tmp_path / "dist"))
     assert result.exit_code == 2 and "Invalid value for '--suffix': is empty" in result.output
