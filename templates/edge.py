@@ -808,7 +808,10 @@ def _global_layer(cfg: AppConfig) -> Layer:
 def build(cfg: AppConfig) -> Layer | list[Layer]:
     b = LayerBuilder(cfg, "edge", "load balancer, CloudFront, SPA bucket, API Gateway, WAF, DNS")
     edge = cfg.edge
-    vpc_id = Ref(b.input("VpcId", "network.VpcId", "VPC of the target groups", type="AWS::EC2::VPC::Id"))
+    # The target groups and the VPC link's security group live in the VPC; a profile of workers
+    # only with no VPC link has neither (an unused parameter is a lint warning, W2001).
+    needs_vpc = bool(web_services(cfg)) or (edge.api_gateway.enabled and edge.api_gateway.integration == "vpc_link")
+    vpc_id = Ref(b.input("VpcId", "network.VpcId", "VPC of the target groups", type="AWS::EC2::VPC::Id")) if needs_vpc else None
     public_subnets = Ref(b.input("PublicSubnetIds", "network.PublicSubnetIds", "Public subnets of the load balancer", type="List<AWS::EC2::Subnet::Id>"))
     alb_group = Ref(b.input("AlbSecurityGroupId", "security.AlbSecurityGroupId", "Security group of the load balancer", type="AWS::EC2::SecurityGroup::Id"))
     needs_key = edge.api_gateway.enabled or edge.waf.regional or (edge.waf.cloudfront and cfg.region == "us-east-1")
