@@ -787,9 +787,9 @@ def _alb_quota_problems(cfg: "AppConfig") -> list[tuple[str, str]]:
     groups = len(web) + greens
     problems = []
     if rules > ALB_RULES:
-        problems.append(("services", f"{len(web)} services behind the load balancer need {rules} listener rules, over the ALB's {ALB_RULES}; split the platform into several profiles"))
+        problems.append(("services", f"{len(web)} services need {rules} listener rules, over the ALB's {ALB_RULES}; split the platform into several profiles"))
     if groups > ALB_TARGET_GROUPS:
-        problems.append(("services", f"{len(web)} services behind the load balancer need {groups} target groups, over the ALB's {ALB_TARGET_GROUPS}; split the platform into several profiles"))
+        problems.append(("services", f"{len(web)} services need {groups} target groups, over the ALB's {ALB_TARGET_GROUPS}; split the platform into several profiles"))
     return problems
 
 

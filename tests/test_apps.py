@@ -320,3 +320,26 @@ def test_fixture_profile_lints_clean(linter, tmp_path):
         folder = write_profile(render(load_config(APP, env, FIXTURES)), tmp_path / env)
         findings += [f for f in lint_directory(linter, folder) if f.level in ("error", "warning")]
     assert findings == [], "\n".join(map(str, findings))
+
+
+def test_a_profile_of_workers_only_keeps_a_load_balancer_without_targets_and_lints_clean(tmp_path, linter):
+    """Found by tests/test_params_combinations.py: with no service behind the load balancer the edge
+    layer declared VpcId for target groups it no longer had (W2001, unused parameter)."""
+    from templates.lint import lint_directory
+
+    def change(document):
+        for svc in document["services"].values():
+            svc.update(path_patterns=[], deployment="rolling")
+            svc.pop("priority", None)
+
+    profile = render(_variant(tmp_path, "smart-task", "prod", change))
+    edge = json.loads(profile.files["edge.json"])
+    assert resources(edge, "AWS::ElasticLoadBalancingV2::TargetGroup") == {}
+    assert resources(edge, "AWS::ElasticLoadBalancingV2::ListenerRule") == {}
+    assert "VpcId" not in edge["Parameters"]
+    assert props(edge, "HttpListener")["DefaultActions"][0]["FixedResponseConfig"]["StatusCode"] == "404"
+    observability = json.loads(profile.files["observability.json"])
+    assert not [t for t, a in resources(observability, "AWS::CloudWatch::Alarm").items() if a["Properties"].get("Namespace") == "AWS/ApplicationELB" and t.startswith("Service")]
+    folder = write_profile(profile, tmp_path / "out")
+    findings = [f for f in lint_directory(linter, folder) if f.level in ("error", "warning")]
+    assert findings == [], "\n".join(map(str, findings))

@@ -132,7 +132,7 @@ def lint_cache(tmp_path_factory) -> LintCache:
     return LintCache(tmp_path_factory.mktemp("combination-lint-cache"))
 
 
-@settings(max_examples=20, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate], suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate], suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(profile=profiles())
 def test_every_accepted_combination_generates_and_lints_clean(profile, linter, lint_cache):
     document, stage = profile
