@@ -1,7 +1,6 @@
 """edge layer: the Application Load Balancer (listeners, path rules, one target group per service
-but the workers,
-an alternate one for blue/green services with the weighted production and test rules ECS moves
-traffic on, access logs to S3), the SPA bucket behind CloudFront with
+but the workers, an alternate one for blue/green services with the weighted production and test
+rules ECS moves traffic on, access logs to S3), the SPA bucket behind CloudFront with
 Origin Access Control, the CloudFront distribution, API Gateway (HTTP API) in front of the ALB,
 WAFv2 web ACLs with their logs, and Route 53 records with ACM certificates when a domain is given.
 
