@@ -1,6 +1,6 @@
-"""edge layer: the Application Load Balancer (listeners, path rules, one target group per service,
-an alternate one for blue/green services with the weighted production and test rules ECS moves
-traffic on, access logs to S3), the SPA bucket behind CloudFront with
+"""edge layer: the Application Load Balancer (listeners, path rules, one target group per service
+but the workers, an alternate one for blue/green services with the weighted production and test
+rules ECS moves traffic on, access logs to S3), the SPA bucket behind CloudFront with
 Origin Access Control, the CloudFront distribution, API Gateway (HTTP API) in front of the ALB,
 WAFv2 web ACLs with their logs, and Route 53 records with ACM certificates when a domain is given.
 
@@ -123,16 +123,23 @@ def _origin_name(cfg: AppConfig) -> str:
 def listener_priorities(cfg: AppConfig) -> dict[str, int]:
     """Explicit priorities stay; the others follow in service order, catch-all (/*) services last,
     in steps of 10 that skip the explicit ones."""
-    explicit = {name: svc.priority for name, svc in cfg.services.items() if svc.priority is not None}
-    pending = [name for name, svc in cfg.services.items() if svc.priority is None]
-    pending.sort(key=lambda name: "/*" in cfg.services[name].path_patterns)  # stable: keeps service order
+    web = web_services(cfg)
+    explicit = {name: svc.priority for name, svc in web.items() if svc.priority is not None}
+    pending = [name for name, svc in web.items() if svc.priority is None]
+    pending.sort(key=lambda name: "/*" in web[name].path_patterns)  # stable: keeps service order
     priorities, step = dict(explicit), 10
     for name in pending:
         while step in explicit.values():
             step += 10
         priorities[name] = step
         step += 10
-    return {name: priorities[name] for name in cfg.services}
+    return {name: priorities[name] for name in web}
+
+
+def web_services(cfg: AppConfig) -> dict:
+    """The services behind the load balancer, in params order: every one but the workers
+    (path_patterns: []), which get no target group, listener rule or load-balancer health check."""
+    return {name: svc for name, svc in cfg.services.items() if not svc.is_worker}
 
 
 # ------------------------------------------------------------------ buckets
@@ -329,8 +336,9 @@ def _load_balancer(b: LayerBuilder, vpc_id, public_subnets, alb_group, log_bucke
         alb.DependsOn = [log_bucket[1].title]  # ELB checks it may write to the bucket when it is created
     b.add(alb)
 
-    groups = {name: _target_group(b, name, vpc_id) for name in cfg.services}
-    greens = {name: _target_group(b, name, vpc_id, green=True) for name, svc in cfg.services.items() if svc.deployment == "blue_green"}
+    web = web_services(cfg)
+    groups = {name: _target_group(b, name, vpc_id) for name in web}
+    greens = {name: _target_group(b, name, vpc_id, green=True) for name, svc in web.items() if svc.deployment == "blue_green"}
 
     # Which listener serves traffic: HTTPS when a certificate exists (a domain generates one),
     # HTTP otherwise, and always HTTP when CloudFront reaches the ALB without a domain.
@@ -400,7 +408,7 @@ def _load_balancer(b: LayerBuilder, vpc_id, public_subnets, alb_group, log_bucke
         production_rules = _rules(b, production, groups, greens, "")
         # ECS moves a blue/green service's traffic on one production rule: the HTTP one CloudFront
         # uses. The HTTPS listener (a given certificate) serves the rolling services only.
-        _rules(b, Ref(https), groups, greens, "Https", "HasCertificate", services=[name for name in cfg.services if name not in greens])
+        _rules(b, Ref(https), groups, greens, "Https", "HasCertificate", services=[name for name in web if name not in greens])
     elif domain:
         production = Ref(https)
         production_rules = _rules(b, production, groups, greens, "")
@@ -842,7 +850,10 @@ def _global_layer(cfg: AppConfig) -> Layer:
 def build(cfg: AppConfig) -> Layer | list[Layer]:
     b = LayerBuilder(cfg, "edge", "load balancer, CloudFront, SPA bucket, API Gateway, WAF, DNS")
     edge = cfg.edge
-    vpc_id = Ref(b.input("VpcId", "network.VpcId", "VPC of the target groups", type="AWS::EC2::VPC::Id"))
+    # The target groups and the VPC link's security group live in the VPC; a profile of workers
+    # only with no VPC link has neither (an unused parameter is a lint warning, W2001).
+    needs_vpc = bool(web_services(cfg)) or (edge.api_gateway.enabled and edge.api_gateway.integration == "vpc_link")
+    vpc_id = Ref(b.input("VpcId", "network.VpcId", "VPC of the target groups", type="AWS::EC2::VPC::Id")) if needs_vpc else None
     public_subnets = Ref(b.input("PublicSubnetIds", "network.PublicSubnetIds", "Public subnets of the load balancer", type="List<AWS::EC2::Subnet::Id>"))
     alb_group = Ref(b.input("AlbSecurityGroupId", "security.AlbSecurityGroupId", "Security group of the load balancer", type="AWS::EC2::SecurityGroup::Id"))
     needs_key = edge.api_gateway.enabled or edge.waf.regional or (edge.waf.cloudfront and cfg.region == "us-east-1")
