@@ -97,6 +97,9 @@ def _bucket(b: LayerBuilder) -> s3.Bucket:
 
 def _bucket_policy(b: LayerBuilder, bucket: s3.Bucket):
     source = StringEquals("aws:SourceArn", trail_arn(b))
+    # One StringEquals with both keys (both must hold): two StringEquals in a Condition list
+    # would collapse into one block and drop the first.
+    acl_and_source = StringEquals({"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail_arn(b)})
     return b.tls_only_bucket_policy(
         bucket,
         Statement(Sid="CloudTrailAclCheck", Effect=Allow, Principal=Principal("Service", CLOUDTRAIL), Action=[awacs_s3.GetBucketAcl], Resource=[GetAtt(bucket, "Arn")], Condition=Condition(source)),
@@ -106,7 +109,7 @@ def _bucket_policy(b: LayerBuilder, bucket: s3.Bucket):
             Principal=Principal("Service", CLOUDTRAIL),
             Action=[awacs_s3.PutObject],
             Resource=[Join("", [GetAtt(bucket, "Arn"), "/AWSLogs/", AccountId, "/*"])],
-            Condition=Condition([StringEquals("s3:x-amz-acl", "bucket-owner-full-control"), source]),
+            Condition=Condition(acl_and_source),
         ),
     )
 
