@@ -341,6 +341,10 @@ class DatabaseConfig(Model):
     database_name: str = Field("app", pattern=r"^[a-zA-Z][a-zA-Z0-9_]{0,62}$", description="Initial database name.")
     master_username: str = Field("app_admin", pattern=r"^[a-zA-Z][a-zA-Z0-9_]{0,15}$", description="Master user name (the password is generated into Secrets Manager).")
     deletion_protection: bool | None = Field(None, description="Deletion protection; default on in prod, off in dev (seed 004 turns it off for test).")
+    managed_master_password: bool = Field(
+        False,
+        description="RDS manages the master password in Secrets Manager (ManageMasterUserPassword) and rotates it every 7 days (seed 002: automatic rotation); the secret then belongs to the data layer and is encrypted with the application key. Not with RDS read replicas (RDS refuses them on such a source).",
+    )
 
     @property
     def port(self) -> int:
@@ -809,6 +813,10 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
         kind = "rds-cluster" if cfg.database.is_aurora else "rds"
         if problem := name_problem(kind, cfg.name(kind)):
             problems.append(("environment.suffix", problem))
+        if cfg.database.managed_master_password and cfg.database.replicas and not cfg.database.is_aurora:
+            # RDS User Guide, "Password management with Amazon RDS and AWS Secrets Manager",
+            # limitations: no read replica of a source whose credentials Secrets Manager manages.
+            problems.append(("database.managed_master_password", f"RDS cannot create read replicas of an instance whose master password it manages (database.replicas is {cfg.database.replicas}): turn one of them off"))
         if cfg.database.proxy and net.isolated_subnets and "secretsmanager" not in net.interface_endpoints:
             # The proxy runs in the data (isolated) subnets, which have no route out, and reads the
             # database secret from Secrets Manager (RDS Proxy network prerequisites).

@@ -187,7 +187,7 @@ def test_no_profile_ships_a_phone_number():
 # ------------------------------------------------------------------ emulator
 
 
-@pytest.mark.parametrize(("app", "region"), [("ecs-ec2-api", "us-east-1"), ("mycandidate", "us-east-1")])
+@pytest.mark.parametrize(("app", "region"), [("ecs-ec2-api", "us-east-1"), ("mycandidate", "us-east-1"), ("smart-task", "us-east-1")])
 def test_profiles_with_acls_and_trail_deploy_locally(aws_env, tmp_path, app, region):
     bucket = "cfn-strata-seed-gaps"
     session = boto3.Session(region_name=region)
@@ -199,3 +199,79 @@ def test_profiles_with_acls_and_trail_deploy_locally(aws_env, tmp_path, app, reg
     assert f"CREATE_COMPLETE: {name}" in result.output
     cfn = session.client("cloudformation", endpoint_url=aws_env)
     assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+
+
+# ------------------------------------------------------------------ seed 002: rotated database secret
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_smart_task_master_password_is_rds_managed_and_every_reader_is_wired(env):
+    data = template("smart-task", env, "data")
+    props = data["Resources"]["Database"]["Properties"]
+    assert props["ManageMasterUserPassword"] is True
+    assert props["MasterUserSecret"] == {"KmsKeyId": {"Ref": "KmsKeyArn"}}
+    assert props["MasterUsername"] == "app_admin"
+    assert "MasterUserPassword" not in props
+    secret = {"Fn::GetAtt": ["Database", "MasterUserSecret.SecretArn"]}
+    assert data["Outputs"]["DatabaseSecretArn"]["Value"] == secret
+    assert not resources(data, "AWS::SecretsManager::SecretTargetAttachment")  # RDS owns the secret
+    assert "DatabaseSecretArn" not in data["Parameters"]
+    policy = data["Resources"]["DatabaseSecretReadPolicy"]["Properties"]
+    assert policy["Roles"] == [{"Ref": "TaskExecutionRoleName"}, {"Ref": "ServiceBackendTaskRoleName"}]
+    read, decrypt = policy["PolicyDocument"]["Statement"]
+    assert (read["Action"], read["Resource"]) == (["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], [secret])
+    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}}}
+
+    security = template("smart-task", env, "security")
+    assert not resources(security, "AWS::SecretsManager::Secret")
+    assert "DatabaseSecretArn" not in security["Outputs"]
+    assert {"TaskExecutionRoleName", "ServiceBackendTaskRoleName"} <= set(security["Outputs"])
+
+    compute = template("smart-task", env, "compute")
+    injected = {s["Name"]: s["ValueFrom"] for s in compute["Resources"]["ServiceBackendTaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Secrets"]}
+    assert injected == {"DB_PASSWORD": {"Fn::Join": ["", [{"Ref": "DatabaseSecretArn"}, ":password::"]]}, "DB_USERNAME": {"Fn::Join": ["", [{"Ref": "DatabaseSecretArn"}, ":username::"]]}}
+    root = template("smart-task", env, "root")
+    assert root["Resources"]["ComputeStack"]["Properties"]["Parameters"]["DatabaseSecretArn"] == {"Fn::GetAtt": ["DataStack", "Outputs.DatabaseSecretArn"]}
+    assert root["Resources"]["DataStack"]["Properties"]["Parameters"]["TaskExecutionRoleName"] == {"Fn::GetAtt": ["SecurityStack", "Outputs.TaskExecutionRoleName"]}
+
+
+def test_other_profiles_keep_the_security_layers_generated_secret():
+    for app, env in ALL_TARGETS:
+        if app == "smart-task" or "data.json" not in __import__("tests.conftest", fromlist=["rendered"]).rendered(app, env).files:
+            continue
+        data = template(app, env, "data")
+        if "DatabaseSecretArn" in data.get("Parameters", {}):
+            assert resources(data, "AWS::SecretsManager::SecretTargetAttachment"), (app, env)
+            assert not any("ManageMasterUserPassword" in r["Properties"] for r in data["Resources"].values() if r["Type"] in ("AWS::RDS::DBInstance", "AWS::RDS::DBCluster")), (app, env)
+
+
+def test_managed_password_on_aurora_with_proxy_feeds_the_proxy_the_managed_secret(params_copy):
+    import json
+
+    import yaml
+
+    base = params_copy / "product-catalog" / "base.yaml"
+    data = yaml.safe_load(base.read_text())
+    data["database"] |= {"managed_master_password": True, "proxy": True}
+    base.write_text(yaml.safe_dump(data))
+    doc = json.loads(render(load_config("product-catalog", "dev", params_copy)).files["data.json"])
+    cluster = doc["Resources"]["DatabaseCluster"]["Properties"]
+    assert (cluster["ManageMasterUserPassword"], cluster["MasterUserSecret"]) == (True, {"KmsKeyId": {"Ref": "KmsKeyArn"}})
+    secret = {"Fn::GetAtt": ["DatabaseCluster", "MasterUserSecret.SecretArn"]}
+    proxy = doc["Resources"]["DatabaseProxy"]["Properties"]
+    assert proxy["Auth"][0]["SecretArn"] == secret
+    (statement, _) = doc["Resources"]["DatabaseProxyRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert statement["Resource"] == [secret]
+
+
+def test_managed_password_with_rds_read_replicas_is_refused(params_copy):
+    import yaml
+
+    from templates.errors import ConfigError
+
+    base = params_copy / "mycandidate" / "base.yaml"
+    data = yaml.safe_load(base.read_text())
+    data["database"]["managed_master_password"] = True
+    base.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"database\.managed_master_password: RDS cannot create read replicas .*database\.replicas is 1"):
+        load_config("mycandidate", "dev", params_copy)
