@@ -883,6 +883,8 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
                 f"shifting ({shifting.shifting_minutes} min) plus bake time ({shifting.bake_time_minutes} min) is over {PIPELINE_ECS_DEPLOY_MINUTES - DEPLOY_START_MINUTES} minutes: "
                 f"the pipeline's ECS deploy action waits at most {PIPELINE_ECS_DEPLOY_MINUTES} minutes (DeploymentTimeout 1-60), {DEPLOY_START_MINUTES} of them for the new tasks to start",
             ))
+    if edge.cloudfront.certificate_arn and edge.domain is None:
+        problems.append(("edge.cloudfront.certificate_arn", "a CloudFront certificate needs edge.domain, the alias it covers; without a domain the distribution serves its cloudfront.net name under CloudFront's default certificate"))
     if edge.waf.cloudfront and not edge.cloudfront.enabled:
         problems.append(("edge.waf.cloudfront", "a CloudFront web ACL needs edge.cloudfront.enabled"))
     if edge.cloudfront_fronts_alb:
