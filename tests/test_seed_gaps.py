@@ -11,7 +11,7 @@ from click.testing import CliRunner
 import generate
 from templates.params import REPO_PARAMS, load_config
 from templates.render import render
-from tests.conftest import ALL_TARGETS, one, resources, template
+from tests.conftest import ALL_TARGETS, one, rendered, resources, template
 
 # ------------------------------------------------------------------ network ACLs
 
@@ -156,7 +156,7 @@ def test_mycandidate_trail_validated_multi_region_encrypted_to_a_private_version
 
 
 def test_only_mycandidate_has_a_trail():
-    assert {(app, env) for app, env in ALL_TARGETS if "audit.json" in __import__("tests.conftest", fromlist=["rendered"]).rendered(app, env).files} == {("mycandidate", "dev"), ("mycandidate", "prod")}
+    assert {(app, env) for app, env in ALL_TARGETS if "audit.json" in rendered(app, env).files} == {("mycandidate", "dev"), ("mycandidate", "prod")}
 
 
 # ------------------------------------------------------------------ SMS
@@ -237,7 +237,7 @@ def test_smart_task_master_password_is_rds_managed_and_every_reader_is_wired(env
 
 def test_other_profiles_keep_the_security_layers_generated_secret():
     for app, env in ALL_TARGETS:
-        if app == "smart-task" or "data.json" not in __import__("tests.conftest", fromlist=["rendered"]).rendered(app, env).files:
+        if app == "smart-task" or "data.json" not in rendered(app, env).files:
             continue
         data = template(app, env, "data")
         if "DatabaseSecretArn" in data.get("Parameters", {}):
