@@ -57,6 +57,60 @@ def _copy_vault_arn(b: LayerBuilder):
     return If("DefaultCopyVault", default, Ref("BackupCopyVaultArn"))
 
 
+def rpo_schedule(hours: int) -> str:
+    """A cron expression (UTC, minute 0) every `hours` hours: cron(0 * * * ? *) for 1. AWS Backup's
+    shortest frequency is one hour (Backup Developer Guide, "Backup frequency")."""
+    return "cron(0 * * * ? *)" if hours == 1 else f"cron(0 0/{hours} * * ? *)"
+
+
+def _rpo_plan(b: LayerBuilder, vault, role, lifecycle) -> None:
+    """The recovery point objective for the file systems: snapshots every `rpo_hours` in a plan of
+    their own, whose selection takes only EFS. RDS and Aurora meet the objective without it: the
+    daily rule's continuous backup (and RDS's own automated backups) restore to any second within
+    about five minutes of the present; hourly snapshots of them would only add cost."""
+    cfg, hours = b.cfg, b.cfg.backup.rpo_hours
+    plan = b.add(
+        backup.BackupPlan(
+            "BackupPlanRpo",
+            BackupPlan=backup.BackupPlanResourceType(
+                BackupPlanName=b.named("backup-plan-rpo"),
+                BackupPlanRule=[
+                    backup.BackupRuleResourceType(
+                        RuleName=f"every-{hours}h",
+                        TargetBackupVault=Ref(vault),
+                        ScheduleExpression=rpo_schedule(hours),
+                        # A job must start within the hour (AWS Backup's shortest start window), so
+                        # no job is still waiting when the next is due, and finish within two hours.
+                        StartWindowMinutes=60,
+                        CompletionWindowMinutes=120,
+                        Lifecycle=lifecycle,
+                        RecoveryPointTags={tag["Key"]: tag["Value"] for tag in b.tag_list("recovery-point")},
+                    )
+                ],
+            ),
+            BackupPlanTags={tag["Key"]: tag["Value"] for tag in b.tag_list("backup-plan-rpo")},
+        )
+    )
+    b.add(
+        backup.BackupSelection(
+            "BackupSelectionRpo",
+            BackupPlanId=Ref(plan),
+            BackupSelection=backup.BackupSelectionResourceType(
+                SelectionName=b.named("backup-selection-rpo"),
+                IamRoleArn=GetAtt(role, "Arn"),
+                Resources=[Sub(FILE_SYSTEMS)],
+                Conditions=backup.Conditions(
+                    StringEquals=[
+                        backup.ConditionParameter(ConditionKey="aws:ResourceTag/EnvironmentSuffix", ConditionValue=cfg.suffix),
+                        backup.ConditionParameter(ConditionKey="aws:ResourceTag/Project", ConditionValue=cfg.project),
+                    ]
+                ),
+            ),
+        )
+    )
+    b.output("BackupPlanRpoId", Ref(plan), f"Backup plan every {hours} hour(s) for the file systems (RPO)")
+
+
 def _role(b: LayerBuilder) -> iam.Role:
     return b.add(
         iam.Role(
@@ -173,6 +227,8 @@ def build(cfg: AppConfig) -> list[Layer] | None:
             ),
         )
     )
+    if settings.rpo_hours and cfg.efs:
+        _rpo_plan(b, vault, role, lifecycle)
     b.output("BackupVaultName", Ref(vault), "Backup vault name")
     b.output("BackupVaultArn", GetAtt(vault, "BackupVaultArn"), "Backup vault ARN", root=True)
     b.output("BackupPlanId", Ref(plan), "Backup plan id")

@@ -275,7 +275,9 @@ def _secrets(b: LayerBuilder, svc: ServiceConfig) -> list[ecs.Secret]:
     injected whole as its name in upper case (api-urls -> API_URLS)."""
     secrets = []
     for name in sorted(svc.secrets):
-        arn = _wired(b, "security." + logical_id(name, "SecretArn"), f"ARN of the {name} secret")
+        # An RDS-managed database secret is the data layer's; every other secret the security layer's.
+        owner = "data" if name == "database" and b.cfg.database is not None and b.cfg.database.managed_master_password else "security"
+        arn = _wired(b, f"{owner}." + logical_id(name, "SecretArn"), f"ARN of the {name} secret")
         if name == "database":
             secrets += [
                 ecs.Secret(Name="DB_PASSWORD", ValueFrom=Join("", [arn, ":password::"])),

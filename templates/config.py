@@ -128,6 +128,10 @@ class NetworkConfig(Model):
         [], description="Interface VPC endpoints to add in the private subnets."
     )
     flow_logs: FlowLogsConfig = Field(FlowLogsConfig(), description="VPC flow logs.")
+    nacls: bool = Field(
+        False,
+        description="A network ACL per subnet tier (public, private, isolated) allowing only the traffic the profile's architecture uses, ephemeral return ports included; off leaves the VPC's default ACL (allow all) and the security groups as the only filter.",
+    )
 
     _check_cidr = field_validator("vpc_cidr")(_cidr)
 
@@ -358,6 +362,10 @@ class DatabaseConfig(Model):
     database_name: str = Field("app", pattern=r"^[a-zA-Z][a-zA-Z0-9_]{0,62}$", description="Initial database name.")
     master_username: str = Field("app_admin", pattern=r"^[a-zA-Z][a-zA-Z0-9_]{0,15}$", description="Master user name (the password is generated into Secrets Manager).")
     deletion_protection: bool | None = Field(None, description="Deletion protection; default on in prod, off in dev (seed 004 turns it off for test).")
+    managed_master_password: bool = Field(
+        False,
+        description="RDS manages the master password in Secrets Manager (ManageMasterUserPassword) and rotates it every 7 days (seed 002: automatic rotation); the secret then belongs to the data layer and is encrypted with the application key. Not with RDS read replicas (RDS refuses them on such a source).",
+    )
 
     @property
     def port(self) -> int:
@@ -618,12 +626,25 @@ class SyntheticsConfig(Model):
 class ObservabilityConfig(Model):
     log_retention_days: int = Field(30, description="Retention of the application log groups.")
     alarm_email: str = Field("", pattern=r"^$|^[^\s@]+@[^\s@]+\.[^\s@]+$", description="Address subscribed to the alarm topic (a Parameter default); empty subscribes nobody.")
+    alarm_sms: list[str] = Field([], description="Phone numbers (E.164, e.g. +15555550100) subscribed to the alarm topic by SMS; empty subscribes none. The account must be out of the SNS SMS sandbox or have the numbers verified.")
     alarms: AlarmsConfig = Field(AlarmsConfig(), description="Alarm thresholds.")
     dashboard: bool = Field(True, description="One CloudWatch dashboard per application and environment.")
     xray: bool = Field(False, description="X-Ray sampling rule and group (sidecars are per service).")
     synthetics: SyntheticsConfig = Field(SyntheticsConfig(), description="Synthetics canaries.")
 
     _check_retention = field_validator("log_retention_days")(_retention)
+
+    @field_validator("alarm_sms")
+    @classmethod
+    def _e164(cls, value: list[str]) -> list[str]:
+        # SNS takes SMS endpoints in E.164: '+', a country code, at most 15 digits in all
+        # (SNS Developer Guide, "Publishing to a mobile phone"; ITU-T E.164).
+        for number in value:
+            if not re.fullmatch(r"\+[1-9]\d{1,14}", number):
+                raise ValueError(f"{number!r} is not an E.164 phone number ('+', country code and number, up to 15 digits, no spaces)")
+        if len(set(value)) != len(value):
+            raise ValueError("a phone number is listed twice")
+        return value
 
 
 class PipelineSource(Model):
@@ -666,6 +687,16 @@ class BackupConfig(Model):
     schedule: str = Field("cron(0 5 * * ? *)", description="Backup rule schedule expression (daily).")
     retention_days: int = Field(7, ge=1, le=36500, description="Days a recovery point is kept.")
     copy_region: str | None = Field(None, description="Copy recovery points to a vault in this region.")
+    rpo_hours: int | None = Field(
+        None, ge=1, le=24,
+        description="Recovery point objective in hours: adds a rule every this many hours for the file systems (EFS has no continuous backup); databases meet it by point-in-time recovery. Empty: the daily rule only.",
+    )
+
+
+class AuditConfig(Model):
+    cloudtrail: bool = Field(False, description="A CloudTrail trail (API audit log) with log file validation, to a private, versioned bucket, log files encrypted with a KMS key of its own.")
+    multi_region: bool = Field(True, description="The trail records every region's API calls (the backup copy region, global services), not only the profile's region.")
+    log_retention_days: int = Field(365, ge=1, le=36500, description="Days the trail's log files (and their old versions) stay in the bucket.")
 
 
 # ------------------------------------------------------------------ the application
@@ -704,6 +735,7 @@ class AppConfig(Model):
     observability: ObservabilityConfig = Field(ObservabilityConfig(), description="Logs, alarms, dashboard, tracing, canaries.")
     cicd: CicdConfig = Field(CicdConfig(), description="Delivery pipelines.")
     backup: BackupConfig = Field(BackupConfig(), description="AWS Backup.")
+    audit: AuditConfig = Field(AuditConfig(), description="API audit logging (CloudTrail).")
 
     @model_validator(mode="before")
     @classmethod
@@ -848,6 +880,14 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
         for index, zone in enumerate(net.availability_zones):
             if not re.fullmatch(re.escape(cfg.region) + r"[a-z]", zone):
                 problems.append((f"network.availability_zones[{index}]", f"{zone!r} is not an AZ of {cfg.region} (e.g. {cfg.region}a)"))
+    if net.nacls:
+        from templates.network import NACL_RULE_QUOTA, nacl_rules  # the rules need the whole config
+
+        for tier, rules in nacl_rules(cfg).items():
+            for egress in (False, True):
+                count = sum(1 for rule in rules if rule.egress == egress)
+                if count > NACL_RULE_QUOTA:
+                    problems.append(("network.nacls", f"the {tier} subnets' ACL needs {count} {'outbound' if egress else 'inbound'} rules, over the VPC quota of {NACL_RULE_QUOTA} per direction: fewer subnets or services' ports, or nacls: false"))
     if net.nat_gateways == "none" and not net.interface_endpoints and cfg.services:
         problems.append(("network.nat_gateways", "none leaves tasks in private subnets without a way to pull images: add interface_endpoints ecr.api, ecr.dkr, logs (and s3_gateway_endpoint) or choose single/per_az"))
 
@@ -860,6 +900,10 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
         if problem := name_problem(kind, cfg.name(kind)):
             problems.append(("environment.suffix", problem))
         problems.extend(_database_problems(cfg))
+        if cfg.database.managed_master_password and cfg.database.replicas and not cfg.database.is_aurora:
+            # RDS User Guide, "Password management with Amazon RDS and AWS Secrets Manager",
+            # limitations: no read replica of a source whose credentials Secrets Manager manages.
+            problems.append(("database.managed_master_password", f"RDS cannot create read replicas of an instance whose master password it manages (database.replicas is {cfg.database.replicas}): turn one of them off"))
         if cfg.database.proxy and net.isolated_subnets and "secretsmanager" not in net.interface_endpoints:
             # The proxy runs in the data (isolated) subnets, which have no route out, and reads the
             # database secret from Secrets Manager (RDS Proxy network prerequisites).

@@ -100,7 +100,10 @@ class _DatabaseInputs:
     def __init__(self, b: LayerBuilder, kms_key):
         db = b.cfg.database
         self.kms_key = kms_key
-        self.secret = b.input("DatabaseSecretArn", "security.DatabaseSecretArn", "Secret holding the master username and generated password")
+        self.managed = db.managed_master_password
+        # RDS-managed: the secret comes into being with the database (`secret_arn` is set then).
+        self.secret = None if self.managed else b.input("DatabaseSecretArn", "security.DatabaseSecretArn", "Secret holding the master username and generated password")
+        self.secret_arn = None if self.managed else Ref(self.secret)
         self.subnets = _data_subnets(b)
         self.security_group = b.input("DatabaseSecurityGroupId", "security.DatabaseSecurityGroupId", "Security group of the database", type="AWS::EC2::SecurityGroup::Id")
         self.instance_class = b.knob(
@@ -152,6 +155,52 @@ def _log_groups(b: LayerBuilder, owner_title: str, path: str, kms_key) -> list[s
         )
         titles.append(group.title)
     return titles
+
+
+def _credentials(b: LayerBuilder, inputs: _DatabaseInputs) -> dict:
+    """The master user. RDS-managed (database.managed_master_password): RDS generates the password
+    into a Secrets Manager secret encrypted with the application key and rotates it every 7 days
+    (RDS User Guide, "Password management with Amazon RDS and AWS Secrets Manager"). Otherwise the
+    security layer's generated secret, read through dynamic references."""
+    if inputs.managed:
+        return {
+            "MasterUsername": b.cfg.database.master_username,
+            "ManageMasterUserPassword": True,
+            "MasterUserSecret": rds.MasterUserSecret(KmsKeyId=Ref(inputs.kms_key)),
+        }
+    return {"MasterUsername": _secret_value(inputs.secret, "username"), "MasterUserPassword": _secret_value(inputs.secret, "password")}
+
+
+def _grant_managed_secret(b: LayerBuilder, inputs: _DatabaseInputs) -> None:
+    """The roles that read the database secret (the task execution role injects it, the services'
+    task roles may re-read it after a rotation) get it here: the security layer, which owns the
+    roles, comes before the secret exists. Read it and decrypt it through Secrets Manager only."""
+    readers = [name for name, svc in b.cfg.services.items() if "database" in svc.secrets]
+    if not readers:
+        return
+    roles = [Ref(b.input("TaskExecutionRoleName", "security.TaskExecutionRoleName", "Task execution role name"))]
+    for name in readers:
+        output = logical_id("service", name, "TaskRoleName")
+        roles.append(Ref(b.input(output, f"security.{output}", f"Task role name of service {name}")))
+    b.add(
+        iam.PolicyType(
+            "DatabaseSecretReadPolicy",
+            PolicyName="read-database-secret",
+            Roles=roles,
+            PolicyDocument=PolicyDocument(
+                Version="2012-10-17",
+                Statement=[
+                    Statement(Effect=Allow, Action=[awacs_secrets.GetSecretValue, awacs_secrets.DescribeSecret], Resource=[inputs.secret_arn]),
+                    Statement(
+                        Effect=Allow,
+                        Action=[awacs_kms.Decrypt],
+                        Resource=[Ref(inputs.kms_key)],
+                        Condition=Condition(StringEquals("kms:ViaService", Sub("secretsmanager.${AWS::Region}.amazonaws.com"))),
+                    ),
+                ],
+            ),
+        )
+    )
 
 
 def _subnet_group(b: LayerBuilder, inputs: _DatabaseInputs) -> rds.DBSubnetGroup:
@@ -207,8 +256,6 @@ def _rds(b: LayerBuilder, inputs: _DatabaseInputs):
             EngineVersion=db.engine_version,
             Port=str(db.port),
             DBName=db.database_name,
-            MasterUsername=_secret_value(inputs.secret, "username"),
-            MasterUserPassword=_secret_value(inputs.secret, "password"),
             AllocatedStorage=str(db.allocated_storage),
             StorageType=db.storage_type,
             StorageEncrypted=True,
@@ -221,6 +268,7 @@ def _rds(b: LayerBuilder, inputs: _DatabaseInputs):
             # prod keeps the automated backups (point-in-time restore) after the instance is deleted.
             DeleteAutomatedBackups=not cfg.is_prod,
             Tags=b.tags("rds"),
+            **_credentials(b, inputs),
             **shared,
         )
     )
@@ -292,8 +340,7 @@ def _aurora(b: LayerBuilder, inputs: _DatabaseInputs):
             EngineVersion=db.engine_version,
             Port=db.port,
             DatabaseName=db.database_name,
-            MasterUsername=_secret_value(inputs.secret, "username"),
-            MasterUserPassword=_secret_value(inputs.secret, "password"),
+            **_credentials(b, inputs),
             StorageEncrypted=True,
             KmsKeyId=Ref(inputs.kms_key),
             DBSubnetGroupName=Ref(subnets),
@@ -345,7 +392,7 @@ def _proxy(b: LayerBuilder, inputs: _DatabaseInputs, database, members: list) ->
                     PolicyDocument=PolicyDocument(
                         Version="2012-10-17",
                         Statement=[
-                            Statement(Effect=Allow, Action=[awacs_secrets.GetSecretValue, awacs_secrets.DescribeSecret], Resource=[Ref(inputs.secret)]),
+                            Statement(Effect=Allow, Action=[awacs_secrets.GetSecretValue, awacs_secrets.DescribeSecret], Resource=[inputs.secret_arn]),
                             Statement(
                                 Effect=Allow,
                                 Action=[awacs_kms.Decrypt],
@@ -365,7 +412,7 @@ def _proxy(b: LayerBuilder, inputs: _DatabaseInputs, database, members: list) ->
             "DatabaseProxy",
             DBProxyName=b.named("rds-proxy"),
             EngineFamily=PROXY_ENGINE_FAMILY[db.engine],
-            Auth=[rds.AuthFormat(AuthScheme="SECRETS", SecretArn=Ref(inputs.secret), IAMAuth="DISABLED", Description="master credentials from the security layer's secret")],
+            Auth=[rds.AuthFormat(AuthScheme="SECRETS", SecretArn=inputs.secret_arn, IAMAuth="DISABLED", Description="master credentials from the RDS-managed secret" if inputs.managed else "master credentials from the security layer's secret")],
             RoleArn=GetAtt(role, "Arn"),
             RequireTLS=True,
             IdleClientTimeout=1800,
@@ -406,12 +453,19 @@ def _database(b: LayerBuilder, kms_key) -> None:
             b.output("ReadReplicaIdentifiers", Join(",", [Ref(replica) for replica in replicas]), "Read replica instance identifiers, comma-separated")
     b.output("DatabaseEndpoint", GetAtt(database, "Endpoint.Address"), "Database writer endpoint", root=True)
     b.output("DatabasePort", GetAtt(database, "Endpoint.Port"), "Database port")
-    # Completes the secret with engine, host, port and database name for the applications.
-    b.add(
-        secretsmanager.SecretTargetAttachment(
-            "DatabaseSecretAttachment", SecretId=Ref(inputs.secret), TargetId=Ref(database), TargetType=target_type
+    if inputs.managed:
+        # RDS owns this secret (rds!db-... / rds!cluster-...): it holds username and password only,
+        # and only RDS may change it, so nothing is attached; host and port are the outputs above.
+        inputs.secret_arn = GetAtt(database, "MasterUserSecret.SecretArn")
+        b.output("DatabaseSecretArn", inputs.secret_arn, "ARN of the database secret (RDS-managed, rotated every 7 days)", root=True)
+        _grant_managed_secret(b, inputs)
+    else:
+        # Completes the secret with engine, host, port and database name for the applications.
+        b.add(
+            secretsmanager.SecretTargetAttachment(
+                "DatabaseSecretAttachment", SecretId=Ref(inputs.secret), TargetId=Ref(database), TargetType=target_type
+            )
         )
-    )
     if db.proxy:
         proxy = _proxy(b, inputs, database, members)
         b.output("ProxyEndpoint", GetAtt(proxy, "Endpoint"), "RDS Proxy endpoint: connect the services here for pooled connections", root=True)

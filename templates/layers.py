@@ -6,12 +6,12 @@ not need the layer, a list when the layer is split (per service, or a global us-
 
 from __future__ import annotations
 
-from templates import auth, backup, cicd, compute, data, edge, network, observability, security
+from templates import audit, auth, backup, cicd, compute, data, edge, network, observability, security
 from templates.common import Layer
 from templates.config import AppConfig
 
 # Deployment order: a layer's inputs come from layers before it.
-LAYER_MODULES = (network, security, data, auth, edge, compute, observability, cicd, backup)
+LAYER_MODULES = (network, security, data, auth, edge, compute, observability, cicd, backup, audit)
 
 
 def build_all(cfg: AppConfig) -> list[Layer]:

@@ -4,14 +4,130 @@ NAT (none / single / per AZ), route tables, S3 gateway endpoint, interface endpo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from awacs import logs as awacs_logs
 from awacs import kms as awacs_kms
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringLike
 from troposphere import GetAZs, GetAtt, Join, Ref, Region, Select, Sub
 from troposphere import ec2, iam, kms, logs
 
-from templates.common import Layer, LayerBuilder, trust_policy
+from templates.common import Layer, LayerBuilder, logical_id, trust_policy
 from templates.config import AppConfig
+
+# ------------------------------------------------------------------ network ACLs
+#
+# Network ACLs are stateless: every allowed connection needs its request rule one way and its
+# response rule (to the client's ephemeral port) the other way. Sources: VPC User Guide, "Control
+# subnet traffic with network access control lists", "Network ACL rules" and "Ephemeral ports":
+# NAT gateways, Elastic Load Balancing and Lambda use 1024-65535, Linux 32768-60999, so
+# 1024-65535 is what the guide recommends opening for responses. A custom ACL ends with an
+# implicit deny; traffic to the Amazon DNS server, the instance metadata service and Amazon Time
+# Sync is not filtered by ACLs (same guide, "Network ACL basics"), so it needs no rule here.
+# Quota: 20 rules per direction per ACL (VPC User Guide, "Amazon VPC quotas", adjustable to 40).
+EPHEMERAL = (1024, 65535)
+ANYWHERE = "0.0.0.0/0"
+NACL_RULE_QUOTA = 20
+EFS_NFS_PORT = 2049
+TCP = 6
+
+
+@dataclass(frozen=True)
+class AclRule:
+    egress: bool
+    cidr: str
+    ports: tuple[int, int]
+    why: str
+
+
+def _acl_ports(cfg: AppConfig) -> dict[str, list[int]]:
+    """The ports of the architecture, by what listens on them."""
+    from templates.edge import TEST_LISTENER_PORT
+    from templates.security import CACHE_PORT
+
+    services = sorted({svc.port for svc in cfg.services.values()})
+    data = ([cfg.database.port] if cfg.database else []) + ([CACHE_PORT] if cfg.cache else [])
+    return {
+        # 80 always; the HTTPS listener exists whenever a certificate is given at deploy time.
+        "listeners": sorted({80, cfg.edge.alb.https_port}),
+        "services": services,
+        "data": data,
+        "efs": [EFS_NFS_PORT] if cfg.efs else [],
+        "test": [TEST_LISTENER_PORT] if any(svc.deployment == "blue_green" for svc in cfg.services.values()) else [],
+    }
+
+
+def nacl_rules(cfg: AppConfig) -> dict[str, list[AclRule]]:
+    """The allow rules of each tier's ACL, in rule-number order. Where the data stores live (the
+    isolated subnets when there are any, else the private ones) decides which tier takes their
+    ports. The flows: internet -> load balancer (public); load balancer -> services (private);
+    services -> the internet over HTTPS through NAT (and the S3 gateway endpoint); services ->
+    interface endpoints (private, 443); services and RDS Proxy -> database and cache (data tier);
+    services -> EFS mount targets (private); API Gateway's VPC link (private) -> load balancer."""
+    net, ports = cfg.network, _acl_ports(cfg)
+    vpc = net.vpc_cidr
+    public, private, isolated = net.public_subnets, net.private_subnets, net.isolated_subnets
+    data = isolated or private
+    vpc_link = cfg.edge.api_gateway.enabled and cfg.edge.api_gateway.integration == "vpc_link"
+
+    def each(egress: bool, cidrs: list[str], port_list: list[int], why: str) -> list[AclRule]:
+        return [AclRule(egress, cidr, (port, port), why) for port in port_list for cidr in cidrs]
+
+    rules: dict[str, list[AclRule]] = {}
+    rules["public"] = [
+        *each(False, [ANYWHERE], ports["listeners"], "viewers and CloudFront to the load balancer; HTTPS through the NAT gateways"),
+        AclRule(False, ANYWHERE, EPHEMERAL, "responses to the NAT gateways, the load balancer and the container instances"),
+        *each(False, [vpc], ports["test"], "the blue/green test listener, from the VPC only"),
+        AclRule(True, ANYWHERE, EPHEMERAL, "responses to viewers; NAT gateways returning responses to the private subnets"),
+        AclRule(True, ANYWHERE, (443, 443), "HTTPS out: NAT gateways forwarding the private subnets, container instances, Cognito for the load balancer"),
+        *each(True, private, ports["services"], "load balancer to the services' ports (requests and health checks)"),
+    ]
+    rules["private"] = [
+        *each(False, public, ports["services"], "load balancer to the services' ports"),
+        AclRule(False, ANYWHERE, EPHEMERAL, "responses from the internet through NAT, from the S3 gateway endpoint and the data stores"),
+        *([AclRule(False, vpc, (443, 443), "the VPC to the interface endpoints")] if net.interface_endpoints else []),
+        *(each(False, private, ports["data"], "services and RDS Proxy to the database and the cache") if not isolated else []),
+        *each(False, private, ports["efs"], "services to the EFS mount targets"),
+        AclRule(True, vpc, EPHEMERAL, "responses to the load balancer and to clients in the VPC"),
+        AclRule(True, ANYWHERE, (443, 443), "HTTPS to AWS APIs through NAT, the S3 gateway endpoint and the interface endpoints"),
+        *each(True, data, ports["data"], "services and RDS Proxy to the database and the cache"),
+        *each(True, private, ports["efs"], "services to the EFS mount targets"),
+        *(each(True, public, [80], "API Gateway's VPC link to the load balancer") if vpc_link else []),
+        *each(True, public, ports["test"], "the blue/green test listener"),
+    ]
+    if isolated:
+        rules["isolated"] = [
+            *each(False, private + isolated, ports["data"], "services and RDS Proxy to the database and the cache; replication inside the tier"),
+            AclRule(False, vpc, EPHEMERAL, "responses from the interface endpoints"),
+            AclRule(True, vpc, EPHEMERAL, "responses to the services and RDS Proxy"),
+            *each(True, isolated, ports["data"], "RDS Proxy to the database; replication inside the tier"),
+            *([AclRule(True, vpc, (443, 443), "RDS Proxy to the Secrets Manager interface endpoint")] if net.interface_endpoints else []),
+        ]
+    return rules
+
+
+def _network_acls(b: LayerBuilder, vpc, tiers: dict[str, list]) -> None:
+    """One ACL per tier, its rules numbered 100, 110, ... per direction, associated with the
+    tier's subnets (which then leave the VPC's default ACL)."""
+    for tier, rules in nacl_rules(b.cfg).items():
+        acl = b.add(ec2.NetworkAcl(logical_id(tier, "NetworkAcl"), VpcId=Ref(vpc), Tags=b.tags("nacl", tier)))
+        for egress in (False, True):
+            for index, rule in enumerate(r for r in rules if r.egress == egress):
+                number = 100 + 10 * index
+                b.add(
+                    ec2.NetworkAclEntry(
+                        logical_id(tier, "NetworkAcl", "egress" if egress else "ingress", str(number)),
+                        NetworkAclId=Ref(acl),
+                        RuleNumber=number,
+                        Protocol=TCP,
+                        RuleAction="allow",
+                        Egress=egress,
+                        CidrBlock=rule.cidr,
+                        PortRange=ec2.PortRange(From=rule.ports[0], To=rule.ports[1]),
+                    )
+                )
+        for subnet in tiers[tier]:
+            b.add(ec2.SubnetNetworkAclAssociation(f"{subnet.title}NetworkAclAssociation", SubnetId=Ref(subnet), NetworkAclId=Ref(acl)))
 
 
 def _zone(cfg: AppConfig, index: int):
@@ -216,6 +332,8 @@ def build(cfg: AppConfig) -> Layer:
     isolated_tables = [_route_table(b, vpc, "IsolatedRouteTable", "rtb-isolated", isolated)] if isolated else []
 
     _endpoints(b, vpc, private, private_tables + isolated_tables)
+    if net.nacls:
+        _network_acls(b, vpc, {"public": public, "private": private, "isolated": isolated})
     _flow_logs(b, vpc)
 
     b.output("VpcId", Ref(vpc), "The VPC", root=True)

@@ -165,6 +165,10 @@ def _topic(b: LayerBuilder, key_arn) -> sns.Topic:
     b.template.add_condition("HasAlarmEmail", Not(Equals(Ref("AlarmEmail"), "")))
     topic = b.add(sns.Topic("AlarmTopic", TopicName=b.named("alarms"), DisplayName=f"{b.cfg.application} {b.cfg.environment.name} alarms", KmsMasterKeyId=key_arn, Tags=b.tags("alarms")))
     b.add(sns.SubscriptionResource("AlarmEmailSubscription", Condition="HasAlarmEmail", TopicArn=Ref(topic), Protocol="email", Endpoint=Ref("AlarmEmail")))
+    # Seed 002: notifications by SMS as well as email. The numbers are params (not a deploy-time
+    # Parameter: a list of endpoints), one subscription each; SMS needs no confirmation.
+    for index, number in enumerate(b.cfg.observability.alarm_sms, 1):
+        b.add(sns.SubscriptionResource(f"AlarmSmsSubscription{index}", TopicArn=Ref(topic), Protocol="sms", Endpoint=number))
     b.add(
         sns.TopicPolicy(
             "AlarmTopicPolicy",

@@ -239,7 +239,7 @@ def _secrets(b: LayerBuilder, key: kms.Key) -> dict[str, secretsmanager.Secret]:
     # manifest for `destroy`, and a 0-day (test) secret is simply deleted with its stack.
     metadata = {"cfn-strata": {"RecoveryWindowInDays": window}}
     secrets: dict[str, secretsmanager.Secret] = {}
-    if cfg.database:
+    if cfg.database and not cfg.database.managed_master_password:  # else RDS creates it (data layer)
         secret = secretsmanager.Secret(
             "DatabaseSecret",
             Name=b.named("db-credentials"),
@@ -284,7 +284,10 @@ def _read_secrets(arns: list, key: kms.Key) -> iam.Policy:
 
 def _roles(b: LayerBuilder, key: kms.Key, secrets: dict[str, secretsmanager.Secret]) -> None:
     cfg = b.cfg
-    injected = sorted({s for svc in cfg.services.values() for s in svc.secrets})
+    # The secrets this layer holds; an RDS-managed database secret is granted by the data layer,
+    # which creates it (database.managed_master_password), to the roles named in the outputs below.
+    injected = sorted({s for svc in cfg.services.values() for s in svc.secrets if s in secrets})
+    managed_readers = cfg.database is not None and cfg.database.managed_master_password
     execution = b.add(
         iam.Role(
             "TaskExecutionRole",
@@ -297,6 +300,8 @@ def _roles(b: LayerBuilder, key: kms.Key, secrets: dict[str, secretsmanager.Secr
         )
     )
     b.output("TaskExecutionRoleArn", GetAtt(execution, "Arn"), "Role the ECS agent uses for the tasks")
+    if managed_readers and any("database" in svc.secrets for svc in cfg.services.values()):
+        b.output("TaskExecutionRoleName", Ref(execution), "Task execution role name (the data layer grants it the RDS-managed database secret)")
     for svc_name, svc in cfg.services.items():
         managed = [Sub("arn:${AWS::Partition}:iam::aws:policy/AWSXRayDaemonWriteAccess")] if svc.xray else []
         role = b.add(
@@ -306,12 +311,14 @@ def _roles(b: LayerBuilder, key: kms.Key, secrets: dict[str, secretsmanager.Secr
                 Description=f"Service {svc_name}: reads only its own secrets",
                 AssumeRolePolicyDocument=trust_policy("ecs-tasks.amazonaws.com"),
                 ManagedPolicyArns=managed,
-                Policies=[_read_secrets([Ref(secrets[s]) for s in svc.secrets], key)] if svc.secrets else [],
+                Policies=[_read_secrets([Ref(secrets[s]) for s in svc.secrets if s in secrets], key)] if any(s in secrets for s in svc.secrets) else [],
                 Tags=b.tags("ecs-task", svc_name),
             )
         )
         b.output(logical_id("service", svc_name, "TaskRoleArn"), GetAtt(role, "Arn"), f"Task role of service {svc_name}")
-        if svc.efs_mount_path:  # the compute layer attaches the EFS access policy to it (outputs stay under 200 at scale)
+        if svc.efs_mount_path or (managed_readers and "database" in svc.secrets):
+            # The compute layer attaches the EFS access policy to it, the data layer the read of an
+            # RDS-managed database secret (outputs stay under 200 at scale).
             b.output(logical_id("service", svc_name, "TaskRoleName"), Ref(role), f"Task role name of service {svc_name} (for policies other layers attach)")
 
 

@@ -7,9 +7,9 @@ import pytest
 from tests.conftest import ALL_TARGETS, one, rendered, template
 
 
-def _rule(doc: dict) -> dict:
-    _, plan = one(doc, "AWS::Backup::BackupPlan")
-    (rule,) = plan["Properties"]["BackupPlan"]["BackupPlanRule"]
+def _rule(doc: dict, plan_id: str = "BackupPlan") -> dict:
+    """The one rule of a plan: the daily plan, or BackupPlanRpo (seed 003's RPO)."""
+    (rule,) = doc["Resources"][plan_id]["Properties"]["BackupPlan"]["BackupPlanRule"]
     return rule
 
 
@@ -59,7 +59,7 @@ def test_product_catalog_prod_keeps_its_copy_local_and_backs_up_the_aurora_clust
 
 def test_selection_is_by_both_tags_of_the_deployment():
     doc = template("mycandidate", "prod", "backup")
-    _, selection = one(doc, "AWS::Backup::BackupSelection")
+    selection = doc["Resources"]["BackupSelection"]
     spec = selection["Properties"]["BackupSelection"]
     assert spec["Conditions"] == {
         "StringEquals": [
@@ -96,3 +96,51 @@ def test_the_backup_role_trusts_aws_backup_as_its_guide_writes_it():
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"}, "Action": ["sts:AssumeRole"]}],
     }
+
+
+# ------------------------------------------------------------------ seed 003: RPO 1 hour
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_mycandidate_meets_its_one_hour_rpo(env):
+    """Seed 003: "RPO: 1 hour". EFS (no continuous backup) gets a snapshot every hour in a plan
+    whose selection is EFS only; the database restores to any point in time (continuous backup,
+    kept within AWS Backup's 35 days) from the daily rule."""
+    from templates.backup import CONTINUOUS_MAX_DAYS
+    from templates.params import REPO_PARAMS, load_config
+
+    doc = template("mycandidate", env, "backup")
+    rule = _rule(doc, "BackupPlanRpo")
+    assert rule["ScheduleExpression"] == "cron(0 * * * ? *)"  # minute 0 of every hour
+    assert rule["RuleName"] == "every-1h"
+    assert (rule["StartWindowMinutes"], rule["CompletionWindowMinutes"]) == (60, 120)
+    assert rule["Lifecycle"] == {"DeleteAfterDays": 7}
+    assert rule["TargetBackupVault"] == {"Ref": "BackupVault"}
+    assert "EnableContinuousBackup" not in rule and "CopyActions" not in rule
+    selection = doc["Resources"]["BackupSelectionRpo"]["Properties"]
+    assert selection["BackupPlanId"] == {"Ref": "BackupPlanRpo"}
+    spec = selection["BackupSelection"]
+    assert spec["Resources"] == [{"Fn::Sub": "arn:${AWS::Partition}:elasticfilesystem:${AWS::Region}:${AWS::AccountId}:file-system/*"}]
+    assert spec["Conditions"]["StringEquals"][0] == {"ConditionKey": "aws:ResourceTag/EnvironmentSuffix", "ConditionValue": f"mc-{env}"}
+    # The database side of the objective: point-in-time restore from the daily rule.
+    daily = _rule(doc)
+    assert daily["EnableContinuousBackup"] is True
+    assert daily["Lifecycle"]["DeleteAfterDays"] <= CONTINUOUS_MAX_DAYS
+    cfg = load_config("mycandidate", env, REPO_PARAMS)
+    assert cfg.backup.rpo_hours == 1
+    assert template("mycandidate", env, "data")["Resources"]["Database"]["Properties"]["BackupRetentionPeriod"] == 7
+
+
+@pytest.mark.parametrize(("hours", "expected"), [(1, "cron(0 * * * ? *)"), (4, "cron(0 0/4 * * ? *)"), (24, "cron(0 0/24 * * ? *)")])
+def test_rpo_schedule_runs_at_least_every_rpo_hours(hours, expected):
+    from templates.backup import rpo_schedule
+
+    assert rpo_schedule(hours) == expected
+
+
+def test_no_rpo_plan_without_rpo_hours():
+    for app, env in ALL_TARGETS:
+        if app == "mycandidate":
+            continue
+        if "backup.json" in rendered(app, env).files:
+            assert "BackupPlanRpo" not in template(app, env, "backup")["Resources"], (app, env)

@@ -270,11 +270,15 @@ def test_databases_private_encrypted_and_credentials_only_from_the_secret(app, e
     assert_encrypted_with_layer_key(owner)
     assert owner["DeletionProtection"] is (cfg.database.deletion_protection if cfg.database.deletion_protection is not None else cfg.is_prod)
     assert owner["CopyTagsToSnapshot"] is True
-    for key, field in (("MasterUsername", "username"), ("MasterUserPassword", "password")):
-        assert owner[key] == {"Fn::Join": ["", ["{{resolve:secretsmanager:", SECRET, f":SecretString:{field}}}}}"]]}
     assert not any("Password" in name for name in doc.get("Parameters", {}))
-    _, attachment = one(doc, "AWS::SecretsManager::SecretTargetAttachment")
-    assert attachment["Properties"]["SecretId"] == SECRET
+    if cfg.database.managed_master_password:  # seed 002: RDS generates and rotates it (tests/test_seed_gaps.py)
+        assert (owner["ManageMasterUserPassword"], owner["MasterUsername"]) == (True, cfg.database.master_username)
+        assert "MasterUserPassword" not in owner and not resources(doc, "AWS::SecretsManager::SecretTargetAttachment")
+    else:
+        for key, field in (("MasterUsername", "username"), ("MasterUserPassword", "password")):
+            assert owner[key] == {"Fn::Join": ["", ["{{resolve:secretsmanager:", SECRET, f":SecretString:{field}}}}}"]]}
+        _, attachment = one(doc, "AWS::SecretsManager::SecretTargetAttachment")
+        assert attachment["Properties"]["SecretId"] == SECRET
     subnet_group = one(doc, "AWS::RDS::DBSubnetGroup")[1]["Properties"]
     assert subnet_group["SubnetIds"] == {"Ref": "DataSubnetIds"}
     assert doc["Parameters"]["DataSubnetIds"]["Type"] == "List<AWS::EC2::Subnet::Id>"
@@ -298,6 +302,8 @@ def test_outputs_other_layers_consume(app, env):
         expected.add("ReadReplicaIdentifiers")
     if cfg.database.proxy:
         expected.add("ProxyEndpoint")
+    if cfg.database.managed_master_password:
+        expected.add("DatabaseSecretArn")
     if cfg.cache:
         expected |= {"CacheEndpoint", "CachePort", "CacheReplicationGroupId"}
         if cfg.cache.replicas:
@@ -393,7 +399,9 @@ def test_every_engine_replicas_proxy_combination_generates_and_lints_clean(engin
 
     base = params_copy / "smart-task" / "base.yaml"
     document = yaml.safe_load(base.read_text())
-    document["database"].update(engine=engine, engine_version=VERSIONS[engine], replicas=replicas, proxy=proxy, storage_type="gp3")
+    # smart-task's RDS-managed password where RDS allows it (not with RDS read replicas).
+    managed = replicas == 0 or engine.startswith("aurora")
+    document["database"].update(engine=engine, engine_version=VERSIONS[engine], replicas=replicas, proxy=proxy, storage_type="gp3", managed_master_password=managed)
     base.write_text(yaml.safe_dump(document, sort_keys=False))
     if engine == "aurora-mysql":  # Aurora MySQL offers no db.m5.large, the prod overlay's class
         overlay = params_copy / "smart-task" / "prod.yaml"
