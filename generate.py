@@ -287,21 +287,24 @@ def rules():
 
 @cli.command("params-reference")
 @click.option("--readme", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Replace the section between the params-reference markers of this file instead of printing.")
-def params_reference(readme):
-    """Print the params reference (Markdown), generated from the params model.
+@click.option("--markdown", is_flag=True, help="Print the Markdown table the README holds instead of the plain-text list.")
+def params_reference(readme, markdown):
+    """Print the params reference, generated from the params model: every key with its type in
+    the words a params file uses (`list of CIDR`, `int or null`), its default and what it does.
 
     \b
     Example:
-      cfn-strata params-reference > params.md
+      cfn-strata params-reference
+      cfn-strata params-reference --markdown > params.md
       cfn-strata params-reference --readme README.md
     """
-    from templates.reference import params_reference_markdown, replace_section
+    from templates.reference import params_reference_markdown, params_reference_text, replace_section
 
     if readme:
         readme.write_text(replace_section(readme.read_text(), params_reference_markdown()))
         console.print(f"updated the params reference in {readme}")
     else:
-        out_console.print(params_reference_markdown(), markup=False, soft_wrap=True)
+        out_console.print(params_reference_markdown() if markdown else params_reference_text(), markup=False, soft_wrap=True, highlight=False, end="")
 
 
 # ------------------------------------------------------------------ deployer commands
