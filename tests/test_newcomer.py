@@ -46,3 +46,28 @@ def test_params_reference_markdown_escapes_for_markdown_only():
     finally:
         reference.reference_rows = original
     assert len(reference_rows()) > 150
+
+
+# ------------------------------------------------------------------ W9008 opt-outs from the params
+
+
+def test_a_root_service_with_a_writable_root_lints_clean_when_the_params_give_the_reasons(params_copy, tmp_path):
+    """`user: root` + `readonly_root_filesystem: false` made lint refuse with advice no params key
+    could follow; the reasons now land in Metadata cfn-strata and W9008 accepts them."""
+    import yaml
+
+    overlay = params_copy / "smart-task" / "dev.yaml"
+    data = yaml.safe_load(overlay.read_text())
+    data.setdefault("services", {}).setdefault("frontend", {}).update({
+        "port": 80, "user": "root", "root_user_reason": "nginx binds port 80 and drops to its worker user",
+        "readonly_root_filesystem": False, "writable_root_reason": "nginx writes its pid file and cache under /var",
+    })
+    overlay.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(cli, ["lint", "smart-task", "--env", "dev", "--params", str(params_copy), "--out", str(tmp_path / "dist"), "--no-cache"])
+    assert result.exit_code == 0, result.output
+    assert "W9008" not in result.output
+    del data["services"]["frontend"]["root_user_reason"]
+    overlay.write_text(yaml.safe_dump(data))
+    refused = CliRunner().invoke(cli, ["generate", "smart-task", "--env", "dev", "--params", str(params_copy), "--out", str(tmp_path / "dist")])
+    assert refused.exit_code == 2
+    assert "services.frontend.user: 'root' is root and needs root_user_reason" in refused.stderr
