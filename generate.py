@@ -277,7 +277,7 @@ def rules():
     """
     from templates.rules import level, project_rules
 
-    table = Table(title="cfn-strata policy rules (README: Security rules)")
+    table = Table(title='cfn-strata rules that lint runs (README: "Policy rules" and "Pre-flight rules")')
     for column in ("id", "level", "description"):
         table.add_column(column)
     for rule in project_rules():
@@ -763,7 +763,7 @@ def review(profile, env, change_set, params, out, region, aws_profile, endpoint_
       cfn-strata review product-catalog --env prod --change-set cfn-strata-pipeline -o markdown
       cfn-strata review product-catalog --env prod --change-set cfn-strata-pipeline -o html --upload-review --bucket B
     """
-    from deployer.flow import with_hooks
+    from deployer.flow import with_hooks, with_type
     from deployer.review import review_change_set
 
     bundle = _bundle(profile, env, params, out)
@@ -771,7 +771,7 @@ def review(profile, env, change_set, params, out, region, aws_profile, endpoint_
         cfn = aws.client("cloudformation")
         found = cfn.describe_change_set(StackName=bundle.stack_name, ChangeSetName=change_set)
         result = review_change_set(cfn, found["ChangeSetId"], layer_of=bundle.layer_of, stateful_ids_of=bundle.stateful_ids)
-        result = with_hooks(cfn, result, found["ChangeSetId"], local=aws.local)
+        result = with_type(cfn, with_hooks(cfn, result, found["ChangeSetId"], local=aws.local))
         if output == "html":
             _write_review_page(aws, bundle, result, html, bucket, prefix)
     _print_review(result, output)

@@ -125,6 +125,9 @@ def _where(c: Change) -> str:
     return f"{item}.{c.path}" if c.path else item
 
 
+SUMMARY_LEGEND = "per layer: +N added, ~N modified, -N removed"
+
+
 def summary_line(diff: TemplateDiff) -> str:
     if not diff.changes:
         return "no differences: the deployed templates match the generated ones"
@@ -145,6 +148,8 @@ def to_markdown(diff: TemplateDiff) -> str:
             lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
         lines.append("")
     lines.append(f"**Summary:** {summary_line(diff)}")
+    if diff.changes:
+        lines.append(f"({SUMMARY_LEGEND})")
     lines += [f"> note: {n}" for n in diff.notes]
     return "\n".join(lines) + "\n"
 
@@ -152,7 +157,7 @@ def to_markdown(diff: TemplateDiff) -> str:
 def to_table(diff: TemplateDiff):
     from rich.table import Table
 
-    table = Table(title=f"template diff of {diff.stack_name} (deployed → generated)", caption=summary_line(diff))
+    table = Table(title=f"template diff of {diff.stack_name} (deployed → generated)", caption=f"{summary_line(diff)}\n{SUMMARY_LEGEND}" if diff.changes else summary_line(diff))
     for column in ("layer", "change", "where", "type", "old", "new"):
         table.add_column(column, overflow="fold")
     style = {"added": "green", "removed": "red", "modified": "yellow"}

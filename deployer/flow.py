@@ -132,6 +132,7 @@ def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_buck
         return PlanResult(uploaded, outcome, None, regional)
     known = facts(bundle, allowed)
     review = review_change_set(cfn, outcome.change_set_id, layer_of=bundle.layer_of, stateful_ids_of=bundle.stateful_ids, facts=known)
+    review = replace(review, change_set_type=outcome.type)  # DescribeChangeSet does not return the type; the deployer chose it
     if needs_offline(review) or not review.changes:  # an empty change set is "no changes" only if the templates agree
         # a CREATE change set leaves the new stack in REVIEW_IN_PROGRESS: compared with nothing
         review = offline_review(cfn, bundle, review, describe_stack(cfn, bundle.stack_name), known)
@@ -148,6 +149,16 @@ def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_buck
         report = detect_drift(cfn, holding_data, delay=waiting.delay, max_attempts=waiting.max_attempts)
         review = replace(review, drifted=report.drifted, notes=review.notes + report.notes)
     return PlanResult(uploaded, outcome, review, regional)
+
+
+def with_type(cfn, review: Review) -> Review:
+    """The review of someone else's change set with its type: DescribeChangeSet does not return
+    ChangeSetType, the stack's state tells it (a CREATE change set leaves a new stack in
+    REVIEW_IN_PROGRESS)."""
+    if review.change_set_type:
+        return review
+    stack = describe_stack(cfn, review.stack_name)
+    return replace(review, change_set_type="CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE")
 
 
 def with_hooks(cfn, review: Review, change_set_arn: str, *, local: bool) -> Review:

@@ -71,3 +71,72 @@ def test_a_root_service_with_a_writable_root_lints_clean_when_the_params_give_th
     refused = CliRunner().invoke(cli, ["generate", "smart-task", "--env", "dev", "--params", str(params_copy), "--out", str(tmp_path / "dist")])
     assert refused.exit_code == 2
     assert "services.frontend.user: 'root' is root and needs root_user_reason" in refused.stderr
+
+
+# ------------------------------------------------------------------ rules, review summary, review page
+
+
+def test_the_rules_table_names_the_readme_headings_that_exist():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    headings = {line.lstrip("#").strip() for line in readme.splitlines() if line.startswith("###")}
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(cli, ["rules"])
+    assert result.exit_code == 0, result.output
+    title = result.output.splitlines()[0]
+    named = re.findall(r'"([^"]+)"', title)
+    assert named == ["Policy rules", "Pre-flight rules"]
+    for name in named:
+        assert any(h.startswith(name) for h in headings), name
+    assert "Security rules" not in result.output
+
+
+def _review(kind=""):
+    from deployer.review import ResourceChange, Review, Risk
+
+    changes = (
+        ResourceChange("network", "Vpc", "AWS::EC2::VPC", "Add", None, None, None, (), False, Risk.LOW, ()),
+        ResourceChange("network", "Subnet", "AWS::EC2::Subnet", "Modify", "True", None, None, (), False, Risk.MEDIUM, ()),
+    )
+    return Review("app-pr1", "cs-1", kind, changes, ())
+
+
+def test_the_summary_legend_is_under_the_summary_in_every_view():
+    from rich.console import Console
+
+    from deployer.review import SUMMARY_LEGEND, summary_line, table_for_width, to_markdown
+    from deployer.review_html import to_html
+
+    review = _review()
+    assert SUMMARY_LEGEND == "per layer: +N added, ~N modified in place, ±N replaced, -N removed"
+    assert summary_line(review) == "2 change(s) — network: +1 ~0 ±1 -0 — highest risk: MEDIUM"
+    assert f"**Summary:** {summary_line(review)}\n({SUMMARY_LEGEND})\n" in to_markdown(review)
+    assert f"{summary_line(review)} ({SUMMARY_LEGEND})" in to_html(review)
+    for width in (80, 200):  # compact and wide tables
+        console = Console(width=width, record=True, color_system=None, file=open("/dev/null", "w"))
+        console.print(table_for_width(review, width))
+        lines = console.export_text().splitlines()
+        assert lines[-1].strip() == SUMMARY_LEGEND and any("network: +1 ~0 ±1 -0" in line for line in lines[-3:-1])
+
+
+def test_the_review_page_header_says_the_change_set_type_or_nothing():
+    from deployer.flow import with_type
+    from deployer.review_html import to_html
+
+    unknown = to_html(_review(""))
+    assert "Type -" not in unknown and "Type <b>" not in unknown and 'id="kind"' not in unknown
+    assert '<p class="meta">Highest risk <b id="highest">MEDIUM</b>; 2 change(s).' in unknown
+    assert '<b id="kind">UPDATE</b> change set: it updates the deployed stack. Highest risk' in to_html(_review("UPDATE"))
+    assert '<b id="kind">CREATE</b> change set: it creates the stack. Highest risk' in to_html(_review("CREATE"))
+
+    class Cfn:  # DescribeChangeSet has no type: the stack's state gives it
+        def __init__(self, status):
+            self.status = status
+
+        def describe_stacks(self, StackName):
+            assert StackName == "app-pr1"
+            return {"Stacks": [{"StackName": StackName, "StackStatus": self.status}]}
+
+    assert with_type(Cfn("REVIEW_IN_PROGRESS"), _review()).change_set_type == "CREATE"
+    assert with_type(Cfn("UPDATE_COMPLETE"), _review()).change_set_type == "UPDATE"
+    assert with_type(Cfn("UPDATE_COMPLETE"), _review("CREATE")).change_set_type == "CREATE"  # a known type is kept
