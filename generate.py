@@ -137,7 +137,24 @@ def generate_all(targets, params: str | None, out: Path, fmt: str):
     configs = [load_config(app, env, root) for app, env in targets]
     rendered = [render(cfg, fmt) for cfg in configs]
     stamps = [inputs_digest(root, app, env, fmt) for app, env in targets]
-    return [(r, write_profile(r, out, stamp)) for r, stamp in zip(rendered, stamps)]
+    results = [(r, write_profile(r, out, stamp)) for r, stamp in zip(rendered, stamps)]
+    for _, folder in results:
+        _note_kept(folder)
+    return results
+
+
+# What rewrites each file regeneration keeps (templates.render.KEPT_ON_REGENERATION).
+REWRITTEN_BY = {"docs": "`cfn-strata docs` or `upload`", "review.html": "`cfn-strata plan -o html`", "template-configuration.json": "`cfn-strata upload`"}
+
+
+def _note_kept(folder: Path) -> None:
+    """Say which files other commands wrote were carried over into a regenerated folder: they
+    describe the templates as they were until the command that writes them runs again."""
+    kept = [name for name in REWRITTEN_BY if (folder / name).exists()]
+    if kept:
+        how = "; ".join(f"{name}{'/' if (folder / name).is_dir() else ''}: {REWRITTEN_BY[name]}" for name in kept)
+        console.print(f"note: regenerated {folder}/ and kept what other commands wrote there, which describes the previous templates until rewritten ({how})",
+                      markup=False, soft_wrap=True)
 
 
 def up_to_date(targets, params: str | None, out: Path) -> list[tuple[Path, dict]]:

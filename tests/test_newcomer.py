@@ -140,3 +140,57 @@ def test_the_review_page_header_says_the_change_set_type_or_nothing():
     assert with_type(Cfn("REVIEW_IN_PROGRESS"), _review()).change_set_type == "CREATE"
     assert with_type(Cfn("UPDATE_COMPLETE"), _review()).change_set_type == "UPDATE"
     assert with_type(Cfn("UPDATE_COMPLETE"), _review("CREATE")).change_set_type == "CREATE"  # a known type is kept
+
+
+# ------------------------------------------------------------------ regeneration keeps what other commands wrote
+
+
+def test_regeneration_keeps_the_launch_kit_review_page_and_template_configuration(params_copy, tmp_path):
+    from templates.render import KEPT_ON_REGENERATION
+
+    assert KEPT_ON_REGENERATION == ("docs", "review.html", "template-configuration.json")
+    out = tmp_path / "dist"
+    args = ["generate", "product-catalog", "--env", "dev", "--params", str(params_copy), "--out", str(out)]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    folder = out / "product-catalog" / "dev"
+    (folder / "docs").mkdir()
+    (folder / "docs" / "LAUNCH.md").write_text("launch kit\n")
+    (folder / "review.html").write_text("<html>review</html>\n")
+    (folder / "template-configuration.json").write_text('{"Parameters": {}}\n')
+    (folder / "stale-layer.json").write_text("{}\n")  # not ours to keep: a layer the new templates no longer have
+    overlay = params_copy / "product-catalog" / "dev.yaml"
+    overlay.write_text(overlay.read_text() + "\ndescription: changed by the test\n")
+
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert (folder / "docs" / "LAUNCH.md").read_text() == "launch kit\n"
+    assert (folder / "review.html").read_text() == "<html>review</html>\n"
+    assert (folder / "template-configuration.json").read_text() == '{"Parameters": {}}\n'
+    assert not (folder / "stale-layer.json").exists()
+    assert "changed by the test" in (folder / "root.json").read_text()
+    note = " ".join(result.stderr.split())
+    assert (f"note: regenerated {folder}/ and kept what other commands wrote there, which describes the previous templates until rewritten "
+            "(docs/: `cfn-strata docs` or `upload`; review.html: `cfn-strata plan -o html`; template-configuration.json: `cfn-strata upload`)") in note
+
+
+def test_a_fresh_generation_says_nothing_about_kept_files(tmp_path):
+    result = CliRunner().invoke(cli, ["generate", "product-catalog", "--env", "dev", "--out", str(tmp_path)])
+    assert result.exit_code == 0 and "kept" not in result.stderr
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o755), (0o027, 0o750), (0o077, 0o700)])
+def test_output_folders_follow_the_umask(tmp_path, umask, mode):
+    import os
+
+    from templates.render import write_atomically
+
+    old = os.umask(umask)
+    try:
+        target = tmp_path / "app" / "dev"
+        write_atomically(target, {"root.json": b"{}"})
+        write_atomically(target / "docs", {"LAUNCH.md": b"x"})
+        write_atomically(target, {"root.json": b"{}"}, keep=("docs",))  # the swap keeps the new folder's mode
+    finally:
+        os.umask(old)
+    assert (target.stat().st_mode & 0o777, (target / "docs").stat().st_mode & 0o777) == (mode, mode)
+    assert (target / "root.json").stat().st_mode & 0o777 == 0o666 & ~umask
