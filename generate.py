@@ -15,6 +15,7 @@ from rich.table import Table
 
 # Light imports only: the generator (pydantic, troposphere) and cfn-lint are imported by the
 # commands that need them, so a warm `lint` of unchanged templates never loads them.
+from deployer.errors import Declined, Interrupted  # standard library only: no boto3 until a command needs it
 from templates.errors import ConfigError, LimitError
 from templates.freshness import fresh_manifest, inputs_digest
 from templates.profiles import available_profiles, params_root
@@ -90,10 +91,13 @@ def catch_errors(command):
         except (LimitError, OperationFailed) as err:
             console.print(f"[red]error:[/red] {escape(str(err))}", soft_wrap=True)
             sys.exit(1)
+        except (Interrupted, Declined) as err:  # Ctrl-C: 130; a question answered no or not at all: DECLINED_EXIT
+            console.print(str(err), markup=False, soft_wrap=True)
+            sys.exit(err.exit_code)
+        except KeyboardInterrupt:  # Ctrl-C anywhere else (upload, drift detection, lint): 130, not click's "Aborted!" and 1
+            console.print(_interrupted(ctx.command.name if ctx is not None else ""), markup=False, soft_wrap=True)
+            sys.exit(Interrupted.exit_code)
         except Exception as err:
-            if type(err).__name__ == "Interrupted" and type(err).__module__ == "deployer.errors":
-                console.print(str(err), markup=False, soft_wrap=True)
-                sys.exit(130)
             message = _deployer_error(err)
             if message is None:
                 raise
@@ -102,6 +106,16 @@ def catch_errors(command):
             sys.exit(getattr(err, "exit_code", 1))  # deployer.errors.FlagRefused: 2, a flag that cannot apply
 
     return wrapper
+
+
+# Commands that start operations in AWS which go on without the CLI (Ctrl-C cannot call them back).
+STARTS_OPERATIONS = {"deploy", "destroy", "bootstrap"}
+
+
+def _interrupted(command: str) -> str:
+    if command in STARTS_OPERATIONS:
+        return f"interrupted (Ctrl-C): stopped cfn-strata {command}; an operation it had started in AWS goes on (see the stack's events)"
+    return f"interrupted (Ctrl-C): stopped cfn-strata {command}; nothing was executed"
 
 
 def _deployer_error(err: Exception) -> str | None:
@@ -738,9 +752,10 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
             _print_review(result.review, output)
             allow = refuse_high_risk(result.review, allow_replacement)
         names = [p.outcome.name for p in result.regional_changes] + ([result.outcome.name] if root_changes else [])
-        if not yes and not click.confirm(f"execute {', '.join(names)} on {bundle.stack_name}?", err=True):
-            console.print("not executed; the change sets stay for review")
-            return
+        if not yes:
+            from deployer.prompts import confirm
+
+            confirm(f"execute {', '.join(names)} on {bundle.stack_name}?", left_undone="not executed; the change sets stay for review")
         with console.status("executing the stacks in other regions first"):
             for plan, status in run_regional_first(aws, bundle, result, on_event=lambda e: console.print(e.line(), markup=False, soft_wrap=True),
                                                    note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True)):
@@ -757,7 +772,7 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
             sys.exit(130)
         console.print(f"[green]{status}[/green]: {bundle.stack_name}")
         # stdout holds the review alone unless it is the table: a JSON or Markdown document stays one document
-        _print_outputs(stack_outputs(aws.client("cloudformation"), bundle.stack_name), "table", to=out_console if output == "table" else console)
+        _print_outputs(stack_outputs(aws.client("cloudformation"), result.outcome.stack_id), "table", to=out_console if output == "table" else console)
 
 
 @cli.command()
@@ -891,31 +906,64 @@ def launch_url(profile, env, params, out, bucket, prefix, create_bucket, region,
 @params_option
 @out_option
 @aws_options
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for the stack name.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for the stack name (the list of what is deleted and kept is still printed).")
 @click.option("--release-failed-create", is_flag=True,
               help="For a stack in ROLLBACK_FAILED whose first create was blocked by deletion protection: turn protection off on exactly "
                    "the databases / load balancers that failed create made, then delete the stack.")
 @catch_errors
 def destroy(profile, env, params, out, region, aws_profile, endpoint_url, local, yes, release_failed_create):
-    """Delete the stack after typing its name; says which resources stay by their policies.
+    """Delete the stack after typing its name. First checks that the stack exists (else says it is
+    not deployed, exit 0) and can be deleted, then lists the resources it deletes per stack and
+    those its DeletionPolicy keeps, then asks. A name that does not match, or no answer, deletes
+    nothing (exit 4).
 
     \b
     Example:
       cfn-strata destroy product-catalog --env dev
     """
     from deployer.changeset import destroy_command
+    from deployer.errors import NotDeployed
+    from deployer.flow import deletion_plan
     from deployer.flow import destroy as delete_stack
 
     bundle = _bundle(profile, env, params, out)
-    if not yes and click.prompt(f"type the stack name ({bundle.stack_name}) to delete it", err=True) != bundle.stack_name:
-        raise OperationFailed("the name did not match; nothing deleted")
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
+        cfn = aws.client("cloudformation")
+        release = aws.client if release_failed_create else None
+        try:  # the checks first (exists, termination protection, a blocked failed create), then what goes and what stays, then the question
+            plan = deletion_plan(cfn, bundle.stack_name, release_failed_create=release, command=destroy_command(bundle))
+        except NotDeployed as missing:
+            console.print(f"{missing} in {aws.region}", markup=False, soft_wrap=True)
+            return
+        _print_deletion_plan(plan)
+        if not yes:
+            from deployer.prompts import type_to_confirm
+
+            type_to_confirm(f"type the stack name ({bundle.stack_name}) to delete it", bundle.stack_name, left_undone="nothing deleted")
         with console.status(f"deleting {bundle.stack_name}"):
-            kept = delete_stack(aws.client("cloudformation"), bundle.stack_name, release_failed_create=aws.client if release_failed_create else None,
+            kept = delete_stack(cfn, bundle.stack_name, plan=plan, release_failed_create=release,
                                 note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True), command=destroy_command(bundle))
     console.print(f"[green]deleted[/green] {bundle.stack_name}")
     for resource in kept:
         console.print(f"retained by its DeletionPolicy: {resource}", soft_wrap=True)
+
+
+def _print_deletion_plan(plan) -> None:
+    """What `destroy` deletes (resources per stack) and what stays by its DeletionPolicy, before it asks."""
+    stack = plan.stack
+    console.print(f"stack {stack['StackName']} ({stack['StackStatus']}) and its {len(plan.deleted) - 1} nested stack(s) will be deleted, "
+                  f"with {sum(plan.deleted.values())} resource(s):", markup=False, soft_wrap=True)
+    if stack["StackStatus"] == "REVIEW_IN_PROGRESS":
+        console.print("  nothing is deployed: the stack holds only change sets awaiting review, which go with it", markup=False, soft_wrap=True)
+    for layer, count in plan.deleted.items():
+        console.print(f"  {layer}: {count} resource(s)", markup=False, soft_wrap=True)
+    if plan.kept:
+        console.print(f"kept by their DeletionPolicy ({len(plan.kept)}; they stay, and keep costing, after the stack is gone; "
+                      f"for Snapshot a final snapshot stays and the resource goes):", markup=False, soft_wrap=True)
+        for resource in plan.kept:
+            console.print(f"  {resource}", markup=False, soft_wrap=True)
+    else:
+        console.print("nothing is kept: no resource has a DeletionPolicy that retains it or a snapshot", markup=False, soft_wrap=True)
 
 
 @cli.group("local")

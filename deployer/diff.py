@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 from deployer.bundle import Bundle, deployed_template
 from deployer.changeset import describe_stack
+from deployer.errors import not_deployed
 from deployer.guard import ROOT, nested_stacks
 
 NESTED = "AWS::CloudFormation::Stack"
@@ -97,7 +98,7 @@ def diff_stack(cfn, bundle: Bundle) -> TemplateDiff:
     stack = describe_stack(cfn, bundle.stack_name)
     if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS":
         changes = [Change(layer, "added", "Layer", layer, "", "") for layer in new]
-        return TemplateDiff(bundle.stack_name, tuple(changes), (f"stack {bundle.stack_name} is not deployed: every layer is new",))
+        return TemplateDiff(bundle.stack_name, tuple(changes), (not_deployed(bundle.stack_name, "every layer is new"),))
     old = deployed_templates(cfn, stack["StackId"], bundle)
     changes: list[Change] = []
     for layer in [ROOT, *sorted(set(old) | set(new) - {ROOT})]:

@@ -15,8 +15,37 @@ class FlagRefused(DeployerError):
     exit_code = 2
 
 
+# Exit codes every command keeps (README, "Exit codes"): the shell's 128 + SIGINT for Ctrl-C, and one
+# code for a question answered no (or not at all: stdin closed), distinct from a failure (1), bad
+# input (2) and --fail-on (3).
+INTERRUPTED_EXIT = 130
+DECLINED_EXIT = 4
+
+
 class Interrupted(Exception):
-    """Ctrl-C while waiting on AWS: the CLI prints the message (what goes on, how to follow it) and exits 130."""
+    """Ctrl-C: the CLI prints the message (what goes on, how to follow it) and exits 130."""
+
+    exit_code = INTERRUPTED_EXIT
+
+
+class Declined(Exception):
+    """A confirmation answered no, a typed name that did not match, or no answer at all (stdin
+    closed): the CLI prints the message (what was left undone) and exits DECLINED_EXIT."""
+
+    exit_code = DECLINED_EXIT
+
+
+class NotDeployed(DeployerError):
+    """The stack a command needs does not exist: one message for it everywhere (not_deployed)."""
+
+    def __init__(self, stack_name: str, consequence: str = ""):
+        self.stack_name = stack_name
+        super().__init__(not_deployed(stack_name, consequence))
+
+
+def not_deployed(stack_name: str, consequence: str = "") -> str:
+    """"stack X is not deployed: <what that means for this command>", the one wording for a missing stack."""
+    return f"stack {stack_name} is not deployed" + (f": {consequence}" if consequence else "")
 
 
 _THROTTLING = {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown", "RequestThrottled"}
@@ -41,6 +70,15 @@ def is_stack_missing(err: BaseException) -> bool:
     """CloudFormation's answer for a stack that does not exist: its message says "Stack with id X
     does not exist" (a ValidationError; there is no dedicated error code)."""
     return "does not exist" in error_message(err)
+
+
+def missing_stack_name(err: BaseException) -> str | None:
+    """The stack a "does not exist" answer names: "Stack with id X does not exist" (DescribeStacks
+    and most actions) or "Stack [X] does not exist" (DescribeChangeSet)."""
+    import re
+
+    found = re.search(r"Stack (?:with id |\[)([^\]\s]+)\]? does not exist", error_message(err))
+    return found.group(1) if found else None
 
 
 def is_not_modelled(err: BaseException) -> bool:
@@ -80,6 +118,8 @@ def explain(err: BaseException) -> str | None:
             return f"AWS rejected the credentials ({code} on {operation}): check the access key, profile and clock"
         if code in _DENIED:
             return f"access denied for {operation}: {message} (README.md, section Deploying, lists the permissions the deployer needs)"
+        if is_stack_missing(err) and missing_stack_name(err):
+            return not_deployed(missing_stack_name(err), f"{operation} found no such stack in this account and region")
         if code in ("NoSuchBucket", "404") and operation in ("HeadBucket", "GetBucketLocation", "PutObject", "HeadObject"):
             return f"the template bucket does not exist ({operation}): create it with `cfn-strata bootstrap --bucket NAME` or pass --create-bucket"
         return f"AWS error on {operation}: {code}: {message}".rstrip(": ")

@@ -106,7 +106,7 @@ def test_deploy_json_stdout_is_exactly_one_json_document(workdir):
 def test_deploy_html_writes_the_page_and_prints_its_path_before_it_asks(workdir):
     page = workdir / "the-review.html"
     result = deploy("-o", "html", "--html-file", str(page), input="n\n")
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 4, result.stderr  # declined (deployer.errors.DECLINED_EXIT)
     assert page.is_file() and "product-catalog-pr5706" in page.read_text()
     shown, asked = result.stderr.index(f"review page: {page}"), result.stderr.index("execute ")
     assert shown < asked

@@ -194,3 +194,115 @@ def test_output_folders_follow_the_umask(tmp_path, umask, mode):
         os.umask(old)
     assert (target.stat().st_mode & 0o777, (target / "docs").stat().st_mode & 0o777) == (mode, mode)
     assert (target / "root.json").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+# ------------------------------------------------------------------ questions, exit codes, Ctrl-C, not deployed
+
+
+class _CtrlC:
+    def readline(self):
+        raise KeyboardInterrupt
+
+
+def test_a_question_ends_in_yes_declined_or_interrupted():
+    import io
+
+    from deployer.errors import DECLINED_EXIT, INTERRUPTED_EXIT, Declined, Interrupted
+    from deployer.prompts import confirm, type_to_confirm
+
+    assert (DECLINED_EXIT, INTERRUPTED_EXIT) == (4, 130)
+    err = io.StringIO()
+    confirm("go?", left_undone="nothing done", stdin=io.StringIO("maybe\ny\n"), stderr=err)  # returns on yes, asks again on anything else
+    assert err.getvalue() == "go? [y/N]: answer y or n\ngo? [y/N]: "
+    for answer, message in (("n\n", "declined: nothing done"), ("\n", "declined: nothing done"),
+                            ("", "no answer (stdin is closed): nothing done; pass --yes to go ahead without asking")):
+        with pytest.raises(Declined) as declined:
+            confirm("go?", left_undone="nothing done", stdin=io.StringIO(answer), stderr=io.StringIO())
+        assert str(declined.value) == message and declined.value.exit_code == 4
+    with pytest.raises(Interrupted) as interrupted:
+        confirm("go?", left_undone="nothing done", stdin=_CtrlC(), stderr=io.StringIO())
+    assert str(interrupted.value) == "interrupted at the question: nothing done" and interrupted.value.exit_code == 130
+    type_to_confirm("type it", "stack-a", left_undone="nothing deleted", stdin=io.StringIO("stack-a\n"), stderr=io.StringIO())
+    with pytest.raises(Declined, match="^the name did not match: nothing deleted$"):
+        type_to_confirm("type it", "stack-a", left_undone="nothing deleted", stdin=io.StringIO("stack-b\n"), stderr=io.StringIO())
+
+
+def test_the_cli_recognises_interruption_by_type():
+    import inspect
+
+    import generate
+    from deployer.execute import StillRunning
+
+    source = inspect.getsource(generate.catch_errors)
+    assert "__name__" not in source and "__module__" not in source
+    assert issubclass(StillRunning, generate.Interrupted)
+    assert str(StillRunning("app-pr1", "eu-north-1")) == ("stopped waiting; the stack operation goes on. Follow it with: "
+                                                          "aws cloudformation describe-stack-events --stack-name app-pr1 --region eu-north-1")
+
+
+@pytest.fixture
+def local_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    return tmp_path
+
+
+def _local(command: str, *extra: str, input: str | None = None):
+    from templates.params import REPO_PARAMS
+
+    return CliRunner().invoke(cli, [command, "product-catalog", "--env", "dev", "--local", "--params", str(REPO_PARAMS), *extra], input=input)
+
+
+def test_declined_exit_code_and_not_deployed_from_deploy_destroy_and_outputs(local_dir, monkeypatch):
+    # destroy before anything is deployed: said once, before any question, exit 0
+    missing = _local("destroy", input="")
+    assert missing.exit_code == 0, missing.output
+    assert missing.stderr.strip() == "stack product-catalog-pr5706 is not deployed: nothing to delete in eu-north-1"
+    not_deployed = "error: stack product-catalog-pr5706 is not deployed: it has no outputs in eu-north-1 (`cfn-strata deploy` creates it)"
+    outputs = _local("outputs")
+    assert outputs.exit_code == 1 and outputs.stderr.strip() == not_deployed
+
+    declined = _local("deploy", "--skip-lint", input="n\n")
+    assert declined.exit_code == 4, declined.output
+    assert "declined: not executed; the change sets stay for review" in declined.stderr and "Aborted!" not in declined.output
+    outputs = _local("outputs")  # a first change set awaits review: still not deployed
+    assert outputs.exit_code == 1 and outputs.stderr.strip() == not_deployed
+    # the stack that only holds change sets goes with its change sets (the emulator would otherwise
+    # make a second stack of the same name for the next CREATE change set)
+    pending = _local("destroy", "--yes")
+    assert pending.exit_code == 0, pending.output
+    assert "nothing is deployed: the stack holds only change sets awaiting review, which go with it" in pending.stderr
+
+    deployed = _local("deploy", "--skip-lint", "--yes")
+    assert deployed.exit_code == 0, deployed.output
+    wrong = _local("destroy", input="another-stack\n")
+    assert wrong.exit_code == 4, wrong.output
+    text = wrong.stderr
+    listed, asked = text.index("stack product-catalog-pr5706 (CREATE_COMPLETE) and its 7 nested stack(s) will be deleted"), text.index("type the stack name")
+    assert listed < asked
+    assert re.search(r"^  NetworkStack: \d+ resource\(s\)$", text, re.M) and re.search(r"^  root: 0 resource\(s\)$", text, re.M)
+    assert "the name did not match: nothing deleted" in text
+    closed = _local("destroy", input="")
+    assert closed.exit_code == 4, closed.output
+    assert "no answer (stdin is closed): nothing deleted; pass --yes to go ahead without asking" in " ".join(closed.stderr.split())
+    assert "Aborted!" not in closed.output
+    closed = _local("deploy", "--skip-lint", input="")  # nothing changed: deploy asks nothing
+    assert closed.exit_code == 0 and "no changes" in closed.stderr
+    assert _local("outputs").exit_code == 0  # still there
+    gone = _local("destroy", input="product-catalog-pr5706\n")
+    assert gone.exit_code == 0 and "deleted product-catalog-pr5706" in gone.stderr, gone.output
+
+
+def test_ctrl_c_during_upload_exits_130_not_aborted(local_dir, monkeypatch):
+    import deployer.flow
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(deployer.flow, "upload_bundle", interrupted)
+    result = _local("plan", "--skip-lint")
+    assert result.exit_code == 130, result.output
+    assert result.stderr.strip().endswith("interrupted (Ctrl-C): stopped cfn-strata plan; nothing was executed")
+    assert "Aborted!" not in result.output and "Traceback" not in result.output
