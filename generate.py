@@ -409,7 +409,12 @@ def _lint_bundle(bundle) -> None:
 def _session(bundle, region, aws_profile, endpoint_url, local):
     from deployer.session import open_aws
 
-    return open_aws(region or bundle.region, profile=aws_profile, endpoint_url=endpoint_url, local=local)
+    return open_aws(region or bundle.region, profile=aws_profile, endpoint_url=endpoint_url, local=local, on_retry=_retrying)
+
+
+def _retrying(message: str) -> None:
+    """Each retry after a connection failure, as it happens (above any spinner), instead of silence."""
+    console.print(f"[yellow]retrying[/yellow]: {escape(message)}", soft_wrap=True)
 
 
 def _bucket(bucket: str | None, local: bool) -> tuple[str, bool]:
@@ -613,7 +618,7 @@ def bootstrap(bucket, region, aws_profile, endpoint_url, local):
 
     if not region and not local:
         raise click.UsageError("give --region for the bucket")
-    with open_aws(region or "us-east-1", profile=aws_profile, endpoint_url=endpoint_url, local=local) as aws:
+    with open_aws(region or "us-east-1", profile=aws_profile, endpoint_url=endpoint_url, local=local, on_retry=_retrying) as aws:
         create_bucket(aws.client("s3"), bucket, aws.region, tls_only=not local)
     console.print(f"[green]ok[/green]: bucket {bucket} ready in {region or 'us-east-1'}")
 

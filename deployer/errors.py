@@ -81,6 +81,19 @@ def missing_stack_name(err: BaseException) -> str | None:
     return found.group(1) if found else None
 
 
+def connection_refused(err: BaseException | None) -> bool:
+    """Whether a connection error was a refused connection (ECONNREFUSED: nothing listens there),
+    looking through the urllib3 / socket exceptions botocore wraps."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, ConnectionRefusedError) or "Connection refused" in str(err):
+            return True
+        kwargs = getattr(err, "kwargs", None)
+        err = (kwargs.get("error") if isinstance(kwargs, dict) else None) or err.__cause__ or err.__context__
+    return False
+
+
 def is_not_modelled(err: BaseException) -> bool:
     """The local emulator's answer for an action it does not model (see deployer/local.py)."""
     return error_code(err) == "NotImplemented"
@@ -98,6 +111,8 @@ def explain(err: BaseException) -> str | None:
     if isinstance(err, (bx.SSOTokenLoadError, bx.UnauthorizedSSOTokenError, bx.TokenRetrievalError)):
         return f"the SSO session has expired or is missing ({err}): run `aws sso login` for this profile and retry"
     if isinstance(err, bx.EndpointConnectionError):
+        if connection_refused(err):
+            return f"cannot reach {err.kwargs.get('endpoint_url', 'the AWS endpoint')}: the connection was refused (nothing listens there); check --endpoint-url and --region"
         return f"cannot reach {err.kwargs.get('endpoint_url', 'the AWS endpoint')}: check the network, --region and --endpoint-url"
     if isinstance(err, ResponseParserError):
         return "the endpoint answered with something that is not an AWS response (an emulator error or a proxy page); check --endpoint-url"

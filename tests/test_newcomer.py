@@ -306,3 +306,63 @@ def test_ctrl_c_during_upload_exits_130_not_aborted(local_dir, monkeypatch):
     assert result.exit_code == 130, result.output
     assert result.stderr.strip().endswith("interrupted (Ctrl-C): stopped cfn-strata plan; nothing was executed")
     assert "Aborted!" not in result.output and "Traceback" not in result.output
+
+
+# ------------------------------------------------------------------ an endpoint that cannot be reached
+
+
+@pytest.fixture
+def closed_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # closed when the block ends: connecting to it is refused
+
+
+def test_a_refused_connection_is_tried_twice_with_each_retry_reported(closed_port):
+    import boto3
+    from botocore.exceptions import EndpointConnectionError
+
+    from deployer.errors import explain
+    from deployer.session import DEFAULT_MAX_ATTEMPTS, REFUSED_ATTEMPTS, Aws
+
+    assert (REFUSED_ATTEMPTS, DEFAULT_MAX_ATTEMPTS) == (2, 10)
+    heard = []
+    aws = Aws(boto3.Session(region_name="eu-north-1", aws_access_key_id="x", aws_secret_access_key="x"), f"http://127.0.0.1:{closed_port}", on_retry=heard.append)
+    cfn = aws.client("cloudformation")
+    assert cfn.meta.config.connect_timeout == 5
+    sent = []
+    cfn.meta.events.register("before-send.cloudformation", lambda **kwargs: sent.append(kwargs["request"].url))
+    with pytest.raises(EndpointConnectionError) as failed:
+        cfn.describe_stacks(StackName="app-pr1")
+    assert len(sent) == 2  # not the ten attempts (and 36 s of backoff) of the adaptive mode
+    assert heard == [f"cannot reach http://127.0.0.1:{closed_port}/ (connection refused): attempt 1 of 2 failed"]
+    assert explain(failed.value) == (f'cannot reach http://127.0.0.1:{closed_port}/: the connection was refused (nothing listens there); '
+                                     "check --endpoint-url and --region")
+
+
+def test_other_connection_failures_keep_every_retry_and_report_each():
+    from botocore.exceptions import ConnectTimeoutError
+
+    from deployer.session import RetryWatch
+
+    heard = []
+    watch = RetryWatch(10, heard.append)
+    timeout = ConnectTimeoutError(endpoint_url="https://cloudformation.eu-north-1.amazonaws.com/")
+    request = {"url": "https://cloudformation.eu-north-1.amazonaws.com/?x=1"}
+    assert [watch(attempts=n, caught_exception=timeout, request_dict=request) for n in range(1, 11)] == [None] * 10  # botocore's handler decides the delay
+    assert len(heard) == 9 and heard[0] == "cannot reach https://cloudformation.eu-north-1.amazonaws.com/ (ConnectTimeoutError): attempt 1 of 10 failed"
+    assert watch(attempts=3, caught_exception=None) is None and len(heard) == 9  # an answered request (throttling, 5xx) is botocore's alone
+
+
+def test_the_cli_shows_the_retry_and_fails_fast_on_a_refused_endpoint(closed_port, monkeypatch, tmp_path):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    result = CliRunner().invoke(cli, ["outputs", "product-catalog", "--env", "dev", "--endpoint-url", f"http://127.0.0.1:{closed_port}", "--out", str(tmp_path / "dist")])
+    assert result.exit_code == 1, result.output
+    lines = [" ".join(line.split()) for line in result.stderr.strip().splitlines()]
+    assert lines == [f"retrying: cannot reach http://127.0.0.1:{closed_port}/ (connection refused): attempt 1 of 2 failed",
+                     f"error: cannot reach http://127.0.0.1:{closed_port}/: the connection was refused (nothing listens there); check --endpoint-url and --region"]
