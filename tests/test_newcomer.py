@@ -366,3 +366,22 @@ def test_the_cli_shows_the_retry_and_fails_fast_on_a_refused_endpoint(closed_por
     lines = [" ".join(line.split()) for line in result.stderr.strip().splitlines()]
     assert lines == [f"retrying: cannot reach http://127.0.0.1:{closed_port}/ (connection refused): attempt 1 of 2 failed",
                      f"error: cannot reach http://127.0.0.1:{closed_port}/: the connection was refused (nothing listens there); check --endpoint-url and --region"]
+
+
+# ------------------------------------------------------------------ the architecture picture in the README
+
+
+def test_the_readme_architecture_section_is_what_docs_writes_for_product_catalog_prod():
+    from pathlib import Path
+
+    from templates import docs
+    from tests.test_docs import bundle, documents
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### Architecture (product-catalog, prod)", 1)[1].split("### Review page", 1)[0]
+    b = bundle("product-catalog", "prod")
+    page = docs.architecture_markdown(b.manifest, documents(b))
+    expected = "#### Request path\n" + page.split("## Request path\n", 1)[1].replace("\n## Layers\n", "\n#### Layers\n")
+    assert section.split("#### Request path\n", 1)[1].strip() == expected.split("#### Request path\n", 1)[1].strip()
+    wiring = docs.wiring_mermaid(b.manifest, documents(b))
+    assert f"{sum('-.->' in line for line in wiring.splitlines())} labelled arrows here" in " ".join(section.split())
