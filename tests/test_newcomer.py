@@ -385,3 +385,18 @@ def test_the_readme_architecture_section_is_what_docs_writes_for_product_catalog
     assert section.split("#### Request path\n", 1)[1].strip() == expected.split("#### Request path\n", 1)[1].strip()
     wiring = docs.wiring_mermaid(b.manifest, documents(b))
     assert f"{sum('-.->' in line for line in wiring.splitlines())} labelled arrows here" in " ".join(section.split())
+
+
+def test_every_missing_stack_error_reads_not_deployed():
+    from botocore.exceptions import ClientError
+
+    from deployer.errors import explain, not_deployed
+
+    def missing(message, operation):
+        return ClientError({"Error": {"Code": "ValidationError", "Message": message}}, operation)
+
+    assert explain(missing("Stack with id app-pr1 does not exist", "DescribeStacks")) == \
+        "stack app-pr1 is not deployed: DescribeStacks found no such stack in this account and region"
+    assert explain(missing("Stack [app-pr1] does not exist", "DescribeChangeSet")) == \
+        "stack app-pr1 is not deployed: DescribeChangeSet found no such stack in this account and region"
+    assert not_deployed("app-pr1", "every layer is new") == "stack app-pr1 is not deployed: every layer is new"  # diff's note
