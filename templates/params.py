@@ -251,7 +251,8 @@ def load_config(application: str, environment: str, root: Path | None = None, *,
         if isinstance(cause, KeyedError):
             loc += (cause.key,)
         blamed = _blame(sources, list(loc))
-        message = _typed_by_yaml(first, next(p for p, _ in sources if display_path(p) == blamed)) or _pydantic_message(first)
+        files = [p for p, _ in sources if isinstance(p, Path) and display_path(p) == blamed]  # a flag (--suffix) has no YAML text
+        message = (_typed_by_yaml(first, files[0]) if files else None) or _pydantic_message(first)
         if first["type"] == "extra_forbidden":
             allowed = _allowed_keys(loc)
             message = f"unknown key; {_did_you_mean(loc[-1], allowed)}allowed keys here: {', '.join(allowed)}" if allowed else message
