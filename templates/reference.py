@@ -98,9 +98,11 @@ def _cell(text: str) -> str:
 
 def params_reference_markdown() -> str:
     """The Markdown table the README holds (cells escaped for Markdown)."""
+    def default(text: str) -> str:
+        return text if text in ("required", "(section)") else f"`{text}`"
+
     lines = ["| key | type | default | description |", "|---|---|---|---|"]
-    lines += [f"| `{r.key}` | {_cell(r.type)} | {'' if r.default in ('required', '(section)') else '`'}{_cell(r.default)}{'' if r.default in ('required', '(section)') else '`'} | {_cell(r.description)} |"
-              for r in reference_rows()]
+    lines += [f"| `{r.key}` | {_cell(r.type)} | {_cell(default(r.default))} | {_cell(r.description)} |" for r in reference_rows()]
     return "\n".join(lines) + "\n"
 
 
