@@ -24,6 +24,7 @@ from troposphere import AWSObject, Output, Parameter, Tags, Template
 # resource_semantics, shared with the lint rules and the review.
 from resource_semantics import SNAPSHOT_TYPES, STATEFUL_TYPES
 from templates.config import AppConfig
+from templates.guard import CHECKOV_TWINS, declare_exceptions as declare_guard_exceptions, suppress as guard_suppress
 
 CFN_VERSION = "2010-09-09"
 
@@ -168,6 +169,12 @@ class LayerBuilder:
         skips = [*metadata.get("checkov", {}).get("skip", []), {"id": check_id, "comment": reason}]
         metadata["checkov"] = {"skip": sorted(skips, key=lambda s: s["id"])}
         resource.Metadata = metadata
+        for rule in CHECKOV_TWINS.get(check_id, ()):
+            self.suppress_guard(resource, rule, reason)
+
+    def suppress_guard(self, resource: AWSObject, rule: str, reason: str) -> None:
+        """Declare an AWS Guard Rules Registry exception on the resource (templates/guard.py)."""
+        guard_suppress(resource, rule, reason)
 
     def output(self, name: str, value: Any, description: str, *, root: bool = False) -> Output:
         """An output; root=True also shows it among the root stack's outputs (endpoints, ARNs)."""
@@ -203,6 +210,7 @@ class LayerBuilder:
                 "ParameterLabels": {p: {"default": label} for p, label in self._labels.items()},
             }
         self.template.set_metadata(metadata)
+        declare_guard_exceptions(self.template)
         return Layer(
             self.name, self.template, dict(self._inputs), tuple(self._knobs), tuple(self._stateful),
             tuple(self._root_outputs), self.scope, dict(self._knob_keys), self.family,
