@@ -15,6 +15,7 @@ from rich.table import Table
 
 # Light imports only: the generator (pydantic, troposphere) and cfn-lint are imported by the
 # commands that need them, so a warm `lint` of unchanged templates never loads them.
+from deployer.errors import Declined, Interrupted  # standard library only: no boto3 until a command needs it
 from templates.errors import ConfigError, LimitError
 from templates.freshness import fresh_manifest, inputs_digest
 from templates.profiles import available_profiles, deployment_folder, params_root
@@ -90,10 +91,13 @@ def catch_errors(command):
         except (LimitError, OperationFailed) as err:
             console.print(f"[red]error:[/red] {escape(str(err))}", soft_wrap=True)
             sys.exit(1)
+        except (Interrupted, Declined) as err:  # Ctrl-C: 130; a question answered no or not at all: DECLINED_EXIT
+            console.print(str(err), markup=False, soft_wrap=True)
+            sys.exit(err.exit_code)
+        except KeyboardInterrupt:  # Ctrl-C anywhere else (upload, drift detection, lint): 130, not click's "Aborted!" and 1
+            console.print(_interrupted(ctx.command.name if ctx is not None else ""), markup=False, soft_wrap=True)
+            sys.exit(Interrupted.exit_code)
         except Exception as err:
-            if type(err).__name__ == "Interrupted" and type(err).__module__ == "deployer.errors":
-                console.print(str(err), markup=False, soft_wrap=True)
-                sys.exit(130)
             message = _deployer_error(err)
             if message is None:
                 raise
@@ -102,6 +106,16 @@ def catch_errors(command):
             sys.exit(getattr(err, "exit_code", 1))  # deployer.errors.FlagRefused: 2, a flag that cannot apply
 
     return wrapper
+
+
+# Commands that start operations in AWS which go on without the CLI (Ctrl-C cannot call them back).
+STARTS_OPERATIONS = {"deploy", "destroy", "bootstrap"}
+
+
+def _interrupted(command: str) -> str:
+    if command in STARTS_OPERATIONS:
+        return f"interrupted (Ctrl-C): stopped cfn-strata {command}; an operation it had started in AWS goes on (see the stack's events)"
+    return f"interrupted (Ctrl-C): stopped cfn-strata {command}; nothing was executed"
 
 
 def _deployer_error(err: Exception) -> str | None:
@@ -140,7 +154,24 @@ def generate_all(targets, params: str | None, out: Path, fmt: str):
     configs = [load_config(app, env, root, suffix=suffix) for app, env in targets]
     rendered = [render(cfg, fmt, suffix_override=suffix) for cfg in configs]
     stamps = [inputs_digest(root, app, env, fmt, suffix) for app, env in targets]
-    return [(r, write_profile(r, out, stamp)) for r, stamp in zip(rendered, stamps)]
+    results = [(r, write_profile(r, out, stamp)) for r, stamp in zip(rendered, stamps)]
+    for _, folder in results:
+        _note_kept(folder)
+    return results
+
+
+# What rewrites each file regeneration keeps (templates.render.KEPT_ON_REGENERATION).
+REWRITTEN_BY = {"docs": "`cfn-strata docs` or `upload`", "review.html": "`cfn-strata plan -o html`", "template-configuration.json": "`cfn-strata upload`"}
+
+
+def _note_kept(folder: Path) -> None:
+    """Say which files other commands wrote were carried over into a regenerated folder: they
+    describe the templates as they were until the command that writes them runs again."""
+    kept = [name for name in REWRITTEN_BY if (folder / name).exists()]
+    if kept:
+        how = "; ".join(f"{name}{'/' if (folder / name).is_dir() else ''}: {REWRITTEN_BY[name]}" for name in kept)
+        console.print(f"note: regenerated {folder}/ and kept what other commands wrote there, which describes the previous templates until rewritten ({how})",
+                      markup=False, soft_wrap=True)
 
 
 def up_to_date(targets, params: str | None, out: Path) -> list[tuple[Path, dict]]:
@@ -422,7 +453,7 @@ def rules():
     """
     from templates.rules import level, project_rules
 
-    table = Table(title="cfn-strata policy rules (README: Security rules)")
+    table = Table(title='cfn-strata rules that lint runs (README: "Policy rules" and "Pre-flight rules")')
     for column in ("id", "level", "description"):
         table.add_column(column)
     for rule in project_rules():
@@ -432,21 +463,24 @@ def rules():
 
 @cli.command("params-reference")
 @click.option("--readme", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Replace the section between the params-reference markers of this file instead of printing.")
-def params_reference(readme):
-    """Print the params reference (Markdown), generated from the params model.
+@click.option("--markdown", is_flag=True, help="Print the Markdown table the README holds instead of the plain-text list.")
+def params_reference(readme, markdown):
+    """Print the params reference, generated from the params model: every key with its type in
+    the words a params file uses (`list of CIDR`, `int or null`), its default and what it does.
 
     \b
     Example:
-      cfn-strata params-reference > params.md
+      cfn-strata params-reference
+      cfn-strata params-reference --markdown > params.md
       cfn-strata params-reference --readme README.md
     """
-    from templates.reference import params_reference_markdown, replace_section
+    from templates.reference import params_reference_markdown, params_reference_text, replace_section
 
     if readme:
         readme.write_text(replace_section(readme.read_text(), params_reference_markdown()))
         console.print(f"updated the params reference in {readme}")
     else:
-        out_console.print(params_reference_markdown(), markup=False, soft_wrap=True)
+        out_console.print(params_reference_markdown() if markdown else params_reference_text(), markup=False, soft_wrap=True, highlight=False, end="")
 
 
 # ------------------------------------------------------------------ deployer commands
@@ -520,7 +554,12 @@ def _lint_bundle(bundle) -> None:
 def _session(bundle, region, aws_profile, endpoint_url, local):
     from deployer.session import open_aws
 
-    return open_aws(region or bundle.region, profile=aws_profile, endpoint_url=endpoint_url, local=local)
+    return open_aws(region or bundle.region, profile=aws_profile, endpoint_url=endpoint_url, local=local, on_retry=_retrying)
+
+
+def _retrying(message: str) -> None:
+    """Each retry after a connection failure, as it happens (above any spinner), instead of silence."""
+    console.print(f"[yellow]retrying[/yellow]: {escape(message)}", soft_wrap=True)
 
 
 def _bucket(bucket: str | None, local: bool) -> tuple[str, bool]:
@@ -727,7 +766,7 @@ def bootstrap(bucket, region, aws_profile, endpoint_url, local):
 
     if not region and not local:
         raise click.UsageError("give --region for the bucket")
-    with open_aws(region or "us-east-1", profile=aws_profile, endpoint_url=endpoint_url, local=local) as aws:
+    with open_aws(region or "us-east-1", profile=aws_profile, endpoint_url=endpoint_url, local=local, on_retry=_retrying) as aws:
         create_bucket(aws.client("s3"), bucket, aws.region, tls_only=not local)
     console.print(f"[green]ok[/green]: bucket {bucket} ready in {region or 'us-east-1'}")
 
@@ -879,9 +918,10 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
             _print_review(result.review, output)
             allow = refuse_high_risk(result.review, allow_replacement)
         names = [p.outcome.name for p in result.regional_changes] + ([result.outcome.name] if root_changes else [])
-        if not yes and not click.confirm(f"execute {', '.join(names)} on {bundle.stack_name}?", err=True):
-            console.print("not executed; the change sets stay for review")
-            return
+        if not yes:
+            from deployer.prompts import confirm
+
+            confirm(f"execute {', '.join(names)} on {bundle.stack_name}?", left_undone="not executed; the change sets stay for review")
         with console.status("executing the stacks in other regions first"):
             for plan, status in run_regional_first(aws, bundle, result, on_event=lambda e: console.print(e.line(), markup=False, soft_wrap=True),
                                                    note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True)):
@@ -898,7 +938,7 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
             sys.exit(130)
         console.print(f"[green]{status}[/green]: {bundle.stack_name}")
         # stdout holds the review alone unless it is the table: a JSON or Markdown document stays one document
-        _print_outputs(stack_outputs(aws.client("cloudformation"), bundle.stack_name), "table", to=out_console if output == "table" else console)
+        _print_outputs(stack_outputs(aws.client("cloudformation"), result.outcome.stack_id), "table", to=out_console if output == "table" else console)
 
 
 @cli.command()
@@ -921,7 +961,7 @@ def review(profile, env, change_set, params, out, region, aws_profile, endpoint_
       cfn-strata review product-catalog --env prod --change-set cfn-strata-pipeline -o markdown
       cfn-strata review product-catalog --env prod --change-set cfn-strata-pipeline -o html --upload-review --bucket B
     """
-    from deployer.flow import with_hooks
+    from deployer.flow import with_hooks, with_type
     from deployer.review import review_change_set
 
     bundle = _bundle(profile, env, params, out)
@@ -929,7 +969,7 @@ def review(profile, env, change_set, params, out, region, aws_profile, endpoint_
         cfn = aws.client("cloudformation")
         found = cfn.describe_change_set(StackName=bundle.stack_name, ChangeSetName=change_set)
         result = review_change_set(cfn, found["ChangeSetId"], layer_of=bundle.layer_of, stateful_ids_of=bundle.stateful_ids)
-        result = with_hooks(cfn, result, found["ChangeSetId"], local=aws.local)
+        result = with_type(cfn, with_hooks(cfn, result, found["ChangeSetId"], local=aws.local))
         if output == "html":
             _write_review_page(aws, bundle, result, html, bucket, prefix)
     _print_review(result, output)
@@ -1032,13 +1072,16 @@ def launch_url(profile, env, params, out, bucket, prefix, create_bucket, region,
 @params_option
 @out_option
 @aws_options
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for the stack name.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for the stack name (the list of what is deleted and kept is still printed).")
 @click.option("--release-failed-create", is_flag=True,
               help="For a stack in ROLLBACK_FAILED whose first create was blocked by deletion protection: turn protection off on exactly "
                    "the databases / load balancers that failed create made, then delete the stack.")
 @catch_errors
 def destroy(profile, env, params, out, region, aws_profile, endpoint_url, local, yes, release_failed_create):
-    """Delete the stack after typing its name; says which resources stay by their policies.
+    """Delete the stack after typing its name. First checks that the stack exists (else says it is
+    not deployed, exit 0) and can be deleted, then lists the resources it deletes per stack and
+    those its DeletionPolicy keeps, then asks. A name that does not match, or no answer, deletes
+    nothing (exit 4).
 
     \b
     Example:
@@ -1046,18 +1089,48 @@ def destroy(profile, env, params, out, region, aws_profile, endpoint_url, local,
       cfn-strata destroy product-catalog --env dev --suffix pr-123 --yes   # the pull request's environment
     """
     from deployer.changeset import destroy_command
+    from deployer.errors import NotDeployed
+    from deployer.flow import deletion_plan
     from deployer.flow import destroy as delete_stack
 
     bundle = _bundle(profile, env, params, out)
-    if not yes and click.prompt(f"type the stack name ({bundle.stack_name}) to delete it", err=True) != bundle.stack_name:
-        raise OperationFailed("the name did not match; nothing deleted")
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
+        cfn = aws.client("cloudformation")
+        release = aws.client if release_failed_create else None
+        try:  # the checks first (exists, termination protection, a blocked failed create), then what goes and what stays, then the question
+            plan = deletion_plan(cfn, bundle.stack_name, release_failed_create=release, command=destroy_command(bundle))
+        except NotDeployed as missing:
+            console.print(f"{missing} in {aws.region}", markup=False, soft_wrap=True)
+            return
+        _print_deletion_plan(plan)
+        if not yes:
+            from deployer.prompts import type_to_confirm
+
+            type_to_confirm(f"type the stack name ({bundle.stack_name}) to delete it", bundle.stack_name, left_undone="nothing deleted")
         with console.status(f"deleting {bundle.stack_name}"):
-            kept = delete_stack(aws.client("cloudformation"), bundle.stack_name, release_failed_create=aws.client if release_failed_create else None,
+            kept = delete_stack(cfn, bundle.stack_name, plan=plan, release_failed_create=release,
                                 note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True), command=destroy_command(bundle))
     console.print(f"[green]deleted[/green] {bundle.stack_name}")
     for resource in kept:
         console.print(f"retained by its DeletionPolicy: {resource}", soft_wrap=True)
+
+
+def _print_deletion_plan(plan) -> None:
+    """What `destroy` deletes (resources per stack) and what stays by its DeletionPolicy, before it asks."""
+    stack = plan.stack
+    console.print(f"stack {stack['StackName']} ({stack['StackStatus']}) and its {len(plan.deleted) - 1} nested stack(s) will be deleted, "
+                  f"with {sum(plan.deleted.values())} resource(s):", markup=False, soft_wrap=True)
+    if stack["StackStatus"] == "REVIEW_IN_PROGRESS":
+        console.print("  nothing is deployed: the stack holds only change sets awaiting review, which go with it", markup=False, soft_wrap=True)
+    for layer, count in plan.deleted.items():
+        console.print(f"  {layer}: {count} resource(s)", markup=False, soft_wrap=True)
+    if plan.kept:
+        console.print(f"kept by their DeletionPolicy ({len(plan.kept)}; they stay, and keep costing, after the stack is gone; "
+                      f"for Snapshot a final snapshot stays and the resource goes):", markup=False, soft_wrap=True)
+        for resource in plan.kept:
+            console.print(f"  {resource}", markup=False, soft_wrap=True)
+    else:
+        console.print("nothing is kept: no resource has a DeletionPolicy that retains it or a snapshot", markup=False, soft_wrap=True)
 
 
 @cli.group("local")

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 from deployer.bundle import Bundle, deployed_template
 from deployer.changeset import describe_stack
+from deployer.errors import not_deployed
 from deployer.guard import ROOT, nested_stacks
 
 NESTED = "AWS::CloudFormation::Stack"
@@ -97,7 +98,7 @@ def diff_stack(cfn, bundle: Bundle) -> TemplateDiff:
     stack = describe_stack(cfn, bundle.stack_name)
     if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS":
         changes = [Change(layer, "added", "Layer", layer, "", "") for layer in new]
-        return TemplateDiff(bundle.stack_name, tuple(changes), (f"stack {bundle.stack_name} is not deployed: every layer is new",))
+        return TemplateDiff(bundle.stack_name, tuple(changes), (not_deployed(bundle.stack_name, "every layer is new"),))
     old = deployed_templates(cfn, stack["StackId"], bundle)
     changes: list[Change] = []
     for layer in [ROOT, *sorted(set(old) | set(new) - {ROOT})]:
@@ -125,6 +126,9 @@ def _where(c: Change) -> str:
     return f"{item}.{c.path}" if c.path else item
 
 
+SUMMARY_LEGEND = "per layer: +N added, ~N modified, -N removed"
+
+
 def summary_line(diff: TemplateDiff) -> str:
     if not diff.changes:
         return "no differences: the deployed templates match the generated ones"
@@ -145,6 +149,8 @@ def to_markdown(diff: TemplateDiff) -> str:
             lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
         lines.append("")
     lines.append(f"**Summary:** {summary_line(diff)}")
+    if diff.changes:
+        lines.append(f"({SUMMARY_LEGEND})")
     lines += [f"> note: {n}" for n in diff.notes]
     return "\n".join(lines) + "\n"
 
@@ -152,7 +158,7 @@ def to_markdown(diff: TemplateDiff) -> str:
 def to_table(diff: TemplateDiff):
     from rich.table import Table
 
-    table = Table(title=f"template diff of {diff.stack_name} (deployed → generated)", caption=summary_line(diff))
+    table = Table(title=f"template diff of {diff.stack_name} (deployed → generated)", caption=f"{summary_line(diff)}\n{SUMMARY_LEGEND}" if diff.changes else summary_line(diff))
     for column in ("layer", "change", "where", "type", "old", "new"):
         table.add_column(column, overflow="fold")
     style = {"added": "green", "removed": "red", "modified": "yellow"}

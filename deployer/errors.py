@@ -15,8 +15,37 @@ class FlagRefused(DeployerError):
     exit_code = 2
 
 
+# Exit codes every command keeps (README, "Exit codes"): the shell's 128 + SIGINT for Ctrl-C, and one
+# code for a question answered no (or not at all: stdin closed), distinct from a failure (1), bad
+# input (2) and --fail-on (3).
+INTERRUPTED_EXIT = 130
+DECLINED_EXIT = 4
+
+
 class Interrupted(Exception):
-    """Ctrl-C while waiting on AWS: the CLI prints the message (what goes on, how to follow it) and exits 130."""
+    """Ctrl-C: the CLI prints the message (what goes on, how to follow it) and exits 130."""
+
+    exit_code = INTERRUPTED_EXIT
+
+
+class Declined(Exception):
+    """A confirmation answered no, a typed name that did not match, or no answer at all (stdin
+    closed): the CLI prints the message (what was left undone) and exits DECLINED_EXIT."""
+
+    exit_code = DECLINED_EXIT
+
+
+class NotDeployed(DeployerError):
+    """The stack a command needs does not exist: one message for it everywhere (not_deployed)."""
+
+    def __init__(self, stack_name: str, consequence: str = ""):
+        self.stack_name = stack_name
+        super().__init__(not_deployed(stack_name, consequence))
+
+
+def not_deployed(stack_name: str, consequence: str = "") -> str:
+    """"stack X is not deployed: <what that means for this command>", the one wording for a missing stack."""
+    return f"stack {stack_name} is not deployed" + (f": {consequence}" if consequence else "")
 
 
 _THROTTLING = {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown", "RequestThrottled"}
@@ -43,6 +72,28 @@ def is_stack_missing(err: BaseException) -> bool:
     return "does not exist" in error_message(err)
 
 
+def missing_stack_name(err: BaseException) -> str | None:
+    """The stack a "does not exist" answer names: "Stack with id X does not exist" (DescribeStacks
+    and most actions) or "Stack [X] does not exist" (DescribeChangeSet)."""
+    import re
+
+    found = re.search(r"Stack (?:with id |\[)([^\]\s]+)\]? does not exist", error_message(err))
+    return found.group(1) if found else None
+
+
+def connection_refused(err: BaseException | None) -> bool:
+    """Whether a connection error was a refused connection (ECONNREFUSED: nothing listens there),
+    looking through the urllib3 / socket exceptions botocore wraps."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, ConnectionRefusedError) or "Connection refused" in str(err):
+            return True
+        kwargs = getattr(err, "kwargs", None)
+        err = (kwargs.get("error") if isinstance(kwargs, dict) else None) or err.__cause__ or err.__context__
+    return False
+
+
 def is_not_modelled(err: BaseException) -> bool:
     """The local emulator's answer for an action it does not model (see deployer/local.py)."""
     return error_code(err) == "NotImplemented"
@@ -60,6 +111,8 @@ def explain(err: BaseException) -> str | None:
     if isinstance(err, (bx.SSOTokenLoadError, bx.UnauthorizedSSOTokenError, bx.TokenRetrievalError)):
         return f"the SSO session has expired or is missing ({err}): run `aws sso login` for this profile and retry"
     if isinstance(err, bx.EndpointConnectionError):
+        if connection_refused(err):
+            return f"cannot reach {err.kwargs.get('endpoint_url', 'the AWS endpoint')}: the connection was refused (nothing listens there); check --endpoint-url and --region"
         return f"cannot reach {err.kwargs.get('endpoint_url', 'the AWS endpoint')}: check the network, --region and --endpoint-url"
     if isinstance(err, ResponseParserError):
         return "the endpoint answered with something that is not an AWS response (an emulator error or a proxy page); check --endpoint-url"
@@ -80,6 +133,8 @@ def explain(err: BaseException) -> str | None:
             return f"AWS rejected the credentials ({code} on {operation}): check the access key, profile and clock"
         if code in _DENIED:
             return f"access denied for {operation}: {message} (README.md, section Deploying, lists the permissions the deployer needs)"
+        if is_stack_missing(err) and missing_stack_name(err):
+            return not_deployed(missing_stack_name(err), f"{operation} found no such stack in this account and region")
         if code in ("NoSuchBucket", "404") and operation in ("HeadBucket", "GetBucketLocation", "PutObject", "HeadObject"):
             return f"the template bucket does not exist ({operation}): create it with `cfn-strata bootstrap --bucket NAME` or pass --create-bucket"
         return f"AWS error on {operation}: {code}: {message}".rstrip(": ")

@@ -11,7 +11,7 @@ from typing import Callable
 from botocore.exceptions import ClientError
 
 from deployer.changeset import ChangeSetRef
-from deployer.errors import DeployerError, explain
+from deployer.errors import DeployerError, Interrupted, explain
 
 SUCCESS = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE", "DELETE_COMPLETE"}
 # Events that only echo a failure elsewhere.
@@ -96,8 +96,12 @@ class StackFailed(DeployerError):
         self.status = status
 
 
-class StillRunning(Exception):
-    """Ctrl-C while waiting: the stack operation goes on without us."""
+class StillRunning(Interrupted):
+    """Ctrl-C while waiting: the stack operation goes on without us (the message says how to follow it)."""
+
+    def __init__(self, stack_name: str, region: str = ""):
+        self.stack_name = stack_name
+        super().__init__(follow_hint(stack_name, region) if region else f"stopped waiting; the operation on stack {stack_name} goes on")
 
 
 def follow(cfn, follower: Follower, *, stack_name: str, sleep: Callable[[float], None] = time.sleep, delay: float = 5, on_event: Callable[[StackEvent], None] = lambda e: None) -> str:
@@ -113,7 +117,7 @@ def follow(cfn, follower: Follower, *, stack_name: str, sleep: Callable[[float],
                 return status
             sleep(delay)
     except KeyboardInterrupt:
-        raise StillRunning(stack_name) from None
+        raise StillRunning(stack_name, cfn.meta.region_name) from None
     except ClientError as err:  # e.g. the credentials expired mid-wait: the operation goes on without us
         region = cfn.meta.region_name
         raise DeployerError(f"{explain(err)}; stopped following {stack_name}, its operation goes on: {follow_hint(stack_name, region).split(': ', 1)[1]}") from err

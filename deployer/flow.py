@@ -12,7 +12,7 @@ from deployer.bundle import Bundle
 from deployer.changeset import ChangeSetRef, NoChanges, Waiting, create_change_set, describe_stack, destroy_command
 from deployer.images import check_pinned_images
 from deployer.imports import check_imports
-from deployer.errors import DeployerError, error_code
+from deployer.errors import DeployerError, NotDeployed, error_code
 from deployer.execute import StackFailed, execute
 from deployer.drift import detect_drift
 from deployer.recovery import guidance
@@ -132,6 +132,7 @@ def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_buck
         return PlanResult(uploaded, outcome, None, regional)
     known = facts(bundle, allowed)
     review = review_change_set(cfn, outcome.change_set_id, layer_of=bundle.layer_of, stateful_ids_of=bundle.stateful_ids, facts=known)
+    review = replace(review, change_set_type=outcome.type)  # DescribeChangeSet does not return the type; the deployer chose it
     if needs_offline(review) or not review.changes:  # an empty change set is "no changes" only if the templates agree
         # a CREATE change set leaves the new stack in REVIEW_IN_PROGRESS: compared with nothing
         review = offline_review(cfn, bundle, review, describe_stack(cfn, bundle.stack_name), known)
@@ -148,6 +149,16 @@ def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_buck
         report = detect_drift(cfn, holding_data, delay=waiting.delay, max_attempts=waiting.max_attempts)
         review = replace(review, drifted=report.drifted, notes=review.notes + report.notes)
     return PlanResult(uploaded, outcome, review, regional)
+
+
+def with_type(cfn, review: Review) -> Review:
+    """The review of someone else's change set with its type: DescribeChangeSet does not return
+    ChangeSetType, the stack's state tells it (a CREATE change set leaves a new stack in
+    REVIEW_IN_PROGRESS)."""
+    if review.change_set_type:
+        return review
+    stack = describe_stack(cfn, review.stack_name)
+    return replace(review, change_set_type="CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE")
 
 
 def with_hooks(cfn, review: Review, change_set_arn: str, *, local: bool) -> Review:
@@ -220,7 +231,9 @@ def run_regional_first(aws: Aws, bundle: Bundle, result: PlanResult, *, clock: C
 
 
 def outputs(cfn, stack_name: str) -> dict[str, str]:
-    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+    stack = describe_stack(cfn, stack_name)
+    if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS":  # REVIEW_IN_PROGRESS: a first change set awaits review, nothing is created
+        raise NotDeployed(stack_name, f"it has no outputs in {cfn.meta.region_name} (`cfn-strata deploy` creates it)")
     return {o["OutputKey"]: o["OutputValue"] for o in sorted(stack.get("Outputs") or [], key=lambda o: o["OutputKey"])}
 
 
@@ -231,44 +244,84 @@ def launch_url(bundle: Bundle, uploaded: UploadResult, region: str) -> str:
     return quick_create_url(region, uploaded.root.url, bundle.stack_name, bundle.parameters())
 
 
-def retained_resources(cfn, stack_name: str) -> list[str]:
-    """Resources of the stack (and its nested stacks) that stay behind by their DeletionPolicy."""
-    kept = []
+@dataclass(frozen=True)
+class DeletionPlan:
+    """What deleting a stack does, known before anything is deleted: the root's description, the
+    resources deleted per stack ({"root": n, "<layer>": n, ...}; nested stacks themselves not
+    counted), what stays by its DeletionPolicy, and the resources whose deletion protection a
+    blocked failed create needs turned off (deployer/recovery.py)."""
+
+    stack: dict
+    deleted: dict[str, int]
+    kept: tuple[str, ...]
+    protected: tuple = ()
+
+
+def _walk_for_deletion(cfn, stack_name: str) -> tuple[list[str], dict[str, int]]:
+    """(resources that stay by their DeletionPolicy, resources deleted per stack) of the stack and its nested stacks."""
+    import json
+
+    kept, deleted = [], {}
     pending = [(stack_name, "root")]
     while pending:
         name, layer = pending.pop()
         template = cfn.get_template(StackName=name, TemplateStage="Original")["TemplateBody"]
         if isinstance(template, str):
-            import json
-
             template = json.loads(template)
+        staying = set()
         for logical_id, resource in template.get("Resources", {}).items():
             if resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate", "Snapshot"):
                 kept.append(f"{layer}/{logical_id} ({resource['Type']}: {resource['DeletionPolicy']})")
+                if resource["DeletionPolicy"] != "Snapshot":  # a snapshot stays; the resource itself is deleted
+                    staying.add(logical_id)
+        deleted.setdefault(layer, 0)
         for page in cfn.get_paginator("list_stack_resources").paginate(StackName=name):
             for summary in page["StackResourceSummaries"]:
-                if summary["ResourceType"] == "AWS::CloudFormation::Stack" and summary.get("PhysicalResourceId"):
-                    pending.append((summary["PhysicalResourceId"], summary["LogicalResourceId"]))
-    return sorted(kept)
+                if summary["ResourceType"] == "AWS::CloudFormation::Stack":
+                    if summary.get("PhysicalResourceId"):
+                        pending.append((summary["PhysicalResourceId"], summary["LogicalResourceId"]))
+                elif summary["LogicalResourceId"] not in staying and summary.get("ResourceStatus") != "DELETE_COMPLETE":
+                    deleted[layer] += 1
+    return sorted(kept), {"root": deleted.pop("root", 0), **dict(sorted(deleted.items()))}
 
 
-def destroy(cfn, stack_name: str, *, waiting: Waiting = Waiting(), release_failed_create=None, note=lambda s: None, command: str = "cfn-strata destroy") -> list[str]:
-    """Delete the stack; lists what stays by its DeletionPolicy. A stack whose first create failed
-    and whose rollback was blocked by deletion protection (ROLLBACK_FAILED) is deleted only with
-    `release_failed_create` (a function service -> client of the stack's region): protection is
-    then turned off on exactly the resources that create made (deployer/recovery.py)."""
-    from deployer.recovery import ROLLBACK_FAILED, blocked_by_deletion_protection, guidance, release_failed_create as release
+def retained_resources(cfn, stack_name: str) -> list[str]:
+    """Resources of the stack (and its nested stacks) that stay behind by their DeletionPolicy."""
+    return _walk_for_deletion(cfn, stack_name)[0]
 
-    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+
+def deletion_plan(cfn, stack_name: str, *, release_failed_create=None, command: str = "cfn-strata destroy") -> DeletionPlan:
+    """Check the stack can be deleted (it exists: else NotDeployed; termination protection off; a
+    failed create blocked by deletion protection only with `release_failed_create`), then list what
+    deleting it removes and keeps. Reads only."""
+    from deployer.recovery import ROLLBACK_FAILED, blocked_by_deletion_protection, guidance
+
+    stack = describe_stack(cfn, stack_name)
+    if stack is None:
+        raise NotDeployed(stack_name, "nothing to delete")
     if stack.get("EnableTerminationProtection"):
         raise DeployerError(f"stack {stack_name} has termination protection on: turn it off in the console or with `aws cloudformation update-termination-protection --no-enable-termination-protection --stack-name {stack_name}` first")
     protected = blocked_by_deletion_protection(cfn, stack["StackId"]) if stack["StackStatus"] == ROLLBACK_FAILED else []
     if protected and release_failed_create is None:
         raise DeployerError(guidance(cfn, ROLLBACK_FAILED, stack_name=stack_name, stack_id=stack["StackId"], destroy_command=command))
-    kept = retained_resources(cfn, stack_name)
-    if protected:
-        release(release_failed_create, cfn, protected, stack_id=stack["StackId"], note=note)
+    kept, deleted = _walk_for_deletion(cfn, stack_name)
+    return DeletionPlan(stack, deleted, tuple(kept), tuple(protected))
+
+
+def destroy(cfn, stack_name: str, *, plan: DeletionPlan | None = None, waiting: Waiting = Waiting(), release_failed_create=None, note=lambda s: None,
+            command: str = "cfn-strata destroy") -> list[str]:
+    """Delete the stack (after `deletion_plan`, which this calls when not given one); lists what
+    stays by its DeletionPolicy. A stack whose first create failed and whose rollback was blocked
+    by deletion protection (ROLLBACK_FAILED) is deleted only with `release_failed_create` (a
+    function service -> client of the stack's region): protection is then turned off on exactly
+    the resources that create made (deployer/recovery.py)."""
+    from deployer.recovery import release_failed_create as release
+
+    plan = plan or deletion_plan(cfn, stack_name, release_failed_create=release_failed_create, command=command)
+    stack_id = plan.stack["StackId"]
+    if plan.protected:
+        release(release_failed_create, cfn, list(plan.protected), stack_id=stack_id, note=note)
     else:
-        cfn.delete_stack(StackName=stack["StackId"])
-    cfn.get_waiter("stack_delete_complete").wait(StackName=stack["StackId"], WaiterConfig=waiting.config())
-    return kept
+        cfn.delete_stack(StackName=stack_id)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=stack_id, WaiterConfig=waiting.config())
+    return list(plan.kept)

@@ -396,6 +396,10 @@ def _cause(change: ResourceChange) -> str:
     return "; ".join(f"{p.name or p.attribute} ({p.requires_recreation}, {p.change_source or '?'}{': ' + p.causing_entity if p.causing_entity else ''})" for p in change.causes)
 
 
+# What the per-layer counts of summary_line mean (table caption, Markdown, HTML, README).
+SUMMARY_LEGEND = "per layer: +N added, ~N modified in place, ±N replaced, -N removed"
+
+
 def summary_line(review: Review) -> str:
     parts = [f"{s.layer}: +{s.adds} ~{s.modifies} ±{s.replaces} -{s.removes}" for s in review.summaries()]
     highest = review.highest.label if review.highest else "none"
@@ -411,7 +415,7 @@ def to_markdown(review: Review) -> str:
         why = "; ".join(c.reasons + ((f"caused by {_cause(c)}",) if c.causes and c.replaces else ()))
         cells = [f"**{c.risk.label}**" if c.risk >= Risk.HIGH else c.risk.label, c.layer, f"`{c.logical_id}`", c.resource_type, c.action, c.replacement or "-", c.policy_action or "-", _properties(c), why or "-"]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
-    lines += ["", f"**Summary:** {summary_line(review)}"]
+    lines += ["", f"**Summary:** {summary_line(review)}", f"({SUMMARY_LEGEND})"]
     if review.drifted:
         lines += ["", f"**Drifted resources** ({len(review.drifted)}): changed outside CloudFormation; the change set was computed against the template, not what is deployed", ""]
         lines += [f"- `{d.layer}/{d.logical_id}` {d.resource_type} **{d.status}**" + (f": {', '.join(d.properties)}" if d.properties else "") for d in review.drifted]
@@ -454,7 +458,7 @@ def drift_table(review: Review):
 def to_table(review: Review):
     from rich.table import Table
 
-    table = Table(title=f"change set {review.change_set_name} on {review.stack_name}", caption=summary_line(review))
+    table = Table(title=f"change set {review.change_set_name} on {review.stack_name}", caption=f"{summary_line(review)}\n{SUMMARY_LEGEND}")
     for column in ("risk", "layer", "logical id", "type", "action", "replacement", "old copy", "changed properties", "why"):
         table.add_column(column, overflow="fold")
     styles = {Risk.WILL_FAIL: "bold white on magenta", Risk.DATA_LOSS: "bold white on red", Risk.HIGH: "bold red", Risk.MEDIUM: "yellow", Risk.LOW: "green"}
@@ -481,7 +485,7 @@ def to_compact_table(review: Review):
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"change set {review.change_set_name} on {review.stack_name}", caption=summary_line(review),
+    table = Table(title=f"change set {review.change_set_name} on {review.stack_name}", caption=f"{summary_line(review)}\n{SUMMARY_LEGEND}",
                   box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, title_justify="left", caption_justify="left")
     table.add_column("risk", no_wrap=True, min_width=max(len(r.label) for r in Risk))
     table.add_column("change (layer/logical id type, action, replacement, old copy)", overflow="fold", ratio=1)

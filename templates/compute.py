@@ -410,6 +410,9 @@ def _task_definition(b: LayerBuilder, svc_name: str, svc: ServiceConfig, reposit
             )
         )
     optional = {"Volumes": volumes} if volumes else {}
+    exceptions = svc.hardening_metadata(svc_name)  # writable_root_reason / root_user_reason, read by lint W9008
+    if exceptions:
+        optional["Metadata"] = {"cfn-strata": exceptions}
     definition = b.add(
         ecs.TaskDefinition(
             logical_id("service", svc_name, "TaskDefinition"),

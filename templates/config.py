@@ -297,9 +297,19 @@ class ServiceConfig(Model):
     xray: bool = Field(False, description="Run the X-Ray daemon sidecar.")
     user: str = Field(
         "1000:1000", pattern=r"^[a-z_][\w.-]{0,31}(:[a-z_][\w.-]{0,31})?$|^\d{1,10}(:\d{1,10})?$",
-        description="User the app container runs as (uid[:gid] or a name the image defines); non-root by default (lint W9008 warns on root or 0).",
+        description="User the app container runs as (uid[:gid] or a name the image defines); non-root by default; root or 0 needs root_user_reason (lint W9008).",
     )
-    readonly_root_filesystem: bool = Field(True, description="Run the container with a read-only root file system (a scratch volume is mounted at /tmp).")
+    readonly_root_filesystem: bool = Field(True, description="Run the container with a read-only root file system (a scratch volume is mounted at /tmp). false needs writable_root_reason.")
+    writable_root_reason: str | None = Field(
+        None, min_length=10, max_length=300,
+        description="Why the container needs a writable root file system; required with readonly_root_filesystem: false, refused otherwise. "
+                    "Recorded in the task definition's Metadata (cfn-strata.writable_root and cfn-strata.reason), where lint W9008 and reviewers read it.",
+    )
+    root_user_reason: str | None = Field(
+        None, min_length=10, max_length=300,
+        description="Why the container runs as root (user root or 0, e.g. to bind a port below 1024); required with such a user, refused otherwise. "
+                    "Recorded in the task definition's Metadata (cfn-strata.root_user and cfn-strata.reason), where lint W9008 and reviewers read it.",
+    )
     container_health_check: bool = Field(True, description="Container health check: curl or wget on health_check.path inside the container (the image needs one of them).")
 
     @property
@@ -325,6 +335,36 @@ class ServiceConfig(Model):
                 f"allowed with a non-root user: {PRIVILEGED_PORTS}-65535 (e.g. 8080; the load balancer still listens on 80/443)",
             )
         return self
+
+    @model_validator(mode="after")
+    def _hardening_reasons(self) -> "ServiceConfig":
+        # Lint W9008 refuses a writable root file system and a root user unless the task
+        # definition's Metadata names the container with a reason: the params say the reason.
+        if not self.readonly_root_filesystem and not self.writable_root_reason:
+            raise KeyedError("readonly_root_filesystem", "false needs writable_root_reason: say why the container writes outside /tmp "
+                                                         "(it goes into the task definition's Metadata, which lint W9008 reads)")
+        if self.readonly_root_filesystem and self.writable_root_reason:
+            raise KeyedError("writable_root_reason", "is only for readonly_root_filesystem: false; remove it")
+        if self.runs_as_root and not self.root_user_reason:
+            raise KeyedError("user", f"{self.user!r} is root and needs root_user_reason: say why the container runs as root "
+                                     f"(it goes into the task definition's Metadata, which lint W9008 reads), or use a non-root user (ports {PRIVILEGED_PORTS}-65535)")
+        if not self.runs_as_root and self.root_user_reason:
+            raise KeyedError("root_user_reason", f"is only for a root user (root or 0); user is {self.user!r}; remove it")
+        return self
+
+    def hardening_metadata(self, container: str) -> dict:
+        """The task definition's cfn-strata Metadata for the exceptions the params state, {} when none."""
+        found: dict = {}
+        reasons = []
+        if not self.readonly_root_filesystem:
+            found["writable_root"] = [container]
+            reasons.append(f"writable root file system: {self.writable_root_reason}")
+        if self.runs_as_root:
+            found["root_user"] = [container]
+            reasons.append(f"runs as root: {self.root_user_reason}")
+        if reasons:
+            found["reason"] = "; ".join(reasons)
+        return found
 
     @model_validator(mode="after")
     def _counts(self) -> "ServiceConfig":

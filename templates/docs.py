@@ -266,6 +266,8 @@ CONNECTOR_TYPES = {
     "AWS::Lambda::EventSourceMapping", "AWS::Lambda::Permission",
 }
 SECURITY_GROUP = "AWS::EC2::SecurityGroup"
+LISTENER, LOAD_BALANCER = "AWS::ElasticLoadBalancingV2::Listener", "AWS::ElasticLoadBalancingV2::LoadBalancer"
+TARGET_GROUP = "AWS::ElasticLoadBalancingV2::TargetGroup"
 # Properties whose references are not traffic (access logs go to a bucket; nobody calls it).
 NOT_TRAFFIC = {"Logging", "LoadBalancerAttributes", "LoggingConfiguration", "LogDestinationConfigs", "AccessLogSettings", "Tags"}
 SHAPES = {"round": ('("', '")'), "box": ('["', '"]'), "db": ('[("', '")]'), "guard": ('{{"', '"}}'), "stack": ('[["', '"]]'), "user": ('(["', '"])')}
@@ -363,7 +365,9 @@ def _traffic(graph: _Graph) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]
                 seen.add(other)
                 if _is_node(graph.types[other]):
                     link(start, other)
-                elif graph.types[other] in CONNECTOR_TYPES:
+                elif graph.types[other] in CONNECTOR_TYPES and (graph.types[other] != LISTENER or graph.types[start] == LOAD_BALANCER):
+                    # a listener joins its load balancer to every rule: walked through from any other
+                    # resource it would link each target group to every service behind the listener
                     queue.append(other)
 
     # 2. Security group rules: who may open connections to whom.
@@ -407,36 +411,81 @@ def _node(node_id: str, label: str, shape: str) -> str:
     return f"{node_id}{opening}{_label(label)}{closing}"
 
 
-def mermaid(manifest: dict, documents: dict[str, dict]) -> str:
-    """A Mermaid flowchart: one group per layer holding its stack and its request-path resources,
-    traffic arrows between them, and dotted arrows for the nested-stack wiring (which outputs feed
-    which layer's parameters)."""
-    graph = _Graph(manifest, documents)
+def node_label(title: str, logical_id: str) -> str:
+    """"Load balancer" for LoadBalancer, "ECS service<br/>Api" for ServiceApiService: the kind, then
+    what the logical id adds to it (its words the kind does not already say), never a repeat."""
+    said = {w.lower() for w in title.split()}
+    rest = [w for w in _words(logical_id).split() if w.lower() not in said]
+    name = " ".join(rest)
+    return f"{title}<br/>{name}" if name else title
+
+
+def _entries(graph: _Graph, arrows: set[tuple[str, str]], nodes) -> list[str]:
+    """Where users come in: the front doors (CloudFront, APIs, load balancers) no arrow leads to."""
+    return sorted(n for n in nodes if graph.types[n] in NODE_TYPES and 0 < NODE_TYPES[graph.types[n]][2] <= 3 and not any(b == n for _, b in arrows))
+
+
+def _path(graph: _Graph) -> tuple[list[str], set[tuple[str, str]], set[tuple[str, str]]]:
+    """(the resources on the request path, traffic arrows, guard links): what a request from the
+    users reaches through the front doors and the traffic arrows, and the guards in front of it.
+    Nothing else: not the VPC (no traffic arrow), not the pipeline and its artifact bucket (no
+    request reaches them). An Aurora writer or reader is drawn as its cluster."""
     arrows, guards = _traffic(graph)
-    linked = {n for pair in arrows | guards for n in pair}
-    shown = sorted(
-        n for n, kind in graph.types.items()
-        if ((kind in NODE_TYPES and (kind not in LINKED_ONLY or n in linked)) or (kind in GUARD_TYPES)) and not _cluster_member(graph, n)
-    )
+    arrows = {(a, b) for a, b in arrows if not (_cluster_member(graph, a) or _cluster_member(graph, b))}
+    reached = set(_entries(graph, arrows, {n for pair in arrows for n in pair} | set(graph.types)))
+    queue = deque(sorted(reached))
+    while queue:
+        node = queue.popleft()
+        for a, b in sorted(arrows):
+            if a == node and b not in reached:
+                reached.add(b)
+                queue.append(b)
+    path_guards = {(g, n) for g, n in guards if n in reached}
+    shown = sorted(reached | {g for g, _ in path_guards})
+    on_path = {(a, b) for a, b in arrows if a in reached and b in reached}
+    # load balancer -> service beside load balancer -> target group -> service says it twice: keep the hop
+    hops = {(a, c) for a, b in on_path for b2, c in on_path if b == b2 and graph.types[b] == TARGET_GROUP}
+    return shown, on_path - hops, path_guards
+
+
+def mermaid(manifest: dict, documents: dict[str, dict]) -> str:
+    """The request path: users, then every resource traffic passes through, grouped by the layer
+    (nested stack) that owns it; solid arrows are traffic (references, listener rules, security
+    group rules), dotted lines are guards (WAF, Cognito). The wiring between the stacks is the
+    second view (wiring_mermaid)."""
+    graph = _Graph(manifest, documents)
+    shown, arrows, guards = _path(graph)
     ids = {n: _node_id(*n.split(":", 1)) for n in shown}
     lines = ["flowchart LR", '  users(["Users"])']
     for stack in graph.stacks:
         layer = stack["layer"]
+        members = [n for n in shown if n.startswith(layer + ":")]
+        if not members:
+            continue
         lines.append(f'  subgraph layer_{_node_id(layer)}["{_label(layer + " layer")}"]')
-        lines.append("    " + _node(_node_id(layer, "stack"), f"{stack['logical_id']} ({len(graph.documents[layer].get('Resources', {}))} resources)", "stack"))
-        for node in (n for n in shown if n.startswith(layer + ":")):
+        for node in members:
             kind = graph.types[node]
             name = node.split(":", 1)[1]
             if kind in GUARD_TYPES:
-                lines.append("    " + _node(ids[node], f"{GUARD_TYPES[kind]}<br/>{_words(name)}", "guard"))
+                lines.append("    " + _node(ids[node], node_label(GUARD_TYPES[kind], name), "guard"))
             else:
                 title, shape, _ = NODE_TYPES[kind]
-                lines.append("    " + _node(ids[node], f"{title}<br/>{_words(name)}", shape))
+                lines.append("    " + _node(ids[node], node_label(title, name), shape))
         lines.append("  end")
-    entries = sorted(n for n in shown if graph.types[n] in NODE_TYPES and 0 < NODE_TYPES[graph.types[n]][2] <= 3 and not any(b == n for _, b in arrows))
-    lines += [f"  users --> {ids[n]}" for n in entries]
-    lines += [f"  {ids[a]} --> {ids[b]}" for a, b in sorted(arrows) if a in ids and b in ids]
-    lines += [f"  {ids[a]} -.- {ids[b]}" for a, b in sorted(guards) if a in ids and b in ids]
+    lines += [f"  users --> {ids[n]}" for n in _entries(graph, arrows, shown)]
+    lines += [f"  {ids[a]} --> {ids[b]}" for a, b in sorted(arrows)]
+    lines += [f"  {ids[a]} -.- {ids[b]}" for a, b in sorted(guards)]
+    return "\n".join(lines) + "\n"
+
+
+def wiring_mermaid(manifest: dict, documents: dict[str, dict]) -> str:
+    """The root's wiring: one node per nested stack, a dotted arrow per (source, consumer) pair
+    labelled with the outputs passed into the consumer's parameters."""
+    graph = _Graph(manifest, documents)
+    lines = ["flowchart LR"]
+    for stack in graph.stacks:
+        layer = stack["layer"]
+        lines.append("  " + _node(_node_id(layer, "stack"), f"{layer}: {stack['logical_id']}<br/>{len(graph.documents[layer].get('Resources', {}))} resources", "stack"))
     wiring: dict[tuple[str, str], set[str]] = {}
     for stack in graph.stacks:
         for wire in stack.get("inputs", {}).values():
@@ -445,11 +494,26 @@ def mermaid(manifest: dict, documents: dict[str, dict]) -> str:
                 wiring.setdefault((source, stack["layer"]), set()).add(output)
     for (source, target), outputs in sorted(wiring.items()):
         lines.append(f'  {_node_id(source, "stack")} -.->|"{_label(", ".join(sorted(outputs)))}"| {_node_id(target, "stack")}')
-    lines += [
-        "  classDef stack fill:#eef,stroke:#669",
-        "  class " + ",".join(_node_id(s["layer"], "stack") for s in graph.stacks) + " stack",
-    ]
     return "\n".join(lines) + "\n"
+
+
+def layers_table(manifest: dict, documents: dict[str, dict]) -> list[str]:
+    """Every layer in deployment order: its stack, how many resources, which of them are on the
+    request path, and which layers it feeds."""
+    graph = _Graph(manifest, documents)
+    shown, _, _ = _path(graph)
+    feeds: dict[str, set[str]] = {}
+    for stack in graph.stacks:
+        for wire in stack.get("inputs", {}).values():
+            source = wire.split(".", 1)[0]
+            if source in graph.documents:
+                feeds.setdefault(source, set()).add(stack["layer"])
+    rows = ["| layer | nested stack | resources | on the request path | feeds |", "|---|---|---|---|---|"]
+    for stack in graph.stacks:
+        layer = stack["layer"]
+        on_path = [node_label(GUARD_TYPES.get(graph.types[n]) or NODE_TYPES[graph.types[n]][0], n.split(":", 1)[1]).replace("<br/>", " ") for n in shown if n.startswith(layer + ":")]
+        rows.append(f"| {layer} | `{stack['logical_id']}` | {len(graph.documents[layer].get('Resources', {}))} | {', '.join(on_path) or '-'} | {', '.join(sorted(feeds.get(layer, ()))) or '-'} |")
+    return rows
 
 
 def architecture_markdown(manifest: dict, documents: dict[str, dict]) -> str:
@@ -458,12 +522,27 @@ def architecture_markdown(manifest: dict, documents: dict[str, dict]) -> str:
         f"# Architecture: {app} / {env}",
         "",
         f"Derived by cfn-strata from the generated templates of `{app}` ({env}, {manifest['region']}); do not edit, run `cfn-strata docs` again.",
-        "Groups are layers (nested stacks); solid arrows are traffic (references and security group rules); dotted lines are guards (WAF, Cognito); "
-        "dotted arrows between stacks are the root's wiring, labelled with the outputs passed.",
+        "",
+        "## Request path",
+        "",
+        "Groups are layers (nested stacks); solid arrows are traffic (references, listener rules and security group rules); "
+        "dotted lines are guards (WAF, Cognito).",
         "",
         "```mermaid",
         mermaid(manifest, documents).rstrip(),
         "```",
+        "",
+        "## Layers",
+        "",
+        *layers_table(manifest, documents),
+        "",
+        "<details><summary>Wiring between the nested stacks (which outputs the root passes into which layer's parameters)</summary>",
+        "",
+        "```mermaid",
+        wiring_mermaid(manifest, documents).rstrip(),
+        "```",
+        "",
+        "</details>",
         "",
     ])
 

@@ -6,6 +6,7 @@ Every failure becomes one `ConfigError` naming the file that set the offending k
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from pathlib import Path
@@ -124,6 +125,40 @@ def _blame(sources: list[tuple[Path | str, dict]], loc: list) -> str:
     return display_path(sources[0][0])
 
 
+def _scalar_text(path: Path, loc: tuple) -> str | None:
+    """The text a scalar had in the YAML file before YAML typed it (`16.10` for the float 16.1), or
+    None when the file does not hold that key as a scalar."""
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, yaml.YAMLError):
+        return None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            node = next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            return None
+    return node.value if isinstance(node, yaml.ScalarNode) else None
+
+
+def _typed_by_yaml(error: dict, source: Path) -> str | None:
+    """A string key YAML read as a number or a boolean (`engine_version: 16.10` arrives as 16.1):
+    say so and how to quote it, instead of pydantic's "(got 16.1)"."""
+    given = error.get("input")
+    if error["type"] != "string_type" or not isinstance(given, (bool, int, float)):
+        return None
+    text = _scalar_text(source, tuple(error["loc"])) or str(given)
+    kind = "a boolean" if isinstance(given, bool) else "a number"
+    shown = str(given).lower() if isinstance(given, bool) else repr(given)
+    return f"YAML read {text} as {kind} ({shown}), and this key takes text: put the value in quotes, e.g. {error['loc'][-1]}: '{text}'"
+
+
+def _did_you_mean(key: Any, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`? " if close else ""
+
+
 def _pydantic_message(error: dict) -> str:
     kind, message = error["type"], error["msg"]
     if kind == "extra_forbidden":
@@ -215,14 +250,16 @@ def load_config(application: str, environment: str, root: Path | None = None, *,
         cause = first.get("ctx", {}).get("error")
         if isinstance(cause, KeyedError):
             loc += (cause.key,)
-        message = _pydantic_message(first)
+        blamed = _blame(sources, list(loc))
+        files = [p for p, _ in sources if isinstance(p, Path) and display_path(p) == blamed]  # a flag (--suffix) has no YAML text
+        message = (_typed_by_yaml(first, files[0]) if files else None) or _pydantic_message(first)
         if first["type"] == "extra_forbidden":
             allowed = _allowed_keys(loc)
-            message = f"unknown key; allowed keys here: {', '.join(allowed)}" if allowed else message
+            message = f"unknown key; {_did_you_mean(loc[-1], allowed)}allowed keys here: {', '.join(allowed)}" if allowed else message
         more = len(err.errors()) - 1
         if more:
             message += f" (and {more} more problem{'s' if more > 1 else ''})"
-        raise ConfigError(_blame(sources, list(loc)), key_path(loc), message) from None
+        raise ConfigError(blamed, key_path(loc), message) from None
 
     if cfg.application != application:
         raise ConfigError(_blame(sources, ["application"]), "application", f"{cfg.application!r} must equal its folder name {application!r}")

@@ -7,8 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -136,16 +136,48 @@ def output_dir(out: Path, cfg: AppConfig, suffix_override: str | None = None) ->
     return out / cfg.application / deployment_folder(cfg.environment.name, suffix_override)
 
 
-def write_atomically(target: Path, files: dict[str, bytes]) -> None:
-    """Write into a sibling temporary folder, then swap it in; on any failure `target` is as it was."""
+# What other commands write into OUT/<app>/<env>/ beside the generated templates: `docs`/`upload`
+# (the launch kit), `plan -o html` (the review page), `upload` (CodePipeline's template
+# configuration). Regeneration carries them over into the new folder (they are the record of what
+# was uploaded or reviewed, and only the command that wrote one can write it again); the CLI says
+# which ones describe the templates as they were.
+KEPT_ON_REGENERATION = ("docs", "review.html", "template-configuration.json")
+
+
+def _sibling_folder(target: Path, role: str) -> Path:
+    """A new, empty folder beside `target`, created with the process's umask like any other tool's
+    output (tempfile.mkdtemp would make it 0700, and the swap would keep that mode)."""
+    while True:
+        candidate = target.parent / f".{target.name}.{role}-{secrets.token_hex(4)}"
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+
+
+def write_atomically(target: Path, files: dict[str, bytes], keep: tuple[str, ...] = ()) -> list[str]:
+    """Write into a sibling temporary folder, then swap it in; on any failure `target` is as it was.
+    The entries `keep` names are copied over from the old folder when they are there (and not among
+    `files`); returns the names copied."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+    staging = _sibling_folder(target, "new")
+    kept = []
     try:
         for name, body in files.items():
             (staging / name).write_bytes(body)
+        for name in keep:
+            source = target / name
+            if name in files or not (source.is_file() or source.is_dir()) or source.is_symlink():
+                continue
+            if source.is_dir():
+                shutil.copytree(source, staging / name)
+            else:
+                shutil.copy2(source, staging / name)
+            kept.append(name)
         old = None
         if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            old = _sibling_folder(target, "old")
             os.rmdir(old)
             os.replace(target, old)
         os.replace(staging, target)
@@ -154,10 +186,12 @@ def write_atomically(target: Path, files: dict[str, bytes]) -> None:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    return kept
 
 
 def write_profile(rendered: RenderedProfile, out: Path, stamp: str | None = None) -> Path:
-    """Write the profile's folder in one swap; `stamp` (templates/freshness.py) goes in with it."""
+    """Write the profile's folder in one swap; `stamp` (templates/freshness.py) goes in with it, and
+    what other commands wrote there (KEPT_ON_REGENERATION) is carried over."""
     target = output_dir(out, rendered.cfg, rendered.manifest.get("suffix_override"))
-    write_atomically(target, rendered.files | ({STAMP_FILE: stamp.encode()} if stamp else {}))
+    write_atomically(target, rendered.files | ({STAMP_FILE: stamp.encode()} if stamp else {}), keep=KEPT_ON_REGENERATION)
     return target

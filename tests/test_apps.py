@@ -274,7 +274,7 @@ def test_mysql_with_read_replicas_and_io1_storage_renders_iops_on_every_instance
     Iops if using StorageType io1'). The model now takes iops and every instance carries it."""
 
     def change(document):
-        document["database"].update(replicas=2, storage_type="io1", allocated_storage=100, iops=3000)
+        document["database"].update(replicas=2, managed_master_password=False, storage_type="io1", allocated_storage=100, iops=3000)
 
     cfg = _variant(tmp_path, "smart-task", "prod", change)
     data = json.loads(render(cfg).files["data.json"])

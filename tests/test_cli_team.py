@@ -94,11 +94,14 @@ def test_a_pr_environment_is_deployed_from_the_dev_overlay_and_destroyed(aws_env
     assert live == set()
 
 
-def test_destroy_asks_for_the_suffixed_stack_name(aws_env, clients, tmp_path):
+def test_destroy_looks_for_the_suffixed_stack_before_it_asks(aws_env, clients, tmp_path):
+    # issue 16: destroy checks that the stack exists before it asks for the name (the name mismatch
+    # itself, exit 4, is tested in test_newcomer.py)
     result = CliRunner().invoke(generate.cli, ["destroy", "product-catalog", "--env", "dev", "--suffix", "pr-9", "--endpoint-url", aws_env,
                                                "--out", str(tmp_path / "dist"), "--params", str(PARAMS)], input="product-catalog-pr5706\n")
-    assert "type the stack name (product-catalog-pr-9)" in result.output
-    assert result.exit_code == 1 and "nothing deleted" in result.output
+    assert result.exit_code == 0, result.output
+    assert "stack product-catalog-pr-9 is not deployed: nothing to delete" in result.output
+    assert "type the stack name" not in result.output
 
 
 def test_generate_writes_the_suffixed_deployment_beside_the_environment(tmp_path):

@@ -439,7 +439,7 @@ def test_fargate_and_spot_together_put_the_base_task_on_the_first():
 
 
 def test_container_health_check_and_read_only_root_can_be_turned_off():
-    d = variant("product-catalog", "dev", {"services": {"api": {"container_health_check": False, "readonly_root_filesystem": False}}})
+    d = variant("product-catalog", "dev", {"services": {"api": {"container_health_check": False, "readonly_root_filesystem": False, "writable_root_reason": "the app unpacks plugins at start"}}})
     app = container(d, "Api")
     assert "HealthCheck" not in app and "MountPoints" not in app
     assert app["ReadonlyRootFilesystem"] is False
@@ -494,9 +494,36 @@ def test_the_image_tag_parameter_admits_empty_and_tags_only():
 
 @pytest.mark.parametrize("user", ["0", "0:0", "root", "root:root"])
 def test_a_port_below_1024_is_allowed_for_a_root_container(user):
-    d = variant("smart-task", "dev", {"services": {"frontend": {"port": 80, "user": user}}})
+    d = variant("smart-task", "dev", {"services": {"frontend": {"port": 80, "user": user, "root_user_reason": "binds port 80 inside the container"}}})
     assert container(d, "Frontend")["PortMappings"] == [{"ContainerPort": 80, "Protocol": "tcp"}]
     assert container(d, "Frontend")["User"] == user
+    assert d["Resources"]["ServiceFrontendTaskDefinition"]["Metadata"] == {"cfn-strata": {"root_user": ["frontend"], "reason": "runs as root: binds port 80 inside the container"}}
+
+
+def test_root_and_a_writable_root_state_their_reasons_in_the_task_definition_metadata():
+    """Issue 16: the W9008 opt-out the lint advice names is reachable from the params."""
+    d = variant("smart-task", "dev", {"services": {"frontend": {
+        "user": "root", "root_user_reason": "the image's entrypoint drops privileges itself",
+        "readonly_root_filesystem": False, "writable_root_reason": "nginx writes its pid and cache under /var",
+    }}})
+    assert d["Resources"]["ServiceFrontendTaskDefinition"]["Metadata"] == {"cfn-strata": {
+        "root_user": ["frontend"], "writable_root": ["frontend"],
+        "reason": "writable root file system: nginx writes its pid and cache under /var; runs as root: the image's entrypoint drops privileges itself",
+    }}
+    assert container(d, "Frontend")["ReadonlyRootFilesystem"] is False
+    assert "Metadata" not in variant("smart-task", "dev", {})["Resources"]["ServiceFrontendTaskDefinition"]  # hardened: no opt-out
+
+
+@pytest.mark.parametrize(("changes", "key", "message"), [
+    ({"readonly_root_filesystem": False}, "readonly_root_filesystem", "false needs writable_root_reason"),
+    ({"writable_root_reason": "writes its cache to /var"}, "writable_root_reason", "is only for readonly_root_filesystem: false"),
+    ({"user": "root"}, "user", "'root' is root and needs root_user_reason"),
+    ({"root_user_reason": "binds port 80 as root"}, "root_user_reason", "is only for a root user"),
+])
+def test_hardening_exceptions_need_a_reason_and_only_then(changes, key, message):
+    data = deep_merge(load_config("smart-task", "dev", REPO_PARAMS).model_dump(), {"services": {"frontend": changes}})
+    with pytest.raises(ValidationError, match=message):
+        AppConfig.model_validate(data)
 
 
 @pytest.mark.parametrize(("port", "user", "refused"), [(1023, "1000:1000", True), (1024, "1000:1000", False), (443, "app", True), (80, "10:0", True)])

@@ -439,6 +439,8 @@ def test_the_review_command_reads_property_values_and_hooks(monkeypatch, tmp_pat
         stub.add_response("describe_change_set", ROOT_PAGE, {"ChangeSetName": ROOT_CS, "IncludePropertyValues": True})
         stub.add_response("describe_change_set", COMPUTE_PAGE, {"ChangeSetName": COMPUTE_CS, "IncludePropertyValues": True})
         stub.add_response("list_hook_results", HOOKS_PAGE_2, {"TargetType": "CHANGE_SET", "TargetId": ROOT_CS})
+        # the change set's type (DescribeChangeSet has none) from the stack's state
+        stub.add_response("describe_stacks", {"Stacks": [{"StackName": STACK, "StackStatus": "UPDATE_COMPLETE", "CreationTime": "2025-01-01T00:00:00Z"}]}, {"StackName": STACK})
         result = CliRunner().invoke(generate.cli, ["review", "product-catalog", "--env", "dev", "--change-set", "cfn-strata-pipeline", "-o", "markdown",
                                                    "--out", str(tmp_path / "dist")])
         stub.assert_no_pending_responses()

@@ -225,34 +225,69 @@ def check_mermaid(text: str) -> tuple[set[str], list[tuple[str, str, str]], list
 # The request path each profile's picture must show: (node ids, traffic arrows).
 REQUEST_PATHS = {
     "product-catalog": (["edge_Distribution", "edge_LoadBalancer", "compute_ServiceApiService", "data_DatabaseCluster"],
-                        [("users", "edge_Distribution"), ("edge_Distribution", "edge_LoadBalancer"), ("edge_LoadBalancer", "compute_ServiceApiService"),
+                        [("users", "edge_Distribution"), ("edge_Distribution", "edge_LoadBalancer"), ("edge_LoadBalancer", "edge_ServiceApiTargetGroup"), ("edge_ServiceApiTargetGroup", "compute_ServiceApiService"),
                          ("compute_ServiceApiService", "data_DatabaseCluster")]),
     "ecs-ec2-api": (["edge_LoadBalancer", "compute_ServiceApiService", "data_Database"],
-                    [("users", "edge_LoadBalancer"), ("edge_LoadBalancer", "compute_ServiceApiService"), ("compute_ServiceApiService", "data_Database")]),
+                    [("users", "edge_LoadBalancer"), ("edge_LoadBalancer", "edge_ServiceApiTargetGroup"), ("edge_ServiceApiTargetGroup", "compute_ServiceApiService"), ("compute_ServiceApiService", "data_Database")]),
     "mycandidate": (["edge_Distribution", "edge_LoadBalancer", "compute_ServiceWebService", "data_CacheReplicationGroup", "data_FileSystem", "edge_CloudFrontWebAcl"],
-                    [("users", "edge_Distribution"), ("edge_Distribution", "edge_LoadBalancer"), ("edge_LoadBalancer", "compute_ServiceWebService"),
+                    [("users", "edge_Distribution"), ("edge_Distribution", "edge_LoadBalancer"), ("edge_LoadBalancer", "edge_ServiceWebTargetGroup"), ("edge_ServiceWebTargetGroup", "compute_ServiceWebService"),
                      ("compute_ServiceWebService", "data_FileSystem")]),
     "product-management": (["edge_Distribution", "edge_HttpApi", "edge_LoadBalancer", "compute_ServiceBackendService", "data_Database", "edge_SpaBucket"],
                            [("users", "edge_Distribution"), ("users", "edge_HttpApi"), ("edge_HttpApi", "edge_LoadBalancer"),
                             ("edge_Distribution", "edge_SpaBucket"), ("compute_ServiceBackendService", "data_Database")]),
-    "smart-task": (["edge_Distribution", "edge_LoadBalancer", "compute_ServiceBackendService", "compute_ServiceFrontendService", "data_Database", "auth_UserPool"],
-                   [("users", "edge_Distribution"), ("edge_LoadBalancer", "compute_ServiceBackendService"), ("compute_ServiceBackendService", "data_Database")]),
+    "smart-task": (["edge_Distribution", "edge_LoadBalancer", "compute_ServiceBackendService", "compute_ServiceFrontendService", "data_Database"],
+                   [("users", "edge_Distribution"), ("edge_LoadBalancer", "edge_ServiceBackendTargetGroup"), ("edge_ServiceBackendTargetGroup", "compute_ServiceBackendService"), ("compute_ServiceBackendService", "data_Database")]),
 }
 
 
 @pytest.mark.parametrize("app,env", ALL_TARGETS)
-def test_mermaid_is_valid_and_shows_every_layer_and_the_wiring(app, env):
+def test_mermaid_request_path_first_and_the_wiring_in_a_second_view(app, env):
     b = bundle(app, env)
     text = docs.mermaid(b.manifest, documents(b))
     assert text == docs.mermaid(b.manifest, documents(b))  # deterministic
     defined, edges, subgraphs = check_mermaid(text)
     layers = [s["layer"] for s in b.nested_stacks]
-    assert subgraphs == [f"layer_{docs._node_id(layer)}" for layer in layers]
-    assert {f"{docs._node_id(layer)}_stack" for layer in layers} <= defined
-    # the nested-stack wiring: one dotted arrow per (source layer, consuming layer)
+    # the request path: layer groups in deployment order, only the layers it passes through
+    assert subgraphs == [f"layer_{docs._node_id(layer)}" for layer in layers if f"layer_{docs._node_id(layer)}" in subgraphs] and subgraphs
+    assert {arrow for _, arrow, _ in edges} <= {"-->", "-.-"}  # no wiring here
+    touched = {n for a, _, b_ in edges for n in (a, b_)}
+    assert defined == touched  # no floating node (the VPC was one)
+    assert not any(n.endswith("_Vpc") or n.endswith("_stack") for n in defined)
+    for label in re.findall(r'"([^"]*)"', text):  # no "Load balancer<br/>Load Balancer"
+        title, _, name = label.partition("<br/>")
+        assert not {w.lower() for w in name.split()} & {w.lower() for w in title.split()}, label
+    # the second view: every layer's stack, one dotted arrow per (source layer, consuming layer)
+    wiring = docs.wiring_mermaid(b.manifest, documents(b))
+    defined, edges, subgraphs = check_mermaid(wiring)
+    assert defined == {f"{docs._node_id(layer)}_stack" for layer in layers} and subgraphs == []
     wired = {(a, b_) for a, arrow, b_ in edges if arrow == "-.->"}
     expected = {(f"{docs._node_id(w.split('.')[0])}_stack", f"{docs._node_id(s['layer'])}_stack") for s in b.nested_stacks for w in s.get("inputs", {}).values() if w.split(".")[0] in layers}
-    assert wired == expected
+    assert wired == expected and len(edges) == len(expected)
+    # architecture.md: the path, the layers table (every layer), then the wiring inside <details>
+    page = docs.architecture_markdown(b.manifest, documents(b))
+    assert page.index("## Request path") < page.index("## Layers") < page.index("<details><summary>Wiring between the nested stacks") < page.index(wiring.splitlines()[1])
+    assert all(f"| {layer} | `{s['logical_id']}` | {len(documents(b)[s['file']]['Resources'])} |" in page for layer, s in zip(layers, b.nested_stacks))
+
+
+def test_labels_say_the_kind_then_what_the_logical_id_adds():
+    assert docs.node_label("Load balancer", "LoadBalancer") == "Load balancer"
+    assert docs.node_label("ECS service", "ServiceApiService") == "ECS service<br/>Api"
+    assert docs.node_label("Target group", "ServiceApiTargetGroup") == "Target group<br/>Service Api"
+    assert docs.node_label("Aurora", "DatabaseCluster") == "Aurora<br/>Database Cluster"
+
+
+def test_the_pipeline_and_the_vpc_are_not_on_the_request_path():
+    b = bundle("product-catalog", "prod")
+    defined, edges, _ = check_mermaid(docs.mermaid(b.manifest, documents(b)))
+    assert not {"cicd_PipelineBackend", "cicd_ArtifactBucket", "network_Vpc"} & defined
+    # the hop through the target group, not a second direct arrow beside it
+    assert ("edge_LoadBalancer", "-->", "edge_ServiceApiTargetGroup") in edges and ("edge_ServiceApiTargetGroup", "-->", "compute_ServiceApiService") in edges
+    assert ("edge_LoadBalancer", "-->", "compute_ServiceApiService") not in edges
+    smart = bundle("smart-task", "prod")
+    _, edges, _ = check_mermaid(docs.mermaid(smart.manifest, documents(smart)))
+    into = {(a, b_) for a, _, b_ in edges if a.endswith("TargetGroup")}
+    assert into == {("edge_ServiceBackendTargetGroup", "compute_ServiceBackendService"), ("edge_ServiceBackendGreenTargetGroup", "compute_ServiceBackendService"),
+                    ("edge_ServiceFrontendTargetGroup", "compute_ServiceFrontendService"), ("edge_ServiceFrontendGreenTargetGroup", "compute_ServiceFrontendService")}
 
 
 @pytest.mark.parametrize("app,env", [t for t in ALL_TARGETS if t[0] in REQUEST_PATHS])

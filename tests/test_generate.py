@@ -126,7 +126,7 @@ def test_lint_command_reports_findings_and_exits_1(tmp_path, params_copy, monkey
 def test_params_reference_documents_every_field():
     from templates.config import AppConfig, ServiceConfig
 
-    result = CliRunner().invoke(cli, ["params-reference"])
+    result = CliRunner().invoke(cli, ["params-reference", "--markdown"])
     assert result.exit_code == 0
     for name in AppConfig.model_fields:
         assert f"| `{name}` |" in result.output

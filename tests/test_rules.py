@@ -226,6 +226,8 @@ W9008_BAD = doc({
     "RootTask": _task(_container("app", LogConfiguration=LOGS, ReadonlyRootFilesystem=True, User="root:root")),
     "UnexplainedOptOut": _task(_container("app", LogConfiguration=LOGS, User="1000"), metadata={"cfn-strata": {"writable_root": ["app"]}}),
     "StaleOptOut": _task(_container("app", **HARDENED), metadata={"cfn-strata": {"writable_root": ["gone"], "reason": "was a sidecar"}}),
+    "UnexplainedRoot": _task(_container("app", LogConfiguration=LOGS, ReadonlyRootFilesystem=True, User="0"), metadata={"cfn-strata": {"root_user": ["app"]}}),
+    "StaleRoot": _task(_container("app", **HARDENED), metadata={"cfn-strata": {"root_user": ["gone"], "reason": "was a sidecar"}}),
 })
 CONTAINERS_GOOD = doc({
     "AppTask": _task(
@@ -233,6 +235,11 @@ CONTAINERS_GOOD = doc({
                    Secrets=[{"Name": "DB_PASSWORD", "ValueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"}]),
         _container("cms", LogConfiguration=LOGS, User="1000", Essential=False),
         metadata={"cfn-strata": {"writable_root": ["cms"], "reason": "the CMS writes uploaded media to its working directory"}},
+    ),
+    # what services.<name>.root_user_reason / writable_root_reason write (ServiceConfig.hardening_metadata)
+    "RootOn80Task": _task(
+        _container("web", LogConfiguration=LOGS, User="root"),
+        metadata={"cfn-strata": {"writable_root": ["web"], "root_user": ["web"], "reason": "writable root file system: nginx writes its pid file; runs as root: binds port 80"}},
     ),
 })
 
@@ -247,7 +254,7 @@ CASES = {
     "E9006": (E9006_BAD, {("E9006", "AdminRole"), ("E9006", "AdminPolicy"), ("E9006", "StarKey")}, [E9006_GOOD]),
     "E9007": (E9007_BAD, {("E9007", "PlainDb"), ("E9007", "PublicDb"), ("E9007", "PlainCluster"), ("E9007", "PlaintextCache"), ("E9007", "PreferredTlsCache")}, [E9007_GOOD]),
     "E9008": (E9008_BAD, {("E9008", "HostTask"), ("E9008", "PrivilegedTask"), ("E9008", "SilentTask"), ("E9008", "LeakyTask")}, [CONTAINERS_GOOD]),
-    "W9008": (W9008_BAD, {("W9008", "WritableTask"), ("W9008", "RootTask"), ("W9008", "UnexplainedOptOut"), ("W9008", "StaleOptOut")}, [CONTAINERS_GOOD]),
+    "W9008": (W9008_BAD, {("W9008", "WritableTask"), ("W9008", "RootTask"), ("W9008", "UnexplainedOptOut"), ("W9008", "StaleOptOut"), ("W9008", "UnexplainedRoot"), ("W9008", "StaleRoot")}, [CONTAINERS_GOOD]),
 }
 
 

@@ -23,7 +23,8 @@ class ContainerHardeningWarnings(CloudFormationLintRule):
     description = (
         "Every container of an AWS::ECS::TaskDefinition sets ReadonlyRootFilesystem true (FSBP ECS.5) unless the task "
         "definition's Metadata lists it in cfn-strata.writable_root with a cfn-strata.reason, and sets User to "
-        "something other than root or 0 (a container runs as root by default)."
+        "something other than root or 0 (a container runs as root by default) unless the Metadata lists it in "
+        "cfn-strata.root_user with a cfn-strata.reason. The params keys writable_root_reason and root_user_reason write both."
     )
     source_url = source_url("W9008")
     tags = ["cfn-strata", "resources", "ecs", "containers"]
@@ -32,9 +33,12 @@ class ContainerHardeningWarnings(CloudFormationLintRule):
         matches = []
         for name, task in cfn.get_resources(["AWS::ECS::TaskDefinition"]).items():
             opt_out = strata(task)
-            writable = set(opt_out.get("writable_root", [])) if str(opt_out.get("reason", "")).strip() else set()
-            if opt_out.get("writable_root") and not writable:
-                matches.append(RuleMatch(["Resources", name, "Metadata"], f"{name} (AWS::ECS::TaskDefinition) lists writable_root containers without a reason; the opt-out is ignored"))
+            explained = bool(str(opt_out.get("reason", "")).strip())
+            writable = set(opt_out.get("writable_root", [])) if explained else set()
+            as_root = set(opt_out.get("root_user", [])) if explained else set()
+            for key in ("writable_root", "root_user"):
+                if opt_out.get(key) and not explained:
+                    matches.append(RuleMatch(["Resources", name, "Metadata"], f"{name} (AWS::ECS::TaskDefinition) lists {key} containers without a reason; the opt-out is ignored"))
             seen = set()
             for index, container, definition in containers(task):
                 seen.add(container)
@@ -42,8 +46,9 @@ class ContainerHardeningWarnings(CloudFormationLintRule):
                 if container not in writable and not always(definition.get("ReadonlyRootFilesystem"), is_true):
                     matches.append(RuleMatch(path, f"{name} container {container} has a writable root file system; set ReadonlyRootFilesystem true or list it in Metadata cfn-strata.writable_root with a reason"))
                 user = definition.get("User")
-                if _is_root(user):
-                    matches.append(RuleMatch(path, f"{name} container {container} runs as root; set User to a non-root user"))
-            for stale in sorted(writable - seen):
-                matches.append(RuleMatch(["Resources", name, "Metadata"], f"{name} (AWS::ECS::TaskDefinition) writable_root names no container {stale}"))
+                if container not in as_root and _is_root(user):
+                    matches.append(RuleMatch(path, f"{name} container {container} runs as root; set User to a non-root user or list it in Metadata cfn-strata.root_user with a reason"))
+            for key, listed in (("writable_root", writable), ("root_user", as_root)):
+                for stale in sorted(listed - seen):
+                    matches.append(RuleMatch(["Resources", name, "Metadata"], f"{name} (AWS::ECS::TaskDefinition) {key} names no container {stale}"))
         return matches
