@@ -61,7 +61,7 @@ TARGETS = with_backend_pipeline()
 
 
 @functools.cache
-def policy(app: str, env: str, suffix: str | None = None) -> list[dict]:
+def policy(app: str, env: str) -> list[dict]:
     """The CloudFormation role's statements, every Fn::Sub resolved for this profile's region."""
     profile = rendered(app, env)
     cicd_doc = json.loads(profile.files["cicd.json"])
@@ -241,10 +241,9 @@ def calls(app: str, env: str, suffix: str | None = None) -> dict[str, list[tuple
     """{type: [(action, ARN), ...]} for every resource the pipeline deploys, ARNs from the resources'
     names (with `suffix` in place of the profile's, to stand for another application)."""
     profile = rendered(app, env)
-    cfg, region = profile.cfg, profile.manifest["region"]
-    own = cfg.suffix
+    region, own = profile.manifest["region"], profile.cfg.suffix
     out: dict[str, list[tuple[str, str]]] = {}
-    for file, doc in deployed(app, env).items():
+    for doc in deployed(app, env).values():
         for logical, resource in doc["Resources"].items():
             type_ = resource["Type"]
             props = resource.get("Properties", {})
@@ -304,7 +303,6 @@ def test_nothing_of_another_application(app, env):
     """The same calls on the same resources named with another application's suffix: every one whose
     ARN holds the name (not an AWS-generated id, not "*") is refused."""
     statements = policy(app, env)
-    own = rendered(app, env).cfg.suffix
     theirs = calls(app, env, suffix=OTHER_SUFFIX)
     ours = calls(app, env)
     named = 0
@@ -448,7 +446,8 @@ def test_e9014_refuses_an_administrator_service_role(linter, tmp_path):
     assert [f for f in _lint(linter, tmp_path, generated, "good") if f.rule == "E9014"] == []
     before_issue_14 = _with_service_role_policy([{"Effect": "Allow", "Action": ["ec2:*", "iam:*", "secretsmanager:*"], "Resource": "*"}], boundary=False)
     messages = sorted(f.message for f in _lint(linter, tmp_path, before_issue_14, "admin") if f.rule == "E9014")
-    assert len(messages) == 4
+    assert len(messages) == 5
+    assert any("allows iam:PassRole on every role" in m for m in messages)
     assert any("carries no PermissionsBoundary" in m for m in messages)
     assert any("allows iam:* or *" in m for m in messages)
     assert any("allows ec2:*, iam:*, secretsmanager:* on every resource" in m for m in messages)

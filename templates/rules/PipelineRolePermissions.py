@@ -23,7 +23,7 @@ service role permissions per action) and each action's reference page:
 The CloudFormation service role a Deploy/CloudFormation action passes (its RoleArn, an AWS::IAM::Role
 of the same template) must not be an administrator (issue 14): it carries a PermissionsBoundary, no
 Allow statement has `*` or `<service>:*` on Resource `*` (or NotAction / NotResource), none allows
-iam:*, and every statement allowing iam:CreateRole, PutRolePolicy, AttachRolePolicy,
+iam:* or iam:PassRole on every role, and every statement allowing iam:CreateRole, PutRolePolicy, AttachRolePolicy,
 PutRolePermissionsBoundary, DetachRolePolicy or DeleteRolePolicy requires iam:PermissionsBoundary
 (StringEquals).
 The role is the action's RoleArn, else the pipeline's RoleArn, when it is an AWS::IAM::Role of the
@@ -114,12 +114,14 @@ def service_role_problems(role_id: str, template: dict) -> list[str]:
         sid = statement.get("Sid", "a statement")
         if "NotAction" in statement:
             problems.append(f"{sid} uses NotAction")
-        if [a for a in actions if a == "*" or a.lower() in ("iam:*", "iam:*role*")]:
+        if [a for a in actions if a == "*" or a.lower() == "iam:*"]:
             problems.append(f"{sid} allows iam:* or *")
         if "*" in strings(statement.get("Resource")) or "NotResource" in statement:
             wide = sorted(a for a in actions if a == "*" or a.endswith(":*"))
             if wide:
                 problems.append(f"{sid} allows {', '.join(wide)} on every resource")
+            if allows(actions, "iam:PassRole"):
+                problems.append(f"{sid} allows iam:PassRole on every role")
         boundary_actions = [a for a in _BOUNDARY_ACTIONS if allows(actions, a)]
         condition = statement.get("Condition") if isinstance(statement.get("Condition"), dict) else {}
         if boundary_actions and "iam:PermissionsBoundary" not in (condition.get("StringEquals") or {}):
