@@ -105,7 +105,7 @@ DEPLOY_SCOPES: dict[str, tuple[str, ...]] = {
     ),
     "s3": (f"arn:{_P}:s3:::*-{{suffix}}-{_A}-{_R}", f"arn:{_P}:s3:::*-{{suffix}}-{_A}-{_R}/*"),
     "secretsmanager": (f"arn:{_P}:secretsmanager:{_R}:{_A}:secret:*-{{suffix}}-??????",),
-    "sns": (f"arn:{_P}:sns:{_R}:{_A}:*-{{suffix}}",),
+    "sns": (f"arn:{_P}:sns:{_R}:{_A}:*-{{suffix}}", f"arn:{_P}:sns:{_R}:{_A}:*-{{suffix}}:*"),  # topics, and their subscriptions (<topic arn>:<id>)
     "ssm": (f"arn:{_P}:ssm:{_R}::parameter/aws/service/*",),
     "synthetics": (f"arn:{_P}:synthetics:{_R}:{_A}:canary:*-{{suffix}}",),
     "wafv2": (
