@@ -115,8 +115,13 @@ DEPLOY_SCOPES: dict[str, tuple[str, ...]] = {
     ),
     "xray": (f"arn:{_P}:xray:{_R}:{_A}:group/*-{{suffix}}/*", f"arn:{_P}:xray:{_R}:{_A}:sampling-rule/*-{{suffix}}"),
 }
-# Services whose DEPLOY_SCOPES name resource types by AWS-generated ids (not by the application's names).
-ID_NAMED = ("application-autoscaling", "cloudfront", "codeconnections", "codestar-connections", "cognito-idp", "ec2", "elasticfilesystem", "kms")
+# Services whose DEPLOY_SCOPES name resource types by AWS-generated ids (not by the application's names):
+# wholly, and in part (PARTLY_ID_NAMED: the resource types in parentheses).
+ID_NAMED = ("apigateway", "application-autoscaling", "codeconnections", "codestar-connections", "cognito-idp", "ec2", "elasticfilesystem", "kms")
+PARTLY_ID_NAMED = {
+    "backup": "backup plans", "cloudfront": "distributions, cache policies, origin access controls (functions by name)",
+    "elasticache": "parameter groups, users and user groups (AWS's defaults)", "rds": "proxies and their target groups; the default option groups",
+}
 
 # Actions the stacks need that support only Resource "*" (AWS Service Authorization Reference: no
 # resource type in the action's row). Reads: the Describe/List calls CloudFormation's handlers make.
