@@ -17,7 +17,7 @@ from rich.table import Table
 # commands that need them, so a warm `lint` of unchanged templates never loads them.
 from templates.errors import ConfigError, LimitError
 from templates.freshness import fresh_manifest, inputs_digest
-from templates.profiles import available_profiles, params_root
+from templates.profiles import available_profiles, deployment_folder, params_root
 
 console = Console(stderr=True, highlight=False)
 out_console = Console(highlight=False)
@@ -116,6 +116,8 @@ def _deployer_error(err: Exception) -> str | None:
 def _targets(profile: str | None, env: str | None, all_profiles: bool, params: str | None) -> list[tuple[str, str]]:
     root = params_root(params)
     profiles = available_profiles(root)
+    if _suffix() and (all_profiles or profile is None or env is None):
+        raise click.UsageError("--suffix names one deployment: give PROFILE --env ENV with it (not --all, not every environment)")
     if all_profiles:
         return [(app, e) for app, envs in profiles.items() for e in envs if env is None or e == env]
     if profile is None:
@@ -134,9 +136,10 @@ def generate_all(targets, params: str | None, out: Path, fmt: str):
     from templates.render import render, write_profile
 
     root = params_root(params)
-    configs = [load_config(app, env, root) for app, env in targets]
-    rendered = [render(cfg, fmt) for cfg in configs]
-    stamps = [inputs_digest(root, app, env, fmt) for app, env in targets]
+    suffix = _suffix()
+    configs = [load_config(app, env, root, suffix=suffix) for app, env in targets]
+    rendered = [render(cfg, fmt, suffix_override=suffix) for cfg in configs]
+    stamps = [inputs_digest(root, app, env, fmt, suffix) for app, env in targets]
     return [(r, write_profile(r, out, stamp)) for r, stamp in zip(rendered, stamps)]
 
 
@@ -144,12 +147,14 @@ def up_to_date(targets, params: str | None, out: Path) -> list[tuple[Path, dict]
     """(folder, manifest) per target: the folder as it is when generated from exactly the current
     inputs (templates/freshness.py), else generated now (all stale targets together, all or nothing)."""
     root = params_root(params)
-    found = {target: fresh_manifest(out / target[0] / target[1], inputs_digest(root, *target, "json")) for target in targets}
+    suffix = _suffix()  # --suffix: OUT/<app>/<env>.<suffix>/ (templates/profiles.py deployment_folder)
+    folders = {(app, env): out / app / deployment_folder(env, suffix) for app, env in targets}
+    found = {target: fresh_manifest(folders[target], inputs_digest(root, *target, "json", suffix)) for target in targets}
     stale = [target for target, manifest in found.items() if manifest is None]
     if stale:
-        for rendered, folder in generate_all(stale, params, out, "json"):
-            found[(folder.parent.name, folder.name)] = rendered.manifest
-    return [(out / app / env, found[(app, env)]) for app, env in targets]
+        for rendered, _ in generate_all(stale, params, out, "json"):
+            found[(rendered.cfg.application, rendered.cfg.environment.name)] = rendered.manifest
+    return [(folders[target], found[target]) for target in targets]
 
 
 def _summary(results, out: Path) -> Table:
@@ -159,7 +164,7 @@ def _summary(results, out: Path) -> Table:
     for rendered, folder in results:
         for entry in rendered.manifest["templates"]:
             table.add_row(
-                f"{rendered.cfg.application}/{rendered.cfg.environment.name}/{entry['file']}",
+                f"{rendered.cfg.application}/{folder.name}/{entry['file']}",
                 str(entry["resources"]), str(entry["parameters"]), str(entry["outputs"]), f"{entry['bytes']:,}", entry["sha256"][:12],
             )
     return table
@@ -170,6 +175,110 @@ env_option = click.option("--env", "-e", help="Environment (the overlay file's n
 all_option = click.option("--all", "all_profiles", is_flag=True, help="Every profile under the params folder.")
 params_option = click.option("--params", type=click.Path(file_okay=False), envvar="CFN_STRATA_PARAMS", help="Params folder. Default: ./params when present, else the one shipped with cfn-strata.")
 out_option = click.option("--out", default="dist", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder; templates go to OUT/<app>/<env>/.")
+
+
+# ------------------------------------------------------------------ team options (issue 14)
+# --suffix on every command that names a deployment, and --parameter-overrides / --tags /
+# --role-arn on upload/plan/deploy, as `aws cloudformation deploy` takes them. Their values are
+# kept in the click context (expose_value=False), so the commands' signatures stay as they are:
+# `_suffix()` is read where targets are generated, `_with_overrides()` where the bundle is loaded.
+SUFFIX_META = "cfn_strata.suffix"
+OVERRIDES_META = "cfn_strata.overrides"
+
+
+def _remember_suffix(ctx: click.Context, param: click.Parameter, value):
+    if value == "":  # would read as "no suffix" downstream; the params model refuses it too
+        raise click.BadParameter("is empty; give the deployment's suffix (like environment.suffix: a-z, 0-9 and -, 2-24 characters)", ctx=ctx, param=param)
+    if value is not None:
+        ctx.meta[SUFFIX_META] = value
+    return value
+
+
+def _suffix() -> str | None:
+    """The --suffix of the running command (None: the params file's environment.suffix)."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get(SUFFIX_META) if ctx is not None else None
+
+
+suffix_option = click.option(
+    "--suffix", metavar="NAME", expose_value=False, callback=_remember_suffix,
+    help="Deploy as environment.suffix NAME instead of the params file's (a per-PR environment from the dev overlay: "
+         "stack <app>-NAME, names and the EnvironmentSuffix tag). Same rules as the params value. Output in OUT/<app>/<env>.NAME/.",
+)
+
+
+class PairsOption(click.Option):
+    """An option that takes one or more Key=Value items after one flag, as the AWS CLI does
+    (`--tags A=1 B=2`); it can also be repeated. Items are read while the next argument holds
+    `=` and does not start with `-`, so a PROFILE after them is still the argument."""
+
+    def add_to_parser(self, parser, ctx):
+        super().add_to_parser(parser, ctx)
+        for name in self.opts:
+            option = parser._long_opt.get(name)  # click's parser keeps its options by flag (click 8.x)
+            if option is None:
+                continue
+            first = option.process
+
+            def process(value, state, first=first):
+                first(value, state)
+                while state.rargs and "=" in state.rargs[0] and not state.rargs[0].startswith("-"):
+                    first(state.rargs.pop(0), state)
+
+            option.process = process
+
+
+def _pairs(flag: str, key: str):
+    def callback(ctx: click.Context, param: click.Parameter, value):
+        from deployer.errors import FlagRefused
+        from deployer.overrides import parse_pairs
+
+        if value:
+            try:
+                ctx.meta.setdefault(OVERRIDES_META, {})[key] = parse_pairs(flag, value)
+            except FlagRefused as err:  # a usage error: click's own message and exit 2
+                raise click.BadParameter(str(err).removeprefix(f"{flag}: "), ctx=ctx, param=param) from None
+        return value
+
+    return callback
+
+
+def _role(ctx: click.Context, param: click.Parameter, value):
+    if value:
+        ctx.meta.setdefault(OVERRIDES_META, {})["role_arn"] = value
+    return value
+
+
+parameter_overrides_option = click.option(
+    "--parameter-overrides", cls=PairsOption, multiple=True, expose_value=False, metavar="KEY=VALUE...", callback=_pairs("--parameter-overrides", "parameters"),
+    help="Root template parameters for this deploy, over the params file's values, as in `aws cloudformation deploy` "
+         "(e.g. --parameter-overrides ServiceApiDesiredCount=4 AlarmEmail=ops@example.com). Unknown names and values the "
+         "parameter refuses exit 2.",
+)
+tags_option = click.option(
+    "--tags", cls=PairsOption, multiple=True, expose_value=False, metavar="KEY=VALUE...", callback=_pairs("--tags", "tags"),
+    help="Stack tags added to the profile's (CloudFormation propagates them to the resources), as in `aws cloudformation deploy` "
+         "(e.g. --tags PullRequest=123 Team=payments). A key the profile already sets with another value exits 2.",
+)
+role_arn_option = click.option(
+    "--role-arn", metavar="ARN", expose_value=False, callback=_role,
+    help="The CloudFormation service role: CloudFormation assumes it to create and execute the change set (RoleARN) and keeps it for later operations on the stack.",
+)
+
+
+def _with_overrides(bundle):
+    """The bundle with the command's --parameter-overrides, --tags and --role-arn, each checked
+    against the generated root template and CloudFormation's rules (exit 2 naming the flag)."""
+    ctx = click.get_current_context(silent=True)
+    given = (ctx.meta.get(OVERRIDES_META) or {}) if ctx is not None else {}
+    if not any(given.get(key) for key in ("parameters", "tags", "role_arn")):
+        return bundle
+    from deployer.overrides import check_parameters, check_role_arn, check_tags
+
+    parameters = check_parameters(bundle, given.get("parameters") or {})
+    tags = check_tags(bundle, given.get("tags") or {})
+    role_arn = check_role_arn(given["role_arn"], ctx.params.get("region") or bundle.region) if given.get("role_arn") else None
+    return bundle.with_overrides(parameters, tags, role_arn)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -215,6 +324,7 @@ def profiles(params):
 @params_option
 @out_option
 @click.option("--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", show_default=True, help="Template format.")
+@suffix_option
 @catch_errors
 def generate(profile, env, all_profiles, params, out, fmt):
     """Generate the root and layer templates and a manifest into OUT/<app>/<env>/.
@@ -226,6 +336,7 @@ def generate(profile, env, all_profiles, params, out, fmt):
     Example:
       cfn-strata generate product-catalog --env prod
       cfn-strata generate --all --format yaml
+      cfn-strata generate product-catalog --env dev --suffix pr-123   # into dist/product-catalog/dev.pr-123/
     """
     results = generate_all(_targets(profile, env, all_profiles, params), params, out, fmt)
     out_console.print(_summary(results, out))
@@ -239,6 +350,7 @@ def generate(profile, env, all_profiles, params, out, fmt):
 @out_option
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Worker processes for cache misses. Default: one per core.")
 @click.option("--no-cache", is_flag=True, help="Lint every template even when an identical one was linted before.")
+@suffix_option
 @catch_errors
 def lint(profile, env, all_profiles, params, out, jobs, no_cache):
     """Generate (or reuse dist/ when nothing changed), then run cfn-lint in-process on every
@@ -265,6 +377,39 @@ def lint(profile, env, all_profiles, params, out, jobs, no_cache):
     if blocking:
         raise OperationFailed(f"{len(blocking)} cfn-lint error(s)/warning(s) in {count} templates")
     console.print(f"[green]ok[/green]: {count} templates in {len(results)} environment(s), zero cfn-lint errors and warnings, within CloudFormation's limits", soft_wrap=True)
+
+
+@cli.command()
+@click.argument("app")
+@click.option("--region", required=True, help="AWS region the stacks deploy to (e.g. eu-north-1).")
+@click.option("--from", "source", metavar="PROFILE", help="Start from a copy of this profile (its base, dev and prod files) instead of the small starter.")
+@click.option("--params", type=click.Path(file_okay=False), envvar="CFN_STRATA_PARAMS", help="Params folder to write into. Default: ./params (created when missing).")
+@catch_errors
+def init(app, region, source, params):
+    """Write a starting profile, params/APP/ (base.yaml, dev.yaml, prod.yaml), that generates and
+    lints clean, its comments pointing at the params reference. Every environment is loaded
+    before anything is written; an existing params/APP/ is never overwritten (exit 2).
+
+    \b
+    Example:
+      cfn-strata init orders --region eu-north-1
+      cfn-strata init billing --region us-east-1 --from product-catalog
+      cfn-strata lint orders
+    """
+    from templates.starter import write_starter
+
+    folder = Path(params) if params else Path("params")
+    from_folder = None
+    if source:  # a profile of the params folder, else one shipped with cfn-strata
+        from templates.profiles import REPO_PARAMS
+
+        roots = [params_root(params), REPO_PARAMS]
+        from_folder = next((root / source for root in roots if source in available_profiles(root)), None)
+        if from_folder is None:
+            known = sorted({name for root in roots for name in available_profiles(root)})
+            raise ConfigError("--from", "", f"no profile {source!r}; profiles: {', '.join(known) or 'none'}")
+    target = write_starter(folder, app, region, from_folder)
+    console.print(f"[green]wrote[/green] {target}/base.yaml, dev.yaml, prod.yaml; next: cfn-strata lint {app}" + (f" --params {params}" if params else ""), soft_wrap=True)
 
 
 @cli.command("rules")
@@ -338,7 +483,7 @@ def _bundle(profile: str, env: str, params: str | None, out: Path):
     from deployer.bundle import load_bundle
 
     [(folder, _)] = up_to_date([(profile, env)], params, out)
-    return load_bundle(folder)
+    return _with_overrides(load_bundle(folder))
 
 
 def _run_lint(folders: list[Path], *, cache, jobs: int | None = None):
@@ -403,6 +548,8 @@ def _write_docs(bundle, template_urls: dict[str, str], url_note: str) -> Path:
     from templates.render import write_atomically
 
     documents = {file: bundle.document(file) for file in bundle.files}
+    for name, value in bundle.parameter_overrides.items():  # --parameter-overrides: the links carry the values this upload was given
+        documents[bundle.root_file]["Parameters"][name]["Default"] = value
     folder = _docs_folder(bundle)
     write_atomically(folder, docs_files(bundle.manifest, documents, template_urls, url_note=url_note))
     return folder
@@ -516,7 +663,7 @@ review_options = [
 
 
 # The PROFILE --env ENV pair of every command that works on one deployed environment.
-deployed_target = [click.argument("profile"), click.option("--env", "-e", required=True, help="Environment.")]
+deployed_target = [click.argument("profile"), click.option("--env", "-e", required=True, help="Environment."), suffix_option]
 
 
 def _with(options):
@@ -538,6 +685,7 @@ PLACEHOLDER_BUCKET = "REPLACE-WITH-YOUR-TEMPLATE-BUCKET"
 @out_option
 @click.option("--bucket", envvar="CFN_STRATA_BUCKET", help=f"Template bucket the links point into. Default: the placeholder {PLACEHOLDER_BUCKET}.")
 @click.option("--prefix", default="", help="Key prefix inside the bucket (as given to upload).")
+@suffix_option
 @catch_errors
 def docs(profile, env, params, out, bucket, prefix):
     """Write the launch kit and the architecture picture into OUT/<app>/<env>/docs/ without
@@ -592,6 +740,8 @@ def bootstrap(bucket, region, aws_profile, endpoint_url, local):
 @aws_options
 @click.option("--image-tags", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="JSON {ImageTag parameter: tag} from the pipeline's image build: written into template-configuration.json (tags the params file pins are kept).")
+@parameter_overrides_option
+@tags_option
 @catch_errors
 def upload(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, image_tags):
     """Generate (or reuse dist/), upload every template under a content-addressed key, print the
@@ -602,6 +752,7 @@ def upload(profile, env, params, out, bucket, prefix, create_bucket, region, aws
     \b
     Example:
       cfn-strata upload product-catalog --env dev --bucket my-templates
+      cfn-strata upload product-catalog --env prod --bucket my-templates --parameter-overrides ServiceApiDesiredCount=4 --tags CostCentre=cc-42
     """
     from deployer.flow import upload as upload_templates
     from deployer.upload import put_document
@@ -637,6 +788,9 @@ def upload(profile, env, params, out, bucket, prefix, create_bucket, region, aws
 @_with(review_options)
 @_with(html_options)
 @click.option("--fail-on", type=click.Choice(FAIL_ON_LEVELS, case_sensitive=False), help=f"Exit {FAIL_ON_EXIT} when changes at this risk or above exist (for CI).")
+@parameter_overrides_option
+@tags_option
+@role_arn_option
 @catch_errors
 def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, output, skip_lint, skip_drift, revert_drift, fail_on, **html):
     """Upload, create a change set on the root stack (nested stacks included) and print the
@@ -647,6 +801,7 @@ def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_p
       cfn-strata plan product-catalog --env dev --local
       cfn-strata plan product-catalog --env prod --bucket my-templates -o markdown --fail-on high
       cfn-strata plan product-catalog --env prod --bucket my-templates -o html --upload-review
+      cfn-strata plan product-catalog --env dev --suffix pr-123 --bucket my-templates --parameter-overrides ServiceApiDesiredCount=1 --tags PullRequest=123
     """
     from deployer.changeset import NoChanges
     from deployer.review import Risk
@@ -680,6 +835,9 @@ def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_p
 @click.option("--allow-replacement", "allow_replacement", multiple=True, metavar="LOGICAL_ID",
               help="Execute although this stateful resource (LogicalId or layer/LogicalId) is replaced or removed; repeat for each. "
                    "Its nested stack's policy is loosened for exactly these during the execution and restored afterwards.")
+@parameter_overrides_option
+@tags_option
+@role_arn_option
 @catch_errors
 def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, output, skip_lint, skip_drift, revert_drift, yes, allow_replacement, **html):
     """Plan, show the review, confirm, execute, stream the events of every stack, print outputs.
@@ -693,6 +851,9 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
     \b
     Example:
       cfn-strata deploy product-catalog --env dev --local --yes
+      cfn-strata deploy product-catalog --env dev --suffix pr-123 --bucket my-templates --yes \\
+        --parameter-overrides ServiceApiDesiredCount=1 AlarmEmail=team@example.com --tags PullRequest=123 Team=payments \\
+        --role-arn arn:aws:iam::123456789012:role/cfn-strata-deployer
     """
     from deployer.changeset import NoChanges
     from deployer.execute import StillRunning, follow_hint
@@ -882,6 +1043,7 @@ def destroy(profile, env, params, out, region, aws_profile, endpoint_url, local,
     \b
     Example:
       cfn-strata destroy product-catalog --env dev
+      cfn-strata destroy product-catalog --env dev --suffix pr-123 --yes   # the pull request's environment
     """
     from deployer.changeset import destroy_command
     from deployer.flow import destroy as delete_stack

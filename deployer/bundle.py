@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from deployer.errors import DeployerError
@@ -14,6 +14,12 @@ class Bundle:
     folder: Path
     manifest: dict
     files: dict[str, bytes]  # template file name -> bytes (no manifest)
+    # What the command line adds to the params file's values (deployer/overrides.py):
+    # --parameter-overrides (root parameter -> value), --tags (stack tags the profile does not set)
+    # and --role-arn (the CloudFormation service role CreateChangeSet passes as RoleARN).
+    parameter_overrides: dict[str, str] = field(default_factory=dict)
+    extra_tags: dict[str, str] = field(default_factory=dict)
+    role_arn: str | None = None
 
     @property
     def stack_name(self) -> str:
@@ -32,8 +38,34 @@ class Bundle:
         return self.manifest.get("stage") == "prod"
 
     @property
+    def suffix_override(self) -> str | None:
+        """The --suffix the bundle was generated with (None: the params file's suffix)."""
+        return self.manifest.get("suffix_override")
+
+    @property
+    def deployment(self) -> str:
+        """The deployment's folder name under OUT/<app>/ and in the bucket: dev, or dev.pr-123."""
+        from templates.profiles import deployment_folder
+
+        return deployment_folder(self.manifest["environment"], self.suffix_override)
+
+    @property
     def label(self) -> str:
-        return f"{self.manifest['application']}/{self.manifest['environment']}"
+        return f"{self.manifest['application']}/{self.deployment}"
+
+    @property
+    def cli_target(self) -> str:
+        """The arguments that name this deployment on the command line: `app --env dev [--suffix pr-123]`."""
+        flag = f" --suffix {self.suffix_override}" if self.suffix_override else ""
+        return f"{self.manifest['application']} --env {self.manifest['environment']}{flag}"
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """The stack tags: the profile's (manifest) and --tags, sorted by key."""
+        return dict(sorted({**self.manifest["tags"], **self.extra_tags}.items()))
+
+    def with_overrides(self, parameters: dict[str, str], tags: dict[str, str], role_arn: str | None = None) -> "Bundle":
+        return replace(self, parameter_overrides=dict(parameters), extra_tags=dict(tags), role_arn=role_arn)
 
     @property
     def nested_stacks(self) -> list[dict]:
@@ -59,9 +91,13 @@ class Bundle:
         return layer_policies(self.manifest, {s["file"]: self.document(s["file"]) for s in self.nested_stacks})
 
     def parameters(self) -> dict[str, str]:
-        """Root parameters with the params file's values (the templates' defaults), as strings."""
+        """Root parameters with the params file's values (the templates' defaults), as strings,
+        and --parameter-overrides over them."""
         values = {}
         for name, spec in sorted(self.document(self.root_file).get("Parameters", {}).items()):
+            if name in self.parameter_overrides:
+                values[name] = self.parameter_overrides[name]
+                continue
             if "Default" not in spec:
                 raise DeployerError(f"root parameter {name} has no value in the params file (no Default)")
             default = spec["Default"]

@@ -105,7 +105,7 @@ def change_set_name(now: datetime, root_sha256: str) -> str:
 
 
 def destroy_command(bundle: Bundle) -> str:
-    return f"cfn-strata destroy {bundle.manifest['application']} --env {bundle.manifest['environment']}"
+    return f"cfn-strata destroy {bundle.cli_target}"
 
 
 def _refuse_failed_state(cfn, bundle: Bundle, stack: dict) -> None:
@@ -145,6 +145,10 @@ def create_change_set(
     if revert_drift:
         # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/drift-aware-change-sets.html
         extra["DeploymentMode"] = REVERT_DRIFT
+    if bundle.role_arn:
+        # --role-arn: CloudFormation assumes it to execute the change set and keeps it for every later
+        # operation on the stack; ExecuteChangeSet has no RoleARN (API_CreateChangeSet.html).
+        extra["RoleARN"] = bundle.role_arn
     try:
         created = cfn.create_change_set(
             StackName=bundle.stack_name,
@@ -155,7 +159,7 @@ def create_change_set(
             Capabilities=capabilities(bundle),
             # unpinned image tags keep the deployed value on an update (deployer/images.py)
             Parameters=change_set_parameters(bundle, stack if kind == "UPDATE" else None),
-            Tags=[{"Key": k, "Value": v} for k, v in sorted(bundle.manifest["tags"].items())],
+            Tags=[{"Key": k, "Value": v} for k, v in bundle.tags.items()],
             Description=f"cfn-strata {bundle.label}: root {upload.root.sha256[:12]} ({len(bundle.nested_stacks)} layers)",
             **extra,
         )
@@ -170,10 +174,10 @@ def create_change_set(
         cfn.get_waiter("change_set_create_complete").wait(ChangeSetName=ref.change_set_id, WaiterConfig=waiting.config())
     except KeyboardInterrupt:
         raise Interrupted(f"stopped waiting; change set {name} is still being created on {bundle.stack_name} and nothing was executed. "
-                          f"Review it with: cfn-strata review {bundle.label.replace('/', ' --env ')} --change-set {name}") from None
+                          f"Review it with: cfn-strata review {bundle.cli_target} --change-set {name}") from None
     except WaiterError as err:
         if "Error" in (err.last_response or {}):  # DescribeChangeSet itself failed: credentials expired, access denied...
-            raise DeployerError(f"{explain(err)}; the change set {name} may still be created: review it with `cfn-strata review {bundle.label.replace('/', ' --env ')} --change-set {name}`") from err
+            raise DeployerError(f"{explain(err)}; the change set {name} may still be created: review it with `cfn-strata review {bundle.cli_target} --change-set {name}`") from err
         reason = (err.last_response or {}).get("StatusReason") or str(err)
         if is_no_changes(reason):
             cfn.delete_change_set(ChangeSetName=ref.change_set_id)

@@ -60,8 +60,9 @@ def plan_stack(cfn, bundle: Bundle, stack: RegionalStack, *, now: datetime, wait
             ChangeSetName=name,
             ChangeSetType=kind,
             TemplateBody=body.decode("utf-8"),
-            Tags=[{"Key": k, "Value": v} for k, v in sorted(bundle.manifest["tags"].items())],
+            Tags=[{"Key": k, "Value": v} for k, v in bundle.tags.items()],
             Description=f"cfn-strata {bundle.label}: {stack.layer} in {stack.region}",
+            **({"RoleARN": bundle.role_arn} if bundle.role_arn else {}),  # --role-arn: IAM roles are global, the same service role creates it
         )
     except ClientError as err:
         if is_no_changes(error_message(err)):

@@ -21,9 +21,11 @@ class TemplateStore:
     global_urls: bool = False
 
     def folder(self, bundle: Bundle) -> str:
-        """<prefix>/<app>/<env>/: where the environment's templates and documents go."""
+        """<prefix>/<app>/<env>/ (<env>.<suffix>/ with --suffix): where the deployment's templates
+        and documents go, so a per-PR deployment's LAUNCH.md and review pages never replace the
+        environment's."""
         prefix = f"{self.prefix.strip('/')}/" if self.prefix.strip("/") else ""
-        return f"{prefix}{bundle.manifest['application']}/{bundle.manifest['environment']}/"
+        return f"{prefix}{bundle.manifest['application']}/{bundle.deployment}/"
 
     def key(self, bundle: Bundle, file: str, sha256: str) -> str:
         stem, _, ext = file.rpartition(".")

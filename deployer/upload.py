@@ -80,7 +80,7 @@ def put_template(s3, store: TemplateStore, file: str, key: str, body: bytes) -> 
 def template_configuration(bundle: Bundle) -> dict:
     """CodePipeline's template configuration: parameters, tags and a stack policy for the root
     that denies replacing or deleting a nested stack holding stateful resources."""
-    return {"Parameters": bundle.parameters(), "Tags": dict(sorted(bundle.manifest["tags"].items())), "StackPolicy": bundle.policies()["root"]}
+    return {"Parameters": bundle.parameters(), "Tags": bundle.tags, "StackPolicy": bundle.policies()["root"]}
 
 
 def upload_bundle(s3, bundle: Bundle, store: TemplateStore, *, workers: int = 8) -> UploadResult:

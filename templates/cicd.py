@@ -225,6 +225,11 @@ def _deploy_policies(b: LayerBuilder, pid: str, name: str) -> list:
         )
         for check, why in DEPLOY_POLICY_SKIPS:
             b.skip_check(policy, check, why)
+        b.suppress_guard(
+            policy, "IAM_MANAGEDPOLICY_NO_STATEMENTS_WITH_FULL_ACCESS",
+            "<service>:* only on the application's own ARNs (DEPLOY_SCOPES: names ending in the environment suffix, or "
+            "this account's AWS-generated ids), never on *; IAM is listed action by action and roles need the permissions boundary",
+        )
         policies.append(policy)
     return policies
 

@@ -24,6 +24,7 @@ from troposphere import AWSObject, Output, Parameter, Ref, Tags, Template
 # resource_semantics, shared with the lint rules and the review.
 from resource_semantics import SNAPSHOT_TYPES, STATEFUL_TYPES
 from templates.config import AppConfig
+from templates.guard import CHECKOV_TWINS, declare_exceptions as declare_guard_exceptions, suppress as guard_suppress
 
 CFN_VERSION = "2010-09-09"
 
@@ -190,6 +191,11 @@ class LayerBuilder:
             ("CKV_AWS_111", "a permissions boundary grants nothing by itself; it caps the roles' own policies, which name their resources"),
         ):
             self.skip_check(boundary, check, why)
+        self.suppress_guard(
+            boundary, "IAM_MANAGEDPOLICY_NO_STATEMENTS_WITH_FULL_ACCESS",
+            "a permissions boundary grants nothing by itself: <service>:* caps the roles to the application's services; "
+            "IAM is allowed only on the application's own roles, and changes to the boundary or roles without it are denied",
+        )
         self._boundary = boundary
         self.output("PermissionsBoundaryArn", Ref(boundary), "Permissions boundary every role of the application carries")
         return boundary
@@ -213,6 +219,12 @@ class LayerBuilder:
         skips = [*metadata.get("checkov", {}).get("skip", []), {"id": check_id, "comment": reason}]
         metadata["checkov"] = {"skip": sorted(skips, key=lambda s: s["id"])}
         resource.Metadata = metadata
+        for rule in CHECKOV_TWINS.get(check_id, ()):
+            self.suppress_guard(resource, rule, reason)
+
+    def suppress_guard(self, resource: AWSObject, rule: str, reason: str) -> None:
+        """Declare an AWS Guard Rules Registry exception on the resource (templates/guard.py)."""
+        guard_suppress(resource, rule, reason)
 
     def output(self, name: str, value: Any, description: str, *, root: bool = False) -> Output:
         """An output; root=True also shows it among the root stack's outputs (endpoints, ARNs)."""
@@ -248,6 +260,7 @@ class LayerBuilder:
                 "ParameterLabels": {p: {"default": label} for p, label in self._labels.items()},
             }
         self.template.set_metadata(metadata)
+        declare_guard_exceptions(self.template)
         return Layer(
             self.name, self.template, dict(self._inputs), tuple(self._knobs), tuple(self._stateful),
             tuple(self._root_outputs), self.scope, dict(self._knob_keys), self.family,

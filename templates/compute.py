@@ -1,7 +1,7 @@
 """compute layer: one ECR repository per service, the ECS cluster with its capacity providers
 (Fargate, Fargate Spot, or an Auto Scaling group of ECS-optimized instances), and per service a
-log group, a task definition, the ECS service behind its target group and target-tracking
-autoscaling on CPU, memory and requests per target. Blue/green services use ECS's native
+log group, a task definition, the ECS service behind its target group (a worker, with no path
+patterns, behind none) and target-tracking autoscaling on CPU, memory and requests per target. Blue/green services use ECS's native
 blue/green (canary, linear or all at once), which CloudFormation manages end to end: an alarm
 that rolls a deployment back, and one role ECS assumes to move traffic on the listener rules.
 """
@@ -514,14 +514,23 @@ def _service(b: LayerBuilder, svc_name: str, svc: ServiceConfig, shared: "Shared
         f"Tasks of {svc_name} at deploy time (autoscaling moves it between the minimum and maximum)", svc.desired_count, key=f"services.{svc_name}.desired_count", MinValue=0, MaxValue=1000,
     )
     group = _service_input(b, "security", svc_name, "SecurityGroupId", f"Security group of service {svc_name}", type="AWS::EC2::SecurityGroup::Id")
-    target_group = _service_input(b, "edge", svc_name, "TargetGroupArn", f"Target group of service {svc_name}")
     deployment = ecs.DeploymentConfiguration(
         MinimumHealthyPercent=svc.min_healthy_percent, MaximumPercent=svc.max_percent,
         DeploymentCircuitBreaker=ecs.DeploymentCircuitBreaker(Enable=True, Rollback=True),
     )
-    balancer = ecs.LoadBalancer(ContainerName=svc_name, ContainerPort=svc.port, TargetGroupArn=target_group)
-    if svc.deployment == "blue_green":
-        _blue_green(b, svc_name, svc, shared, deployment, balancer)
+    behind: dict = {}
+    if not svc.is_worker:
+        target_group = _service_input(b, "edge", svc_name, "TargetGroupArn", f"Target group of service {svc_name}")
+        balancer = ecs.LoadBalancer(ContainerName=svc_name, ContainerPort=svc.port, TargetGroupArn=target_group)
+        if svc.deployment == "blue_green":
+            _blue_green(b, svc_name, svc, shared, deployment, balancer)
+        behind = {"LoadBalancers": [balancer], "HealthCheckGracePeriodSeconds": svc.health_check.grace_period_seconds}
+    elif svc.container_health_check:
+        # A worker sits behind no load balancer (the params model keeps it rolling); the grace period
+        # still holds off its container health check while a task starts (ECS API reference,
+        # CreateService, healthCheckGracePeriodSeconds: "... ignores unhealthy Elastic Load Balancing,
+        # VPC Lattice, and container health checks after a task has first started").
+        behind = {"HealthCheckGracePeriodSeconds": svc.health_check.grace_period_seconds}
     placement = {}
     if on_ec2:
         placement["PlacementStrategies"] = [
@@ -541,12 +550,11 @@ def _service(b: LayerBuilder, svc_name: str, svc: ServiceConfig, shared: "Shared
             NetworkConfiguration=ecs.NetworkConfiguration(
                 AwsvpcConfiguration=ecs.AwsvpcConfiguration(Subnets=shared.subnets, SecurityGroups=[group], AssignPublicIp="DISABLED")
             ),
-            LoadBalancers=[balancer],
-            HealthCheckGracePeriodSeconds=svc.health_check.grace_period_seconds,
             PropagateTags="SERVICE",
             EnableECSManagedTags=True,
             Tags=b.tags("ecs-service", svc_name),
             DependsOn=[*shared.depends, *depends],
+            **behind,
             **placement,
         )
     )

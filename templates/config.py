@@ -35,6 +35,13 @@ FARGATE_MEMORY = {
 }
 # Seed documents name versions AWS no longer creates although cfn-lint's data still lists them.
 RETIRED_BY_SEED_README = {("aurora-postgresql", "16.4")}
+# Aurora MySQL version 3 engine versions (MySQL 8.0 compatible, parameter group family aurora-mysql8.0).
+AURORA_MYSQL_3 = "8.0.mysql_aurora.3."
+# RDS storage types with provisioned IOPS, and their smallest volume (RDS User Guide, "Amazon RDS DB instance storage").
+PROVISIONED_IOPS_STORAGE = ("io1", "io2")
+PROVISIONED_IOPS_MIN_GIB = 100
+# Instance classes without Performance Insights on Aurora MySQL.
+AURORA_MYSQL_NO_INSIGHTS = ("db.t2.", "db.t3.", "db.t4g.micro", "db.t4g.small")
 # Ports below this need root or CAP_NET_BIND_SERVICE to bind (Linux ip(7), "privileged ports").
 PRIVILEGED_PORTS = 1024
 
@@ -265,7 +272,10 @@ class ServiceConfig(Model):
         description="Image tag to pin (a deploy-time Parameter). Empty (the default): the pipeline decides; until its first run the service has no image and runs 0 tasks, and `deploy` keeps the tag the stack already runs. A pinned tag must exist in the service's ECR repository (`deploy` checks it).",
     )
     health_check: HealthCheckConfig = Field(HealthCheckConfig(), description="Load balancer and container health checks.")
-    path_patterns: list[str] = Field(["/*"], min_length=1, max_length=5, description="ALB listener-rule path patterns routed to this service.")
+    path_patterns: list[str] = Field(
+        ["/*"], max_length=5,
+        description="ALB listener-rule path patterns routed to this service. Empty ([]) makes it a worker: no target group, listener rule or load-balancer health check, no ingress from the load balancer, no load-balancer alarms; it keeps its repository, task definition, logs, autoscaling on cpu_target/memory_target, its container health check (health_check.path on port) and the security groups to the data it uses. A worker deploys rolling.",
+    )
     priority: int | None = Field(None, ge=1, le=50000, description="Listener-rule priority; default: in service order, most specific first.")
     autoscaling: AutoscalingConfig = Field(AutoscalingConfig(), description="Target-tracking autoscaling.")
     environment: dict[str, str] = Field({}, description="Plain environment variables (never secrets).")
@@ -287,6 +297,11 @@ class ServiceConfig(Model):
     )
     readonly_root_filesystem: bool = Field(True, description="Run the container with a read-only root file system (a scratch volume is mounted at /tmp).")
     container_health_check: bool = Field(True, description="Container health check: curl or wget on health_check.path inside the container (the image needs one of them).")
+
+    @property
+    def is_worker(self) -> bool:
+        """No path patterns: the service sits behind no load balancer (a background worker)."""
+        return not self.path_patterns
 
     @property
     def runs_as_root(self) -> bool:
@@ -320,12 +335,18 @@ class ServiceConfig(Model):
 
 
 class DatabaseConfig(Model):
-    engine: Literal["postgres", "mysql", "aurora-postgresql"] = Field(description="Database engine.")
-    engine_version: str = Field(description="Engine version; must be one AWS still creates (checked against cfn-lint's data).")
+    engine: Literal["postgres", "mysql", "aurora-postgresql", "aurora-mysql"] = Field(description="Database engine.")
+    engine_version: str = Field(
+        description="Engine version; must be one AWS still creates (checked against cfn-lint's data). aurora-mysql: a 3.x version, e.g. 8.0.mysql_aurora.3.08.2."
+    )
     instance_class: str = Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$", description="Instance class (a deploy-time Parameter default).")
     allocated_storage: int = Field(20, ge=20, le=65536, description="Storage in GiB (RDS, not Aurora).")
     max_allocated_storage: int | None = Field(None, ge=21, le=65536, description="Storage autoscaling ceiling in GiB; null turns autoscaling off.")
     storage_type: Literal["gp2", "gp3", "io1", "io2"] = Field("gp3", description="Storage type (RDS, not Aurora).")
+    iops: int | None = Field(
+        None, ge=1000, le=256000,
+        description="Provisioned IOPS (RDS, not Aurora): required with io1/io2 and only with them; 0.5 to 50 times allocated_storage.",
+    )
     multi_az: bool = Field(True, description="Multi-AZ standby (RDS) or reader in another AZ (Aurora).")
     replicas: int = Field(0, ge=0, le=15, description="Read replicas (RDS) or reader instances (Aurora).")
     backup_retention_days: int = Field(7, ge=1, le=35, description="Automated backup retention in days.")
@@ -340,7 +361,12 @@ class DatabaseConfig(Model):
 
     @property
     def port(self) -> int:
-        return 3306 if self.engine == "mysql" else 5432
+        return 3306 if self.is_mysql else 5432
+
+    @property
+    def is_mysql(self) -> bool:
+        """MySQL-compatible: RDS for MySQL or Aurora MySQL."""
+        return self.engine in ("mysql", "aurora-mysql")
 
     @property
     def is_aurora(self) -> bool:
@@ -350,12 +376,42 @@ class DatabaseConfig(Model):
     def _version(self) -> "DatabaseConfig":
         major = self.engine_version.split(".")[0]
         allowed = [v for v in supported_versions(self.engine, major) if (self.engine, v) not in RETIRED_BY_SEED_README]
+        if self.engine == "aurora-mysql":
+            # Aurora MySQL version 3 (MySQL 8.0 compatible) only: its parameter group family
+            # aurora-mysql8.0 is the one whose parameters the data layer writes; version 2 (5.7) is
+            # past its end of standard support (Aurora MySQL release notes, "Preparing for Amazon
+            # Aurora MySQL-Compatible Edition version 2 end of standard support").
+            major = "3"
+            allowed = [v for v in supported_versions(self.engine, "8") if v.startswith(AURORA_MYSQL_3)]
         if self.engine_version not in allowed:
             hint = f"supported {self.engine} {major} versions: {', '.join(allowed)}" if allowed else f"{self.engine} has no creatable major version {major}"
             raise KeyedError("engine_version", f"{self.engine_version} cannot be created on {self.engine}; {hint}")
         if self.max_allocated_storage is not None and self.max_allocated_storage <= self.allocated_storage:
             raise KeyedError("max_allocated_storage", f"{self.max_allocated_storage} must be above allocated_storage {self.allocated_storage}")
+        self._storage()
         return self
+
+    def _storage(self) -> None:
+        """Provisioned IOPS: io1 and io2 need Iops and at least 100 GiB, and Iops must be 0.5 to 50
+        times the storage (RDS API reference, CreateDBInstance, Iops: "For RDS for Db2, MariaDB,
+        MySQL, Oracle, and PostgreSQL - Must be a multiple between .5 and 50 of the storage amount";
+        RDS User Guide, "Provisioned IOPS SSD storage": 100 GiB to 64 TiB, 1,000 to 256,000 IOPS).
+        Aurora manages its own storage: neither applies."""
+        if self.is_aurora:
+            if self.iops is not None:
+                raise KeyedError("iops", "Aurora manages its storage; remove iops")
+            return
+        provisioned = self.storage_type in PROVISIONED_IOPS_STORAGE
+        if provisioned and self.iops is None:
+            raise KeyedError("iops", f"required with storage_type {self.storage_type}: 1000 to 256000, 0.5 to 50 times allocated_storage")
+        if not provisioned and self.iops is not None:
+            raise KeyedError("iops", f"only with storage_type io1 or io2 (this is {self.storage_type}, whose IOPS follow its size)")
+        if provisioned:
+            if self.allocated_storage < PROVISIONED_IOPS_MIN_GIB:
+                raise KeyedError("allocated_storage", f"{self.allocated_storage} GiB: {self.storage_type} storage starts at {PROVISIONED_IOPS_MIN_GIB} GiB")
+            low, high = math.ceil(self.allocated_storage / 2), self.allocated_storage * 50
+            if not low <= self.iops <= high:
+                raise KeyedError("iops", f"{self.iops} is not 0.5 to 50 times allocated_storage {self.allocated_storage} ({low} to {high})")
 
 
 class CacheConfig(Model):
@@ -724,15 +780,45 @@ def _alb_quota_problems(cfg: "AppConfig") -> list[tuple[str, str]]:
     given), every service one more on the blue/green test listener when there is one; and a target
     group (two with blue/green)."""
     edge = cfg.edge
-    greens = sum(svc.deployment == "blue_green" for svc in cfg.services.values())
+    web = [svc for svc in cfg.services.values() if not svc.is_worker]  # workers have neither
+    greens = sum(svc.deployment == "blue_green" for svc in web)
     plain_origin = edge.cloudfront.enabled and "alb" in edge.cloudfront.origins and edge.domain is None
-    rules = len(cfg.services) + (len(cfg.services) - greens if plain_origin else 0) + (len(cfg.services) if greens else 0)
-    groups = len(cfg.services) + greens
+    rules = len(web) + (len(web) - greens if plain_origin else 0) + (len(web) if greens else 0)
+    groups = len(web) + greens
     problems = []
     if rules > ALB_RULES:
-        problems.append(("services", f"{len(cfg.services)} services need {rules} listener rules, over the ALB's {ALB_RULES}; split the platform into several profiles"))
+        problems.append(("services", f"{len(web)} services need {rules} listener rules, over the ALB's {ALB_RULES}; split the platform into several profiles"))
     if groups > ALB_TARGET_GROUPS:
-        problems.append(("services", f"{len(cfg.services)} services need {groups} target groups, over the ALB's {ALB_TARGET_GROUPS}; split the platform into several profiles"))
+        problems.append(("services", f"{len(web)} services need {groups} target groups, over the ALB's {ALB_TARGET_GROUPS}; split the platform into several profiles"))
+    return problems
+
+
+def _worker_problems(key: str, svc: "ServiceConfig") -> list[tuple[str, str]]:
+    """A worker (path_patterns: []) has no listener rule and no target group: what needs them is refused."""
+    problems = []
+    if svc.deployment == "blue_green":
+        # ECS blue/green moves traffic between two target groups on listener rules (AWS::ECS::Service
+        # AdvancedConfiguration: AlternateTargetGroupArn, ProductionListenerRule); a worker has neither.
+        problems.append((f"{key}.deployment", "blue_green needs a listener rule and two target groups, which a worker (path_patterns: []) does not have; use rolling (ECS rolling update with circuit-breaker rollback)"))
+    if svc.priority is not None:
+        problems.append((f"{key}.priority", "a worker (path_patterns: []) has no listener rule to give a priority; remove it"))
+    if svc.autoscaling.requests_per_target is not None:
+        problems.append((f"{key}.autoscaling.requests_per_target", "a worker (path_patterns: []) receives no load-balancer requests; scale on cpu_target or memory_target"))
+    return problems
+
+
+def _database_problems(cfg: "AppConfig") -> list[tuple[str, str]]:
+    """What the database's alarms and Performance Insights need from its instance class."""
+    from templates.observability import max_connections_problem  # observability imports this module
+
+    db = cfg.database
+    problems = []
+    if problem := max_connections_problem(db.engine, db.instance_class):
+        problems.append(("database.instance_class", problem))
+    if db.engine == "aurora-mysql" and db.performance_insights and db.instance_class.startswith(AURORA_MYSQL_NO_INSIGHTS):
+        # Amazon Aurora User Guide, "Amazon Aurora DB engine, Region, and instance class support for
+        # Database Insights": Aurora MySQL supports no db.t2, db.t3, db.t4g.micro or db.t4g.small.
+        problems.append(("database.performance_insights", f"Aurora MySQL has no Performance Insights on {db.instance_class} (none on db.t2, db.t3, db.t4g.micro, db.t4g.small); choose e.g. db.t4g.medium or db.r6g.large, or set performance_insights: false"))
     return problems
 
 
@@ -773,6 +859,7 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
         kind = "rds-cluster" if cfg.database.is_aurora else "rds"
         if problem := name_problem(kind, cfg.name(kind)):
             problems.append(("environment.suffix", problem))
+        problems.extend(_database_problems(cfg))
         if cfg.database.proxy and net.isolated_subnets and "secretsmanager" not in net.interface_endpoints:
             # The proxy runs in the data (isolated) subnets, which have no route out, and reads the
             # database secret from Secrets Manager (RDS Proxy network prerequisites).
@@ -793,9 +880,11 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
         if not re.fullmatch(IDENTIFIER, svc_name):
             problems.append((key, f"service name {svc_name!r} must be lowercase letters, digits and single hyphens"))
             continue
-        for kind in ("tg", "ecs-service", "iam-role"):
+        for kind in ("ecs-service", "iam-role") if svc.is_worker else ("tg", "ecs-service", "iam-role"):
             if problem := name_problem(kind, cfg.name(kind, svc_name)):
                 problems.append((key, problem))
+        if svc.is_worker:
+            problems.extend(_worker_problems(key, svc))
         if fargate_only and svc.memory not in FARGATE_MEMORY.get(svc.cpu, ()):
             allowed = FARGATE_MEMORY.get(svc.cpu)
             detail = f"memory for cpu {svc.cpu} may be {allowed[0]}-{allowed[-1]} MiB in Fargate's steps" if allowed else f"Fargate cpu must be one of {', '.join(map(str, FARGATE_MEMORY))}"
@@ -823,7 +912,7 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
         problems.append(("edge.cloudfront.origins", "s3 is an origin but edge.spa_bucket is false"))
     backend_pipeline = cfg.cicd.enabled and any(p.kind == "backend" for p in cfg.cicd.pipelines.values())
     for svc_name, svc in cfg.services.items():
-        if svc.deployment != "blue_green":
+        if svc.deployment != "blue_green" or svc.is_worker:  # a blue/green worker has its own error
             continue
         if re.fullmatch(IDENTIFIER, svc_name):
             if problem := name_problem("tg", cfg.name("tg", f"{svc_name}-green")):
@@ -839,6 +928,8 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
                 f"shifting ({shifting.shifting_minutes} min) plus bake time ({shifting.bake_time_minutes} min) is over {PIPELINE_ECS_DEPLOY_MINUTES - DEPLOY_START_MINUTES} minutes: "
                 f"the pipeline's ECS deploy action waits at most {PIPELINE_ECS_DEPLOY_MINUTES} minutes (DeploymentTimeout 1-60), {DEPLOY_START_MINUTES} of them for the new tasks to start",
             ))
+    if edge.cloudfront.certificate_arn and edge.domain is None:
+        problems.append(("edge.cloudfront.certificate_arn", "a CloudFront certificate needs edge.domain, the alias it covers; without a domain the distribution serves its cloudfront.net name under CloudFront's default certificate"))
     if edge.waf.cloudfront and not edge.cloudfront.enabled:
         problems.append(("edge.waf.cloudfront", "a CloudFront web ACL needs edge.cloudfront.enabled"))
     if edge.cloudfront_fronts_alb:
@@ -852,8 +943,9 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
     elif edge.waf.regional and edge.api_gateway.enabled and edge.api_gateway.integration == "http_proxy":
         problems.append(("edge.waf.regional", "the regional web ACL rate-limits per source address, and API Gateway's http_proxy reaches the load balancer from API Gateway's shared addresses, so every client would share one limit; use edge.api_gateway.integration: vpc_link"))
     if cfg.auth.protect == "alb":
-        if cfg.auth.protected_service not in cfg.services:
-            problems.append(("auth.protected_service", f"must name a service ({', '.join(cfg.services)}) when auth.protect is alb"))
+        web = [name for name, svc in cfg.services.items() if not svc.is_worker]
+        if cfg.auth.protected_service not in web:
+            problems.append(("auth.protected_service", f"must name a service behind the load balancer ({', '.join(web) or 'none: every service is a worker'}) when auth.protect is alb"))
     if cfg.auth.enabled:
         prefix = cognito_domain_prefix(cfg)
         if len(prefix) > 63 or any(word in prefix for word in ("aws", "amazon", "cognito")):

@@ -1,5 +1,5 @@
 """data layer: the relational database (RDS PostgreSQL/MySQL with read replicas, or an Aurora
-PostgreSQL cluster with writer and readers), RDS Proxy, the ElastiCache Redis replication group
+PostgreSQL or Aurora MySQL cluster with writer and readers), RDS Proxy, the ElastiCache Redis replication group
 and the EFS file system with a mount target per private subnet and an access point per service
 that mounts it.
 
@@ -21,18 +21,32 @@ from templates.config import AppConfig, DatabaseConfig
 from templates.security import CACHE_PORT
 
 # Logs each engine can export to CloudWatch Logs (MySQL's audit log needs an option group).
-LOG_EXPORTS = {"postgres": ("postgresql", "upgrade"), "mysql": ("error", "general", "slowquery"), "aurora-postgresql": ("postgresql",)}
-# Parameters that make the server refuse unencrypted connections.
-TLS_PARAMETERS = {"postgres": {"rds.force_ssl": "1"}, "mysql": {"require_secure_transport": "1"}, "aurora-postgresql": {"rds.force_ssl": "1"}}
+# Aurora MySQL: the error log (always written) and the slow query log (Amazon Aurora User Guide,
+# "Publishing Amazon Aurora MySQL logs to Amazon CloudWatch Logs").
+LOG_EXPORTS = {
+    "postgres": ("postgresql", "upgrade"), "mysql": ("error", "general", "slowquery"),
+    "aurora-postgresql": ("postgresql",), "aurora-mysql": ("error", "slowquery"),
+}
+# Parameters that make the server refuse unencrypted connections. Aurora MySQL's is a cluster-level
+# parameter taking ON/OFF (Amazon Aurora User Guide, "Requiring a TLS connection to an Aurora MySQL
+# DB cluster": the require_secure_transport DB cluster parameter).
+TLS_PARAMETERS = {
+    "postgres": {"rds.force_ssl": "1"}, "mysql": {"require_secure_transport": "1"},
+    "aurora-postgresql": {"rds.force_ssl": "1"}, "aurora-mysql": {"require_secure_transport": "ON"},
+}
 # What an exported log needs from the parameter group, or it stays empty: RDS User Guide,
 # "Publishing MySQL logs to Amazon CloudWatch Logs" (general_log = 1, slow_query_log = 1, and
 # log_output = FILE for either, since only file logs are published).
 # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_LogAccess.MySQLDB.PublishtoCloudWatchLogs.html
+# Aurora MySQL the same ("Overview of Aurora MySQL database logs": the slow query log is generated
+# by setting parameters in the DB parameter group; Database Insights, "Configuring your database to
+# monitor slow SQL queries": slow_query_log 1 and log_output FILE in the DB cluster parameter group).
 LOG_PARAMETERS = {
     ("mysql", "general"): {"general_log": "1", "log_output": "FILE"},
     ("mysql", "slowquery"): {"slow_query_log": "1", "log_output": "FILE"},
+    ("aurora-mysql", "slowquery"): {"slow_query_log": "1", "log_output": "FILE"},
 }
-PROXY_ENGINE_FAMILY = {"postgres": "POSTGRESQL", "mysql": "MYSQL", "aurora-postgresql": "POSTGRESQL"}
+PROXY_ENGINE_FAMILY = {"postgres": "POSTGRESQL", "mysql": "MYSQL", "aurora-postgresql": "POSTGRESQL", "aurora-mysql": "MYSQL"}
 # Performance Insights' free tier.
 PERFORMANCE_INSIGHTS_DAYS = 7
 # POSIX identity of the files a service writes through its access point (a non-root user).
@@ -41,17 +55,23 @@ EFS_ROOT_PERMISSIONS = "0750"
 
 
 def parameter_group_family(engine: str, version: str) -> str:
-    """postgres 16.10 -> postgres16, mysql 8.0.44 -> mysql8.0, aurora-postgresql 16.9 -> aurora-postgresql16."""
+    """postgres 16.10 -> postgres16, mysql 8.0.44 -> mysql8.0, aurora-postgresql 16.9 ->
+    aurora-postgresql16, aurora-mysql 8.0.mysql_aurora.3.08.2 -> aurora-mysql8.0."""
     parts = version.split(".")
-    return f"{engine}{'.'.join(parts[:2])}" if engine == "mysql" else f"{engine}{parts[0]}"
+    return f"{engine}{'.'.join(parts[:2])}" if engine in ("mysql", "aurora-mysql") else f"{engine}{parts[0]}"
+
+
+def log_parameters(engine: str) -> dict[str, str]:
+    """What each exported log needs from the parameter group to be written at all."""
+    values: dict[str, str] = {}
+    for log in LOG_EXPORTS[engine]:
+        values.update(LOG_PARAMETERS.get((engine, log), {}))
+    return dict(sorted(values.items()))
 
 
 def engine_parameters(engine: str) -> dict[str, str]:
     """The parameter group's values: TLS required, and what each exported log needs to be written."""
-    values = dict(TLS_PARAMETERS[engine])
-    for log in LOG_EXPORTS[engine]:
-        values.update(LOG_PARAMETERS.get((engine, log), {}))
-    return dict(sorted(values.items()))
+    return dict(sorted({**TLS_PARAMETERS[engine], **log_parameters(engine)}.items()))
 
 
 def aurora_reader_count(db: DatabaseConfig) -> int:
@@ -175,6 +195,8 @@ def _rds(b: LayerBuilder, inputs: _DatabaseInputs):
     }
     if db.max_allocated_storage:
         shared["MaxAllocatedStorage"] = db.max_allocated_storage
+    if db.iops is not None:  # io1/io2 (the params model requires it there and refuses it elsewhere)
+        shared["Iops"] = db.iops
     identifier = b.named("rds")
     primary = b.add(
         rds.DBInstance(
@@ -228,14 +250,14 @@ def _rds(b: LayerBuilder, inputs: _DatabaseInputs):
 
 
 def _aurora(b: LayerBuilder, inputs: _DatabaseInputs):
-    """An Aurora PostgreSQL cluster (Snapshot in prod), its writer and readers (Retain in prod:
-    CloudFormation refuses Snapshot on instances of a cluster)."""
+    """An Aurora PostgreSQL or Aurora MySQL cluster (Snapshot in prod), its writer and readers
+    (Retain in prod: CloudFormation refuses Snapshot on instances of a cluster)."""
     cfg, db = b.cfg, b.cfg.database
     family = parameter_group_family(db.engine, db.engine_version)
     parameters = b.add(
         rds.DBClusterParameterGroup(
             "DatabaseClusterParameterGroup",
-            Description=f"{cfg.application} {db.engine} {family}: TLS required",
+            Description=f"{cfg.application} {db.engine} {family}: TLS required" + (", slow query log written to file for export" if log_parameters(db.engine) else ""),
             Family=family,
             Parameters=engine_parameters(db.engine),
             Tags=b.tags("rds-cluster-params"),
@@ -243,7 +265,24 @@ def _aurora(b: LayerBuilder, inputs: _DatabaseInputs):
     )
     subnets = _subnet_group(b, inputs)
     identifier = b.named("rds-cluster")
-    # Aurora PostgreSQL has no backtrack: BacktrackWindow stays unset.
+    member_options = {}
+    if db.engine == "aurora-mysql":
+        # The instances' own group repeats the log settings: a DB parameter group's value wins over
+        # the cluster group's for an instance-level parameter (Amazon Aurora User Guide, "Parameter
+        # groups for Amazon Aurora"), so no instance group can leave the slow query log off.
+        # Unnamed like the cluster group: a new family replaces it.
+        instance_parameters = b.add(
+            rds.DBParameterGroup(
+                "DatabaseInstanceParameterGroup",
+                Description=f"{cfg.application} {db.engine} {family} instances: slow query log written to file for export",
+                Family=family,
+                Parameters=log_parameters(db.engine),
+                Tags=b.tags("rds-params"),
+            )
+        )
+        member_options["DBParameterGroupName"] = Ref(instance_parameters)
+    # No backtrack: BacktrackWindow stays unset (0, off). Aurora PostgreSQL has none; on Aurora MySQL
+    # it can only be turned on when the cluster is created, and rewinds the whole cluster in place.
     cluster = b.add(
         rds.DBCluster(
             "DatabaseCluster",
@@ -283,6 +322,7 @@ def _aurora(b: LayerBuilder, inputs: _DatabaseInputs):
             AutoMinorVersionUpgrade=True,
             Tags=b.tags("rds", role),
             **inputs.instance_options,
+            **member_options,
         )
         members.append(b.add(member, snapshot=False))
     return cluster, members

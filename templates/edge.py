@@ -1,6 +1,6 @@
-"""edge layer: the Application Load Balancer (listeners, path rules, one target group per service,
-an alternate one for blue/green services with the weighted production and test rules ECS moves
-traffic on, access logs to S3), the SPA bucket behind CloudFront with
+"""edge layer: the Application Load Balancer (listeners, path rules, one target group per service
+but the workers, an alternate one for blue/green services with the weighted production and test
+rules ECS moves traffic on, access logs to S3), the SPA bucket behind CloudFront with
 Origin Access Control, the CloudFront distribution, API Gateway (HTTP API) in front of the ALB,
 WAFv2 web ACLs with their logs, and Route 53 records with ACM certificates when a domain is given.
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from awacs import kms as awacs_kms
 from awacs import s3 as awacs_s3
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals, StringLike
-from troposphere import AccountId, Equals, GetAtt, If, Join, Ref, Sub
+from troposphere import AccountId, Equals, GetAtt, If, Join, NoValue, Ref, Sub
 from troposphere import apigatewayv2 as apigw
 from troposphere import certificatemanager as acm
 from troposphere import cloudfront as cf
@@ -28,9 +28,28 @@ from templates.security import SECURITY_GROUP, certificate_knob, group_name
 # TLS 1.2 and 1.3 only: the ALB's recommended policy (ELB docs, "Security policies").
 ALB_TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 CLOUDFRONT_TLS_POLICY = "TLSv1.2_2021"
+# A CloudFront-scope web ACL exists only in us-east-1: outside it, in the global stack, whose outputs
+# the root takes as parameters. The deployer deploys `region:` stacks before the root
+# (deployer/regional.py) but not yet the global one, so a profile outside us-east-1 with
+# edge.waf.cloudfront could not be deployed; it keeps the web ACL off and declares why.
+NO_GLOBAL_WEB_ACL_REASON = (
+    "no CloudFront web ACL: outside us-east-1 it would live in the us-east-1 global stack, whose ARN the deployer "
+    "cannot pass to the root yet (it deploys region: stacks, not the global one), so edge.waf.cloudfront stays off here; "
+    "the load balancer admits only CloudFront"
+)
+DEFAULT_CERTIFICATE_TLS_REASON = (
+    "no edge.domain: the distribution serves its cloudfront.net name under CloudFront's default certificate, "
+    "which cannot enforce TLS 1.2 (CloudFront sets the TLSv1 policy for it whatever MinimumProtocolVersion says); "
+    "with edge.domain it gets a us-east-1 ACM certificate and TLSv1.2_2021"
+)
 # Blue/green test traffic: during a deployment ECS points this listener's rule of the service at the
-# new revision before any production traffic moves. Plain HTTP, so it admits the VPC only.
+# new revision before any production traffic moves. HTTPS when the load balancer has a certificate;
+# it admits the VPC only, as it is for tests, not users.
 TEST_LISTENER_PORT = 8080
+TEST_LISTENER_REASON = (
+    "the blue/green test listener is for tests, not users: only the VPC's CIDR reaches its port (AlbSecurityGroupTestIngress); "
+    "it serves HTTPS when the CertificateArn parameter gives the load balancer a certificate, else HTTP (no edge.domain, no certificate)"
+)
 # The default port of every target group; the tasks register with their own container port.
 TARGET_GROUP_PORT = 80
 # CloudFront managed policies (CloudFront developer guide, "managed cache/origin request policies").
@@ -104,16 +123,23 @@ def _origin_name(cfg: AppConfig) -> str:
 def listener_priorities(cfg: AppConfig) -> dict[str, int]:
     """Explicit priorities stay; the others follow in service order, catch-all (/*) services last,
     in steps of 10 that skip the explicit ones."""
-    explicit = {name: svc.priority for name, svc in cfg.services.items() if svc.priority is not None}
-    pending = [name for name, svc in cfg.services.items() if svc.priority is None]
-    pending.sort(key=lambda name: "/*" in cfg.services[name].path_patterns)  # stable: keeps service order
+    web = web_services(cfg)
+    explicit = {name: svc.priority for name, svc in web.items() if svc.priority is not None}
+    pending = [name for name, svc in web.items() if svc.priority is None]
+    pending.sort(key=lambda name: "/*" in web[name].path_patterns)  # stable: keeps service order
     priorities, step = dict(explicit), 10
     for name in pending:
         while step in explicit.values():
             step += 10
         priorities[name] = step
         step += 10
-    return {name: priorities[name] for name in cfg.services}
+    return {name: priorities[name] for name in web}
+
+
+def web_services(cfg: AppConfig) -> dict:
+    """The services behind the load balancer, in params order: every one but the workers
+    (path_patterns: []), which get no target group, listener rule or load-balancer health check."""
+    return {name: svc for name, svc in cfg.services.items() if not svc.is_worker}
 
 
 # ------------------------------------------------------------------ buckets
@@ -148,16 +174,25 @@ def _bucket(b: LayerBuilder, title: str, kind: str, *, versioned: bool, expirati
     return b.add(s3.Bucket(title, **props))
 
 
+def has_access_log_bucket(cfg: AppConfig) -> bool:
+    """The edge layer keeps an access-log bucket (ALB, CloudFront and S3 server access logs)."""
+    edge = cfg.edge
+    return edge.alb.access_logs.enabled or edge.cloudfront.enabled or edge.spa_bucket
+
+
 def _log_bucket(b: LayerBuilder) -> tuple[s3.Bucket, s3.BucketPolicy] | None:
-    """One bucket for the ALB and CloudFront access logs, each under its own prefix."""
+    """One bucket for the ALB, CloudFront and S3 server access logs (the SPA bucket's, and the
+    canary artifact bucket's of the observability layer), each under its own prefix."""
     edge = b.cfg.edge
     alb_logs = edge.alb.access_logs.enabled
-    if not alb_logs and not edge.cloudfront.enabled and not edge.spa_bucket:
+    if not has_access_log_bucket(b.cfg):
         return None
     bucket = _bucket(b, "AccessLogsBucket", "edge-logs", versioned=True, expiration_days=edge.alb.access_logs.expiration_days, acl_writers=edge.cloudfront.enabled)
     b.skip_check(bucket, "CKV_AWS_18", "this is the access-log bucket itself; logging it into itself would loop, and a second log bucket would need the same skip")
+    if b.cfg.observability.synthetics.enabled:
+        b.output("AccessLogsBucketName", Ref(bucket), f"Bucket of the access logs; the canary artifact bucket logs under {S3_LOG_PREFIX}/canary/")
     grants = []
-    if edge.spa_bucket:
+    if edge.spa_bucket or b.cfg.observability.synthetics.enabled:
         grants.append(
             Statement(
                 Sid="S3ServerAccessLogsDelivery",
@@ -301,8 +336,9 @@ def _load_balancer(b: LayerBuilder, vpc_id, public_subnets, alb_group, log_bucke
         alb.DependsOn = [log_bucket[1].title]  # ELB checks it may write to the bucket when it is created
     b.add(alb)
 
-    groups = {name: _target_group(b, name, vpc_id) for name in cfg.services}
-    greens = {name: _target_group(b, name, vpc_id, green=True) for name, svc in cfg.services.items() if svc.deployment == "blue_green"}
+    web = web_services(cfg)
+    groups = {name: _target_group(b, name, vpc_id) for name in web}
+    greens = {name: _target_group(b, name, vpc_id, green=True) for name, svc in web.items() if svc.deployment == "blue_green"}
 
     # Which listener serves traffic: HTTPS when a certificate exists (a domain generates one),
     # HTTP otherwise, and always HTTP when CloudFront reaches the ALB without a domain.
@@ -372,7 +408,7 @@ def _load_balancer(b: LayerBuilder, vpc_id, public_subnets, alb_group, log_bucke
         production_rules = _rules(b, production, groups, greens, "")
         # ECS moves a blue/green service's traffic on one production rule: the HTTP one CloudFront
         # uses. The HTTPS listener (a given certificate) serves the rolling services only.
-        _rules(b, Ref(https), groups, greens, "Https", "HasCertificate", services=[name for name in cfg.services if name not in greens])
+        _rules(b, Ref(https), groups, greens, "Https", "HasCertificate", services=[name for name in web if name not in greens])
     elif domain:
         production = Ref(https)
         production_rules = _rules(b, production, groups, greens, "")
@@ -383,15 +419,21 @@ def _load_balancer(b: LayerBuilder, vpc_id, public_subnets, alb_group, log_bucke
     test = None
     test_rules: dict = {}
     if greens:
-        test = b.add(
-            elb.Listener(
-                "TestListener",
-                LoadBalancerArn=Ref(alb),
-                Port=TEST_LISTENER_PORT,
-                Protocol="HTTP",
-                DefaultActions=[_not_found()],
+        # HTTPS under the load balancer's certificate when there is one (a domain generates one; without
+        # a domain, the CertificateArn parameter), else HTTP; either way only the VPC reaches it.
+        if domain:
+            tls = dict(Protocol="HTTPS", SslPolicy=ALB_TLS_POLICY, Certificates=[elb.Certificate(CertificateArn=certificate_arn)])
+        else:
+            tls = dict(
+                Protocol=If("HasCertificate", "HTTPS", "HTTP"),
+                SslPolicy=If("HasCertificate", ALB_TLS_POLICY, NoValue),
+                Certificates=If("HasCertificate", [elb.Certificate(CertificateArn=certificate_arn)], NoValue),
             )
-        )
+        test = elb.Listener("TestListener", LoadBalancerArn=Ref(alb), Port=TEST_LISTENER_PORT, DefaultActions=[_not_found()], **tls)
+        if not domain:
+            for check in ("CKV_AWS_2", "CKV_AWS_103"):
+                b.skip_check(test, check, TEST_LISTENER_REASON)
+        b.add(test)
         test_rules = _rules(b, Ref(test), groups, greens, "Test")
         vpc_cidr = Ref(b.input("VpcCidr", "network.VpcCidr", "CIDR block of the VPC (the only source the blue/green test listener admits)"))
         b.add(
@@ -657,7 +699,16 @@ def _distribution(b: LayerBuilder, alb, spa, log_bucket, web_acl_arn, certificat
         config["ViewerCertificate"] = cf.ViewerCertificate(CloudFrontDefaultCertificate=True)
     if web_acl_arn is not None:
         config["WebACLId"] = web_acl_arn
-    distribution = b.add(cf.Distribution("Distribution", DistributionConfig=cf.DistributionConfig(**config), Tags=b.tags("cloudfront")))
+    distribution = cf.Distribution("Distribution", DistributionConfig=cf.DistributionConfig(**config), Tags=b.tags("cloudfront"))
+    if web_acl_arn is None and cfg.region != "us-east-1":
+        b.skip_check(distribution, "CKV_AWS_68", NO_GLOBAL_WEB_ACL_REASON)
+    if certificate_arn is None:
+        # "If the distribution uses the CloudFront domain name such as d111111abcdef8.cloudfront.net
+        # (you set CloudFrontDefaultCertificate to true), CloudFront automatically sets the security
+        # policy to TLSv1 regardless of the value that you set here" (CloudFront API reference,
+        # ViewerCertificate, MinimumProtocolVersion).
+        b.skip_check(distribution, "CKV_AWS_174", DEFAULT_CERTIFICATE_TLS_REASON)
+    b.add(distribution)
     b.output("DistributionId", Ref(distribution), "CloudFront distribution id (for invalidations)")
     b.output("DistributionDomainName", GetAtt(distribution, "DomainName"), "CloudFront domain name", root=True)
     return distribution
@@ -799,7 +850,10 @@ def _global_layer(cfg: AppConfig) -> Layer:
 def build(cfg: AppConfig) -> Layer | list[Layer]:
     b = LayerBuilder(cfg, "edge", "load balancer, CloudFront, SPA bucket, API Gateway, WAF, DNS")
     edge = cfg.edge
-    vpc_id = Ref(b.input("VpcId", "network.VpcId", "VPC of the target groups", type="AWS::EC2::VPC::Id"))
+    # The target groups and the VPC link's security group live in the VPC; a profile of workers
+    # only with no VPC link has neither (an unused parameter is a lint warning, W2001).
+    needs_vpc = bool(web_services(cfg)) or (edge.api_gateway.enabled and edge.api_gateway.integration == "vpc_link")
+    vpc_id = Ref(b.input("VpcId", "network.VpcId", "VPC of the target groups", type="AWS::EC2::VPC::Id")) if needs_vpc else None
     public_subnets = Ref(b.input("PublicSubnetIds", "network.PublicSubnetIds", "Public subnets of the load balancer", type="List<AWS::EC2::Subnet::Id>"))
     alb_group = Ref(b.input("AlbSecurityGroupId", "security.AlbSecurityGroupId", "Security group of the load balancer", type="AWS::EC2::SecurityGroup::Id"))
     needs_key = edge.api_gateway.enabled or edge.waf.regional or (edge.waf.cloudfront and cfg.region == "us-east-1")

@@ -33,9 +33,10 @@ def _version(name: str) -> str:
         return "-"
 
 
-def inputs_digest(params_root: Path, application: str, environment: str, fmt: str) -> str | None:
-    """The stamp for one target, or None when a params file is missing (let the loader explain)."""
-    digest = hashlib.sha256(f"format={fmt}|".encode())
+def inputs_digest(params_root: Path, application: str, environment: str, fmt: str, suffix: str | None = None) -> str | None:
+    """The stamp for one target, or None when a params file is missing (let the loader explain).
+    `suffix`: the --suffix the folder was generated with (none: the stamp is as before)."""
+    digest = hashlib.sha256(f"format={fmt}|".encode() + (f"suffix={suffix}|".encode() if suffix else b""))
     for name in ("base.yaml", f"{environment}.yaml"):
         path = params_root / application / name
         if not path.is_file():

@@ -20,6 +20,7 @@ from troposphere import cloudwatch, iam, s3, sns, synthetics, xray
 
 from templates.common import Layer, LayerBuilder, logical_id, service_groups, trust_policy
 from templates.config import AppConfig
+from templates.edge import S3_LOG_PREFIX, has_access_log_bucket
 from templates.security import certificate_knob
 
 GIB = 1024**3
@@ -36,6 +37,14 @@ DB_CLASS_MEMORY_GIB = {
 # PostgreSQL and Aurora PostgreSQL LEAST({DBInstanceClassMemory/9531392}, 5000); MySQL {DBInstanceClassMemory/12582880}.
 CONNECTION_BYTES = {"postgres": 9531392, "aurora-postgresql": 9531392, "mysql": 12582880}
 CONNECTION_CAP = {"postgres": 5000, "aurora-postgresql": 5000}
+# Aurora MySQL's default max_connections per instance class, as AWS lists it (Amazon Aurora User
+# Guide, "Managing performance and scaling for Aurora MySQL", Maximum connections to an Aurora MySQL
+# DB instance): a log formula of the class memory, tabulated there, not a division like the others.
+AURORA_MYSQL_MAX_CONNECTIONS = {
+    "db.t3.small": 45, "db.t3.medium": 90, "db.t3.large": 135, "db.t4g.medium": 90, "db.t4g.large": 135,
+    "db.r5.large": 1000, "db.r5.xlarge": 2000, "db.r5.2xlarge": 3000, "db.r5.4xlarge": 4000,
+    "db.r6g.large": 1000, "db.r6g.xlarge": 2000, "db.r6g.2xlarge": 3000,
+}
 # Canaries: the newest Node.js/Puppeteer runtime AWS documents (cfn-lint 1.51.5 does not check
 # RuntimeVersion; troposphere 4.11's list stops at 9.1, whose Node.js 20 Lambda runtime is retiring).
 CANARY_RUNTIME = "syn-nodejs-puppeteer-15.0"
@@ -81,11 +90,25 @@ exports.handler = async () => {
 """
 
 
+def max_connections_problem(engine: str, instance_class: str) -> str | None:
+    """Why the connections alarm could not be derived for this class (a params-time error), or None."""
+    known = AURORA_MYSQL_MAX_CONNECTIONS if engine == "aurora-mysql" else DB_CLASS_MEMORY_GIB
+    if instance_class in known:
+        return None
+    return (
+        f"{instance_class}: the generator knows no max_connections for it on {engine} (the connections alarm derives from it); "
+        f"known classes: {', '.join(sorted(known))} (templates/observability.py {'AURORA_MYSQL_MAX_CONNECTIONS' if known is AURORA_MYSQL_MAX_CONNECTIONS else 'DB_CLASS_MEMORY_GIB'})"
+    )
+
+
 def max_connections(engine: str, instance_class: str) -> int:
     """The default parameter group's max_connections for a class, from its nominal memory.
-    (RDS's DBInstanceClassMemory is a little below the nominal memory, so this is an upper bound.)"""
-    if instance_class not in DB_CLASS_MEMORY_GIB:
-        raise ValueError(f"database.instance_class {instance_class}: no memory size known to derive max_connections; add it to DB_CLASS_MEMORY_GIB")
+    (RDS's DBInstanceClassMemory is a little below the nominal memory, so this is an upper bound.)
+    Aurora MySQL: the value AWS lists for the class. The params model refuses an unknown class."""
+    if problem := max_connections_problem(engine, instance_class):
+        raise ValueError(problem)
+    if engine == "aurora-mysql":
+        return AURORA_MYSQL_MAX_CONNECTIONS[instance_class]
     connections = DB_CLASS_MEMORY_GIB[instance_class] * GIB // CONNECTION_BYTES[engine]
     return min(connections, CONNECTION_CAP.get(engine, connections))
 
@@ -173,8 +196,8 @@ def _topic(b: LayerBuilder, key_arn) -> sns.Topic:
 
 
 def _service_alarms(b: LayerBuilder, alarms: Alarms, cluster, service_names: dict, lb, target_groups: dict) -> None:
-    """CPU, memory, running tasks, target 5xx, p95/p99 latency and unhealthy hosts of each service
-    in service_names."""
+    """CPU, memory and running tasks of each service in service_names; target 5xx, p95/p99 latency
+    and unhealthy hosts of those in target_groups (not the workers)."""
     cfg, thresholds = b.cfg, b.cfg.observability.alarms
     for svc_name in service_names:
         ecs = {"ClusterName": cluster, "ServiceName": service_names[svc_name]}
@@ -187,6 +210,8 @@ def _service_alarms(b: LayerBuilder, alarms: Alarms, cluster, service_names: dic
             floor = max(1, cfg.services[svc_name].min_count)
             alarms.add(f"{prefix}RunningTasksAlarm", f"{svc_name}-running-tasks", f"Service {svc_name}: fewer than {floor} running task(s), its autoscaling minimum", "ECS/ContainerInsights", "RunningTaskCount", ecs, floor, "LessThanThreshold",
                        statistic="Minimum", period=60, evaluations=3, datapoints=3, missing="breaching")
+        if svc_name not in target_groups:
+            continue  # a worker: no target group, so no load-balancer metrics to alarm on
         target = {"LoadBalancer": lb, "TargetGroup": target_groups[svc_name]}
         alarms.add(f"{prefix}Target5xxAlarm", f"{svc_name}-target-5xx", f"Service {svc_name}: more than {thresholds.target_5xx_count} 5xx responses in 5 minutes", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", target, thresholds.target_5xx_count, "GreaterThanThreshold",
                    statistic="Sum", evaluations=1, datapoints=1)
@@ -305,10 +330,12 @@ def _dashboard(b: LayerBuilder, variables: dict) -> None:
         ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", "${LoadBalancerFullName}"],
         ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", "${LoadBalancerFullName}"],
     ], "Sum"))
-    rows.append(("Target response time p95 (s)", [
-        ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", "${LoadBalancerFullName}", "TargetGroup", f"${{{logical_id('service', s, 'TargetGroupFullName')}}}", {"label": s}]
-        for s in cfg.services
-    ], "p95"))
+    behind = [s for s, svc in cfg.services.items() if not svc.is_worker]
+    if behind:
+        rows.append(("Target response time p95 (s)", [
+            ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", "${LoadBalancerFullName}", "TargetGroup", f"${{{logical_id('service', s, 'TargetGroupFullName')}}}", {"label": s}]
+            for s in behind
+        ], "p95"))
     rows.append(("Service CPU and memory (%)", [
         ["AWS/ECS", metric, "ClusterName", "${ClusterName}", "ServiceName", f"${{{logical_id('service', s, 'Name')}}}", {"label": f"{s} {metric[:3].lower()}"}]
         for s in cfg.services for metric in ("CPUUtilization", "MemoryUtilization")
@@ -376,18 +403,32 @@ def _xray(b: LayerBuilder) -> None:
 
 
 def _canary_bucket(b: LayerBuilder) -> s3.Bucket:
+    """Versioned, with its S3 server access logs in the edge layer's access-log bucket, artifacts
+    and their old versions expiring after artifact_retention_days."""
     days = b.cfg.observability.synthetics.artifact_retention_days
-    bucket = b.add(
-        s3.Bucket(
-            "CanaryArtifactsBucket",
-            BucketName=Sub(f"{b.named('canary')}-${{AWS::AccountId}}-${{AWS::Region}}"),
-            BucketEncryption=s3.BucketEncryption(ServerSideEncryptionConfiguration=[s3.ServerSideEncryptionRule(ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256"))]),
-            PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True),
-            OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
-            LifecycleConfiguration=s3.LifecycleConfiguration(Rules=[s3.LifecycleRule(Id="expire-canary-artifacts", Status="Enabled", ExpirationInDays=days)]),
-            Tags=b.tags("canary"),
-        )
+    bucket = s3.Bucket(
+        "CanaryArtifactsBucket",
+        BucketName=Sub(f"{b.named('canary')}-${{AWS::AccountId}}-${{AWS::Region}}"),
+        BucketEncryption=s3.BucketEncryption(ServerSideEncryptionConfiguration=[s3.ServerSideEncryptionRule(ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256"))]),
+        PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True),
+        OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
+        VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
+        LifecycleConfiguration=s3.LifecycleConfiguration(
+            Rules=[
+                s3.LifecycleRule(Id="expire-canary-artifacts", Status="Enabled", ExpirationInDays=days),
+                s3.LifecycleRule(Id="expire-old-versions", Status="Enabled", NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=days)),
+                s3.LifecycleRule(Id="abort-incomplete-uploads", Status="Enabled", AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7)),
+            ]
+        ),
+        Tags=b.tags("canary"),
     )
+    if has_access_log_bucket(b.cfg):
+        logs_bucket = Ref(b.input("AccessLogsBucketName", "edge.AccessLogsBucketName", "Bucket of the S3 server access logs of the canary artifacts"))
+        bucket.LoggingConfiguration = s3.LoggingConfiguration(DestinationBucketName=logs_bucket, LogFilePrefix=f"{S3_LOG_PREFIX}/canary/")
+    else:
+        reason = "the profile keeps no access-log bucket (edge.alb.access_logs off, no CloudFront, no SPA bucket); only the canary role writes here and CloudTrail records its calls"
+        b.skip_check(bucket, "CKV_AWS_18", reason)
+    b.add(bucket)
     b.tls_only_bucket_policy(bucket)
     return bucket
 
@@ -473,13 +514,15 @@ def _canaries(b: LayerBuilder, alarms: Alarms) -> None:
 
 
 def _service_inputs(b: LayerBuilder, services) -> tuple:
-    """Cluster, load balancer, and per service its ECS name and target group, as inputs."""
+    """Cluster, load balancer, and per service its ECS name and (not for a worker) target group, as inputs."""
     cluster = Ref(b.input("ClusterName", "compute.ClusterName", "ECS cluster name"))
     lb = Ref(b.input("LoadBalancerFullName", "edge.LoadBalancerFullName", "Load balancer full name (app/<name>/<id>)"))
     service_names, target_groups = {}, {}
-    for svc_name in services:
+    for svc_name, svc in services.items():
         name_input = logical_id("service", svc_name, "Name")
         service_names[svc_name] = Ref(b.input(name_input, f"compute.{name_input}", f"ECS service name of {svc_name}"))
+        if svc.is_worker:
+            continue
         group_input = logical_id("service", svc_name, "TargetGroupFullName")
         target_groups[svc_name] = Ref(b.input(group_input, f"edge.{group_input}", f"Target group full name of {svc_name} (targetgroup/<name>/<id>)"))
     return cluster, lb, service_names, target_groups
@@ -503,10 +546,9 @@ def build(cfg: AppConfig) -> Layer | list[Layer]:
     cluster, lb, service_names, target_groups = _service_inputs(b, cfg.services)
     variables: dict = {"ClusterName": cluster, "LoadBalancerFullName": lb}
     for svc_name in cfg.services:
-        variables |= {
-            logical_id("service", svc_name, "Name"): service_names[svc_name],
-            logical_id("service", svc_name, "TargetGroupFullName"): target_groups[svc_name],
-        }
+        variables[logical_id("service", svc_name, "Name")] = service_names[svc_name]
+        if svc_name in target_groups:
+            variables[logical_id("service", svc_name, "TargetGroupFullName")] = target_groups[svc_name]
 
     topic = _topic(b, key_arn)
     alarms = Alarms(b, topic)

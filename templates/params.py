@@ -114,11 +114,12 @@ def _sets(document: dict, loc: list) -> bool:
     return True
 
 
-def _blame(sources: list[tuple[Path, dict]], loc: list) -> str:
-    """The last file (overlay before base) that set the key, else the first one that was read."""
+def _blame(sources: list[tuple[Path | str, dict]], loc: list) -> str:
+    """The last file (overlay before base) that set the key, else the first one that was read. A
+    source given as a string is a command-line flag (`--suffix`) and is named as it is."""
     for path, document in reversed(sources):
         if _sets(document, loc):
-            return display_path(path)
+            return path if isinstance(path, str) else display_path(path)
     # A missing key: the overlay is where the user would add it only if it exists; blame base.
     return display_path(sources[0][0])
 
@@ -173,8 +174,15 @@ def _inner_model(annotation: Any) -> Any:
     return None
 
 
-def load_config(application: str, environment: str, root: Path | None = None) -> AppConfig:
-    """Read base + overlay for one application and environment into a validated AppConfig."""
+SUFFIX_FLAG = "--suffix"
+
+
+def load_config(application: str, environment: str, root: Path | None = None, *, suffix: str | None = None) -> AppConfig:
+    """Read base + overlay for one application and environment into a validated AppConfig.
+
+    `suffix` (the CLI's --suffix) replaces environment.suffix as a third, last source: it is
+    validated by the same model and name checks as the params value, and an error it causes names
+    the flag instead of a file."""
     root = params_root(root)
     folder = root / application
     if not (folder / "base.yaml").is_file():
@@ -187,8 +195,12 @@ def load_config(application: str, environment: str, root: Path | None = None) ->
         envs = ", ".join(available_profiles(root).get(application, [])) or "none"
         raise ConfigError(display_path(overlay_path), "", f"no environment {environment!r} for {application}; environments: {envs}")
 
-    sources = [(folder / "base.yaml", read_yaml(folder / "base.yaml")), (overlay_path, read_yaml(overlay_path))]
-    merged = deep_merge(sources[0][1], sources[1][1])
+    sources: list[tuple[Path | str, dict]] = [(folder / "base.yaml", read_yaml(folder / "base.yaml")), (overlay_path, read_yaml(overlay_path))]
+    if suffix is not None:
+        sources.append((SUFFIX_FLAG, {"environment": {"suffix": suffix}}))
+    merged = sources[0][1]
+    for _, document in sources[1:]:
+        merged = deep_merge(merged, document)
     env_section = merged.get("environment")
     if isinstance(env_section, dict):
         if "name" in env_section:
@@ -219,5 +231,8 @@ def load_config(application: str, environment: str, root: Path | None = None) ->
         path, message = problems[0]
         if len(problems) > 1:
             message += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
-        raise ConfigError(_blame(sources, _parse_path(path)), path, message)
+        blamed = _blame(sources, _parse_path(path))
+        if suffix is not None and blamed != SUFFIX_FLAG and suffix in message:
+            message += f" (with {SUFFIX_FLAG} {suffix})"  # a name built from the flag's suffix and a key of the file
+        raise ConfigError(blamed, path, message)
     return cfg

@@ -26,3 +26,16 @@ def available_profiles(root: Path) -> dict[str, list[str]]:
         for folder in sorted(p for p in root.iterdir() if (p / "base.yaml").is_file()):
             profiles[folder.name] = sorted(p.stem for p in folder.glob("*.yaml") if p.stem != "base")
     return profiles
+
+
+# The output folder of a deployment: OUT/<app>/<env>/, and OUT/<app>/<env>.<suffix>/ for one whose
+# environment.suffix comes from --suffix (a per-PR environment from the dev overlay). "." appears
+# in neither an environment name ([a-z][a-z0-9-]*) nor a suffix ([a-z0-9-]), so a suffixed folder
+# never collides with an environment's, and it is a character S3 keys carry unescaped (the folder
+# name is also the S3 key folder, deployer/store.py).
+SUFFIX_SEPARATOR = "."
+
+
+def deployment_folder(environment: str, suffix: str | None = None) -> str:
+    """`dev`, or `dev.pr-123` for --suffix pr-123."""
+    return f"{environment}{SUFFIX_SEPARATOR}{suffix}" if suffix else environment

@@ -69,8 +69,10 @@ def _describe(file: str, layer: str, scope: str, body: bytes, document: dict) ->
 
 
 
-def render(cfg: AppConfig, fmt: Format = "json") -> RenderedProfile:
-    """Every layer, the root and the manifest, in memory. Pure: no files are touched."""
+def render(cfg: AppConfig, fmt: Format = "json", *, suffix_override: str | None = None) -> RenderedProfile:
+    """Every layer, the root and the manifest, in memory. Pure: no files are touched.
+    `suffix_override`: cfg's suffix came from --suffix (recorded in the manifest, which then names
+    a folder of its own, templates/profiles.deployment_folder)."""
     layers: list[Layer] = layer_registry.build_all(cfg)
     files: dict[str, bytes] = {}
     entries: list[dict] = []
@@ -122,12 +124,16 @@ def render(cfg: AppConfig, fmt: Format = "json") -> RenderedProfile:
             for layer in layers
         ],
     }
+    if suffix_override:
+        manifest["suffix_override"] = suffix_override  # only then: the manifests of the params files' own suffixes stay as they were
     files["manifest.json"] = serialize(manifest)
     return RenderedProfile(cfg, files, manifest)
 
 
-def output_dir(out: Path, cfg: AppConfig) -> Path:
-    return out / cfg.application / cfg.environment.name
+def output_dir(out: Path, cfg: AppConfig, suffix_override: str | None = None) -> Path:
+    from templates.profiles import deployment_folder
+
+    return out / cfg.application / deployment_folder(cfg.environment.name, suffix_override)
 
 
 def write_atomically(target: Path, files: dict[str, bytes]) -> None:
@@ -152,6 +158,6 @@ def write_atomically(target: Path, files: dict[str, bytes]) -> None:
 
 def write_profile(rendered: RenderedProfile, out: Path, stamp: str | None = None) -> Path:
     """Write the profile's folder in one swap; `stamp` (templates/freshness.py) goes in with it."""
-    target = output_dir(out, rendered.cfg)
+    target = output_dir(out, rendered.cfg, rendered.manifest.get("suffix_override"))
     write_atomically(target, rendered.files | ({STAMP_FILE: stamp.encode()} if stamp else {}))
     return target

@@ -158,9 +158,12 @@ def _security_groups(b: LayerBuilder, vpc_id) -> dict[str, ec2.SecurityGroup]:
     https_out = ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="0.0.0.0/0", Description="HTTPS to AWS APIs (image pulls, secrets, logs)")
     for svc_name, svc in cfg.services.items():
         # Fargate pulls images, reads secrets and ships logs over HTTPS from the task's own ENI.
+        # A worker's group has the same (create-only) description, so turning a service into a
+        # worker or back never replaces its custom-named group; a worker's has no ingress at all.
         group = _group(b, logical_id("service", svc_name, "SecurityGroup"), f"service-{svc_name}", f"Service {svc_name}: its container port from the load balancer only, HTTPS out", vpc_id, egress=[https_out])
         groups[f"service:{svc_name}"] = group
-        _allow(b, groups["alb"], group, svc.port, f"load balancer to service {svc_name}")
+        if not svc.is_worker:
+            _allow(b, groups["alb"], group, svc.port, f"load balancer to service {svc_name}")
 
     if "EC2" in cfg.compute.capacity_providers:
         groups["instances"] = _group(b, "InstanceSecurityGroup", "ecs-instances", "ECS container instances: no ingress, HTTPS out to the ECS, ECR and logs APIs", vpc_id, egress=[https_out])

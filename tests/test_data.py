@@ -379,7 +379,7 @@ def _engine_grid():
     return [(e, r, p) for e in engines for r in replicas for p in (False, True)]
 
 
-VERSIONS = {"postgres": "16.10", "mysql": "8.0.44", "aurora-postgresql": "16.9"}
+VERSIONS = {"postgres": "16.10", "mysql": "8.0.44", "aurora-postgresql": "16.9", "aurora-mysql": "8.0.mysql_aurora.3.08.2"}
 
 
 @pytest.mark.parametrize(("engine", "replicas", "proxy"), _engine_grid())
@@ -395,6 +395,9 @@ def test_every_engine_replicas_proxy_combination_generates_and_lints_clean(engin
     document = yaml.safe_load(base.read_text())
     document["database"].update(engine=engine, engine_version=VERSIONS[engine], replicas=replicas, proxy=proxy, storage_type="gp3")
     base.write_text(yaml.safe_dump(document, sort_keys=False))
+    if engine == "aurora-mysql":  # Aurora MySQL offers no db.m5.large, the prod overlay's class
+        overlay = params_copy / "smart-task" / "prod.yaml"
+        overlay.write_text(overlay.read_text().replace("db.m5.large", "db.r6g.large"))
     profile = render(load_config("smart-task", "prod", params_copy))
     doc = json.loads(profile.files["data.json"])
     instances = resources(doc, "AWS::RDS::DBInstance")

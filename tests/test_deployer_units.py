@@ -24,6 +24,9 @@ class FakeBundle:
     stack_name = "product-catalog-pr5706"
     label = "product-catalog/dev"
     manifest = {"tags": {"Project": "catalog-api"}}
+    tags = {"Project": "catalog-api"}  # the stack tags (Bundle.tags: the profile's and --tags)
+    role_arn = None  # no --role-arn
+    cli_target = "product-catalog --env dev"
     nested_stacks = [{"logical_id": "NetworkStack"}]
     files = {}
 

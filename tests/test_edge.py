@@ -196,9 +196,14 @@ def test_smart_task_blue_green_rules_ecs_shifts_traffic_on(env):
     assert outputs["TestListenerArn"]["Value"] == {"Ref": "TestListener"}
 
 
-def test_smart_task_test_listener_is_plain_http_for_the_vpc_only():
+def test_smart_task_test_listener_is_https_with_a_certificate_and_for_the_vpc_only():
     doc = edge("smart-task", "prod")
-    assert (props(doc, "TestListener")["Port"], props(doc, "TestListener")["Protocol"]) == (8080, "HTTP")
+    listener = props(doc, "TestListener")
+    assert (listener["Port"], listener["Protocol"]) == (8080, {"Fn::If": ["HasCertificate", "HTTPS", "HTTP"]})
+    assert listener["SslPolicy"] == {"Fn::If": ["HasCertificate", ALB_TLS_POLICY, {"Ref": "AWS::NoValue"}]}
+    assert listener["Certificates"] == {"Fn::If": ["HasCertificate", [{"CertificateArn": {"Ref": "CertificateArn"}}], {"Ref": "AWS::NoValue"}]}
+    skipped = {skip["id"] for skip in doc["Resources"]["TestListener"]["Metadata"]["checkov"]["skip"]}
+    assert skipped == {"CKV_AWS_2", "CKV_AWS_103"}
     ingress = [r["Properties"] for r in resources(doc, "AWS::EC2::SecurityGroupIngress").values() if r["Properties"]["FromPort"] == 8080]
     assert ingress == [{
         "GroupId": {"Ref": "AlbSecurityGroupId"}, "IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080,
@@ -508,6 +513,49 @@ def test_a_domain_adds_certificates_and_alias_records(params_copy, linter, tmp_p
     folder = write_profile(result, tmp_path)
     findings = [f for f in lint_directory(linter, folder) if f.level in ("error", "warning")]
     assert findings == [], "\n".join(map(str, findings))
+
+
+def test_with_a_domain_the_test_listener_is_https_and_cloudfront_enforces_tls_1_2(params_copy):
+    def add_domain(base):
+        base["edge"]["domain"] = {"name": "tasks.example.com", "hosted_zone_id": "Z0123456789ABCDEFGHIJ"}
+
+    result = edited_profile(params_copy, "smart-task", add_domain)
+    edge_doc = json.loads(result.files["edge.json"])
+    listener = edge_doc["Resources"]["TestListener"]
+    assert (listener["Properties"]["Protocol"], listener["Properties"]["SslPolicy"]) == ("HTTPS", ALB_TLS_POLICY)
+    assert listener["Properties"]["Certificates"] == [{"CertificateArn": {"Fn::If": ["HasCertificate", {"Ref": "CertificateArn"}, {"Ref": "LoadBalancerCertificate"}]}}]
+    assert "checkov" not in listener.get("Metadata", {})  # nothing skipped
+    assert listener["Metadata"]["guard"]["SuppressedRules"] == ["ELBV2_ACM_CERTIFICATE_REQUIRED"]  # a parameter may name it
+    distribution = edge_doc["Resources"]["Distribution"]
+    viewer = distribution["Properties"]["DistributionConfig"]["ViewerCertificate"]
+    assert (viewer["MinimumProtocolVersion"], viewer["SslSupportMethod"]) == ("TLSv1.2_2021", "sni-only")
+    assert viewer["AcmCertificateArn"] == {"Ref": "CloudFrontCertificate"}  # us-east-1: in the edge stack
+    assert props(edge_doc, "CloudFrontCertificate")["DomainName"] == "tasks.example.com"
+    assert "CKV_AWS_174" not in json.dumps(distribution.get("Metadata", {}))
+
+
+def test_without_a_domain_the_distribution_declares_why_tls_1_2_is_not_enforced():
+    for app, env in ALL_TARGETS:
+        doc = edge(app, env)
+        if "Distribution" not in doc["Resources"]:
+            continue
+        distribution = doc["Resources"]["Distribution"]
+        assert distribution["Properties"]["DistributionConfig"]["ViewerCertificate"] == {"CloudFrontDefaultCertificate": True}
+        metadata = distribution["Metadata"]
+        assert [s["id"] for s in metadata["checkov"]["skip"] if s["id"] == "CKV_AWS_174"] == ["CKV_AWS_174"]
+        assert "CLOUDFRONT_MINIMUM_PROTOCOL_VERSION_RULE" in metadata["guard"]["SuppressedRules"]
+        # A web ACL everywhere except where it would need the global stack (product-catalog, eu-north-1).
+        has_acl = "WebACLId" in distribution["Properties"]["DistributionConfig"]
+        assert has_acl == (app != "product-catalog"), (app, env)
+        assert ("CKV_AWS_68" in json.dumps(metadata["checkov"])) == (not has_acl)
+
+
+def test_cloudfront_certificate_without_a_domain_is_refused(params_copy):
+    def add_certificate(base):
+        base["edge"]["cloudfront"]["certificate_arn"] = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0000-1111-2222-333344445555"
+
+    with pytest.raises(ConfigError, match="edge.cloudfront.certificate_arn"):
+        edited_profile(params_copy, "smart-task", add_certificate)
 
 
 def test_profiles_without_domain_have_no_certificates_or_records():

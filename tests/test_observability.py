@@ -11,7 +11,7 @@ import pytest
 from templates import auth, backup, observability
 from templates.params import REPO_PARAMS, load_config
 from templates.render import serialize
-from tests.conftest import ALL_TARGETS, resources, merged, parts
+from tests.conftest import ALL_TARGETS, merged, parts, resources, template
 
 
 @functools.cache
@@ -168,6 +168,18 @@ def test_smart_task_canaries_every_5_minutes_on_the_seed_paths():
     bucket = document["Resources"]["CanaryArtifactsBucket"]["Properties"]
     assert bucket["PublicAccessBlockConfiguration"] == {"BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
     assert bucket["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 30
+    # Versioned, old versions expire with the artifacts, access-logged into the edge log bucket.
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    assert rules["expire-old-versions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    assert rules["abort-incomplete-uploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+    assert bucket["LoggingConfiguration"] == {"DestinationBucketName": {"Ref": "AccessLogsBucketName"}, "LogFilePrefix": "s3/canary/"}
+    assert document["Parameters"]["AccessLogsBucketName"]["Type"] == "String"
+    edge = template("smart-task", "prod", "edge")
+    assert edge["Outputs"]["AccessLogsBucketName"]["Value"] == {"Ref": "AccessLogsBucket"}
+    grants = {st["Sid"]: st for st in edge["Resources"]["AccessLogsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]}
+    assert grants["S3ServerAccessLogsDelivery"]["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert "Metadata" not in document["Resources"]["CanaryArtifactsBucket"]  # nothing skipped
     deny = document["Resources"]["CanaryArtifactsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": False}}
     others = {(app, env) for app, env in ALL_TARGETS if resources(doc(app, env), "AWS::Synthetics::Canary")}
