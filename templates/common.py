@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from troposphere import AWSObject, Output, Parameter, Tags, Template
+from troposphere import AWSObject, Output, Parameter, Ref, Tags, Template
 
 # Which types hold data (deletion policies, stack policies) and which can snapshot: defined once in
 # resource_semantics, shared with the lint rules and the review.
@@ -83,6 +83,7 @@ class LayerBuilder:
         self._knob_keys: dict[str, str] = {}
         self._stateful: list[str] = []
         self._root_outputs: list[str] = []
+        self._boundary: AWSObject | None = None
 
     # -------------------------------------------------------------- parameters
 
@@ -118,7 +119,10 @@ class LayerBuilder:
 
     def add(self, resource: AWSObject, *, stateful: bool | None = None, snapshot: bool = True) -> AWSObject:
         """Add a resource; stateful ones get deletion policies by stage and join the stack policy.
-        snapshot=False: Retain even where the type could snapshot (Aurora members, read replicas)."""
+        snapshot=False: Retain even where the type could snapshot (Aurora members, read replicas).
+        Every IAM role carries the application's permissions boundary (permissions_boundary)."""
+        if resource.resource_type == "AWS::IAM::Role" and "PermissionsBoundary" not in resource.properties:
+            resource.PermissionsBoundary = self._boundary_arn()
         self.template.add_resource(resource)
         if stateful if stateful is not None else resource.resource_type in STATEFUL_TYPES:
             self.protect(resource, snapshot=snapshot)
@@ -162,6 +166,52 @@ class LayerBuilder:
         )
         document = PolicyDocument(Version="2012-10-17", Statement=[tls_only, *statements])
         return self.add(BucketPolicy(f"{bucket.title}Policy", Bucket=Ref(bucket), PolicyDocument=document))
+
+    def permissions_boundary(self) -> AWSObject:
+        """The application's permissions boundary (BOUNDARY_LAYER creates it, before any of its roles);
+        every other layer with a role takes its ARN as the input PermissionsBoundaryArn, so CloudFormation
+        creates it before any role that names it."""
+        from troposphere import iam
+
+        if self.name != BOUNDARY_LAYER:
+            raise ValueError(f"the permissions boundary belongs to the {BOUNDARY_LAYER} layer, not {self.name}")
+        boundary = self.add(
+            iam.ManagedPolicy(
+                "PermissionsBoundary",
+                ManagedPolicyName=boundary_name(self.cfg),
+                Description=f"cfn-strata {self.cfg.application}/{self.cfg.environment.name}: permissions boundary of every role of the application",
+                PolicyDocument=boundary_document(self.cfg),
+            )
+        )
+        for check, why in (
+            ("CKV_AWS_107", "a permissions boundary grants nothing by itself; it caps the roles' own policies, which name their resources"),
+            ("CKV_AWS_108", "a permissions boundary grants nothing by itself; it caps the roles' own policies, which name their resources"),
+            ("CKV_AWS_109", "a permissions boundary grants nothing by itself; it denies every change to itself and to any role's boundary"),
+            ("CKV_AWS_110", "the boundary's IAM allows name only the application's roles and policies and deny roles without this boundary"),
+            ("CKV_AWS_111", "a permissions boundary grants nothing by itself; it caps the roles' own policies, which name their resources"),
+        ):
+            self.skip_check(boundary, check, why)
+        self.suppress_guard(
+            boundary, "IAM_MANAGEDPOLICY_NO_STATEMENTS_WITH_FULL_ACCESS",
+            "a permissions boundary grants nothing by itself: <service>:* caps the roles to the application's services; "
+            "IAM is allowed only on the application's own roles, and changes to the boundary or roles without it are denied",
+        )
+        self._boundary = boundary
+        self.output("PermissionsBoundaryArn", Ref(boundary), "Permissions boundary every role of the application carries")
+        return boundary
+
+    def _boundary_arn(self) -> Any:
+        if self.name == BOUNDARY_LAYER:
+            if self._boundary is None:
+                raise ValueError(f"the {BOUNDARY_LAYER} layer adds a role before its permissions boundary (call permissions_boundary() first)")
+            return Ref(self._boundary)
+        if self.scope != "nested":
+            # Stacks outside the root are deployed on their own, before the root on a first deploy:
+            # the boundary would not exist yet when such a role is created.
+            raise ValueError(f"{self.name} ({self.scope}) would create an IAM role outside the root stack, where the permissions boundary is not available")
+        if "PermissionsBoundaryArn" not in self.template.parameters:
+            self.input("PermissionsBoundaryArn", f"{BOUNDARY_LAYER}.PermissionsBoundaryArn", "Permissions boundary every role carries")
+        return Ref("PermissionsBoundaryArn")
 
     def skip_check(self, resource: AWSObject, check_id: str, reason: str) -> None:
         """Declare a checkov skip on the resource, with the reason a reviewer reads beside it."""
@@ -254,6 +304,122 @@ def trust_policy(service: str, *, sid: str | None = None):
     if service in SENDS_SOURCE_ACCOUNT:
         statement["Condition"] = Condition(StringEquals("aws:SourceAccount", AccountId))
     return PolicyDocument(Version="2012-10-17", Statement=[Statement(**statement)])
+
+
+# ------------------------------------------------------------------ the permissions boundary
+#
+# Every IAM role the templates create carries one customer managed policy as its permissions boundary
+# (IAM user guide, "Permissions boundaries for IAM entities"): a role's effective permissions are the
+# intersection of its own policies and the boundary. The pipeline's CloudFormation role may create and
+# change roles only when they carry this boundary (condition key iam:PermissionsBoundary, IAM service
+# authorization reference), and the boundary denies every change to itself and every role without it,
+# so no role of the application, the CloudFormation role included, can grant more than the boundary.
+
+BOUNDARY_LAYER = "network"  # the first layer: its stack exists before any other layer's role
+
+# What the application's roles reach, by service (the boundary allows no other service): the services
+# of the resources the stacks create (the CloudFormation role), plus what the running application and
+# the AWS managed policies its roles attach use: ECS exec and the SSM agent (ssmmessages, ec2messages),
+# IAM database authentication (rds-db), AWS Backup's storage and tag selection (backup-storage, tag:
+# AWSBackupServiceRolePolicyForBackup), CodeCommit sources (codecommit).
+# iam is not among them: the boundary allows only BOUNDARY_IAM_ACTIONS on the application's own roles.
+BOUNDARY_SERVICES = (
+    "acm", "apigateway", "application-autoscaling", "autoscaling", "backup", "backup-storage", "cloudformation", "cloudfront",
+    "cloudwatch", "codebuild", "codecommit", "codeconnections", "codedeploy", "codepipeline", "codestar-connections", "cognito-idp",
+    "ec2", "ec2messages", "ecr", "ecs", "elasticache", "elasticfilesystem", "elasticloadbalancing", "events", "kms", "lambda", "logs",
+    "rds", "rds-db", "route53", "s3", "secretsmanager", "sns", "ssm", "ssmmessages", "synthetics", "tag", "wafv2", "xray",
+)
+
+# The role-changing calls that carry iam:PermissionsBoundary (IAM service authorization reference,
+# "Actions, resources, and condition keys for AWS Identity and Access Management": CreateRole,
+# PutRolePermissionsBoundary, PutRolePolicy, DeleteRolePolicy, AttachRolePolicy, DetachRolePolicy).
+BOUNDARY_CONDITIONED = (
+    "iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy",
+)
+# IAM calls CloudFormation makes for the application's roles, instance profiles and managed policies
+# (AWS::IAM::Role, InstanceProfile, Policy and ManagedPolicy), besides BOUNDARY_CONDITIONED.
+IAM_MANAGE_ACTIONS = (
+    "iam:AddRoleToInstanceProfile", "iam:CreateInstanceProfile", "iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeleteInstanceProfile",
+    "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:DeleteRole", "iam:GetInstanceProfile", "iam:GetPolicy", "iam:GetPolicyVersion",
+    "iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListEntitiesForPolicy", "iam:ListInstanceProfilesForRole",
+    "iam:ListPolicyVersions", "iam:ListRolePolicies", "iam:ListRoleTags", "iam:RemoveRoleFromInstanceProfile", "iam:TagInstanceProfile",
+    "iam:TagPolicy", "iam:TagRole", "iam:UntagInstanceProfile", "iam:UntagPolicy", "iam:UntagRole", "iam:UpdateAssumeRolePolicy",
+    "iam:UpdateRole", "iam:UpdateRoleDescription",
+)
+# Services the application's roles are passed to (iam:PassedToService): the principals of their trust
+# policies, and Synthetics, which runs a canary's Lambda function with the canary's role.
+PASSED_TO_SERVICES = (
+    "backup.amazonaws.com", "cloudformation.amazonaws.com", "codebuild.amazonaws.com", "codepipeline.amazonaws.com", "ec2.amazonaws.com",
+    "ecs-tasks.amazonaws.com", "ecs.amazonaws.com", "lambda.amazonaws.com", "monitoring.rds.amazonaws.com", "rds.amazonaws.com",
+    "synthetics.amazonaws.com", "vpc-flow-logs.amazonaws.com",
+)
+# Service-linked roles the services the stacks use create on first use (iam:AWSServiceName).
+SERVICE_LINKED_ROLES = (
+    "autoscaling.amazonaws.com", "backup.amazonaws.com", "ecs.amazonaws.com", "ecs.application-autoscaling.amazonaws.com",
+    "elasticache.amazonaws.com", "elasticfilesystem.amazonaws.com", "elasticloadbalancing.amazonaws.com", "ops.apigateway.amazonaws.com",
+    "rds.amazonaws.com", "wafv2.amazonaws.com",
+)
+# The boundary's own policy versions and tags: nobody under the boundary changes it.
+BOUNDARY_SELF_ACTIONS = (
+    "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy",
+)
+
+
+def boundary_name(cfg: AppConfig) -> str:
+    return cfg.name("permissions-boundary")
+
+
+def iam_arn(path: str):
+    """arn:<partition>:iam::<account>:<path>"""
+    from troposphere import Sub
+
+    return Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:{path}")
+
+
+def boundary_arn(cfg: AppConfig):
+    return iam_arn(f"policy/{boundary_name(cfg)}")
+
+
+def own_iam_arns(cfg: AppConfig) -> dict[str, list]:
+    """The application's IAM names: roles and instance profiles named `<kind>-<suffix>`, or named by
+    CloudFormation after the stack (`<application>-<suffix>-<Layer>Stack-...`), managed policies
+    `<kind>-<suffix>`."""
+    from templates.naming import stack_name
+
+    suffix, stack = cfg.suffix, stack_name(cfg)
+    return {
+        "role": [iam_arn(f"role/*-{suffix}"), iam_arn(f"role/{stack}-*")],
+        "instance-profile": [iam_arn(f"instance-profile/*-{suffix}"), iam_arn(f"instance-profile/{stack}-*")],
+        "policy": [iam_arn(f"policy/*-{suffix}")],
+    }
+
+
+def boundary_document(cfg: AppConfig):
+    """Allows the application's services and, in IAM, only its own roles, instance profiles and
+    policies; denies changing the boundary, removing a boundary, and creating or changing a role that
+    would not carry this boundary."""
+    from awacs.aws import Action, Allow, Condition, Deny, PolicyDocument, Statement, StringEquals, StringNotEquals
+
+    def actions(names):
+        return [Action(*name.split(":", 1)) for name in names]
+
+    own = own_iam_arns(cfg)
+    arn = boundary_arn(cfg)
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            Statement(Sid="ApplicationServices", Effect=Allow, Action=[Action(service, "*") for service in BOUNDARY_SERVICES], Resource=["*"]),
+            Statement(Sid="OwnIamResources", Effect=Allow, Action=actions(sorted({*IAM_MANAGE_ACTIONS, *BOUNDARY_CONDITIONED})), Resource=[*own["role"], *own["instance-profile"], *own["policy"]]),
+            Statement(Sid="PassOwnRoles", Effect=Allow, Action=actions(["iam:PassRole"]), Resource=own["role"], Condition=Condition(StringEquals("iam:PassedToService", list(PASSED_TO_SERVICES)))),
+            Statement(
+                Sid="ServiceLinkedRoles", Effect=Allow, Action=actions(["iam:CreateServiceLinkedRole"]), Resource=[iam_arn("role/aws-service-role/*")],
+                Condition=Condition(StringEquals("iam:AWSServiceName", list(SERVICE_LINKED_ROLES))),
+            ),
+            Statement(Sid="DenyChangingTheBoundary", Effect=Deny, Action=actions(BOUNDARY_SELF_ACTIONS), Resource=[arn]),
+            Statement(Sid="DenyRemovingBoundaries", Effect=Deny, Action=actions(["iam:DeleteRolePermissionsBoundary"]), Resource=["*"]),
+            Statement(Sid="DenyRolesWithoutTheBoundary", Effect=Deny, Action=actions(BOUNDARY_CONDITIONED), Resource=["*"], Condition=Condition(StringNotEquals("iam:PermissionsBoundary", arn))),
+        ],
+    )
 
 
 def account_administers_key():

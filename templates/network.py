@@ -309,6 +309,7 @@ def _endpoints(b: LayerBuilder, vpc, private: list, route_tables: list) -> None:
 
 def build(cfg: AppConfig) -> Layer:
     b = LayerBuilder(cfg, "network", "VPC, subnets, NAT, route tables, endpoints and flow logs")
+    b.permissions_boundary()  # before any role of any layer: every role carries it
     net = cfg.network
     vpc = b.add(ec2.VPC("Vpc", CidrBlock=net.vpc_cidr, EnableDnsSupport=True, EnableDnsHostnames=True, Tags=b.tags("vpc")))
     igw = b.add(ec2.InternetGateway("InternetGateway", Tags=b.tags("igw")))

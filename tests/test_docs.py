@@ -83,8 +83,9 @@ def test_layers_needing_other_layers_say_what_they_need():
     b, urls, markdown = kit("product-catalog", "prod")
     by_layer = {l.layer: l for l in docs.launches(b.manifest, documents(b), urls)}
     assert by_layer["network"].url is not None  # needs nothing from another layer
-    assert by_layer["security"].url is None and by_layer["security"].missing == ("VpcId",)
-    assert "| security.json | `product-catalog-catalog-prod-security` | not alone: needs `VpcId` (launch the root) |" in markdown
+    # the VPC, and the permissions boundary every role carries (network's PermissionsBoundaryArn)
+    assert by_layer["security"].url is None and by_layer["security"].missing == ("PermissionsBoundaryArn", "VpcId")
+    assert "| security.json | `product-catalog-catalog-prod-security` | not alone: needs `PermissionsBoundaryArn`, `VpcId` (launch the root) |" in markdown
 
 
 def test_template_urls_are_the_ones_upload_produces():

@@ -20,6 +20,12 @@ service role permissions per action) and each action's reference page:
 - Source/CodeStarSourceConnection (action-reference-CodestarConnectionSource.html):
   codestar-connections:UseConnection (or its codeconnections: name);
 - Approval/Manual with a NotificationArn (approvals-service-role-permissions.html): sns:Publish.
+The CloudFormation service role a Deploy/CloudFormation action passes (its RoleArn, an AWS::IAM::Role
+of the same template) must not be an administrator (issue 14): it carries a PermissionsBoundary, no
+Allow statement has `*` or `<service>:*` on Resource `*` (or NotAction / NotResource), none allows
+iam:* or iam:PassRole on every role, and every statement allowing iam:CreateRole, PutRolePolicy, AttachRolePolicy,
+PutRolePermissionsBoundary, DetachRolePolicy or DeleteRolePolicy requires iam:PermissionsBoundary
+(StringEquals).
 The role is the action's RoleArn, else the pipeline's RoleArn, when it is an AWS::IAM::Role of the
 same template; its Allow statements (inline, and AWS::IAM::Policy / ManagedPolicy of the template
 attached to it) are read for actions (wildcards honoured); resources and conditions are not judged.
@@ -71,8 +77,8 @@ def required(category: str, provider: str, configuration: dict) -> tuple[list[st
     return needed, _ANY_OF.get((category, provider), ())
 
 
-def granted(role_id: str, template: dict) -> list[str]:
-    """Action patterns the role's Allow statements grant (inline and same-template policies)."""
+def role_statements(role_id: str, template: dict) -> list[dict]:
+    """The statements of the role's inline policies and of the template's policies attached to it."""
     resources = template.get("Resources") or {}
     role = resources.get(role_id) or {}
     documents = [p.get("PolicyDocument") for _, p in items(properties(role).get("Policies")) if isinstance(p, dict)]
@@ -82,12 +88,45 @@ def granted(role_id: str, template: dict) -> list[str]:
             continue
         if policy_id in attached or role_id in {target(r) for _, r in items(properties(policy).get("Roles"))}:
             documents.append(properties(policy).get("PolicyDocument"))
-    actions = []
-    for document in documents:
-        for _, statement in statements(document):
-            if statement.get("Effect") == "Allow":
-                actions += strings(statement.get("Action"))
-    return actions
+    return [statement for document in documents for _, statement in statements(document)]
+
+
+def granted(role_id: str, template: dict) -> list[str]:
+    """Action patterns the role's Allow statements grant (inline and same-template policies)."""
+    return [a for statement in role_statements(role_id, template) if statement.get("Effect") == "Allow" for a in strings(statement.get("Action"))]
+
+
+# Role-changing calls that must require a permissions boundary (condition key iam:PermissionsBoundary,
+# IAM service authorization reference).
+_BOUNDARY_ACTIONS = ("iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePermissionsBoundary", "iam:DetachRolePolicy", "iam:DeleteRolePolicy")
+
+
+def service_role_problems(role_id: str, template: dict) -> list[str]:
+    """Why the CloudFormation service role a pipeline passes is an administrator: it carries no
+    permissions boundary, allows `*` or `<service>:*` on Resource `*`, allows iam:*, or creates or
+    changes roles without requiring a permissions boundary."""
+    role = (template.get("Resources") or {}).get(role_id) or {}
+    problems = [] if properties(role).get("PermissionsBoundary") is not None else ["carries no PermissionsBoundary"]
+    for statement in role_statements(role_id, template):
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = strings(statement.get("Action"))
+        sid = statement.get("Sid", "a statement")
+        if "NotAction" in statement:
+            problems.append(f"{sid} uses NotAction")
+        if [a for a in actions if a == "*" or a.lower() == "iam:*"]:
+            problems.append(f"{sid} allows iam:* or *")
+        if "*" in strings(statement.get("Resource")) or "NotResource" in statement:
+            wide = sorted(a for a in actions if a == "*" or a.endswith(":*"))
+            if wide:
+                problems.append(f"{sid} allows {', '.join(wide)} on every resource")
+            if allows(actions, "iam:PassRole"):
+                problems.append(f"{sid} allows iam:PassRole on every role")
+        boundary_actions = [a for a in _BOUNDARY_ACTIONS if allows(actions, a)]
+        condition = statement.get("Condition") if isinstance(statement.get("Condition"), dict) else {}
+        if boundary_actions and "iam:PermissionsBoundary" not in (condition.get("StringEquals") or {}):
+            problems.append(f"{sid} allows {', '.join(boundary_actions)} without a StringEquals iam:PermissionsBoundary condition")
+    return problems
 
 
 def allows(patterns: list[str], action: str) -> bool:
@@ -100,13 +139,15 @@ class PipelineRolePermissions(CloudFormationLintRule):
     description = (
         "For every action of an AWS::CodePipeline::Pipeline (ECS, CodeDeployToECS, CloudFormation by ActionMode, CodeBuild, "
         "S3 deploy, CodeStarSourceConnection, Manual approval with SNS), the role that runs it (the action's RoleArn, else the "
-        "pipeline's) allows the minimum actions the CodePipeline user guide lists for it."
+        "pipeline's) allows the minimum actions the CodePipeline user guide lists for it; the CloudFormation service role a "
+        "CloudFormation action passes carries a permissions boundary, has no <service>:* on *, no iam:*, and creates roles only with the boundary."
     )
     source_url = source_url("E9014")
     tags = ["cfn-strata", "resources", "codepipeline", "iam", "preflight"]
 
     def match(self, cfn):
         matches = []
+        checked: set[str] = set()
         resources = cfn.template.get("Resources") or {}
         for pipeline_id, pipeline in sorted(cfn.get_resources(["AWS::CodePipeline::Pipeline"]).items()):
             pipeline_role = target(properties(pipeline).get("RoleArn"))
@@ -124,6 +165,13 @@ class PipelineRolePermissions(CloudFormationLintRule):
                     missing = [a for a in needed if not allows(patterns, a)]
                     if any_of and not any(allows(patterns, a) for a in any_of):
                         missing.append(" or ".join(any_of))
+                    if (str(kind.get("Category")), str(kind.get("Provider"))) == ("Deploy", "CloudFormation"):
+                        service_role = target(configuration.get("RoleArn"))
+                        if service_role and (resources.get(service_role) or {}).get("Type") == "AWS::IAM::Role" and service_role not in checked:
+                            checked.add(service_role)
+                            for problem in service_role_problems(service_role, cfn.template):
+                                matches.append(RuleMatch(["Resources", service_role], f"{service_role} (AWS::IAM::Role), the CloudFormation role of {pipeline_id} action "
+                                                         f"{stage.get('Name')}/{action.get('Name')}, {problem} (README, E9014: not an administrator)"))
                     if missing:
                         matches.append(RuleMatch(["Resources", pipeline_id, "Properties", "Stages", stage_index, "Actions", action_index],
                                                  f"{pipeline_id} (AWS::CodePipeline::Pipeline) action {stage.get('Name')}/{action.get('Name')} "
