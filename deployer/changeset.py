@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError, WaiterError
 from deployer.bundle import Bundle
 from deployer.errors import DeployerError, FlagRefused, Interrupted, error_message, explain, is_stack_missing
 from deployer.images import change_set_parameters
+from deployer.recovery import guidance
 from deployer.upload import UploadResult
 
 NO_CHANGES_MARKERS = ("didn't contain changes", "No updates are to be performed")
@@ -110,8 +111,6 @@ def destroy_command(bundle: Bundle) -> str:
 
 def _refuse_failed_state(cfn, bundle: Bundle, stack: dict) -> None:
     """A stack CloudFormation cannot update: say why and the command that recovers it."""
-    from deployer.recovery import guidance
-
     message = guidance(cfn, stack["StackStatus"], stack_name=bundle.stack_name, stack_id=stack["StackId"], destroy_command=destroy_command(bundle))
     if message:
         raise DeployerError(message)

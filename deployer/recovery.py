@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deployer.execute import Follower
+from deployer.events import Follower
 
 ROLLBACK_COMPLETE = "ROLLBACK_COMPLETE"
 ROLLBACK_FAILED = "ROLLBACK_FAILED"

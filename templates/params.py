@@ -15,7 +15,8 @@ from typing import Any, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from templates.config import AppConfig, ConfigError, KeyedError, semantic_problems
+from templates.config import AppConfig, ConfigError, KeyedError
+from templates.problems import semantic_problems
 from templates.profiles import REPO_PARAMS, available_profiles, params_root  # noqa: F401 (re-exported)
 
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
