@@ -117,6 +117,36 @@ NAME_PROPERTIES.pop("AWS::EFS::FileSystem")
 # revision of the same family (Amazon ECS Developer Guide, "Updating a task definition").
 REPLACEABLE_WHEN_NAMED = frozenset({"AWS::ECS::TaskDefinition"})
 
+# What CreateChangeSet must acknowledge (CloudFormation API reference, CreateChangeSet, Capabilities):
+# IAM resources (NAMED_IAM when one has a custom name), nested stacks and macros (AUTO_EXPAND). The
+# generator's templates can need all three: the pipeline's change-set action declares them all.
+CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND")
+
+
+def required_capabilities(documents: dict[str, dict]) -> dict[str, list[str]]:
+    """Capability -> why, one line per template and reason (documents: file -> parsed template).
+    The deployer sends the keys; the launch kit prints the reasons."""
+    reasons: dict[str, list[str]] = {}
+    for file, document in documents.items():
+        named, unnamed, nested = [], [], []
+        for logical_id, resource in sorted(document.get("Resources", {}).items()):
+            kind = resource.get("Type", "")
+            if kind.startswith("AWS::IAM::"):
+                (named if NAMED_IAM_PROPERTIES & set(resource.get("Properties", {})) else unnamed).append(f"`{logical_id}`")
+            if kind == "AWS::CloudFormation::Stack" or kind.startswith("AWS::Serverless::"):
+                nested.append(f"`{logical_id}`")
+        if named:
+            reasons.setdefault("CAPABILITY_NAMED_IAM", []).append(
+                f"{file}: IAM resources with fixed names ({', '.join(named)}); CloudFormation cannot rename them on replacement"
+            )
+        if named or unnamed:
+            reasons.setdefault("CAPABILITY_IAM", []).append(f"{file}: creates IAM resources ({', '.join(named + unnamed)})")
+        if nested:
+            reasons.setdefault("CAPABILITY_AUTO_EXPAND", []).append(f"{file}: nested stacks ({', '.join(nested)})")
+        if document.get("Transform"):
+            reasons.setdefault("CAPABILITY_AUTO_EXPAND", []).append(f"{file}: transform {document['Transform']}")
+    return dict(sorted(reasons.items()))
+
 
 def is_stateful(resource_type: str) -> bool:
     return resource_type in STATEFUL_TYPES

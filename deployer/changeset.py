@@ -20,7 +20,7 @@ from deployer.upload import UploadResult
 NO_CHANGES_MARKERS = ("didn't contain changes", "No updates are to be performed")
 BUSY = ("_IN_PROGRESS",)
 REVERT_DRIFT = "REVERT_DRIFT"  # CreateChangeSet DeploymentMode: a drift-aware change set
-from resource_semantics import NAMED_IAM_PROPERTIES
+from resource_semantics import required_capabilities
 
 
 @dataclass(frozen=True)
@@ -82,22 +82,8 @@ def change_set_type(stack_name: str, status: str | None) -> str:
 
 
 def capabilities(bundle: Bundle) -> list[str]:
-    """The capabilities the templates need: IAM, NAMED_IAM for named IAM resources, AUTO_EXPAND
-    for nested stacks and transforms."""
-    needed: set[str] = set()
-    for file in bundle.files:
-        document = bundle.document(file)
-        if document.get("Transform"):
-            needed.add("CAPABILITY_AUTO_EXPAND")
-        for resource in document.get("Resources", {}).values():
-            kind = resource.get("Type", "")
-            if kind.startswith("AWS::IAM::"):
-                needed.add("CAPABILITY_IAM")
-                if NAMED_IAM_PROPERTIES & set(resource.get("Properties", {})):
-                    needed.add("CAPABILITY_NAMED_IAM")
-            if kind == "AWS::CloudFormation::Stack" or kind.startswith("AWS::Serverless::"):
-                needed.add("CAPABILITY_AUTO_EXPAND")
-    return sorted(needed)
+    """The capabilities the bundle's templates need (resource_semantics.required_capabilities)."""
+    return sorted(required_capabilities({file: bundle.document(file) for file in bundle.files}))
 
 
 def change_set_name(now: datetime, root_sha256: str) -> str:

@@ -30,13 +30,13 @@ from templates.common import (
 )
 from templates.config import DEPLOY_START_MINUTES, PIPELINE_ECS_DEPLOY_MINUTES, AppConfig, PipelineConfig, ServiceConfig
 from templates.naming import stack_name
+from resource_semantics import CAPABILITIES
 
 CODEBUILD_IMAGE = "aws/codebuild/standard:7.0"
 ROLLING_DEPLOY_MINUTES = 30
 CHANGE_SET_NAME = "cfn-strata-pipeline"
 TEMPLATE_PREFIX = "templates"
 REVIEW_PREFIX = "reviews"
-CAPABILITIES = "CAPABILITY_IAM,CAPABILITY_NAMED_IAM,CAPABILITY_AUTO_EXPAND"
 # ------------------------------------------------------------------ the CloudFormation service role
 #
 # The role CloudFormation runs the pipeline's change sets with. It holds no `<service>:*` on `*` and no
@@ -621,7 +621,7 @@ def _backend_pipeline(b: LayerBuilder, name: str, pipeline: PipelineConfig, shar
     ]
     stack = stack_name(cfg)
     create = {
-        "ActionMode": "CHANGE_SET_REPLACE", "StackName": stack, "ChangeSetName": CHANGE_SET_NAME, "Capabilities": CAPABILITIES,
+        "ActionMode": "CHANGE_SET_REPLACE", "StackName": stack, "ChangeSetName": CHANGE_SET_NAME, "Capabilities": ",".join(CAPABILITIES),
         "RoleArn": GetAtt(deploy_role, "Arn"), "TemplatePath": "Infrastructure::root.json", "TemplateConfiguration": "Infrastructure::template-configuration.json",
     }
     infra_actions = [

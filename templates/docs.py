@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 from urllib.parse import quote, urlencode
 
-from resource_semantics import NAMED_IAM_PROPERTIES
+from resource_semantics import required_capabilities
 CONSTRAINT_KEYS = ("AllowedValues", "AllowedPattern", "MinValue", "MaxValue", "MinLength", "MaxLength")
 
 
@@ -47,28 +47,6 @@ def default_values(document: dict) -> dict[str, str] | None:
 
 
 # ------------------------------------------------------------------ capabilities
-
-
-def required_capabilities(documents: dict[str, dict]) -> dict[str, list[str]]:
-    """Capability -> why, one line per template and reason (documents: file -> template)."""
-    reasons: dict[str, list[str]] = {}
-    for file, document in documents.items():
-        named, unnamed, nested = [], [], []
-        for logical_id, resource in sorted(document.get("Resources", {}).items()):
-            kind = resource.get("Type", "")
-            if kind.startswith("AWS::IAM::"):
-                (named if NAMED_IAM_PROPERTIES & set(resource.get("Properties", {})) else unnamed).append(f"`{logical_id}`")
-            if kind == "AWS::CloudFormation::Stack" or kind.startswith("AWS::Serverless::"):
-                nested.append(f"`{logical_id}`")
-        if named:
-            reasons.setdefault("CAPABILITY_NAMED_IAM", []).append(f"{file}: IAM resources with fixed names ({', '.join(named)}); CloudFormation cannot rename them on replacement")
-        if named or unnamed:
-            reasons.setdefault("CAPABILITY_IAM", []).append(f"{file}: creates IAM resources ({', '.join(named + unnamed)})")
-        if nested:
-            reasons.setdefault("CAPABILITY_AUTO_EXPAND", []).append(f"{file}: nested stacks ({', '.join(nested)})")
-        if document.get("Transform"):
-            reasons.setdefault("CAPABILITY_AUTO_EXPAND", []).append(f"{file}: transform {document['Transform']}")
-    return dict(sorted(reasons.items()))
 
 
 # ------------------------------------------------------------------ parameter reference

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 import generate
 from deployer.bundle import Bundle
 from deployer.store import TemplateStore, planned_urls
+from resource_semantics import required_capabilities
 from templates import docs
 from tests.conftest import ALL_TARGETS, rendered
 
@@ -170,10 +171,29 @@ def test_product_catalog_reference_names_seed_keys_and_values():
 
 def test_capabilities_and_why():
     b = bundle("product-catalog", "prod")
-    reasons = docs.required_capabilities(documents(b))
+    reasons = required_capabilities(documents(b))
     assert set(reasons) == {"CAPABILITY_AUTO_EXPAND", "CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"}
     assert any(r.startswith("root.json: nested stacks (`BackupStack`") for r in reasons["CAPABILITY_AUTO_EXPAND"])
     assert any(r.startswith("security.json: IAM resources with fixed names") for r in reasons["CAPABILITY_NAMED_IAM"])
+
+
+@pytest.mark.parametrize(("app", "env"), ALL_TARGETS)
+def test_the_pipeline_acknowledges_every_capability_the_templates_need(app, env):
+    """The pipeline's change-set action declares CAPABILITIES; what each profile's templates need
+    (the deployer sends exactly that) is within it, NAMED_IAM included wherever a role is named."""
+    from resource_semantics import CAPABILITIES
+
+    docs_ = {name: json.loads(body) for name, body in rendered(app, env).files.items() if name != "manifest.json"}
+    needed = set(required_capabilities(docs_))
+    assert needed <= set(CAPABILITIES) and "CAPABILITY_AUTO_EXPAND" in needed
+    named = any(r["Type"] == "AWS::IAM::Role" and "RoleName" in r.get("Properties", {}) for d in docs_.values() for r in d.get("Resources", {}).values())
+    assert ("CAPABILITY_NAMED_IAM" in needed) == named
+    actions = [a for d in docs_.values() for r in d.get("Resources", {}).values() if r["Type"] == "AWS::CodePipeline::Pipeline"
+               for stage in r["Properties"]["Stages"] for a in stage["Actions"] if a["ActionTypeId"]["Provider"] == "CloudFormation"]
+    proposing = [a for a in actions if a["Configuration"]["ActionMode"] in ("CHANGE_SET_REPLACE", "CREATE_UPDATE", "REPLACE_ON_FAILURE")]
+    assert len(proposing) == sum(a["Configuration"]["ActionMode"] == "CHANGE_SET_EXECUTE" for a in actions)  # one per execute
+    for action in proposing:
+        assert action["Configuration"]["Capabilities"] == "CAPABILITY_IAM,CAPABILITY_NAMED_IAM,CAPABILITY_AUTO_EXPAND"
 
 
 # ------------------------------------------------------------------ Mermaid
