@@ -8,33 +8,29 @@ from __future__ import annotations
 
 import re
 
-# Limits per kind of name: (maximum length, pattern). Patterns follow the AWS API docs.
-NAME_RULES: dict[str, tuple[int, re.Pattern[str]]] = {
-    "alb": (32, re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$")),
-    "tg": (32, re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$")),
-    "ecs-cluster": (255, re.compile(r"^[a-zA-Z0-9_-]+$")),
-    "ecs-service": (255, re.compile(r"^[a-zA-Z0-9_-]+$")),
-    "rds": (63, re.compile(r"^[a-z](?!.*--)[a-z0-9-]*[a-z0-9]$")),
-    "rds-cluster": (63, re.compile(r"^[a-z](?!.*--)[a-z0-9-]*[a-z0-9]$")),
-    "cache": (40, re.compile(r"^[a-z](?!.*--)[a-z0-9-]*[a-z0-9]$")),
-    "ecr": (256, re.compile(r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*$")),
-    "iam-role": (64, re.compile(r"^[\w+=,.@-]+$")),
-    "secret": (512, re.compile(r"^[\w/+=.@-]+$")),
-    "log-group": (512, re.compile(r"^[\w#/.-]+$")),
-    # EC2 CreateSecurityGroup, GroupName: up to 255 characters of a-z, A-Z, 0-9, spaces and
-    # ._-:/()#,@[]+=&;{}!$*, and it "can't start with sg-" (RESERVED_PREFIXES below).
-    # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSecurityGroup.html
-    "security-group": (255, re.compile(r"^[a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]+$")),
-    # Buckets also carry the account id and region to be globally unique: 63 in all.
-    "bucket-prefix": (63 - len("-123456789012-ap-southeast-1"), re.compile(r"^[a-z0-9][a-z0-9-]*$")),
-}
+from resource_semantics import NAME_CONSTRAINTS
 
-
-# Prefixes AWS reserves for its own ids, per kind of name (compared case-insensitively: EC2 group
-# names are case-insensitive). Source: as NAME_RULES above.
-RESERVED_PREFIXES: dict[str, tuple[str, ...]] = {
-    "security-group": ("sg-",),
+# The kinds of name the generator makes from `{resource-type}-{environment_suffix}`, as the resource
+# type and name property whose rule (length, pattern, reserved prefixes, each with its AWS API
+# reference) lives in resource_semantics.NAME_CONSTRAINTS: one table for the params checks, lint rule
+# E9010 and the local emulator.
+KINDS: dict[str, tuple[str, str]] = {
+    "alb": ("AWS::ElasticLoadBalancingV2::LoadBalancer", "Name"),
+    "tg": ("AWS::ElasticLoadBalancingV2::TargetGroup", "Name"),
+    "ecs-cluster": ("AWS::ECS::Cluster", "ClusterName"),
+    "ecs-service": ("AWS::ECS::Service", "ServiceName"),
+    "rds": ("AWS::RDS::DBInstance", "DBInstanceIdentifier"),
+    "rds-cluster": ("AWS::RDS::DBCluster", "DBClusterIdentifier"),
+    "cache": ("AWS::ElastiCache::ReplicationGroup", "ReplicationGroupId"),
+    "ecr": ("AWS::ECR::Repository", "RepositoryName"),
+    "iam-role": ("AWS::IAM::Role", "RoleName"),
+    "secret": ("AWS::SecretsManager::Secret", "Name"),
+    "log-group": ("AWS::Logs::LogGroup", "LogGroupName"),
+    "security-group": ("AWS::EC2::SecurityGroup", "GroupName"),
+    "bucket-prefix": ("AWS::S3::Bucket", "BucketName"),
 }
+# Buckets also carry the account id and region to be globally unique: the prefix gets what is left.
+BUCKET_SUFFIX = "-123456789012-ap-southeast-1"
 
 
 def stack_name(cfg) -> str:
@@ -56,12 +52,13 @@ def resource_name(kind: str, suffix: str, qualifier: str | None = None) -> str:
 
 def name_problem(kind: str, name: str) -> str | None:
     """Why AWS would refuse `name` for a `kind` resource, or None when it is fine."""
-    limit, pattern = NAME_RULES[kind]
+    rule = NAME_CONSTRAINTS[KINDS[kind][0]][KINDS[kind][1]]
+    limit = rule.max - len(BUCKET_SUFFIX) if kind == "bucket-prefix" else rule.max
     if len(name) > limit:
         return f"{name!r} is {len(name)} characters; a {kind} name allows at most {limit}"
-    if not pattern.match(name):
-        return f"{name!r} is not a valid {kind} name (allowed: {pattern.pattern})"
-    for prefix in RESERVED_PREFIXES.get(kind, ()):
+    if rule.pattern and not re.fullmatch(rule.pattern, name):
+        return f"{name!r} is not a valid {kind} name ({rule.says})"
+    for prefix in rule.prefixes:
         if name.lower().startswith(prefix):
             return f"{name!r} starts with {prefix!r}, which AWS reserves: a {kind} name must not start with it"
     return None

@@ -97,7 +97,7 @@ def check_region(region: str) -> None:
 
 
 # The suffix is in every name (tg-<service>-green-<suffix> has 32 characters, ALB 32), and bucket
-# names carry `<application>-<suffix>` in 35 (templates/naming.py NAME_RULES "bucket-prefix"): the
+# names carry `<application>-<suffix>` in 35 (templates/naming.py KINDS "bucket-prefix"): the
 # stem taken from the application is short.
 SUFFIX_STEM = 8
 BUCKET_PREFIX = 35
