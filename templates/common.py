@@ -25,6 +25,7 @@ from troposphere import AWSObject, Output, Parameter, Ref, Tags, Template
 from resource_semantics import SNAPSHOT_TYPES, STATEFUL_TYPES
 from templates.config import AppConfig
 from templates.guard import CHECKOV_TWINS, declare_exceptions as declare_guard_exceptions, suppress as guard_suppress
+from templates.naming import stack_logical_id
 
 CFN_VERSION = "2010-09-09"
 
@@ -62,7 +63,7 @@ class Layer:
     @property
     def stack_id(self) -> str:
         """Logical id of this layer's AWS::CloudFormation::Stack in the root template."""
-        return "".join(part.capitalize() for part in self.name.split("-")) + "Stack"
+        return stack_logical_id(self.name)
 
 
 @dataclass

@@ -39,6 +39,17 @@ def stack_name(cfg) -> str:
     return f"{cfg.application}-{cfg.suffix}"
 
 
+def layer_title(layer: str) -> str:
+    """`split-network` -> `SplitNetwork`: a layer's name in logical ids and labels."""
+    return "".join(part.capitalize() for part in layer.split("-"))
+
+
+def stack_logical_id(layer: str) -> str:
+    """The logical id of a layer's AWS::CloudFormation::Stack in the root (`NetworkStack`); its
+    physical name is `<root stack>-<logical id>-<random>`, which CloudFormation chooses."""
+    return layer_title(layer) + "Stack"
+
+
 def cognito_domain_prefix(cfg) -> str:
     """The hosted UI's domain prefix: auth.domain_prefix, else `<application>-<environment_suffix>`."""
     return cfg.auth.domain_prefix or stack_name(cfg)

@@ -14,13 +14,10 @@ from troposphere import GetAtt, Join, Output, Parameter, Ref, Tags, Template, cl
 
 from templates.common import CFN_VERSION, Layer, strata_metadata
 from templates.config import AppConfig
+from templates.naming import layer_title
 
 
 MAX_PARAMETERS = 200  # per template, CloudFormation quota
-
-
-def _title(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("-"))
 
 
 def _copy_parameter(parameter: Parameter) -> Parameter:
@@ -94,7 +91,7 @@ def build_root(cfg: AppConfig, layers: list[Layer], template_url: Callable[[Laye
             if wire is None and name in at_defaults:
                 continue  # the nested stack's default (the params value) applies
             if wire is None:  # a knob: re-exposed on the root
-                declare(parameter, layer, f"{_title(layer.name)} layer")
+                declare(parameter, layer, f"{layer_title(layer.name)} layer")
                 stack_parameters[name] = _passed(parameter)
             elif (source := source_of(wire)) is not None and source.scope == "global":
                 declare(parameter, layer, "From the us-east-1 global stack")
@@ -110,7 +107,7 @@ def build_root(cfg: AppConfig, layers: list[Layer], template_url: Callable[[Laye
         for output in layer.root_outputs:
             root.add_output(
                 Output(
-                    f"{_title(layer.name)}{output}",
+                    f"{layer_title(layer.name)}{output}",
                     Value=GetAtt(layer.stack_id, f"Outputs.{output}"),
                     Description=layer.template.outputs[output].properties.get("Description", output),
                 )
