@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from troposphere import AWSObject, Output, Parameter, Ref, Tags, Template
+from troposphere import AWSObject, Equals, Not, Output, Parameter, Ref, Tags, Template
 
 # Which types hold data (deletion policies, stack policies) and which can snapshot: defined once in
 # resource_semantics, shared with the lint rules and the review.
@@ -72,6 +72,10 @@ class _Group:
     parameters: list[str] = field(default_factory=list)
 
 
+# The condition "a load balancer certificate is given" (LayerBuilder.certificate_condition).
+HAS_CERTIFICATE = "HasCertificate"
+
+
 class LayerBuilder:
     def __init__(self, cfg: AppConfig, name: str, description: str, *, scope: str = "nested", family: str = ""):
         self.cfg, self.name, self.scope, self.family = cfg, name, scope, family
@@ -102,7 +106,26 @@ class LayerBuilder:
         props: dict[str, Any] = {"Type": type, "Description": f"{description} (from the {layer} layer's {output} output)"}
         if type in ("String", "CommaDelimitedList"):
             props |= {"AllowedPattern": r"^\S+$", "ConstraintDescription": "must not be empty"}
-        return self._parameter(name, f"Inputs from other layers", label or _words(name), **props)
+        return self._parameter(name, "Inputs from other layers", label or _words(name), **props)
+
+    def certificate_condition(self) -> str:
+        """The load balancer's certificate: the CertificateArn knob (edge.alb.certificate_arn) and
+        the condition that one is given, declared once per template (security: the 443 ingress;
+        edge: the HTTPS listener; observability: the canaries' scheme). Returns the condition's
+        name for Condition= and If()."""
+        if HAS_CERTIFICATE not in self.template.conditions:
+            self.knob(
+                "CertificateArn",
+                "Load balancer",
+                "ACM certificate ARN",
+                "ACM certificate for the HTTPS listener; empty serves HTTP only on port 80",
+                self.cfg.edge.alb.certificate_arn,
+                key="edge.alb.certificate_arn",
+                AllowedPattern=r"^$|^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[a-f0-9-]+$",
+                ConstraintDescription="empty, or an ACM certificate ARN",
+            )
+            self.template.add_condition(HAS_CERTIFICATE, Not(Equals(Ref("CertificateArn"), "")))
+        return HAS_CERTIFICATE
 
     def knob(self, name: str, group: str, label: str, description: str, default: Any, *, key: str | None = None, **constraints: Any) -> Parameter:
         """A deploy-time parameter with the profile's value as default. Needs a constraint.

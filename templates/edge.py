@@ -23,7 +23,7 @@ from troposphere import elasticloadbalancingv2 as elb
 
 from templates.common import Layer, LayerBuilder, logical_id
 from templates.config import AppConfig
-from templates.security import SECURITY_GROUP, certificate_knob, group_name
+from templates.security import SECURITY_GROUP, group_name
 
 # TLS 1.2 and 1.3 only: the ALB's recommended policy (ELB docs, "Security policies").
 ALB_TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -313,6 +313,7 @@ def _load_balancer(b: LayerBuilder, vpc_id, public_subnets, alb_group, log_bucke
     """ALB, target groups, listeners and rules; returns what the outputs and other parts need."""
     cfg = b.cfg
     edge = cfg.edge
+    has_certificate = b.certificate_condition()
     attributes = {
         "idle_timeout.timeout_seconds": str(edge.alb.idle_timeout_seconds),
         "routing.http.drop_invalid_header_fields.enabled": "true",
@@ -354,7 +355,7 @@ def _load_balancer(b: LayerBuilder, vpc_id, public_subnets, alb_group, log_bucke
                 Tags=b.tags("acm-alb"),
             )
         )
-        certificate_arn = If("HasCertificate", Ref("CertificateArn"), Ref(certificate))
+        certificate_arn = If(has_certificate, Ref("CertificateArn"), Ref(certificate))
         # The security layer opens 443 only for a given CertificateArn; the generated one needs it too,
         # unless CloudFront fronts the ALB: then only CloudFront reaches it (security layer).
         if not edge.cloudfront_fronts_alb:
@@ -374,7 +375,7 @@ def _load_balancer(b: LayerBuilder, vpc_id, public_subnets, alb_group, log_bucke
         https_condition = None
     else:
         certificate_arn = Ref("CertificateArn")
-        https_condition = "HasCertificate"
+        https_condition = has_certificate
 
     https = elb.Listener(
         "HttpsListener",
@@ -398,7 +399,7 @@ def _load_balancer(b: LayerBuilder, vpc_id, public_subnets, alb_group, log_bucke
     elif domain:
         http_action = redirect
     else:
-        http_action = If("HasCertificate", redirect, _default_action(cfg, groups))
+        http_action = If(has_certificate, redirect, _default_action(cfg, groups))
     http = b.add(elb.Listener("HttpListener", LoadBalancerArn=Ref(alb), Port=80, Protocol="HTTP", DefaultActions=[http_action]))
     for check in ("CKV_AWS_2", "CKV_AWS_103"):
         b.skip_check(http, check, "port 80 redirects to HTTPS when a certificate is given; without one it serves HTTP as seeds 001/004 ask, and CloudFront reaches the ALB's generated name over HTTP")
@@ -408,12 +409,12 @@ def _load_balancer(b: LayerBuilder, vpc_id, public_subnets, alb_group, log_bucke
         production_rules = _rules(b, production, groups, greens, "")
         # ECS moves a blue/green service's traffic on one production rule: the HTTP one CloudFront
         # uses. The HTTPS listener (a given certificate) serves the rolling services only.
-        _rules(b, Ref(https), groups, greens, "Https", "HasCertificate", services=[name for name in web if name not in greens])
+        _rules(b, Ref(https), groups, greens, "Https", has_certificate, services=[name for name in web if name not in greens])
     elif domain:
         production = Ref(https)
         production_rules = _rules(b, production, groups, greens, "")
     else:
-        production = If("HasCertificate", Ref(https), Ref(http))
+        production = If(has_certificate, Ref(https), Ref(http))
         production_rules = _rules(b, production, groups, greens, "")
 
     test = None
@@ -425,9 +426,9 @@ def _load_balancer(b: LayerBuilder, vpc_id, public_subnets, alb_group, log_bucke
             tls = dict(Protocol="HTTPS", SslPolicy=ALB_TLS_POLICY, Certificates=[elb.Certificate(CertificateArn=certificate_arn)])
         else:
             tls = dict(
-                Protocol=If("HasCertificate", "HTTPS", "HTTP"),
-                SslPolicy=If("HasCertificate", ALB_TLS_POLICY, NoValue),
-                Certificates=If("HasCertificate", [elb.Certificate(CertificateArn=certificate_arn)], NoValue),
+                Protocol=If(has_certificate, "HTTPS", "HTTP"),
+                SslPolicy=If(has_certificate, ALB_TLS_POLICY, NoValue),
+                Certificates=If(has_certificate, [elb.Certificate(CertificateArn=certificate_arn)], NoValue),
             )
         test = elb.Listener("TestListener", LoadBalancerArn=Ref(alb), Port=TEST_LISTENER_PORT, DefaultActions=[_not_found()], **tls)
         if not domain:
@@ -858,7 +859,7 @@ def build(cfg: AppConfig) -> Layer | list[Layer]:
     alb_group = Ref(b.input("AlbSecurityGroupId", "security.AlbSecurityGroupId", "Security group of the load balancer", type="AWS::EC2::SecurityGroup::Id"))
     needs_key = edge.api_gateway.enabled or edge.waf.regional or (edge.waf.cloudfront and cfg.region == "us-east-1")
     key_arn = Ref(b.input("KmsKeyArn", "security.KmsKeyArn", "KMS key of the log groups")) if needs_key else None
-    certificate_knob(b)
+    b.certificate_condition()
 
     log_bucket = _log_bucket(b)
     lb = _load_balancer(b, vpc_id, public_subnets, alb_group, log_bucket)

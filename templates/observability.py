@@ -21,7 +21,6 @@ from troposphere import cloudwatch, iam, s3, sns, synthetics, xray
 from templates.common import Layer, LayerBuilder, logical_id, service_groups, trust_policy
 from templates.config import AppConfig
 from templates.edge import S3_LOG_PREFIX, has_access_log_bucket
-from templates.security import certificate_knob
 
 GIB = 1024**3
 FIVE_MINUTES = 300
@@ -486,8 +485,7 @@ def _canaries(b: LayerBuilder, alarms: Alarms) -> None:
         scheme = "https"
     else:
         host = Ref(b.input("LoadBalancerDnsName", "edge.LoadBalancerDnsName", "Load balancer DNS name the canaries request"))
-        certificate_knob(b)
-        scheme = If("HasCertificate", "https", "http")
+        scheme = If(b.certificate_condition(), "https", "http")
     bucket = _canary_bucket(b)
     role = _canary_role(b, bucket)
     for kind, path, script in (("api", settings.api_path, API_CANARY_SCRIPT), ("ui", settings.ui_path, UI_CANARY_SCRIPT)):

@@ -7,7 +7,6 @@ Every failure becomes one `ConfigError` naming the file that set the offending k
 from __future__ import annotations
 
 import difflib
-import os
 import re
 from pathlib import Path
 from typing import Any, get_args, get_origin

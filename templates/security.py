@@ -10,7 +10,7 @@ import json
 from awacs import kms as awacs_kms
 from awacs import secretsmanager as awacs_secrets
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals, StringLike
-from troposphere import AccountId, Equals, GetAtt, Not, Ref, Sub
+from troposphere import AccountId, GetAtt, Ref, Sub
 from troposphere import ec2, iam, kms, secretsmanager
 
 from templates.common import Layer, LayerBuilder, account_administers_key, logical_id, trust_policy
@@ -21,21 +21,6 @@ EFS_PORT = 2049
 # CloudFormation removes a group's default allow-all egress only when some egress is declared
 # inline; this rule matches no traffic (the same one the AWS CDK uses), so the group has none.
 NO_EGRESS = ec2.SecurityGroupRule(IpProtocol="icmp", FromPort=252, ToPort=86, CidrIp="255.255.255.255/32", Description="Disallow all traffic")
-
-
-def certificate_knob(b: LayerBuilder):
-    """The ALB certificate: shared by the security (443 ingress) and edge (HTTPS listener) layers."""
-    b.knob(
-        "CertificateArn",
-        "Load balancer",
-        "ACM certificate ARN",
-        "ACM certificate for the HTTPS listener; empty serves HTTP only on port 80",
-        b.cfg.edge.alb.certificate_arn,
-        key="edge.alb.certificate_arn",
-        AllowedPattern=r"^$|^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[a-f0-9-]+$",
-        ConstraintDescription="empty, or an ACM certificate ARN",
-    )
-    b.template.add_condition("HasCertificate", Not(Equals(Ref("CertificateArn"), "")))
 
 
 # Security groups are named `security-group-<role>-<suffix>` (seed 004's `{resource-type}-...`):
@@ -146,7 +131,7 @@ def _security_groups(b: LayerBuilder, vpc_id) -> dict[str, ec2.SecurityGroup]:
         b.add(
             ec2.SecurityGroupIngress(
                 "AlbSecurityGroupHttpsIngress",
-                Condition="HasCertificate",
+                Condition=b.certificate_condition(),
                 GroupId=GetAtt(groups["alb"], "GroupId"),
                 IpProtocol="tcp",
                 FromPort=https,
@@ -326,7 +311,7 @@ def build(cfg: AppConfig) -> Layer:
     b = LayerBuilder(cfg, "security", "security groups, KMS key, IAM roles and secrets")
     vpc_id = Ref(b.input("VpcId", "network.VpcId", "VPC the security groups belong to", type="AWS::EC2::VPC::Id"))
     if not cfg.edge.cloudfront_fronts_alb:  # else no HTTPS from the internet: only CloudFront reaches the ALB
-        certificate_knob(b)
+        b.certificate_condition()
 
     groups = _security_groups(b, vpc_id)
     key = _key(b)
