@@ -595,3 +595,19 @@ def test_e9014_refuses_an_administrator_service_role(linter, tmp_path):
         "PipelineBackendCloudFormationRole (AWS::IAM::Role), the CloudFormation role of PipelineBackend action Infrastructure/CreateChangeSet, "
         "a statement allows iam:CreateRole without a StringEquals iam:PermissionsBoundary condition (README, E9014: not an administrator)"
     ]
+
+
+def test_an_aurora_cluster_s_managed_secret_is_scoped_to_the_cluster():
+    """No profile runs Aurora with an RDS-managed password; the statement's shape for one (rds!cluster-,
+    aws:rds:primaryDBClusterArn, the application's cluster) is checked on smart-task's model."""
+    from awacs.aws import PolicyDocument
+    from troposphere import encode_to_dict
+
+    cfg = rendered("smart-task", "dev").cfg
+    aurora = cfg.model_copy(update={"database": cfg.database.model_copy(update={"engine": "aurora-postgresql"})})
+    (statement,) = encode_to_dict(PolicyDocument(Version="2012-10-17", Statement=cicd._managed_master_secret(aurora)))["Statement"]
+    assert statement["Action"] == ["secretsmanager:CreateSecret", "secretsmanager:TagResource"]
+    assert statement["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:rds!cluster-*"}]
+    assert statement["Condition"] == {"StringLikeIfExists": {"aws:RequestTag/aws:rds:primaryDBClusterArn": {"Fn::Sub": "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*-st-dev"}}}
+    without = cfg.model_copy(update={"database": cfg.database.model_copy(update={"managed_master_password": False})})
+    assert cicd._managed_master_secret(without) == []
