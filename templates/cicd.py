@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 
-from awacs.aws import Action, Allow, Condition, Deny, PolicyDocument, Statement, StringEquals
+from awacs.aws import Action, Allow, Condition, Deny, PolicyDocument, Statement, StringEquals, StringLikeIfExists
 from troposphere import Equals, GetAtt, If, Join, Ref, Sub, encode_to_dict
 from troposphere import codebuild, codeconnections, iam, logs, s3
 from troposphere import codepipeline as cp
@@ -60,6 +60,7 @@ DEPLOY_SCOPES: dict[str, tuple[str, ...]] = {
     "autoscaling": (f"arn:{_P}:autoscaling:{_R}:{_A}:autoScalingGroup:*:autoScalingGroupName/*-{{suffix}}",),
     "backup": (f"arn:{_P}:backup:{_R}:{_A}:backup-vault:*-{{suffix}}", f"arn:{_P}:backup:{_R}:{_A}:backup-plan:*"),
     "cloudformation": (f"arn:{_P}:cloudformation:{_R}:{_A}:stack/{{stack}}/*", f"arn:{_P}:cloudformation:{_R}:{_A}:stack/{{stack}}-*/*"),
+    "cloudtrail": (f"arn:{_P}:cloudtrail:{_R}:{_A}:trail/*-{{suffix}}",),  # the audit layer's trail (trail-<suffix>)
     "cloudfront": (f"arn:{_P}:cloudfront::{_A}:distribution/*", f"arn:{_P}:cloudfront::{_A}:function/*-{{suffix}}", f"arn:{_P}:cloudfront::{_A}:cache-policy/*", f"arn:{_P}:cloudfront::{_A}:origin-access-control/*"),
     # target tracking policies create alarms TargetTracking-<resource id>-AlarmHigh-<uuid> (the ECS
     # service's id is service/<cluster>/<service>, an Auto Scaling group's its name)
@@ -131,6 +132,7 @@ STAR_ONLY_ACTIONS: dict[str, tuple[str, ...]] = {
     "autoscaling": ("DescribeAutoScalingGroups", "DescribeLaunchConfigurations", "DescribeScalingActivities", "DescribeLifecycleHooks", "DescribeWarmPool"),
     "backup": ("ListBackupPlans", "ListBackupVaults"),
     "cloudformation": ("ListStacks", "ListExports", "ListImports"),
+    "cloudtrail": ("DescribeTrails", "ListTrails"),
     "cloudwatch": ("ListDashboards",),
     "codebuild": ("ListProjects",),
     "codeconnections": ("CreateConnection",),
@@ -139,7 +141,7 @@ STAR_ONLY_ACTIONS: dict[str, tuple[str, ...]] = {
     "ec2": (
         "DescribeAccountAttributes", "DescribeAddresses", "DescribeAddressesAttribute", "DescribeAvailabilityZones", "DescribeFlowLogs", "DescribeImages",
         "DescribeInstanceTypes", "DescribeInstances", "DescribeInternetGateways", "DescribeLaunchTemplateVersions", "DescribeLaunchTemplates",
-        "DescribeManagedPrefixLists", "DescribeNatGateways", "DescribeNetworkInterfaces", "DescribePrefixLists", "DescribeRouteTables",
+        "DescribeManagedPrefixLists", "DescribeNatGateways", "DescribeNetworkAcls", "DescribeNetworkInterfaces", "DescribePrefixLists", "DescribeRouteTables",
         "DescribeSecurityGroupRules", "DescribeSecurityGroups", "DescribeSubnets", "DescribeTags", "DescribeVpcEndpointServices", "DescribeVpcEndpoints",
         "DescribeVpcs",
     ),
@@ -244,6 +246,7 @@ def _deploy_statements(cfg: AppConfig) -> list[Statement]:
     statements.append(
         Statement(Sid="StarOnly", Effect=Allow, Action=[Action(service, name) for service, names in sorted(STAR_ONLY_ACTIONS.items()) for name in names], Resource=["*"])
     )
+    statements += _managed_master_secret(cfg)
     statements += [
         Statement(
             Sid="RolesCarryTheBoundary", Effect=Allow, Action=_actions(*BOUNDARY_CONDITIONED), Resource=own["role"],
@@ -263,6 +266,40 @@ def _deploy_statements(cfg: AppConfig) -> list[Statement]:
         Statement(Sid="NeverTheBoundary", Effect=Deny, Action=_actions(*BOUNDARY_SELF_ACTIONS, "iam:DeleteRolePermissionsBoundary"), Resource=[boundary, *own["role"]]),
     ]
     return statements
+
+
+# An RDS-managed master password (database.managed_master_password): RDS creates the secret in Secrets
+# Manager with the caller's permissions, i.e. this role's (RDS User Guide, "Password management with
+# Amazon RDS and AWS Secrets Manager", "Permissions required for Secrets Manager integration": create,
+# modify and restore need secretsmanager:CreateSecret and secretsmanager:TagResource, and kms:DescribeKey,
+# kms:Decrypt, kms:GenerateDataKey on a customer managed key, which the kms scope above covers). RDS names
+# the secret `rds!db-<uuid>` (an instance) or `rds!cluster-<uuid>` (a cluster), so its ARN cannot carry
+# the application's name: the statement is held to this account, region and name prefix, and to the tag
+# RDS writes on the secret naming its database (aws:rds:primaryDBInstanceArn / aws:rds:primaryDBClusterArn),
+# which must be the application's database when the request carries it (...IfExists: whether RDS's
+# CreateSecret call carries its aws: tags as request tags is not documented). RotateSecret (a
+# RotateMasterUserPassword modify) is not granted: the templates never ask for it; RDS rotates on its own.
+MANAGED_SECRET_ACTIONS = ("secretsmanager:CreateSecret", "secretsmanager:TagResource")
+
+
+def managed_secret_shape(cfg: AppConfig) -> tuple[str, str, str]:
+    """(secret name prefix, tag key naming the database, ARN pattern of the application's database)."""
+    if cfg.database.is_aurora:
+        return "rds!cluster-", "aws:rds:primaryDBClusterArn", f"arn:{_P}:rds:{_R}:{_A}:cluster:*-{cfg.suffix}"
+    return "rds!db-", "aws:rds:primaryDBInstanceArn", f"arn:{_P}:rds:{_R}:{_A}:db:*-{cfg.suffix}"
+
+
+def _managed_master_secret(cfg: AppConfig) -> list[Statement]:
+    if cfg.database is None or not cfg.database.managed_master_password:
+        return []
+    prefix, tag, database = managed_secret_shape(cfg)
+    return [
+        Statement(
+            Sid="RdsManagedMasterSecret", Effect=Allow, Action=_actions(*MANAGED_SECRET_ACTIONS),
+            Resource=[Sub(f"arn:{_P}:secretsmanager:{_R}:{_A}:secret:{prefix}*")],
+            Condition=Condition(StringLikeIfExists(f"aws:RequestTag/{tag}", Sub(database))),
+        )
+    ]
 
 
 def _actions(*names: str) -> list[Action]:

@@ -342,13 +342,14 @@ def trust_policy(service: str, *, sid: str | None = None):
 BOUNDARY_LAYER = "network"  # the first layer: its stack exists before any other layer's role
 
 # What the application's roles reach, by service (the boundary allows no other service): the services
-# of the resources the stacks create (the CloudFormation role), plus what the running application and
+# of the resources the stacks create (the CloudFormation role carries the boundary too:
+# test_the_boundary_lets_the_cloudformation_role_make_every_call), plus what the running application and
 # the AWS managed policies its roles attach use: ECS exec and the SSM agent (ssmmessages, ec2messages),
 # IAM database authentication (rds-db), AWS Backup's storage and tag selection (backup-storage, tag:
 # AWSBackupServiceRolePolicyForBackup), CodeCommit sources (codecommit).
 # iam is not among them: the boundary allows only BOUNDARY_IAM_ACTIONS on the application's own roles.
 BOUNDARY_SERVICES = (
-    "acm", "apigateway", "application-autoscaling", "autoscaling", "backup", "backup-storage", "cloudformation", "cloudfront",
+    "acm", "apigateway", "application-autoscaling", "autoscaling", "backup", "backup-storage", "cloudformation", "cloudfront", "cloudtrail",
     "cloudwatch", "codebuild", "codecommit", "codeconnections", "codedeploy", "codepipeline", "codestar-connections", "cognito-idp",
     "ec2", "ec2messages", "ecr", "ecs", "elasticache", "elasticfilesystem", "elasticloadbalancing", "events", "kms", "lambda", "logs",
     "rds", "rds-db", "route53", "s3", "secretsmanager", "sns", "ssm", "ssmmessages", "synthetics", "tag", "wafv2", "xray",

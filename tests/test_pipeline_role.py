@@ -94,12 +94,22 @@ def _action_matches(patterns, action: str) -> bool:
 
 
 def _conditions_hold(statement: dict, context: dict) -> bool:
+    """StringEquals/StringLike (and their Not and IfExists forms) as IAM evaluates them: a missing key
+    fails the condition, except for the negated operators and ...IfExists."""
     for operator, pairs in statement.get("Condition", {}).items():
+        if_exists = operator.endswith("IfExists")
+        base = operator.removesuffix("IfExists")
+        negated = base.startswith("StringNot")
         for key, expected in pairs.items():
             if key not in context:
-                return operator.startswith("StringNot")
-            found = context[key] in listed(expected)
-            if found == operator.startswith("StringNot"):
+                if if_exists or negated:
+                    continue
+                return False
+            if base.endswith("Like"):
+                found = any(fnmatchcase(context[key], pattern) for pattern in listed(expected))
+            else:
+                found = context[key] in listed(expected)
+            if found == negated:
                 return False
     return True
 
@@ -132,6 +142,7 @@ NAME_PROPERTY = {
     "AWS::RDS::DBSubnetGroup": "DBSubnetGroupName", "AWS::RDS::DBProxy": "DBProxyName", "AWS::S3::Bucket": "BucketName", "AWS::SNS::Topic": "TopicName",
     "AWS::SecretsManager::Secret": "Name", "AWS::Synthetics::Canary": "Name", "AWS::WAFv2::IPSet": "Name", "AWS::WAFv2::WebACL": "Name",
     "AWS::XRay::Group": "GroupName", "AWS::EC2::LaunchTemplate": "LaunchTemplateName", "AWS::EC2::SecurityGroup": "GroupName",
+    "AWS::CloudTrail::Trail": "TrailName",
 }
 EC2 = "arn:aws:ec2:{region}:{account}:"
 APIGW = "arn:aws:apigateway:{region}::"
@@ -151,6 +162,14 @@ NEEDS: dict[str, list[tuple[tuple[str, ...], str]]] = {
     "AWS::Backup::BackupVault": [(("backup:CreateBackupVault", "backup:DeleteBackupVault", "backup:DescribeBackupVault", "backup:TagResource", "backup:UntagResource", "backup:PutBackupVaultAccessPolicy", "backup:PutBackupVaultLockConfiguration"), A.replace("{service}", "backup") + "backup-vault:{name}")],
     "AWS::Backup::BackupPlan": [(("backup:CreateBackupPlan", "backup:UpdateBackupPlan", "backup:DeleteBackupPlan", "backup:GetBackupPlan", "backup:TagResource"), A.replace("{service}", "backup") + "backup-plan:0f0e0d0c-0000-1111-2222-333344445555")],
     "AWS::Backup::BackupSelection": [(("backup:CreateBackupSelection", "backup:DeleteBackupSelection", "backup:GetBackupSelection"), A.replace("{service}", "backup") + "backup-plan:0f0e0d0c-0000-1111-2222-333344445555")],
+    # CloudTrail API reference (CreateTrail, UpdateTrail, StartLogging, PutEventSelectors, AddTags, ...);
+    # DescribeTrails and ListTrails support no resource type
+    "AWS::CloudTrail::Trail": [
+        (("cloudtrail:CreateTrail", "cloudtrail:UpdateTrail", "cloudtrail:DeleteTrail", "cloudtrail:GetTrail", "cloudtrail:GetTrailStatus", "cloudtrail:StartLogging", "cloudtrail:StopLogging",
+          "cloudtrail:PutEventSelectors", "cloudtrail:GetEventSelectors", "cloudtrail:PutInsightSelectors", "cloudtrail:GetInsightSelectors", "cloudtrail:AddTags", "cloudtrail:RemoveTags",
+          "cloudtrail:ListTags"), A.replace("{service}", "cloudtrail") + "trail/{name}"),
+        (("cloudtrail:DescribeTrails", "cloudtrail:ListTrails"), "*"),
+    ],
     "AWS::CloudFront::CachePolicy": [(("cloudfront:CreateCachePolicy",), "*"), (("cloudfront:UpdateCachePolicy", "cloudfront:DeleteCachePolicy", "cloudfront:GetCachePolicy"), "arn:aws:cloudfront::{account}:cache-policy/0f0e0d0c-0000-1111-2222-333344445555")],
     "AWS::CloudFront::Distribution": [(("cloudfront:CreateDistribution",), "*"), (("cloudfront:UpdateDistribution", "cloudfront:DeleteDistribution", "cloudfront:GetDistribution", "cloudfront:TagResource", "cloudfront:UntagResource"), "arn:aws:cloudfront::{account}:distribution/E1A2B3C4D5E6F7")],
     "AWS::CloudFront::Function": [(("cloudfront:CreateFunction",), "*"), (("cloudfront:UpdateFunction", "cloudfront:PublishFunction", "cloudfront:DeleteFunction", "cloudfront:DescribeFunction"), "arn:aws:cloudfront::{account}:function/{name}")],
@@ -169,6 +188,17 @@ NEEDS: dict[str, list[tuple[tuple[str, ...], str]]] = {
     "AWS::EC2::InternetGateway": [(("ec2:CreateInternetGateway", "ec2:DeleteInternetGateway", "ec2:DescribeInternetGateways", "ec2:CreateTags", "ec2:AttachInternetGateway", "ec2:DetachInternetGateway"), EC2 + "internet-gateway/igw-0123456789abcdef0")],
     "AWS::EC2::LaunchTemplate": [(("ec2:CreateLaunchTemplate", "ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate", "ec2:DeleteLaunchTemplate", "ec2:DescribeLaunchTemplates", "ec2:CreateTags"), EC2 + "launch-template/lt-0123456789abcdef0")],
     "AWS::EC2::NatGateway": [(("ec2:CreateNatGateway", "ec2:DeleteNatGateway", "ec2:DescribeNatGateways", "ec2:CreateTags"), EC2 + "natgateway/nat-0123456789abcdef0")],
+    # EC2 API reference: CreateNetworkAcl acts on the ACL and its VPC; ReplaceNetworkAclAssociation (how
+    # an association is made and, back to the VPC's default ACL, removed) on the ACL and the subnet
+    "AWS::EC2::NetworkAcl": [
+        (("ec2:CreateNetworkAcl", "ec2:DeleteNetworkAcl", "ec2:CreateTags", "ec2:DeleteTags"), EC2 + "network-acl/acl-0123456789abcdef0"),
+        (("ec2:CreateNetworkAcl",), EC2 + "vpc/vpc-0123456789abcdef0"), (("ec2:DescribeNetworkAcls",), "*"),
+    ],
+    "AWS::EC2::NetworkAclEntry": [(("ec2:CreateNetworkAclEntry", "ec2:ReplaceNetworkAclEntry", "ec2:DeleteNetworkAclEntry"), EC2 + "network-acl/acl-0123456789abcdef0"), (("ec2:DescribeNetworkAcls",), "*")],
+    "AWS::EC2::SubnetNetworkAclAssociation": [
+        (("ec2:ReplaceNetworkAclAssociation",), EC2 + "network-acl/acl-0123456789abcdef0"), (("ec2:ReplaceNetworkAclAssociation",), EC2 + "subnet/subnet-0123456789abcdef0"),
+        (("ec2:DescribeNetworkAcls",), "*"),
+    ],
     "AWS::EC2::Route": [(("ec2:CreateRoute", "ec2:ReplaceRoute", "ec2:DeleteRoute", "ec2:DescribeRouteTables"), EC2 + "route-table/rtb-0123456789abcdef0")],
     "AWS::EC2::RouteTable": [(("ec2:CreateRouteTable", "ec2:DeleteRouteTable", "ec2:DescribeRouteTables", "ec2:CreateTags", "ec2:DeleteTags"), EC2 + "route-table/rtb-0123456789abcdef0")],
     "AWS::EC2::SecurityGroup": [(("ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup", "ec2:DescribeSecurityGroups", "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress", "ec2:CreateTags", "ec2:DeleteTags"), EC2 + "security-group/sg-0123456789abcdef0")],
@@ -278,9 +308,10 @@ def test_every_deployed_type_is_listed(app, env):
 
 # number of resource types each profile's pipeline deploys (root and nested stacks)
 TYPES_PER_PROFILE = {
-    ("ecs-ec2-api", "dev"): 49, ("ecs-ec2-api", "prod"): 52, ("mycandidate", "dev"): 62, ("mycandidate", "prod"): 62,
+    ("ecs-ec2-api", "dev"): 52, ("ecs-ec2-api", "prod"): 55, ("mycandidate", "dev"): 66, ("mycandidate", "prod"): 66,
     ("product-catalog", "dev"): 48, ("product-catalog", "prod"): 51, ("product-management", "dev"): 59, ("product-management", "prod"): 62,
-    ("smart-task", "dev"): 58, ("smart-task", "prod"): 63,
+    # smart-task: RDS manages the master password (no SecretTargetAttachment; MANAGED_SECRET_CALLS below)
+    ("smart-task", "dev"): 57, ("smart-task", "prod"): 62,
 }
 
 
@@ -414,6 +445,113 @@ def test_policy_size_within_the_managed_policy_quota():
                 assert size <= cicd.MANAGED_POLICY_CHARS, (app, env, size)
 
 
+# ------------------------------------------------------------------ calls RDS makes with the role's permissions
+#
+# A database whose master password RDS manages (ManageMasterUserPassword): RDS creates the secret
+# rds!db-<uuid> (an instance) or rds!cluster-<uuid> (a cluster) in Secrets Manager with the caller's
+# permissions (RDS User Guide, "Password management with Amazon RDS and AWS Secrets Manager",
+# "Permissions required for Secrets Manager integration": secretsmanager:CreateSecret and
+# secretsmanager:TagResource; kms:DescribeKey, kms:Decrypt, kms:GenerateDataKey on a customer managed
+# key), tagging it with the database's ARN (aws:rds:primaryDBInstanceArn / aws:rds:primaryDBClusterArn).
+MANAGED_SECRET_CALLS = {
+    "AWS::RDS::DBInstance": ("rds!db-0f0e0d0c-0000-1111-2222-333344445555-AbCdEf", "aws:rds:primaryDBInstanceArn", "db"),
+    "AWS::RDS::DBCluster": ("rds!cluster-0f0e0d0c-0000-1111-2222-333344445555-AbCdEf", "aws:rds:primaryDBClusterArn", "cluster"),
+}
+MANAGED_SECRET_KMS = ("kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey")
+
+
+def managed_secret_calls(app: str, env: str, suffix: str | None = None) -> list[tuple[str, str, dict]]:
+    """[(action, ARN, request context)] of the secrets RDS creates for the databases the pipeline deploys."""
+    profile = rendered(app, env)
+    region, own = profile.manifest["region"], profile.cfg.suffix
+    out = []
+    for doc in deployed(app, env).values():
+        for resource in doc["Resources"].values():
+            if resource["Type"] not in MANAGED_SECRET_CALLS or not resource.get("Properties", {}).get("ManageMasterUserPassword"):
+                continue
+            secret, tag, kind = MANAGED_SECRET_CALLS[resource["Type"]]
+            name = _name(resource, resource["Type"], region)
+            database = f"arn:aws:rds:{region}:{ACCOUNT}:{kind}:{name.replace(own, suffix) if suffix else name}"
+            for action in ("secretsmanager:CreateSecret", "secretsmanager:TagResource"):
+                out.append((action, f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{secret}", {f"aws:RequestTag/{tag}": database}))
+            for action in MANAGED_SECRET_KMS:
+                out.append((action, f"arn:aws:kms:{region}:{ACCOUNT}:key/0f0e0d0c-0000-1111-2222-333344445555", {}))
+    return out
+
+
+def test_the_profiles_with_an_rds_managed_master_password():
+    managed = [(a, e) for a, e in TARGETS if managed_secret_calls(a, e)]
+    assert managed == [("smart-task", "dev"), ("smart-task", "prod")]
+
+
+@pytest.mark.parametrize(("app", "env"), [("smart-task", "dev"), ("smart-task", "prod")])
+def test_the_policy_covers_the_secret_rds_creates_and_no_other(app, env):
+    statements = policy(app, env)
+    ours = managed_secret_calls(app, env)
+    assert [c[0] for c in ours] == ["secretsmanager:CreateSecret", "secretsmanager:TagResource", *MANAGED_SECRET_KMS]
+    for action, arn, context in ours:
+        assert allows(statements, action, arn, context), (action, arn, context)
+    region = rendered(app, env).manifest["region"]
+    for (action, arn, context), (_, _, own) in zip(managed_secret_calls(app, env, suffix=OTHER_SUFFIX), ours):
+        if not context:
+            continue  # the key: an AWS-generated id (ID_NAMED)
+        assert not allows(statements, action, arn, context), (action, arn, context)  # another application's database
+        assert not allows(statements, action, arn.replace("rds!db-", "rds!cluster-"), own)  # a cluster's secret: this one is an instance
+        assert not allows(statements, action, f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:prod/payments-AbCdEf", own)  # not RDS's
+        assert not allows(statements, action, arn.replace(region, "eu-west-1" if region != "eu-west-1" else "us-east-1"), own)  # another region
+    assert not allows(statements, "secretsmanager:GetSecretValue", ours[0][1], ours[0][2])  # creates it; never reads it
+    assert not allows(statements, "secretsmanager:DeleteSecret", ours[0][1], ours[0][2])
+
+
+def boundary_statements(app: str, env: str) -> list[dict]:
+    """The permissions boundary's statements, every Fn::Sub resolved (the CloudFormation role carries it too)."""
+    profile = rendered(app, env)
+    document = json.loads(profile.files["network.json"])["Resources"]["PermissionsBoundary"]["Properties"]["PolicyDocument"]
+    text = json.dumps(document["Statement"])
+    text = re.sub(r'\{"Fn::Sub": ("[^"]*")\}', r"\1", text)
+    for key, value in (("${AWS::Partition}", "aws"), ("${AWS::Region}", profile.manifest["region"]), ("${AWS::AccountId}", ACCOUNT)):
+        text = text.replace(key, value)
+    return json.loads(text)
+
+
+@pytest.mark.parametrize(("app", "env"), TARGETS)
+def test_the_boundary_lets_the_cloudformation_role_make_every_call(app, env):
+    """The CloudFormation role carries the application's boundary: its effective permissions are the
+    intersection, so every call it needs must pass the boundary too (a service missing from
+    BOUNDARY_SERVICES would fail the deploy with the policy allowing it)."""
+    cicd_doc = json.loads(rendered(app, env).files["cicd.json"])
+    (role,) = [v for k, v in cicd_doc["Resources"].items() if k.endswith("CloudFormationRole")]
+    assert role["Properties"]["PermissionsBoundary"] == {"Ref": "PermissionsBoundaryArn"}
+    boundary = boundary_statements(app, env)
+    refused = sorted({(t, action) for t, pairs in calls(app, env).items() for action, arn in pairs if not allows(boundary, action, "*" if star_only(action) else arn)})
+    refused += [(action, arn) for action, arn, context in managed_secret_calls(app, env) if not allows(boundary, action, arn, context)]
+    assert refused == []
+
+
+@pytest.mark.parametrize(("app", "env"), [("smart-task", "dev"), ("smart-task", "prod")])
+def test_the_boundary_lets_the_tasks_and_the_proxy_read_the_rds_managed_secret(app, env):
+    """What the data layer grants on the RDS-managed secret (the task execution role and the services'
+    task roles through DatabaseSecretReadPolicy, the proxy's role inline) passes the boundary."""
+    data = json.loads(rendered(app, env).files["data.json"])["Resources"]
+    region = rendered(app, env).manifest["region"]
+    secret_arn = {"Fn::GetAtt": ["Database", "MasterUserSecret.SecretArn"]}
+    granted = []
+    documents = [r["Properties"]["PolicyDocument"] for r in data.values() if r["Type"] == "AWS::IAM::Policy"]
+    documents += [p["PolicyDocument"] for r in data.values() if r["Type"] == "AWS::IAM::Role" for p in r["Properties"].get("Policies", [])]
+    for document in documents:
+        for statement in document["Statement"]:
+            if secret_arn in listed(statement["Resource"]):
+                granted += listed(statement["Action"])
+    assert sorted(set(granted)) == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
+    assert len(granted) == 2 * (1 + sum(r["Type"] == "AWS::RDS::DBProxy" for r in data.values()))  # the read policy, and each proxy's role
+    assert data["DatabaseSecretReadPolicy"]["Properties"]["Roles"][0] == {"Ref": "TaskExecutionRoleName"}
+    boundary = boundary_statements(app, env)
+    arn = f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:rds!db-0f0e0d0c-0000-1111-2222-333344445555-AbCdEf"
+    for action in granted:
+        assert allows(boundary, action, arn)
+    assert allows(boundary, "kms:Decrypt", f"arn:aws:kms:{region}:{ACCOUNT}:key/0f0e0d0c-0000-1111-2222-333344445555")
+
+
 def policy_resolved(statements):
     text = json.dumps({"Version": "2012-10-17", "Statement": statements})
     text = re.sub(r'\{"Fn::Sub": ("[^"]*")\}', r"\1", text)
@@ -457,3 +595,19 @@ def test_e9014_refuses_an_administrator_service_role(linter, tmp_path):
         "PipelineBackendCloudFormationRole (AWS::IAM::Role), the CloudFormation role of PipelineBackend action Infrastructure/CreateChangeSet, "
         "a statement allows iam:CreateRole without a StringEquals iam:PermissionsBoundary condition (README, E9014: not an administrator)"
     ]
+
+
+def test_an_aurora_cluster_s_managed_secret_is_scoped_to_the_cluster():
+    """No profile runs Aurora with an RDS-managed password; the statement's shape for one (rds!cluster-,
+    aws:rds:primaryDBClusterArn, the application's cluster) is checked on smart-task's model."""
+    from awacs.aws import PolicyDocument
+    from troposphere import encode_to_dict
+
+    cfg = rendered("smart-task", "dev").cfg
+    aurora = cfg.model_copy(update={"database": cfg.database.model_copy(update={"engine": "aurora-postgresql"})})
+    (statement,) = encode_to_dict(PolicyDocument(Version="2012-10-17", Statement=cicd._managed_master_secret(aurora)))["Statement"]
+    assert statement["Action"] == ["secretsmanager:CreateSecret", "secretsmanager:TagResource"]
+    assert statement["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:rds!cluster-*"}]
+    assert statement["Condition"] == {"StringLikeIfExists": {"aws:RequestTag/aws:rds:primaryDBClusterArn": {"Fn::Sub": "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*-st-dev"}}}
+    without = cfg.model_copy(update={"database": cfg.database.model_copy(update={"managed_master_password": False})})
+    assert cicd._managed_master_secret(without) == []
