@@ -370,15 +370,7 @@ def _artifact_bucket(b: LayerBuilder, key_arn) -> s3.Bucket:
 
 
 def _log_group(b: LayerBuilder, title: str, qualifier: str, key_arn) -> logs.LogGroup:
-    return b.add(
-        logs.LogGroup(
-            title,
-            LogGroupName=f"/aws/codebuild/{b.named('build', qualifier)}",
-            RetentionInDays=b.cfg.observability.log_retention_days,  # the profile's retention, like every log group
-            KmsKeyId=key_arn,
-            Tags=b.tags("build-logs", qualifier),
-        )
-    )
+    return b.log_group(title, f"/aws/codebuild/{b.named('build', qualifier)}", key_arn, b.tags("build-logs", qualifier))
 
 
 def _log_statements(group: logs.LogGroup) -> list[Statement]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from troposphere import AWSObject, Equals, Not, Output, Parameter, Ref, Tags, Template
+from troposphere import logs
 
 # Which types hold data (deletion policies, stack policies) and which can snapshot: defined once in
 # resource_semantics, shared with the lint rules and the review.
@@ -107,6 +108,13 @@ class LayerBuilder:
         if type in ("String", "CommaDelimitedList"):
             props |= {"AllowedPattern": r"^\S+$", "ConstraintDescription": "must not be empty"}
         return self._parameter(name, "Inputs from other layers", label or _words(name), **props)
+
+    def log_group(self, title: str, name: str, key_arn, tags: Tags, *, retention_days: int | None = None) -> logs.LogGroup:
+        """A log group encrypted with `key_arn`, kept the profile's observability.log_retention_days
+        (or `retention_days`): created by the template, never left to a service that would create
+        it unencrypted and kept forever."""
+        days = self.cfg.observability.log_retention_days if retention_days is None else retention_days
+        return self.add(logs.LogGroup(title, LogGroupName=name, RetentionInDays=days, KmsKeyId=key_arn, Tags=tags))
 
     def certificate_condition(self) -> str:
         """The load balancer's certificate: the CertificateArn knob (edge.alb.certificate_arn) and

@@ -259,15 +259,8 @@ def _cluster(b: LayerBuilder) -> tuple[ecs.Cluster, ecs.ClusterCapacityProviderA
 
 
 def _log_group(b: LayerBuilder, svc_name: str, kms_key_arn) -> logs.LogGroup:
-    return b.add(
-        logs.LogGroup(
-            logical_id("service", svc_name, "LogGroup"),
-            LogGroupName=f"/ecs/{b.cfg.application}/{svc_name}-{b.cfg.suffix}",
-            RetentionInDays=b.cfg.observability.log_retention_days,
-            KmsKeyId=kms_key_arn,
-            Tags=b.tags("log", svc_name),
-        )
-    )
+    name = f"/ecs/{b.cfg.application}/{svc_name}-{b.cfg.suffix}"
+    return b.log_group(logical_id("service", svc_name, "LogGroup"), name, kms_key_arn, b.tags("log", svc_name))
 
 
 def _secrets(b: LayerBuilder, svc: ServiceConfig) -> list[ecs.Secret]:

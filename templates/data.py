@@ -14,7 +14,7 @@ from awacs import kms as awacs_kms
 from awacs import secretsmanager as awacs_secrets
 from awacs.aws import Allow, Condition, PolicyDocument, Statement, StringEquals
 from troposphere import GetAtt, Join, Ref, Select, Sub
-from troposphere import efs, elasticache, iam, logs, rds, secretsmanager
+from troposphere import efs, elasticache, iam, rds, secretsmanager
 
 from templates.common import Layer, LayerBuilder, logical_id, trust_policy
 from templates.config import AppConfig, DatabaseConfig
@@ -144,15 +144,7 @@ def _log_groups(b: LayerBuilder, owner_title: str, path: str, kms_key) -> list[s
     (RDS itself would create them unencrypted and kept forever)."""
     titles = []
     for log in LOG_EXPORTS[b.cfg.database.engine]:
-        group = b.add(
-            logs.LogGroup(
-                logical_id(owner_title, "LogGroup", log),
-                LogGroupName=f"/aws/rds/{path}/{log}",
-                RetentionInDays=b.cfg.observability.log_retention_days,
-                KmsKeyId=Ref(kms_key),
-                Tags=b.tags("log", f"rds-{log}"),
-            )
-        )
+        group = b.log_group(logical_id(owner_title, "LogGroup", log), f"/aws/rds/{path}/{log}", Ref(kms_key), b.tags("log", f"rds-{log}"))
         titles.append(group.title)
     return titles
 

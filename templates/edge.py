@@ -471,7 +471,7 @@ def _load_balancer(b: LayerBuilder, vpc_id, public_subnets, alb_group, log_bucke
 
 
 def _log_group(b: LayerBuilder, title: str, name: str, key_arn, kind: str) -> logs.LogGroup:
-    return b.add(logs.LogGroup(title, LogGroupName=name, RetentionInDays=b.cfg.observability.log_retention_days, KmsKeyId=key_arn, Tags=b.tags(kind)))
+    return b.log_group(title, name, key_arn, b.tags(kind))
 
 
 def _ip_set(b: LayerBuilder, title: str, name: str, kind: str, scope: str, addresses: list[str], description: str) -> wafv2.IPSet:

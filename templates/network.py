@@ -10,7 +10,7 @@ from awacs import logs as awacs_logs
 from awacs import kms as awacs_kms
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringLike
 from troposphere import GetAZs, GetAtt, Join, Ref, Region, Select, Sub
-from troposphere import ec2, iam, kms, logs
+from troposphere import ec2, iam, kms
 
 from templates.common import Layer, LayerBuilder, logical_id, trust_policy
 from templates.config import AppConfig
@@ -221,15 +221,7 @@ def _flow_logs(b: LayerBuilder, vpc) -> None:
             Tags=b.tags("kms-flow-logs"),
         )
     )
-    group = b.add(
-        logs.LogGroup(
-            "FlowLogsLogGroup",
-            LogGroupName=f"/vpc/flow-logs/{b.named('vpc')}",
-            RetentionInDays=settings.retention_days,
-            KmsKeyId=GetAtt(key, "Arn"),
-            Tags=b.tags("log-flow-logs"),
-        )
-    )
+    group = b.log_group("FlowLogsLogGroup", f"/vpc/flow-logs/{b.named('vpc')}", GetAtt(key, "Arn"), b.tags("log-flow-logs"), retention_days=settings.retention_days)
     role = b.add(
         iam.Role(
             "FlowLogsRole",
