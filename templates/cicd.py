@@ -18,6 +18,10 @@ CloudFront invalidation).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
 from awacs.aws import Action, Allow, Condition, Deny, PolicyDocument, Statement, StringEquals, StringLikeIfExists
 from troposphere import Equals, GetAtt, If, Join, Ref, Sub, encode_to_dict
@@ -539,157 +543,295 @@ REVIEW_BUILDSPEC = {
 }
 
 
-def _backend_pipeline(b: LayerBuilder, name: str, pipeline: PipelineConfig, shared: dict) -> None:
-    cfg = b.cfg
-    key_arn, bucket, connection_arn, cluster = shared["key"], shared["bucket"], shared["connection"], shared["cluster"]
-    app_repo, app_branch = _repository_knobs(b, logical_id("pipeline", name), f"Pipeline {name}", pipeline.source, f"cicd.pipelines.{name}.source")
-    infra = cfg.cicd.infrastructure
-    sources = [pipeline.source] + ([infra] if infra else [])
-    services = {
-        svc: {
-            "name": Ref(b.input(logical_id("service", svc, "Name"), f"compute.{logical_id('service', svc, 'Name')}", f"ECS service name of {svc}")),
-            "repository": Ref(b.input(logical_id("service", svc, "RepositoryName"), f"compute.{logical_id('service', svc, 'RepositoryName')}", f"ECR repository of {svc}")),
-            "repository_arn": Ref(b.input(logical_id("service", svc, "RepositoryArn"), f"compute.{logical_id('service', svc, 'RepositoryArn')}", f"ECR repository ARN of {svc}")),
-            "container": Ref(b.input(logical_id("service", svc, "ContainerName"), f"compute.{logical_id('service', svc, 'ContainerName')}", f"Application container of {svc}")),
-            "task_role": Ref(b.input(logical_id("service", svc, "TaskRoleArn"), f"security.{logical_id('service', svc, 'TaskRoleArn')}", f"Task role of {svc} (the deploy passes it to ECS)")),
-        }
-        for svc in cfg.services
-    }
-    execution_role = shared["execution_role"]
-    pid = logical_id("pipeline", name)
+@dataclass(frozen=True)
+class PipelineShared:
+    """What every pipeline of the layer uses, built once by build() and passed down read-only."""
 
-    # -------- image build
-    image_group = _log_group(b, f"{pid}ImageBuildLogGroup", f"{name}-images", key_arn)
-    image_statements = [
-        *_log_statements(image_group),
-        *_artifact_statements(bucket, key_arn, write=True),
-        Statement(Effect=Allow, Action=_actions("ecr:GetAuthorizationToken"), Resource=["*"]),
-        Statement(
-            Effect=Allow,
-            # DescribeImages: is this commit's tag already pushed (then the build skips it)
-            Action=_actions("ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages"),
-            Resource=[services[svc]["repository_arn"] for svc in cfg.services],
-        ),
+    key_arn: Any  # KMS key of the artifacts and build logs
+    bucket: s3.Bucket  # the artifact bucket
+    connection_arn: Any  # the GitHub connection; None when no source is on GitHub
+    cluster: Any = None  # backend pipelines: the ECS cluster of the services
+    execution_role: Any = None  # backend pipelines: the task execution role the deploy passes to ECS
+    infra_knobs: tuple | None = None  # (repository, branch) of cicd.infrastructure, when it is set
+
+
+@dataclass(frozen=True)
+class ServiceInputs:
+    """One service as a backend pipeline sees it: the compute and security layers' outputs."""
+
+    name: Any
+    repository: Any
+    repository_arn: Any
+    container: Any
+    task_role: Any
+
+
+@dataclass(frozen=True)
+class BackendContext:
+    """One backend pipeline: what its steps share (the layer's PipelineShared, its source knobs and
+    its services' inputs)."""
+
+    b: LayerBuilder
+    name: str
+    pipeline: PipelineConfig
+    shared: PipelineShared
+    app_repo: Any
+    app_branch: Any
+    services: Mapping[str, ServiceInputs]
+
+    @property
+    def cfg(self) -> AppConfig:
+        return self.b.cfg
+
+    @property
+    def pid(self) -> str:
+        return logical_id("pipeline", self.name)
+
+    @property
+    def infra_artifact(self) -> str:
+        """The artifact holding cfn-strata, its params and buildspec.yml."""
+        return "InfraSource" if self.cfg.cicd.infrastructure else "AppSource"
+
+
+@dataclass(frozen=True)
+class BackendProjects:
+    image: codebuild.Project
+    package: codebuild.Project
+    review: codebuild.Project
+
+
+def _backend_pipeline(b: LayerBuilder, name: str, pipeline: PipelineConfig, shared: PipelineShared) -> None:
+    ctx = _backend_context(b, name, pipeline, shared)
+    projects = BackendProjects(image=_image_project(ctx), package=_package_project(ctx), review=_review_project(ctx))
+    deploy_role = _deploy_role(ctx)
+    pipeline_role = _backend_pipeline_role(ctx, deploy_role)
+    stages = [
+        cp.Stages(Name="Source", Actions=_backend_source_actions(ctx)),
+        cp.Stages(Name="Build", Actions=_backend_build_actions(ctx, projects)),
+        cp.Stages(Name="Infrastructure", Actions=_infrastructure_actions(ctx, projects, deploy_role)),
+        cp.Stages(Name="Application", Actions=_application_actions(ctx)),
     ]
-    image_role = _role(b, f"{pid}ImageBuildRole", "build-role", f"{name}-images", "codebuild.amazonaws.com", f"Pipeline {name}: build and push the service images", image_statements)
-    variables = {"REGISTRY": Sub("${AWS::AccountId}.dkr.ecr.${AWS::Region}.amazonaws.com")}
-    for svc in cfg.services:
-        var = svc.upper().replace("-", "_")
-        variables |= {f"REPOSITORY_{var}": services[svc]["repository"], f"CONTAINER_{var}": services[svc]["container"]}
-    image_project = _project(b, f"{pid}ImageBuild", f"{name}-images", f"Pipeline {name}: build, tag with the commit and push the images to ECR", key_arn, image_role, image_group, _image_buildspec(cfg), variables, privileged=True)
+    _pipeline(b, name, pipeline_role, stages, shared.bucket, shared.key_arn)
 
-    # -------- infrastructure package (this repository's buildspec.yml) and review
-    package_group = _log_group(b, f"{pid}PackageLogGroup", f"{name}-package", key_arn)
-    package_role = _role(b, f"{pid}PackageRole", "build-role", f"{name}-package", "codebuild.amazonaws.com", f"Pipeline {name}: generate, lint and upload the templates", [*_log_statements(package_group), *_artifact_statements(bucket, key_arn, write=True)])
-    infra_variables = {"APP": cfg.application, "ENV": cfg.environment.name, "CFN_STRATA_BUCKET": Ref(bucket), "CFN_STRATA_PREFIX": TEMPLATE_PREFIX}
-    package_project = _project(b, f"{pid}Package", f"{name}-package", f"Pipeline {name}: cfn-strata generate, lint and upload (buildspec.yml)", key_arn, package_role, package_group, "buildspec.yml", infra_variables)
-    review_group = _log_group(b, f"{pid}ReviewLogGroup", f"{name}-review", key_arn)
-    review_role = _role(
-        b, f"{pid}ReviewRole", "build-role", f"{name}-review", "codebuild.amazonaws.com", f"Pipeline {name}: write the HTML review page of the change set",
+
+def _backend_context(b: LayerBuilder, name: str, pipeline: PipelineConfig, shared: PipelineShared) -> BackendContext:
+    key = f"cicd.pipelines.{name}.source"
+    app_repo, app_branch = _repository_knobs(b, logical_id("pipeline", name), f"Pipeline {name}", pipeline.source, key)
+    services = MappingProxyType({svc: _service_inputs(b, svc) for svc in b.cfg.services})
+    return BackendContext(b, name, pipeline, shared, app_repo, app_branch, services)
+
+
+def _service_inputs(b: LayerBuilder, svc: str) -> ServiceInputs:
+    def wire(suffix: str, layer: str, description: str):
+        output = logical_id("service", svc, suffix)
+        return Ref(b.input(output, f"{layer}.{output}", description))
+
+    return ServiceInputs(
+        name=wire("Name", "compute", f"ECS service name of {svc}"),
+        repository=wire("RepositoryName", "compute", f"ECR repository of {svc}"),
+        repository_arn=wire("RepositoryArn", "compute", f"ECR repository ARN of {svc}"),
+        container=wire("ContainerName", "compute", f"Application container of {svc}"),
+        task_role=wire("TaskRoleArn", "security", f"Task role of {svc} (the deploy passes it to ECS)"),
+    )
+
+
+def _image_project(ctx: BackendContext) -> codebuild.Project:
+    """Build and push the service images (privileged: docker)."""
+    b, name, pid, key_arn = ctx.b, ctx.name, ctx.pid, ctx.shared.key_arn
+    group = _log_group(b, f"{pid}ImageBuildLogGroup", f"{name}-images", key_arn)
+    push_actions = _actions(
+        "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
+        "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages",
+    )
+    statements = [
+        *_log_statements(group),
+        *_artifact_statements(ctx.shared.bucket, key_arn, write=True),
+        Statement(Effect=Allow, Action=_actions("ecr:GetAuthorizationToken"), Resource=["*"]),
+        # DescribeImages: is this commit's tag already pushed (then the build skips it)
+        Statement(Effect=Allow, Action=push_actions, Resource=[svc.repository_arn for svc in ctx.services.values()]),
+    ]
+    role = _role(
+        b, f"{pid}ImageBuildRole", "build-role", f"{name}-images", "codebuild.amazonaws.com",
+        f"Pipeline {name}: build and push the service images", statements,
+    )
+    variables = {"REGISTRY": Sub("${AWS::AccountId}.dkr.ecr.${AWS::Region}.amazonaws.com")}
+    for svc, inputs in ctx.services.items():
+        var = svc.upper().replace("-", "_")
+        variables |= {f"REPOSITORY_{var}": inputs.repository, f"CONTAINER_{var}": inputs.container}
+    return _project(
+        b, f"{pid}ImageBuild", f"{name}-images",
+        f"Pipeline {name}: build, tag with the commit and push the images to ECR",
+        key_arn, role, group, _image_buildspec(ctx.cfg), variables, privileged=True,
+    )
+
+
+def _infra_variables(ctx: BackendContext) -> dict:
+    cfg = ctx.cfg
+    return {
+        "APP": cfg.application, "ENV": cfg.environment.name,
+        "CFN_STRATA_BUCKET": Ref(ctx.shared.bucket), "CFN_STRATA_PREFIX": TEMPLATE_PREFIX,
+    }
+
+
+def _package_project(ctx: BackendContext) -> codebuild.Project:
+    """The infrastructure repository's buildspec.yml: generate, lint and upload the templates."""
+    b, name, pid, key_arn, bucket = ctx.b, ctx.name, ctx.pid, ctx.shared.key_arn, ctx.shared.bucket
+    group = _log_group(b, f"{pid}PackageLogGroup", f"{name}-package", key_arn)
+    role = _role(
+        b, f"{pid}PackageRole", "build-role", f"{name}-package", "codebuild.amazonaws.com",
+        f"Pipeline {name}: generate, lint and upload the templates",
+        [*_log_statements(group), *_artifact_statements(bucket, key_arn, write=True)],
+    )
+    return _project(
+        b, f"{pid}Package", f"{name}-package", f"Pipeline {name}: cfn-strata generate, lint and upload (buildspec.yml)",
+        key_arn, role, group, "buildspec.yml", _infra_variables(ctx),
+    )
+
+
+def _review_project(ctx: BackendContext) -> codebuild.Project:
+    """The HTML review page of the change set, which the approval links."""
+    b, name, pid, key_arn, bucket = ctx.b, ctx.name, ctx.pid, ctx.shared.key_arn, ctx.shared.bucket
+    group = _log_group(b, f"{pid}ReviewLogGroup", f"{name}-review", key_arn)
+    describe = _actions("cloudformation:DescribeChangeSet", "cloudformation:DescribeStacks")
+    role = _role(
+        b, f"{pid}ReviewRole", "build-role", f"{name}-review", "codebuild.amazonaws.com",
+        f"Pipeline {name}: write the HTML review page of the change set",
         [
-            *_log_statements(review_group),
+            *_log_statements(group),
             *_artifact_statements(bucket, key_arn, write=True),
-            Statement(Effect=Allow, Action=_actions("cloudformation:DescribeChangeSet", "cloudformation:DescribeStacks"), Resource=_stack_arns(cfg)),
+            Statement(Effect=Allow, Action=describe, Resource=_stack_arns(ctx.cfg)),
         ],
     )
-    review_project = _project(
-        b, f"{pid}Review", f"{name}-review", f"Pipeline {name}: HTML review page of the change set before approval", key_arn, review_role, review_group,
-        _buildspec(REVIEW_BUILDSPEC), infra_variables | {"CHANGE_SET": CHANGE_SET_NAME, "REVIEW_PREFIX": REVIEW_PREFIX},
+    return _project(
+        b, f"{pid}Review", f"{name}-review", f"Pipeline {name}: HTML review page of the change set before approval",
+        key_arn, role, group, _buildspec(REVIEW_BUILDSPEC),
+        _infra_variables(ctx) | {"CHANGE_SET": CHANGE_SET_NAME, "REVIEW_PREFIX": REVIEW_PREFIX},
     )
 
-    # -------- the CloudFormation service role that executes the change set
-    deploy_policies = _deploy_policies(b, pid, name)
-    deploy_role = b.add(
+
+def _deploy_role(ctx: BackendContext) -> iam.Role:
+    """The CloudFormation service role that executes the change set."""
+    b, name = ctx.b, ctx.name
+    policies = _deploy_policies(b, ctx.pid, name)
+    return b.add(
         iam.Role(
-            f"{pid}CloudFormationRole",
+            f"{ctx.pid}CloudFormationRole",
             RoleName=b.named("deploy-role", name),
             Description=f"Pipeline {name}: CloudFormation creates and updates the application's stacks",
             AssumeRolePolicyDocument=trust_policy("cloudformation.amazonaws.com"),
-            ManagedPolicyArns=[Ref(policy) for policy in deploy_policies],
+            ManagedPolicyArns=[Ref(policy) for policy in policies],
             Tags=b.tags("deploy-role", name),
         )
     )
 
-    # -------- the pipeline role
-    projects = [f"{name}-images", f"{name}-package", f"{name}-review"]
-    statements = [
-        *_artifact_statements(bucket, key_arn, write=True),
-        *_source_statements(sources, connection_arn),
-        Statement(Effect=Allow, Action=_actions("codebuild:StartBuild", "codebuild:BatchGetBuilds"), Resource=[_project_arn(b, p) for p in projects]),
-        Statement(
-            Effect=Allow,
-            Action=_actions("cloudformation:CreateChangeSet", "cloudformation:DescribeChangeSet", "cloudformation:ExecuteChangeSet", "cloudformation:DeleteChangeSet", "cloudformation:DescribeStacks"),
-            Resource=_stack_arns(cfg),
-        ),
-        Statement(Effect=Allow, Action=_actions("iam:PassRole"), Resource=[GetAtt(deploy_role, "Arn")], Condition=Condition(StringEquals("iam:PassedToService", "cloudformation.amazonaws.com"))),
-    ]
-    statements += _ecs_deploy_statements(b, cluster, services, execution_role)
-    pipeline_role = _role(b, f"{pid}Role", "pipeline-role", name, "codepipeline.amazonaws.com", f"Pipeline {name}: run its actions", statements)
 
-    # -------- stages
-    app_source = _source_action("AppSource", pipeline.source, "AppSource", connection_arn, app_repo, app_branch)
-    source_actions = [app_source]
-    infra_artifact = "AppSource"
+def _backend_pipeline_role(ctx: BackendContext, deploy_role: iam.Role) -> iam.Role:
+    b, name, shared, cfg = ctx.b, ctx.name, ctx.shared, ctx.cfg
+    sources = [ctx.pipeline.source] + ([cfg.cicd.infrastructure] if cfg.cicd.infrastructure else [])
+    projects = [f"{name}-images", f"{name}-package", f"{name}-review"]
+    change_sets = _actions(
+        "cloudformation:CreateChangeSet", "cloudformation:DescribeChangeSet", "cloudformation:ExecuteChangeSet",
+        "cloudformation:DeleteChangeSet", "cloudformation:DescribeStacks",
+    )
+    statements = [
+        *_artifact_statements(shared.bucket, shared.key_arn, write=True),
+        *_source_statements(sources, shared.connection_arn),
+        Statement(
+            Effect=Allow, Action=_actions("codebuild:StartBuild", "codebuild:BatchGetBuilds"),
+            Resource=[_project_arn(b, p) for p in projects],
+        ),
+        Statement(Effect=Allow, Action=change_sets, Resource=_stack_arns(cfg)),
+        Statement(
+            Effect=Allow, Action=_actions("iam:PassRole"), Resource=[GetAtt(deploy_role, "Arn")],
+            Condition=Condition(StringEquals("iam:PassedToService", "cloudformation.amazonaws.com")),
+        ),
+    ]
+    statements += _ecs_deploy_statements(b, shared.cluster, ctx.services, shared.execution_role)
+    return _role(
+        b, f"{ctx.pid}Role", "pipeline-role", name, "codepipeline.amazonaws.com",
+        f"Pipeline {name}: run its actions", statements,
+    )
+
+
+def _backend_source_actions(ctx: BackendContext) -> list[cp.Actions]:
+    connection_arn, infra = ctx.shared.connection_arn, ctx.cfg.cicd.infrastructure
+    app = _source_action("AppSource", ctx.pipeline.source, "AppSource", connection_arn, ctx.app_repo, ctx.app_branch)
+    actions = [app]
     if infra:
-        infra_repo, infra_branch = shared["infra_knobs"]
-        source_actions.append(_source_action("InfraSource", infra, "InfraSource", connection_arn, infra_repo, infra_branch))
-        infra_artifact = "InfraSource"
-    image_outputs = [cp.OutputArtifacts(Name="Images")]
-    build_actions = [
+        infra_repo, infra_branch = ctx.shared.infra_knobs
+        actions.append(_source_action("InfraSource", infra, "InfraSource", connection_arn, infra_repo, infra_branch))
+    return actions
+
+
+def _backend_build_actions(ctx: BackendContext, projects: BackendProjects) -> list[cp.Actions]:
+    infra_artifact = ctx.infra_artifact
+    return [
         cp.Actions(
-            Name="BuildImages", ActionTypeId=_codebuild_type(), Configuration={"ProjectName": Ref(image_project)},
-            InputArtifacts=[cp.InputArtifacts(Name="AppSource")], OutputArtifacts=image_outputs, Namespace="Image", RunOrder=1,
+            Name="BuildImages", ActionTypeId=_codebuild_type(), Configuration={"ProjectName": Ref(projects.image)},
+            InputArtifacts=[cp.InputArtifacts(Name="AppSource")], OutputArtifacts=[cp.OutputArtifacts(Name="Images")],
+            Namespace="Image", RunOrder=1,
         ),
         # After BuildImages: its Images artifact (image-tags.json, CODEBUILD_SRC_DIR_Images) gives the
         # tags this run built, which buildspec.yml writes into the template configuration, so the
         # change set sets every service's ImageTag and the services come up to their desired count.
         cp.Actions(
-            Name="PackageInfrastructure", ActionTypeId=_codebuild_type(), Configuration={"ProjectName": Ref(package_project), "PrimarySource": infra_artifact},
-            InputArtifacts=[cp.InputArtifacts(Name=infra_artifact), cp.InputArtifacts(Name="Images")], OutputArtifacts=[cp.OutputArtifacts(Name="Infrastructure")], Namespace="Package", RunOrder=2,
+            Name="PackageInfrastructure", ActionTypeId=_codebuild_type(),
+            Configuration={"ProjectName": Ref(projects.package), "PrimarySource": infra_artifact},
+            InputArtifacts=[cp.InputArtifacts(Name=infra_artifact), cp.InputArtifacts(Name="Images")],
+            OutputArtifacts=[cp.OutputArtifacts(Name="Infrastructure")], Namespace="Package", RunOrder=2,
         ),
     ]
-    stack = stack_name(cfg)
+
+
+def _infrastructure_actions(ctx: BackendContext, projects: BackendProjects, deploy_role: iam.Role) -> list[cp.Actions]:
+    """Change set (CHANGE_SET_REPLACE) -> its HTML review -> manual approval linking it -> execute."""
+    stack = stack_name(ctx.cfg)
     create = {
-        "ActionMode": "CHANGE_SET_REPLACE", "StackName": stack, "ChangeSetName": CHANGE_SET_NAME, "Capabilities": ",".join(CAPABILITIES),
-        "RoleArn": GetAtt(deploy_role, "Arn"), "TemplatePath": "Infrastructure::root.json", "TemplateConfiguration": "Infrastructure::template-configuration.json",
+        "ActionMode": "CHANGE_SET_REPLACE", "StackName": stack, "ChangeSetName": CHANGE_SET_NAME,
+        "Capabilities": ",".join(CAPABILITIES), "RoleArn": GetAtt(deploy_role, "Arn"),
+        "TemplatePath": "Infrastructure::root.json",
+        "TemplateConfiguration": "Infrastructure::template-configuration.json",
     }
-    infra_actions = [
-        cp.Actions(Name="CreateChangeSet", ActionTypeId=_cloudformation_type(), Configuration=create, InputArtifacts=[cp.InputArtifacts(Name="Infrastructure")], RunOrder=1),
+    approval = (
+        f"Review change set {CHANGE_SET_NAME} on stack {stack} (the link opens its HTML review page in the S3 console:"
+        " data loss and high risks first, replacements, removals, IAM and security-group changes, drift);"
+        " approve to execute it."
+    )
+    execute = {"ActionMode": "CHANGE_SET_EXECUTE", "StackName": stack, "ChangeSetName": CHANGE_SET_NAME}
+    return [
         cp.Actions(
-            Name="ReviewChangeSet", ActionTypeId=_codebuild_type(), Configuration={"ProjectName": Ref(review_project)},
-            InputArtifacts=[cp.InputArtifacts(Name=infra_artifact)], Namespace="Review", RunOrder=2,
+            Name="CreateChangeSet", ActionTypeId=_cloudformation_type(), Configuration=create,
+            InputArtifacts=[cp.InputArtifacts(Name="Infrastructure")], RunOrder=1,
+        ),
+        cp.Actions(
+            Name="ReviewChangeSet", ActionTypeId=_codebuild_type(), Configuration={"ProjectName": Ref(projects.review)},
+            InputArtifacts=[cp.InputArtifacts(Name=ctx.infra_artifact)], Namespace="Review", RunOrder=2,
         ),
         cp.Actions(
             Name="Approve",
             ActionTypeId=cp.ActionTypeId(Category="Approval", Owner="AWS", Provider="Manual", Version="1"),
-            Configuration={
-                "CustomData": f"Review change set {CHANGE_SET_NAME} on stack {stack} (the link opens its HTML review page in the S3 console: data loss and high risks first, replacements, removals, IAM and security-group changes, drift); approve to execute it.",
-                "ExternalEntityLink": "#{Review.REVIEW_URL}",
-            },
+            Configuration={"CustomData": approval, "ExternalEntityLink": "#{Review.REVIEW_URL}"},
             RunOrder=3,
         ),
-        cp.Actions(
-            Name="ExecuteChangeSet", ActionTypeId=_cloudformation_type(),
-            Configuration={"ActionMode": "CHANGE_SET_EXECUTE", "StackName": stack, "ChangeSetName": CHANGE_SET_NAME}, RunOrder=4,
-        ),
+        cp.Actions(Name="ExecuteChangeSet", ActionTypeId=_cloudformation_type(), Configuration=execute, RunOrder=4),
     ]
-    app_actions = [
+
+
+def _application_actions(ctx: BackendContext) -> list[cp.Actions]:
+    """The ECS standard deploy action per service (UpdateService with the new image)."""
+    return [
         cp.Actions(
             Name=logical_id("deploy", svc),
             ActionTypeId=cp.ActionTypeId(Category="Deploy", Owner="AWS", Provider="ECS", Version="1"),
-            Configuration={"ClusterName": cluster, "ServiceName": services[svc]["name"], "FileName": f"imagedefinitions-{svc}.json", "DeploymentTimeout": str(_deploy_timeout(conf))},
+            Configuration={
+                "ClusterName": ctx.shared.cluster, "ServiceName": ctx.services[svc].name,
+                "FileName": f"imagedefinitions-{svc}.json", "DeploymentTimeout": str(_deploy_timeout(conf)),
+            },
             InputArtifacts=[cp.InputArtifacts(Name="Images")],
             RunOrder=1,
         )
-        for svc, conf in cfg.services.items()
+        for svc, conf in ctx.cfg.services.items()
     ]
-    stages = [
-        cp.Stages(Name="Source", Actions=source_actions),
-        cp.Stages(Name="Build", Actions=build_actions),
-        cp.Stages(Name="Infrastructure", Actions=infra_actions),
-        cp.Stages(Name="Application", Actions=app_actions),
-    ]
-    _pipeline(b, name, pipeline_role, stages, bucket, key_arn)
 
 
 def _codebuild_type() -> cp.ActionTypeId:
@@ -730,7 +872,9 @@ def _deploy_timeout(svc: ServiceConfig) -> int:
     return min(PIPELINE_ECS_DEPLOY_MINUTES, max(ROLLING_DEPLOY_MINUTES, DEPLOY_START_MINUTES + shifting.shifting_minutes + shifting.bake_time_minutes))
 
 
-def _ecs_deploy_statements(b: LayerBuilder, cluster, services: dict, execution_role) -> list[Statement]:
+def _ecs_deploy_statements(
+    b: LayerBuilder, cluster, services: Mapping[str, ServiceInputs], execution_role
+) -> list[Statement]:
     """What the pipeline role needs to run the Amazon ECS standard deploy action on every service:
     the documented minimum (CodePipeline user guide, "Amazon Elastic Container Service deploy action
     reference", Service role permissions: DescribeTaskDefinition and RegisterTaskDefinition on *,
@@ -745,7 +889,10 @@ def _ecs_deploy_statements(b: LayerBuilder, cluster, services: dict, execution_r
             Sid="EcsServices",
             Effect=Allow,
             Action=_actions("ecs:DescribeServices", "ecs:UpdateService"),
-            Resource=[Sub(f"{partition_account}:service/${{Cluster}}/${{Service}}", Cluster=cluster, Service=services[svc]["name"]) for svc in services],
+            Resource=[
+                Sub(f"{partition_account}:service/${{Cluster}}/${{Service}}", Cluster=cluster, Service=inputs.name)
+                for inputs in services.values()
+            ],
         ),
         Statement(Sid="EcsTasks", Effect=Allow, Action=_actions("ecs:DescribeTasks"), Resource=[Sub(f"{partition_account}:task/${{Cluster}}/*", Cluster=cluster)]),
         # ListTasks authorizes against a container instance (ECS service authorization reference), which a
@@ -762,7 +909,7 @@ def _ecs_deploy_statements(b: LayerBuilder, cluster, services: dict, execution_r
             Sid="PassTaskRoles",
             Effect=Allow,
             Action=_actions("iam:PassRole"),
-            Resource=[execution_role, *[services[svc]["task_role"] for svc in services]],
+            Resource=[execution_role, *[inputs.task_role for inputs in services.values()]],
             Condition=Condition(StringEquals("iam:PassedToService", ["ecs.amazonaws.com", "ecs-tasks.amazonaws.com"])),
         ),
     ]
@@ -771,65 +918,130 @@ def _ecs_deploy_statements(b: LayerBuilder, cluster, services: dict, execution_r
 # ------------------------------------------------------------------ frontend pipeline
 
 
-def _frontend_pipeline(b: LayerBuilder, name: str, pipeline: PipelineConfig, shared: dict) -> None:
-    key_arn, bucket, connection_arn = shared["key"], shared["bucket"], shared["connection"]
-    spa_bucket = Ref(b.input("SpaBucketName", "edge.SpaBucketName", "Bucket the SPA is deployed into")) if "spa" not in shared else shared["spa"]
-    shared["spa"] = spa_bucket
-    distribution = Ref(b.input("DistributionId", "edge.DistributionId", "CloudFront distribution to invalidate")) if "distribution" not in shared else shared["distribution"]
-    shared["distribution"] = distribution
+@dataclass(frozen=True)
+class FrontendTargets:
+    """The SPA bucket and the CloudFront distribution the frontend pipelines deploy to (the edge
+    layer's outputs, declared once, by the layer's first frontend pipeline)."""
+
+    spa_bucket: Any
+    distribution: Any
+
+
+def _frontend_targets(b: LayerBuilder) -> FrontendTargets:
+    return FrontendTargets(
+        spa_bucket=Ref(b.input("SpaBucketName", "edge.SpaBucketName", "Bucket the SPA is deployed into")),
+        distribution=Ref(b.input("DistributionId", "edge.DistributionId", "CloudFront distribution to invalidate")),
+    )
+
+
+def _frontend_pipeline(
+    b: LayerBuilder, name: str, pipeline: PipelineConfig, shared: PipelineShared, targets: FrontendTargets
+) -> None:
     pid = logical_id("pipeline", name)
     repo, branch = _repository_knobs(b, pid, f"Pipeline {name}", pipeline.source, f"cicd.pipelines.{name}.source")
+    spa_project = _spa_project(b, name, pipeline, shared)
+    invalidate_project = _invalidate_project(b, name, shared, targets)
+    role = _frontend_pipeline_role(b, name, pipeline, shared, targets)
+    source = _source_action("AppSource", pipeline.source, "AppSource", shared.connection_arn, repo, branch)
+    build_spa = cp.Actions(
+        Name="BuildSpa", ActionTypeId=_codebuild_type(), Configuration={"ProjectName": Ref(spa_project)},
+        InputArtifacts=[cp.InputArtifacts(Name="AppSource")], OutputArtifacts=[cp.OutputArtifacts(Name="Spa")],
+        RunOrder=1,
+    )
+    deploy_spa = cp.Actions(
+        Name="DeploySpa",
+        ActionTypeId=cp.ActionTypeId(Category="Deploy", Owner="AWS", Provider="S3", Version="1"),
+        Configuration={"BucketName": targets.spa_bucket, "Extract": "true", "CacheControl": "public, max-age=60"},
+        InputArtifacts=[cp.InputArtifacts(Name="Spa")],
+        RunOrder=1,
+    )
+    invalidate = cp.Actions(
+        Name="InvalidateCloudFront", ActionTypeId=_codebuild_type(),
+        Configuration={"ProjectName": Ref(invalidate_project)},
+        InputArtifacts=[cp.InputArtifacts(Name="Spa")], RunOrder=2,
+    )
+    stages = [
+        cp.Stages(Name="Source", Actions=[source]),
+        cp.Stages(Name="Build", Actions=[build_spa]),
+        cp.Stages(Name="Deploy", Actions=[deploy_spa, invalidate]),
+    ]
+    _pipeline(b, name, role, stages, shared.bucket, shared.key_arn)
 
-    spa_group = _log_group(b, f"{pid}SpaBuildLogGroup", f"{name}-spa", key_arn)
-    spa_role = _role(b, f"{pid}SpaBuildRole", "build-role", f"{name}-spa", "codebuild.amazonaws.com", f"Pipeline {name}: build the SPA", [*_log_statements(spa_group), *_artifact_statements(bucket, key_arn, write=True)])
-    spa_spec = {
+
+def _spa_project(b: LayerBuilder, name: str, pipeline: PipelineConfig, shared: PipelineShared) -> codebuild.Project:
+    pid, key_arn = logical_id("pipeline", name), shared.key_arn
+    group = _log_group(b, f"{pid}SpaBuildLogGroup", f"{name}-spa", key_arn)
+    role = _role(
+        b, f"{pid}SpaBuildRole", "build-role", f"{name}-spa", "codebuild.amazonaws.com",
+        f"Pipeline {name}: build the SPA",
+        [*_log_statements(group), *_artifact_statements(shared.bucket, key_arn, write=True)],
+    )
+    spec = {
         "version": 0.2,
-        "phases": {"install": {"runtime-versions": {"nodejs": 20}, "commands": ["npm ci"]}, "build": {"commands": ["npm test --if-present", "npm run build"]}},
+        "phases": {
+            "install": {"runtime-versions": {"nodejs": 20}, "commands": ["npm ci"]},
+            "build": {"commands": ["npm test --if-present", "npm run build"]},
+        },
         "artifacts": {"base-directory": pipeline.spa_build_dir, "files": ["**/*"]},
     }
-    spa_project = _project(b, f"{pid}SpaBuild", f"{name}-spa", f"Pipeline {name}: test and build the SPA", key_arn, spa_role, spa_group, _buildspec(spa_spec), {"NODE_ENV": "production"})
+    return _project(
+        b, f"{pid}SpaBuild", f"{name}-spa", f"Pipeline {name}: test and build the SPA", key_arn, role, group,
+        _buildspec(spec), {"NODE_ENV": "production"},
+    )
 
-    invalidate_group = _log_group(b, f"{pid}InvalidateLogGroup", f"{name}-invalidate", key_arn)
-    invalidate_role = _role(
-        b, f"{pid}InvalidateRole", "build-role", f"{name}-invalidate", "codebuild.amazonaws.com", f"Pipeline {name}: invalidate the CloudFront cache",
+
+def _invalidate_project(
+    b: LayerBuilder, name: str, shared: PipelineShared, targets: FrontendTargets
+) -> codebuild.Project:
+    pid, key_arn = logical_id("pipeline", name), shared.key_arn
+    group = _log_group(b, f"{pid}InvalidateLogGroup", f"{name}-invalidate", key_arn)
+    distribution_arn = Sub(
+        "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Id}", Id=targets.distribution
+    )
+    role = _role(
+        b, f"{pid}InvalidateRole", "build-role", f"{name}-invalidate", "codebuild.amazonaws.com",
+        f"Pipeline {name}: invalidate the CloudFront cache",
         [
-            *_log_statements(invalidate_group),
-            *_artifact_statements(bucket, key_arn, write=False),
-            Statement(Effect=Allow, Action=_actions("cloudfront:CreateInvalidation", "cloudfront:GetInvalidation"), Resource=[Sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Id}", Id=distribution)]),
+            *_log_statements(group),
+            *_artifact_statements(shared.bucket, key_arn, write=False),
+            Statement(
+                Effect=Allow, Action=_actions("cloudfront:CreateInvalidation", "cloudfront:GetInvalidation"),
+                Resource=[distribution_arn],
+            ),
         ],
     )
-    invalidate_spec = {"version": 0.2, "phases": {"build": {"commands": ['aws cloudfront create-invalidation --distribution-id "$DISTRIBUTION_ID" --paths "/*"']}}}
-    invalidate_project = _project(b, f"{pid}Invalidate", f"{name}-invalidate", f"Pipeline {name}: invalidate CloudFront after the deploy", key_arn, invalidate_role, invalidate_group, _buildspec(invalidate_spec), {"DISTRIBUTION_ID": distribution})
+    command = 'aws cloudfront create-invalidation --distribution-id "$DISTRIBUTION_ID" --paths "/*"'
+    spec = {"version": 0.2, "phases": {"build": {"commands": [command]}}}
+    return _project(
+        b, f"{pid}Invalidate", f"{name}-invalidate", f"Pipeline {name}: invalidate CloudFront after the deploy",
+        key_arn, role, group, _buildspec(spec), {"DISTRIBUTION_ID": targets.distribution},
+    )
 
+
+def _frontend_pipeline_role(
+    b: LayerBuilder, name: str, pipeline: PipelineConfig, shared: PipelineShared, targets: FrontendTargets
+) -> iam.Role:
+    spa_bucket = targets.spa_bucket
     statements = [
-        *_artifact_statements(bucket, key_arn, write=True),
-        *_source_statements([pipeline.source], connection_arn),
-        Statement(Effect=Allow, Action=_actions("codebuild:StartBuild", "codebuild:BatchGetBuilds"), Resource=[_project_arn(b, f"{name}-spa"), _project_arn(b, f"{name}-invalidate")]),
-        Statement(Effect=Allow, Action=_actions("s3:PutObject", "s3:PutObjectAcl"), Resource=[Sub("arn:${AWS::Partition}:s3:::${Bucket}/*", Bucket=spa_bucket)]),
-        Statement(Effect=Allow, Action=_actions("s3:ListBucket", "s3:GetBucketLocation"), Resource=[Sub("arn:${AWS::Partition}:s3:::${Bucket}", Bucket=spa_bucket)]),
-    ]
-    role = _role(b, f"{pid}Role", "pipeline-role", name, "codepipeline.amazonaws.com", f"Pipeline {name}: run its actions", statements)
-    stages = [
-        cp.Stages(Name="Source", Actions=[_source_action("AppSource", pipeline.source, "AppSource", connection_arn, repo, branch)]),
-        cp.Stages(
-            Name="Build",
-            Actions=[cp.Actions(Name="BuildSpa", ActionTypeId=_codebuild_type(), Configuration={"ProjectName": Ref(spa_project)}, InputArtifacts=[cp.InputArtifacts(Name="AppSource")], OutputArtifacts=[cp.OutputArtifacts(Name="Spa")], RunOrder=1)],
+        *_artifact_statements(shared.bucket, shared.key_arn, write=True),
+        *_source_statements([pipeline.source], shared.connection_arn),
+        Statement(
+            Effect=Allow, Action=_actions("codebuild:StartBuild", "codebuild:BatchGetBuilds"),
+            Resource=[_project_arn(b, f"{name}-spa"), _project_arn(b, f"{name}-invalidate")],
         ),
-        cp.Stages(
-            Name="Deploy",
-            Actions=[
-                cp.Actions(
-                    Name="DeploySpa",
-                    ActionTypeId=cp.ActionTypeId(Category="Deploy", Owner="AWS", Provider="S3", Version="1"),
-                    Configuration={"BucketName": spa_bucket, "Extract": "true", "CacheControl": "public, max-age=60"},
-                    InputArtifacts=[cp.InputArtifacts(Name="Spa")],
-                    RunOrder=1,
-                ),
-                cp.Actions(Name="InvalidateCloudFront", ActionTypeId=_codebuild_type(), Configuration={"ProjectName": Ref(invalidate_project)}, InputArtifacts=[cp.InputArtifacts(Name="Spa")], RunOrder=2),
-            ],
+        Statement(
+            Effect=Allow, Action=_actions("s3:PutObject", "s3:PutObjectAcl"),
+            Resource=[Sub("arn:${AWS::Partition}:s3:::${Bucket}/*", Bucket=spa_bucket)],
+        ),
+        Statement(
+            Effect=Allow, Action=_actions("s3:ListBucket", "s3:GetBucketLocation"),
+            Resource=[Sub("arn:${AWS::Partition}:s3:::${Bucket}", Bucket=spa_bucket)],
         ),
     ]
-    _pipeline(b, name, role, stages, bucket, key_arn)
+    return _role(
+        b, f"{logical_id('pipeline', name)}Role", "pipeline-role", name, "codepipeline.amazonaws.com",
+        f"Pipeline {name}: run its actions", statements,
+    )
 
 
 # ------------------------------------------------------------------ the layer
@@ -842,34 +1054,51 @@ def build(cfg: AppConfig) -> Layer | None:
     b = LayerBuilder(cfg, "cicd", "CodePipeline, CodeBuild, artifact bucket")
     key_arn = Ref(b.input("KmsKeyArn", "security.KmsKeyArn", "KMS key of the artifacts and build logs"))
     bucket = _artifact_bucket(b, key_arn)
-    shared: dict = {"key": key_arn, "bucket": bucket}
-
-    sources = [p.source for p in cicd.pipelines.values()] + ([cicd.infrastructure] if cicd.infrastructure else [])
-    if any(s.provider == "github" for s in sources):
-        knob = b.knob(
-            "ConnectionArn", "Pipelines", "CodeConnections connection ARN",
-            "Connection to GitHub (Developer Tools > Connections); empty creates one that stays PENDING until its handshake is completed in the console",
-            cicd.connection_arn, key="cicd.connection_arn",
-            AllowedPattern=r"^$|^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}$",
-            ConstraintDescription="empty, or a CodeConnections connection ARN",
-        )
-        b.template.add_condition("CreateConnection", Equals(Ref(knob), ""))
-        connection = b.add(
-            codeconnections.Connection("GitHubConnection", Condition="CreateConnection", ConnectionName=b.named("github"), ProviderType="GitHub", Tags=b.tags("github")),
-        )
-        shared["connection"] = If("CreateConnection", GetAtt(connection, "ConnectionArn"), Ref(knob))
-        b.output("ConnectionArn", shared["connection"], "GitHub connection: complete its handshake in the console when it is PENDING", root=True)
-    else:
-        shared["connection"] = None
-
+    connection_arn = _connection_arn(b)
+    cluster = execution_role = infra_knobs = None
     if any(p.kind == "backend" for p in cicd.pipelines.values()):
-        shared["cluster"] = Ref(b.input("ClusterName", "compute.ClusterName", "ECS cluster of the services"))
-        shared["execution_role"] = Ref(b.input("TaskExecutionRoleArn", "security.TaskExecutionRoleArn", "Task execution role (the deploy passes it to ECS)"))
+        cluster = Ref(b.input("ClusterName", "compute.ClusterName", "ECS cluster of the services"))
+        description = "Task execution role (the deploy passes it to ECS)"
+        execution_role = Ref(b.input("TaskExecutionRoleArn", "security.TaskExecutionRoleArn", description))
         if cicd.infrastructure:
-            shared["infra_knobs"] = _repository_knobs(b, "Infrastructure", "Infrastructure (cfn-strata)", cicd.infrastructure, "cicd.infrastructure")
+            label = "Infrastructure (cfn-strata)"
+            infra_knobs = _repository_knobs(b, "Infrastructure", label, cicd.infrastructure, "cicd.infrastructure")
+    shared = PipelineShared(key_arn, bucket, connection_arn, cluster, execution_role, infra_knobs)
+    targets: FrontendTargets | None = None
     for name, pipeline in cicd.pipelines.items():
         if pipeline.kind == "backend":
             _backend_pipeline(b, name, pipeline, shared)
         else:
-            _frontend_pipeline(b, name, pipeline, shared)
+            targets = targets or _frontend_targets(b)  # the first frontend pipeline declares the inputs
+            _frontend_pipeline(b, name, pipeline, shared, targets)
     return b.build()
+
+
+def _connection_arn(b: LayerBuilder):
+    """The GitHub connection (the ConnectionArn knob, or one created when it is empty); None when no
+    source is on GitHub."""
+    cicd = b.cfg.cicd
+    sources = [p.source for p in cicd.pipelines.values()] + ([cicd.infrastructure] if cicd.infrastructure else [])
+    if not any(s.provider == "github" for s in sources):
+        return None
+    knob = b.knob(
+        "ConnectionArn", "Pipelines", "CodeConnections connection ARN",
+        "Connection to GitHub (Developer Tools > Connections); "
+        "empty creates one that stays PENDING until its handshake is completed in the console",
+        cicd.connection_arn, key="cicd.connection_arn",
+        AllowedPattern=(
+            r"^$|^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}$"
+        ),
+        ConstraintDescription="empty, or a CodeConnections connection ARN",
+    )
+    b.template.add_condition("CreateConnection", Equals(Ref(knob), ""))
+    connection = b.add(
+        codeconnections.Connection(
+            "GitHubConnection", Condition="CreateConnection", ConnectionName=b.named("github"), ProviderType="GitHub",
+            Tags=b.tags("github"),
+        ),
+    )
+    connection_arn = If("CreateConnection", GetAtt(connection, "ConnectionArn"), Ref(knob))
+    description = "GitHub connection: complete its handshake in the console when it is PENDING"
+    b.output("ConnectionArn", connection_arn, description, root=True)
+    return connection_arn
