@@ -47,14 +47,12 @@ def aws_with(cfn) -> Aws:
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    """The generated product-catalog dev bundle, as the deployer loads it from dist/."""
-    import generate
-    from templates.params import REPO_PARAMS
+def bundle():
+    """The product-catalog dev bundle as the deployer loads it from dist/: the golden files are
+    exactly what `cfn-strata generate` writes (tests/test_golden.py keeps them so)."""
+    from pathlib import Path
 
-    out = tmp_path_factory.mktemp("dist")
-    generate.generate_all([("product-catalog", "dev")], str(REPO_PARAMS), out, "json")
-    return load_bundle(out / "product-catalog" / "dev")
+    return load_bundle(Path(__file__).parent / "golden" / "product-catalog" / "dev")
 
 
 def stack_events(stack_id: str, rows: list[tuple[str, str, str, str]], start: int = 0) -> dict:
