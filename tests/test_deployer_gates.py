@@ -425,3 +425,17 @@ def test_deploy_without_yes_executes_nothing_unless_the_user_says_yes(aws_env, c
     assert result.exit_code == 0, result.output
     assert calls.count("ExecuteChangeSet") == 1
     assert f"CREATE_COMPLETE: {NAME}" in result.output
+
+
+def test_a_policy_goes_out_as_compact_sorted_json_and_one_in_force_is_compared_by_content(bundle):
+    """AWS hands back the body as it was set, in any layout: a policy in force with the same
+    content in another key order and indentation is not set again."""
+    assert policy_body(stack_policy({"B", "A"})) == (
+        '{"Statement":[{"Action":"Update:*","Effect":"Allow","Principal":"*","Resource":"*"},'
+        '{"Action":["Update:Replace","Update:Delete"],"Effect":"Deny","Principal":"*","Resource":["LogicalResourceId/A","LogicalResourceId/B"]}]}')
+    relaid = {"Statement": [{"Resource": s["Resource"], "Principal": s["Principal"], "Action": s["Action"], "Effect": s["Effect"]} for s in stack_policy(ROOT_GUARDS)["Statement"]]}
+    cfn = cfn_client()
+    with Stubber(cfn) as stub:
+        stub_guard(stub, root_policy=json.dumps(relaid, indent=2), network_policy=_body({"FlowLogsKey", "FlowLogsLogGroup", "OldBucket"}))
+        assert guard_before_update(cfn, bundle, ROOT).notes == []
+        stub.assert_no_pending_responses()  # nothing set
