@@ -439,3 +439,56 @@ def test_a_policy_goes_out_as_compact_sorted_json_and_one_in_force_is_compared_b
         stub_guard(stub, root_policy=json.dumps(relaid, indent=2), network_policy=_body({"FlowLogsKey", "FlowLogsLogGroup", "OldBucket"}))
         assert guard_before_update(cfn, bundle, ROOT).notes == []
         stub.assert_no_pending_responses()  # nothing set
+
+
+def test_nested_stacks_are_those_with_a_physical_id_and_other_errors_are_not_swallowed():
+    from botocore.exceptions import ClientError
+
+    from deployer.guard import nested_stacks
+
+    cfn = cfn_client()
+    summary = {"ResourceType": "AWS::CloudFormation::Stack", "LastUpdatedTimestamp": T0, "ResourceStatus": "CREATE_IN_PROGRESS"}
+    with Stubber(cfn) as stub:
+        stub.add_response("list_stack_resources", {"StackResourceSummaries": [
+            {**summary, "LogicalResourceId": "NetworkStack", "PhysicalResourceId": NETWORK},
+            {**summary, "LogicalResourceId": "DataStack"},  # being created: no physical id yet
+            {**summary, "LogicalResourceId": "Queue", "PhysicalResourceId": "q", "ResourceType": "AWS::SQS::Queue"},
+        ]}, {"StackName": ROOT})
+        assert nested_stacks(cfn, ROOT) == {"NetworkStack": NETWORK}
+        stub.add_client_error("list_stack_resources", "ValidationError", f"Stack with id {ROOT} does not exist")
+        assert nested_stacks(cfn, ROOT) == {}
+        stub.add_client_error("list_stack_resources", "AccessDenied", "not allowed")
+        with pytest.raises(ClientError, match="AccessDenied"):
+            nested_stacks(cfn, ROOT)
+        stub.assert_no_pending_responses()
+
+
+def test_termination_protection_is_turned_on_and_only_the_emulators_refusal_is_a_note():
+    from botocore.exceptions import ClientError
+
+    from deployer.guard import protect_termination
+
+    cfn = cfn_client()
+    notes = []
+    with Stubber(cfn) as stub:
+        stub.add_response("update_termination_protection", {"StackId": ROOT}, {"StackName": NAME, "EnableTerminationProtection": True})
+        stub.add_client_error("update_termination_protection", "NotImplemented", "not modelled", expected_params={"StackName": NAME, "EnableTerminationProtection": True})
+        stub.add_client_error("update_termination_protection", "AccessDenied", "not allowed")
+        protect_termination(cfn, NAME, notes.append)
+        assert notes == []
+        protect_termination(cfn, NAME, notes.append)
+        assert notes == ["termination protection is not modelled by the local emulator: not turned on"]
+        with pytest.raises(ClientError, match="AccessDenied"):
+            protect_termination(cfn, NAME, notes.append)
+        stub.assert_no_pending_responses()
+
+
+def test_rollback_triggers_watch_for_ten_minutes_by_default_and_none_without_alarms_deployed():
+    from deployer.guard import MONITORING_MINUTES, rollback_configuration
+
+    assert MONITORING_MINUTES == 10
+
+    class NoObservability:
+        nested_stacks = [{"layer": "network", "logical_id": "NetworkStack", "file": "network.json"}]
+
+    assert rollback_configuration(cfn_client(), NoObservability()) is None  # no call: a Stubber-less client would fail on one
