@@ -13,7 +13,8 @@ mutmut edits the source in place while a mutant is tested, so each module runs i
 the working tree (`.mutation/<module>/`, gitignored): the tree stays untouched and usable
 meanwhile, and modules can run side by side. Each copy keeps mutmut's cache (`.mutmut-cache`): a
 killed mutant stays killed, a survivor is tested again once the tests change, so a second run
-only re-tests the survivors.
+only re-tests the survivors. Stop a run with Ctrl-C (the whole process group): mutmut tests each
+mutant from worker processes that outlive a kill of this script alone.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ def work(module: str) -> Path:
 EMULATOR_FREE = "not moto_patches and not deploy_without_yes and not first_deploy and not tampered and not allow_replacement_loosens and not without_allow_replacement"
 FAST_DEPLOYER = ["tests/test_deployer_gates.py", "tests/test_deployer_units.py", "tests/test_deployer_recovery.py"]
 MODULES: dict[str, tuple[list[str], str]] = {
-    "deployer/guard.py": (["tests/test_deployer_gates.py", "tests/test_deployer_safety.py"], EMULATOR_FREE + " and not every_layer_policy"),
-    "deployer/review.py": (["tests/test_deployer_review.py", "tests/test_deployer_gates.py", "tests/test_review_html.py"], EMULATOR_FREE),
+    "deployer/guard.py": (["tests/test_deployer_gates.py"], EMULATOR_FREE),
+    "deployer/review.py": (["tests/test_deployer_review.py", "tests/test_deployer_gates.py", "tests/test_deployer_cfn_checks.py", "tests/test_review_html.py"], EMULATOR_FREE),
     "deployer/execute.py": (FAST_DEPLOYER + ["tests/test_deployer_faults.py"], EMULATOR_FREE + " and not access_denied and not another_region and not refused and not storm and not ctrl_c"),
     "deployer/changeset.py": (FAST_DEPLOYER, EMULATOR_FREE),
     "deployer/flow.py": (FAST_DEPLOYER + ["tests/test_deployer_safety.py"], EMULATOR_FREE + " and not every_layer_policy"),
@@ -71,7 +72,7 @@ def sync(target_root: Path) -> None:
 def runner(module: str) -> str:
     files, select = MODULES[module]
     present = [f for f in files if (ROOT / f).exists()]
-    command = f"{sys.executable} -m pytest -x -q -p no:cacheprovider -p no:randomly --no-header -o addopts= {' '.join(present)}"
+    command = f"{sys.executable} -m pytest -x -q -p no:cacheprovider -p no:randomly -p no:hypothesispytest --no-header -o addopts= {' '.join(present)}"
     return command + (f" -k '{select}'" if select else "")
 
 
@@ -81,7 +82,8 @@ def start(module: str) -> subprocess.Popen:
     sync(folder)
     log = open(folder / "mutmut.log", "w")
     print(f"== {module}: {runner(module)} (log: {folder / 'mutmut.log'})", flush=True)
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # compiled modules are cached in the copy: a mutant's run compiles only what changed
     return subprocess.Popen([sys.executable, "-m", "mutmut", "run", "--paths-to-mutate", module, "--tests-dir", "tests", "--runner", runner(module),
                              "--test-time-multiplier", "3", "--test-time-base", "20", "--simple-output", "--no-progress", "--CI"], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
 
