@@ -214,6 +214,12 @@ def test_medium_and_low_changes_need_no_allow_and_an_unknown_name_is_refused():
         flow.refuse_high_risk(HIGH_ONLY, ("FlowLogsKey", "AlbSecurityGroup", "Nope"))
     assert str(unknown.value) == ("--allow-replacement AlbSecurityGroup Nope: not a replaced or removed stateful resource of change set cs-high "
                                   "(those are: network/FlowLogsKey)")
+    two = Review(NAME, "cs-two", "UPDATE", HIGH_ONLY.changes + (_change("compute/ServicesStack", "ApiLogGroup", "AWS::Logs::LogGroup", "Remove", policy_action="Retain"),))
+    with pytest.raises(DeployerError) as unknown:
+        flow.refuse_high_risk(two, ("Nope",))
+    assert str(unknown.value).endswith("(those are: network/FlowLogsKey, compute/ServicesStack/ApiLogGroup)")
+    # a resource of a stack nested in a layer is guarded by that layer's policy
+    assert flow.refuse_high_risk(two, ("FlowLogsKey", "compute/ServicesStack/ApiLogGroup")) == {"compute": frozenset({"ApiLogGroup"}), "network": frozenset({"FlowLogsKey"})}
     with pytest.raises(DeployerError, match=r"\(those are: none\)"):
         flow.refuse_high_risk(medium, ("FlowLogsKey",))
 
@@ -246,7 +252,7 @@ def test_will_fail_is_refused_even_when_named():
 
 
 NETWORK_TEMPLATE = {"Resources": {
-    "FlowLogsKey": {"Type": "AWS::KMS::Key"}, "FlowLogsLogGroup": {"Type": "AWS::Logs::LogGroup"},
+    "FlowLogsKey": {"Type": "AWS::KMS::Key"},  # FlowLogsLogGroup is new in this update: guarded from the new template
     "OldBucket": {"Type": "AWS::S3::Bucket"},  # deployed, gone from the new templates: removing it is denied too
     "Vpc": {"Type": "AWS::EC2::VPC"},
 }}

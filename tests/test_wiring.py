@@ -243,3 +243,21 @@ def test_every_json_file_has_sorted_keys_at_every_level(app, env):
     for name, body in rendered(app, env).files.items():
         json.loads(body, object_pairs_hook=_keys_sorted)
         assert body.endswith(b"}\n") and body.startswith(b"{\n  \""), name
+
+
+@pytest.mark.parametrize(("app", "env"), ALL_TARGETS)
+def test_the_params_time_name_check_covers_exactly_the_security_groups_generated(app, env):
+    """templates/config.py checks every security group name at params time from group_roles: it
+    must name exactly the groups the templates create, each with the params key that shapes it."""
+    from templates.security import group_name, group_roles
+
+    cfg = rendered(app, env).cfg
+    generated = sorted(g["Properties"]["GroupName"] for doc in documents(app, env).values() for g in resources(doc, "AWS::EC2::SecurityGroup").values()
+                       if "GroupName" in g["Properties"])
+    roles = group_roles(cfg)
+    assert sorted(group_name(cfg, role) for role in roles) == generated
+    expected_keys = {"alb": "environment.suffix", "ecs-instances": "compute.capacity_providers", "database": "database", "db-proxy": "database.proxy",
+                     "cache": "cache", "efs": "efs", "api-vpc-link": "edge.api_gateway.integration"}
+    for role, key in roles.items():
+        assert key == (f"services.{role.removeprefix('service-')}" if role.startswith("service-") else expected_keys[role]), role
+    assert sorted(r for r in roles if r.startswith("service-")) == sorted(f"service-{name}" for name in cfg.services)
