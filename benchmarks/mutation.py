@@ -88,25 +88,32 @@ def start(module: str) -> subprocess.Popen:
                              "--test-time-multiplier", "3", "--test-time-base", "20", "--simple-output", "--no-progress", "--CI"], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def results(module: str) -> tuple[dict[str, int], list[tuple[int, int, str]]]:
-    """{status: count} and the survivors (mutmut id, line number, source line) of one module."""
+def results(module: str) -> tuple[dict[str, int], list[tuple[int, int, str, str]]]:
+    """{status: count} and the survivors (line number, source line, mutated line, mutmut id) of one
+    module, read from its cache without mutmut (whose commands rewrite the cache a run is using)."""
     counts = {label: 0 for label in STATUS.values()}
     survivors = []
     cache = work(module) / ".mutmut-cache"
     if not cache.exists():
         return counts, survivors
     with sqlite3.connect(cache) as db:
-        rows = db.execute("SELECT m.id, m.status, l.line_number, l.line FROM Mutant m JOIN Line l ON m.line = l.id JOIN SourceFile f ON l.sourcefile = f.id WHERE f.filename = ? ORDER BY l.line_number, m.'index'", (module,)).fetchall()
-    for pk, status, number, line in rows:
+        rows = db.execute("SELECT m.id, m.status, l.line_number, l.line, m.'index' FROM Mutant m JOIN Line l ON m.line = l.id JOIN SourceFile f ON l.sourcefile = f.id "
+                          "WHERE f.filename = ? ORDER BY l.line_number, m.'index'", (module,)).fetchall()
+    for pk, status, number, line, index in rows:
         counts[STATUS.get(status, status)] = counts.get(STATUS.get(status, status), 0) + 1
         if status in ("bad_survived", "bad_timeout", "ok_suspicious"):
-            survivors.append((pk, number + 1, line.strip()))
+            survivors.append((number + 1, line.strip(), mutated_line(module, line, index, number), pk))
     return counts, survivors
 
 
-def mutant_diff(module: str, pk: int) -> str:
-    shown = subprocess.run([sys.executable, "-m", "mutmut", "show", str(pk)], cwd=work(module), capture_output=True, text=True).stdout
-    return "\n".join(line for line in shown.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---")))
+def mutated_line(module: str, line: str, index: int, number: int) -> str:
+    """The mutant's version of the line, computed by mutmut's mutation function on the original source."""
+    from mutmut import Context, RelativeMutationID, mutate
+
+    source = (ROOT / module).read_text()
+    mutated, _ = mutate(Context(source=source, mutation_id=RelativeMutationID(line=line, index=index, line_number=number), filename=module))
+    changed = [new for old, new in zip(source.splitlines(), mutated.splitlines()) if old != new]
+    return changed[0].strip() if changed else "(line removed)"
 
 
 def report(modules: list[str], elapsed: dict[str, float]) -> None:
@@ -121,10 +128,8 @@ def report(modules: list[str], elapsed: dict[str, float]) -> None:
         _, survivors = results(module)
         if survivors:
             print(f"\nsurvivors in {module}:")
-            for pk, number, line in survivors:
-                print(f"  #{pk} line {number}: {line}")
-                for changed in mutant_diff(module, pk).splitlines():
-                    print(f"      {changed}")
+            for number, line, mutant, pk in survivors:
+                print(f"  line {number} (mutmut #{pk}): {line}\n      -> {mutant}")
 
 
 def main() -> None:
