@@ -218,6 +218,10 @@ def test_medium_and_low_changes_need_no_allow_and_an_unknown_name_is_refused():
     with pytest.raises(DeployerError) as unknown:
         flow.refuse_high_risk(two, ("Nope",))
     assert str(unknown.value).endswith("(those are: network/FlowLogsKey, compute/ServicesStack/ApiLogGroup)")
+    with pytest.raises(DeployerError) as refused:
+        flow.refuse_high_risk(two, ())
+    assert str(refused.value) == ("change set cs-two replaces or removes stateful resources: network/FlowLogsKey (HIGH), compute/ServicesStack/ApiLogGroup (HIGH); "
+                                  "review it and pass --allow-replacement FlowLogsKey --allow-replacement ApiLogGroup to execute")
     # a resource of a stack nested in a layer is guarded by that layer's policy
     assert flow.refuse_high_risk(two, ("FlowLogsKey", "compute/ServicesStack/ApiLogGroup")) == {"compute": frozenset({"ApiLogGroup"}), "network": frozenset({"FlowLogsKey"})}
     with pytest.raises(DeployerError, match=r"\(those are: none\)"):
