@@ -41,7 +41,8 @@ def work(module: str) -> Path:
 EMULATOR_FREE = "not moto_patches and not deploy_without_yes and not first_deploy and not tampered and not allow_replacement_loosens and not without_allow_replacement"
 FAST_DEPLOYER = ["tests/test_deployer_gates.py", "tests/test_deployer_units.py", "tests/test_deployer_recovery.py"]
 MODULES: dict[str, tuple[list[str], str]] = {
-    "deployer/guard.py": (["tests/test_deployer_gates.py"], EMULATOR_FREE),
+    "deployer/guard.py": (["tests/test_deployer_gates.py", "tests/test_deployer_safety.py::test_rollback_triggers_are_the_deployed_key_alarms_by_arn",
+                           "tests/test_deployer_safety.py::test_no_rollback_triggers_before_the_observability_stack_exists"], EMULATOR_FREE),
     "deployer/review.py": (["tests/test_deployer_review.py", "tests/test_deployer_gates.py", "tests/test_deployer_cfn_checks.py", "tests/test_review_html.py"], EMULATOR_FREE),
     "deployer/execute.py": (FAST_DEPLOYER + ["tests/test_deployer_faults.py"], EMULATOR_FREE + " and not access_denied and not another_region and not refused and not storm and not ctrl_c"),
     "deployer/changeset.py": (FAST_DEPLOYER, EMULATOR_FREE),
