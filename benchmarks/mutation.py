@@ -72,7 +72,7 @@ def sync(target_root: Path) -> None:
 
 def runner(module: str) -> str:
     files, select = MODULES[module]
-    present = [f for f in files if (ROOT / f).exists()]
+    present = [f for f in files if (ROOT / f.split("::")[0]).exists()]
     command = f"{sys.executable} -m pytest -x -q -p no:cacheprovider -p no:randomly -p no:hypothesispytest --no-header -o addopts= {' '.join(present)}"
     return command + (f" -k '{select}'" if select else "")
 
