@@ -627,6 +627,13 @@ def _plan(aws, bundle, bucket, prefix, create_bucket, lint, drift=True, allowed=
     return result
 
 
+def _deferred(result) -> bool:
+    """The root's change set waits for the us-east-1 global stack's outputs (deployer/flow.py Deferred)."""
+    from deployer.flow import Deferred
+
+    return isinstance(result.outcome, Deferred)
+
+
 def _print_regional(result, output: str) -> None:
     """The change sets of the stacks in other regions (the backup copy vault), before the root's:
     a table on stdout with -o table; one line each on stderr otherwise (stdout keeps one document)."""
@@ -757,9 +764,13 @@ def upload(profile, env, params, out, bucket, prefix, create_bucket, region, aws
     from deployer.flow import upload as upload_templates
     from deployer.upload import put_document
 
+    from deployer.flow import with_global_values
+
     bundle = _bundle(profile, env, params, out)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         name, create = _bucket(bucket, local)
+        if not set(bundle.global_inputs) <= bundle.parameter_overrides.keys():
+            bundle = with_global_values(aws, bundle)  # the us-east-1 global stack's outputs into the template configuration
         result = upload_templates(aws, bundle, name, prefix, create=create or create_bucket)
         if image_tags:
             import json
@@ -813,6 +824,14 @@ def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_p
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         result = _plan(aws, bundle, bucket, prefix, create_bucket, False, not skip_drift, revert_drift=revert_drift)
         _print_regional(result, output)
+        if _deferred(result):
+            console.print(f"note: no change set on {bundle.stack_name} yet: {result.outcome.reason}", markup=False, soft_wrap=True)
+            if output == "json":
+                from deployer.review import Review, to_json
+
+                pending = Review(bundle.stack_name, None, None, (), notes=(result.outcome.reason,))
+                out_console.print(to_json(pending), markup=False, soft_wrap=True, highlight=False)
+            return
         if isinstance(result.outcome, NoChanges):
             _no_changes(bundle, output)
             return
@@ -857,8 +876,7 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
     """
     from deployer.changeset import NoChanges
     from deployer.execute import StillRunning, follow_hint
-    from deployer.flow import outputs as stack_outputs
-    from deployer.flow import refuse_high_risk, run, run_regional_first
+    from deployer.flow import Deferred, all_outputs, refresh_root, refuse_high_risk, run, run_regional_first
 
     _refuse_local_revert_drift(revert_drift, local)
     bundle = _bundle(profile, env, params, out)
@@ -867,25 +885,46 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         result = _plan(aws, bundle, bucket, prefix, create_bucket, False, not skip_drift, allow_replacement, revert_drift)
         _print_regional(result, output)
-        root_changes = not isinstance(result.outcome, NoChanges)
-        if not root_changes and not result.regional_changes:
+        deferred = _deferred(result)
+        root_changes = not isinstance(result.outcome, (NoChanges, Deferred))
+        if not root_changes and not result.regional_changes and not deferred:
             _no_changes(bundle, output)
             return
         for plan in result.regional_changes:
             refuse_high_risk(plan.review, allow_replacement)
+        if deferred:
+            console.print(f"note: {result.outcome.reason}", markup=False, soft_wrap=True)
         if root_changes:
             if output == "html":
                 _write_review_page(aws, bundle, result.review, html, result.upload.store.bucket, prefix)
             _print_review(result.review, output)
             allow = refuse_high_risk(result.review, allow_replacement)
-        names = [p.outcome.name for p in result.regional_changes] + ([result.outcome.name] if root_changes else [])
-        if not yes and not click.confirm(f"execute {', '.join(names)} on {bundle.stack_name}?", err=True):
+        names = [f"{p.outcome.name} ({p.stack.stack_name})" for p in result.regional_changes] + ([f"{result.outcome.name} ({bundle.stack_name})"] if root_changes else [])
+        if not yes and not click.confirm(f"execute {', '.join(names)}?", err=True):
             console.print("not executed; the change sets stay for review")
             return
         with console.status("executing the stacks in other regions first"):
             for plan, status in run_regional_first(aws, bundle, result, on_event=lambda e: console.print(e.line(), markup=False, soft_wrap=True),
                                                    note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True)):
                 console.print(f"[green]{status}[/green]: {plan.stack.stack_name} ({plan.stack.region})")
+        if bundle.global_inputs and not set(bundle.global_inputs) <= bundle.parameter_overrides.keys():
+            # the global stack's outputs fill the root's parameters: a first create, or an update
+            # that changed them, makes the root's change set again with the new values
+            with console.status("creating the root's change set with the us-east-1 global stack's outputs"):
+                fresh = refresh_root(aws, bundle, result.upload.store.bucket, result, prefix, drift=not skip_drift, allowed=tuple(allow_replacement))
+            if fresh is not None:
+                console.print(f"the root's parameters from {bundle.stack_name}-global: "
+                              + ", ".join(f"{k}={v}" for k, v in sorted(fresh.global_values.items())), markup=False, soft_wrap=True)
+                result = fresh
+                root_changes = not isinstance(result.outcome, NoChanges)
+                if root_changes:
+                    if output == "html":
+                        _write_review_page(aws, bundle, result.review, html, result.upload.store.bucket, prefix)
+                    _print_review(result.review, output)
+                    allow = refuse_high_risk(result.review, allow_replacement)
+                    if not yes and not click.confirm(f"execute {result.outcome.name} ({bundle.stack_name})?", err=True):
+                        console.print("not executed; the change set stays for review")
+                        return
         if not root_changes:
             _no_changes(bundle, output)
             return
@@ -898,7 +937,7 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
             sys.exit(130)
         console.print(f"[green]{status}[/green]: {bundle.stack_name}")
         # stdout holds the review alone unless it is the table: a JSON or Markdown document stays one document
-        _print_outputs(stack_outputs(aws.client("cloudformation"), bundle.stack_name), "table", to=out_console if output == "table" else console)
+        _print_outputs(all_outputs(aws, bundle), "table", to=out_console if output == "table" else console)
 
 
 @cli.command()
@@ -951,11 +990,11 @@ def diff(profile, env, params, out, region, aws_profile, endpoint_url, local, ou
     Example:
       cfn-strata diff product-catalog --env prod -o markdown
     """
-    from deployer.diff import diff_stack, to_json, to_markdown, to_table
+    from deployer.diff import diff_all, to_json, to_markdown, to_table
 
     bundle = _bundle(profile, env, params, out)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
-        result = diff_stack(aws.client("cloudformation"), bundle)
+        result = diff_all(aws, bundle)
     if output == "json":
         out_console.print(to_json(result), markup=False, soft_wrap=True, highlight=False)
     elif output == "markdown":
@@ -989,17 +1028,18 @@ def _print_outputs(values: dict[str, str], output: str, to: Console | None = Non
 @click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @catch_errors
 def outputs(profile, env, params, out, region, aws_profile, endpoint_url, local, output):
-    """The root stack's outputs as a table or JSON.
+    """The root stack's outputs as a table or JSON, then those of the stacks the deployer keeps in
+    other regions (the us-east-1 global stack, the backup copy vault) as `<layer>.<Output>`.
 
     \b
     Example:
       cfn-strata outputs product-catalog --env dev -o json
     """
-    from deployer.flow import outputs as stack_outputs
+    from deployer.flow import all_outputs
 
     bundle = _bundle(profile, env, params, out)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
-        _print_outputs(stack_outputs(aws.client("cloudformation"), bundle.stack_name), output)
+        _print_outputs(all_outputs(aws, bundle), output)
 
 
 @cli.command("launch-url")
@@ -1020,9 +1060,13 @@ def launch_url(profile, env, params, out, bucket, prefix, create_bucket, region,
     from deployer.flow import launch_url as quick_create_url
     from deployer.flow import upload as upload_templates
 
+    from deployer.flow import with_global_values
+
     bundle = _bundle(profile, env, params, out)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         name, create = _bucket(bucket, local)
+        if not set(bundle.global_inputs) <= bundle.parameter_overrides.keys():
+            bundle = with_global_values(aws, bundle)
         uploaded = upload_templates(aws, bundle, name, prefix, create=create or create_bucket)
         out_console.print(quick_create_url(bundle, uploaded, aws.region), markup=False, soft_wrap=True, highlight=False)
 
@@ -1038,24 +1082,38 @@ def launch_url(profile, env, params, out, bucket, prefix, create_bucket, region,
                    "the databases / load balancers that failed create made, then delete the stack.")
 @catch_errors
 def destroy(profile, env, params, out, region, aws_profile, endpoint_url, local, yes, release_failed_create):
-    """Delete the stack after typing its name; says which resources stay by their policies.
+    """Delete the stack after typing its name, then the stacks the deployer made in other regions
+    (the us-east-1 global stack, the backup copy vault); says which resources stay by their policies.
 
     \b
     Example:
       cfn-strata destroy product-catalog --env dev
       cfn-strata destroy product-catalog --env dev --suffix pr-123 --yes   # the pull request's environment
     """
-    from deployer.changeset import destroy_command
+    from deployer.changeset import describe_stack, destroy_command
     from deployer.flow import destroy as delete_stack
+    from deployer.regional import regional_stacks
 
     bundle = _bundle(profile, env, params, out)
+    extras = regional_stacks(bundle)  # deleted after the root, which uses what they hold
+    if extras:
+        console.print(f"deletes {bundle.stack_name} ({bundle.region}), then " + ", ".join(f"{e.stack_name} ({e.region})" for e in extras), soft_wrap=True)
     if not yes and click.prompt(f"type the stack name ({bundle.stack_name}) to delete it", err=True) != bundle.stack_name:
         raise OperationFailed("the name did not match; nothing deleted")
+    note = lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True)  # noqa: E731
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         with console.status(f"deleting {bundle.stack_name}"):
             kept = delete_stack(aws.client("cloudformation"), bundle.stack_name, release_failed_create=aws.client if release_failed_create else None,
-                                note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True), command=destroy_command(bundle))
-    console.print(f"[green]deleted[/green] {bundle.stack_name}")
+                                note=note, command=destroy_command(bundle))
+        console.print(f"[green]deleted[/green] {bundle.stack_name}")
+        for extra in extras:
+            cfn = aws.in_region(extra.region).client("cloudformation")
+            if describe_stack(cfn, extra.stack_name) is None:
+                console.print(f"{extra.stack_name} ({extra.region}) does not exist", soft_wrap=True)
+                continue
+            with console.status(f"deleting {extra.stack_name} ({extra.region})"):
+                kept += delete_stack(cfn, extra.stack_name, note=note, command=destroy_command(bundle))
+            console.print(f"[green]deleted[/green] {extra.stack_name} ({extra.region})")
     for resource in kept:
         console.print(f"retained by its DeletionPolicy: {resource}", soft_wrap=True)
 
