@@ -20,13 +20,14 @@ from deployer.bundle import Bundle
 from deployer.changeset import ChangeSetRef, NoChanges, Waiting, change_set_name, change_set_type, describe_stack, is_no_changes, root_sha
 from deployer.errors import DeployerError, error_message
 from deployer.review import Review, review_change_set
+from templates.edge import GLOBAL_REGION as EDGE_GLOBAL_REGION
 
 PREFIX = "region:"
 GLOBAL = "global"
 # CloudFront-scope WAF web ACLs and CloudFront's ACM certificates exist only in us-east-1
 # (WAF developer guide, "Regional and global": "for CloudFront, ... US East (N. Virginia)";
 # CloudFront developer guide, "Requirements for using SSL/TLS certificates with CloudFront").
-GLOBAL_REGION = "us-east-1"
+GLOBAL_REGION = EDGE_GLOBAL_REGION
 
 
 @dataclass(frozen=True)
