@@ -548,7 +548,8 @@ def _write_docs(bundle, template_urls: dict[str, str], url_note: str) -> Path:
     from templates.render import write_atomically
 
     documents = {file: bundle.document(file) for file in bundle.files}
-    for name, value in bundle.parameter_overrides.items():  # --parameter-overrides: the links carry the values this upload was given
+    # --parameter-overrides and the us-east-1 global stack's outputs: the links carry the values this upload was given
+    for name, value in {**bundle.global_values, **bundle.parameter_overrides}.items():
         documents[bundle.root_file]["Parameters"][name]["Default"] = value
     folder = _docs_folder(bundle)
     write_atomically(folder, docs_files(bundle.manifest, documents, template_urls, url_note=url_note))
@@ -824,6 +825,8 @@ def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_p
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         result = _plan(aws, bundle, bucket, prefix, create_bucket, False, not skip_drift, revert_drift=revert_drift)
         _print_regional(result, output)
+        # --fail-on also looks at the change sets of the stacks in other regions (the global stack's web ACL)
+        extra_risky = fail_on and any(p.review.at_least(Risk.parse(fail_on)) for p in result.regional_changes)
         if _deferred(result):
             console.print(f"note: no change set on {bundle.stack_name} yet: {result.outcome.reason}", markup=False, soft_wrap=True)
             if output == "json":
@@ -831,14 +834,18 @@ def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_p
 
                 pending = Review(bundle.stack_name, None, None, (), notes=(result.outcome.reason,))
                 out_console.print(to_json(pending), markup=False, soft_wrap=True, highlight=False)
+            if extra_risky:
+                sys.exit(FAIL_ON_EXIT)
             return
         if isinstance(result.outcome, NoChanges):
             _no_changes(bundle, output)
+            if extra_risky:
+                sys.exit(FAIL_ON_EXIT)
             return
         if output == "html":
             _write_review_page(aws, bundle, result.review, html, result.upload.store.bucket, prefix)
     _print_review(result.review, output)
-    if fail_on and result.review.at_least(Risk.parse(fail_on)):
+    if extra_risky or (fail_on and result.review.at_least(Risk.parse(fail_on))):
         sys.exit(FAIL_ON_EXIT)
 
 

@@ -106,6 +106,14 @@ def test_plan_creates_the_global_change_set_in_us_east_1_and_defers_the_root(aws
     with pytest.raises(ClientError, match="does not exist"):
         north.describe_stacks(StackName=STACK)
     assert not (tmp_path / "dist" / "product-catalog" / "dev" / "template-configuration.json").exists()
+    # --fail-on weighs the global stack's change set too (a new web ACL: MEDIUM)
+    assert _cli(aws_env, tmp_path, "plan", "--skip-drift", "--skip-lint", "--fail-on", "medium").exit_code == generate.FAIL_ON_EXIT
+    assert _cli(aws_env, tmp_path, "plan", "--skip-drift", "--skip-lint", "--fail-on", "high").exit_code == 0
+    # the pipeline's upload needs the output: refused, naming the parameter and the command
+    refused = _cli(aws_env, tmp_path, "upload", "--bucket", BUCKET)
+    assert refused.exit_code == 1
+    assert ("root parameter(s) CloudFrontWebAclArn (its WebAclArn output) come from the us-east-1 stack product-catalog-pr5706-global, which has no such output yet: "
+            "`cfn-strata deploy product-catalog --env dev` creates it before the root and passes them") in " ".join(refused.output.split())
 
 
 def test_deploy_passes_the_global_output_to_the_root_keeps_it_on_update_and_destroy_removes_both(aws_env, tmp_path):
@@ -134,6 +142,12 @@ def test_deploy_passes_the_global_output_to_the_root_keeps_it_on_update_and_dest
     assert edge_template["Resources"]["Distribution"]["Properties"]["DistributionConfig"]["WebACLId"] == {"Ref": "CloudFrontWebAclArn"}
 
     # outputs and diff see the global stack too
+    # upload now writes the output into the pipeline's template configuration and the launch kit's links
+    uploaded = _cli(aws_env, tmp_path, "upload", "--bucket", BUCKET)
+    assert uploaded.exit_code == 0, uploaded.output
+    folder = tmp_path / "dist" / "product-catalog" / "dev"
+    assert json.loads((folder / "template-configuration.json").read_text())["Parameters"]["CloudFrontWebAclArn"] == arn
+    assert "param_CloudFrontWebAclArn=unmodelled-by-moto%3ACloudFrontWebAcl.Arn" in (folder / "docs" / "LAUNCH.md").read_text()
     shown = _cli(aws_env, tmp_path, "outputs", "-o", "json")
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.output[shown.output.index("{"):])["global.WebAclArn"] == arn
