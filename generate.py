@@ -635,8 +635,17 @@ def _deferred(result) -> bool:
     return isinstance(result.outcome, Deferred)
 
 
+def _specs_of(review, specs) -> tuple[str, ...]:
+    """The --allow-replacement names that match a replaced or removed stateful resource of `review`."""
+    from deployer.review import Risk
+
+    risky = review.at_least(Risk.HIGH)
+    return tuple(spec for spec in specs if any(spec in (c.logical_id, f"{c.layer}/{c.logical_id}") for c in risky))
+
+
 def _print_regional(result, output: str) -> None:
-    """The change sets of the stacks in other regions (the backup copy vault), before the root's:
+    """The change sets of the stacks in other regions (the backup copy vault, the us-east-1 global
+    stack), before the root's:
     a table on stdout with -o table; one line each on stderr otherwise (stdout keeps one document)."""
     from deployer.changeset import NoChanges
     from deployer.review import table_for_width
@@ -897,8 +906,12 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
         if not root_changes and not result.regional_changes and not deferred:
             _no_changes(bundle, output)
             return
+        # --allow-replacement names resources of the root's layers or of a stack in another region:
+        # each change set is checked against the names that are its own
+        regional_specs = {spec for plan in result.regional_changes for spec in _specs_of(plan.review, allow_replacement)}
         for plan in result.regional_changes:
-            refuse_high_risk(plan.review, allow_replacement)
+            refuse_high_risk(plan.review, _specs_of(plan.review, allow_replacement))
+        allow_replacement = tuple(spec for spec in allow_replacement if spec not in regional_specs)
         if deferred:
             console.print(f"note: {result.outcome.reason}", markup=False, soft_wrap=True)
         if root_changes:
@@ -918,7 +931,7 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
             # the global stack's outputs fill the root's parameters: a first create, or an update
             # that changed them, makes the root's change set again with the new values
             with console.status("creating the root's change set with the us-east-1 global stack's outputs"):
-                fresh = refresh_root(aws, bundle, result.upload.store.bucket, result, prefix, drift=not skip_drift, allowed=tuple(allow_replacement))
+                fresh = refresh_root(aws, bundle, result.upload.store.bucket, result, prefix, drift=not skip_drift, allowed=tuple(allow_replacement), revert_drift=revert_drift)
             if fresh is not None:
                 console.print(f"the root's parameters from {bundle.stack_name}-global: "
                               + ", ".join(f"{k}={v}" for k, v in sorted(fresh.global_values.items())), markup=False, soft_wrap=True)

@@ -190,7 +190,7 @@ def plan_root(aws: Aws, bundle: Bundle, uploaded: UploadResult, *, clock: Clock 
 
 
 def refresh_root(aws: Aws, bundle: Bundle, bucket: str, result: PlanResult, prefix: str = "", *, clock: Clock = Clock(), waiting: Waiting = Waiting(), progress=None,
-                 drift: bool = True, allowed: tuple[str, ...] = ()) -> PlanResult | None:
+                 drift: bool = True, allowed: tuple[str, ...] = (), revert_drift: bool = False) -> PlanResult | None:
     """After the global stack was executed: when its outputs are not the values the root's change
     set was created with (a first create, or an update that replaced the web ACL or the
     certificate), delete that change set and create the root's again with the new values. None
@@ -204,7 +204,7 @@ def refresh_root(aws: Aws, bundle: Bundle, bucket: str, result: PlanResult, pref
         aws.client("cloudformation").delete_change_set(ChangeSetName=result.outcome.change_set_id)
     bundle = bundle.with_global_values(values)
     uploaded = upload(aws, bundle, bucket, prefix)
-    outcome, review = plan_root(aws, bundle, uploaded, clock=clock, waiting=waiting, progress=progress, drift=drift, allowed=allowed)
+    outcome, review = plan_root(aws, bundle, uploaded, clock=clock, waiting=waiting, progress=progress, drift=drift, allowed=allowed, revert_drift=revert_drift)
     return replace(result, upload=uploaded, outcome=outcome, review=review, global_values=values)
 
 
