@@ -923,10 +923,15 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
         if not yes and not click.confirm(f"execute {', '.join(names)}?", err=True):
             console.print("not executed; the change sets stay for review")
             return
-        with console.status("executing the stacks in other regions first"):
-            for plan, status in run_regional_first(aws, bundle, result, on_event=lambda e: console.print(e.line(), markup=False, soft_wrap=True),
-                                                   note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True)):
-                console.print(f"[green]{status}[/green]: {plan.stack.stack_name} ({plan.stack.region})")
+        try:
+            with console.status("executing the stacks in other regions first"):
+                for plan, status in run_regional_first(aws, bundle, result, on_event=lambda e: console.print(e.line(), markup=False, soft_wrap=True),
+                                                       note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True)):
+                    console.print(f"[green]{status}[/green]: {plan.stack.stack_name} ({plan.stack.region})")
+        except StillRunning as stopped:  # Ctrl-C while following a stack in another region: the root is untouched
+            where = next((p.stack.region for p in result.regional_changes if p.stack.stack_name == str(stopped)), aws.region)
+            console.print(follow_hint(str(stopped), where), soft_wrap=True)
+            sys.exit(130)
         if bundle.global_inputs and not set(bundle.global_inputs) <= bundle.parameter_overrides.keys():
             # the global stack's outputs fill the root's parameters: a first create, or an update
             # that changed them, makes the root's change set again with the new values

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError, WaiterError
 
 from deployer.bundle import Bundle
 from deployer.changeset import ChangeSetRef, NoChanges, Waiting, change_set_name, change_set_type, describe_stack, is_no_changes, root_sha
-from deployer.errors import DeployerError, error_message
+from deployer.errors import DeployerError, Interrupted, error_message
 from deployer.review import Review, review_change_set
 from templates.edge import GLOBAL_REGION as EDGE_GLOBAL_REGION
 
@@ -104,6 +104,8 @@ def plan_stack(cfn, bundle: Bundle, stack: RegionalStack, *, now: datetime, wait
     ref = ChangeSetRef(stack.stack_name, created["StackId"], created["Id"], name, kind)
     try:
         cfn.get_waiter("change_set_create_complete").wait(ChangeSetName=ref.change_set_id, WaiterConfig=waiting.config())
+    except KeyboardInterrupt:
+        raise Interrupted(f"stopped waiting; change set {name} is still being created on {stack.stack_name} ({stack.region}) and nothing was executed") from None
     except WaiterError as err:
         reason = (err.last_response or {}).get("StatusReason") or str(err)
         if is_no_changes(reason):

@@ -219,3 +219,24 @@ def test_a_new_global_output_makes_the_root_change_set_again(aws_env, tmp_path, 
     passed = north.describe_change_set(StackName=STACK, ChangeSetName=summary["ChangeSetId"])["Parameters"]
     assert {p["ParameterKey"]: p.get("ParameterValue") for p in passed}["CloudFrontWebAclArn"] == replaced
     assert _parameters(north.describe_stacks(StackName=STACK)["Stacks"][0])["CloudFrontWebAclArn"] == LOCAL_WEB_ACL_ARN  # not executed
+
+
+def test_ctrl_c_on_the_global_stack_leaves_the_root_untouched_and_exits_130(aws_env, tmp_path, monkeypatch):
+    import botocore.waiter
+
+    from deployer import execute as execute_module
+
+    east, north = _clients(aws_env)
+    waiting = botocore.waiter.Waiter.wait
+    monkeypatch.setattr(botocore.waiter.Waiter, "wait", lambda self, **kwargs: (_ for _ in ()).throw(KeyboardInterrupt))
+    planned = _cli(aws_env, tmp_path, "plan", "--skip-drift", "--skip-lint")
+    assert planned.exit_code == 130, planned.output
+    assert f"is still being created on {GLOBAL_STACK} (us-east-1) and nothing was executed" in " ".join(planned.output.split())
+    monkeypatch.setattr(botocore.waiter.Waiter, "wait", waiting)
+
+    monkeypatch.setattr(execute_module.Follower, "poll", lambda self: (_ for _ in ()).throw(KeyboardInterrupt))
+    deployed = _cli(aws_env, tmp_path, "deploy", "--yes", "--skip-drift", "--skip-lint")
+    assert deployed.exit_code == 130, deployed.output
+    assert f"Follow it with: aws cloudformation describe-stack-events --stack-name {GLOBAL_STACK} --region us-east-1" in " ".join(deployed.output.split())
+    with pytest.raises(ClientError, match="does not exist"):
+        north.describe_stacks(StackName=STACK)  # the root was never proposed
