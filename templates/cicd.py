@@ -29,6 +29,7 @@ from templates.common import (
     boundary_arn, iam_arn, logical_id, own_iam_arns, trust_policy,
 )
 from templates.config import DEPLOY_START_MINUTES, PIPELINE_ECS_DEPLOY_MINUTES, AppConfig, PipelineConfig, ServiceConfig
+from templates.edge import GLOBAL_REGION, needs_global_stack
 from templates.naming import stack_name
 from resource_semantics import CAPABILITIES
 
@@ -580,7 +581,16 @@ def _backend_pipeline(b: LayerBuilder, name: str, pipeline: PipelineConfig, shar
 
     # -------- infrastructure package (this repository's buildspec.yml) and review
     package_group = _log_group(b, f"{pid}PackageLogGroup", f"{name}-package", key_arn)
-    package_role = _role(b, f"{pid}PackageRole", "build-role", f"{name}-package", "codebuild.amazonaws.com", f"Pipeline {name}: generate, lint and upload the templates", [*_log_statements(package_group), *_artifact_statements(bucket, key_arn, write=True)])
+    package_statements = [*_log_statements(package_group), *_artifact_statements(bucket, key_arn, write=True)]
+    if needs_global_stack(cfg):
+        # `cfn-strata upload` reads the us-east-1 global stack's outputs (the CloudFront web ACL's
+        # ARN) into the template configuration: DescribeStacks on that stack only. The pipeline does
+        # not deploy it (README, departures); `cfn-strata deploy` does.
+        package_statements.append(Statement(
+            Effect=Allow, Action=_actions("cloudformation:DescribeStacks"),
+            Resource=[Sub(f"arn:${{AWS::Partition}}:cloudformation:{GLOBAL_REGION}:${{AWS::AccountId}}:stack/{stack_name(cfg)}-global/*")],
+        ))
+    package_role = _role(b, f"{pid}PackageRole", "build-role", f"{name}-package", "codebuild.amazonaws.com", f"Pipeline {name}: generate, lint and upload the templates", package_statements)
     infra_variables = {"APP": cfg.application, "ENV": cfg.environment.name, "CFN_STRATA_BUCKET": Ref(bucket), "CFN_STRATA_PREFIX": TEMPLATE_PREFIX}
     package_project = _project(b, f"{pid}Package", f"{name}-package", f"Pipeline {name}: cfn-strata generate, lint and upload (buildspec.yml)", key_arn, package_role, package_group, "buildspec.yml", infra_variables)
     review_group = _log_group(b, f"{pid}ReviewLogGroup", f"{name}-review", key_arn)
