@@ -587,7 +587,8 @@ def _write_docs(bundle, template_urls: dict[str, str], url_note: str) -> Path:
     from templates.render import write_atomically
 
     documents = {file: bundle.document(file) for file in bundle.files}
-    for name, value in bundle.parameter_overrides.items():  # --parameter-overrides: the links carry the values this upload was given
+    # --parameter-overrides and the us-east-1 global stack's outputs: the links carry the values this upload was given
+    for name, value in {**bundle.global_values, **bundle.parameter_overrides}.items():
         documents[bundle.root_file]["Parameters"][name]["Default"] = value
     folder = _docs_folder(bundle)
     write_atomically(folder, docs_files(bundle.manifest, documents, template_urls, url_note=url_note))
@@ -666,8 +667,24 @@ def _plan(aws, bundle, bucket, prefix, create_bucket, lint, drift=True, allowed=
     return result
 
 
+def _deferred(result) -> bool:
+    """The root's change set waits for the us-east-1 global stack's outputs (deployer/flow.py Deferred)."""
+    from deployer.flow import Deferred
+
+    return isinstance(result.outcome, Deferred)
+
+
+def _specs_of(review, specs) -> tuple[str, ...]:
+    """The --allow-replacement names that match a replaced or removed stateful resource of `review`."""
+    from deployer.review import Risk
+
+    risky = review.at_least(Risk.HIGH)
+    return tuple(spec for spec in specs if any(spec in (c.logical_id, f"{c.layer}/{c.logical_id}") for c in risky))
+
+
 def _print_regional(result, output: str) -> None:
-    """The change sets of the stacks in other regions (the backup copy vault), before the root's:
+    """The change sets of the stacks in other regions (the backup copy vault, the us-east-1 global
+    stack), before the root's:
     a table on stdout with -o table; one line each on stderr otherwise (stdout keeps one document)."""
     from deployer.changeset import NoChanges
     from deployer.review import table_for_width
@@ -796,9 +813,13 @@ def upload(profile, env, params, out, bucket, prefix, create_bucket, region, aws
     from deployer.flow import upload as upload_templates
     from deployer.upload import put_document
 
+    from deployer.flow import with_global_values
+
     bundle = _bundle(profile, env, params, out)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         name, create = _bucket(bucket, local)
+        if not set(bundle.global_inputs) <= bundle.parameter_overrides.keys():
+            bundle = with_global_values(aws, bundle)  # the us-east-1 global stack's outputs into the template configuration
         result = upload_templates(aws, bundle, name, prefix, create=create or create_bucket)
         if image_tags:
             import json
@@ -852,13 +873,27 @@ def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_p
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         result = _plan(aws, bundle, bucket, prefix, create_bucket, False, not skip_drift, revert_drift=revert_drift)
         _print_regional(result, output)
+        # --fail-on also looks at the change sets of the stacks in other regions (the global stack's web ACL)
+        extra_risky = fail_on and any(p.review.at_least(Risk.parse(fail_on)) for p in result.regional_changes)
+        if _deferred(result):
+            console.print(f"note: no change set on {bundle.stack_name} yet: {result.outcome.reason}", markup=False, soft_wrap=True)
+            if output == "json":
+                from deployer.review import Review, to_json
+
+                pending = Review(bundle.stack_name, None, None, (), notes=(result.outcome.reason,))
+                out_console.print(to_json(pending), markup=False, soft_wrap=True, highlight=False)
+            if extra_risky:
+                sys.exit(FAIL_ON_EXIT)
+            return
         if isinstance(result.outcome, NoChanges):
             _no_changes(bundle, output)
+            if extra_risky:
+                sys.exit(FAIL_ON_EXIT)
             return
         if output == "html":
             _write_review_page(aws, bundle, result.review, html, result.upload.store.bucket, prefix)
     _print_review(result.review, output)
-    if fail_on and result.review.at_least(Risk.parse(fail_on)):
+    if extra_risky or (fail_on and result.review.at_least(Risk.parse(fail_on))):
         sys.exit(FAIL_ON_EXIT)
 
 
@@ -896,8 +931,7 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
     """
     from deployer.changeset import NoChanges
     from deployer.execute import StillRunning, follow_hint
-    from deployer.flow import outputs as stack_outputs
-    from deployer.flow import refuse_high_risk, run, run_regional_first
+    from deployer.flow import Deferred, all_outputs, refresh_root, refuse_high_risk, run, run_regional_first
 
     _refuse_local_revert_drift(revert_drift, local)
     bundle = _bundle(profile, env, params, out)
@@ -906,26 +940,55 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         result = _plan(aws, bundle, bucket, prefix, create_bucket, False, not skip_drift, allow_replacement, revert_drift)
         _print_regional(result, output)
-        root_changes = not isinstance(result.outcome, NoChanges)
-        if not root_changes and not result.regional_changes:
+        deferred = _deferred(result)
+        root_changes = not isinstance(result.outcome, (NoChanges, Deferred))
+        if not root_changes and not result.regional_changes and not deferred:
             _no_changes(bundle, output)
             return
+        # --allow-replacement names resources of the root's layers or of a stack in another region:
+        # each change set is checked against the names that are its own
+        regional_specs = {spec for plan in result.regional_changes for spec in _specs_of(plan.review, allow_replacement)}
         for plan in result.regional_changes:
-            refuse_high_risk(plan.review, allow_replacement)
+            refuse_high_risk(plan.review, _specs_of(plan.review, allow_replacement))
+        allow_replacement = tuple(spec for spec in allow_replacement if spec not in regional_specs)
+        if deferred:
+            console.print(f"note: {result.outcome.reason}", markup=False, soft_wrap=True)
         if root_changes:
             if output == "html":
                 _write_review_page(aws, bundle, result.review, html, result.upload.store.bucket, prefix)
             _print_review(result.review, output)
             allow = refuse_high_risk(result.review, allow_replacement)
-        names = [p.outcome.name for p in result.regional_changes] + ([result.outcome.name] if root_changes else [])
+        names = [f"{p.outcome.name} ({p.stack.stack_name})" for p in result.regional_changes] + ([f"{result.outcome.name} ({bundle.stack_name})"] if root_changes else [])
         if not yes:
             from deployer.prompts import confirm
 
-            confirm(f"execute {', '.join(names)} on {bundle.stack_name}?", left_undone="not executed; the change sets stay for review")
-        with console.status("executing the stacks in other regions first"):
-            for plan, status in run_regional_first(aws, bundle, result, on_event=lambda e: console.print(e.line(), markup=False, soft_wrap=True),
-                                                   note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True)):
-                console.print(f"[green]{status}[/green]: {plan.stack.stack_name} ({plan.stack.region})")
+            confirm(f"execute {', '.join(names)}?", left_undone="not executed; the change sets stay for review")
+        try:
+            with console.status("executing the stacks in other regions first"):
+                for plan, status in run_regional_first(aws, bundle, result, on_event=lambda e: console.print(e.line(), markup=False, soft_wrap=True),
+                                                       note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True)):
+                    console.print(f"[green]{status}[/green]: {plan.stack.stack_name} ({plan.stack.region})")
+        except StillRunning as stopped:  # Ctrl-C while following a stack in another region: the root is untouched
+            where = next((p.stack.region for p in result.regional_changes if p.stack.stack_name == str(stopped)), aws.region)
+            console.print(follow_hint(str(stopped), where), soft_wrap=True)
+            sys.exit(130)
+        if bundle.global_inputs and not set(bundle.global_inputs) <= bundle.parameter_overrides.keys():
+            # the global stack's outputs fill the root's parameters: a first create, or an update
+            # that changed them, makes the root's change set again with the new values
+            with console.status("creating the root's change set with the us-east-1 global stack's outputs"):
+                fresh = refresh_root(aws, bundle, result.upload.store.bucket, result, prefix, drift=not skip_drift, allowed=tuple(allow_replacement), revert_drift=revert_drift)
+            if fresh is not None:
+                console.print(f"the root's parameters from {bundle.stack_name}-global: "
+                              + ", ".join(f"{k}={v}" for k, v in sorted(fresh.global_values.items())), markup=False, soft_wrap=True)
+                result = fresh
+                root_changes = not isinstance(result.outcome, NoChanges)
+                if root_changes:
+                    if output == "html":
+                        _write_review_page(aws, bundle, result.review, html, result.upload.store.bucket, prefix)
+                    _print_review(result.review, output)
+                    allow = refuse_high_risk(result.review, allow_replacement)
+                    if not yes:
+                        confirm(f"execute {result.outcome.name} ({bundle.stack_name})?", left_undone="not executed; the change set stays for review")
         if not root_changes:
             _no_changes(bundle, output)
             return
@@ -938,7 +1001,7 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
             sys.exit(130)
         console.print(f"[green]{status}[/green]: {bundle.stack_name}")
         # stdout holds the review alone unless it is the table: a JSON or Markdown document stays one document
-        _print_outputs(stack_outputs(aws.client("cloudformation"), result.outcome.stack_id), "table", to=out_console if output == "table" else console)
+        _print_outputs(all_outputs(aws, bundle), "table", to=out_console if output == "table" else console)
 
 
 @cli.command()
@@ -991,11 +1054,11 @@ def diff(profile, env, params, out, region, aws_profile, endpoint_url, local, ou
     Example:
       cfn-strata diff product-catalog --env prod -o markdown
     """
-    from deployer.diff import diff_stack, to_json, to_markdown, to_table
+    from deployer.diff import diff_all, to_json, to_markdown, to_table
 
     bundle = _bundle(profile, env, params, out)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
-        result = diff_stack(aws.client("cloudformation"), bundle)
+        result = diff_all(aws, bundle)
     if output == "json":
         out_console.print(to_json(result), markup=False, soft_wrap=True, highlight=False)
     elif output == "markdown":
@@ -1029,17 +1092,18 @@ def _print_outputs(values: dict[str, str], output: str, to: Console | None = Non
 @click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @catch_errors
 def outputs(profile, env, params, out, region, aws_profile, endpoint_url, local, output):
-    """The root stack's outputs as a table or JSON.
+    """The root stack's outputs as a table or JSON, then those of the stacks the deployer keeps in
+    other regions (the us-east-1 global stack, the backup copy vault) as `<layer>.<Output>`.
 
     \b
     Example:
       cfn-strata outputs product-catalog --env dev -o json
     """
-    from deployer.flow import outputs as stack_outputs
+    from deployer.flow import all_outputs
 
     bundle = _bundle(profile, env, params, out)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
-        _print_outputs(stack_outputs(aws.client("cloudformation"), bundle.stack_name), output)
+        _print_outputs(all_outputs(aws, bundle), output)
 
 
 @cli.command("launch-url")
@@ -1060,9 +1124,13 @@ def launch_url(profile, env, params, out, bucket, prefix, create_bucket, region,
     from deployer.flow import launch_url as quick_create_url
     from deployer.flow import upload as upload_templates
 
+    from deployer.flow import with_global_values
+
     bundle = _bundle(profile, env, params, out)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         name, create = _bucket(bucket, local)
+        if not set(bundle.global_inputs) <= bundle.parameter_overrides.keys():
+            bundle = with_global_values(aws, bundle)
         uploaded = upload_templates(aws, bundle, name, prefix, create=create or create_bucket)
         out_console.print(quick_create_url(bundle, uploaded, aws.region), markup=False, soft_wrap=True, highlight=False)
 
@@ -1078,8 +1146,9 @@ def launch_url(profile, env, params, out, bucket, prefix, create_bucket, region,
                    "the databases / load balancers that failed create made, then delete the stack.")
 @catch_errors
 def destroy(profile, env, params, out, region, aws_profile, endpoint_url, local, yes, release_failed_create):
-    """Delete the stack after typing its name. First checks that the stack exists (else says it is
-    not deployed, exit 0) and can be deleted, then lists the resources it deletes per stack and
+    """Delete the stack after typing its name, then the stacks the deployer made in other regions
+    (the us-east-1 global stack, the backup copy vault). First checks that the stack exists (else
+    says it is not deployed) and can be deleted, then lists the resources it deletes per stack and
     those its DeletionPolicy keeps, then asks. A name that does not match, or no answer, deletes
     nothing (exit 4).
 
@@ -1088,12 +1157,15 @@ def destroy(profile, env, params, out, region, aws_profile, endpoint_url, local,
       cfn-strata destroy product-catalog --env dev
       cfn-strata destroy product-catalog --env dev --suffix pr-123 --yes   # the pull request's environment
     """
-    from deployer.changeset import destroy_command
+    from deployer.changeset import describe_stack, destroy_command
     from deployer.errors import NotDeployed
     from deployer.flow import deletion_plan
     from deployer.flow import destroy as delete_stack
+    from deployer.regional import regional_stacks
 
     bundle = _bundle(profile, env, params, out)
+    extras = regional_stacks(bundle)  # deleted after the root, which uses what they hold
+    note = lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True)  # noqa: E731
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         cfn = aws.client("cloudformation")
         release = aws.client if release_failed_create else None
@@ -1101,16 +1173,27 @@ def destroy(profile, env, params, out, region, aws_profile, endpoint_url, local,
             plan = deletion_plan(cfn, bundle.stack_name, release_failed_create=release, command=destroy_command(bundle))
         except NotDeployed as missing:
             console.print(f"{missing} in {aws.region}", markup=False, soft_wrap=True)
+            plan = None
+        present = [e for e in extras if describe_stack(aws.in_region(e.region).client("cloudformation"), e.stack_name) is not None]
+        if plan is None and not present:
             return
-        _print_deletion_plan(plan)
+        if plan is not None:
+            _print_deletion_plan(plan)
+        if present:
+            console.print("then, in other regions: " + ", ".join(f"{e.stack_name} ({e.region})" for e in present), markup=False, soft_wrap=True)
         if not yes:
             from deployer.prompts import type_to_confirm
 
             type_to_confirm(f"type the stack name ({bundle.stack_name}) to delete it", bundle.stack_name, left_undone="nothing deleted")
-        with console.status(f"deleting {bundle.stack_name}"):
-            kept = delete_stack(cfn, bundle.stack_name, plan=plan, release_failed_create=release,
-                                note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True), command=destroy_command(bundle))
-    console.print(f"[green]deleted[/green] {bundle.stack_name}")
+        kept: list[str] = []
+        if plan is not None:
+            with console.status(f"deleting {bundle.stack_name}"):
+                kept = delete_stack(cfn, bundle.stack_name, plan=plan, release_failed_create=release, note=note, command=destroy_command(bundle))
+            console.print(f"[green]deleted[/green] {bundle.stack_name}")
+        for extra in present:
+            with console.status(f"deleting {extra.stack_name} ({extra.region})"):
+                kept += delete_stack(aws.in_region(extra.region).client("cloudformation"), extra.stack_name, note=note, command=destroy_command(bundle))
+            console.print(f"[green]deleted[/green] {extra.stack_name} ({extra.region})")
     for resource in kept:
         console.print(f"retained by its DeletionPolicy: {resource}", soft_wrap=True)
 

@@ -20,6 +20,9 @@ class Bundle:
     parameter_overrides: dict[str, str] = field(default_factory=dict)
     extra_tags: dict[str, str] = field(default_factory=dict)
     role_arn: str | None = None
+    # Root parameters that come from the us-east-1 global stack, with the values of its outputs
+    # (deployer/regional.py global_values): read from the deployed global stack, never guessed.
+    global_values: dict[str, str] = field(default_factory=dict)
 
     @property
     def stack_name(self) -> str:
@@ -67,6 +70,22 @@ class Bundle:
     def with_overrides(self, parameters: dict[str, str], tags: dict[str, str], role_arn: str | None = None) -> "Bundle":
         return replace(self, parameter_overrides=dict(parameters), extra_tags=dict(tags), role_arn=role_arn)
 
+    def with_global_values(self, values: dict[str, str]) -> "Bundle":
+        return replace(self, global_values=dict(values))
+
+    @property
+    def global_inputs(self) -> dict[str, str]:
+        """{root parameter: output of the global stack} for every input a nested layer takes from
+        the `global` layer (templates/root.py declares them as root parameters)."""
+        global_layers = {s["layer"] for s in self.manifest["stacks"] if s.get("scope") == "global"}
+        found = {}
+        for stack in self.nested_stacks:
+            for parameter, source in stack.get("inputs", {}).items():
+                layer, output = source.split(".", 1)
+                if layer in global_layers:
+                    found[parameter] = output
+        return dict(sorted(found.items()))
+
     @property
     def nested_stacks(self) -> list[dict]:
         return [s for s in self.manifest["stacks"] if s.get("scope", "nested") == "nested"]
@@ -92,11 +111,27 @@ class Bundle:
 
     def parameters(self) -> dict[str, str]:
         """Root parameters with the params file's values (the templates' defaults), as strings,
-        and --parameter-overrides over them."""
+        the global stack's outputs for the parameters that come from it, and
+        --parameter-overrides over them."""
+        values = self.known_parameters()
+        missing = sorted(set(self.global_inputs) - values.keys())
+        if missing:
+            wanted = ", ".join(f"{name} (its {self.global_inputs[name]} output)" for name in missing)
+            raise DeployerError(f"root parameter(s) {wanted} come from the us-east-1 stack {self.stack_name}-global, which has no such output yet: "
+                                f"`cfn-strata deploy {self.cli_target}` creates it before the root and passes them")
+        return values
+
+    def known_parameters(self) -> dict[str, str]:
+        """parameters() without those of the global stack whose value is not known yet."""
         values = {}
+        from_global = self.global_inputs
         for name, spec in sorted(self.document(self.root_file).get("Parameters", {}).items()):
             if name in self.parameter_overrides:
                 values[name] = self.parameter_overrides[name]
+                continue
+            if name in from_global:
+                if name in self.global_values:
+                    values[name] = self.global_values[name]
                 continue
             if "Default" not in spec:
                 raise DeployerError(f"root parameter {name} has no value in the params file (no Default)")

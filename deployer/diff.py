@@ -7,7 +7,7 @@ compared by layer, not by URL. The comparison itself is pure: `diff_templates`."
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from deployer.bundle import Bundle, deployed_template
 from deployer.changeset import describe_stack
@@ -109,6 +109,25 @@ def diff_stack(cfn, bundle: Bundle) -> TemplateDiff:
         else:
             changes += diff_templates(layer, old[layer], new[layer])
     return TemplateDiff(bundle.stack_name, tuple(changes))
+
+
+def diff_all(aws, bundle: Bundle) -> TemplateDiff:
+    """diff_stack, and the stacks the deployer keeps in other regions next to the root (the backup
+    copy vault, the us-east-1 global stack: deployer/regional.py), each under `<layer> (<region>)`."""
+    from deployer.regional import regional_stacks
+
+    result = diff_stack(aws.client("cloudformation"), bundle)
+    changes, notes = list(result.changes), list(result.notes)
+    for extra in regional_stacks(bundle):
+        label = f"{extra.layer} ({extra.region})"
+        cfn = aws.in_region(extra.region).client("cloudformation")
+        stack = describe_stack(cfn, extra.stack_name)
+        if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS":
+            changes.append(Change(label, "added", "Layer", extra.stack_name, "", ""))
+            notes.append(f"stack {extra.stack_name} ({extra.region}) is not deployed: it is new")
+        else:
+            changes += diff_templates(label, deployed_template(cfn, stack["StackId"]), bundle.document(extra.file))
+    return replace(result, changes=tuple(changes), notes=tuple(notes))
 
 
 # ------------------------------------------------------------------ views

@@ -17,7 +17,7 @@ from deployer.execute import StackFailed, execute
 from deployer.drift import detect_drift
 from deployer.recovery import guidance
 from deployer.regional import plan_all as plan_regional
-from deployer.regional import regional_stacks
+from deployer.regional import global_values, regional_stacks
 from deployer.regional import run_all as run_regional
 from deployer.guard import ROOT, policy_stacks, allowed_changes, guard_before_update, loosened, protect_after, protect_termination, rollback_configuration
 from deployer.review import Facts, Review, Risk, review_change_set
@@ -33,13 +33,24 @@ class Clock:
 
 
 @dataclass(frozen=True)
+class Deferred:
+    """No root change set yet: its parameters from the us-east-1 global stack are that stack's
+    outputs, and it does not exist yet. `deploy` creates the root's change set once it does."""
+    stack_name: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class PlanResult:
     upload: UploadResult
-    outcome: ChangeSetRef | NoChanges
+    outcome: ChangeSetRef | NoChanges | Deferred
     review: Review | None
-    # Stacks in other regions the root relies on (the backup copy vault), planned before the root
-    # and executed before it (deployer/regional.py).
+    # Stacks in other regions the root relies on (the backup copy vault, the us-east-1 global
+    # stack), planned before the root and executed before it (deployer/regional.py).
     regional: tuple = ()
+    # The global stack's outputs the root's change set was created with ({} when the root takes
+    # none; None when deferred).
+    global_values: dict | None = None
 
     @property
     def regional_changes(self) -> tuple:
@@ -79,7 +90,7 @@ def tls_only_policy(bucket: str) -> str:
     }]})
 
 
-def upload(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create: bool = False) -> UploadResult:
+def upload(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create: bool = False, configuration: bool = True) -> UploadResult:
     s3 = aws.client("s3")
     if create:
         create_bucket(s3, bucket, aws.region, tls_only=not aws.local)
@@ -88,7 +99,16 @@ def upload(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create: b
         raise DeployerError(f"bucket {bucket} is in {region}, the stack in {aws.region}: CloudFormation reads templates from a bucket in the stack's region; "
                             f"use one there (`cfn-strata bootstrap --bucket NAME --region {aws.region}`)")
     store = TemplateStore(bucket, prefix, region, global_urls=aws.local)
-    return upload_bundle(s3, bundle, store)
+    return upload_bundle(s3, bundle, store, configuration=configuration)
+
+
+def with_global_values(aws: Aws, bundle: Bundle) -> Bundle:
+    """The bundle with the root's parameters from the deployed us-east-1 global stack (`upload`
+    writes them into the template configuration); refuses when that stack does not exist yet."""
+    values = global_values(aws, bundle)
+    if values is None:
+        bundle.parameters()  # raises: names the parameters and the command that creates the stack
+    return bundle.with_global_values(values)
 
 
 def facts(bundle: Bundle, allowed: tuple[str, ...] = ()) -> Facts:
@@ -113,23 +133,42 @@ def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_buck
          allowed: tuple[str, ...] = (), revert_drift: bool = False) -> PlanResult:
     """Upload, create the change set and review it; `allowed` are the --allow-replacement specs
     (a change they name is not rated as failing on its stack policy); `revert_drift` makes it a
-    drift-aware change set (plan --revert-drift)."""
-    from deployer.offline import needs_offline, offline_review
-
+    drift-aware change set (plan --revert-drift). A root taking parameters from the us-east-1
+    global stack gets them from its outputs; when it does not exist yet (and --parameter-overrides
+    do not give them) the root's change set is Deferred."""
     check_pinned_images(aws.client("ecr"), bundle)  # before anything is uploaded or proposed
-    uploaded = upload(aws, bundle, bucket, prefix, create=create_bucket)
-    cfn = aws.client("cloudformation")
+    values = global_values(aws, bundle)
+    if values is None and set(bundle.global_inputs) <= bundle.parameter_overrides.keys():
+        values = {}  # --parameter-overrides give them
+    if values:
+        bundle = bundle.with_global_values(values)
+    uploaded = upload(aws, bundle, bucket, prefix, create=create_bucket, configuration=values is not None)
     regional = ()
     if regional_stacks(bundle):
         if progress:
-            progress("creating the change sets of the stacks in other regions (backup copy vault)")
+            progress("creating the change sets of the stacks in other regions (backup copy vault, us-east-1 global stack)")
         regional = tuple(plan_regional(aws, bundle, now=clock.now(), waiting=waiting))
+    if values is None:
+        wanted = ", ".join(f"{name} <- {output}" for name, output in bundle.global_inputs.items())
+        return PlanResult(uploaded, Deferred(bundle.stack_name, f"the root's parameters from the us-east-1 stack {bundle.stack_name}-global ({wanted}) are its outputs, "
+                                                                f"and it does not exist yet: `deploy` creates it first, then the root's change set"), None, regional, None)
+    outcome, review = plan_root(aws, bundle, uploaded, clock=clock, waiting=waiting, progress=progress, drift=drift, allowed=allowed, revert_drift=revert_drift)
+    return PlanResult(uploaded, outcome, review, regional, values)
+
+
+def plan_root(aws: Aws, bundle: Bundle, uploaded: UploadResult, *, clock: Clock = Clock(), waiting: Waiting = Waiting(), progress=None, drift: bool = True,
+              allowed: tuple[str, ...] = (), revert_drift: bool = False) -> tuple[ChangeSetRef | NoChanges, Review | None]:
+    """The root's change set (nested stacks included) and its review; the bundle carries the
+    global stack's values."""
+    from deployer.offline import needs_offline, offline_review
+
+    cfn = aws.client("cloudformation")
     rollback = rollback_configuration(cfn, bundle)
     preflight = _preflight_imports(cfn, bundle)
     outcome = create_change_set(cfn, bundle, uploaded, now=clock.now(), waiting=waiting, progress=progress, rollback_configuration=rollback,
                                 revert_drift=revert_drift, read_events=not aws.local)
     if isinstance(outcome, NoChanges):
-        return PlanResult(uploaded, outcome, None, regional)
+        return outcome, None
     known = facts(bundle, allowed)
     review = review_change_set(cfn, outcome.change_set_id, layer_of=bundle.layer_of, stateful_ids_of=bundle.stateful_ids, facts=known)
     review = replace(review, change_set_type=outcome.type)  # DescribeChangeSet does not return the type; the deployer chose it
@@ -138,7 +177,7 @@ def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_buck
         review = offline_review(cfn, bundle, review, describe_stack(cfn, bundle.stack_name), known)
         if not review.changes:  # the endpoint saw a change the templates and parameters do not hold
             cfn.delete_change_set(ChangeSetName=outcome.change_set_id)
-            return PlanResult(uploaded, NoChanges(bundle.stack_name, "the computed nested change sets hold no change"), None, regional)
+            return NoChanges(bundle.stack_name, "the computed nested change sets hold no change"), None
     if preflight:
         review = replace(review, notes=review.notes + preflight)
     review = with_hooks(cfn, review, outcome.change_set_id, local=aws.local)
@@ -148,7 +187,26 @@ def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_buck
         holding_data = {layer: stack_id for layer, stack_id in policy_stacks(cfn, bundle, outcome.stack_id).items() if layer != ROOT and bundle.stateful_ids(layer)}
         report = detect_drift(cfn, holding_data, delay=waiting.delay, max_attempts=waiting.max_attempts)
         review = replace(review, drifted=report.drifted, notes=review.notes + report.notes)
-    return PlanResult(uploaded, outcome, review, regional)
+    return outcome, review
+
+
+def refresh_root(aws: Aws, bundle: Bundle, bucket: str, result: PlanResult, prefix: str = "", *, clock: Clock = Clock(), waiting: Waiting = Waiting(), progress=None,
+                 drift: bool = True, allowed: tuple[str, ...] = (), revert_drift: bool = False) -> PlanResult | None:
+    """After the global stack was executed: when its outputs are not the values the root's change
+    set was created with (a first create, or an update that replaced the web ACL or the
+    certificate), delete that change set and create the root's again with the new values. None
+    when the values did not change (the planned root change set stands)."""
+    values = global_values(aws, bundle)
+    if values is None:
+        raise DeployerError(f"stack {bundle.stack_name}-global was executed but has no outputs to pass to the root")
+    if values == result.global_values:
+        return None
+    if isinstance(result.outcome, ChangeSetRef):
+        aws.client("cloudformation").delete_change_set(ChangeSetName=result.outcome.change_set_id)
+    bundle = bundle.with_global_values(values)
+    uploaded = upload(aws, bundle, bucket, prefix)
+    outcome, review = plan_root(aws, bundle, uploaded, clock=clock, waiting=waiting, progress=progress, drift=drift, allowed=allowed, revert_drift=revert_drift)
+    return replace(result, upload=uploaded, outcome=outcome, review=review, global_values=values)
 
 
 def with_type(cfn, review: Review) -> Review:
@@ -235,6 +293,16 @@ def outputs(cfn, stack_name: str) -> dict[str, str]:
     if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS":  # REVIEW_IN_PROGRESS: a first change set awaits review, nothing is created
         raise NotDeployed(stack_name, f"it has no outputs in {cfn.meta.region_name} (`cfn-strata deploy` creates it)")
     return {o["OutputKey"]: o["OutputValue"] for o in sorted(stack.get("Outputs") or [], key=lambda o: o["OutputKey"])}
+
+
+def all_outputs(aws: Aws, bundle: Bundle) -> dict[str, str]:
+    """The root's outputs, then those of the deployed stacks in other regions (the backup copy
+    vault, the us-east-1 global stack) as `<layer>.<OutputKey>`."""
+    values = outputs(aws.client("cloudformation"), bundle.stack_name)
+    for extra in regional_stacks(bundle):
+        if describe_stack(aws.in_region(extra.region).client("cloudformation"), extra.stack_name):
+            values |= {f"{extra.layer}.{key}": value for key, value in outputs(aws.in_region(extra.region).client("cloudformation"), extra.stack_name).items()}
+    return values
 
 
 def launch_url(bundle: Bundle, uploaded: UploadResult, region: str) -> str:

@@ -67,7 +67,7 @@ def _repository_of(document: dict, parameter: str) -> str | None:
 
 def image_parameters(bundle: Bundle) -> list[ImageParameter]:
     """Every service image-tag parameter of the bundle, with its value and repository."""
-    root = bundle.parameters()
+    root = bundle.known_parameters()
     found = []
     for stack in bundle.manifest.get("stacks", []):
         if stack.get("scope", "nested") != "nested":

@@ -1,6 +1,9 @@
-"""Stacks the deployer creates on their own in another region, before the root stack: today the
-backup copy vault in `backup.copy_region` (templates/backup.py, scope `region:<region>`), which a
-nested stack of the root cannot create because it lives in another region.
+"""Stacks the deployer creates on their own in another region, before the root stack: the backup
+copy vault in `backup.copy_region` (templates/backup.py, scope `region:<region>`) and the `global`
+layer in us-east-1 (templates/edge.py: the CloudFront-scope web ACL and the CloudFront
+certificate, which exist only there), which a nested stack of the root cannot create because
+they live in another region. The root takes the global stack's outputs as root parameters
+(templates/root.py); `global_values` reads them from the deployed global stack.
 
 Each goes through a change set like the root: `plan` creates it and shows its review next to the
 root's, `deploy` executes it first and waits, so the root's copy action points at a vault that
@@ -15,10 +18,16 @@ from botocore.exceptions import ClientError, WaiterError
 
 from deployer.bundle import Bundle
 from deployer.changeset import ChangeSetRef, NoChanges, Waiting, change_set_name, change_set_type, describe_stack, is_no_changes, root_sha
-from deployer.errors import DeployerError, error_message
+from deployer.errors import DeployerError, Interrupted, error_message
 from deployer.review import Review, review_change_set
+from templates.edge import GLOBAL_REGION as EDGE_GLOBAL_REGION
 
 PREFIX = "region:"
+GLOBAL = "global"
+# CloudFront-scope WAF web ACLs and CloudFront's ACM certificates exist only in us-east-1
+# (WAF developer guide, "Regional and global": "for CloudFront, ... US East (N. Virginia)";
+# CloudFront developer guide, "Requirements for using SSL/TLS certificates with CloudFront").
+GLOBAL_REGION = EDGE_GLOBAL_REGION
 
 
 @dataclass(frozen=True)
@@ -39,9 +48,33 @@ class RegionalPlan:
 def regional_stacks(bundle: Bundle) -> list[RegionalStack]:
     """The bundle's stacks that live outside the root, in another region, in manifest order."""
     return [
-        RegionalStack(s["layer"], s["scope"].removeprefix(PREFIX), s["file"], f"{bundle.stack_name}-{s['layer']}")
-        for s in bundle.manifest["stacks"] if s.get("scope", "").startswith(PREFIX)
+        RegionalStack(s["layer"], GLOBAL_REGION if s["scope"] == GLOBAL else s["scope"].removeprefix(PREFIX), s["file"], f"{bundle.stack_name}-{s['layer']}")
+        for s in bundle.manifest["stacks"] if s.get("scope", "").startswith(PREFIX) or s.get("scope") == GLOBAL
     ]
+
+
+def global_stack(bundle: Bundle) -> RegionalStack | None:
+    return next((s for s in regional_stacks(bundle) if s.layer == GLOBAL), None)
+
+
+def global_values(aws, bundle: Bundle) -> dict[str, str] | None:
+    """{root parameter: value} from the deployed global stack's outputs (describe-stacks in
+    us-east-1); {} when the bundle takes nothing from it; None when the stack does not exist yet
+    (or its first create never completed), so the root's parameters cannot be known."""
+    wanted = bundle.global_inputs
+    stack = global_stack(bundle)
+    if not wanted or stack is None:
+        return {}
+    described = describe_stack(aws.in_region(stack.region).client("cloudformation"), stack.stack_name)
+    if not described or described["StackStatus"] in ("REVIEW_IN_PROGRESS", "CREATE_IN_PROGRESS", "CREATE_FAILED", "ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE",
+                                                      "ROLLBACK_FAILED", "DELETE_IN_PROGRESS", "DELETE_COMPLETE"):
+        return None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs") or []}
+    missing = sorted(output for output in wanted.values() if output not in outputs)
+    if missing:
+        raise DeployerError(f"stack {stack.stack_name} ({stack.region}) has no output {', '.join(missing)} (it is {described['StackStatus']}): "
+                            f"the root's parameters {', '.join(p for p, o in wanted.items() if o in missing)} come from it")
+    return {parameter: outputs[output] for parameter, output in wanted.items()}
 
 
 def plan_stack(cfn, bundle: Bundle, stack: RegionalStack, *, now: datetime, waiting: Waiting = Waiting()) -> RegionalPlan:
@@ -71,6 +104,8 @@ def plan_stack(cfn, bundle: Bundle, stack: RegionalStack, *, now: datetime, wait
     ref = ChangeSetRef(stack.stack_name, created["StackId"], created["Id"], name, kind)
     try:
         cfn.get_waiter("change_set_create_complete").wait(ChangeSetName=ref.change_set_id, WaiterConfig=waiting.config())
+    except KeyboardInterrupt:
+        raise Interrupted(f"stopped waiting; change set {name} is still being created on {stack.stack_name} ({stack.region}) and nothing was executed") from None
     except WaiterError as err:
         reason = (err.last_response or {}).get("StatusReason") or str(err)
         if is_no_changes(reason):

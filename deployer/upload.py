@@ -83,7 +83,10 @@ def template_configuration(bundle: Bundle) -> dict:
     return {"Parameters": bundle.parameters(), "Tags": bundle.tags, "StackPolicy": bundle.policies()["root"]}
 
 
-def upload_bundle(s3, bundle: Bundle, store: TemplateStore, *, workers: int = 8) -> UploadResult:
+def upload_bundle(s3, bundle: Bundle, store: TemplateStore, *, workers: int = 8, configuration: bool = True) -> UploadResult:
+    """Every template under its content-addressed key; the template configuration next to the
+    bundle. configuration=False (the root's parameters from the us-east-1 global stack are not
+    known yet, it does not exist): no configuration file, and a stale one is removed."""
     children = [s["file"] for s in bundle.nested_stacks]
     jobs = [(file, store.key(bundle, file, bundle.sha256(file)), bundle.files[file]) for file in children]
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -91,9 +94,12 @@ def upload_bundle(s3, bundle: Bundle, store: TemplateStore, *, workers: int = 8)
     root_body = root_with_urls(bundle, {t.file: t.url for t in uploaded_children})
     root_key = store.key(bundle, bundle.root_file, hashlib.sha256(root_body).hexdigest())
     root = put_template(s3, store, bundle.root_file, root_key, root_body)
-    configuration = bundle.folder / TEMPLATE_CONFIGURATION
-    configuration.write_text(json.dumps(template_configuration(bundle), indent=2, sort_keys=True) + "\n")
-    return UploadResult(root, (root, *uploaded_children), configuration, store)
+    configuration_file = bundle.folder / TEMPLATE_CONFIGURATION
+    if configuration:
+        configuration_file.write_text(json.dumps(template_configuration(bundle), indent=2, sort_keys=True) + "\n")
+    else:
+        configuration_file.unlink(missing_ok=True)
+    return UploadResult(root, (root, *uploaded_children), configuration_file, store)
 
 
 def put_document(s3, store: TemplateStore, bundle: Bundle, name: str, body: bytes, content_type: str) -> str:

@@ -24,7 +24,7 @@ from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, St
 from troposphere import AccountId, GetAtt, Join, Ref, Sub
 from troposphere import cloudtrail, kms, s3
 
-from templates.common import Layer, LayerBuilder, account_administers_key
+from templates.common import Layer, LayerBuilder, account_administers_key, lifecycle_rule
 from templates.config import AppConfig
 
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
@@ -69,28 +69,10 @@ def _key(b: LayerBuilder) -> kms.Key:
 
 def _bucket(b: LayerBuilder) -> s3.Bucket:
     days = b.cfg.audit.log_retention_days
-    bucket = b.add(
-        s3.Bucket(
-            "TrailBucket",
-            BucketName=Sub(f"{b.named('trail')}-${{AWS::AccountId}}-${{AWS::Region}}"),
-            # The log files are SSE-KMS with the trail key (KMSKeyId below); the bucket's default
-            # encryption covers anything else written to it.
-            BucketEncryption=s3.BucketEncryption(
-                ServerSideEncryptionConfiguration=[s3.ServerSideEncryptionRule(ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256"))]
-            ),
-            PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True),
-            OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
-            VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
-            LifecycleConfiguration=s3.LifecycleConfiguration(
-                Rules=[
-                    s3.LifecycleRule(Id="expire-trail-logs", Status="Enabled", ExpirationInDays=days),
-                    s3.LifecycleRule(Id="expire-old-versions", Status="Enabled", NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=days)),
-                    s3.LifecycleRule(Id="abort-incomplete-uploads", Status="Enabled", AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7)),
-                ]
-            ),
-            Tags=b.tags("trail"),
-        )
-    )
+    # The log files are SSE-KMS with the trail key (KMSKeyId on the trail); the bucket's default
+    # encryption covers anything else written to it.
+    rules = [lifecycle_rule("expire-trail-logs", days), lifecycle_rule("expire-old-versions", days), lifecycle_rule("abort-incomplete-uploads", 7)]
+    bucket = b.add(b.private_bucket("TrailBucket", "trail", rules))
     b.skip_check(bucket, "CKV_AWS_18", "the audit bucket receives CloudTrail's own record of its object-level access; server access logs would need a second bucket with the same skip")
     return bucket
 

@@ -33,6 +33,7 @@ from templates.common import (
     boundary_arn, iam_arn, logical_id, own_iam_arns, trust_policy,
 )
 from templates.config import DEPLOY_START_MINUTES, PIPELINE_ECS_DEPLOY_MINUTES, AppConfig, PipelineConfig, ServiceConfig
+from templates.edge import GLOBAL_REGION, needs_global_stack
 from templates.naming import stack_name
 from resource_semantics import CAPABILITIES
 
@@ -677,10 +678,19 @@ def _package_project(ctx: BackendContext) -> codebuild.Project:
     """The infrastructure repository's buildspec.yml: generate, lint and upload the templates."""
     b, name, pid, key_arn, bucket = ctx.b, ctx.name, ctx.pid, ctx.shared.key_arn, ctx.shared.bucket
     group = _log_group(b, f"{pid}PackageLogGroup", f"{name}-package", key_arn)
+    statements = [*_log_statements(group), *_artifact_statements(bucket, key_arn, write=True)]
+    if needs_global_stack(ctx.cfg):
+        # `cfn-strata upload` reads the us-east-1 global stack's outputs (the CloudFront web ACL's
+        # ARN) into the template configuration: DescribeStacks on that stack only. The pipeline does
+        # not deploy it (README, departures); `cfn-strata deploy` does.
+        global_stack = f"{GLOBAL_REGION}:${{AWS::AccountId}}:stack/{stack_name(ctx.cfg)}-global/*"
+        statements.append(Statement(
+            Effect=Allow, Action=_actions("cloudformation:DescribeStacks"),
+            Resource=[Sub(f"arn:${{AWS::Partition}}:cloudformation:{global_stack}")],
+        ))
     role = _role(
         b, f"{pid}PackageRole", "build-role", f"{name}-package", "codebuild.amazonaws.com",
-        f"Pipeline {name}: generate, lint and upload the templates",
-        [*_log_statements(group), *_artifact_statements(bucket, key_arn, write=True)],
+        f"Pipeline {name}: generate, lint and upload the templates", statements,
     )
     return _project(
         b, f"{pid}Package", f"{name}-package", f"Pipeline {name}: cfn-strata generate, lint and upload (buildspec.yml)",

@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from troposphere import AWSObject, Equals, Not, Output, Parameter, Ref, Tags, Template
-from troposphere import logs
+from troposphere import AWSObject, Equals, Not, Output, Parameter, Ref, Sub, Tags, Template
+from troposphere import logs, s3
 
 # Which types hold data (deletion policies, stack policies) and which can snapshot: defined once in
 # resource_semantics, shared with the lint rules and the review.
@@ -76,6 +76,17 @@ class _Group:
 # The condition "a load balancer certificate is given" (LayerBuilder.certificate_condition).
 HAS_CERTIFICATE = "HasCertificate"
 
+
+
+def lifecycle_rule(kind: str, days: int) -> s3.LifecycleRule:
+    """One S3 lifecycle rule, by what it does: `expire-<x>` (current objects after `days`),
+    `expire-old-versions` (noncurrent versions after `days`), `abort-incomplete-uploads`."""
+    if kind == "expire-old-versions":
+        return s3.LifecycleRule(Id=kind, Status="Enabled", NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=days))
+    if kind == "abort-incomplete-uploads":
+        return s3.LifecycleRule(Id=kind, Status="Enabled", AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=days))
+    assert kind.startswith("expire-"), kind
+    return s3.LifecycleRule(Id=kind, Status="Enabled", ExpirationInDays=days)
 
 class LayerBuilder:
     def __init__(self, cfg: AppConfig, name: str, description: str, *, scope: str = "nested", family: str = ""):
@@ -179,6 +190,26 @@ class LayerBuilder:
             resource.DeletionPolicy = resource.UpdateReplacePolicy = "Delete"
         if resource.title not in self._stateful:
             self._stateful.append(resource.title)
+
+    def private_bucket(self, title: str, kind: str, lifecycle: list[s3.LifecycleRule], *, versioned: bool = True, acl_writers: bool = False) -> s3.Bucket:
+        """A bucket `<kind>-<suffix>-<account>-<region>` (names are global): SSE-S3 encrypted, every
+        public access blocked, ACLs off unless a log delivery writes through ACL grants
+        (`acl_writers`: CloudFront standard logs), versioned unless told otherwise, with the given
+        lifecycle rules (lifecycle_rule). Returned unadded, so the caller can give it a logging
+        configuration or a skip first; add it with `add`."""
+        props = dict(
+            BucketName=Sub(f"{self.named(kind)}-${{AWS::AccountId}}-${{AWS::Region}}"),
+            BucketEncryption=s3.BucketEncryption(
+                ServerSideEncryptionConfiguration=[s3.ServerSideEncryptionRule(ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256"))]
+            ),
+            PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True),
+            OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerPreferred" if acl_writers else "BucketOwnerEnforced")]),
+            LifecycleConfiguration=s3.LifecycleConfiguration(Rules=lifecycle),
+            Tags=self.tags(kind),
+        )
+        if versioned:
+            props["VersioningConfiguration"] = s3.VersioningConfiguration(Status="Enabled")
+        return s3.Bucket(title, **props)
 
     def tls_only_bucket_policy(self, bucket: AWSObject, *statements: Any) -> AWSObject:
         """`<Bucket>Policy`: deny every S3 action without TLS (what E9003 and checkov read), plus

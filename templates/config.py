@@ -140,6 +140,30 @@ class NetworkConfig(Model):
     def _check_subnets(cls, value: list[str]) -> list[str]:
         return [_cidr(v) for v in value]
 
+    @model_validator(mode="after")
+    def _subnet_layout(self) -> "NetworkConfig":
+        """One subnet per AZ in each tier, each inside the VPC, none overlapping another (EC2
+        CreateSubnet refuses both); the first problem, with how many more there are."""
+        problems: list[tuple[str, str]] = []
+        vpc = ipaddress.IPv4Network(self.vpc_cidr)
+        seen: list[tuple[str, ipaddress.IPv4Network]] = []
+        for group in ("public_subnets", "private_subnets", "isolated_subnets"):
+            cidrs = getattr(self, group)
+            if (group != "isolated_subnets" or cidrs) and len(cidrs) != self.az_count:
+                problems.append((group, f"{len(cidrs)} subnets for az_count {self.az_count}: give one per AZ"))
+            for index, text in enumerate(cidrs):
+                subnet, key = ipaddress.IPv4Network(text), f"{group}[{index}]"
+                if not subnet.subnet_of(vpc):
+                    problems.append((key, f"{subnet} is not inside network.vpc_cidr {vpc}"))
+                other_key = next((k for k, other in seen if subnet.overlaps(other)), None)
+                if other_key:
+                    problems.append((key, f"{subnet} overlaps network.{other_key}"))
+                seen.append((key, subnet))
+        if problems:
+            (key, message), more = problems[0], len(problems) - 1
+            raise KeyedError(key, message + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""))
+        return self
+
 
 # ------------------------------------------------------------------ security
 

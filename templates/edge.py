@@ -5,8 +5,9 @@ Origin Access Control, the CloudFront distribution, API Gateway (HTTP API) in fr
 WAFv2 web ACLs with their logs, and Route 53 records with ACM certificates when a domain is given.
 
 CloudFront-scope web ACLs and CloudFront certificates exist only in us-east-1: outside that region
-they go into a separate `global` layer the deployer deploys first; the edge layer takes their ARNs
-as inputs, which the root turns into root parameters.
+they go into a separate `global` layer, the stack `<stack>-global` the deployer deploys first
+(deployer/regional.py); the edge layer takes their ARNs as inputs, which the root turns into root
+parameters the deployer fills from that stack's outputs.
 """
 
 from __future__ import annotations
@@ -28,15 +29,6 @@ from templates.security import SECURITY_GROUP, group_name
 # TLS 1.2 and 1.3 only: the ALB's recommended policy (ELB docs, "Security policies").
 ALB_TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 CLOUDFRONT_TLS_POLICY = "TLSv1.2_2021"
-# A CloudFront-scope web ACL exists only in us-east-1: outside it, in the global stack, whose outputs
-# the root takes as parameters. The deployer deploys `region:` stacks before the root
-# (deployer/regional.py) but not yet the global one, so a profile outside us-east-1 with
-# edge.waf.cloudfront could not be deployed; it keeps the web ACL off and declares why.
-NO_GLOBAL_WEB_ACL_REASON = (
-    "no CloudFront web ACL: outside us-east-1 it would live in the us-east-1 global stack, whose ARN the deployer "
-    "cannot pass to the root yet (it deploys region: stacks, not the global one), so edge.waf.cloudfront stays off here; "
-    "the load balancer admits only CloudFront"
-)
 DEFAULT_CERTIFICATE_TLS_REASON = (
     "no edge.domain: the distribution serves its cloudfront.net name under CloudFront's default certificate, "
     "which cannot enforce TLS 1.2 (CloudFront sets the TLSv1 policy for it whatever MinimumProtocolVersion says); "
@@ -96,9 +88,12 @@ CLOUDFRONT_LOG_PREFIX = "cloudfront"
 # ------------------------------------------------------------------ what the profile asks for
 
 
-def _needs_global(cfg: AppConfig) -> bool:
+GLOBAL_REGION = "us-east-1"  # where CloudFront-scope web ACLs and CloudFront's certificates live
+
+
+def needs_global_stack(cfg: AppConfig) -> bool:
     """CloudFront-scope WAF or a generated CloudFront certificate, outside us-east-1."""
-    return cfg.region != "us-east-1" and (cfg.edge.waf.cloudfront or _generates_cloudfront_certificate(cfg))
+    return cfg.region != GLOBAL_REGION and cfg.edge.cloudfront.enabled and (cfg.edge.waf.cloudfront or _generates_cloudfront_certificate(cfg))
 
 
 def _generates_cloudfront_certificate(cfg: AppConfig) -> bool:
@@ -701,8 +696,6 @@ def _distribution(b: LayerBuilder, alb, spa, log_bucket, web_acl_arn, certificat
     if web_acl_arn is not None:
         config["WebACLId"] = web_acl_arn
     distribution = cf.Distribution("Distribution", DistributionConfig=cf.DistributionConfig(**config), Tags=b.tags("cloudfront"))
-    if web_acl_arn is None and cfg.region != "us-east-1":
-        b.skip_check(distribution, "CKV_AWS_68", NO_GLOBAL_WEB_ACL_REASON)
     if certificate_arn is None:
         # "If the distribution uses the CloudFront domain name such as d111111abcdef8.cloudfront.net
         # (you set CloudFrontDefaultCertificate to true), CloudFront automatically sets the security
@@ -882,16 +875,16 @@ def build(cfg: AppConfig) -> Layer | list[Layer]:
             if cfg.region == "us-east-1":
                 web_acl_arn = GetAtt(web_acl(b, "CLOUDFRONT", key_arn), "Arn")
             else:
-                web_acl_arn = Ref(b.input("CloudFrontWebAclArn", "global.WebAclArn", "CloudFront-scope web ACL from the us-east-1 global stack"))
+                web_acl_arn = Ref(b.input("CloudFrontWebAclArn", "global.WebAclArn", "CloudFront-scope web ACL from the us-east-1 global stack", label="CloudFront web ACL ARN"))
         if edge.domain:
             if edge.cloudfront.certificate_arn:
                 certificate_arn = edge.cloudfront.certificate_arn
             elif cfg.region == "us-east-1":
                 certificate_arn = Ref(cloudfront_certificate(b))
             else:
-                certificate_arn = Ref(b.input("CloudFrontCertificateArn", "global.CloudFrontCertificateArn", "CloudFront certificate from the us-east-1 global stack"))
+                certificate_arn = Ref(b.input("CloudFrontCertificateArn", "global.CloudFrontCertificateArn", "CloudFront certificate from the us-east-1 global stack", label="CloudFront certificate ARN"))
         distribution = _distribution(b, lb["alb"], spa, log_bucket[0], web_acl_arn, certificate_arn)
-        if _needs_global(cfg):
+        if needs_global_stack(cfg):
             layers.append(_global_layer(cfg))
     if spa is not None:
         readers = []

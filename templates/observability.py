@@ -18,7 +18,7 @@ from awacs.aws import Allow, Condition, Deny, PolicyDocument, Principal, Stateme
 from troposphere import AccountId, Equals, GetAtt, If, Join, Not, Ref, Select, Sub
 from troposphere import cloudwatch, iam, s3, sns, synthetics, xray
 
-from templates.common import Layer, LayerBuilder, logical_id, service_groups, trust_policy
+from templates.common import Layer, LayerBuilder, lifecycle_rule, logical_id, service_groups, trust_policy
 from templates.config import AppConfig
 from templates.edge import S3_LOG_PREFIX, has_access_log_bucket
 
@@ -409,22 +409,8 @@ def _canary_bucket(b: LayerBuilder) -> s3.Bucket:
     """Versioned, with its S3 server access logs in the edge layer's access-log bucket, artifacts
     and their old versions expiring after artifact_retention_days."""
     days = b.cfg.observability.synthetics.artifact_retention_days
-    bucket = s3.Bucket(
-        "CanaryArtifactsBucket",
-        BucketName=Sub(f"{b.named('canary')}-${{AWS::AccountId}}-${{AWS::Region}}"),
-        BucketEncryption=s3.BucketEncryption(ServerSideEncryptionConfiguration=[s3.ServerSideEncryptionRule(ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256"))]),
-        PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True),
-        OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
-        VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
-        LifecycleConfiguration=s3.LifecycleConfiguration(
-            Rules=[
-                s3.LifecycleRule(Id="expire-canary-artifacts", Status="Enabled", ExpirationInDays=days),
-                s3.LifecycleRule(Id="expire-old-versions", Status="Enabled", NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=days)),
-                s3.LifecycleRule(Id="abort-incomplete-uploads", Status="Enabled", AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7)),
-            ]
-        ),
-        Tags=b.tags("canary"),
-    )
+    rules = [lifecycle_rule("expire-canary-artifacts", days), lifecycle_rule("expire-old-versions", days), lifecycle_rule("abort-incomplete-uploads", 7)]
+    bucket = b.private_bucket("CanaryArtifactsBucket", "canary", rules)
     if has_access_log_bucket(b.cfg):
         logs_bucket = Ref(b.input("AccessLogsBucketName", "edge.AccessLogsBucketName", "Bucket of the S3 server access logs of the canary artifacts"))
         bucket.LoggingConfiguration = s3.LoggingConfiguration(DestinationBucketName=logs_bucket, LogFilePrefix=f"{S3_LOG_PREFIX}/canary/")

@@ -249,7 +249,7 @@ def load_config(application: str, environment: str, root: Path | None = None, *,
         loc = tuple(first["loc"])
         cause = first.get("ctx", {}).get("error")
         if isinstance(cause, KeyedError):
-            loc += (cause.key,)
+            loc += tuple(_parse_path(cause.key))  # `min_size`, or `public_subnets[1]`
         blamed = _blame(sources, list(loc))
         files = [p for p, _ in sources if isinstance(p, Path) and display_path(p) == blamed]  # a flag (--suffix) has no YAML text
         message = (_typed_by_yaml(first, files[0]) if files else None) or _pydantic_message(first)

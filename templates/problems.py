@@ -7,7 +7,6 @@ not in the model, so the model imports no layer and no layer imports back into i
 
 from __future__ import annotations
 
-import ipaddress
 import re
 
 from templates.catalog import REGIONS
@@ -82,22 +81,7 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
     """What CloudFormation would reject only at deploy time, as (key path, message), in key order."""
     problems: list[tuple[str, str]] = []
     net = cfg.network
-    vpc = ipaddress.IPv4Network(net.vpc_cidr)
-    seen: list[tuple[str, ipaddress.IPv4Network]] = []
-    for group in ("public_subnets", "private_subnets", "isolated_subnets"):
-        cidrs = getattr(net, group)
-        if group != "isolated_subnets" or cidrs:
-            if len(cidrs) != net.az_count:
-                problems.append((f"network.{group}", f"{len(cidrs)} subnets for az_count {net.az_count}: give one per AZ"))
-        for index, text in enumerate(cidrs):
-            subnet, key = ipaddress.IPv4Network(text), f"network.{group}[{index}]"
-            if not subnet.subnet_of(vpc):
-                problems.append((key, f"{subnet} is not inside network.vpc_cidr {vpc}"))
-            for other_key, other in seen:
-                if subnet.overlaps(other):
-                    problems.append((key, f"{subnet} overlaps {other_key}"))
-                    break
-            seen.append((key, subnet))
+    # the subnets' layout within the VPC: NetworkConfig._subnet_layout
     if net.availability_zones:
         if len(net.availability_zones) != net.az_count:
             problems.append(("network.availability_zones", f"{len(net.availability_zones)} zones for az_count {net.az_count}"))

@@ -196,6 +196,14 @@ def test_buildspec_generates_lints_uploads_and_hands_over_the_artifacts(endpoint
     _immutable_repository(endpoint, "ecr-build-pr5706")
     images_build, images = run_image_build(endpoint, tmp_path / "images", repository="ecr-build-pr5706")
     assert images_build.returncode == 0, images_build.stderr[-3000:]
+    # the first `cfn-strata deploy` (README, "First deploy on a new account") made the us-east-1
+    # global stack before the pipeline existed: PackageInfrastructure reads its web ACL output
+    from tests.conftest import rendered
+
+    east = boto3.client("cloudformation", region_name="us-east-1", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing")
+    global_name = f"{rendered(APP, ENV).manifest['stack_name']}-global"
+    east.create_stack(StackName=global_name, TemplateBody=rendered(APP, ENV).files["global.json"].decode())
+    web_acl_arn = {o["OutputKey"]: o["OutputValue"] for o in east.describe_stacks(StackName=global_name)["Stacks"][0]["Outputs"]}["WebAclArn"]
     exported = tmp_path / "exported.env"
     env = {
         "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
@@ -248,6 +256,8 @@ def test_buildspec_generates_lints_uploads_and_hands_over_the_artifacts(endpoint
     assert configuration["Parameters"]["ServiceApiImageTag"] == TAG
     assert root["Parameters"]["ServiceApiImageTag"]["Default"] == ""
     assert configuration["Parameters"]["ServiceApiDesiredCount"] == "2"
+    assert configuration["Parameters"]["CloudFrontWebAclArn"] == web_acl_arn  # the global stack's output, not a default
+    assert "Default" not in root["Parameters"]["CloudFrontWebAclArn"]
     assert configuration["Tags"]["EnvironmentSuffix"] == "pr5706" and configuration["Tags"]["Project"] == "catalog-api"
     assert "zero cfn-lint errors and warnings" in done.stderr
 

@@ -293,11 +293,6 @@ def test_least_privilege(app, env):
     assert {"Ref": "TaskExecutionRoleArn"} in passes[1]["Resource"]
 
 
-def test_deterministic():
-    config = cfg("smart-task", "prod")
-    assert serialize(cicd.build(config).template) == serialize(cicd.build(config).template)
-
-
 @pytest.mark.parametrize(("app", "env"), WITH_PIPELINES)
 def test_cicd_lint_clean_alone(app, env, linter, tmp_path):
     path = tmp_path / "cicd.json"

@@ -163,7 +163,7 @@ def test_every_command_that_names_a_deployment_takes_suffix():
 def test_plan_sends_the_overrides_in_the_change_set(aws_env, clients, tmp_path):
     _, cfn = clients
     result = deployed(aws_env, tmp_path, "plan", "--suffix", "pr-5", "--skip-lint", "--parameter-overrides", "ServiceApiDesiredCount=4",
-                      "AlarmEmail=ops@example.com", "--tags", "CostCentre=cc-42")
+                      "AlarmEmail=ops@example.com", "CloudFrontWebAclArn=arn:aws:wafv2:us-east-1:123456789012:global/webacl/w/1", "--tags", "CostCentre=cc-42")  # the web ACL's ARN by hand: no us-east-1 global stack here
     assert result.exit_code == 0, result.output
     [summary] = cfn.list_change_sets(StackName="product-catalog-pr-5")["Summaries"]
     change_set = cfn.describe_change_set(StackName="product-catalog-pr-5", ChangeSetName=summary["ChangeSetId"])
@@ -180,7 +180,7 @@ def test_upload_writes_the_overrides_into_the_template_configuration(aws_env, cl
     # several pairs after one flag, and the PROFILE argument after them, as the AWS CLI reads them
     result = run("upload", "--tags", "Team=payments", "Owner=ana@example.com", "product-catalog", "--env", "dev", "--endpoint-url", aws_env,
                  "--bucket", BUCKET, "--out", str(tmp_path / "dist"), "--params", str(PARAMS),
-                 "--parameter-overrides", "PriceClass=PriceClass_All", "--parameter-overrides", "ServiceApiMaxCount=20")
+                 "--parameter-overrides", "PriceClass=PriceClass_All", "--parameter-overrides", "ServiceApiMaxCount=20", "CloudFrontWebAclArn=arn:aws:wafv2:us-east-1:123456789012:global/webacl/w/1")
     assert result.exit_code == 0, result.output
     configuration = json.loads((tmp_path / "dist/product-catalog/dev/template-configuration.json").read_text())
     assert configuration["Parameters"]["PriceClass"] == "PriceClass_All"
@@ -198,7 +198,7 @@ def test_role_arn_is_sent_on_create_change_set(tmp_path):
     from deployer.upload import UploadedTemplate, UploadResult
 
     assert run("generate", "product-catalog", "--env", "dev", "--params", str(PARAMS), "--out", str(tmp_path)).exit_code == 0
-    bundle = load_bundle(tmp_path / "product-catalog/dev").with_overrides({}, {}, ROLE)
+    bundle = load_bundle(tmp_path / "product-catalog/dev").with_overrides({}, {}, ROLE).with_global_values({"CloudFrontWebAclArn": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/w/1"})
     root = UploadedTemplate("root.json", "k", "https://b.s3.amazonaws.com/k", "a" * 64, True)
     cfn = boto3.client("cloudformation", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     stack_id = "arn:aws:cloudformation:eu-north-1:123456789012:stack/product-catalog-pr5706/1"

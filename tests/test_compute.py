@@ -576,11 +576,6 @@ def test_knobs_outputs_and_inputs_follow_the_contract(app, env):
             assert wire.output in security_outputs, f"security has no output {wire.output}"
 
 
-def test_rendering_is_deterministic():
-    cfg = load_config("smart-task", "prod", REPO_PARAMS)
-    assert serialize(compute.build(cfg).template) == serialize(compute.build(cfg).template)
-
-
 @pytest.mark.parametrize(("app", "env"), ALL_TARGETS)
 def test_compute_template_alone_lints_clean(app, env, linter, tmp_path):
     for part in parts(layer(app, env)):

@@ -336,11 +336,6 @@ def test_parameter_group_family_from_engine_and_major_version(engine, version, f
     assert data.parameter_group_family(engine, version) == family
 
 
-def test_output_is_deterministic():
-    cfg = load_config("mycandidate", "prod", REPO_PARAMS)
-    assert serialize(data.build(cfg).template) == serialize(data.build(cfg).template)
-
-
 @pytest.mark.parametrize(("app", "env"), DATA_TARGETS)
 def test_data_layer_lints_clean_alone(app, env, linter, tmp_path):
     config = load_config(app, env, REPO_PARAMS)

@@ -22,7 +22,7 @@ from deployer.errors import DeployerError, FlagRefused
 from deployer.flow import with_hooks
 from deployer.review import Review, Risk, review_change_set, to_json, to_markdown, to_table
 from deployer.review_html import to_html
-from tests.test_deployer_units import NOW, STACK_ID, UPLOAD, FakeBundle
+from tests.test_deployer_units import CAPABILITIES, NOW, STACK_ID, UPLOAD, FakeBundle
 
 REGION = "eu-north-1"
 ROOT_CS = "arn:aws:cloudformation:eu-north-1:111122223333:changeSet/cfn-strata-20250101-120000-abababab/1"
@@ -145,23 +145,19 @@ EVENTS_PAGE_2 = {"OperationEvents": [
 def failing_plan(describe_events) -> str:
     """A change set that ends FAILED; `describe_events(stub)` stubs what DescribeEvents answers."""
     cfn = cfn_client()
-    original = changeset_module.capabilities
-    changeset_module.capabilities = lambda bundle: ["CAPABILITY_IAM"]
-    try:
-        with Stubber(cfn) as stub:
-            stub.add_client_error("describe_stacks", "ValidationError", f"Stack with id {STACK} does not exist")
-            stub.add_response("create_change_set", {"Id": ROOT_CS, "StackId": STACK_ID}, {
-                "StackName": STACK, "ChangeSetName": "cfn-strata-20250101-120000-abababab", "ChangeSetType": "CREATE", "TemplateURL": UPLOAD.root.url,
-                "IncludeNestedStacks": True, "Capabilities": ["CAPABILITY_IAM"], "Parameters": ANY, "Tags": ANY, "Description": ANY})
-            stub.add_response("describe_change_set", {"ChangeSetId": ROOT_CS, "StackName": STACK, "ExecutionStatus": "UNAVAILABLE", "Status": "FAILED",
-                                                      "StatusReason": "The following hook(s)/validation failed: [AWS::EarlyValidation::PropertyValidation]"},
-                              {"ChangeSetName": ROOT_CS})
-            describe_events(stub)
-            with pytest.raises(DeployerError) as failed:
-                create_change_set(cfn, FakeBundle(), UPLOAD, now=NOW, waiting=Waiting(delay=0, max_attempts=1))
-            stub.assert_no_pending_responses()
-    finally:
-        changeset_module.capabilities = original
+    # the capabilities come from FakeBundle's documents, through the real code
+    with Stubber(cfn) as stub:
+        stub.add_client_error("describe_stacks", "ValidationError", f"Stack with id {STACK} does not exist")
+        stub.add_response("create_change_set", {"Id": ROOT_CS, "StackId": STACK_ID}, {
+            "StackName": STACK, "ChangeSetName": "cfn-strata-20250101-120000-abababab", "ChangeSetType": "CREATE", "TemplateURL": UPLOAD.root.url,
+            "IncludeNestedStacks": True, "Capabilities": CAPABILITIES, "Parameters": ANY, "Tags": ANY, "Description": ANY})
+        stub.add_response("describe_change_set", {"ChangeSetId": ROOT_CS, "StackName": STACK, "ExecutionStatus": "UNAVAILABLE", "Status": "FAILED",
+                                                  "StatusReason": "The following hook(s)/validation failed: [AWS::EarlyValidation::PropertyValidation]"},
+                          {"ChangeSetName": ROOT_CS})
+        describe_events(stub)
+        with pytest.raises(DeployerError) as failed:
+            create_change_set(cfn, FakeBundle(), UPLOAD, now=NOW, waiting=Waiting(delay=0, max_attempts=1))
+        stub.assert_no_pending_responses()
     return str(failed.value)
 
 
@@ -316,8 +312,7 @@ DEPLOYED = {"StackName": STACK, "StackId": STACK_ID, "StackStatus": "UPDATE_COMP
 
 def revert_drift_change_set(stack: dict | None):
     cfn = cfn_client()
-    original = (changeset_module.capabilities, changeset_module.change_set_parameters)
-    changeset_module.capabilities = lambda bundle: ["CAPABILITY_IAM"]
+    original = changeset_module.change_set_parameters
     changeset_module.change_set_parameters = lambda bundle, deployed: [{"ParameterKey": "CertificateArn", "ParameterValue": ""}]
     try:
         with Stubber(cfn) as stub:
@@ -327,14 +322,14 @@ def revert_drift_change_set(stack: dict | None):
                 stub.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": STACK})
                 stub.add_response("create_change_set", {"Id": ROOT_CS, "StackId": STACK_ID}, {
                     "StackName": STACK, "ChangeSetName": "cfn-strata-20250101-120000-abababab", "ChangeSetType": "UPDATE", "TemplateURL": UPLOAD.root.url,
-                    "IncludeNestedStacks": True, "Capabilities": ["CAPABILITY_IAM"], "Parameters": [{"ParameterKey": "CertificateArn", "ParameterValue": ""}],
+                    "IncludeNestedStacks": True, "Capabilities": CAPABILITIES, "Parameters": [{"ParameterKey": "CertificateArn", "ParameterValue": ""}],
                     "Tags": [{"Key": "Project", "Value": "catalog-api"}], "Description": ANY, "DeploymentMode": "REVERT_DRIFT"})
                 stub.add_response("describe_change_set", {"ChangeSetId": ROOT_CS, "StackName": STACK, "ExecutionStatus": "AVAILABLE", "Status": "CREATE_COMPLETE"},
                                   {"ChangeSetName": ROOT_CS})
             ref = create_change_set(cfn, DeployedBundle(), UPLOAD, now=NOW, waiting=Waiting(delay=0, max_attempts=1), revert_drift=True)
             stub.assert_no_pending_responses()
     finally:
-        changeset_module.capabilities, changeset_module.change_set_parameters = original
+        changeset_module.change_set_parameters = original
     return ref
 
 

@@ -89,10 +89,12 @@ def test_diff_against_the_emulator_names_the_changed_property_per_layer(aws_env,
         ("cicd", "modified", "PipelineBackendReviewLogGroup", "Properties.RetentionInDays", 7, 14),
         ("compute", "modified", "ServiceApiLogGroup", "Properties.RetentionInDays", 7, 14),
         ("data", "modified", "DatabaseClusterLogGroupPostgresql", "Properties.RetentionInDays", 7, 14),
+        # the us-east-1 global stack's WAF log group, compared with its deployed template there
+        ("global (us-east-1)", "modified", "CloudFrontWafLogGroup", "Properties.RetentionInDays", 7, 14),
     ]
     table = run_diff(aws_env, tmp_path, params)
     assert table.exit_code == 0
-    assert "5 difference(s) — cicd: +0 ~3 -0; compute: +0 ~1 -0; data: +0 ~1 -0" in table.output
+    assert "6 difference(s) — cicd: +0 ~3 -0; compute: +0 ~1 -0; data: +0 ~1 -0; global (us-east-1): +0 ~1 -0" in " ".join(table.output.split())
     assert [c["ExecutionStatus"] for c in cfn.list_change_sets(StackName="product-catalog-pr5706")["Summaries"]] == ["EXECUTE_COMPLETE"]  # no change set created
 
 

@@ -49,7 +49,7 @@ def _expected():
     from tests.conftest import template, rendered
 
     manifest = rendered("product-catalog", "dev").manifest
-    files = [entry["file"] for entry in manifest["templates"]]
+    files = [entry["file"] for entry in manifest["templates"] if entry["scope"] in ("root", "nested")]  # global.json goes to us-east-1 as TemplateBody
     nested = [stack for stack in manifest["stacks"] if stack["scope"] == "nested"]
     return files, set(template("product-catalog", "dev", "root").get("Outputs", {})), nested
 
@@ -146,7 +146,8 @@ def test_throttling_is_retried_by_botocore(aws_env, clients, tmp_path, monkeypat
     # adaptive mode then slows the client's send rate (a token bucket waiting on wall time): keep the test instant
     monkeypatch.setattr("botocore.retries.bucket.TokenBucket._sleep_amount", lambda self, amount: 0)
     generate.generate_all([("product-catalog", "dev")], str(PARAMS), tmp_path / "dist", "json")
-    bundle = load_bundle(tmp_path / "dist/product-catalog/dev")
+    # the web ACL's ARN given by hand: the root's change set is created now, without the us-east-1 global stack
+    bundle = load_bundle(tmp_path / "dist/product-catalog/dev").with_overrides({"CloudFrontWebAclArn": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/w/1"}, {})
     aws = Aws(boto3.Session(region_name=REGION), aws_env)
     throttled = []
 
@@ -172,14 +173,16 @@ def cfn_status(aws):
 
 
 def test_fail_on_exit_codes(aws_env, clients, tmp_path, monkeypatch):
-    clean = cli(aws_env, tmp_path, "plan", "--fail-on", "high")
+    # the web ACL's ARN by hand: the root's change set (and its review) exists without the us-east-1 global stack
+    acl = ("--parameter-overrides", "CloudFrontWebAclArn=arn:aws:wafv2:us-east-1:123456789012:global/webacl/w/1")
+    clean = cli(aws_env, tmp_path, "plan", "--fail-on", "high", *acl)
     assert clean.exit_code == 0, clean.output  # a first create adds stacks: LOW
 
     risky = _recorded_review()
     monkeypatch.setattr(flow, "review_change_set", lambda *a, **k: risky)
-    assert cli(aws_env, tmp_path, "plan", "--fail-on", "high").exit_code == generate.FAIL_ON_EXIT
-    assert cli(aws_env, tmp_path, "plan", "--fail-on", "medium").exit_code == generate.FAIL_ON_EXIT
-    refused = cli(aws_env, tmp_path, "deploy", "--yes")
+    assert cli(aws_env, tmp_path, "plan", "--fail-on", "high", *acl).exit_code == generate.FAIL_ON_EXIT
+    assert cli(aws_env, tmp_path, "plan", "--fail-on", "medium", *acl).exit_code == generate.FAIL_ON_EXIT
+    refused = cli(aws_env, tmp_path, "deploy", "--yes", *acl)
     assert refused.exit_code == 1
     assert "replaces or removes stateful resources: network/FlowLogsLogGroup (DATA LOSS)" in refused.output
 
@@ -198,8 +201,10 @@ def test_upload_puts_the_launch_kit_and_plan_uploads_the_review_page(aws_env, cl
     from urllib.parse import parse_qs, urlparse
 
     s3, _ = clients
+    # the web ACL's ARN by hand (no us-east-1 global stack in this test: tests/test_global_stack.py)
+    acl = ("--parameter-overrides", "CloudFrontWebAclArn=arn:aws:wafv2:us-east-1:123456789012:global/webacl/w/1")
     result = CliRunner().invoke(generate.cli, ["upload", "product-catalog", "--env", "dev", "--endpoint-url", aws_env, "--bucket", BUCKET,
-                                               "--out", str(tmp_path / "dist"), "--params", str(PARAMS)], catch_exceptions=False)
+                                               "--out", str(tmp_path / "dist"), "--params", str(PARAMS), *acl], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     launch = (tmp_path / "dist" / "product-catalog" / "dev" / "docs" / "LAUNCH.md").read_text()
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
@@ -210,7 +215,7 @@ def test_upload_puts_the_launch_kit_and_plan_uploads_the_review_page(aws_env, cl
     root_link = next(link for link in links if parse_qs(urlparse(link).fragment.split("?", 1)[1])["stackName"] == [STACK])
     assert parse_qs(urlparse(root_link).fragment.split("?", 1)[1])["templateURL"][0].endswith(root_keys[0])
 
-    result = cli(aws_env, tmp_path, "plan", "-o", "html", "--upload-review", "--review-name", "build-7")
+    result = cli(aws_env, tmp_path, "plan", "-o", "html", "--upload-review", "--review-name", "build-7", *acl)
     assert result.exit_code == 0, result.output
     page = s3.get_object(Bucket=BUCKET, Key="product-catalog/dev/reviews/build-7.html")
     assert page["ContentType"].startswith("text/html") and b"<html" in page["Body"].read()

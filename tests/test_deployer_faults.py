@@ -170,13 +170,30 @@ def test_credentials_expiring_while_following_an_execution_say_the_operation_goe
 # ------------------------------------------------------------------ Ctrl-C
 
 
+
+
+def root_only_params(tmp_path):
+    """product-catalog without its us-east-1 global stack (no CloudFront web ACL): the root's
+    change set is the first one made (the global stack's Ctrl-C: tests/test_global_stack.py)."""
+    import shutil
+
+    from tests.test_deployer_e2e import PARAMS
+
+    params = tmp_path / "params"
+    shutil.copytree(PARAMS, params)
+    base = params / "product-catalog" / "base.yaml"
+    assert base.read_text().count("  waf:\n    cloudfront: true") == 1
+    base.write_text(base.read_text().replace("  waf:\n    cloudfront: true", "  waf:\n    cloudfront: false"))
+    return params
+
+
 @pytest.mark.parametrize("command", ["plan", "deploy"])
 def test_ctrl_c_while_the_change_set_is_created_executes_nothing_and_exits_130(aws_env, clients, tmp_path, monkeypatch, api, command):
     def interrupted(self, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(botocore.waiter.Waiter, "wait", interrupted)
-    result = cli(aws_env, tmp_path, command, *(["--yes"] if command == "deploy" else []))
+    result = cli(aws_env, tmp_path, command, *(["--yes"] if command == "deploy" else []), params=root_only_params(tmp_path))
     assert result.exit_code == 130, result.output
     name = api.calls[[op for op, _ in api.calls].index("CreateChangeSet")][1]["ChangeSetName"]
     assert (f"stopped waiting; change set {name} is still being created on {STACK} and nothing was executed. "
@@ -190,7 +207,7 @@ def test_ctrl_c_while_following_the_execution_leaves_it_running_and_says_how_to_
         raise KeyboardInterrupt
 
     monkeypatch.setattr(execute_module.Follower, "poll", interrupted)
-    result = cli(aws_env, tmp_path, "deploy", "--yes")
+    result = cli(aws_env, tmp_path, "deploy", "--yes", params=root_only_params(tmp_path))
     assert result.exit_code == 130, result.output
     assert (f"stopped waiting; the stack operation goes on. Follow it with: aws cloudformation describe-stack-events --stack-name {STACK} --region {REGION}"
             in " ".join(result.output.split()))

@@ -151,28 +151,31 @@ def test_update_rollback_failed_at_plan_gives_continue_update_rollback():
 
 
 def test_a_failed_execution_ends_with_the_recovery_command():
+    """flow.run with the real execute(): the execution's events, the root's final state, then the
+    guidance that reads the events again; no stack policy is set on a stack that is gone."""
     cfn = cfn_client()
     aws = Aws(boto3.Session(region_name="eu-north-1", aws_access_key_id="x", aws_secret_access_key="x"))
     aws._clients["cloudformation"] = cfn
     ref = ChangeSetRef(NAME, ROOT, "arn:cs", "cs", "CREATE")
-
-    def execute(*args, **kwargs):
-        raise StackFailed(f"stack {NAME} ended in ROLLBACK_COMPLETE: FlowLogsLogGroup (AWS::Logs::LogGroup) CREATE_FAILED: exists", "ROLLBACK_COMPLETE")
-
-    original = flow.execute
-    flow.execute = execute
-    try:
-        with Stubber(cfn) as stub:
-            stub.add_response("describe_stack_events", CREATE_FAILED_ROOT, {"StackName": ROOT})
-            stub.add_response("describe_stack_events", CREATE_FAILED_ROOT, {"StackName": ROOT})
-            stub.add_response("describe_stack_events", CREATE_FAILED_NETWORK, {"StackName": NETWORK})
-            with pytest.raises(StackFailed) as failed:
-                flow.run(aws, Bundle(), ref)
-            stub.assert_no_pending_responses()  # no stack policy set on a stack that is gone
-    finally:
-        flow.execute = original
+    with Stubber(cfn) as stub:
+        # execute(): no events before the create, ExecuteChangeSet, the events, the final state
+        stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
+        stub.add_response("execute_change_set", {}, {"ChangeSetName": "arn:cs"})
+        stub.add_response("describe_stack_events", CREATE_FAILED_ROOT, {"StackName": ROOT})
+        stub.add_response("describe_stacks", described("ROLLBACK_COMPLETE"), {"StackName": ROOT})
+        stub.add_response("describe_stack_events", CREATE_FAILED_ROOT, {"StackName": ROOT})
+        stub.add_response("describe_stack_events", CREATE_FAILED_NETWORK, {"StackName": NETWORK})
+        # guidance(): the first cause, read again
+        stub.add_response("describe_stack_events", CREATE_FAILED_ROOT, {"StackName": ROOT})
+        stub.add_response("describe_stack_events", CREATE_FAILED_ROOT, {"StackName": ROOT})
+        stub.add_response("describe_stack_events", CREATE_FAILED_NETWORK, {"StackName": NETWORK})
+        with pytest.raises(StackFailed) as failed:
+            flow.run(aws, Bundle(), ref, clock=flow.Clock(sleep=lambda s: None, delay=0))
+        stub.assert_no_pending_responses()  # no stack policy set on a stack that is gone
+    assert failed.value.status == "ROLLBACK_COMPLETE"
     first, advice = str(failed.value).split("\n")
-    assert first == f"stack {NAME} ended in ROLLBACK_COMPLETE: FlowLogsLogGroup (AWS::Logs::LogGroup) CREATE_FAILED: exists"
+    assert first == (f"stack {NAME} ended in ROLLBACK_COMPLETE: FlowLogsLogGroup (AWS::Logs::LogGroup) CREATE_FAILED: "
+                     "Resource handler returned message: \"Resource of type 'AWS::Logs::LogGroup' with identifier 'vpc-flow-logs-pr5706' already exists.\"")
     assert advice.startswith(f"stack {NAME} is in ROLLBACK_COMPLETE") and "cfn-strata destroy product-catalog --env dev" in advice
 
 

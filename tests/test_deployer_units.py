@@ -20,6 +20,11 @@ CS_ID = "arn:aws:cloudformation:eu-north-1:111122223333:changeSet/cs/1"
 STACK_ID = "arn:aws:cloudformation:eu-north-1:111122223333:stack/product-catalog-pr5706/1"
 
 
+# What the templates need, computed by the real deployer.changeset.capabilities from FakeBundle's
+# documents: a nested stack (AUTO_EXPAND) and a named role (IAM and NAMED_IAM).
+CAPABILITIES = ["CAPABILITY_AUTO_EXPAND", "CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
+
+
 class FakeBundle:
     stack_name = "product-catalog-pr5706"
     label = "product-catalog/dev"
@@ -28,7 +33,14 @@ class FakeBundle:
     role_arn = None  # no --role-arn
     cli_target = "product-catalog --env dev"
     nested_stacks = [{"logical_id": "NetworkStack"}]
-    files = {}
+    DOCUMENTS = {
+        "root.json": {"Resources": {"NetworkStack": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": "https://b.s3.eu-north-1.amazonaws.com/n"}}}},
+        "security.json": {"Resources": {"TaskRole": {"Type": "AWS::IAM::Role", "Properties": {"RoleName": "ecs-task-api-pr5706", "AssumeRolePolicyDocument": {}}}}},
+    }
+    files = dict.fromkeys(DOCUMENTS, b"")
+
+    def document(self, file):
+        return self.DOCUMENTS[file]
 
     def parameters(self):
         return {"CertificateArn": ""}
@@ -43,7 +55,7 @@ def stubbed_plan(final_status: dict):
         stub.add_client_error("describe_stacks", "ValidationError", "Stack with id product-catalog-pr5706 does not exist")
         stub.add_response("create_change_set", {"Id": CS_ID, "StackId": STACK_ID}, {
             "StackName": "product-catalog-pr5706", "ChangeSetName": "cfn-strata-20250101-120000-abababab", "ChangeSetType": "CREATE",
-            "TemplateURL": UPLOAD.root.url, "IncludeNestedStacks": True, "Capabilities": ANY, "Parameters": [{"ParameterKey": "CertificateArn", "ParameterValue": ""}],
+            "TemplateURL": UPLOAD.root.url, "IncludeNestedStacks": True, "Capabilities": CAPABILITIES, "Parameters": [{"ParameterKey": "CertificateArn", "ParameterValue": ""}],
             "Tags": [{"Key": "Project", "Value": "catalog-api"}], "Description": ANY,
         })
         stub.add_response("describe_change_set", {"ChangeSetId": CS_ID, "StackName": "product-catalog-pr5706", "ExecutionStatus": "UNAVAILABLE", **final_status}, {"ChangeSetName": CS_ID})
@@ -52,13 +64,8 @@ def stubbed_plan(final_status: dict):
         else:  # a failed change set: its early-validation errors are read (none for this failure)
             stub.add_response("describe_events", {"OperationEvents": []}, {"ChangeSetName": CS_ID, "Filters": {"FailedEvents": True}})
         try:
-            import deployer.changeset as changeset
-
-            original = changeset.capabilities
-            changeset.capabilities = lambda bundle: ["CAPABILITY_IAM"]
             return create_change_set(cfn, FakeBundle(), UPLOAD, now=NOW, waiting=Waiting(delay=0, max_attempts=1))
         finally:
-            changeset.capabilities = original
             stub.assert_no_pending_responses()
 
 

@@ -29,12 +29,21 @@ def bundle(app: str, env: str) -> Bundle:
     return Bundle(Path("unused"), r.manifest, {f: b for f, b in r.files.items() if f != "manifest.json"})
 
 
+# What `upload` reads from the us-east-1 global stack (product-catalog's CloudFront web ACL) and
+# writes into the links, as generate._write_docs does.
+GLOBAL_ARN = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/waf-cloudfront/0a1b2c3d"
+
+
 def documents(b: Bundle) -> dict[str, dict]:
-    return {file: b.document(file) for file in b.files}
+    found = {file: b.document(file) for file in b.files}
+    for name, value in b.global_values.items():
+        found[b.root_file]["Parameters"][name]["Default"] = value
+    return found
 
 
 def kit(app: str, env: str, bucket: str = BUCKET) -> tuple[Bundle, dict[str, str], str]:
     b = bundle(app, env)
+    b = b.with_global_values({name: GLOBAL_ARN for name in b.global_inputs})
     urls = planned_urls(b, TemplateStore(bucket, "cfn", b.region))
     return b, urls, docs.launch_markdown(b.manifest, documents(b), urls, url_note="test")
 
@@ -62,7 +71,7 @@ def test_quick_create_links_decode_to_the_template_url_stack_name_and_values(app
         assert host == f"{b.region}.console.aws.amazon.com"
         assert query.pop("templateURL") == urls[launch.file]
         assert query.pop("stackName") == launch.stack_name
-        parameters = b.document(launch.file).get("Parameters", {})
+        parameters = documents(b)[launch.file].get("Parameters", {})
         expected = {f"param_{k}": ",".join(map(str, v["Default"])) if isinstance(v["Default"], list) else str(v["Default"]) for k, v in parameters.items()}
         assert query == expected
     # the root link carries exactly what the deployer passes as parameters (the params' values)
@@ -119,7 +128,7 @@ def test_parameter_reference_lists_every_parameter_of_every_template_in_console_
     nested = [s["file"] for s in b.nested_stacks]
     assert list(tables) == [b.root_file, *nested]
     for file, rows in tables.items():
-        document = b.document(file)
+        document = documents(b)[file]
         assert set(rows) == set(document.get("Parameters", {})), file
         groups = document.get("Metadata", {}).get("AWS::CloudFormation::Interface", {}).get("ParameterGroups", [])
         grouped = [p for g in groups for p in g["Parameters"]]
@@ -339,8 +348,11 @@ def test_docs_command_writes_launch_kit_and_picture(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == ["LAUNCH.md", "architecture.md"]
     launch = (folder / "LAUNCH.md").read_text()
     assert f"placeholder bucket `{generate.PLACEHOLDER_BUCKET}`" in launch
+    # without AWS the root has no link: its CloudFrontWebAclArn is the us-east-1 global stack's output
+    # (`upload` reads it and links the root); the layers that need nothing else are linked
     _, query = decode(LINK.findall(launch)[0])
-    assert query["templateURL"].startswith(f"https://{generate.PLACEHOLDER_BUCKET}.s3.eu-north-1.amazonaws.com/product-catalog/prod/root.")
+    assert query["templateURL"].startswith(f"https://{generate.PLACEHOLDER_BUCKET}.s3.eu-north-1.amazonaws.com/product-catalog/prod/network.")
+    assert "/product-catalog/prod/root." not in " ".join(LINK.findall(launch)) and "CloudFrontWebAclArn" in launch
     architecture = (folder / "architecture.md").read_text()
     body = architecture.split("```mermaid\n", 1)[1].split("```", 1)[0]
     check_mermaid(body)
@@ -349,5 +361,5 @@ def test_docs_command_writes_launch_kit_and_picture(tmp_path):
     assert result.exit_code == 0
     b = bundle("product-catalog", "prod")
     urls = planned_urls(b, TemplateStore(BUCKET, "", "eu-north-1"))
-    assert decode(LINK.findall((folder / "LAUNCH.md").read_text())[0])[1]["templateURL"] == urls[b.root_file]
+    assert decode(LINK.findall((folder / "LAUNCH.md").read_text())[0])[1]["templateURL"] == urls["network.json"]
     assert not list(folder.parent.glob(".docs.*")), "temporary folders left behind"

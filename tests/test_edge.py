@@ -124,7 +124,9 @@ def test_product_catalog_cloudfront_caches_the_api_with_a_key_that_keeps_queries
     assert distribution["PriceClass"] == {"Ref": "PriceClass"}
     assert distribution["Logging"]["Prefix"] == "cloudfront/"
     assert "CustomErrorResponses" not in distribution  # no SPA fallback when the ALB is the default
-    assert "WebACLId" not in distribution  # WAF is a future enhancement in seed 004
+    # seed 004's "Security Enhancements" (listed under its future enhancements): "WAF Integration: Web
+    # Application Firewall on CloudFront/ALB"; the web ACL lives in the us-east-1 global stack
+    assert distribution["WebACLId"] == {"Ref": "CloudFrontWebAclArn"}
 
 
 # ------------------------------------------------------------------ seed 001: ecs-ec2-api
@@ -544,10 +546,10 @@ def test_without_a_domain_the_distribution_declares_why_tls_1_2_is_not_enforced(
         metadata = distribution["Metadata"]
         assert [s["id"] for s in metadata["checkov"]["skip"] if s["id"] == "CKV_AWS_174"] == ["CKV_AWS_174"]
         assert "CLOUDFRONT_MINIMUM_PROTOCOL_VERSION_RULE" in metadata["guard"]["SuppressedRules"]
-        # A web ACL everywhere except where it would need the global stack (product-catalog, eu-north-1).
-        has_acl = "WebACLId" in distribution["Properties"]["DistributionConfig"]
-        assert has_acl == (app != "product-catalog"), (app, env)
-        assert ("CKV_AWS_68" in json.dumps(metadata["checkov"])) == (not has_acl)
+        # A web ACL everywhere; outside us-east-1 (product-catalog, eu-north-1) from the global stack.
+        web_acl = distribution["Properties"]["DistributionConfig"]["WebACLId"]
+        assert web_acl == ({"Ref": "CloudFrontWebAclArn"} if app == "product-catalog" else {"Fn::GetAtt": ["CloudFrontWebAcl", "Arn"]}), (app, env)
+        assert "CKV_AWS_68" not in json.dumps(metadata["checkov"])
 
 
 def test_cloudfront_certificate_without_a_domain_is_refused(params_copy):

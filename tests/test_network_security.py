@@ -185,12 +185,20 @@ def test_a_load_balancer_behind_cloudfront_admits_only_cloudfront(app, env):
 def test_every_taggable_resource_carries_the_profile_tags(app, env):
     from tests.conftest import rendered
 
-    expected = rendered(app, env).cfg.all_tags
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    cfg = rendered(app, env).cfg
+    expected = cfg.all_tags
     for layer in ("network", "security"):
         for lid, resource in template(app, env, layer)["Resources"].items():
+            # taggable per the resource provider schema cfn-lint ships: then it must carry the tags
+            schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(cfg.region, resource["Type"]).schema
+            taggable = "Tags" in schema.get("properties", {}) and schema.get("tagging", {}).get("taggable", True)
             tags = resource.get("Properties", {}).get("Tags")
-            if tags is None:
+            if not taggable:
+                assert tags is None, (layer, lid)
                 continue
+            assert tags is not None, f"{layer}: {lid} ({resource['Type']}) is taggable and carries no tags"
             as_dict = {t["Key"]: t["Value"] for t in tags}
             for key, value in expected.items():
                 assert as_dict.get(key) == value, (layer, lid, key)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -57,10 +58,26 @@ def test_mutating_a_valid_profile_loads_or_names_the_key(tmp_path, data):
     try:
         cfg = _load(tmp_path, yaml.safe_dump(overlay))
     except ConfigError as err:
-        assert err.file.endswith(("dev.yaml", "base.yaml"))
-        assert err.key or err.message
+        # a model error always names its key path, and it is the key the overlay changed, or (a
+        # cross-reference such as a service's `database` secret when the overlay removed the
+        # database) a key whose message names the changed section
+        assert err.key, str(err)
+        assert err.file.endswith(("dev.yaml", "base.yaml")), str(err)
+        changed = err.key.split(".")[0].split("[")[0] == path[0]
+        assert changed or path[0] in err.message, f"overlay at {'.'.join(path)}, error names another key: {err}"
+        if changed:
+            assert err.file.endswith("dev.yaml"), f"the changed key is in dev.yaml: {err}"
     else:
         assert isinstance(cfg, AppConfig)
+        assert cfg.environment.name and cfg.services  # a loaded profile is a whole one
+
+
+def test_a_wrong_value_at_a_known_key_is_rejected_naming_that_key_and_a_right_one_arrives(tmp_path):
+    with pytest.raises(ConfigError) as rejected:
+        _load(tmp_path, yaml.safe_dump({"services": {"api": {"port": "not-a-port"}}}))
+    assert rejected.value.file.endswith("product-catalog/dev.yaml")
+    assert rejected.value.key == "services.api.port"
+    assert _load(tmp_path, yaml.safe_dump({"services": {"api": {"port": 8080}}})).services["api"].port == 8080
 
 
 @given(st.text(max_size=200))
