@@ -894,7 +894,10 @@ def _ecs_deploy_statements(
     partition_account = "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}"
     return [
         # No resource-level permissions: DescribeTaskDefinition has none; the documented minimum grants both on *.
-        Statement(Sid="TaskDefinitions", Effect=Allow, Action=_actions("ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"), Resource=["*"]),
+        Statement(
+            Sid="TaskDefinitions", Effect=Allow, Action=_actions("ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"),
+            Resource=["*"],
+        ),
         Statement(
             Sid="EcsServices",
             Effect=Allow,
@@ -904,7 +907,10 @@ def _ecs_deploy_statements(
                 for inputs in services.values()
             ],
         ),
-        Statement(Sid="EcsTasks", Effect=Allow, Action=_actions("ecs:DescribeTasks"), Resource=[Sub(f"{partition_account}:task/${{Cluster}}/*", Cluster=cluster)]),
+        Statement(
+            Sid="EcsTasks", Effect=Allow, Action=_actions("ecs:DescribeTasks"),
+            Resource=[Sub(f"{partition_account}:task/${{Cluster}}/*", Cluster=cluster)],
+        ),
         # ListTasks authorizes against a container instance (ECS service authorization reference), which a
         # call listing a service's tasks does not name, and Fargate tasks have none: the guide grants it on *.
         Statement(Sid="EcsListTasks", Effect=Allow, Action=_actions("ecs:ListTasks"), Resource=["*"]),

@@ -12,6 +12,11 @@ parameters the deployer fills from that stack's outputs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
 from awacs import kms as awacs_kms
 from awacs import s3 as awacs_s3
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals, StringLike
@@ -304,18 +309,75 @@ def _rules(b: LayerBuilder, listener, groups: dict[str, elb.TargetGroup], altern
     return rules
 
 
-def _load_balancer(b: LayerBuilder, vpc_id, public_subnets, alb_group, log_bucket) -> dict:
-    """ALB, target groups, listeners and rules; returns what the outputs and other parts need."""
-    cfg = b.cfg
-    edge = cfg.edge
+@dataclass(frozen=True)
+class LoadBalancer:
+    """What the rest of the edge layer uses of the load balancer."""
+
+    alb: elb.LoadBalancer
+    production: Any  # the listener that serves traffic: HTTPS with a certificate, else HTTP (maybe an If)
+
+
+@dataclass(frozen=True)
+class AlbContext:
+    """What the load balancer's parts share: the ALB, its security group, its target groups (blue and
+    green), the certificate condition and the certificate ARN its HTTPS listeners use."""
+
+    b: LayerBuilder
+    alb: elb.LoadBalancer
+    alb_group: Any
+    groups: Mapping[str, elb.TargetGroup]
+    greens: Mapping[str, elb.TargetGroup]  # the alternate target groups of the blue/green services
+    has_certificate: str  # the certificate condition's name
+    certificate_arn: Any
+
+    @property
+    def cfg(self) -> AppConfig:
+        return self.b.cfg
+
+
+@dataclass(frozen=True)
+class AlbListeners:
+    http: elb.Listener
+    https: elb.Listener
+    production: Any
+    production_rules: Mapping[str, elb.ListenerRule]  # the path rules of the production listener, per service
+    test: elb.Listener | None  # the blue/green test listener, when a service deploys blue/green
+    test_rules: Mapping[str, elb.ListenerRule]
+
+
+def _load_balancer(b: LayerBuilder, vpc_id, public_subnets, alb_group, log_bucket) -> LoadBalancer:
+    """ALB, target groups, listeners and rules; returns what the other parts of the layer need."""
     has_certificate = b.certificate_condition()
+    alb = _alb(b, public_subnets, alb_group, log_bucket)
+    web = web_services(b.cfg)
+    groups = {name: _target_group(b, name, vpc_id) for name in web}
+    greens = {
+        name: _target_group(b, name, vpc_id, green=True) for name, svc in web.items() if svc.deployment == "blue_green"
+    }
+    certificate_arn = _alb_certificate_arn(b, alb_group, has_certificate)
+    ctx = AlbContext(
+        b, alb, alb_group, MappingProxyType(groups), MappingProxyType(greens), has_certificate, certificate_arn
+    )
+    https = _https_listener(ctx)
+    http = _http_listener(ctx)
+    production, production_rules = _production_rules(ctx, https, http)
+    test, test_rules = _test_listener(ctx) if greens else (None, {})
+    listeners = AlbListeners(
+        http, https, production, MappingProxyType(production_rules), test, MappingProxyType(test_rules)
+    )
+    _alb_outputs(ctx, listeners)
+    return LoadBalancer(alb=alb, production=production)
+
+
+def _alb(b: LayerBuilder, public_subnets, alb_group, log_bucket) -> elb.LoadBalancer:
+    cfg, alb_config = b.cfg, b.cfg.edge.alb
     attributes = {
-        "idle_timeout.timeout_seconds": str(edge.alb.idle_timeout_seconds),
+        "idle_timeout.timeout_seconds": str(alb_config.idle_timeout_seconds),
         "routing.http.drop_invalid_header_fields.enabled": "true",
         "deletion_protection.enabled": "true" if cfg.is_prod else "false",
-        "access_logs.s3.enabled": "true" if edge.alb.access_logs.enabled else "false",
+        "access_logs.s3.enabled": "true" if alb_config.access_logs.enabled else "false",
     }
-    if edge.alb.access_logs.enabled:
+    if alb_config.access_logs.enabled:
         attributes |= {"access_logs.s3.bucket": Ref(log_bucket[0]), "access_logs.s3.prefix": ALB_LOG_PREFIX}
     alb = elb.LoadBalancer(
         "LoadBalancer",
@@ -328,138 +390,191 @@ def _load_balancer(b: LayerBuilder, vpc_id, public_subnets, alb_group, log_bucke
         LoadBalancerAttributes=[elb.LoadBalancerAttributes(Key=k, Value=v) for k, v in sorted(attributes.items())],
         Tags=b.tags("alb"),
     )
-    if edge.alb.access_logs.enabled:
+    if alb_config.access_logs.enabled:
         alb.DependsOn = [log_bucket[1].title]  # ELB checks it may write to the bucket when it is created
-    b.add(alb)
+    return b.add(alb)
 
-    web = web_services(cfg)
-    groups = {name: _target_group(b, name, vpc_id) for name in web}
-    greens = {name: _target_group(b, name, vpc_id, green=True) for name, svc in web.items() if svc.deployment == "blue_green"}
 
-    # Which listener serves traffic: HTTPS when a certificate exists (a domain generates one),
-    # HTTP otherwise, and always HTTP when CloudFront reaches the ALB without a domain.
+def _alb_certificate_arn(b: LayerBuilder, alb_group, has_certificate: str):
+    """The HTTPS listeners' certificate: the CertificateArn knob, or with a domain the one generated
+    when the knob is empty."""
+    cfg, edge = b.cfg, b.cfg.edge
     domain = edge.domain
-    if domain:
-        certificate = b.add(
-            acm.Certificate(
-                "LoadBalancerCertificate",
-                DomainName=domain.name,
-                SubjectAlternativeNames=[_origin_name(cfg)],
-                ValidationMethod="DNS",
-                DomainValidationOptions=[acm.DomainValidationOption(DomainName=n, HostedZoneId=domain.hosted_zone_id) for n in (domain.name, _origin_name(cfg))],
-                Tags=b.tags("acm-alb"),
+    if not domain:
+        return Ref("CertificateArn")
+    names = (domain.name, _origin_name(cfg))
+    certificate = b.add(
+        acm.Certificate(
+            "LoadBalancerCertificate",
+            DomainName=domain.name,
+            SubjectAlternativeNames=[_origin_name(cfg)],
+            ValidationMethod="DNS",
+            DomainValidationOptions=[
+                acm.DomainValidationOption(DomainName=n, HostedZoneId=domain.hosted_zone_id) for n in names
+            ],
+            Tags=b.tags("acm-alb"),
+        )
+    )
+    # The security layer opens 443 only for a given CertificateArn; the generated one needs it too,
+    # unless CloudFront fronts the ALB: then only CloudFront reaches it (security layer).
+    if not edge.cloudfront_fronts_alb:
+        b.template.add_condition("GeneratesCertificate", Equals(Ref("CertificateArn"), ""))
+        b.add(
+            ec2.SecurityGroupIngress(
+                "AlbSecurityGroupHttpsIngress",
+                Condition="GeneratesCertificate",
+                GroupId=alb_group,
+                IpProtocol="tcp",
+                FromPort=edge.alb.https_port,
+                ToPort=edge.alb.https_port,
+                CidrIp="0.0.0.0/0",
+                Description="HTTPS from the internet (generated certificate)",
             )
         )
-        certificate_arn = If(has_certificate, Ref("CertificateArn"), Ref(certificate))
-        # The security layer opens 443 only for a given CertificateArn; the generated one needs it too,
-        # unless CloudFront fronts the ALB: then only CloudFront reaches it (security layer).
-        if not edge.cloudfront_fronts_alb:
-            b.template.add_condition("GeneratesCertificate", Equals(Ref("CertificateArn"), ""))
-            b.add(
-                ec2.SecurityGroupIngress(
-                    "AlbSecurityGroupHttpsIngress",
-                    Condition="GeneratesCertificate",
-                    GroupId=alb_group,
-                    IpProtocol="tcp",
-                    FromPort=edge.alb.https_port,
-                    ToPort=edge.alb.https_port,
-                    CidrIp="0.0.0.0/0",
-                    Description="HTTPS from the internet (generated certificate)",
-                )
-            )
-        https_condition = None
-    else:
-        certificate_arn = Ref("CertificateArn")
-        https_condition = has_certificate
+    return If(has_certificate, Ref("CertificateArn"), Ref(certificate))
 
+
+def _https_listener(ctx: AlbContext) -> elb.Listener:
+    """Which listener serves traffic: HTTPS when a certificate exists (a domain generates one),
+    HTTP otherwise, and always HTTP when CloudFront reaches the ALB without a domain. Without a
+    domain the HTTPS listener exists only with a given CertificateArn."""
     https = elb.Listener(
         "HttpsListener",
-        LoadBalancerArn=Ref(alb),
-        Port=edge.alb.https_port,
+        LoadBalancerArn=Ref(ctx.alb),
+        Port=ctx.cfg.edge.alb.https_port,
         Protocol="HTTPS",
         SslPolicy=ALB_TLS_POLICY,
-        Certificates=[elb.Certificate(CertificateArn=certificate_arn)],
-        DefaultActions=[_default_action(cfg, groups)],
+        Certificates=[elb.Certificate(CertificateArn=ctx.certificate_arn)],
+        DefaultActions=[_default_action(ctx.cfg, ctx.groups)],
     )
-    if https_condition:
-        https.Condition = https_condition
-    b.add(https)
+    if not ctx.cfg.edge.domain:
+        https.Condition = ctx.has_certificate
+    return ctx.b.add(https)
 
+
+def _http_listener(ctx: AlbContext) -> elb.Listener:
+    """Port 80: the default action when CloudFront reaches the ALB over HTTP, else a redirect to
+    HTTPS (with a domain always, without one when a CertificateArn is given)."""
+    cfg, b = ctx.cfg, ctx.b
     redirect = elb.Action(
         Type="redirect",
-        RedirectConfig=elb.RedirectConfig(Protocol="HTTPS", Port=str(edge.alb.https_port), Host="#{host}", Path="/#{path}", Query="#{query}", StatusCode="HTTP_301"),
+        RedirectConfig=elb.RedirectConfig(
+            Protocol="HTTPS", Port=str(cfg.edge.alb.https_port), Host="#{host}", Path="/#{path}", Query="#{query}",
+            StatusCode="HTTP_301",
+        ),
     )
     if _plain_alb_origin(cfg):
-        http_action = _default_action(cfg, groups)
-    elif domain:
+        http_action = _default_action(cfg, ctx.groups)
+    elif cfg.edge.domain:
         http_action = redirect
     else:
-        http_action = If(has_certificate, redirect, _default_action(cfg, groups))
-    http = b.add(elb.Listener("HttpListener", LoadBalancerArn=Ref(alb), Port=80, Protocol="HTTP", DefaultActions=[http_action]))
+        http_action = If(ctx.has_certificate, redirect, _default_action(cfg, ctx.groups))
+    http = b.add(
+        elb.Listener(
+            "HttpListener", LoadBalancerArn=Ref(ctx.alb), Port=80, Protocol="HTTP", DefaultActions=[http_action]
+        )
+    )
+    why = (
+        "port 80 redirects to HTTPS when a certificate is given; without one it serves HTTP as seeds 001/004 ask, "
+        "and CloudFront reaches the ALB's generated name over HTTP"
+    )
     for check in ("CKV_AWS_2", "CKV_AWS_103"):
-        b.skip_check(http, check, "port 80 redirects to HTTPS when a certificate is given; without one it serves HTTP as seeds 001/004 ask, and CloudFront reaches the ALB's generated name over HTTP")
+        b.skip_check(http, check, why)
+    return http
 
-    if _plain_alb_origin(cfg):
+
+def _production_rules(
+    ctx: AlbContext, https: elb.Listener, http: elb.Listener
+) -> tuple[Any, dict[str, elb.ListenerRule]]:
+    """(the production listener, its path rules per service)."""
+    b, groups, greens = ctx.b, ctx.groups, ctx.greens
+    if _plain_alb_origin(ctx.cfg):
         production = Ref(http)
         production_rules = _rules(b, production, groups, greens, "")
         # ECS moves a blue/green service's traffic on one production rule: the HTTP one CloudFront
         # uses. The HTTPS listener (a given certificate) serves the rolling services only.
-        _rules(b, Ref(https), groups, greens, "Https", has_certificate, services=[name for name in web if name not in greens])
-    elif domain:
+        rolling = [name for name in groups if name not in greens]
+        _rules(b, Ref(https), groups, greens, "Https", ctx.has_certificate, services=rolling)
+    elif ctx.cfg.edge.domain:
         production = Ref(https)
         production_rules = _rules(b, production, groups, greens, "")
     else:
-        production = If(has_certificate, Ref(https), Ref(http))
+        production = If(ctx.has_certificate, Ref(https), Ref(http))
         production_rules = _rules(b, production, groups, greens, "")
+    return production, production_rules
 
-    test = None
-    test_rules: dict = {}
-    if greens:
-        # HTTPS under the load balancer's certificate when there is one (a domain generates one; without
-        # a domain, the CertificateArn parameter), else HTTP; either way only the VPC reaches it.
-        if domain:
-            tls = dict(Protocol="HTTPS", SslPolicy=ALB_TLS_POLICY, Certificates=[elb.Certificate(CertificateArn=certificate_arn)])
-        else:
-            tls = dict(
-                Protocol=If(has_certificate, "HTTPS", "HTTP"),
-                SslPolicy=If(has_certificate, ALB_TLS_POLICY, NoValue),
-                Certificates=If(has_certificate, [elb.Certificate(CertificateArn=certificate_arn)], NoValue),
-            )
-        test = elb.Listener("TestListener", LoadBalancerArn=Ref(alb), Port=TEST_LISTENER_PORT, DefaultActions=[_not_found()], **tls)
-        if not domain:
-            for check in ("CKV_AWS_2", "CKV_AWS_103"):
-                b.skip_check(test, check, TEST_LISTENER_REASON)
-        b.add(test)
-        test_rules = _rules(b, Ref(test), groups, greens, "Test")
-        vpc_cidr = Ref(b.input("VpcCidr", "network.VpcCidr", "CIDR block of the VPC (the only source the blue/green test listener admits)"))
-        b.add(
-            ec2.SecurityGroupIngress(
-                "AlbSecurityGroupTestIngress",
-                GroupId=alb_group,
-                IpProtocol="tcp",
-                FromPort=TEST_LISTENER_PORT,
-                ToPort=TEST_LISTENER_PORT,
-                CidrIp=vpc_cidr,
-                Description="blue/green test listener, from inside the VPC only",
-            )
+
+def _test_listener(ctx: AlbContext) -> tuple[elb.Listener, dict[str, elb.ListenerRule]]:
+    """The blue/green test listener, its rules and its ingress. HTTPS under the load balancer's
+    certificate when there is one (a domain generates one; without a domain, the CertificateArn
+    parameter), else HTTP; either way only the VPC reaches it."""
+    b, has_certificate, certificate = ctx.b, ctx.has_certificate, elb.Certificate(CertificateArn=ctx.certificate_arn)
+    domain = ctx.cfg.edge.domain
+    if domain:
+        tls = dict(Protocol="HTTPS", SslPolicy=ALB_TLS_POLICY, Certificates=[certificate])
+    else:
+        tls = dict(
+            Protocol=If(has_certificate, "HTTPS", "HTTP"),
+            SslPolicy=If(has_certificate, ALB_TLS_POLICY, NoValue),
+            Certificates=If(has_certificate, [certificate], NoValue),
         )
+    test = elb.Listener(
+        "TestListener", LoadBalancerArn=Ref(ctx.alb), Port=TEST_LISTENER_PORT, DefaultActions=[_not_found()], **tls
+    )
+    if not domain:
+        for check in ("CKV_AWS_2", "CKV_AWS_103"):
+            b.skip_check(test, check, TEST_LISTENER_REASON)
+    b.add(test)
+    test_rules = _rules(b, Ref(test), ctx.groups, ctx.greens, "Test")
+    description = "CIDR block of the VPC (the only source the blue/green test listener admits)"
+    vpc_cidr = Ref(b.input("VpcCidr", "network.VpcCidr", description))
+    b.add(
+        ec2.SecurityGroupIngress(
+            "AlbSecurityGroupTestIngress",
+            GroupId=ctx.alb_group,
+            IpProtocol="tcp",
+            FromPort=TEST_LISTENER_PORT,
+            ToPort=TEST_LISTENER_PORT,
+            CidrIp=vpc_cidr,
+            Description="blue/green test listener, from inside the VPC only",
+        )
+    )
+    return test, test_rules
 
+
+def _alb_outputs(ctx: AlbContext, listeners: AlbListeners) -> None:
+    b, alb = ctx.b, ctx.alb
     b.output("LoadBalancerArn", Ref(alb), "The application load balancer")
-    b.output("LoadBalancerFullName", GetAtt(alb, "LoadBalancerFullName"), "app/<name>/<id>: the LoadBalancer dimension of ALB metrics")
+    full_name = "app/<name>/<id>: the LoadBalancer dimension of ALB metrics"
+    b.output("LoadBalancerFullName", GetAtt(alb, "LoadBalancerFullName"), full_name)
     b.output("LoadBalancerDnsName", GetAtt(alb, "DNSName"), "The load balancer's DNS name", root=True)
-    b.output("HttpListenerArn", Ref(http), "The port 80 listener")
-    b.output("ProductionListenerArn", production, "The listener that serves traffic (HTTPS with a certificate, else HTTP)")
-    if test is not None:
-        b.output("TestListenerArn", Ref(test), f"Blue/green test listener (port {TEST_LISTENER_PORT}), routed to the green target groups")
-    for name, group in groups.items():
+    b.output("HttpListenerArn", Ref(listeners.http), "The port 80 listener")
+    production = "The listener that serves traffic (HTTPS with a certificate, else HTTP)"
+    b.output("ProductionListenerArn", listeners.production, production)
+    if listeners.test is not None:
+        description = f"Blue/green test listener (port {TEST_LISTENER_PORT}), routed to the green target groups"
+        b.output("TestListenerArn", Ref(listeners.test), description)
+    for name, group in ctx.groups.items():
         b.output(logical_id("service", name, "TargetGroupArn"), Ref(group), f"Target group of service {name}")
-        b.output(logical_id("service", name, "TargetGroupFullName"), GetAtt(group, "TargetGroupFullName"), f"targetgroup/<name>/<id> of service {name}, for ALBRequestCountPerTarget")
-    for name, group in greens.items():
-        b.output(logical_id("service", name, "GreenTargetGroupArn"), Ref(group), f"Alternate target group of blue/green service {name}")
-        b.output(logical_id("service", name, "GreenTargetGroupFullName"), GetAtt(group, "TargetGroupFullName"), f"targetgroup/<name>/<id> of the alternate target group of service {name} (rollback alarm)")
-        b.output(logical_id("service", name, "ProductionListenerRuleArn"), Ref(production_rules[name]), f"Production listener rule ECS shifts the traffic of service {name} on")
-        b.output(logical_id("service", name, "TestListenerRuleArn"), Ref(test_rules[name]), f"Test listener rule ECS points at the new revision of service {name} first")
-    return {"alb": alb, "production": production}
+        b.output(
+            logical_id("service", name, "TargetGroupFullName"), GetAtt(group, "TargetGroupFullName"),
+            f"targetgroup/<name>/<id> of service {name}, for ALBRequestCountPerTarget",
+        )
+    for name, group in ctx.greens.items():
+        green = f"Alternate target group of blue/green service {name}"
+        b.output(logical_id("service", name, "GreenTargetGroupArn"), Ref(group), green)
+        b.output(
+            logical_id("service", name, "GreenTargetGroupFullName"), GetAtt(group, "TargetGroupFullName"),
+            f"targetgroup/<name>/<id> of the alternate target group of service {name} (rollback alarm)",
+        )
+        b.output(
+            logical_id("service", name, "ProductionListenerRuleArn"), Ref(listeners.production_rules[name]),
+            f"Production listener rule ECS shifts the traffic of service {name} on",
+        )
+        b.output(
+            logical_id("service", name, "TestListenerRuleArn"), Ref(listeners.test_rules[name]),
+            f"Test listener rule ECS points at the new revision of service {name} first",
+        )
 
 
 # ------------------------------------------------------------------ WAF
@@ -859,7 +974,11 @@ def build(cfg: AppConfig) -> Layer | list[Layer]:
     if edge.waf.regional:
         through_vpc_link = edge.api_gateway.enabled and edge.api_gateway.integration == "vpc_link"
         regional = web_acl(b, "REGIONAL", key_arn, proxy_cidr=cfg.network.vpc_cidr if through_vpc_link else None)
-        b.add(wafv2.WebACLAssociation("LoadBalancerWebAclAssociation", ResourceArn=Ref(lb["alb"]), WebACLArn=GetAtt(regional, "Arn")))
+        b.add(
+            wafv2.WebACLAssociation(
+                "LoadBalancerWebAclAssociation", ResourceArn=Ref(lb.alb), WebACLArn=GetAtt(regional, "Arn")
+            )
+        )
         b.output("RegionalWebAclArn", GetAtt(regional, "Arn"), "Regional web ACL on the load balancer")
 
     spa = None
@@ -883,7 +1002,7 @@ def build(cfg: AppConfig) -> Layer | list[Layer]:
                 certificate_arn = Ref(cloudfront_certificate(b))
             else:
                 certificate_arn = Ref(b.input("CloudFrontCertificateArn", "global.CloudFrontCertificateArn", "CloudFront certificate from the us-east-1 global stack", label="CloudFront certificate ARN"))
-        distribution = _distribution(b, lb["alb"], spa, log_bucket[0], web_acl_arn, certificate_arn)
+        distribution = _distribution(b, lb.alb, spa, log_bucket[0], web_acl_arn, certificate_arn)
         if needs_global_stack(cfg):
             layers.append(_global_layer(cfg))
     if spa is not None:
@@ -905,7 +1024,7 @@ def build(cfg: AppConfig) -> Layer | list[Layer]:
         private_subnets = None
         if edge.api_gateway.integration == "vpc_link":
             private_subnets = Ref(b.input("PrivateSubnetIds", "network.PrivateSubnetIds", "Private subnets of the API's VPC link", type="List<AWS::EC2::Subnet::Id>"))
-        _api_gateway(b, vpc_id, private_subnets, alb_group, lb["alb"], lb["production"], key_arn)
+        _api_gateway(b, vpc_id, private_subnets, alb_group, lb.alb, lb.production, key_arn)
     if edge.domain:
-        _records(b, lb["alb"], distribution)
+        _records(b, lb.alb, distribution)
     return [b.build(), *layers] if layers else b.build()
