@@ -929,7 +929,7 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
         --parameter-overrides ServiceApiDesiredCount=1 AlarmEmail=team@example.com --tags PullRequest=123 Team=payments \\
         --role-arn arn:aws:iam::123456789012:role/cfn-strata-deployer
     """
-    from deployer.changeset import NoChanges
+    from deployer.changeset import ChangeSetRef, NoChanges
     from deployer.execute import StillRunning, follow_hint
     from deployer.flow import Deferred, all_outputs, refresh_root, refuse_high_risk, run, run_regional_first
 
@@ -1001,7 +1001,8 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
             sys.exit(130)
         console.print(f"[green]{status}[/green]: {bundle.stack_name}")
         # stdout holds the review alone unless it is the table: a JSON or Markdown document stays one document
-        _print_outputs(all_outputs(aws, bundle), "table", to=out_console if output == "table" else console)
+        executed = {bundle.stack_name: result.outcome.stack_id} | {p.stack.stack_name: p.outcome.stack_id for p in result.regional_changes if isinstance(p.outcome, ChangeSetRef)}
+        _print_outputs(all_outputs(aws, bundle, executed), "table", to=out_console if output == "table" else console)
 
 
 @cli.command()

@@ -295,13 +295,17 @@ def outputs(cfn, stack_name: str) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in sorted(stack.get("Outputs") or [], key=lambda o: o["OutputKey"])}
 
 
-def all_outputs(aws: Aws, bundle: Bundle) -> dict[str, str]:
+def all_outputs(aws: Aws, bundle: Bundle, stack_ids: dict[str, str] | None = None) -> dict[str, str]:
     """The root's outputs, then those of the deployed stacks in other regions (the backup copy
-    vault, the us-east-1 global stack) as `<layer>.<OutputKey>`."""
-    values = outputs(aws.client("cloudformation"), bundle.stack_name)
+    vault, the us-east-1 global stack) as `<layer>.<OutputKey>`. `stack_ids` (stack name -> id):
+    the stacks a deploy just executed, read by id (the local emulator can keep a second stack of
+    the same name in REVIEW_IN_PROGRESS after a declined first change set)."""
+    ids = stack_ids or {}
+    values = outputs(aws.client("cloudformation"), ids.get(bundle.stack_name, bundle.stack_name))
     for extra in regional_stacks(bundle):
-        if describe_stack(aws.in_region(extra.region).client("cloudformation"), extra.stack_name):
-            values |= {f"{extra.layer}.{key}": value for key, value in outputs(aws.in_region(extra.region).client("cloudformation"), extra.stack_name).items()}
+        cfn = aws.in_region(extra.region).client("cloudformation")
+        if describe_stack(cfn, ids.get(extra.stack_name, extra.stack_name)):
+            values |= {f"{extra.layer}.{key}": value for key, value in outputs(cfn, ids.get(extra.stack_name, extra.stack_name)).items()}
     return values
 
 

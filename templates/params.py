@@ -121,7 +121,12 @@ def _blame(sources: list[tuple[Path | str, dict]], loc: list) -> str:
     for path, document in reversed(sources):
         if _sets(document, loc):
             return path if isinstance(path, str) else display_path(path)
-    # A missing key: the overlay is where the user would add it only if it exists; blame base.
+    # A missing key: the first file that holds its section (base, unless only the overlay or a
+    # flag made the section, e.g. a service the overlay adds), where the user would add it.
+    for depth in range(len(loc) - 1, 0, -1):
+        owner = next((path for path, document in sources if _sets(document, loc[:depth])), None)
+        if owner is not None:
+            return owner if isinstance(owner, str) else display_path(owner)
     return display_path(sources[0][0])
 
 

@@ -177,7 +177,9 @@ def test_the_change_set_asks_for_named_iam_from_the_generated_templates(bundle):
             "Description": f"cfn-strata product-catalog/dev: root {'cd' * 6} ({len(bundle.nested_stacks)} layers)",
         })
         stub.add_response("describe_change_set", {"ChangeSetId": CS, "StackName": NAME, "Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE"}, {"ChangeSetName": CS})
-        ref = create_change_set(cfn, bundle, upload, now=T0, waiting=Waiting(delay=0, max_attempts=1))
+        # the web ACL's ARN as the deployed us-east-1 global stack's output would give it
+        with_acl = bundle.with_global_values({"CloudFrontWebAclArn": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/w/1"})
+        ref = create_change_set(cfn, with_acl, upload, now=T0, waiting=Waiting(delay=0, max_attempts=1))
         stub.assert_no_pending_responses()
     assert ref == ChangeSetRef(NAME, ROOT, CS, "cfn-strata-20250101-120000-cdcdcdcd", "CREATE")
 
@@ -422,19 +424,22 @@ def test_deploy_without_yes_executes_nothing_unless_the_user_says_yes(aws_env, c
     import generate
     from tests.test_deployer_e2e import BUCKET, PARAMS
 
+    # the web ACL's ARN by hand, so the root's change set is made before the question (without it,
+    # the question is about the us-east-1 global stack first: tests/test_global_stack.py)
     args = ["deploy", "product-catalog", "--env", "dev", "--endpoint-url", aws_env, "--bucket", BUCKET,
-            "--out", str(tmp_path / "dist"), "--params", str(PARAMS), "--skip-lint", "--skip-drift"]
+            "--out", str(tmp_path / "dist"), "--params", str(PARAMS), "--skip-lint", "--skip-drift",
+            "--parameter-overrides", "CloudFrontWebAclArn=arn:aws:wafv2:us-east-1:123456789012:global/webacl/w/1"]
     result = CliRunner().invoke(generate.cli, args, input=answer, catch_exceptions=False)
     assert result.exit_code == DECLINED_EXIT == 4, result.output
     assert "CreateChangeSet" in calls and "ExecuteChangeSet" not in calls
-    assert "execute cfn-strata-" in result.output and f"on {NAME}?" in result.output
+    assert "execute cfn-strata-" in result.output and f"({NAME})?" in result.output  # one question names every change set
     cfn = boto3.client("cloudformation", region_name=REGION, endpoint_url=aws_env)
     assert cfn.describe_stacks(StackName=NAME)["Stacks"][0]["StackStatus"] == "REVIEW_IN_PROGRESS"
     assert "not executed" in result.output
     # and "y" executes it: the question is the only thing between the review and the execution
     result = CliRunner().invoke(generate.cli, args, input="y\n", catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert calls.count("ExecuteChangeSet") == 1
+    assert calls.count("ExecuteChangeSet") == 2  # the us-east-1 global stack's, then the root's
     assert f"CREATE_COMPLETE: {NAME}" in result.output
 
 

@@ -173,7 +173,7 @@ def test_deploy_passes_the_global_output_to_the_root_keeps_it_on_update_and_dest
     destroyed = _cli(aws_env, tmp_path, "destroy", "--yes", params=params)
     assert destroyed.exit_code == 0, destroyed.output
     text = " ".join(destroyed.output.split())
-    assert f"deletes {STACK} (eu-north-1), then {GLOBAL_STACK} (us-east-1)" in text
+    assert f"then, in other regions: {GLOBAL_STACK} (us-east-1)" in text and text.index("will be deleted") < text.index("then, in other regions")
     assert text.index(f"deleted {STACK}") < text.index(f"deleted {GLOBAL_STACK} (us-east-1)")
     for cfn, name in ((north, STACK), (east, GLOBAL_STACK)):
         with pytest.raises(ClientError, match="does not exist"):
@@ -207,13 +207,13 @@ def test_a_new_global_output_makes_the_root_change_set_again(aws_env, tmp_path, 
     again = CliRunner().invoke(generate.cli, ["deploy", "product-catalog", "--env", "dev", "--endpoint-url", aws_env, "--out", str(tmp_path / "dist"),
                                               "--params", str(params), "--bucket", BUCKET, "--skip-drift", "--skip-lint"], input="y\nn\n",
                                catch_exceptions=False)
-    assert again.exit_code == 0, again.output
+    assert again.exit_code == 4, again.output  # the second question (the root) declined: DECLINED_EXIT
     text = " ".join(again.output.split())
     assert f"UPDATE_COMPLETE: {GLOBAL_STACK} (us-east-1)" in text
     assert len(calls) == 2  # plan read the deployed outputs, then the refresh after the global stack's execution
     assert f"the root's parameters from {GLOBAL_STACK}: CloudFrontWebAclArn={replaced}" in text
     assert f"changed: DistributionConfig/WebACLId: {LOCAL_WEB_ACL_ARN} →" in text
-    assert "not executed; the change set stays for review" in text
+    assert "declined: not executed; the change set stays for review" in text
     # one change set waits on the root: the stale one (old value) was deleted, the new one carries the new value
     [summary] = [c for c in north.list_change_sets(StackName=STACK)["Summaries"] if c.get("ExecutionStatus") != "EXECUTE_COMPLETE"]
     passed = north.describe_change_set(StackName=STACK, ChangeSetName=summary["ChangeSetId"])["Parameters"]
