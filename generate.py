@@ -61,13 +61,21 @@ def check_flags(ctx: click.Context) -> str | None:
     from click.core import ParameterSource
 
     def given(name: str) -> bool:
-        return name in ctx.params and ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.PROMPT)
+        return name in ctx.params and ctx.get_parameter_source(name) in (
+            ParameterSource.COMMANDLINE,
+            ParameterSource.PROMPT,
+        )
 
     for a, b, why in CONFLICTS:
         if given(a) and given(b) and ctx.params[a] not in (None, False) and ctx.params[b] not in (None, False):
             return f"{_flag(ctx, a)} and {_flag(ctx, b)} cannot be used together: {why}"
     for name, (other, value), why, commands in NEEDS:
-        if (commands is None or ctx.command.name in commands) and given(name) and other in ctx.params and ctx.params[other] != value:
+        if (
+            (commands is None or ctx.command.name in commands)
+            and given(name)
+            and other in ctx.params
+            and ctx.params[other] != value
+        ):
             needed = f"{_flag(ctx, other)} {value}" if value is not True else _flag(ctx, other)
             return f"{_flag(ctx, name)} needs {needed}: {why}"
     return None
@@ -94,7 +102,9 @@ def catch_errors(command):
         except (Interrupted, Declined) as err:  # Ctrl-C: 130; a question answered no or not at all: DECLINED_EXIT
             console.print(str(err), markup=False, soft_wrap=True)
             sys.exit(err.exit_code)
-        except KeyboardInterrupt:  # Ctrl-C anywhere else (upload, drift detection, lint): 130, not click's "Aborted!" and 1
+        except (
+            KeyboardInterrupt
+        ):  # Ctrl-C anywhere else (upload, drift detection, lint): 130, not click's "Aborted!" and 1
             console.print(_interrupted(ctx.command.name if ctx is not None else ""), markup=False, soft_wrap=True)
             sys.exit(Interrupted.exit_code)
         except Exception as err:
@@ -131,7 +141,9 @@ def _targets(profile: str | None, env: str | None, all_profiles: bool, params: s
     root = params_root(params)
     profiles = available_profiles(root)
     if _suffix() and (all_profiles or profile is None or env is None):
-        raise click.UsageError("--suffix names one deployment: give PROFILE --env ENV with it (not --all, not every environment)")
+        raise click.UsageError(
+            "--suffix names one deployment: give PROFILE --env ENV with it (not --all, not every environment)"
+        )
     if all_profiles:
         return [(app, e) for app, envs in profiles.items() for e in envs if env is None or e == env]
     if profile is None:
@@ -140,7 +152,9 @@ def _targets(profile: str | None, env: str | None, all_profiles: bool, params: s
         return [(profile, env)]
     if profile not in profiles:
         known = ", ".join(profiles) or "none"
-        raise ConfigError(str(root / profile), "", f"no profile {profile!r} here (base.yaml missing); profiles: {known}")
+        raise ConfigError(
+            str(root / profile), "", f"no profile {profile!r} here (base.yaml missing); profiles: {known}"
+        )
     return [(profile, e) for e in profiles[profile]]
 
 
@@ -161,7 +175,11 @@ def generate_all(targets, params: str | None, out: Path, fmt: str):
 
 
 # What rewrites each file regeneration keeps (templates.render.KEPT_ON_REGENERATION).
-REWRITTEN_BY = {"docs": "`cfn-strata docs` or `upload`", "review.html": "`cfn-strata plan -o html`", "template-configuration.json": "`cfn-strata upload`"}
+REWRITTEN_BY = {
+    "docs": "`cfn-strata docs` or `upload`",
+    "review.html": "`cfn-strata plan -o html`",
+    "template-configuration.json": "`cfn-strata upload`",
+}
 
 
 def _note_kept(folder: Path) -> None:
@@ -170,8 +188,11 @@ def _note_kept(folder: Path) -> None:
     kept = [name for name in REWRITTEN_BY if (folder / name).exists()]
     if kept:
         how = "; ".join(f"{name}{'/' if (folder / name).is_dir() else ''}: {REWRITTEN_BY[name]}" for name in kept)
-        console.print(f"note: regenerated {folder}/ and kept what other commands wrote there, which describes the previous templates until rewritten ({how})",
-                      markup=False, soft_wrap=True)
+        console.print(
+            f"note: regenerated {folder}/ and kept what other commands wrote there, which describes the previous templates until rewritten ({how})",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def up_to_date(targets, params: str | None, out: Path) -> list[tuple[Path, dict]]:
@@ -180,7 +201,9 @@ def up_to_date(targets, params: str | None, out: Path) -> list[tuple[Path, dict]
     root = params_root(params)
     suffix = _suffix()  # --suffix: OUT/<app>/<env>.<suffix>/ (templates/profiles.py deployment_folder)
     folders = {(app, env): out / app / deployment_folder(env, suffix) for app, env in targets}
-    found = {target: fresh_manifest(folders[target], inputs_digest(root, *target, "json", suffix)) for target in targets}
+    found = {
+        target: fresh_manifest(folders[target], inputs_digest(root, *target, "json", suffix)) for target in targets
+    }
     stale = [target for target, manifest in found.items() if manifest is None]
     if stale:
         for rendered, _ in generate_all(stale, params, out, "json"):
@@ -196,16 +219,35 @@ def _summary(results, out: Path) -> Table:
         for entry in rendered.manifest["templates"]:
             table.add_row(
                 f"{rendered.cfg.application}/{folder.name}/{entry['file']}",
-                str(entry["resources"]), str(entry["parameters"]), str(entry["outputs"]), f"{entry['bytes']:,}", entry["sha256"][:12],
+                str(entry["resources"]),
+                str(entry["parameters"]),
+                str(entry["outputs"]),
+                f"{entry['bytes']:,}",
+                entry["sha256"][:12],
             )
     return table
 
 
 profile_argument = click.argument("profile", required=False)
-env_option = click.option("--env", "-e", help="Environment (the overlay file's name, e.g. dev, prod). Default: every environment of the profile.")
+env_option = click.option(
+    "--env",
+    "-e",
+    help="Environment (the overlay file's name, e.g. dev, prod). Default: every environment of the profile.",
+)
 all_option = click.option("--all", "all_profiles", is_flag=True, help="Every profile under the params folder.")
-params_option = click.option("--params", type=click.Path(file_okay=False), envvar="CFN_STRATA_PARAMS", help="Params folder. Default: ./params when present, else the one shipped with cfn-strata.")
-out_option = click.option("--out", default="dist", show_default=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder; templates go to OUT/<app>/<env>/.")
+params_option = click.option(
+    "--params",
+    type=click.Path(file_okay=False),
+    envvar="CFN_STRATA_PARAMS",
+    help="Params folder. Default: ./params when present, else the one shipped with cfn-strata.",
+)
+out_option = click.option(
+    "--out",
+    default="dist",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder; templates go to OUT/<app>/<env>/.",
+)
 
 
 # ------------------------------------------------------------------ team options (issue 14)
@@ -219,7 +261,11 @@ OVERRIDES_META = "cfn_strata.overrides"
 
 def _remember_suffix(ctx: click.Context, param: click.Parameter, value):
     if value == "":  # would read as "no suffix" downstream; the params model refuses it too
-        raise click.BadParameter("is empty; give the deployment's suffix (like environment.suffix: a-z, 0-9 and -, 2-24 characters)", ctx=ctx, param=param)
+        raise click.BadParameter(
+            "is empty; give the deployment's suffix (like environment.suffix: a-z, 0-9 and -, 2-24 characters)",
+            ctx=ctx,
+            param=param,
+        )
     if value is not None:
         ctx.meta[SUFFIX_META] = value
     return value
@@ -232,9 +278,12 @@ def _suffix() -> str | None:
 
 
 suffix_option = click.option(
-    "--suffix", metavar="NAME", expose_value=False, callback=_remember_suffix,
+    "--suffix",
+    metavar="NAME",
+    expose_value=False,
+    callback=_remember_suffix,
     help="Deploy as environment.suffix NAME instead of the params file's (a per-PR environment from the dev overlay: "
-         "stack <app>-NAME, names and the EnvironmentSuffix tag). Same rules as the params value. Output in OUT/<app>/<env>.NAME/.",
+    "stack <app>-NAME, names and the EnvironmentSuffix tag). Same rules as the params value. Output in OUT/<app>/<env>.NAME/.",
 )
 
 
@@ -281,18 +330,31 @@ def _role(ctx: click.Context, param: click.Parameter, value):
 
 
 parameter_overrides_option = click.option(
-    "--parameter-overrides", cls=PairsOption, multiple=True, expose_value=False, metavar="KEY=VALUE...", callback=_pairs("--parameter-overrides", "parameters"),
+    "--parameter-overrides",
+    cls=PairsOption,
+    multiple=True,
+    expose_value=False,
+    metavar="KEY=VALUE...",
+    callback=_pairs("--parameter-overrides", "parameters"),
     help="Root template parameters for this deploy, over the params file's values, as in `aws cloudformation deploy` "
-         "(e.g. --parameter-overrides ServiceApiDesiredCount=4 AlarmEmail=ops@example.com). Unknown names and values the "
-         "parameter refuses exit 2.",
+    "(e.g. --parameter-overrides ServiceApiDesiredCount=4 AlarmEmail=ops@example.com). Unknown names and values the "
+    "parameter refuses exit 2.",
 )
 tags_option = click.option(
-    "--tags", cls=PairsOption, multiple=True, expose_value=False, metavar="KEY=VALUE...", callback=_pairs("--tags", "tags"),
+    "--tags",
+    cls=PairsOption,
+    multiple=True,
+    expose_value=False,
+    metavar="KEY=VALUE...",
+    callback=_pairs("--tags", "tags"),
     help="Stack tags added to the profile's (CloudFormation propagates them to the resources), as in `aws cloudformation deploy` "
-         "(e.g. --tags PullRequest=123 Team=payments). A key the profile already sets with another value exits 2.",
+    "(e.g. --tags PullRequest=123 Team=payments). A key the profile already sets with another value exits 2.",
 )
 role_arn_option = click.option(
-    "--role-arn", metavar="ARN", expose_value=False, callback=_role,
+    "--role-arn",
+    metavar="ARN",
+    expose_value=False,
+    callback=_role,
     help="The CloudFormation service role: CloudFormation assumes it to create and execute the change set (RoleARN) and keeps it for later operations on the stack.",
 )
 
@@ -308,7 +370,9 @@ def _with_overrides(bundle):
 
     parameters = check_parameters(bundle, given.get("parameters") or {})
     tags = check_tags(bundle, given.get("tags") or {})
-    role_arn = check_role_arn(given["role_arn"], ctx.params.get("region") or bundle.region) if given.get("role_arn") else None
+    role_arn = (
+        check_role_arn(given["role_arn"], ctx.params.get("region") or bundle.region) if given.get("role_arn") else None
+    )
     return bundle.with_overrides(parameters, tags, role_arn)
 
 
@@ -354,7 +418,9 @@ def profiles(params):
 @all_option
 @params_option
 @out_option
-@click.option("--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", show_default=True, help="Template format.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", show_default=True, help="Template format."
+)
 @suffix_option
 @catch_errors
 def generate(profile, env, all_profiles, params, out, fmt):
@@ -379,7 +445,13 @@ def generate(profile, env, all_profiles, params, out, fmt):
 @all_option
 @params_option
 @out_option
-@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Worker processes for cache misses. Default: one per core.")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Worker processes for cache misses. Default: one per core.",
+)
 @click.option("--no-cache", is_flag=True, help="Lint every template even when an identical one was linted before.")
 @suffix_option
 @catch_errors
@@ -407,14 +479,27 @@ def lint(profile, env, all_profiles, params, out, jobs, no_cache):
     blocking = [f for f in findings if f.level in ("error", "warning")]
     if blocking:
         raise OperationFailed(f"{len(blocking)} cfn-lint error(s)/warning(s) in {count} templates")
-    console.print(f"[green]ok[/green]: {count} templates in {len(results)} environment(s), zero cfn-lint errors and warnings, within CloudFormation's limits", soft_wrap=True)
+    console.print(
+        f"[green]ok[/green]: {count} templates in {len(results)} environment(s), zero cfn-lint errors and warnings, within CloudFormation's limits",
+        soft_wrap=True,
+    )
 
 
 @cli.command()
 @click.argument("app")
 @click.option("--region", required=True, help="AWS region the stacks deploy to (e.g. eu-north-1).")
-@click.option("--from", "source", metavar="PROFILE", help="Start from a copy of this profile (its base, dev and prod files) instead of the small starter.")
-@click.option("--params", type=click.Path(file_okay=False), envvar="CFN_STRATA_PARAMS", help="Params folder to write into. Default: ./params (created when missing).")
+@click.option(
+    "--from",
+    "source",
+    metavar="PROFILE",
+    help="Start from a copy of this profile (its base, dev and prod files) instead of the small starter.",
+)
+@click.option(
+    "--params",
+    type=click.Path(file_okay=False),
+    envvar="CFN_STRATA_PARAMS",
+    help="Params folder to write into. Default: ./params (created when missing).",
+)
 @catch_errors
 def init(app, region, source, params):
     """Write a starting profile, params/APP/ (base.yaml, dev.yaml, prod.yaml), that generates and
@@ -440,7 +525,11 @@ def init(app, region, source, params):
             known = sorted({name for root in roots for name in available_profiles(root)})
             raise ConfigError("--from", "", f"no profile {source!r}; profiles: {', '.join(known) or 'none'}")
     target = write_starter(folder, app, region, from_folder)
-    console.print(f"[green]wrote[/green] {target}/base.yaml, dev.yaml, prod.yaml; next: cfn-strata lint {app}" + (f" --params {params}" if params else ""), soft_wrap=True)
+    console.print(
+        f"[green]wrote[/green] {target}/base.yaml, dev.yaml, prod.yaml; next: cfn-strata lint {app}"
+        + (f" --params {params}" if params else ""),
+        soft_wrap=True,
+    )
 
 
 @cli.command("rules")
@@ -462,8 +551,14 @@ def rules():
 
 
 @cli.command("params-reference")
-@click.option("--readme", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="Replace the section between the params-reference markers of this file instead of printing.")
-@click.option("--markdown", is_flag=True, help="Print the Markdown table the README holds instead of the plain-text list.")
+@click.option(
+    "--readme",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Replace the section between the params-reference markers of this file instead of printing.",
+)
+@click.option(
+    "--markdown", is_flag=True, help="Print the Markdown table the README holds instead of the plain-text list."
+)
 def params_reference(readme, markdown):
     """Print the params reference, generated from the params model: every key with its type in
     the words a params file uses (`list of CIDR`, `int or null`), its default and what it does.
@@ -480,7 +575,13 @@ def params_reference(readme, markdown):
         readme.write_text(replace_section(readme.read_text(), params_reference_markdown()))
         console.print(f"updated the params reference in {readme}")
     else:
-        out_console.print(params_reference_markdown() if markdown else params_reference_text(), markup=False, soft_wrap=True, highlight=False, end="")
+        out_console.print(
+            params_reference_markdown() if markdown else params_reference_text(),
+            markup=False,
+            soft_wrap=True,
+            highlight=False,
+            end="",
+        )
 
 
 # ------------------------------------------------------------------ deployer commands
@@ -491,23 +592,41 @@ FAIL_ON_LEVELS = ["low", "medium", "high", "data-loss", "will-fail"]  # deployer
 
 def aws_options(command):
     """--region/--profile/--endpoint-url as in the AWS CLI, and --local (moto in-process)."""
-    for option in reversed([
-        click.option("--region", help="AWS region. Default: the profile's region from the params file."),
-        click.option("--profile", "aws_profile", envvar="AWS_PROFILE", help="AWS named profile (as in the AWS CLI)."),
-        click.option("--endpoint-url", help="Send every AWS call to this URL (an emulator, a VPC endpoint)."),
-        click.option("--local", is_flag=True, help="Run against moto's server started in-process on loopback: no AWS account needed. "
-                                             "Its account is kept in .cfn-strata/local/ under the current directory (`cfn-strata local reset` empties it)."),
-    ]):
+    for option in reversed(
+        [
+            click.option("--region", help="AWS region. Default: the profile's region from the params file."),
+            click.option(
+                "--profile", "aws_profile", envvar="AWS_PROFILE", help="AWS named profile (as in the AWS CLI)."
+            ),
+            click.option("--endpoint-url", help="Send every AWS call to this URL (an emulator, a VPC endpoint)."),
+            click.option(
+                "--local",
+                is_flag=True,
+                help="Run against moto's server started in-process on loopback: no AWS account needed. "
+                "Its account is kept in .cfn-strata/local/ under the current directory (`cfn-strata local reset` empties it).",
+            ),
+        ]
+    ):
         command = option(command)
     return command
 
 
 def store_options(command):
-    for option in reversed([
-        click.option("--bucket", envvar="CFN_STRATA_BUCKET", help="Template bucket. Default with --local: cfn-strata-local-templates."),
-        click.option("--prefix", default="", help="Key prefix inside the bucket."),
-        click.option("--create-bucket", is_flag=True, help="Create the bucket first (versioned, encrypted, private, TLS only)."),
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "--bucket",
+                envvar="CFN_STRATA_BUCKET",
+                help="Template bucket. Default with --local: cfn-strata-local-templates.",
+            ),
+            click.option("--prefix", default="", help="Key prefix inside the bucket."),
+            click.option(
+                "--create-bucket",
+                is_flag=True,
+                help="Create the bucket first (versioned, encrypted, private, TLS only).",
+            ),
+        ]
+    ):
         command = option(command)
     return command
 
@@ -527,7 +646,13 @@ def _run_lint(folders: list[Path], *, cache, jobs: int | None = None):
 
     from templates.lint import run_lint
 
-    with Progress(TextColumn("cfn-lint {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+    with Progress(
+        TextColumn("cfn-lint {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
         job = None
 
         def progress(done, total, task):
@@ -554,7 +679,9 @@ def _lint_bundle(bundle) -> None:
 def _session(bundle, region, aws_profile, endpoint_url, local):
     from deployer.session import open_aws
 
-    return open_aws(region or bundle.region, profile=aws_profile, endpoint_url=endpoint_url, local=local, on_retry=_retrying)
+    return open_aws(
+        region or bundle.region, profile=aws_profile, endpoint_url=endpoint_url, local=local, on_retry=_retrying
+    )
 
 
 def _retrying(message: str) -> None:
@@ -573,7 +700,9 @@ def _bucket(bucket: str | None, local: bool) -> tuple[str, bool]:
 
 
 def _print_upload(result) -> None:
-    console.print(f"uploaded {result.uploaded_count} of {len(result.templates)} template(s); template configuration: {result.configuration_file}")
+    console.print(
+        f"uploaded {result.uploaded_count} of {len(result.templates)} template(s); template configuration: {result.configuration_file}"
+    )
     out_console.print(result.root.url, soft_wrap=True)
 
 
@@ -612,13 +741,22 @@ def _write_review_page(aws, bundle, review, html: dict, bucket: str | None, pref
 
     s3 = aws.client("s3")
     store = TemplateStore(bucket, prefix, bucket_region(s3, bucket), global_urls=aws.local)
-    key = put_document(s3, store, bundle, f"reviews/{html['review_name'] or review.change_set_name}.html", body, "text/html; charset=utf-8")
+    key = put_document(
+        s3,
+        store,
+        bundle,
+        f"reviews/{html['review_name'] or review.change_set_name}.html",
+        body,
+        "text/html; charset=utf-8",
+    )
     console.print(f"uploaded s3://{bucket}/{key}; presigned URL ({html['review_expires']} s):")
-    out_console.print(presigned_url(s3, bucket, key, html["review_expires"]), markup=False, soft_wrap=True, highlight=False)
+    out_console.print(
+        presigned_url(s3, bucket, key, html["review_expires"]), markup=False, soft_wrap=True, highlight=False
+    )
 
 
 def _no_changes(bundle, output: str) -> None:
-    """"no changes" on stderr; with -o json also the empty review on stdout, so stdout is always one
+    """ "no changes" on stderr; with -o json also the empty review on stdout, so stdout is always one
     JSON document (changes: [], highest_risk: null, change_set_name: null)."""
     console.print(f"[green]no changes[/green]: {bundle.stack_name} is up to date")
     if output == "json":
@@ -629,7 +767,15 @@ def _no_changes(bundle, output: str) -> None:
 
 
 def _print_review(review, output: str) -> None:
-    from deployer.review import DRIFT_AWARE_NOTE, REVERT_DRIFT, drift_table, hooks_table, table_for_width, to_json, to_markdown
+    from deployer.review import (
+        DRIFT_AWARE_NOTE,
+        REVERT_DRIFT,
+        drift_table,
+        hooks_table,
+        table_for_width,
+        to_json,
+        to_markdown,
+    )
 
     if output == "html":
         return  # written by _write_review_page
@@ -651,7 +797,9 @@ def _print_review(review, output: str) -> None:
 
 def _refuse_local_revert_drift(revert_drift: bool, local: bool) -> None:
     if revert_drift and local:
-        raise click.UsageError("--revert-drift cannot be used with --local: the local emulator has no drift-aware change sets (it does not model drift)")
+        raise click.UsageError(
+            "--revert-drift cannot be used with --local: the local emulator has no drift-aware change sets (it does not model drift)"
+        )
 
 
 def _plan(aws, bundle, bucket, prefix, create_bucket, lint, drift=True, allowed=(), revert_drift=False):
@@ -661,8 +809,17 @@ def _plan(aws, bundle, bucket, prefix, create_bucket, lint, drift=True, allowed=
         _lint_bundle(bundle)
     name, create = _bucket(bucket, aws.local)
     with console.status("uploading and creating the change set") as status:
-        result = plan_change_set(aws, bundle, name, prefix, create_bucket=create or create_bucket, progress=status.update, drift=drift, allowed=tuple(allowed),
-                                 revert_drift=revert_drift)
+        result = plan_change_set(
+            aws,
+            bundle,
+            name,
+            prefix,
+            create_bucket=create or create_bucket,
+            progress=status.update,
+            drift=drift,
+            allowed=tuple(allowed),
+            revert_drift=revert_drift,
+        )
     console.print(f"uploaded {result.upload.uploaded_count} of {len(result.upload.templates)} template(s)")
     return result
 
@@ -697,29 +854,66 @@ def _print_regional(result, output: str) -> None:
             console.print(f"change set {plan.outcome.name} on {where}:", soft_wrap=True)
             out_console.print(table_for_width(plan.review, out_console.width))
         else:
-            summary = "; ".join(f"{c.action} {c.logical_id} ({c.resource_type}, {c.risk.name})" for c in plan.review.changes)
+            summary = "; ".join(
+                f"{c.action} {c.logical_id} ({c.resource_type}, {c.risk.name})" for c in plan.review.changes
+            )
             console.print(f"change set {plan.outcome.name} on {where}: {summary}", soft_wrap=True)
 
 
 html_options = [
-    click.option("--html-file", type=click.Path(dir_okay=False, path_type=Path), help="Where -o html writes the page. Default: OUT/<app>/<env>/review.html."),
-    click.option("--upload-review", is_flag=True, help="With -o html: also upload the page next to the templates (<prefix>/<app>/<env>/reviews/<name>.html) and print a presigned URL to it."),
-    click.option("--review-name", help="File name (without .html) of the uploaded page. Default: the change set's name."),
-    click.option("--review-expires", type=click.IntRange(60, 604800), default=86400, show_default=True, help="Seconds the presigned URL works (it also ends when the signing credentials do)."),
+    click.option(
+        "--html-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Where -o html writes the page. Default: OUT/<app>/<env>/review.html.",
+    ),
+    click.option(
+        "--upload-review",
+        is_flag=True,
+        help="With -o html: also upload the page next to the templates (<prefix>/<app>/<env>/reviews/<name>.html) and print a presigned URL to it.",
+    ),
+    click.option(
+        "--review-name", help="File name (without .html) of the uploaded page. Default: the change set's name."
+    ),
+    click.option(
+        "--review-expires",
+        type=click.IntRange(60, 604800),
+        default=86400,
+        show_default=True,
+        help="Seconds the presigned URL works (it also ends when the signing credentials do).",
+    ),
 ]
 OUTPUTS = click.Choice(["table", "markdown", "json", "html"])
 
 review_options = [
-    click.option("--output", "-o", type=OUTPUTS, default="table", show_default=True, help="Review format; html writes a self-contained page (see --html-file)."),
+    click.option(
+        "--output",
+        "-o",
+        type=OUTPUTS,
+        default="table",
+        show_default=True,
+        help="Review format; html writes a self-contained page (see --html-file).",
+    ),
     click.option("--skip-lint", is_flag=True, help="Do not run cfn-lint before uploading."),
-    click.option("--skip-drift", is_flag=True, help="Do not run drift detection on the nested stacks that hold stateful resources."),
-    click.option("--revert-drift", is_flag=True, help="A drift-aware change set (DeploymentMode REVERT_DRIFT): the review shows each drifted property's "
-                                                    "actual, previously deployed and new value, and executing it reverts the drift. Deployed stacks only; not with --local."),
+    click.option(
+        "--skip-drift",
+        is_flag=True,
+        help="Do not run drift detection on the nested stacks that hold stateful resources.",
+    ),
+    click.option(
+        "--revert-drift",
+        is_flag=True,
+        help="A drift-aware change set (DeploymentMode REVERT_DRIFT): the review shows each drifted property's "
+        "actual, previously deployed and new value, and executing it reverts the drift. Deployed stacks only; not with --local.",
+    ),
 ]
 
 
 # The PROFILE --env ENV pair of every command that works on one deployed environment.
-deployed_target = [click.argument("profile"), click.option("--env", "-e", required=True, help="Environment."), suffix_option]
+deployed_target = [
+    click.argument("profile"),
+    click.option("--env", "-e", required=True, help="Environment."),
+    suffix_option,
+]
 
 
 def _with(options):
@@ -739,7 +933,11 @@ PLACEHOLDER_BUCKET = "REPLACE-WITH-YOUR-TEMPLATE-BUCKET"
 @env_option
 @params_option
 @out_option
-@click.option("--bucket", envvar="CFN_STRATA_BUCKET", help=f"Template bucket the links point into. Default: the placeholder {PLACEHOLDER_BUCKET}.")
+@click.option(
+    "--bucket",
+    envvar="CFN_STRATA_BUCKET",
+    help=f"Template bucket the links point into. Default: the placeholder {PLACEHOLDER_BUCKET}.",
+)
 @click.option("--prefix", default="", help="Key prefix inside the bucket (as given to upload).")
 @suffix_option
 @catch_errors
@@ -783,7 +981,9 @@ def bootstrap(bucket, region, aws_profile, endpoint_url, local):
 
     if not region and not local:
         raise click.UsageError("give --region for the bucket")
-    with open_aws(region or "us-east-1", profile=aws_profile, endpoint_url=endpoint_url, local=local, on_retry=_retrying) as aws:
+    with open_aws(
+        region or "us-east-1", profile=aws_profile, endpoint_url=endpoint_url, local=local, on_retry=_retrying
+    ) as aws:
         create_bucket(aws.client("s3"), bucket, aws.region, tls_only=not local)
     console.print(f"[green]ok[/green]: bucket {bucket} ready in {region or 'us-east-1'}")
 
@@ -794,12 +994,17 @@ def bootstrap(bucket, region, aws_profile, endpoint_url, local):
 @out_option
 @store_options
 @aws_options
-@click.option("--image-tags", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="JSON {ImageTag parameter: tag} from the pipeline's image build: written into template-configuration.json (tags the params file pins are kept).")
+@click.option(
+    "--image-tags",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON {ImageTag parameter: tag} from the pipeline's image build: written into template-configuration.json (tags the params file pins are kept).",
+)
 @parameter_overrides_option
 @tags_option
 @catch_errors
-def upload(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, image_tags):
+def upload(
+    profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, image_tags
+):
     """Generate (or reuse dist/), upload every template under a content-addressed key, print the
     root template URL and write the CodePipeline template configuration. Also writes the launch
     kit (OUT/<app>/<env>/docs/, see `docs`) with the real URLs and uploads its LAUNCH.md next to
@@ -811,15 +1016,16 @@ def upload(profile, env, params, out, bucket, prefix, create_bucket, region, aws
       cfn-strata upload product-catalog --env prod --bucket my-templates --parameter-overrides ServiceApiDesiredCount=4 --tags CostCentre=cc-42
     """
     from deployer.flow import upload as upload_templates
-    from deployer.upload import put_document
-
     from deployer.flow import with_global_values
+    from deployer.upload import put_document
 
     bundle = _bundle(profile, env, params, out)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         name, create = _bucket(bucket, local)
         if not set(bundle.global_inputs) <= bundle.parameter_overrides.keys():
-            bundle = with_global_values(aws, bundle)  # the us-east-1 global stack's outputs into the template configuration
+            bundle = with_global_values(
+                aws, bundle
+            )  # the us-east-1 global stack's outputs into the template configuration
         result = upload_templates(aws, bundle, name, prefix, create=create or create_bucket)
         if image_tags:
             import json
@@ -834,8 +1040,19 @@ def upload(profile, env, params, out, bucket, prefix, create_bucket, region, aws
             for note in apply_image_tags(result.configuration_file, bundle, tags, source=str(image_tags)):
                 console.print(f"note: {note}", markup=False, soft_wrap=True)
         _print_upload(result)
-        folder = _write_docs(bundle, {t.file: t.url for t in result.templates}, f"Template URLs: uploaded to s3://{name}/{result.store.folder(bundle)} by `cfn-strata upload`.")
-        key = put_document(aws.client("s3"), result.store, bundle, "LAUNCH.md", (folder / "LAUNCH.md").read_bytes(), "text/markdown; charset=utf-8")
+        folder = _write_docs(
+            bundle,
+            {t.file: t.url for t in result.templates},
+            f"Template URLs: uploaded to s3://{name}/{result.store.folder(bundle)} by `cfn-strata upload`.",
+        )
+        key = put_document(
+            aws.client("s3"),
+            result.store,
+            bundle,
+            "LAUNCH.md",
+            (folder / "LAUNCH.md").read_bytes(),
+            "text/markdown; charset=utf-8",
+        )
     console.print(f"launch kit: {folder}/LAUNCH.md and s3://{name}/{key}")
 
 
@@ -847,12 +1064,34 @@ def upload(profile, env, params, out, bucket, prefix, create_bucket, region, aws
 @aws_options
 @_with(review_options)
 @_with(html_options)
-@click.option("--fail-on", type=click.Choice(FAIL_ON_LEVELS, case_sensitive=False), help=f"Exit {FAIL_ON_EXIT} when changes at this risk or above exist (for CI).")
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON_LEVELS, case_sensitive=False),
+    help=f"Exit {FAIL_ON_EXIT} when changes at this risk or above exist (for CI).",
+)
 @parameter_overrides_option
 @tags_option
 @role_arn_option
 @catch_errors
-def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, output, skip_lint, skip_drift, revert_drift, fail_on, **html):
+def plan(
+    profile,
+    env,
+    params,
+    out,
+    bucket,
+    prefix,
+    create_bucket,
+    region,
+    aws_profile,
+    endpoint_url,
+    local,
+    output,
+    skip_lint,
+    skip_drift,
+    revert_drift,
+    fail_on,
+    **html,
+):
     """Upload, create a change set on the root stack (nested stacks included) and print the
     review. Never executes.
 
@@ -876,7 +1115,9 @@ def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_p
         # --fail-on also looks at the change sets of the stacks in other regions (the global stack's web ACL)
         extra_risky = fail_on and any(p.review.at_least(Risk.parse(fail_on)) for p in result.regional_changes)
         if _deferred(result):
-            console.print(f"note: no change set on {bundle.stack_name} yet: {result.outcome.reason}", markup=False, soft_wrap=True)
+            console.print(
+                f"note: no change set on {bundle.stack_name} yet: {result.outcome.reason}", markup=False, soft_wrap=True
+            )
             if output == "json":
                 from deployer.review import Review, to_json
 
@@ -906,14 +1147,38 @@ def plan(profile, env, params, out, bucket, prefix, create_bucket, region, aws_p
 @_with(review_options)
 @_with(html_options)
 @click.option("--yes", "-y", is_flag=True, help="Execute without asking.")
-@click.option("--allow-replacement", "allow_replacement", multiple=True, metavar="LOGICAL_ID",
-              help="Execute although this stateful resource (LogicalId or layer/LogicalId) is replaced or removed; repeat for each. "
-                   "Its nested stack's policy is loosened for exactly these during the execution and restored afterwards.")
+@click.option(
+    "--allow-replacement",
+    "allow_replacement",
+    multiple=True,
+    metavar="LOGICAL_ID",
+    help="Execute although this stateful resource (LogicalId or layer/LogicalId) is replaced or removed; repeat for each. "
+    "Its nested stack's policy is loosened for exactly these during the execution and restored afterwards.",
+)
 @parameter_overrides_option
 @tags_option
 @role_arn_option
 @catch_errors
-def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws_profile, endpoint_url, local, output, skip_lint, skip_drift, revert_drift, yes, allow_replacement, **html):
+def deploy(
+    profile,
+    env,
+    params,
+    out,
+    bucket,
+    prefix,
+    create_bucket,
+    region,
+    aws_profile,
+    endpoint_url,
+    local,
+    output,
+    skip_lint,
+    skip_drift,
+    revert_drift,
+    yes,
+    allow_replacement,
+    **html,
+):
     """Plan, show the review, confirm, execute, stream the events of every stack, print outputs.
     Refuses a change set with changes that WILL FAIL (CloudFormation cannot execute them) and one
     that replaces or removes stateful resources --allow-replacement does not name.
@@ -938,7 +1203,9 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
     if not skip_lint:  # before the session: the cold lint forks workers, better before the emulator's threads start
         _lint_bundle(bundle)
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
-        result = _plan(aws, bundle, bucket, prefix, create_bucket, False, not skip_drift, allow_replacement, revert_drift)
+        result = _plan(
+            aws, bundle, bucket, prefix, create_bucket, False, not skip_drift, allow_replacement, revert_drift
+        )
         _print_regional(result, output)
         deferred = _deferred(result)
         root_changes = not isinstance(result.outcome, (NoChanges, Deferred))
@@ -947,7 +1214,9 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
             return
         # --allow-replacement names resources of the root's layers or of a stack in another region:
         # each change set is checked against the names that are its own
-        regional_specs = {spec for plan in result.regional_changes for spec in _specs_of(plan.review, allow_replacement)}
+        regional_specs = {
+            spec for plan in result.regional_changes for spec in _specs_of(plan.review, allow_replacement)
+        }
         for plan in result.regional_changes:
             refuse_high_risk(plan.review, _specs_of(plan.review, allow_replacement))
         allow_replacement = tuple(spec for spec in allow_replacement if spec not in regional_specs)
@@ -958,28 +1227,50 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
                 _write_review_page(aws, bundle, result.review, html, result.upload.store.bucket, prefix)
             _print_review(result.review, output)
             allow = refuse_high_risk(result.review, allow_replacement)
-        names = [f"{p.outcome.name} ({p.stack.stack_name})" for p in result.regional_changes] + ([f"{result.outcome.name} ({bundle.stack_name})"] if root_changes else [])
+        names = [f"{p.outcome.name} ({p.stack.stack_name})" for p in result.regional_changes] + (
+            [f"{result.outcome.name} ({bundle.stack_name})"] if root_changes else []
+        )
         if not yes:
             from deployer.prompts import confirm
 
             confirm(f"execute {', '.join(names)}?", left_undone="not executed; the change sets stay for review")
         try:
             with console.status("executing the stacks in other regions first"):
-                for plan, status in run_regional_first(aws, bundle, result, on_event=lambda e: console.print(e.line(), markup=False, soft_wrap=True),
-                                                       note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True)):
+                for plan, status in run_regional_first(
+                    aws,
+                    bundle,
+                    result,
+                    on_event=lambda e: console.print(e.line(), markup=False, soft_wrap=True),
+                    note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True),
+                ):
                     console.print(f"[green]{status}[/green]: {plan.stack.stack_name} ({plan.stack.region})")
         except StillRunning as stopped:  # Ctrl-C while following a stack in another region: the root is untouched
-            where = next((p.stack.region for p in result.regional_changes if p.stack.stack_name == str(stopped)), aws.region)
+            where = next(
+                (p.stack.region for p in result.regional_changes if p.stack.stack_name == str(stopped)), aws.region
+            )
             console.print(follow_hint(str(stopped), where), soft_wrap=True)
             sys.exit(130)
         if bundle.global_inputs and not set(bundle.global_inputs) <= bundle.parameter_overrides.keys():
             # the global stack's outputs fill the root's parameters: a first create, or an update
             # that changed them, makes the root's change set again with the new values
             with console.status("creating the root's change set with the us-east-1 global stack's outputs"):
-                fresh = refresh_root(aws, bundle, result.upload.store.bucket, result, prefix, drift=not skip_drift, allowed=tuple(allow_replacement), revert_drift=revert_drift)
+                fresh = refresh_root(
+                    aws,
+                    bundle,
+                    result.upload.store.bucket,
+                    result,
+                    prefix,
+                    drift=not skip_drift,
+                    allowed=tuple(allow_replacement),
+                    revert_drift=revert_drift,
+                )
             if fresh is not None:
-                console.print(f"the root's parameters from {bundle.stack_name}-global: "
-                              + ", ".join(f"{k}={v}" for k, v in sorted(fresh.global_values.items())), markup=False, soft_wrap=True)
+                console.print(
+                    f"the root's parameters from {bundle.stack_name}-global: "
+                    + ", ".join(f"{k}={v}" for k, v in sorted(fresh.global_values.items())),
+                    markup=False,
+                    soft_wrap=True,
+                )
                 result = fresh
                 root_changes = not isinstance(result.outcome, NoChanges)
                 if root_changes:
@@ -988,20 +1279,33 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
                     _print_review(result.review, output)
                     allow = refuse_high_risk(result.review, allow_replacement)
                     if not yes:
-                        confirm(f"execute {result.outcome.name} ({bundle.stack_name})?", left_undone="not executed; the change set stays for review")
+                        confirm(
+                            f"execute {result.outcome.name} ({bundle.stack_name})?",
+                            left_undone="not executed; the change set stays for review",
+                        )
         if not root_changes:
             _no_changes(bundle, output)
             return
         try:
             with console.status(f"executing {result.outcome.name}"):
-                status = run(aws, bundle, result.outcome, allow=allow, on_event=lambda e: console.print(e.line(), markup=False, soft_wrap=True),
-                             note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True))
+                status = run(
+                    aws,
+                    bundle,
+                    result.outcome,
+                    allow=allow,
+                    on_event=lambda e: console.print(e.line(), markup=False, soft_wrap=True),
+                    note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True),
+                )
         except StillRunning:
             console.print(follow_hint(bundle.stack_name, aws.region), soft_wrap=True)
             sys.exit(130)
         console.print(f"[green]{status}[/green]: {bundle.stack_name}")
         # stdout holds the review alone unless it is the table: a JSON or Markdown document stays one document
-        executed = {bundle.stack_name: result.outcome.stack_id} | {p.stack.stack_name: p.outcome.stack_id for p in result.regional_changes if isinstance(p.outcome, ChangeSetRef)}
+        executed = {bundle.stack_name: result.outcome.stack_id} | {
+            p.stack.stack_name: p.outcome.stack_id
+            for p in result.regional_changes
+            if isinstance(p.outcome, ChangeSetRef)
+        }
         _print_outputs(all_outputs(aws, bundle, executed), "table", to=out_console if output == "table" else console)
 
 
@@ -1011,12 +1315,21 @@ def deploy(profile, env, params, out, bucket, prefix, create_bucket, region, aws
 @params_option
 @out_option
 @aws_options
-@click.option("--output", "-o", type=OUTPUTS, default="table", show_default=True, help="Review format; html writes a self-contained page (see --html-file).")
+@click.option(
+    "--output",
+    "-o",
+    type=OUTPUTS,
+    default="table",
+    show_default=True,
+    help="Review format; html writes a self-contained page (see --html-file).",
+)
 @_with(html_options)
 @click.option("--bucket", envvar="CFN_STRATA_BUCKET", help="Template bucket the page goes to with --upload-review.")
 @click.option("--prefix", default="", help="Key prefix inside the bucket.")
 @catch_errors
-def review(profile, env, change_set, params, out, region, aws_profile, endpoint_url, local, output, bucket, prefix, **html):
+def review(
+    profile, env, change_set, params, out, region, aws_profile, endpoint_url, local, output, bucket, prefix, **html
+):
     """Review a change set someone else created (a pipeline's CHANGE_SET_REPLACE action): every
     nested change, risk-rated, as in `plan`.
 
@@ -1032,7 +1345,9 @@ def review(profile, env, change_set, params, out, region, aws_profile, endpoint_
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         cfn = aws.client("cloudformation")
         found = cfn.describe_change_set(StackName=bundle.stack_name, ChangeSetName=change_set)
-        result = review_change_set(cfn, found["ChangeSetId"], layer_of=bundle.layer_of, stateful_ids_of=bundle.stateful_ids)
+        result = review_change_set(
+            cfn, found["ChangeSetId"], layer_of=bundle.layer_of, stateful_ids_of=bundle.stateful_ids
+        )
         result = with_type(cfn, with_hooks(cfn, result, found["ChangeSetId"], local=aws.local))
         if output == "html":
             _write_review_page(aws, bundle, result, html, bucket, prefix)
@@ -1044,7 +1359,14 @@ def review(profile, env, change_set, params, out, region, aws_profile, endpoint_
 @params_option
 @out_option
 @aws_options
-@click.option("--output", "-o", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True, help="Diff format.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Choice(["table", "markdown", "json"]),
+    default="table",
+    show_default=True,
+    help="Diff format.",
+)
 @catch_errors
 def diff(profile, env, params, out, region, aws_profile, endpoint_url, local, output):
     """The deployed templates (root and nested) against the newly generated ones, per layer:
@@ -1124,7 +1446,6 @@ def launch_url(profile, env, params, out, bucket, prefix, create_bucket, region,
     """
     from deployer.flow import launch_url as quick_create_url
     from deployer.flow import upload as upload_templates
-
     from deployer.flow import with_global_values
 
     bundle = _bundle(profile, env, params, out)
@@ -1141,10 +1462,18 @@ def launch_url(profile, env, params, out, bucket, prefix, create_bucket, region,
 @params_option
 @out_option
 @aws_options
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for the stack name (the list of what is deleted and kept is still printed).")
-@click.option("--release-failed-create", is_flag=True,
-              help="For a stack in ROLLBACK_FAILED whose first create was blocked by deletion protection: turn protection off on exactly "
-                   "the databases / load balancers that failed create made, then delete the stack.")
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Do not ask for the stack name (the list of what is deleted and kept is still printed).",
+)
+@click.option(
+    "--release-failed-create",
+    is_flag=True,
+    help="For a stack in ROLLBACK_FAILED whose first create was blocked by deletion protection: turn protection off on exactly "
+    "the databases / load balancers that failed create made, then delete the stack.",
+)
 @catch_errors
 def destroy(profile, env, params, out, region, aws_profile, endpoint_url, local, yes, release_failed_create):
     """Delete the stack after typing its name, then the stacks the deployer made in other regions
@@ -1175,25 +1504,49 @@ def destroy(profile, env, params, out, region, aws_profile, endpoint_url, local,
         except NotDeployed as missing:
             console.print(f"{missing} in {aws.region}", markup=False, soft_wrap=True)
             plan = None
-        present = [e for e in extras if describe_stack(aws.in_region(e.region).client("cloudformation"), e.stack_name) is not None]
+        present = [
+            e
+            for e in extras
+            if describe_stack(aws.in_region(e.region).client("cloudformation"), e.stack_name) is not None
+        ]
         if plan is None and not present:
             return
         if plan is not None:
             _print_deletion_plan(plan)
         if present:
-            console.print("then, in other regions: " + ", ".join(f"{e.stack_name} ({e.region})" for e in present), markup=False, soft_wrap=True)
+            console.print(
+                "then, in other regions: " + ", ".join(f"{e.stack_name} ({e.region})" for e in present),
+                markup=False,
+                soft_wrap=True,
+            )
         if not yes:
             from deployer.prompts import type_to_confirm
 
-            type_to_confirm(f"type the stack name ({bundle.stack_name}) to delete it", bundle.stack_name, left_undone="nothing deleted")
+            type_to_confirm(
+                f"type the stack name ({bundle.stack_name}) to delete it",
+                bundle.stack_name,
+                left_undone="nothing deleted",
+            )
         kept: list[str] = []
         if plan is not None:
             with console.status(f"deleting {bundle.stack_name}"):
-                kept = delete_stack(cfn, bundle.stack_name, plan=plan, release_failed_create=release, note=note, command=destroy_command(bundle))
+                kept = delete_stack(
+                    cfn,
+                    bundle.stack_name,
+                    plan=plan,
+                    release_failed_create=release,
+                    note=note,
+                    command=destroy_command(bundle),
+                )
             console.print(f"[green]deleted[/green] {bundle.stack_name}")
         for extra in present:
             with console.status(f"deleting {extra.stack_name} ({extra.region})"):
-                kept += delete_stack(aws.in_region(extra.region).client("cloudformation"), extra.stack_name, note=note, command=destroy_command(bundle))
+                kept += delete_stack(
+                    aws.in_region(extra.region).client("cloudformation"),
+                    extra.stack_name,
+                    note=note,
+                    command=destroy_command(bundle),
+                )
             console.print(f"[green]deleted[/green] {extra.stack_name} ({extra.region})")
     for resource in kept:
         console.print(f"retained by its DeletionPolicy: {resource}", soft_wrap=True)
@@ -1202,19 +1555,35 @@ def destroy(profile, env, params, out, region, aws_profile, endpoint_url, local,
 def _print_deletion_plan(plan) -> None:
     """What `destroy` deletes (resources per stack) and what stays by its DeletionPolicy, before it asks."""
     stack = plan.stack
-    console.print(f"stack {stack['StackName']} ({stack['StackStatus']}) and its {len(plan.deleted) - 1} nested stack(s) will be deleted, "
-                  f"with {sum(plan.deleted.values())} resource(s):", markup=False, soft_wrap=True)
+    console.print(
+        f"stack {stack['StackName']} ({stack['StackStatus']}) and its {len(plan.deleted) - 1} nested stack(s) will be deleted, "
+        f"with {sum(plan.deleted.values())} resource(s):",
+        markup=False,
+        soft_wrap=True,
+    )
     if stack["StackStatus"] == "REVIEW_IN_PROGRESS":
-        console.print("  nothing is deployed: the stack holds only change sets awaiting review, which go with it", markup=False, soft_wrap=True)
+        console.print(
+            "  nothing is deployed: the stack holds only change sets awaiting review, which go with it",
+            markup=False,
+            soft_wrap=True,
+        )
     for layer, count in plan.deleted.items():
         console.print(f"  {layer}: {count} resource(s)", markup=False, soft_wrap=True)
     if plan.kept:
-        console.print(f"kept by their DeletionPolicy ({len(plan.kept)}; they stay, and keep costing, after the stack is gone; "
-                      f"for Snapshot a final snapshot stays and the resource goes):", markup=False, soft_wrap=True)
+        console.print(
+            f"kept by their DeletionPolicy ({len(plan.kept)}; they stay, and keep costing, after the stack is gone; "
+            f"for Snapshot a final snapshot stays and the resource goes):",
+            markup=False,
+            soft_wrap=True,
+        )
         for resource in plan.kept:
             console.print(f"  {resource}", markup=False, soft_wrap=True)
     else:
-        console.print("nothing is kept: no resource has a DeletionPolicy that retains it or a snapshot", markup=False, soft_wrap=True)
+        console.print(
+            "nothing is kept: no resource has a DeletionPolicy that retains it or a snapshot",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 @cli.group("local")

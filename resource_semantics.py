@@ -10,46 +10,82 @@ when asked): a change to one of those properties makes CloudFormation replace th
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 # What loses data when its old copy is deleted: every type the generator emits that holds data,
 # plus the other databases, caches, file systems, queues and streams AWS offers (a review rates a
 # template it did not generate too).
 STATEFUL_TYPES = frozenset(
     {
-        "AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::ElastiCache::ReplicationGroup",
-        "AWS::EFS::FileSystem", "AWS::S3::Bucket", "AWS::SecretsManager::Secret", "AWS::KMS::Key",
-        "AWS::Logs::LogGroup", "AWS::Cognito::UserPool", "AWS::ECR::Repository",
-        "AWS::Backup::BackupVault", "AWS::DynamoDB::Table",
-        "AWS::DocDB::DBCluster", "AWS::DocDB::DBInstance", "AWS::Neptune::DBCluster",
-        "AWS::ElastiCache::CacheCluster", "AWS::ElastiCache::ServerlessCache", "AWS::MemoryDB::Cluster",
-        "AWS::FSx::FileSystem", "AWS::OpenSearchService::Domain", "AWS::Redshift::Cluster",
-        "AWS::Kinesis::Stream", "AWS::SQS::Queue",
+        "AWS::RDS::DBInstance",
+        "AWS::RDS::DBCluster",
+        "AWS::ElastiCache::ReplicationGroup",
+        "AWS::EFS::FileSystem",
+        "AWS::S3::Bucket",
+        "AWS::SecretsManager::Secret",
+        "AWS::KMS::Key",
+        "AWS::Logs::LogGroup",
+        "AWS::Cognito::UserPool",
+        "AWS::ECR::Repository",
+        "AWS::Backup::BackupVault",
+        "AWS::DynamoDB::Table",
+        "AWS::DocDB::DBCluster",
+        "AWS::DocDB::DBInstance",
+        "AWS::Neptune::DBCluster",
+        "AWS::ElastiCache::CacheCluster",
+        "AWS::ElastiCache::ServerlessCache",
+        "AWS::MemoryDB::Cluster",
+        "AWS::FSx::FileSystem",
+        "AWS::OpenSearchService::Domain",
+        "AWS::Redshift::Cluster",
+        "AWS::Kinesis::Stream",
+        "AWS::SQS::Queue",
     }
 )
 
 # Types CloudFormation can snapshot on delete or replace (DeletionPolicy: Snapshot).
 SNAPSHOT_TYPES = frozenset(
-    {"AWS::RDS::DBInstance", "AWS::RDS::DBCluster", "AWS::ElastiCache::ReplicationGroup", "AWS::EC2::Volume",
-     "AWS::Redshift::Cluster", "AWS::DocDB::DBCluster", "AWS::Neptune::DBCluster", "AWS::ElastiCache::CacheCluster"}
+    {
+        "AWS::RDS::DBInstance",
+        "AWS::RDS::DBCluster",
+        "AWS::ElastiCache::ReplicationGroup",
+        "AWS::EC2::Volume",
+        "AWS::Redshift::Cluster",
+        "AWS::DocDB::DBCluster",
+        "AWS::Neptune::DBCluster",
+        "AWS::ElastiCache::CacheCluster",
+    }
 )
 
 # Replacing one of these interrupts requests or sign-ins while the new copy comes up (a new DNS
 # name, a new ARN that listeners, services or clients must be pointed at).
 TRAFFIC_TYPES = frozenset(
     {
-        "AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::ElasticLoadBalancingV2::Listener",
-        "AWS::ElasticLoadBalancingV2::ListenerRule", "AWS::ElasticLoadBalancingV2::TargetGroup",
-        "AWS::ECS::Service", "AWS::ECS::Cluster", "AWS::CloudFront::Distribution",
-        "AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Stage", "AWS::ApiGatewayV2::VpcLink",
-        "AWS::ApiGateway::RestApi", "AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient",
-        "AWS::Cognito::UserPoolDomain", "AWS::Route53::RecordSet", "AWS::WAFv2::WebACL",
-        "AWS::RDS::DBProxy", "AWS::EC2::NatGateway",
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        "AWS::ElasticLoadBalancingV2::Listener",
+        "AWS::ElasticLoadBalancingV2::ListenerRule",
+        "AWS::ElasticLoadBalancingV2::TargetGroup",
+        "AWS::ECS::Service",
+        "AWS::ECS::Cluster",
+        "AWS::CloudFront::Distribution",
+        "AWS::ApiGatewayV2::Api",
+        "AWS::ApiGatewayV2::Stage",
+        "AWS::ApiGatewayV2::VpcLink",
+        "AWS::ApiGateway::RestApi",
+        "AWS::Cognito::UserPool",
+        "AWS::Cognito::UserPoolClient",
+        "AWS::Cognito::UserPoolDomain",
+        "AWS::Route53::RecordSet",
+        "AWS::WAFv2::WebACL",
+        "AWS::RDS::DBProxy",
+        "AWS::EC2::NatGateway",
     }
 )
 
 SECURITY_TYPE_PREFIXES = ("AWS::IAM::", "AWS::WAFv2::", "AWS::WAF::", "AWS::WAFRegional::")
-SECURITY_TYPES = frozenset({"AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"})
+SECURITY_TYPES = frozenset(
+    {"AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"}
+)
 
 # IAM properties that give a resource a fixed name: CloudFormation asks for CAPABILITY_NAMED_IAM.
 NAMED_IAM_PROPERTIES = frozenset({"RoleName", "GroupName", "UserName", "ManagedPolicyName", "InstanceProfileName"})
@@ -132,7 +168,9 @@ def required_capabilities(documents: dict[str, dict]) -> dict[str, list[str]]:
         for logical_id, resource in sorted(document.get("Resources", {}).items()):
             kind = resource.get("Type", "")
             if kind.startswith("AWS::IAM::"):
-                (named if NAMED_IAM_PROPERTIES & set(resource.get("Properties", {})) else unnamed).append(f"`{logical_id}`")
+                (named if NAMED_IAM_PROPERTIES & set(resource.get("Properties", {})) else unnamed).append(
+                    f"`{logical_id}`"
+                )
             if kind == "AWS::CloudFormation::Stack" or kind.startswith("AWS::Serverless::"):
                 nested.append(f"`{logical_id}`")
         if named:
@@ -140,7 +178,9 @@ def required_capabilities(documents: dict[str, dict]) -> dict[str, list[str]]:
                 f"{file}: IAM resources with fixed names ({', '.join(named)}); CloudFormation cannot rename them on replacement"
             )
         if named or unnamed:
-            reasons.setdefault("CAPABILITY_IAM", []).append(f"{file}: creates IAM resources ({', '.join(named + unnamed)})")
+            reasons.setdefault("CAPABILITY_IAM", []).append(
+                f"{file}: creates IAM resources ({', '.join(named + unnamed)})"
+            )
         if nested:
             reasons.setdefault("CAPABILITY_AUTO_EXPAND", []).append(f"{file}: nested stacks ({', '.join(nested)})")
         if document.get("Transform"):
@@ -189,7 +229,7 @@ def blocking_name(resource_type: str, properties: dict) -> object | None:
     return custom_name(resource_type, properties)
 
 
-@lru_cache(maxsize=None)
+@cache
 def create_only_properties(resource_type: str, region: str = "us-east-1") -> frozenset[str]:
     """Property paths ("Port", "EncryptionConfiguration/KmsKey") whose change replaces the resource,
     from the provider schema cfn-lint ships for `region`. Empty for a type it does not know."""
@@ -230,11 +270,39 @@ def replaced_by(resource_type: str, changed: str, region: str = "us-east-1") -> 
 class NameRule:
     """The constraints of one name property. Plain class (standard library, no pydantic)."""
 
-    __slots__ = ("api", "source", "min", "max", "pattern", "says", "prefixes", "suffixes", "words", "reserved", "extra", "code", "member")
+    __slots__ = (
+        "api",
+        "source",
+        "min",
+        "max",
+        "pattern",
+        "says",
+        "prefixes",
+        "suffixes",
+        "words",
+        "reserved",
+        "extra",
+        "code",
+        "member",
+    )
 
-    def __init__(self, api: str, source: str, *, min: int = 1, max: int | None = None, pattern: str | None = None, says: str = "",
-                 prefixes: tuple[str, ...] = (), suffixes: tuple[str, ...] = (), words: tuple[str, ...] = (),
-                 reserved: tuple[str, ...] = (), extra: tuple[str, ...] = (), code: str = "ValidationError", member: str = "") -> None:
+    def __init__(
+        self,
+        api: str,
+        source: str,
+        *,
+        min: int = 1,
+        max: int | None = None,
+        pattern: str | None = None,
+        says: str = "",
+        prefixes: tuple[str, ...] = (),
+        suffixes: tuple[str, ...] = (),
+        words: tuple[str, ...] = (),
+        reserved: tuple[str, ...] = (),
+        extra: tuple[str, ...] = (),
+        code: str = "ValidationError",
+        member: str = "",
+    ) -> None:
         self.api = api  # "EC2 CreateSecurityGroup GroupName": the API call and parameter that take the name
         self.source = source  # the API reference page
         self.min, self.max, self.pattern, self.says = min, max, pattern, says
@@ -256,69 +324,541 @@ _IAM_NAME = r"[\w+=,.@-]+"
 _IAM_SAYS = "alphanumeric characters and _+=,.@- (no spaces)"
 
 NAME_CONSTRAINTS: dict[str, dict[str, NameRule]] = {
-    "AWS::ApiGatewayV2::Api": {"Name": NameRule("API Gateway v2 CreateApi Name", "https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/apis.html", says="a string (the API reference states no length or pattern)")},
-    "AWS::ApiGatewayV2::VpcLink": {"Name": NameRule("API Gateway v2 CreateVpcLink Name", "https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/vpclinks.html", says="a string (the API reference states no length or pattern)")},
-    "AWS::ApplicationAutoScaling::ScalingPolicy": {"PolicyName": NameRule("Application Auto Scaling PutScalingPolicy PolicyName", "https://docs.aws.amazon.com/autoscaling/application/APIReference/API_PutScalingPolicy.html", max=256, pattern=r"[\x20-\x7e]+", says="printable characters")},
-    "AWS::AutoScaling::AutoScalingGroup": {"AutoScalingGroupName": NameRule("EC2 Auto Scaling CreateAutoScalingGroup AutoScalingGroupName", "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_CreateAutoScalingGroup.html", max=255, pattern=r"[\x21-\x39\x3b-\x7e]+", says="ASCII characters 33 to 126 except the colon")},
-    "AWS::Backup::BackupPlan": {"BackupPlan/BackupPlanName": NameRule("Backup CreateBackupPlan BackupPlanName", "https://docs.aws.amazon.com/aws-backup/latest/devguide/API_BackupPlanInput.html", max=50, pattern=r"[A-Za-z0-9_.-]+", says="1 to 50 alphanumeric or '-_.' characters")},
-    "AWS::Backup::BackupSelection": {"BackupSelection/SelectionName": NameRule("Backup CreateBackupSelection SelectionName", "https://docs.aws.amazon.com/aws-backup/latest/devguide/API_BackupSelection.html", max=50, pattern=r"[A-Za-z0-9_.-]+", says="1 to 50 alphanumeric or '-_.' characters")},
-    "AWS::Backup::BackupVault": {"BackupVaultName": NameRule("Backup CreateBackupVault BackupVaultName", "https://docs.aws.amazon.com/aws-backup/latest/devguide/API_CreateBackupVault.html", min=2, max=50, pattern=r"[A-Za-z0-9_-]+", says="2 to 50 letters, numbers, hyphens and underscores")},
-    "AWS::CloudFront::OriginAccessControl": {"OriginAccessControlConfig/Name": NameRule("CloudFront CreateOriginAccessControl Name", "https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_OriginAccessControlConfig.html", max=64, says="up to 64 characters")},
-    "AWS::CloudFront::CachePolicy": {"CachePolicyConfig/Name": NameRule("CloudFront CreateCachePolicy Name", "https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CachePolicyConfig.html", says="a string (the API reference states no length or pattern)")},
-    "AWS::CloudFront::Function": {"Name": NameRule("CloudFront CreateFunction Name", "https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CreateFunction.html", max=64, pattern=r"[a-zA-Z0-9_-]{1,64}", says="1 to 64 letters, digits, hyphens and underscores", code="InvalidArgument")},
-    "AWS::CloudWatch::Alarm": {"AlarmName": NameRule("CloudWatch PutMetricAlarm AlarmName", "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html", max=255, pattern=r"[^\x00-\x1f\x7f]+", says="UTF-8 without ASCII control characters")},
-    "AWS::CloudWatch::Dashboard": {"DashboardName": NameRule("CloudWatch PutDashboard DashboardName", "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutDashboard.html", max=255, pattern=r"[A-Za-z0-9_-]+", says="A-Z, a-z, 0-9, - and _", code="InvalidParameterInput")},
-    "AWS::CodeBuild::Project": {"Name": NameRule("CodeBuild CreateProject name", "https://docs.aws.amazon.com/codebuild/latest/APIReference/API_CreateProject.html", min=2, max=150, pattern=r"[A-Za-z0-9][A-Za-z0-9_-]{1,149}", says="a letter or digit first, then letters, digits, - and _", code="InvalidInputException")},
-    "AWS::CodeConnections::Connection": {"ConnectionName": NameRule("CodeConnections CreateConnection ConnectionName", "https://docs.aws.amazon.com/codeconnections/latest/APIReference/API_CreateConnection.html", max=32, says="1 to 32 characters")},
-    "AWS::CodeDeploy::Application": {"ApplicationName": NameRule("CodeDeploy CreateApplication applicationName", "https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_CreateApplication.html", max=100, pattern=r"[A-Za-z0-9+=,.@_-]+", says="letters, digits and +=,.@_-")},
-    "AWS::CodeDeploy::DeploymentGroup": {"DeploymentGroupName": NameRule("CodeDeploy CreateDeploymentGroup deploymentGroupName", "https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_CreateDeploymentGroup.html", max=100, pattern=r"[A-Za-z0-9+=,.@_-]+", says="letters, digits and +=,.@_-")},
-    "AWS::CodePipeline::Pipeline": {"Name": NameRule("CodePipeline CreatePipeline name", "https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_PipelineDeclaration.html", max=100, pattern=r"[A-Za-z0-9.@_-]+", says="letters, digits and .@-_")},
-    "AWS::Cognito::UserPool": {"UserPoolName": NameRule("Cognito CreateUserPool PoolName", "https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPool.html", max=128, pattern=r"[\w\s+=,.@-]+", says=r"word characters, spaces and +=,.@-", code="InvalidParameterException", member="PoolName")},
-    "AWS::Cognito::UserPoolClient": {"ClientName": NameRule("Cognito CreateUserPoolClient ClientName", "https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPoolClient.html", max=128, pattern=r"[\w\s+=,.@-]+", says=r"word characters, spaces and +=,.@-", code="InvalidParameterException")},
+    "AWS::ApiGatewayV2::Api": {
+        "Name": NameRule(
+            "API Gateway v2 CreateApi Name",
+            "https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/apis.html",
+            says="a string (the API reference states no length or pattern)",
+        )
+    },
+    "AWS::ApiGatewayV2::VpcLink": {
+        "Name": NameRule(
+            "API Gateway v2 CreateVpcLink Name",
+            "https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/vpclinks.html",
+            says="a string (the API reference states no length or pattern)",
+        )
+    },
+    "AWS::ApplicationAutoScaling::ScalingPolicy": {
+        "PolicyName": NameRule(
+            "Application Auto Scaling PutScalingPolicy PolicyName",
+            "https://docs.aws.amazon.com/autoscaling/application/APIReference/API_PutScalingPolicy.html",
+            max=256,
+            pattern=r"[\x20-\x7e]+",
+            says="printable characters",
+        )
+    },
+    "AWS::AutoScaling::AutoScalingGroup": {
+        "AutoScalingGroupName": NameRule(
+            "EC2 Auto Scaling CreateAutoScalingGroup AutoScalingGroupName",
+            "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_CreateAutoScalingGroup.html",
+            max=255,
+            pattern=r"[\x21-\x39\x3b-\x7e]+",
+            says="ASCII characters 33 to 126 except the colon",
+        )
+    },
+    "AWS::Backup::BackupPlan": {
+        "BackupPlan/BackupPlanName": NameRule(
+            "Backup CreateBackupPlan BackupPlanName",
+            "https://docs.aws.amazon.com/aws-backup/latest/devguide/API_BackupPlanInput.html",
+            max=50,
+            pattern=r"[A-Za-z0-9_.-]+",
+            says="1 to 50 alphanumeric or '-_.' characters",
+        )
+    },
+    "AWS::Backup::BackupSelection": {
+        "BackupSelection/SelectionName": NameRule(
+            "Backup CreateBackupSelection SelectionName",
+            "https://docs.aws.amazon.com/aws-backup/latest/devguide/API_BackupSelection.html",
+            max=50,
+            pattern=r"[A-Za-z0-9_.-]+",
+            says="1 to 50 alphanumeric or '-_.' characters",
+        )
+    },
+    "AWS::Backup::BackupVault": {
+        "BackupVaultName": NameRule(
+            "Backup CreateBackupVault BackupVaultName",
+            "https://docs.aws.amazon.com/aws-backup/latest/devguide/API_CreateBackupVault.html",
+            min=2,
+            max=50,
+            pattern=r"[A-Za-z0-9_-]+",
+            says="2 to 50 letters, numbers, hyphens and underscores",
+        )
+    },
+    "AWS::CloudFront::OriginAccessControl": {
+        "OriginAccessControlConfig/Name": NameRule(
+            "CloudFront CreateOriginAccessControl Name",
+            "https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_OriginAccessControlConfig.html",
+            max=64,
+            says="up to 64 characters",
+        )
+    },
+    "AWS::CloudFront::CachePolicy": {
+        "CachePolicyConfig/Name": NameRule(
+            "CloudFront CreateCachePolicy Name",
+            "https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CachePolicyConfig.html",
+            says="a string (the API reference states no length or pattern)",
+        )
+    },
+    "AWS::CloudFront::Function": {
+        "Name": NameRule(
+            "CloudFront CreateFunction Name",
+            "https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CreateFunction.html",
+            max=64,
+            pattern=r"[a-zA-Z0-9_-]{1,64}",
+            says="1 to 64 letters, digits, hyphens and underscores",
+            code="InvalidArgument",
+        )
+    },
+    "AWS::CloudWatch::Alarm": {
+        "AlarmName": NameRule(
+            "CloudWatch PutMetricAlarm AlarmName",
+            "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html",
+            max=255,
+            pattern=r"[^\x00-\x1f\x7f]+",
+            says="UTF-8 without ASCII control characters",
+        )
+    },
+    "AWS::CloudWatch::Dashboard": {
+        "DashboardName": NameRule(
+            "CloudWatch PutDashboard DashboardName",
+            "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutDashboard.html",
+            max=255,
+            pattern=r"[A-Za-z0-9_-]+",
+            says="A-Z, a-z, 0-9, - and _",
+            code="InvalidParameterInput",
+        )
+    },
+    "AWS::CodeBuild::Project": {
+        "Name": NameRule(
+            "CodeBuild CreateProject name",
+            "https://docs.aws.amazon.com/codebuild/latest/APIReference/API_CreateProject.html",
+            min=2,
+            max=150,
+            pattern=r"[A-Za-z0-9][A-Za-z0-9_-]{1,149}",
+            says="a letter or digit first, then letters, digits, - and _",
+            code="InvalidInputException",
+        )
+    },
+    "AWS::CodeConnections::Connection": {
+        "ConnectionName": NameRule(
+            "CodeConnections CreateConnection ConnectionName",
+            "https://docs.aws.amazon.com/codeconnections/latest/APIReference/API_CreateConnection.html",
+            max=32,
+            says="1 to 32 characters",
+        )
+    },
+    "AWS::CodeDeploy::Application": {
+        "ApplicationName": NameRule(
+            "CodeDeploy CreateApplication applicationName",
+            "https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_CreateApplication.html",
+            max=100,
+            pattern=r"[A-Za-z0-9+=,.@_-]+",
+            says="letters, digits and +=,.@_-",
+        )
+    },
+    "AWS::CodeDeploy::DeploymentGroup": {
+        "DeploymentGroupName": NameRule(
+            "CodeDeploy CreateDeploymentGroup deploymentGroupName",
+            "https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_CreateDeploymentGroup.html",
+            max=100,
+            pattern=r"[A-Za-z0-9+=,.@_-]+",
+            says="letters, digits and +=,.@_-",
+        )
+    },
+    "AWS::CodePipeline::Pipeline": {
+        "Name": NameRule(
+            "CodePipeline CreatePipeline name",
+            "https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_PipelineDeclaration.html",
+            max=100,
+            pattern=r"[A-Za-z0-9.@_-]+",
+            says="letters, digits and .@-_",
+        )
+    },
+    "AWS::Cognito::UserPool": {
+        "UserPoolName": NameRule(
+            "Cognito CreateUserPool PoolName",
+            "https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPool.html",
+            max=128,
+            pattern=r"[\w\s+=,.@-]+",
+            says=r"word characters, spaces and +=,.@-",
+            code="InvalidParameterException",
+            member="PoolName",
+        )
+    },
+    "AWS::Cognito::UserPoolClient": {
+        "ClientName": NameRule(
+            "Cognito CreateUserPoolClient ClientName",
+            "https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPoolClient.html",
+            max=128,
+            pattern=r"[\w\s+=,.@-]+",
+            says=r"word characters, spaces and +=,.@-",
+            code="InvalidParameterException",
+        )
+    },
     # A prefix domain (no dot) is `<prefix>.auth.<region>.amazoncognito.com`: lowercase letters,
     # digits and inner hyphens, and (Cognito developer guide, "Using the Amazon Cognito prefix
     # domain") it can't contain the text aws, amazon or cognito. A custom domain is an FQDN.
-    "AWS::Cognito::UserPoolDomain": {"Domain": NameRule("Cognito CreateUserPoolDomain Domain", "https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPoolDomain.html https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pools-assign-domain-prefix.html", max=63, extra=("cognito-prefix",), says="a prefix of lowercase letters, digits and hyphens, not starting or ending with a hyphen, without the words aws, amazon or cognito", code="InvalidParameterException")},
-    "AWS::EC2::LaunchTemplate": {"LaunchTemplateName": NameRule("EC2 CreateLaunchTemplate LaunchTemplateName", _EC2 + "API_CreateLaunchTemplate.html", min=3, max=128, pattern=r"[A-Za-z0-9().\-/_]+", says="3 to 128 of a-z, A-Z, 0-9, ( ) . - / _", code="InvalidLaunchTemplateName.MalformedException")},
-    "AWS::EC2::SecurityGroup": {"GroupName": NameRule("EC2 CreateSecurityGroup GroupName", _EC2 + "API_CreateSecurityGroup.html", max=255, pattern=r"[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]+", says="a-z, A-Z, 0-9, spaces and ._-:/()#,@[]+=&;{}!$*", prefixes=("sg-",), code="InvalidParameterValue")},
-    "AWS::ECR::Repository": {"RepositoryName": NameRule("ECR CreateRepository repositoryName", "https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreateRepository.html", min=2, max=256, pattern=r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*", says="lowercase letters, digits, and single . _ or - between them, / between path parts", code="InvalidParameterException")},
-    "AWS::ECS::CapacityProvider": {"Name": NameRule("ECS CreateCapacityProvider name", _ECS + "API_CreateCapacityProvider.html", max=255, pattern=_ECS_NAME, says=_ECS_SAYS, prefixes=("aws", "ecs", "fargate"), code="ClientException", member="name")},
-    "AWS::ECS::Cluster": {"ClusterName": NameRule("ECS CreateCluster clusterName", _ECS + "API_CreateCluster.html", max=255, pattern=_ECS_NAME, says=_ECS_SAYS, code="InvalidParameterException")},
-    "AWS::ECS::Service": {"ServiceName": NameRule("ECS CreateService serviceName", _ECS + "API_CreateService.html", max=255, pattern=_ECS_NAME, says=_ECS_SAYS, code="InvalidParameterException")},
-    "AWS::ECS::TaskDefinition": {"Family": NameRule("ECS RegisterTaskDefinition family", _ECS + "API_RegisterTaskDefinition.html", max=255, pattern=_ECS_NAME, says=_ECS_SAYS, code="ClientException")},
-    "AWS::ElastiCache::ReplicationGroup": {"ReplicationGroupId": NameRule("ElastiCache CreateReplicationGroup ReplicationGroupId", "https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateReplicationGroup.html", max=40, pattern=_RDS_ID, says="1 to 40 alphanumeric characters or hyphens, a letter first, not ending with a hyphen or containing two consecutive hyphens", code="InvalidParameterValue")},
-    "AWS::ElastiCache::SubnetGroup": {"CacheSubnetGroupName": NameRule("ElastiCache CreateCacheSubnetGroup CacheSubnetGroupName", "https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateCacheSubnetGroup.html", max=255, pattern=r"[A-Za-z0-9-]+", says="no more than 255 alphanumeric characters or hyphens", code="InvalidParameterValue")},
-    "AWS::ElasticLoadBalancingV2::LoadBalancer": {"Name": NameRule("ELBv2 CreateLoadBalancer Name", _ELB + "API_CreateLoadBalancer.html", max=32, pattern=r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?", says="at most 32 alphanumeric characters or hyphens, not beginning or ending with a hyphen", prefixes=("internal-",))},
-    "AWS::ElasticLoadBalancingV2::TargetGroup": {"Name": NameRule("ELBv2 CreateTargetGroup Name", _ELB + "API_CreateTargetGroup.html", max=32, pattern=r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?", says="at most 32 alphanumeric characters or hyphens, not beginning or ending with a hyphen")},
-    "AWS::IAM::InstanceProfile": {"InstanceProfileName": NameRule("IAM CreateInstanceProfile InstanceProfileName", _IAM + "API_CreateInstanceProfile.html", max=128, pattern=_IAM_NAME, says=_IAM_SAYS, member="instanceProfileName")},
-    "AWS::IAM::ManagedPolicy": {"ManagedPolicyName": NameRule("IAM CreatePolicy PolicyName", _IAM + "API_CreatePolicy.html", max=128, pattern=_IAM_NAME, says=_IAM_SAYS, member="policyName")},
-    "AWS::IAM::Policy": {"PolicyName": NameRule("IAM PutRolePolicy PolicyName", _IAM + "API_PutRolePolicy.html", max=128, pattern=_IAM_NAME, says=_IAM_SAYS, member="policyName")},
-    "AWS::IAM::Role": {
-        "RoleName": NameRule("IAM CreateRole RoleName", _IAM + "API_CreateRole.html", max=64, pattern=_IAM_NAME, says=_IAM_SAYS, member="roleName"),
-        "Policies/*/PolicyName": NameRule("IAM PutRolePolicy PolicyName", _IAM + "API_PutRolePolicy.html", max=128, pattern=_IAM_NAME, says=_IAM_SAYS, member="policyName"),
+    "AWS::Cognito::UserPoolDomain": {
+        "Domain": NameRule(
+            "Cognito CreateUserPoolDomain Domain",
+            "https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPoolDomain.html https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pools-assign-domain-prefix.html",
+            max=63,
+            extra=("cognito-prefix",),
+            says="a prefix of lowercase letters, digits and hyphens, not starting or ending with a hyphen, without the words aws, amazon or cognito",
+            code="InvalidParameterException",
+        )
     },
-    "AWS::KMS::Alias": {"AliasName": NameRule("KMS CreateAlias AliasName", "https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateAlias.html", max=256, pattern=r"alias/[A-Za-z0-9:/_-]+", says="alias/ followed by alphanumerics, /, _ and -", prefixes=("alias/aws/",))},
-    "AWS::Lambda::Function": {"FunctionName": NameRule("Lambda CreateFunction FunctionName", "https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html", max=64, pattern=r"[A-Za-z0-9_-]+", says="a function name of up to 64 letters, digits, - and _", code="ValidationException")},
-    "AWS::Logs::LogGroup": {"LogGroupName": NameRule("CloudWatch Logs CreateLogGroup logGroupName", "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html", max=512, pattern=r"[A-Za-z0-9_\-/.#]+", says="a-z, A-Z, 0-9, _ - / . #", prefixes=("aws/",), code="InvalidParameterException")},
-    "AWS::RDS::DBCluster": {"DBClusterIdentifier": NameRule("RDS CreateDBCluster DBClusterIdentifier", _RDS + "API_CreateDBCluster.html", max=63, pattern=_RDS_ID, says="1 to 63 characters: " + _RDS_SAYS, code="InvalidParameterValue")},
-    "AWS::RDS::DBClusterParameterGroup": {"DBClusterParameterGroupName": NameRule("RDS CreateDBClusterParameterGroup DBClusterParameterGroupName", _RDS + "API_CreateDBClusterParameterGroup.html", max=255, pattern=_RDS_ID, says="1 to 255 characters: " + _RDS_SAYS, code="InvalidParameterValue")},
-    "AWS::RDS::DBInstance": {"DBInstanceIdentifier": NameRule("RDS CreateDBInstance DBInstanceIdentifier", _RDS + "API_CreateDBInstance.html", max=63, pattern=_RDS_ID, says="1 to 63 characters: " + _RDS_SAYS, code="InvalidParameterValue")},
-    "AWS::RDS::DBParameterGroup": {"DBParameterGroupName": NameRule("RDS CreateDBParameterGroup DBParameterGroupName", _RDS + "API_CreateDBParameterGroup.html", max=255, pattern=_RDS_ID, says="1 to 255 characters: " + _RDS_SAYS, code="InvalidParameterValue")},
-    "AWS::RDS::DBProxy": {"DBProxyName": NameRule("RDS CreateDBProxy DBProxyName", _RDS + "API_CreateDBProxy.html", max=63, pattern=r"[A-Za-z](?:-?[A-Za-z0-9]+)*", says="a letter first, only ASCII letters, digits and hyphens, not ending with a hyphen or containing two consecutive hyphens", code="InvalidParameterValue")},
-    "AWS::RDS::DBSubnetGroup": {"DBSubnetGroupName": NameRule("RDS CreateDBSubnetGroup DBSubnetGroupName", _RDS + "API_CreateDBSubnetGroup.html", max=255, pattern=r"[A-Za-z][A-Za-z0-9._ -]*", says="a letter first, then letters, numbers, periods, underscores, spaces or hyphens", reserved=("default",), code="InvalidParameterValue")},
-    "AWS::S3::Bucket": {"BucketName": NameRule("S3 CreateBucket Bucket", "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html", min=3, max=63, pattern=r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?", says="3 to 63 lowercase letters, digits, dots and hyphens, beginning and ending with a letter or digit",
-                                    prefixes=("xn--", "sthree-", "amzn-s3-demo-"), suffixes=("-s3alias", "--ol-s3", ".mrap", "--x-s3"), extra=("no-adjacent-dots", "not-ip-address"), code="InvalidBucketName")},
-    "AWS::SNS::Topic": {"TopicName": NameRule("SNS CreateTopic Name", "https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html", max=256, pattern=r"[A-Za-z0-9_-]+(?:\.fifo)?", says="1 to 256 ASCII letters, numbers, underscores and hyphens (.fifo for a FIFO topic)", code="InvalidParameter", member="Name")},
-    "AWS::SQS::Queue": {"QueueName": NameRule("SQS CreateQueue QueueName", "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html", max=80, pattern=r"[A-Za-z0-9_-]+(?:\.fifo)?", says="up to 80 alphanumeric characters, hyphens and underscores (.fifo for a FIFO queue)", code="InvalidParameterValue")},
-    "AWS::SecretsManager::Secret": {"Name": NameRule("Secrets Manager CreateSecret Name", "https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html", max=512, pattern=r"[A-Za-z0-9/_+=.@-]+", says="ASCII letters, numbers and /_+=.@-", extra=("secret-suffix",), code="ValidationException")},
+    "AWS::EC2::LaunchTemplate": {
+        "LaunchTemplateName": NameRule(
+            "EC2 CreateLaunchTemplate LaunchTemplateName",
+            _EC2 + "API_CreateLaunchTemplate.html",
+            min=3,
+            max=128,
+            pattern=r"[A-Za-z0-9().\-/_]+",
+            says="3 to 128 of a-z, A-Z, 0-9, ( ) . - / _",
+            code="InvalidLaunchTemplateName.MalformedException",
+        )
+    },
+    "AWS::EC2::SecurityGroup": {
+        "GroupName": NameRule(
+            "EC2 CreateSecurityGroup GroupName",
+            _EC2 + "API_CreateSecurityGroup.html",
+            max=255,
+            pattern=r"[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]+",
+            says="a-z, A-Z, 0-9, spaces and ._-:/()#,@[]+=&;{}!$*",
+            prefixes=("sg-",),
+            code="InvalidParameterValue",
+        )
+    },
+    "AWS::ECR::Repository": {
+        "RepositoryName": NameRule(
+            "ECR CreateRepository repositoryName",
+            "https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreateRepository.html",
+            min=2,
+            max=256,
+            pattern=r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*",
+            says="lowercase letters, digits, and single . _ or - between them, / between path parts",
+            code="InvalidParameterException",
+        )
+    },
+    "AWS::ECS::CapacityProvider": {
+        "Name": NameRule(
+            "ECS CreateCapacityProvider name",
+            _ECS + "API_CreateCapacityProvider.html",
+            max=255,
+            pattern=_ECS_NAME,
+            says=_ECS_SAYS,
+            prefixes=("aws", "ecs", "fargate"),
+            code="ClientException",
+            member="name",
+        )
+    },
+    "AWS::ECS::Cluster": {
+        "ClusterName": NameRule(
+            "ECS CreateCluster clusterName",
+            _ECS + "API_CreateCluster.html",
+            max=255,
+            pattern=_ECS_NAME,
+            says=_ECS_SAYS,
+            code="InvalidParameterException",
+        )
+    },
+    "AWS::ECS::Service": {
+        "ServiceName": NameRule(
+            "ECS CreateService serviceName",
+            _ECS + "API_CreateService.html",
+            max=255,
+            pattern=_ECS_NAME,
+            says=_ECS_SAYS,
+            code="InvalidParameterException",
+        )
+    },
+    "AWS::ECS::TaskDefinition": {
+        "Family": NameRule(
+            "ECS RegisterTaskDefinition family",
+            _ECS + "API_RegisterTaskDefinition.html",
+            max=255,
+            pattern=_ECS_NAME,
+            says=_ECS_SAYS,
+            code="ClientException",
+        )
+    },
+    "AWS::ElastiCache::ReplicationGroup": {
+        "ReplicationGroupId": NameRule(
+            "ElastiCache CreateReplicationGroup ReplicationGroupId",
+            "https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateReplicationGroup.html",
+            max=40,
+            pattern=_RDS_ID,
+            says="1 to 40 alphanumeric characters or hyphens, a letter first, not ending with a hyphen or containing two consecutive hyphens",
+            code="InvalidParameterValue",
+        )
+    },
+    "AWS::ElastiCache::SubnetGroup": {
+        "CacheSubnetGroupName": NameRule(
+            "ElastiCache CreateCacheSubnetGroup CacheSubnetGroupName",
+            "https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateCacheSubnetGroup.html",
+            max=255,
+            pattern=r"[A-Za-z0-9-]+",
+            says="no more than 255 alphanumeric characters or hyphens",
+            code="InvalidParameterValue",
+        )
+    },
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": {
+        "Name": NameRule(
+            "ELBv2 CreateLoadBalancer Name",
+            _ELB + "API_CreateLoadBalancer.html",
+            max=32,
+            pattern=r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?",
+            says="at most 32 alphanumeric characters or hyphens, not beginning or ending with a hyphen",
+            prefixes=("internal-",),
+        )
+    },
+    "AWS::ElasticLoadBalancingV2::TargetGroup": {
+        "Name": NameRule(
+            "ELBv2 CreateTargetGroup Name",
+            _ELB + "API_CreateTargetGroup.html",
+            max=32,
+            pattern=r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?",
+            says="at most 32 alphanumeric characters or hyphens, not beginning or ending with a hyphen",
+        )
+    },
+    "AWS::IAM::InstanceProfile": {
+        "InstanceProfileName": NameRule(
+            "IAM CreateInstanceProfile InstanceProfileName",
+            _IAM + "API_CreateInstanceProfile.html",
+            max=128,
+            pattern=_IAM_NAME,
+            says=_IAM_SAYS,
+            member="instanceProfileName",
+        )
+    },
+    "AWS::IAM::ManagedPolicy": {
+        "ManagedPolicyName": NameRule(
+            "IAM CreatePolicy PolicyName",
+            _IAM + "API_CreatePolicy.html",
+            max=128,
+            pattern=_IAM_NAME,
+            says=_IAM_SAYS,
+            member="policyName",
+        )
+    },
+    "AWS::IAM::Policy": {
+        "PolicyName": NameRule(
+            "IAM PutRolePolicy PolicyName",
+            _IAM + "API_PutRolePolicy.html",
+            max=128,
+            pattern=_IAM_NAME,
+            says=_IAM_SAYS,
+            member="policyName",
+        )
+    },
+    "AWS::IAM::Role": {
+        "RoleName": NameRule(
+            "IAM CreateRole RoleName",
+            _IAM + "API_CreateRole.html",
+            max=64,
+            pattern=_IAM_NAME,
+            says=_IAM_SAYS,
+            member="roleName",
+        ),
+        "Policies/*/PolicyName": NameRule(
+            "IAM PutRolePolicy PolicyName",
+            _IAM + "API_PutRolePolicy.html",
+            max=128,
+            pattern=_IAM_NAME,
+            says=_IAM_SAYS,
+            member="policyName",
+        ),
+    },
+    "AWS::KMS::Alias": {
+        "AliasName": NameRule(
+            "KMS CreateAlias AliasName",
+            "https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateAlias.html",
+            max=256,
+            pattern=r"alias/[A-Za-z0-9:/_-]+",
+            says="alias/ followed by alphanumerics, /, _ and -",
+            prefixes=("alias/aws/",),
+        )
+    },
+    "AWS::Lambda::Function": {
+        "FunctionName": NameRule(
+            "Lambda CreateFunction FunctionName",
+            "https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html",
+            max=64,
+            pattern=r"[A-Za-z0-9_-]+",
+            says="a function name of up to 64 letters, digits, - and _",
+            code="ValidationException",
+        )
+    },
+    "AWS::Logs::LogGroup": {
+        "LogGroupName": NameRule(
+            "CloudWatch Logs CreateLogGroup logGroupName",
+            "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html",
+            max=512,
+            pattern=r"[A-Za-z0-9_\-/.#]+",
+            says="a-z, A-Z, 0-9, _ - / . #",
+            prefixes=("aws/",),
+            code="InvalidParameterException",
+        )
+    },
+    "AWS::RDS::DBCluster": {
+        "DBClusterIdentifier": NameRule(
+            "RDS CreateDBCluster DBClusterIdentifier",
+            _RDS + "API_CreateDBCluster.html",
+            max=63,
+            pattern=_RDS_ID,
+            says="1 to 63 characters: " + _RDS_SAYS,
+            code="InvalidParameterValue",
+        )
+    },
+    "AWS::RDS::DBClusterParameterGroup": {
+        "DBClusterParameterGroupName": NameRule(
+            "RDS CreateDBClusterParameterGroup DBClusterParameterGroupName",
+            _RDS + "API_CreateDBClusterParameterGroup.html",
+            max=255,
+            pattern=_RDS_ID,
+            says="1 to 255 characters: " + _RDS_SAYS,
+            code="InvalidParameterValue",
+        )
+    },
+    "AWS::RDS::DBInstance": {
+        "DBInstanceIdentifier": NameRule(
+            "RDS CreateDBInstance DBInstanceIdentifier",
+            _RDS + "API_CreateDBInstance.html",
+            max=63,
+            pattern=_RDS_ID,
+            says="1 to 63 characters: " + _RDS_SAYS,
+            code="InvalidParameterValue",
+        )
+    },
+    "AWS::RDS::DBParameterGroup": {
+        "DBParameterGroupName": NameRule(
+            "RDS CreateDBParameterGroup DBParameterGroupName",
+            _RDS + "API_CreateDBParameterGroup.html",
+            max=255,
+            pattern=_RDS_ID,
+            says="1 to 255 characters: " + _RDS_SAYS,
+            code="InvalidParameterValue",
+        )
+    },
+    "AWS::RDS::DBProxy": {
+        "DBProxyName": NameRule(
+            "RDS CreateDBProxy DBProxyName",
+            _RDS + "API_CreateDBProxy.html",
+            max=63,
+            pattern=r"[A-Za-z](?:-?[A-Za-z0-9]+)*",
+            says="a letter first, only ASCII letters, digits and hyphens, not ending with a hyphen or containing two consecutive hyphens",
+            code="InvalidParameterValue",
+        )
+    },
+    "AWS::RDS::DBSubnetGroup": {
+        "DBSubnetGroupName": NameRule(
+            "RDS CreateDBSubnetGroup DBSubnetGroupName",
+            _RDS + "API_CreateDBSubnetGroup.html",
+            max=255,
+            pattern=r"[A-Za-z][A-Za-z0-9._ -]*",
+            says="a letter first, then letters, numbers, periods, underscores, spaces or hyphens",
+            reserved=("default",),
+            code="InvalidParameterValue",
+        )
+    },
+    "AWS::S3::Bucket": {
+        "BucketName": NameRule(
+            "S3 CreateBucket Bucket",
+            "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html",
+            min=3,
+            max=63,
+            pattern=r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?",
+            says="3 to 63 lowercase letters, digits, dots and hyphens, beginning and ending with a letter or digit",
+            prefixes=("xn--", "sthree-", "amzn-s3-demo-"),
+            suffixes=("-s3alias", "--ol-s3", ".mrap", "--x-s3"),
+            extra=("no-adjacent-dots", "not-ip-address"),
+            code="InvalidBucketName",
+        )
+    },
+    "AWS::SNS::Topic": {
+        "TopicName": NameRule(
+            "SNS CreateTopic Name",
+            "https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html",
+            max=256,
+            pattern=r"[A-Za-z0-9_-]+(?:\.fifo)?",
+            says="1 to 256 ASCII letters, numbers, underscores and hyphens (.fifo for a FIFO topic)",
+            code="InvalidParameter",
+            member="Name",
+        )
+    },
+    "AWS::SQS::Queue": {
+        "QueueName": NameRule(
+            "SQS CreateQueue QueueName",
+            "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html",
+            max=80,
+            pattern=r"[A-Za-z0-9_-]+(?:\.fifo)?",
+            says="up to 80 alphanumeric characters, hyphens and underscores (.fifo for a FIFO queue)",
+            code="InvalidParameterValue",
+        )
+    },
+    "AWS::SecretsManager::Secret": {
+        "Name": NameRule(
+            "Secrets Manager CreateSecret Name",
+            "https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html",
+            max=512,
+            pattern=r"[A-Za-z0-9/_+=.@-]+",
+            says="ASCII letters, numbers and /_+=.@-",
+            extra=("secret-suffix",),
+            code="ValidationException",
+        )
+    },
     # The API model allows 255, but Synthetics names the canary's Lambda function
     # cwsyn-<name>-<36-character id>, which must fit Lambda's 64: hence 21 (CloudWatch user guide,
     # "Creating a canary": "lowercase letters, numbers, hyphens, underscores ... up to 21").
-    "AWS::Synthetics::Canary": {"Name": NameRule("Synthetics CreateCanary Name", "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Synthetics_Canaries_Create.html", max=21, pattern=r"[0-9a-z_-]+", says="up to 21 lowercase letters, digits, hyphens and underscores")},
-    "AWS::WAFv2::IPSet": {"Name": NameRule("WAFv2 CreateIPSet Name", "https://docs.aws.amazon.com/waf/latest/APIReference/API_CreateIPSet.html", max=128, pattern=r"[\w-]+", says="1 to 128 word characters and hyphens", code="WAFInvalidParameterException")},
-    "AWS::WAFv2::WebACL": {"Name": NameRule("WAFv2 CreateWebACL Name", "https://docs.aws.amazon.com/waf/latest/APIReference/API_CreateWebACL.html", max=128, pattern=r"[\w-]+", says="1 to 128 word characters and hyphens", code="WAFInvalidParameterException")},
-    "AWS::XRay::Group": {"GroupName": NameRule("X-Ray CreateGroup GroupName", "https://docs.aws.amazon.com/xray/latest/api/API_CreateGroup.html", max=32, reserved=("Default",), says="1 to 32 characters; Default is reserved", code="InvalidRequestException")},
-    "AWS::XRay::SamplingRule": {"SamplingRule/RuleName": NameRule("X-Ray CreateSamplingRule RuleName", "https://docs.aws.amazon.com/xray/latest/api/API_SamplingRule.html", max=32, says="1 to 32 characters", code="InvalidRequestException")},
+    "AWS::Synthetics::Canary": {
+        "Name": NameRule(
+            "Synthetics CreateCanary Name",
+            "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Synthetics_Canaries_Create.html",
+            max=21,
+            pattern=r"[0-9a-z_-]+",
+            says="up to 21 lowercase letters, digits, hyphens and underscores",
+        )
+    },
+    "AWS::WAFv2::IPSet": {
+        "Name": NameRule(
+            "WAFv2 CreateIPSet Name",
+            "https://docs.aws.amazon.com/waf/latest/APIReference/API_CreateIPSet.html",
+            max=128,
+            pattern=r"[\w-]+",
+            says="1 to 128 word characters and hyphens",
+            code="WAFInvalidParameterException",
+        )
+    },
+    "AWS::WAFv2::WebACL": {
+        "Name": NameRule(
+            "WAFv2 CreateWebACL Name",
+            "https://docs.aws.amazon.com/waf/latest/APIReference/API_CreateWebACL.html",
+            max=128,
+            pattern=r"[\w-]+",
+            says="1 to 128 word characters and hyphens",
+            code="WAFInvalidParameterException",
+        )
+    },
+    "AWS::XRay::Group": {
+        "GroupName": NameRule(
+            "X-Ray CreateGroup GroupName",
+            "https://docs.aws.amazon.com/xray/latest/api/API_CreateGroup.html",
+            max=32,
+            reserved=("Default",),
+            says="1 to 32 characters; Default is reserved",
+            code="InvalidRequestException",
+        )
+    },
+    "AWS::XRay::SamplingRule": {
+        "SamplingRule/RuleName": NameRule(
+            "X-Ray CreateSamplingRule RuleName",
+            "https://docs.aws.amazon.com/xray/latest/api/API_SamplingRule.html",
+            max=32,
+            says="1 to 32 characters",
+            code="InvalidRequestException",
+        )
+    },
 }
 
 # Checks documented as advice rather than a refusal; lint and the emulator leave them out. Secrets
@@ -360,21 +900,41 @@ def name_problems(rule: NameRule, name: str, *, include_advisory: bool = True) -
         problems.append(("length", f"is {len(name)} characters; the maximum is {rule.max}"))
     if rule.pattern and name and not re.fullmatch(rule.pattern, name):
         problems.append(("pattern", f"does not match {rule.says or rule.pattern}"))
-    problems += [("prefix", f"starts with the reserved prefix {p!r}") for p in rule.prefixes if lowered.startswith(p.lower())]
-    problems += [("suffix", f"ends with the reserved suffix {s!r}") for s in rule.suffixes if lowered.endswith(s.lower())]
+    problems += [
+        ("prefix", f"starts with the reserved prefix {p!r}") for p in rule.prefixes if lowered.startswith(p.lower())
+    ]
+    problems += [
+        ("suffix", f"ends with the reserved suffix {s!r}") for s in rule.suffixes if lowered.endswith(s.lower())
+    ]
     problems += [("word", f"contains the reserved word {w!r}") for w in rule.words if w.lower() in lowered]
-    problems += [("reserved", f"is the reserved name {r!r}") for r in rule.reserved if (name == r if r[:1].isupper() else lowered == r)]
+    problems += [
+        ("reserved", f"is the reserved name {r!r}")
+        for r in rule.reserved
+        if (name == r if r[:1].isupper() else lowered == r)
+    ]
     for check in rule.extra:
         if check == "no-adjacent-dots" and ".." in name:
             problems.append((check, "contains two adjacent periods"))
         elif check == "not-ip-address" and _IP_ADDRESS.fullmatch(name):
             problems.append((check, "is formatted as an IP address"))
         elif check == "secret-suffix" and include_advisory and len(name) > 7 and name[-7] == "-":
-            problems.append((check, "ends with a hyphen followed by six characters, which Secrets Manager's partial-ARN lookups take for its own random suffix"))
+            problems.append(
+                (
+                    check,
+                    "ends with a hyphen followed by six characters, which Secrets Manager's partial-ARN lookups take for its own random suffix",
+                )
+            )
         elif check == "cognito-prefix" and "." not in name:  # a prefix domain; a custom domain is an FQDN
             if not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", name):
-                problems.append((check, "is not a valid prefix: lowercase letters, digits and hyphens, not starting or ending with a hyphen"))
-            problems += [(check, f"contains the reserved word {w!r}") for w in ("aws", "amazon", "cognito") if w in lowered]
+                problems.append(
+                    (
+                        check,
+                        "is not a valid prefix: lowercase letters, digits and hyphens, not starting or ending with a hyphen",
+                    )
+                )
+            problems += [
+                (check, f"contains the reserved word {w!r}") for w in ("aws", "amazon", "cognito") if w in lowered
+            ]
     return [p for p in problems if include_advisory or p[0] not in ADVISORY]
 
 
@@ -391,9 +951,22 @@ def aws_refusal(resource_type: str, path: str, name: str) -> tuple[str, str] | N
         return None
     check, what = problems[0]
     if resource_type == "AWS::EC2::SecurityGroup" and check == "prefix":
-        return rule.code, f"Value ({name}) for parameter GroupName is invalid. Group names may not be in the format sg-*."
+        return (
+            rule.code,
+            f"Value ({name}) for parameter GroupName is invalid. Group names may not be in the format sg-*.",
+        )
     if rule.code in ("ValidationError", "ValidationException") and check in ("length", "pattern"):
-        constraint = f"Member must have length less than or equal to {rule.max}" if "maximum" in what else (
-            f"Member must have length greater than or equal to {rule.min}" if "minimum" in what else f"Member must satisfy regular expression pattern: {rule.pattern}")
-        return rule.code, f"1 validation error detected: Value '{name}' at '{rule.member}' failed to satisfy constraint: {constraint}"
+        constraint = (
+            f"Member must have length less than or equal to {rule.max}"
+            if "maximum" in what
+            else (
+                f"Member must have length greater than or equal to {rule.min}"
+                if "minimum" in what
+                else f"Member must satisfy regular expression pattern: {rule.pattern}"
+            )
+        )
+        return (
+            rule.code,
+            f"1 validation error detected: Value '{name}' at '{rule.member}' failed to satisfy constraint: {constraint}",
+        )
     return rule.code, f"Invalid {rule.member} '{name}': it {what} ({rule.api}: {rule.says})."

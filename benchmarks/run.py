@@ -56,7 +56,13 @@ _PEAK = "import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]);
 def _run(command: list[str], env: dict | None = None) -> tuple[float, int, subprocess.CompletedProcess]:
     """Wall seconds and peak RSS (MiB) of one child process (measured by a fresh parent of its own)."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", _PEAK, *command], capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK, *command],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+    )
     wall = time.perf_counter() - start
     peak_kib = int(done.stderr.strip().splitlines()[-1])
     return wall, peak_kib // 1024, done
@@ -80,8 +86,14 @@ def generation(repeat: int) -> tuple[Table, float]:
             floor = _median_seconds(lambda: [json.dumps(d, indent=2, sort_keys=True) for d in documents], repeat)
             total += seconds
             table.add_row(
-                app, env, str(len(documents)), str(sum(e["resources"] for e in rendered.manifest["templates"])),
-                f"{sum(e['bytes'] for e in rendered.manifest['templates']):,}", f"{seconds * 1000:.1f}", f"{floor * 1000:.1f}", f"{seconds / floor:.1f}×",
+                app,
+                env,
+                str(len(documents)),
+                str(sum(e["resources"] for e in rendered.manifest["templates"])),
+                f"{sum(e['bytes'] for e in rendered.manifest['templates']):,}",
+                f"{seconds * 1000:.1f}",
+                f"{floor * 1000:.1f}",
+                f"{seconds / floor:.1f}×",
             )
     return table, total
 
@@ -98,13 +110,28 @@ def whole_process(out: Path) -> Table:
     for column in ("command", "wall s", "peak MiB", "note"):
         table.add_column(column)
     wall, peak, done = _run(_cli("generate", "--all", "--out", str(out)))
-    table.add_row("cfn-strata generate --all", f"{wall:.2f}", str(peak), "target < 2 s and < 300 MB" if done.returncode == 0 else f"FAILED: {done.stderr[-200:]}")
+    table.add_row(
+        "cfn-strata generate --all",
+        f"{wall:.2f}",
+        str(peak),
+        "target < 2 s and < 300 MB" if done.returncode == 0 else f"FAILED: {done.stderr[-200:]}",
+    )
 
     cache = Path(tempfile.mkdtemp(prefix="cfn-strata-bench-cache-"))
     cold, cold_peak, done = _run(_cli("lint", "--all", "--out", str(out)), env={"CFN_STRATA_CACHE": str(cache)})
-    table.add_row("cfn-strata lint --all (cold)", f"{cold:.2f}", str(cold_peak), "ok" if done.returncode == 0 else f"exit {done.returncode}")
+    table.add_row(
+        "cfn-strata lint --all (cold)",
+        f"{cold:.2f}",
+        str(cold_peak),
+        "ok" if done.returncode == 0 else f"exit {done.returncode}",
+    )
     warm, warm_peak, done = _run(_cli("lint", "--all", "--out", str(out)), env={"CFN_STRATA_CACHE": str(cache)})
-    table.add_row("cfn-strata lint --all (warm)", f"{warm:.2f}", str(warm_peak), "target < 0.3 s" if done.returncode == 0 else f"exit {done.returncode}")
+    table.add_row(
+        "cfn-strata lint --all (warm)",
+        f"{warm:.2f}",
+        str(warm_peak),
+        "target < 0.3 s" if done.returncode == 0 else f"exit {done.returncode}",
+    )
     shutil.rmtree(cache, ignore_errors=True)
 
     # Plain cfn-lint, one process per region (its CLI takes one region set for all files).
@@ -119,7 +146,12 @@ def whole_process(out: Path) -> Table:
         seconds, _, _ = _run(["cfn-lint", "--regions", region, "--", *files])
         plain += seconds
     files = sum(len(f) for f in by_region.values())
-    table.add_row(f"plain cfn-lint, {files} files, {len(by_region)} process(es)", f"{plain:.2f}", "-", f"ours cold = {cold / plain:.2f}× (target ≤ 0.6×), warm = {warm / plain:.3f}×")
+    table.add_row(
+        f"plain cfn-lint, {files} files, {len(by_region)} process(es)",
+        f"{plain:.2f}",
+        "-",
+        f"ours cold = {cold / plain:.2f}× (target ≤ 0.6×), warm = {warm / plain:.3f}×",
+    )
     return table
 
 
@@ -141,7 +173,14 @@ def scale(repeat: int) -> Table | str:
         rendered = render(cfg)
         seconds = _median_seconds(lambda: render(cfg), repeat)
         entries = rendered.manifest["templates"]
-        table.add_row(str(count), str(len(entries)), str(sum(e["resources"] for e in entries)), f"{max(e['bytes'] for e in entries):,}", f"{seconds * 1000:.0f}", f"{seconds * 1000 / count:.1f}")
+        table.add_row(
+            str(count),
+            str(len(entries)),
+            str(sum(e["resources"] for e in entries)),
+            f"{max(e['bytes'] for e in entries):,}",
+            f"{seconds * 1000:.0f}",
+            f"{seconds * 1000 / count:.1f}",
+        )
     return table
 
 
@@ -154,7 +193,9 @@ def cdk(ours_seconds: float) -> str:
     outdir = Path(tempfile.mkdtemp(prefix="cdk-out-"))
     samples = []
     for _ in range(3):
-        wall, _, done = _run([sys.executable, str(app), str(outdir)], env={"JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1"})
+        wall, _, done = _run(
+            [sys.executable, str(app), str(outdir)], env={"JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1"}
+        )
         if done.returncode != 0:
             return f"CDK: synth failed: {done.stderr[-300:]}"
         samples.append(wall)
@@ -167,15 +208,21 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     args = parser.parse_args()
     repeat = 3 if args.quick else 9
-    console.print(f"cfn-strata benchmarks — {time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    console.print(
+        f"cfn-strata benchmarks — {time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     table, total = generation(repeat)
     console.print(table)
     imports = floor_import()
-    console.print(f"floor: import troposphere + awacs {imports * 1000:.0f} ms (whole process); all profiles generate in {total * 1000:.0f} ms in-process")
+    console.print(
+        f"floor: import troposphere + awacs {imports * 1000:.0f} ms (whole process); all profiles generate in {total * 1000:.0f} ms in-process"
+    )
     with tempfile.TemporaryDirectory() as out:
         console.print(whole_process(Path(out) / "dist"))
         one_profile, _, _ = _run(_cli("generate", "product-catalog", "--out", str(Path(out) / "pc")))
-        console.print(f"one profile whole-process (product-catalog, dev+prod): {one_profile:.2f} s = {one_profile / imports:.1f}× the import floor (target ≤ 3×)")
+        console.print(
+            f"one profile whole-process (product-catalog, dev+prod): {one_profile:.2f} s = {one_profile / imports:.1f}× the import floor (target ≤ 3×)"
+        )
     result = scale(repeat)
     console.print(result, markup=False) if isinstance(result, str) else console.print(result)
     console.print(cdk(one_profile), markup=False)

@@ -67,10 +67,10 @@ class Bundle:
         """The stack tags: the profile's (manifest) and --tags, sorted by key."""
         return dict(sorted({**self.manifest["tags"], **self.extra_tags}.items()))
 
-    def with_overrides(self, parameters: dict[str, str], tags: dict[str, str], role_arn: str | None = None) -> "Bundle":
+    def with_overrides(self, parameters: dict[str, str], tags: dict[str, str], role_arn: str | None = None) -> Bundle:
         return replace(self, parameter_overrides=dict(parameters), extra_tags=dict(tags), role_arn=role_arn)
 
-    def with_global_values(self, values: dict[str, str]) -> "Bundle":
+    def with_global_values(self, values: dict[str, str]) -> Bundle:
         return replace(self, global_values=dict(values))
 
     @property
@@ -101,7 +101,9 @@ class Bundle:
         return next((s["layer"] for s in self.manifest["stacks"] if s["logical_id"] == logical_id), logical_id)
 
     def stateful_ids(self, layer: str) -> frozenset[str]:
-        return frozenset(next((s.get("stateful_resources", []) for s in self.manifest["stacks"] if s["layer"] == layer), []))
+        return frozenset(
+            next((s.get("stateful_resources", []) for s in self.manifest["stacks"] if s["layer"] == layer), [])
+        )
 
     def policies(self) -> dict[str, dict]:
         """{layer or "root": stack policy} derived from the templates (templates/safety.py)."""
@@ -117,8 +119,10 @@ class Bundle:
         missing = sorted(set(self.global_inputs) - values.keys())
         if missing:
             wanted = ", ".join(f"{name} (its {self.global_inputs[name]} output)" for name in missing)
-            raise DeployerError(f"root parameter(s) {wanted} come from the us-east-1 stack {self.stack_name}-global, which has no such output yet: "
-                                f"`cfn-strata deploy {self.cli_target}` creates it before the root and passes them")
+            raise DeployerError(
+                f"root parameter(s) {wanted} come from the us-east-1 stack {self.stack_name}-global, which has no such output yet: "
+                f"`cfn-strata deploy {self.cli_target}` creates it before the root and passes them"
+            )
         return values
 
     def known_parameters(self) -> dict[str, str]:

@@ -5,9 +5,9 @@ typed outcome, mapped once here."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
 
 from botocore.exceptions import ClientError, WaiterError
 
@@ -75,7 +75,9 @@ def change_set_type(stack_name: str, status: str | None) -> str:
     if status is None or status == "REVIEW_IN_PROGRESS":
         return "CREATE"
     if status == "ROLLBACK_COMPLETE":
-        raise DeployerError(f"stack {stack_name} is in ROLLBACK_COMPLETE (its first create failed) and cannot be updated: delete it with `cfn-strata destroy`, then plan again")
+        raise DeployerError(
+            f"stack {stack_name} is in ROLLBACK_COMPLETE (its first create failed) and cannot be updated: delete it with `cfn-strata destroy`, then plan again"
+        )
     if status.endswith(BUSY):
         raise DeployerError(f"stack {stack_name} is busy ({status}): wait for it to finish, then plan again")
     return "UPDATE"
@@ -97,7 +99,13 @@ def destroy_command(bundle: Bundle) -> str:
 
 def _refuse_failed_state(cfn, bundle: Bundle, stack: dict) -> None:
     """A stack CloudFormation cannot update: say why and the command that recovers it."""
-    message = guidance(cfn, stack["StackStatus"], stack_name=bundle.stack_name, stack_id=stack["StackId"], destroy_command=destroy_command(bundle))
+    message = guidance(
+        cfn,
+        stack["StackStatus"],
+        stack_name=bundle.stack_name,
+        stack_id=stack["StackId"],
+        destroy_command=destroy_command(bundle),
+    )
     if message:
         raise DeployerError(message)
 
@@ -123,8 +131,10 @@ def create_change_set(
         _refuse_failed_state(cfn, bundle, stack)
     kind = change_set_type(bundle.stack_name, status)
     if revert_drift and kind == "CREATE":
-        raise FlagRefused(f"--revert-drift: stack {bundle.stack_name} does not exist yet, so nothing can have drifted; "
-                          "a drift-aware change set (REVERT_DRIFT) applies to a deployed stack only: plan without it")
+        raise FlagRefused(
+            f"--revert-drift: stack {bundle.stack_name} does not exist yet, so nothing can have drifted; "
+            "a drift-aware change set (REVERT_DRIFT) applies to a deployed stack only: plan without it"
+        )
     name = change_set_name(now, upload.root.sha256)
     extra = {"RollbackConfiguration": rollback_configuration} if rollback_configuration and kind == "UPDATE" else {}
     if revert_drift:
@@ -156,13 +166,21 @@ def create_change_set(
     if progress:
         progress(f"waiting for change set {name}")
     try:
-        cfn.get_waiter("change_set_create_complete").wait(ChangeSetName=ref.change_set_id, WaiterConfig=waiting.config())
+        cfn.get_waiter("change_set_create_complete").wait(
+            ChangeSetName=ref.change_set_id, WaiterConfig=waiting.config()
+        )
     except KeyboardInterrupt:
-        raise Interrupted(f"stopped waiting; change set {name} is still being created on {bundle.stack_name} and nothing was executed. "
-                          f"Review it with: cfn-strata review {bundle.cli_target} --change-set {name}") from None
+        raise Interrupted(
+            f"stopped waiting; change set {name} is still being created on {bundle.stack_name} and nothing was executed. "
+            f"Review it with: cfn-strata review {bundle.cli_target} --change-set {name}"
+        ) from None
     except WaiterError as err:
-        if "Error" in (err.last_response or {}):  # DescribeChangeSet itself failed: credentials expired, access denied...
-            raise DeployerError(f"{explain(err)}; the change set {name} may still be created: review it with `cfn-strata review {bundle.cli_target} --change-set {name}`") from err
+        if "Error" in (
+            err.last_response or {}
+        ):  # DescribeChangeSet itself failed: credentials expired, access denied...
+            raise DeployerError(
+                f"{explain(err)}; the change set {name} may still be created: review it with `cfn-strata review {bundle.cli_target} --change-set {name}`"
+            ) from err
         reason = (err.last_response or {}).get("StatusReason") or str(err)
         if is_no_changes(reason):
             cfn.delete_change_set(ChangeSetName=ref.change_set_id)
@@ -176,7 +194,11 @@ def _failure(cfn, ref: ChangeSetRef, reason: str, read_events: bool) -> str:
     reported for it (deployer/checks.py) when the endpoint offers DescribeEvents."""
     from deployer.checks import Validation, failure_message, validation_errors
 
-    validation = validation_errors(cfn, ref.change_set_id) if read_events else Validation(note="early-validation details are not modelled by the local emulator: not read")
+    validation = (
+        validation_errors(cfn, ref.change_set_id)
+        if read_events
+        else Validation(note="early-validation details are not modelled by the local emulator: not read")
+    )
     return failure_message(ref.name, reason, validation)
 
 

@@ -22,7 +22,9 @@ from deployer.review import HookResult
 VALIDATION_ERROR = "VALIDATION_ERROR"
 # What an endpoint answers for an action it does not know: AWS's query protocol (InvalidAction),
 # other emulators (UnknownOperationException, NotImplemented; local mode's is_not_modelled code).
-UNKNOWN_ACTION = frozenset({"InvalidAction", "UnknownOperationException", "UnknownOperation", "NotImplemented", "NotImplementedException"})
+UNKNOWN_ACTION = frozenset(
+    {"InvalidAction", "UnknownOperationException", "UnknownOperation", "NotImplemented", "NotImplementedException"}
+)
 LOCAL_HOOKS_NOTE = "hook results are not modelled by the local emulator: not read"
 
 
@@ -69,17 +71,27 @@ def validation_errors(cfn, change_set_id: str) -> Validation:
         return Validation(note="early-validation details not read: this botocore has no DescribeEvents (upgrade boto3)")
     errors = []
     try:
-        for page in cfn.get_paginator("describe_events").paginate(ChangeSetName=change_set_id, Filters={"FailedEvents": True}):
+        for page in cfn.get_paginator("describe_events").paginate(
+            ChangeSetName=change_set_id, Filters={"FailedEvents": True}
+        ):
             for event in page.get("OperationEvents", []):
                 if event.get("EventType") != VALIDATION_ERROR:
                     continue
-                errors.append(ValidationError(
-                    event.get("LogicalResourceId"), event.get("ResourceType"), event.get("ValidationPath"), event.get("ValidationName"),
-                    event.get("ValidationStatusReason") or event.get("ResourceStatusReason") or "no reason given", event.get("ValidationFailureMode"),
-                ))
+                errors.append(
+                    ValidationError(
+                        event.get("LogicalResourceId"),
+                        event.get("ResourceType"),
+                        event.get("ValidationPath"),
+                        event.get("ValidationName"),
+                        event.get("ValidationStatusReason") or event.get("ResourceStatusReason") or "no reason given",
+                        event.get("ValidationFailureMode"),
+                    )
+                )
     except ClientError as err:
         if unknown_action(err):
-            return Validation(note=f"early-validation details not read: the endpoint does not offer DescribeEvents ({err.response['Error']['Code']})")
+            return Validation(
+                note=f"early-validation details not read: the endpoint does not offer DescribeEvents ({err.response['Error']['Code']})"
+            )
         # the change set's failure is what matters: a refused DescribeEvents must not hide it
         return Validation(note=f"early-validation details not read: {explain(err)}")
     return Validation(tuple(errors))
@@ -103,14 +115,27 @@ def hook_results(cfn, change_set_arn: str) -> tuple[tuple[HookResult, ...], tupl
     results, token = [], None
     try:
         while True:
-            page = cfn.list_hook_results(TargetType="CHANGE_SET", TargetId=change_set_arn, **({"NextToken": token} if token else {}))
-            results += [HookResult(h.get("TypeName", "?"), h.get("Status", "?"), h.get("HookStatusReason"), h.get("FailureMode"),
-                                   h.get("InvocationPoint"), h.get("HookExecutionTarget")) for h in page.get("HookResults", [])]
+            page = cfn.list_hook_results(
+                TargetType="CHANGE_SET", TargetId=change_set_arn, **({"NextToken": token} if token else {})
+            )
+            results += [
+                HookResult(
+                    h.get("TypeName", "?"),
+                    h.get("Status", "?"),
+                    h.get("HookStatusReason"),
+                    h.get("FailureMode"),
+                    h.get("InvocationPoint"),
+                    h.get("HookExecutionTarget"),
+                )
+                for h in page.get("HookResults", [])
+            ]
             token = page.get("NextToken")
             if not token:
                 break
     except ClientError as err:
         if unknown_action(err):
-            return (), (f"hook results not read: the endpoint does not offer ListHookResults ({err.response['Error']['Code']})",)
+            return (), (
+                f"hook results not read: the endpoint does not offer ListHookResults ({err.response['Error']['Code']})",
+            )
         raise
     return tuple(sorted(results, key=lambda h: (not h.failed, h.hook, h.target or ""))), ()

@@ -81,7 +81,10 @@ def diff_templates(layer: str, old: dict, new: dict) -> list[Change]:
             elif name not in after_items:
                 changes.append(Change(layer, "removed", section, name, "", ""))
             else:
-                changes += [Change(layer, "modified", section, name, "", path, a, b) for path, a, b in _leaves(before_items[name], after_items[name], "")]
+                changes += [
+                    Change(layer, "modified", section, name, "", path, a, b)
+                    for path, a, b in _leaves(before_items[name], after_items[name], "")
+                ]
     return changes
 
 
@@ -94,7 +97,9 @@ def deployed_templates(cfn, root_stack_id: str, bundle: Bundle) -> dict[str, dic
 
 
 def diff_stack(cfn, bundle: Bundle) -> TemplateDiff:
-    new = {ROOT: bundle.document(bundle.root_file)} | {s["layer"]: bundle.document(s["file"]) for s in bundle.nested_stacks}
+    new = {ROOT: bundle.document(bundle.root_file)} | {
+        s["layer"]: bundle.document(s["file"]) for s in bundle.nested_stacks
+    }
     stack = describe_stack(cfn, bundle.stack_name)
     if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS":
         changes = [Change(layer, "added", "Layer", layer, "", "") for layer in new]
@@ -156,7 +161,16 @@ def summary_line(diff: TemplateDiff) -> str:
 
 
 def to_json(diff: TemplateDiff) -> str:
-    return json.dumps({"stack_name": diff.stack_name, "summary": diff.counts(), "changes": [asdict(c) for c in diff.changes], "notes": list(diff.notes)}, indent=2, sort_keys=False)
+    return json.dumps(
+        {
+            "stack_name": diff.stack_name,
+            "summary": diff.counts(),
+            "changes": [asdict(c) for c in diff.changes],
+            "notes": list(diff.notes),
+        },
+        indent=2,
+        sort_keys=False,
+    )
 
 
 def to_markdown(diff: TemplateDiff) -> str:
@@ -177,10 +191,20 @@ def to_markdown(diff: TemplateDiff) -> str:
 def to_table(diff: TemplateDiff):
     from rich.table import Table
 
-    table = Table(title=f"template diff of {diff.stack_name} (deployed → generated)", caption=f"{summary_line(diff)}\n{SUMMARY_LEGEND}" if diff.changes else summary_line(diff))
+    table = Table(
+        title=f"template diff of {diff.stack_name} (deployed → generated)",
+        caption=f"{summary_line(diff)}\n{SUMMARY_LEGEND}" if diff.changes else summary_line(diff),
+    )
     for column in ("layer", "change", "where", "type", "old", "new"):
         table.add_column(column, overflow="fold")
     style = {"added": "green", "removed": "red", "modified": "yellow"}
     for c in diff.changes:
-        table.add_row(c.layer, f"[{style[c.kind]}]{c.kind}[/]", _where(c), c.resource_type or "-", _value(c.old, 120), _value(c.new, 120))
+        table.add_row(
+            c.layer,
+            f"[{style[c.kind]}]{c.kind}[/]",
+            _where(c),
+            c.resource_type or "-",
+            _value(c.old, 120),
+            _value(c.new, 120),
+        )
     return table

@@ -13,21 +13,33 @@ from botocore.waiter import WaiterModel, create_waiter_with_client
 from deployer.errors import is_not_modelled
 
 DRIFTED = ("MODIFIED", "DELETED")
-_WAITERS = WaiterModel({
-    "version": 2,
-    "waiters": {
-        "StackDriftDetectionComplete": {
-            "operation": "DescribeStackDriftDetectionStatus",
-            "delay": 5,
-            "maxAttempts": 120,
-            "acceptors": [
-                {"state": "success", "matcher": "path", "argument": "DetectionStatus", "expected": "DETECTION_COMPLETE"},
-                # results for the resources that could be checked are still there: report them with the reason
-                {"state": "success", "matcher": "path", "argument": "DetectionStatus", "expected": "DETECTION_FAILED"},
-            ],
-        }
-    },
-})
+_WAITERS = WaiterModel(
+    {
+        "version": 2,
+        "waiters": {
+            "StackDriftDetectionComplete": {
+                "operation": "DescribeStackDriftDetectionStatus",
+                "delay": 5,
+                "maxAttempts": 120,
+                "acceptors": [
+                    {
+                        "state": "success",
+                        "matcher": "path",
+                        "argument": "DetectionStatus",
+                        "expected": "DETECTION_COMPLETE",
+                    },
+                    # results for the resources that could be checked are still there: report them with the reason
+                    {
+                        "state": "success",
+                        "matcher": "path",
+                        "argument": "DetectionStatus",
+                        "expected": "DETECTION_FAILED",
+                    },
+                ],
+            }
+        },
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +65,9 @@ def _resource_drifts(cfn, stack_id: str) -> list[dict]:
     """Every page of DescribeStackResourceDrifts (botocore has no paginator for it)."""
     drifts, token = [], None
     while True:
-        page = cfn.describe_stack_resource_drifts(StackName=stack_id, StackResourceDriftStatusFilters=list(DRIFTED), **({"NextToken": token} if token else {}))
+        page = cfn.describe_stack_resource_drifts(
+            StackName=stack_id, StackResourceDriftStatusFilters=list(DRIFTED), **({"NextToken": token} if token else {})
+        )
         drifts += page["StackResourceDrifts"]
         token = page.get("NextToken")
         if not token:
@@ -83,8 +97,14 @@ def detect_drift(cfn, stacks: dict[str, str], *, delay: int = 5, max_attempts: i
             continue
         status = cfn.describe_stack_drift_detection_status(StackDriftDetectionId=detection_id)
         if status["DetectionStatus"] == "DETECTION_FAILED":
-            notes.append(f"drift detection of {layer} failed for some resources: {status.get('DetectionStatusReason', 'no reason given')}")
+            notes.append(
+                f"drift detection of {layer} failed for some resources: {status.get('DetectionStatusReason', 'no reason given')}"
+            )
         for drift in _resource_drifts(cfn, stacks[layer]):
             paths = tuple(d["PropertyPath"] for d in drift.get("PropertyDifferences", []))
-            drifted.append(DriftedResource(layer, drift["LogicalResourceId"], drift["ResourceType"], drift["StackResourceDriftStatus"], paths))
+            drifted.append(
+                DriftedResource(
+                    layer, drift["LogicalResourceId"], drift["ResourceType"], drift["StackResourceDriftStatus"], paths
+                )
+            )
     return DriftReport(tuple(sorted(drifted, key=lambda d: (d.layer, d.logical_id))), tuple(notes))

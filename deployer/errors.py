@@ -44,14 +44,26 @@ class NotDeployed(DeployerError):
 
 
 def not_deployed(stack_name: str, consequence: str = "") -> str:
-    """"stack X is not deployed: <what that means for this command>", the one wording for a missing stack."""
+    """ "stack X is not deployed: <what that means for this command>", the one wording for a missing stack."""
     return f"stack {stack_name} is not deployed" + (f": {consequence}" if consequence else "")
 
 
-_THROTTLING = {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown", "RequestThrottled"}
+_THROTTLING = {
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "RequestThrottled",
+}
 _EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
 _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
-_BAD_CREDENTIALS = {"InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException", "InvalidAccessKeyId"}
+_BAD_CREDENTIALS = {
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "UnrecognizedClientException",
+    "InvalidAccessKeyId",
+}
 
 
 def error_code(err: BaseException) -> str | None:
@@ -135,7 +147,12 @@ def explain(err: BaseException) -> str | None:
             return f"access denied for {operation}: {message} (README.md, section Deploying, lists the permissions the deployer needs)"
         if is_stack_missing(err) and missing_stack_name(err):
             return not_deployed(missing_stack_name(err), f"{operation} found no such stack in this account and region")
-        if code in ("NoSuchBucket", "404") and operation in ("HeadBucket", "GetBucketLocation", "PutObject", "HeadObject"):
+        if code in ("NoSuchBucket", "404") and operation in (
+            "HeadBucket",
+            "GetBucketLocation",
+            "PutObject",
+            "HeadObject",
+        ):
             return f"the template bucket does not exist ({operation}): create it with `cfn-strata bootstrap --bucket NAME` or pass --create-bucket"
         return f"AWS error on {operation}: {code}: {message}".rstrip(": ")
     if isinstance(err, bx.BotoCoreError):

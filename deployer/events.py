@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 # Events that only echo a failure elsewhere.
-CASCADE = ("Resource creation cancelled", "Resource update cancelled", "The following resource(s) failed", "Embedded stack", "Stack creation time exceeded")
+CASCADE = (
+    "Resource creation cancelled",
+    "Resource update cancelled",
+    "The following resource(s) failed",
+    "Embedded stack",
+    "Stack creation time exceeded",
+)
 
 
 def is_terminal(status: str) -> bool:
@@ -64,9 +70,22 @@ class Follower:
             for raw in self._new_events(stack_id):
                 self.since.add(raw["EventId"])
                 physical = raw.get("PhysicalResourceId") or ""
-                if raw.get("ResourceType") == "AWS::CloudFormation::Stack" and physical.startswith("arn:") and physical != stack_id:
+                if (
+                    raw.get("ResourceType") == "AWS::CloudFormation::Stack"
+                    and physical.startswith("arn:")
+                    and physical != stack_id
+                ):
                     self.depth.setdefault(physical, self.depth[stack_id] + 1)
-                event = StackEvent(stack_id, self.depth[stack_id], raw["LogicalResourceId"], raw.get("ResourceType", ""), raw["ResourceStatus"], raw.get("ResourceStatusReason") or "", raw["Timestamp"], physical)
+                event = StackEvent(
+                    stack_id,
+                    self.depth[stack_id],
+                    raw["LogicalResourceId"],
+                    raw.get("ResourceType", ""),
+                    raw["ResourceStatus"],
+                    raw.get("ResourceStatusReason") or "",
+                    raw["Timestamp"],
+                    physical,
+                )
                 out.append(event)
         self.events.extend(out)
         return out

@@ -4,7 +4,7 @@ terminal state; on failure, the first root-cause event of the deepest failed sta
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 
@@ -28,10 +28,22 @@ class StillRunning(Interrupted):
 
     def __init__(self, stack_name: str, region: str = ""):
         self.stack_name = stack_name
-        super().__init__(follow_hint(stack_name, region) if region else f"stopped waiting; the operation on stack {stack_name} goes on")
+        super().__init__(
+            follow_hint(stack_name, region)
+            if region
+            else f"stopped waiting; the operation on stack {stack_name} goes on"
+        )
 
 
-def follow(cfn, follower: Follower, *, stack_name: str, sleep: Callable[[float], None] = time.sleep, delay: float = 5, on_event: Callable[[StackEvent], None] = lambda e: None) -> str:
+def follow(
+    cfn,
+    follower: Follower,
+    *,
+    stack_name: str,
+    sleep: Callable[[float], None] = time.sleep,
+    delay: float = 5,
+    on_event: Callable[[StackEvent], None] = lambda e: None,
+) -> str:
     """Stream events until the root stack reaches a terminal state; return that state."""
     try:
         while True:
@@ -47,10 +59,14 @@ def follow(cfn, follower: Follower, *, stack_name: str, sleep: Callable[[float],
         raise StillRunning(stack_name, cfn.meta.region_name) from None
     except ClientError as err:  # e.g. the credentials expired mid-wait: the operation goes on without us
         region = cfn.meta.region_name
-        raise DeployerError(f"{explain(err)}; stopped following {stack_name}, its operation goes on: {follow_hint(stack_name, region).split(': ', 1)[1]}") from err
+        raise DeployerError(
+            f"{explain(err)}; stopped following {stack_name}, its operation goes on: {follow_hint(stack_name, region).split(': ', 1)[1]}"
+        ) from err
 
 
-def execute(cfn, ref: ChangeSetRef, *, sleep=time.sleep, delay: float = 5, on_event=lambda e: None, region: str = "") -> str:
+def execute(
+    cfn, ref: ChangeSetRef, *, sleep=time.sleep, delay: float = 5, on_event=lambda e: None, region: str = ""
+) -> str:
     """Execute and follow; raise DeployerError with the root cause when the stack ends badly."""
     follower = Follower(cfn, ref.stack_id)
     follower.baseline()
@@ -64,5 +80,7 @@ def execute(cfn, ref: ChangeSetRef, *, sleep=time.sleep, delay: float = 5, on_ev
 
 
 def follow_hint(stack_name: str, region: str) -> str:
-    return (f"stopped waiting; the stack operation goes on. Follow it with: "
-            f"aws cloudformation describe-stack-events --stack-name {stack_name} --region {region}")
+    return (
+        f"stopped waiting; the stack operation goes on. Follow it with: "
+        f"aws cloudformation describe-stack-events --stack-name {stack_name} --region {region}"
+    )

@@ -4,22 +4,31 @@ what the user asked; time is injected."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 from deployer.bundle import Bundle
 from deployer.changeset import ChangeSetRef, NoChanges, Waiting, create_change_set, describe_stack, destroy_command
-from deployer.images import check_pinned_images
-from deployer.imports import check_imports
+from deployer.drift import detect_drift
 from deployer.errors import DeployerError, NotDeployed, error_code
 from deployer.execute import StackFailed, execute
-from deployer.drift import detect_drift
+from deployer.guard import (
+    ROOT,
+    allowed_changes,
+    guard_before_update,
+    loosened,
+    policy_stacks,
+    protect_after,
+    protect_termination,
+    rollback_configuration,
+)
+from deployer.images import check_pinned_images
+from deployer.imports import check_imports
 from deployer.recovery import guidance
-from deployer.regional import plan_all as plan_regional
 from deployer.regional import global_values, regional_stacks
+from deployer.regional import plan_all as plan_regional
 from deployer.regional import run_all as run_regional
-from deployer.guard import ROOT, policy_stacks, allowed_changes, guard_before_update, loosened, protect_after, protect_termination, rollback_configuration
 from deployer.review import Facts, Review, Risk, review_change_set
 from deployer.session import Aws
 from deployer.upload import TemplateStore, UploadResult, bucket_region, upload_bundle
@@ -27,7 +36,7 @@ from deployer.upload import TemplateStore, UploadResult, bucket_region, upload_b
 
 @dataclass(frozen=True)
 class Clock:
-    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
     sleep: Callable[[float], None] = time.sleep
     delay: float = 5
 
@@ -36,6 +45,7 @@ class Clock:
 class Deferred:
     """No root change set yet: its parameters from the us-east-1 global stack are that stack's
     outputs, and it does not exist yet. `deploy` creates the root's change set once it does."""
+
     stack_name: str
     reason: str
 
@@ -68,36 +78,69 @@ def create_bucket(s3, bucket: str, region: str, *, tls_only: bool = True) -> Non
     except ClientError as err:
         if error_code(err) != "BucketAlreadyOwnedByYou":
             raise
-    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={k: True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")})
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            k: True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+        },
+    )
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]})
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]
+        },
+    )
     if tls_only:
         s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket))
-    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [{
-        "ID": "expire-old-template-versions", "Status": "Enabled", "Filter": {"Prefix": ""},
-        "NoncurrentVersionExpiration": {"NoncurrentDays": 90},
-        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
-    }]})
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "expire-old-template-versions",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": ""},
+                    "NoncurrentVersionExpiration": {"NoncurrentDays": 90},
+                    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+                }
+            ]
+        },
+    )
 
 
 def tls_only_policy(bucket: str) -> str:
     import json
 
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }]})
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    )
 
 
-def upload(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create: bool = False, configuration: bool = True) -> UploadResult:
+def upload(
+    aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create: bool = False, configuration: bool = True
+) -> UploadResult:
     s3 = aws.client("s3")
     if create:
         create_bucket(s3, bucket, aws.region, tls_only=not aws.local)
     region = bucket_region(s3, bucket)
     if region != aws.region and not aws.local:
-        raise DeployerError(f"bucket {bucket} is in {region}, the stack in {aws.region}: CloudFormation reads templates from a bucket in the stack's region; "
-                            f"use one there (`cfn-strata bootstrap --bucket NAME --region {aws.region}`)")
+        raise DeployerError(
+            f"bucket {bucket} is in {region}, the stack in {aws.region}: CloudFormation reads templates from a bucket in the stack's region; "
+            f"use one there (`cfn-strata bootstrap --bucket NAME --region {aws.region}`)"
+        )
     store = TemplateStore(bucket, prefix, region, global_urls=aws.local)
     return upload_bundle(s3, bundle, store, configuration=configuration)
 
@@ -114,10 +157,9 @@ def with_global_values(aws: Aws, bundle: Bundle) -> Bundle:
 def facts(bundle: Bundle, allowed: tuple[str, ...] = ()) -> Facts:
     """What makes a change fail, from the new templates: custom names that block a replacement,
     and the stack policies the deployer keeps on every stack (deployer/guard.py)."""
+    from deployer.offline import _text
     from resource_semantics import blocking_name
     from templates.safety import guarded_ids
-
-    from deployer.offline import _text
 
     names = {}
     for layer, file in [(ROOT, bundle.root_file)] + [(s["layer"], s["file"]) for s in bundle.nested_stacks]:
@@ -129,8 +171,20 @@ def facts(bundle: Bundle, allowed: tuple[str, ...] = ()) -> Facts:
     return Facts(names, guarded, tuple(allowed))
 
 
-def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_bucket: bool = False, clock: Clock = Clock(), waiting: Waiting = Waiting(), progress=None, drift: bool = True,
-         allowed: tuple[str, ...] = (), revert_drift: bool = False) -> PlanResult:
+def plan(
+    aws: Aws,
+    bundle: Bundle,
+    bucket: str,
+    prefix: str = "",
+    *,
+    create_bucket: bool = False,
+    clock: Clock = Clock(),
+    waiting: Waiting = Waiting(),
+    progress=None,
+    drift: bool = True,
+    allowed: tuple[str, ...] = (),
+    revert_drift: bool = False,
+) -> PlanResult:
     """Upload, create the change set and review it; `allowed` are the --allow-replacement specs
     (a change they name is not rated as failing on its stack policy); `revert_drift` makes it a
     drift-aware change set (plan --revert-drift). A root taking parameters from the us-east-1
@@ -146,18 +200,49 @@ def plan(aws: Aws, bundle: Bundle, bucket: str, prefix: str = "", *, create_buck
     regional = ()
     if regional_stacks(bundle):
         if progress:
-            progress("creating the change sets of the stacks in other regions (backup copy vault, us-east-1 global stack)")
+            progress(
+                "creating the change sets of the stacks in other regions (backup copy vault, us-east-1 global stack)"
+            )
         regional = tuple(plan_regional(aws, bundle, now=clock.now(), waiting=waiting))
     if values is None:
         wanted = ", ".join(f"{name} <- {output}" for name, output in bundle.global_inputs.items())
-        return PlanResult(uploaded, Deferred(bundle.stack_name, f"the root's parameters from the us-east-1 stack {bundle.stack_name}-global ({wanted}) are its outputs, "
-                                                                f"and it does not exist yet: `deploy` creates it first, then the root's change set"), None, regional, None)
-    outcome, review = plan_root(aws, bundle, uploaded, clock=clock, waiting=waiting, progress=progress, drift=drift, allowed=allowed, revert_drift=revert_drift)
+        return PlanResult(
+            uploaded,
+            Deferred(
+                bundle.stack_name,
+                f"the root's parameters from the us-east-1 stack {bundle.stack_name}-global ({wanted}) are its outputs, "
+                f"and it does not exist yet: `deploy` creates it first, then the root's change set",
+            ),
+            None,
+            regional,
+            None,
+        )
+    outcome, review = plan_root(
+        aws,
+        bundle,
+        uploaded,
+        clock=clock,
+        waiting=waiting,
+        progress=progress,
+        drift=drift,
+        allowed=allowed,
+        revert_drift=revert_drift,
+    )
     return PlanResult(uploaded, outcome, review, regional, values)
 
 
-def plan_root(aws: Aws, bundle: Bundle, uploaded: UploadResult, *, clock: Clock = Clock(), waiting: Waiting = Waiting(), progress=None, drift: bool = True,
-              allowed: tuple[str, ...] = (), revert_drift: bool = False) -> tuple[ChangeSetRef | NoChanges, Review | None]:
+def plan_root(
+    aws: Aws,
+    bundle: Bundle,
+    uploaded: UploadResult,
+    *,
+    clock: Clock = Clock(),
+    waiting: Waiting = Waiting(),
+    progress=None,
+    drift: bool = True,
+    allowed: tuple[str, ...] = (),
+    revert_drift: bool = False,
+) -> tuple[ChangeSetRef | NoChanges, Review | None]:
     """The root's change set (nested stacks included) and its review; the bundle carries the
     global stack's values."""
     from deployer.offline import needs_offline, offline_review
@@ -165,13 +250,26 @@ def plan_root(aws: Aws, bundle: Bundle, uploaded: UploadResult, *, clock: Clock 
     cfn = aws.client("cloudformation")
     rollback = rollback_configuration(cfn, bundle)
     preflight = _preflight_imports(cfn, bundle)
-    outcome = create_change_set(cfn, bundle, uploaded, now=clock.now(), waiting=waiting, progress=progress, rollback_configuration=rollback,
-                                revert_drift=revert_drift, read_events=not aws.local)
+    outcome = create_change_set(
+        cfn,
+        bundle,
+        uploaded,
+        now=clock.now(),
+        waiting=waiting,
+        progress=progress,
+        rollback_configuration=rollback,
+        revert_drift=revert_drift,
+        read_events=not aws.local,
+    )
     if isinstance(outcome, NoChanges):
         return outcome, None
     known = facts(bundle, allowed)
-    review = review_change_set(cfn, outcome.change_set_id, layer_of=bundle.layer_of, stateful_ids_of=bundle.stateful_ids, facts=known)
-    review = replace(review, change_set_type=outcome.type)  # DescribeChangeSet does not return the type; the deployer chose it
+    review = review_change_set(
+        cfn, outcome.change_set_id, layer_of=bundle.layer_of, stateful_ids_of=bundle.stateful_ids, facts=known
+    )
+    review = replace(
+        review, change_set_type=outcome.type
+    )  # DescribeChangeSet does not return the type; the deployer chose it
     if needs_offline(review) or not review.changes:  # an empty change set is "no changes" only if the templates agree
         # a CREATE change set leaves the new stack in REVIEW_IN_PROGRESS: compared with nothing
         review = offline_review(cfn, bundle, review, describe_stack(cfn, bundle.stack_name), known)
@@ -184,14 +282,30 @@ def plan_root(aws: Aws, bundle: Bundle, uploaded: UploadResult, *, clock: Clock 
     if drift and outcome.type == "UPDATE":
         if progress:
             progress("detecting drift of the stacks that hold data")
-        holding_data = {layer: stack_id for layer, stack_id in policy_stacks(cfn, bundle, outcome.stack_id).items() if layer != ROOT and bundle.stateful_ids(layer)}
+        holding_data = {
+            layer: stack_id
+            for layer, stack_id in policy_stacks(cfn, bundle, outcome.stack_id).items()
+            if layer != ROOT and bundle.stateful_ids(layer)
+        }
         report = detect_drift(cfn, holding_data, delay=waiting.delay, max_attempts=waiting.max_attempts)
         review = replace(review, drifted=report.drifted, notes=review.notes + report.notes)
     return outcome, review
 
 
-def refresh_root(aws: Aws, bundle: Bundle, bucket: str, result: PlanResult, prefix: str = "", *, clock: Clock = Clock(), waiting: Waiting = Waiting(), progress=None,
-                 drift: bool = True, allowed: tuple[str, ...] = (), revert_drift: bool = False) -> PlanResult | None:
+def refresh_root(
+    aws: Aws,
+    bundle: Bundle,
+    bucket: str,
+    result: PlanResult,
+    prefix: str = "",
+    *,
+    clock: Clock = Clock(),
+    waiting: Waiting = Waiting(),
+    progress=None,
+    drift: bool = True,
+    allowed: tuple[str, ...] = (),
+    revert_drift: bool = False,
+) -> PlanResult | None:
     """After the global stack was executed: when its outputs are not the values the root's change
     set was created with (a first create, or an update that replaced the web ACL or the
     certificate), delete that change set and create the root's again with the new values. None
@@ -205,7 +319,17 @@ def refresh_root(aws: Aws, bundle: Bundle, bucket: str, result: PlanResult, pref
         aws.client("cloudformation").delete_change_set(ChangeSetName=result.outcome.change_set_id)
     bundle = bundle.with_global_values(values)
     uploaded = upload(aws, bundle, bucket, prefix)
-    outcome, review = plan_root(aws, bundle, uploaded, clock=clock, waiting=waiting, progress=progress, drift=drift, allowed=allowed, revert_drift=revert_drift)
+    outcome, review = plan_root(
+        aws,
+        bundle,
+        uploaded,
+        clock=clock,
+        waiting=waiting,
+        progress=progress,
+        drift=drift,
+        allowed=allowed,
+        revert_drift=revert_drift,
+    )
     return replace(result, upload=uploaded, outcome=outcome, review=review, global_values=values)
 
 
@@ -216,7 +340,9 @@ def with_type(cfn, review: Review) -> Review:
     if review.change_set_type:
         return review
     stack = describe_stack(cfn, review.stack_name)
-    return replace(review, change_set_type="CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE")
+    return replace(
+        review, change_set_type="CREATE" if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS" else "UPDATE"
+    )
 
 
 def with_hooks(cfn, review: Review, change_set_arn: str, *, local: bool) -> Review:
@@ -232,7 +358,11 @@ def with_hooks(cfn, review: Review, change_set_arn: str, *, local: bool) -> Revi
 def _preflight_imports(cfn, bundle: Bundle) -> tuple[str, ...]:
     """On a deployed, updatable stack: refuse to drop exports other stacks import (deployer/imports.py)."""
     stack = describe_stack(cfn, bundle.stack_name)
-    if not stack or not stack["StackStatus"].endswith("_COMPLETE") or stack["StackStatus"] in ("ROLLBACK_COMPLETE", "DELETE_COMPLETE"):
+    if (
+        not stack
+        or not stack["StackStatus"].endswith("_COMPLETE")
+        or stack["StackStatus"] in ("ROLLBACK_COMPLETE", "DELETE_COMPLETE")
+    ):
         return ()
     return check_imports(cfn, bundle, stack["StackId"])
 
@@ -243,7 +373,9 @@ def refuse_will_fail(review: Review) -> None:
     failing = review.at_least(Risk.WILL_FAIL)
     if failing:
         why = "; ".join(f"{c.layer}/{c.logical_id}: {c.reasons[0]}" for c in failing)
-        raise DeployerError(f"change set {review.change_set_name} cannot be executed ({len(failing)} change(s) WILL FAIL): {why}")
+        raise DeployerError(
+            f"change set {review.change_set_name} cannot be executed ({len(failing)} change(s) WILL FAIL): {why}"
+        )
 
 
 def refuse_high_risk(review: Review, allow_replacement: tuple[str, ...] = ()) -> dict[str, frozenset[str]]:
@@ -253,7 +385,16 @@ def refuse_high_risk(review: Review, allow_replacement: tuple[str, ...] = ()) ->
     return allowed_changes(review, tuple(allow_replacement))
 
 
-def run(aws: Aws, bundle: Bundle, ref: ChangeSetRef, *, allow: dict[str, frozenset[str]] | None = None, clock: Clock = Clock(), on_event=lambda e: None, note=lambda s: None) -> str:
+def run(
+    aws: Aws,
+    bundle: Bundle,
+    ref: ChangeSetRef,
+    *,
+    allow: dict[str, frozenset[str]] | None = None,
+    clock: Clock = Clock(),
+    on_event=lambda e: None,
+    note=lambda s: None,
+) -> str:
     """Execute a reviewed change set inside its guards: stack policies checked (update) and
     loosened for exactly `allow`, restored afterwards; the new templates' policies and (prod)
     termination protection once it is done."""
@@ -270,7 +411,13 @@ def run(aws: Aws, bundle: Bundle, ref: ChangeSetRef, *, allow: dict[str, frozens
                 status = execute(cfn, ref, sleep=clock.sleep, delay=clock.delay, on_event=on_event)
             except StackFailed as failed:
                 status = failed.status
-                advice = guidance(cfn, status, stack_name=ref.stack_name, stack_id=ref.stack_id, destroy_command=destroy_command(bundle))
+                advice = guidance(
+                    cfn,
+                    status,
+                    stack_name=ref.stack_name,
+                    stack_id=ref.stack_id,
+                    destroy_command=destroy_command(bundle),
+                )
                 if advice:
                     raise StackFailed(f"{failed}\n{advice}", status) from failed
                 raise
@@ -282,15 +429,27 @@ def run(aws: Aws, bundle: Bundle, ref: ChangeSetRef, *, allow: dict[str, frozens
     return status
 
 
-def run_regional_first(aws: Aws, bundle: Bundle, result: PlanResult, *, clock: Clock = Clock(), on_event=lambda e: None, note=lambda s: None) -> list[tuple]:
+def run_regional_first(
+    aws: Aws,
+    bundle: Bundle,
+    result: PlanResult,
+    *,
+    clock: Clock = Clock(),
+    on_event=lambda e: None,
+    note=lambda s: None,
+) -> list[tuple]:
     """Execute the planned stacks of other regions before the root (the root's backup copy
     action points at the vault one of them makes)."""
-    return run_regional(aws, bundle, list(result.regional_changes), sleep=clock.sleep, delay=clock.delay, on_event=on_event, note=note)
+    return run_regional(
+        aws, bundle, list(result.regional_changes), sleep=clock.sleep, delay=clock.delay, on_event=on_event, note=note
+    )
 
 
 def outputs(cfn, stack_name: str) -> dict[str, str]:
     stack = describe_stack(cfn, stack_name)
-    if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS":  # REVIEW_IN_PROGRESS: a first change set awaits review, nothing is created
+    if (
+        stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS"
+    ):  # REVIEW_IN_PROGRESS: a first change set awaits review, nothing is created
         raise NotDeployed(stack_name, f"it has no outputs in {cfn.meta.region_name} (`cfn-strata deploy` creates it)")
     return {o["OutputKey"]: o["OutputValue"] for o in sorted(stack.get("Outputs") or [], key=lambda o: o["OutputKey"])}
 
@@ -305,7 +464,10 @@ def all_outputs(aws: Aws, bundle: Bundle, stack_ids: dict[str, str] | None = Non
     for extra in regional_stacks(bundle):
         cfn = aws.in_region(extra.region).client("cloudformation")
         if describe_stack(cfn, ids.get(extra.stack_name, extra.stack_name)):
-            values |= {f"{extra.layer}.{key}": value for key, value in outputs(cfn, ids.get(extra.stack_name, extra.stack_name)).items()}
+            values |= {
+                f"{extra.layer}.{key}": value
+                for key, value in outputs(cfn, ids.get(extra.stack_name, extra.stack_name)).items()
+            }
     return values
 
 
@@ -362,7 +524,9 @@ def retained_resources(cfn, stack_name: str) -> list[str]:
     return _walk_for_deletion(cfn, stack_name)[0]
 
 
-def deletion_plan(cfn, stack_name: str, *, release_failed_create=None, command: str = "cfn-strata destroy") -> DeletionPlan:
+def deletion_plan(
+    cfn, stack_name: str, *, release_failed_create=None, command: str = "cfn-strata destroy"
+) -> DeletionPlan:
     """Check the stack can be deleted (it exists: else NotDeployed; termination protection off; a
     failed create blocked by deletion protection only with `release_failed_create`), then list what
     deleting it removes and keeps. Reads only."""
@@ -372,16 +536,28 @@ def deletion_plan(cfn, stack_name: str, *, release_failed_create=None, command: 
     if stack is None:
         raise NotDeployed(stack_name, "nothing to delete")
     if stack.get("EnableTerminationProtection"):
-        raise DeployerError(f"stack {stack_name} has termination protection on: turn it off in the console or with `aws cloudformation update-termination-protection --no-enable-termination-protection --stack-name {stack_name}` first")
+        raise DeployerError(
+            f"stack {stack_name} has termination protection on: turn it off in the console or with `aws cloudformation update-termination-protection --no-enable-termination-protection --stack-name {stack_name}` first"
+        )
     protected = blocked_by_deletion_protection(cfn, stack["StackId"]) if stack["StackStatus"] == ROLLBACK_FAILED else []
     if protected and release_failed_create is None:
-        raise DeployerError(guidance(cfn, ROLLBACK_FAILED, stack_name=stack_name, stack_id=stack["StackId"], destroy_command=command))
+        raise DeployerError(
+            guidance(cfn, ROLLBACK_FAILED, stack_name=stack_name, stack_id=stack["StackId"], destroy_command=command)
+        )
     kept, deleted = _walk_for_deletion(cfn, stack_name)
     return DeletionPlan(stack, deleted, tuple(kept), tuple(protected))
 
 
-def destroy(cfn, stack_name: str, *, plan: DeletionPlan | None = None, waiting: Waiting = Waiting(), release_failed_create=None, note=lambda s: None,
-            command: str = "cfn-strata destroy") -> list[str]:
+def destroy(
+    cfn,
+    stack_name: str,
+    *,
+    plan: DeletionPlan | None = None,
+    waiting: Waiting = Waiting(),
+    release_failed_create=None,
+    note=lambda s: None,
+    command: str = "cfn-strata destroy",
+) -> list[str]:
     """Delete the stack (after `deletion_plan`, which this calls when not given one); lists what
     stays by its DeletionPolicy. A stack whose first create failed and whose rollback was blocked
     by deletion protection (ROLLBACK_FAILED) is deleted only with `release_failed_create` (a

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 from botocore.exceptions import ClientError
 
@@ -48,7 +48,10 @@ def nested_stacks(cfn, stack_name: str) -> dict[str, str]:
 
 def policy_stacks(cfn, bundle: Bundle, root_stack_id: str) -> dict[str, str]:
     """{policy owner: stack id}: "root" and each nested layer by name."""
-    return {ROOT: root_stack_id} | {bundle.layer_of(logical_id): physical for logical_id, physical in sorted(nested_stacks(cfn, root_stack_id).items())}
+    return {ROOT: root_stack_id} | {
+        bundle.layer_of(logical_id): physical
+        for logical_id, physical in sorted(nested_stacks(cfn, root_stack_id).items())
+    }
 
 
 def current_policy(cfn, stack_id: str) -> dict:
@@ -70,7 +73,9 @@ class Guard:
     notes: list[str] = field(default_factory=list)
 
     def apply(self, cfn, owner: str, *, allow: frozenset[str] = frozenset()) -> None:
-        cfn.set_stack_policy(StackName=self.stacks[owner], StackPolicyBody=policy_body(stack_policy(self.guarded[owner], allow=allow)))
+        cfn.set_stack_policy(
+            StackName=self.stacks[owner], StackPolicyBody=policy_body(stack_policy(self.guarded[owner], allow=allow))
+        )
 
 
 def guard_before_update(cfn, bundle: Bundle, root_stack_id: str) -> Guard:
@@ -90,7 +95,9 @@ def guard_before_update(cfn, bundle: Bundle, root_stack_id: str) -> Guard:
         if policy_body(in_force) != policy_body(stack_policy(wanted)):
             guard.apply(cfn, owner)
             if missing:
-                guard.notes.append(f"stack policy of {owner} did not deny replacing/deleting {', '.join(sorted(missing))}: re-set")
+                guard.notes.append(
+                    f"stack policy of {owner} did not deny replacing/deleting {', '.join(sorted(missing))}: re-set"
+                )
     return guard
 
 
@@ -118,13 +125,17 @@ def allowed_changes(review: Review, allowed: tuple[str, ...]) -> dict[str, froze
     unknown = sorted(spec for spec, matches in named.items() if not matches)
     if unknown:
         known = ", ".join(f"{c.layer}/{c.logical_id}" for c in risky) or "none"
-        raise DeployerError(f"--allow-replacement {' '.join(unknown)}: not a replaced or removed stateful resource of change set {review.change_set_name} (those are: {known})")
+        raise DeployerError(
+            f"--allow-replacement {' '.join(unknown)}: not a replaced or removed stateful resource of change set {review.change_set_name} (those are: {known})"
+        )
     covered = {id(c) for matches in named.values() for c in matches}
     refused = [c for c in risky if id(c) not in covered]
     if refused:
         names = ", ".join(f"{c.layer}/{c.logical_id} ({c.risk.label})" for c in refused)
         ids = " ".join(f"--allow-replacement {c.logical_id}" for c in refused)
-        raise DeployerError(f"change set {review.change_set_name} replaces or removes stateful resources: {names}; review it and pass {ids} to execute")
+        raise DeployerError(
+            f"change set {review.change_set_name} replaces or removes stateful resources: {names}; review it and pass {ids} to execute"
+        )
     owners: dict[str, set[str]] = {}
     for matches in named.values():
         for c in matches:
@@ -133,7 +144,9 @@ def allowed_changes(review: Review, allowed: tuple[str, ...]) -> dict[str, froze
 
 
 @contextlib.contextmanager
-def loosened(cfn, guard: Guard | None, allow: dict[str, frozenset[str]], note: Callable[[str], object] = lambda s: None) -> Iterator[None]:
+def loosened(
+    cfn, guard: Guard | None, allow: dict[str, frozenset[str]], note: Callable[[str], object] = lambda s: None
+) -> Iterator[None]:
     """Loosen the affected stacks' policies for exactly `allow` while the body runs; restore the
     guarded policies afterwards whatever happens (failure, Ctrl-C)."""
     if not allow:
@@ -189,7 +202,11 @@ def rollback_configuration(cfn, bundle: Bundle, *, minutes: int = MONITORING_MIN
                 deployed[summary["LogicalResourceId"]] = summary["PhysicalResourceId"]
     _, partition, _, region, account, *_ = physical.split(":")
     triggers = [
-        {"Arn": f"arn:{partition}:cloudwatch:{region}:{account}:alarm:{deployed[logical_id]}", "Type": "AWS::CloudWatch::Alarm"}
-        for logical_id, _ in wanted if logical_id in deployed
+        {
+            "Arn": f"arn:{partition}:cloudwatch:{region}:{account}:alarm:{deployed[logical_id]}",
+            "Type": "AWS::CloudWatch::Alarm",
+        }
+        for logical_id, _ in wanted
+        if logical_id in deployed
     ]
     return {"RollbackTriggers": triggers, "MonitoringTimeInMinutes": minutes} if triggers else None

@@ -78,7 +78,9 @@ def image_parameters(bundle: Bundle) -> list[ImageParameter]:
             document = bundle.document(stack["file"])
             repository = _repository_of(document, name)
             if repository is None:
-                raise DeployerError(f"{stack['file']}: no container image joins the repository URI with parameter {name}; cannot check {key}")
+                raise DeployerError(
+                    f"{stack['file']}: no container image joins the repository URI with parameter {name}; cannot check {key}"
+                )
             value = root[name] if name in root else str(document["Parameters"][name].get("Default", ""))
             found.append(ImageParameter(name, key, value, repository))
     return found
@@ -92,7 +94,9 @@ def change_set_parameters(bundle: Bundle, deployed: dict | None) -> list[dict]:
         existing = {p["ParameterKey"] for p in deployed.get("Parameters") or []}
         keep = {p.name for p in image_parameters(bundle) if not p.value and p.name in existing}
     return [
-        {"ParameterKey": name, "UsePreviousValue": True} if name in keep else {"ParameterKey": name, "ParameterValue": value}
+        {"ParameterKey": name, "UsePreviousValue": True}
+        if name in keep
+        else {"ParameterKey": name, "ParameterValue": value}
         for name, value in bundle.parameters().items()
     ]
 
@@ -105,17 +109,25 @@ def missing_image(ecr, parameter: ImageParameter) -> str | None:
     except ClientError as err:
         code = error_code(err)
         if code == "RepositoryNotFoundException":
-            return (f"{parameter.key} pins {parameter.value!r}, but ECR repository {parameter.repository} does not exist yet (this deploy creates it empty): "
-                    f"leave {parameter.key} empty for a first deploy; the service starts at 0 tasks and the first pipeline run pushes the image and sets the tag")
+            return (
+                f"{parameter.key} pins {parameter.value!r}, but ECR repository {parameter.repository} does not exist yet (this deploy creates it empty): "
+                f"leave {parameter.key} empty for a first deploy; the service starts at 0 tasks and the first pipeline run pushes the image and sets the tag"
+            )
         if code == "ImageNotFoundException":
-            return (f"{parameter.key} pins {parameter.value!r}, but ECR repository {parameter.repository} has no image with that tag: "
-                    f"push it first, or leave {parameter.key} empty to keep the tag the service runs")
+            return (
+                f"{parameter.key} pins {parameter.value!r}, but ECR repository {parameter.repository} has no image with that tag: "
+                f"push it first, or leave {parameter.key} empty to keep the tag the service runs"
+            )
         raise
 
 
 def check_pinned_images(ecr, bundle: Bundle) -> None:
     """Refuse, before anything is uploaded, when a pinned tag is not in its repository."""
-    problems = [problem for parameter in image_parameters(bundle) if parameter.value and (problem := missing_image(ecr, parameter))]
+    problems = [
+        problem
+        for parameter in image_parameters(bundle)
+        if parameter.value and (problem := missing_image(ecr, parameter))
+    ]
     if problems:
         raise DeployerError("; ".join(problems))
 
@@ -135,7 +147,9 @@ def apply_image_tags(configuration_file, bundle: Bundle, tags: object, *, source
         raise DeployerError(f"{source}: expected a JSON object of ImageTag parameter names to tags")
     for name, tag in sorted(tags.items()):
         if not TAG.match(tag):
-            raise DeployerError(f"{source}: {name}: {tag!r} is not an image tag (letters, digits, _ . -, up to 128, not starting with . or -)")
+            raise DeployerError(
+                f"{source}: {name}: {tag!r} is not an image tag (letters, digits, _ . -, up to 128, not starting with . or -)"
+            )
     path = Path(configuration_file)
     configuration = json.loads(path.read_text())
     parameters = configuration["Parameters"]
@@ -144,9 +158,13 @@ def apply_image_tags(configuration_file, bundle: Bundle, tags: object, *, source
     for name, tag in sorted(tags.items()):
         parameter = known.get(name)
         if parameter is None:
-            notes.append(f"{name} is not an image tag parameter of this root (a service the templates no longer have?): not set")
+            notes.append(
+                f"{name} is not an image tag parameter of this root (a service the templates no longer have?): not set"
+            )
         elif parameter.value:
-            notes.append(f"{parameter.key} pins {parameter.value!r}: kept; the built {tag!r} is not deployed by this change set")
+            notes.append(
+                f"{parameter.key} pins {parameter.value!r}: kept; the built {tag!r} is not deployed by this change set"
+            )
         else:
             parameters[name] = tag
     path.write_text(json.dumps(configuration, indent=2, sort_keys=True) + "\n")

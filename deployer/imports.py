@@ -34,7 +34,7 @@ def _resolve(name, pseudo: dict[str, str]) -> str | None:
     if isinstance(name, str):
         return name
     if isinstance(name, dict) and len(name) == 1:
-        (function, argument), = name.items()
+        ((function, argument),) = name.items()
         if function == "Fn::Sub" and isinstance(argument, str):
             unknown = [v for v in _PSEUDO.findall(argument) if v not in pseudo]
             return None if unknown else _PSEUDO.sub(lambda m: pseudo[m.group(1)], argument)
@@ -72,7 +72,11 @@ def deployed_exports(cfn, stack_ids: dict[str, str]) -> dict[str, list[str]]:
 
 def importers(cfn, export_name: str) -> list[str]:
     try:
-        return sorted(name for page in cfn.get_paginator("list_imports").paginate(ExportName=export_name) for name in page["Imports"])
+        return sorted(
+            name
+            for page in cfn.get_paginator("list_imports").paginate(ExportName=export_name)
+            for name in page["Imports"]
+        )
     except ClientError as err:
         if NOT_IMPORTED in error_message(err):
             return []
@@ -81,7 +85,9 @@ def importers(cfn, export_name: str) -> list[str]:
 
 def check_imports(cfn, bundle: Bundle, root_stack_id: str) -> tuple[str, ...]:
     """Raise DeployerError when a dropped or renamed export is imported; return notes otherwise."""
-    stacks = {ROOT: root_stack_id} | {bundle.layer_of(logical_id): physical for logical_id, physical in nested_stacks(cfn, root_stack_id).items()}
+    stacks = {ROOT: root_stack_id} | {
+        bundle.layer_of(logical_id): physical for logical_id, physical in nested_stacks(cfn, root_stack_id).items()
+    }
     exported = deployed_exports(cfn, stacks)
     if not exported:
         return ()
@@ -90,10 +96,17 @@ def check_imports(cfn, bundle: Bundle, root_stack_id: str) -> tuple[str, ...]:
     notes: list[str] = []
     dropped: list[tuple[str, str]] = []
     for layer, names in sorted(exported.items()):
-        pseudo = {"AWS::StackName": _name_of(stacks[layer]), "AWS::Region": cfn.meta.region_name, "AWS::AccountId": account, "AWS::Partition": "aws"}
+        pseudo = {
+            "AWS::StackName": _name_of(stacks[layer]),
+            "AWS::Region": cfn.meta.region_name,
+            "AWS::AccountId": account,
+            "AWS::Partition": "aws",
+        }
         kept = new_exports(bundle.document(files[layer]), pseudo) if layer in files else set()
         if kept is None:
-            notes.append(f"export names of the {layer} layer depend on values known only at deploy time: its exports were not checked for importers")
+            notes.append(
+                f"export names of the {layer} layer depend on values known only at deploy time: its exports were not checked for importers"
+            )
             continue
         dropped += [(layer, name) for name in sorted(set(names) - kept)]
     found: list[DroppedExport] = []
@@ -102,13 +115,17 @@ def check_imports(cfn, bundle: Bundle, root_stack_id: str) -> tuple[str, ...]:
             users = importers(cfn, name)
         except ClientError as err:
             if is_not_modelled(err):
-                notes.append(f"ListImports is not modelled by the local emulator: dropped export(s) {', '.join(n for _, n in dropped)} were not checked for importers")
+                notes.append(
+                    f"ListImports is not modelled by the local emulator: dropped export(s) {', '.join(n for _, n in dropped)} were not checked for importers"
+                )
                 return tuple(notes)
             raise
         if users:
             found.append(DroppedExport(name, layer, tuple(users)))
     if found:
         listed = "; ".join(f"{d.name} (exported by {d.layer}) is imported by {', '.join(d.importers)}" for d in found)
-        raise DeployerError(f"the new templates drop or rename export(s) other stacks import, and the update would fail half way: {listed}. "
-                            "Remove the Fn::ImportValue from those stacks first (or keep the export), then plan again")
+        raise DeployerError(
+            f"the new templates drop or rename export(s) other stacks import, and the update would fail half way: {listed}. "
+            "Remove the Fn::ImportValue from those stacks first (or keep the export), then plan again"
+        )
     return tuple(notes)

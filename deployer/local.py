@@ -30,9 +30,9 @@ import threading
 import time
 import urllib.request
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from deployer.local_rules import patch_name_checks
 
@@ -59,11 +59,15 @@ def _outputs_attribute(stack, attribute_name: str):
     from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 
     if attribute_name.startswith("Outputs."):
-        wanted = attribute_name[len("Outputs."):]
+        wanted = attribute_name[len("Outputs.") :]
         declared = (stack.template_dict or {}).get("Outputs") or {}
         if wanted in declared:
             output = stack.output_map[wanted]
-            return output.value if output is not None and output.value is not None else f"unmodelled-by-moto:{stack.name}.{wanted}"
+            return (
+                output.value
+                if output is not None and output.value is not None
+                else f"unmodelled-by-moto:{stack.name}.{wanted}"
+            )
     raise UnformattedGetAttTemplateException()
 
 
@@ -86,7 +90,8 @@ def _kms_key_with_cloudformation_tags(original):
     def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         properties = dict(cloudformation_json.get("Properties", {}))
         properties["Tags"] = [
-            {"TagKey": tag["Key"], "TagValue": tag["Value"]} if "Key" in tag else tag for tag in properties.get("Tags", [])
+            {"TagKey": tag["Key"], "TagValue": tag["Value"]} if "Key" in tag else tag
+            for tag in properties.get("Tags", [])
         ]
         patched = dict(cloudformation_json, Properties=properties)
         return original.__func__(cls, resource_name, patched, account_id, region_name, **kwargs)
@@ -182,7 +187,10 @@ def _patch_unmodelled_references() -> None:
                     if target[1] not in MODELLED_WITHOUT_ATTRIBUTE:
                         raise
                     # ARN-shaped: moto checks the ARNs of IAM policy resources.
-                    region, account = getattr(resources_map, "_region_name", "us-east-1"), getattr(resources_map, "_account_id", "123456789012")
+                    region, account = (
+                        getattr(resources_map, "_region_name", "us-east-1"),
+                        getattr(resources_map, "_account_id", "123456789012"),
+                    )
                     return f"arn:aws:secretsmanager:{region}:{account}:secret:unmodelled-by-moto-{target[0]}"
         return current(resource_json, resources_map)
 
@@ -198,8 +206,12 @@ def _patch_unmodelled_references() -> None:
             name: value
             for name, value in outputs.items()
             if not (
-                isinstance(value.get("Value"), dict) and "Fn::GetAtt" in value["Value"]
-                and (_unmodelled(self, value["Value"]["Fn::GetAtt"][0]) or value["Value"]["Fn::GetAtt"][1] in MODELLED_WITHOUT_ATTRIBUTE)
+                isinstance(value.get("Value"), dict)
+                and "Fn::GetAtt" in value["Value"]
+                and (
+                    _unmodelled(self, value["Value"]["Fn::GetAtt"][0])
+                    or value["Value"]["Fn::GetAtt"][1] in MODELLED_WITHOUT_ATTRIBUTE
+                )
             )
         }
         if len(kept) == len(outputs):
@@ -257,9 +269,14 @@ def _patch_rds_models() -> None:
 # which botocore retries as a server error). Local mode answers them with an AWS-shaped
 # `NotImplemented` error instead, so the deployer can say "not modelled locally" at once.
 UNMODELLED_ACTIONS = (
-    "detect_stack_drift", "describe_stack_drift_detection_status", "describe_stack_resource_drifts",
-    "update_termination_protection", "list_imports", "continue_update_rollback",
-    "describe_events", "list_hook_results",  # early validation and hooks (deployer/checks.py)
+    "detect_stack_drift",
+    "describe_stack_drift_detection_status",
+    "describe_stack_resource_drifts",
+    "update_termination_protection",
+    "list_imports",
+    "continue_update_rollback",
+    "describe_events",
+    "list_hook_results",  # early validation and hooks (deployer/checks.py)
 )
 
 
@@ -279,7 +296,9 @@ def _patch_unmodelled_actions() -> None:
         respond.cfn_strata_patch = True
         return respond
 
-    warnings.filterwarnings("ignore", message=r"Exception\(NotModelled\) with code")  # moto's serializer: no such shape in the model
+    warnings.filterwarnings(
+        "ignore", message=r"Exception\(NotModelled\) with code"
+    )  # moto's serializer: no such shape in the model
     for action in UNMODELLED_ACTIONS:
         if action not in vars(CloudFormationResponse):
             setattr(CloudFormationResponse, action, unmodelled(action))
@@ -298,7 +317,9 @@ STATE_FOLDER = Path(".cfn-strata") / "local"  # under the current directory (git
 STATE_FILE = "emulator.pickle"
 LOCK_FILE = "lock"
 STATE_FORMAT = 2
-_BACKEND_DICT_OWN = frozenset({"backend", "service_name", "_use_boto3_regions", "_additional_regions", "_id"})  # set by BackendDict.__init__
+_BACKEND_DICT_OWN = frozenset(
+    {"backend", "service_name", "_use_boto3_regions", "_additional_regions", "_id"}
+)  # set by BackendDict.__init__
 LOCK_WAIT_SECONDS = 600
 
 
@@ -326,7 +347,9 @@ class _StatePickler(pickle.Pickler):
         from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
         if isinstance(obj, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
-            der = obj.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+            der = obj.private_bytes(
+                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
             return _load_private_key, (der,)
         return NotImplemented
 
@@ -334,7 +357,11 @@ class _StatePickler(pickle.Pickler):
 def _header() -> dict:
     import moto
 
-    return {"format": STATE_FORMAT, "moto": moto.__version__, "python": f"{sys.version_info.major}.{sys.version_info.minor}"}
+    return {
+        "format": STATE_FORMAT,
+        "moto": moto.__version__,
+        "python": f"{sys.version_info.major}.{sys.version_info.minor}",
+    }
 
 
 @dataclass(frozen=True)
@@ -357,7 +384,9 @@ class LocalState:
             deadline = time.monotonic() + wait_seconds
             while not _try_lock(handle):
                 if time.monotonic() > deadline:
-                    raise DeployerError(f"another cfn-strata --local command has used {self.folder} for over {wait_seconds:.0f} s (lock {self.folder / LOCK_FILE}); wait for it to finish")
+                    raise DeployerError(
+                        f"another cfn-strata --local command has used {self.folder} for over {wait_seconds:.0f} s (lock {self.folder / LOCK_FILE}); wait for it to finish"
+                    )
                 time.sleep(0.1)
             try:
                 yield
@@ -374,9 +403,13 @@ class LocalState:
             try:
                 header = pickle.load(handle)
             except Exception as err:
-                raise DeployerError(f"{self.file} is not a local emulator state ({err}); start over with `cfn-strata local reset`") from err
+                raise DeployerError(
+                    f"{self.file} is not a local emulator state ({err}); start over with `cfn-strata local reset`"
+                ) from err
             if not isinstance(header, dict) or header != _header():
-                raise DeployerError(f"{self.file} was written by another moto/Python ({header}, this is {_header()}); start over with `cfn-strata local reset`")
+                raise DeployerError(
+                    f"{self.file} was written by another moto/Python ({header}, this is {_header()}); start over with `cfn-strata local reset`"
+                )
             backends = pickle.load(handle)
         from moto.backends import get_backend
         from moto.core.base_backend import BackendDict
@@ -398,7 +431,11 @@ class LocalState:
 
         # a service's state shared by its accounts lives on its BackendDict (S3's bucket_accounts:
         # without it, moto creates an existing bucket anew, empty, instead of BucketAlreadyOwnedByYou)
-        backends = {b.service_name: (dict(b), {k: v for k, v in vars(b).items() if k not in _BACKEND_DICT_OWN}) for b in BackendDict._instances if len(b)}
+        backends = {
+            b.service_name: (dict(b), {k: v for k, v in vars(b).items() if k not in _BACKEND_DICT_OWN})
+            for b in BackendDict._instances
+            if len(b)
+        }
         buffer = io.BytesIO()
         pickle.dump(_header(), buffer)
         _StatePickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(backends)
@@ -485,7 +522,9 @@ def _serving(restore=lambda: None) -> Iterator[LocalEndpoint]:
     except ImportError as err:  # moto is a test extra
         from deployer.errors import DeployerError
 
-        raise DeployerError("--local needs moto: pip install 'cfn-strata[local]' (or -e '.[local]' in a checkout)") from err
+        raise DeployerError(
+            "--local needs moto: pip install 'cfn-strata[local]' (or -e '.[local]' in a checkout)"
+        ) from err
     _patch_nested_stack_outputs()
     _patch_kms_key_tags()
     _patch_intrinsics()
@@ -506,7 +545,9 @@ def _serving(restore=lambda: None) -> Iterator[LocalEndpoint]:
     try:
         # moto keeps its state per process, not per server: start every local run empty (moto's
         # documented reset endpoint), whatever an earlier run in this process left behind.
-        urllib.request.urlopen(urllib.request.Request(f"{endpoint.url}/moto-api/reset", method="POST"), timeout=30).close()
+        urllib.request.urlopen(
+            urllib.request.Request(f"{endpoint.url}/moto-api/reset", method="POST"), timeout=30
+        ).close()
         restore()
         yield endpoint
     finally:

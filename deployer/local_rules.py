@@ -51,10 +51,15 @@ def patch_name_checks() -> None:
         active = not condition or resources_map.lazy_condition_map[condition]
         properties = resource_json.get("Properties")
         if active and isinstance(properties, dict):
-            refused = refusal(resource_json.get("Type", ""), properties, lambda value: parsing.clean_json(value, resources_map))
+            refused = refusal(
+                resource_json.get("Type", ""), properties, lambda value: parsing.clean_json(value, resources_map)
+            )
             if refused:
                 path, code, message = refused
-                raise AwsRefused(code, f"{logical_id} ({resource_json.get('Type')}) {path}: {message} (Error Code: {code}; refused the way AWS refuses it, by cfn-strata local mode)")
+                raise AwsRefused(
+                    code,
+                    f"{logical_id} ({resource_json.get('Type')}) {path}: {message} (Error Code: {code}; refused the way AWS refuses it, by cfn-strata local mode)",
+                )
         return original(logical_id, resource_json, resources_map, account_id, region_name)
 
     parse_and_create_resource.cfn_strata_names = True

@@ -122,7 +122,7 @@ class Context:
     _conditions: dict = field(default_factory=dict)
 
     @classmethod
-    def of(cls, template: dict, passed: dict, **kwargs) -> "Context":
+    def of(cls, template: dict, passed: dict, **kwargs) -> Context:
         values = {}
         for name, spec in (template.get("Parameters") or {}).items():
             value = passed.get(name, spec.get("Default", _MISSING))
@@ -144,7 +144,7 @@ class Context:
     def _truth(self, expression) -> bool | None:
         if not isinstance(expression, dict) or len(expression) != 1:
             return None
-        (key, argument), = expression.items()
+        ((key, argument),) = expression.items()
         if key == "Condition":
             return self.condition(argument)
         if key == "Fn::Equals":
@@ -175,14 +175,20 @@ def resolve(node, ctx: Context):
     if not isinstance(node, dict):
         return node
     if len(node) == 1:
-        (key, argument), = node.items()
+        ((key, argument),) = node.items()
         if key == "Ref":
             if argument == "AWS::NoValue":
                 return _NO_VALUE
             if argument in ctx.parameters:
                 value = ctx.parameters[argument]
                 # known after apply in the parent: here it is this parameter that changes
-                return _after_apply("ParameterReference", argument, stable=None if _unstable(value) else _settled_value(value)) if first_unknown(value) else value
+                return (
+                    _after_apply(
+                        "ParameterReference", argument, stable=None if _unstable(value) else _settled_value(value)
+                    )
+                    if first_unknown(value)
+                    else value
+                )
             if argument in ctx.changing:
                 return _after_apply("ResourceReference", argument, stable=None if argument in ctx.replacing else node)
             return node
@@ -190,9 +196,11 @@ def resolve(node, ctx: Context):
             target, attribute = argument.split(".", 1) if isinstance(argument, str) else argument
             if target in ctx.changing:
                 kept = target not in ctx.replacing and str(attribute).split(".")[-1] not in VOLATILE_ATTRIBUTES
-                return _after_apply("ResourceReference", target, stable={"Fn::GetAtt": [target, attribute]} if kept else None)
+                return _after_apply(
+                    "ResourceReference", target, stable={"Fn::GetAtt": [target, attribute]} if kept else None
+                )
             if ctx.outputs is not None and str(attribute).startswith("Outputs."):
-                value = ctx.outputs(target, attribute[len("Outputs."):])
+                value = ctx.outputs(target, attribute[len("Outputs.") :])
                 if value is not None:
                     return value
             return {"Fn::GetAtt": [target, attribute]}
@@ -206,7 +214,9 @@ def resolve(node, ctx: Context):
             return _sub(argument, ctx)
         if key == "Fn::Join":
             items = resolve(argument[1], ctx)
-            if isinstance(items, list) and all(isinstance(i, (str, int, float)) and not isinstance(i, bool) for i in items):
+            if isinstance(items, list) and all(
+                isinstance(i, (str, int, float)) and not isinstance(i, bool) for i in items
+            ):
                 return argument[0].join(_text(i) for i in items)
             return {"Fn::Join": [argument[0], items]}
         if key == "Fn::Select":
@@ -261,13 +271,23 @@ def _shown(value):
 
 
 def _function(value) -> bool:
-    return isinstance(value, dict) and len(value) == 1 and (next(iter(value)) == "Ref" or next(iter(value)).startswith("Fn::"))
+    return (
+        isinstance(value, dict)
+        and len(value) == 1
+        and (next(iter(value)) == "Ref" or next(iter(value)).startswith("Fn::"))
+    )
 
 
 def _leaves(old, new, path: str):
     """(path, old, new) for every difference; into objects (not into an intrinsic function: its
     result is the value), and into lists of equal length."""
-    if isinstance(old, dict) and isinstance(new, dict) and AFTER_APPLY not in new and not _function(old) and not _function(new):
+    if (
+        isinstance(old, dict)
+        and isinstance(new, dict)
+        and AFTER_APPLY not in new
+        and not _function(old)
+        and not _function(new)
+    ):
         for key in sorted(set(old) | set(new)):
             yield from _leaves(old.get(key, _MISSING), new.get(key, _MISSING), f"{path}/{key}")
     elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
@@ -303,7 +323,9 @@ def _parameters_read(node, ctx: Context) -> list[str]:
     return found
 
 
-def _property_details(kind: str, logical_id: str, old: dict, new: dict, old_ctx: Context, new_ctx: Context, region: str) -> list[dict]:
+def _property_details(
+    kind: str, logical_id: str, old: dict, new: dict, old_ctx: Context, new_ctx: Context, region: str
+) -> list[dict]:
     details = []
     old_raw, new_raw = old.get("Properties") or {}, new.get("Properties") or {}
     old_props, new_props = resolve(old_raw, old_ctx), resolve(new_raw, new_ctx)
@@ -312,22 +334,38 @@ def _property_details(kind: str, logical_id: str, old: dict, new: dict, old_ctx:
         if before == after:
             continue
         direct = old_raw.get(name, _MISSING) != new_raw.get(name, _MISSING)
-        changed_parameters = [p for p in _parameters_read(new_raw.get(name), new_ctx) if old_ctx.parameters.get(p, _MISSING) != new_ctx.parameters.get(p)]
+        changed_parameters = [
+            p
+            for p in _parameters_read(new_raw.get(name), new_ctx)
+            if old_ctx.parameters.get(p, _MISSING) != new_ctx.parameters.get(p)
+        ]
         for path, b, a in _leaves(before, after, f"/Properties/{name}"):
             unknown = first_unknown(a)
             create_only = replaced_by(kind, _schema_path(path), region)
             if not create_only or _settled_value(a) == b:  # a stable reference: the value stays
                 requires = "Never"
             else:
-                requires = "Conditionally" if (_unstable(a) or _deploy_time(_settled_value(a)) or _deploy_time(b)) else "Always"
+                requires = (
+                    "Conditionally"
+                    if (_unstable(a) or _deploy_time(_settled_value(a)) or _deploy_time(b))
+                    else "Always"
+                )
             if direct:
                 source, entity, evaluation = "DirectModification", None, "Static"
             elif unknown:
                 source, entity, evaluation = unknown[0], unknown[1], "Dynamic"
             else:
-                source, entity, evaluation = "ParameterReference", (changed_parameters[0] if changed_parameters else None), "Static"
-            target = {"Attribute": "Tags" if name == "Tags" else "Properties", "RequiresRecreation": requires, "Path": path,
-                      "AttributeChangeType": "Add" if b is _MISSING else "Remove" if a is _MISSING else "Modify"}
+                source, entity, evaluation = (
+                    "ParameterReference",
+                    (changed_parameters[0] if changed_parameters else None),
+                    "Static",
+                )
+            target = {
+                "Attribute": "Tags" if name == "Tags" else "Properties",
+                "RequiresRecreation": requires,
+                "Path": path,
+                "AttributeChangeType": "Add" if b is _MISSING else "Remove" if a is _MISSING else "Modify",
+            }
             if name != "Tags":
                 target["Name"] = name
             if b is not _MISSING:
@@ -341,7 +379,12 @@ def _property_details(kind: str, logical_id: str, old: dict, new: dict, old_ctx:
     for attribute in RESOURCE_ATTRIBUTES:
         before, after = resolve(old.get(attribute), old_ctx), resolve(new.get(attribute), new_ctx)
         if before != after:
-            target = {"Attribute": attribute, "RequiresRecreation": "Never", "Path": f"/{attribute}", "AttributeChangeType": "Modify"}
+            target = {
+                "Attribute": attribute,
+                "RequiresRecreation": "Never",
+                "Path": f"/{attribute}",
+                "AttributeChangeType": "Modify",
+            }
             target |= {k: _text(v) for k, v in (("BeforeValue", before), ("AfterValue", after)) if v is not None}
             details.append({"ChangeSource": "DirectModification", "Evaluation": "Static", "Target": target})
     return details
@@ -357,7 +400,9 @@ def _replacement_policy(resource: dict) -> str:
     return {"Retain": "ReplaceAndRetain", "Snapshot": "ReplaceAndSnapshot"}.get(policy, "ReplaceAndDelete")
 
 
-def _changes(old_ctx: Context, new_ctx: Context, physical: dict[str, str], region: str, *, skip_nested: bool) -> list[dict]:
+def _changes(
+    old_ctx: Context, new_ctx: Context, physical: dict[str, str], region: str, *, skip_nested: bool
+) -> list[dict]:
     """The resource changes of one template, in DescribeChangeSet's ResourceChange shape."""
     old_resources = {k: v for k, v in (old_ctx.template.get("Resources") or {}).items() if old_ctx.present(v)}
     new_resources = {k: v for k, v in (new_ctx.template.get("Resources") or {}).items() if new_ctx.present(v)}
@@ -374,33 +419,60 @@ def _changes(old_ctx: Context, new_ctx: Context, physical: dict[str, str], regio
         if physical.get(logical_id):
             base["PhysicalResourceId"] = physical[logical_id]
         if new is None:
-            changes.append(base | {"Action": "Remove", "PolicyAction": _removal_policy(old), "Details": [], "Scope": []})
+            changes.append(
+                base | {"Action": "Remove", "PolicyAction": _removal_policy(old), "Details": [], "Scope": []}
+            )
             continue
         details = _property_details(kind, logical_id, old, new, old_ctx, new_ctx, region)
         if old.get("Type") != new.get("Type"):
-            details.append({"ChangeSource": "DirectModification", "Evaluation": "Static",
-                            "Target": {"Attribute": "Type", "RequiresRecreation": "Always", "BeforeValue": old.get("Type", ""), "AfterValue": new.get("Type", "")}})
+            details.append(
+                {
+                    "ChangeSource": "DirectModification",
+                    "Evaluation": "Static",
+                    "Target": {
+                        "Attribute": "Type",
+                        "RequiresRecreation": "Always",
+                        "BeforeValue": old.get("Type", ""),
+                        "AfterValue": new.get("Type", ""),
+                    },
+                }
+            )
         if not details:
             continue
         recreation = {d["Target"]["RequiresRecreation"] for d in details}
         replacement = "True" if "Always" in recreation else "Conditional" if "Conditionally" in recreation else "False"
-        change = base | {"Action": "Modify", "Replacement": replacement, "Details": details, "Scope": sorted({d["Target"]["Attribute"] for d in details})}
+        change = base | {
+            "Action": "Modify",
+            "Replacement": replacement,
+            "Details": details,
+            "Scope": sorted({d["Target"]["Attribute"] for d in details}),
+        }
         if replacement == "True":  # as recorded from CloudFormation: none for a conditional replacement
             change["PolicyAction"] = _replacement_policy(new)
         changes.append(change)
     return changes
 
 
-def _settle(old_ctx: Context, new_ctx: Context, physical: dict[str, str], region: str, *, skip_nested: bool) -> tuple[list[dict], Context]:
+def _settle(
+    old_ctx: Context, new_ctx: Context, physical: dict[str, str], region: str, *, skip_nested: bool
+) -> tuple[list[dict], Context]:
     """Changes until a fixed point: what references a resource this change modifies or replaces
     reads a value known only after apply, which may change it in turn."""
     for _ in range(len(new_ctx.template.get("Resources") or {}) + 1):
         changes = _changes(old_ctx, new_ctx, physical, region, skip_nested=skip_nested)
         changing = frozenset(c["LogicalResourceId"] for c in changes if c["Action"] == "Modify")
-        replacing = frozenset(c["LogicalResourceId"] for c in changes if c.get("Replacement") in ("True", "Conditional"))
+        replacing = frozenset(
+            c["LogicalResourceId"] for c in changes if c.get("Replacement") in ("True", "Conditional")
+        )
         if changing <= new_ctx.changing and replacing <= new_ctx.replacing:
             return changes, new_ctx
-        new_ctx = Context(new_ctx.template, new_ctx.parameters, new_ctx.changing | changing, new_ctx.replacing | replacing, new_ctx.outputs)
+        new_ctx = Context(
+            new_ctx.template,
+            new_ctx.parameters,
+            new_ctx.changing | changing,
+            new_ctx.replacing | replacing,
+            new_ctx.outputs,
+        )
     return changes, new_ctx
 
 
@@ -409,7 +481,11 @@ def _outputs_that_change(old_ctx: Context, new_ctx: Context) -> frozenset[str]:
     changed = set()
     for name, output in new_outputs.items():
         after = resolve(output.get("Value"), new_ctx)
-        if name not in old_outputs or _unstable(after) or resolve(old_outputs[name].get("Value"), old_ctx) != _settled_value(after):
+        if (
+            name not in old_outputs
+            or _unstable(after)
+            or resolve(old_outputs[name].get("Value"), old_ctx) != _settled_value(after)
+        ):
             changed.add(name)
     return frozenset(changed)
 
@@ -457,7 +533,9 @@ class Side:
     nested: dict[str, dict]
 
 
-def compute(old: Side, new: Side, *, physical: dict | None = None, region: str = "us-east-1") -> list[tuple[str | None, dict]]:
+def compute(
+    old: Side, new: Side, *, physical: dict | None = None, region: str = "us-east-1"
+) -> list[tuple[str | None, dict]]:
     """(nested stack logical id or None for the root, ResourceChange) for every change from `old`
     to `new`. `physical` maps a stack key (None, or a nested logical id) to {logical id: physical id}."""
     physical = physical or {}
@@ -471,7 +549,9 @@ def compute(old: Side, new: Side, *, physical: dict | None = None, region: str =
     old_root = Context.of(old.root, old.parameters)
     new_root = Context.of(new.root, new.parameters, outputs=new_outputs)
     found: list[tuple[str | None, dict]] = []
-    old_stacks = {k for k, v in (old.root.get("Resources") or {}).items() if v.get("Type") == NESTED and old_root.present(v)}
+    old_stacks = {
+        k for k, v in (old.root.get("Resources") or {}).items() if v.get("Type") == NESTED and old_root.present(v)
+    }
     for logical_id in _stack_order(new.root):
         resource = new.root["Resources"][logical_id]
         if not new_root.present(resource):
@@ -480,15 +560,27 @@ def compute(old: Side, new: Side, *, physical: dict | None = None, region: str =
         new_ctx = Context.of(template, resolve((resource.get("Properties") or {}).get("Parameters") or {}, new_root))
         if logical_id in old_stacks and logical_id in old.nested:
             previous = old.root["Resources"][logical_id]
-            old_ctx = Context.of(old.nested[logical_id], resolve((previous.get("Properties") or {}).get("Parameters") or {}, old_root))
+            old_ctx = Context.of(
+                old.nested[logical_id], resolve((previous.get("Properties") or {}).get("Parameters") or {}, old_root)
+            )
         else:  # a new layer: every resource is added
             old_ctx = Context.of({}, {})
         changes, settled = _settle(old_ctx, new_ctx, physical.get(logical_id, {}), region, skip_nested=False)
         changed_outputs[logical_id] = _outputs_that_change(old_ctx, settled)
         found += [(logical_id, change) for change in changes]
-    for logical_id in sorted(old_stacks - {k for k, v in (new.root.get("Resources") or {}).items() if v.get("Type") == NESTED and new_root.present(v)}):
+    for logical_id in sorted(
+        old_stacks
+        - {k for k, v in (new.root.get("Resources") or {}).items() if v.get("Type") == NESTED and new_root.present(v)}
+    ):
         previous = old.root["Resources"][logical_id]
-        change = {"Action": "Remove", "LogicalResourceId": logical_id, "ResourceType": NESTED, "PolicyAction": _removal_policy(previous), "Details": [], "Scope": []}
+        change = {
+            "Action": "Remove",
+            "LogicalResourceId": logical_id,
+            "ResourceType": NESTED,
+            "PolicyAction": _removal_policy(previous),
+            "Details": [],
+            "Scope": [],
+        }
         if physical.get(ROOT, {}).get(logical_id):
             change["PhysicalResourceId"] = physical[ROOT][logical_id]
         found.append((ROOT, change))
@@ -500,9 +592,11 @@ def compute(old: Side, new: Side, *, physical: dict | None = None, region: str =
 # ------------------------------------------------------------------ against a deployed stack
 
 
-OFFLINE_NOTE = ("nested changes computed offline from the deployed and the new templates (the endpoint reported no nested "
-                "change sets): replacement from the provider schemas' create-only properties, policy action from "
-                "DeletionPolicy / UpdateReplacePolicy")
+OFFLINE_NOTE = (
+    "nested changes computed offline from the deployed and the new templates (the endpoint reported no nested "
+    "change sets): replacement from the provider schemas' create-only properties, policy action from "
+    "DeletionPolicy / UpdateReplacePolicy"
+)
 
 
 def _physical_ids(cfn, stack_id: str) -> dict[str, str]:
@@ -525,13 +619,19 @@ def deployed_side(cfn, stack: dict | None) -> tuple[Side, dict]:
     root = deployed_template(cfn, stack["StackId"])
     nested_ids = {k: v for k, v in root_ids.items() if (root.get("Resources") or {}).get(k, {}).get("Type") == NESTED}
     nested = {logical_id: deployed_template(cfn, physical) for logical_id, physical in sorted(nested_ids.items())}
-    physical = {ROOT: root_ids} | {logical_id: _physical_ids(cfn, stack_id) for logical_id, stack_id in sorted(nested_ids.items())}
+    physical = {ROOT: root_ids} | {
+        logical_id: _physical_ids(cfn, stack_id) for logical_id, stack_id in sorted(nested_ids.items())
+    }
     parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters") or []}
     return Side(root, parameters, nested), physical
 
 
 def new_side(bundle) -> Side:
-    return Side(bundle.document(bundle.root_file), bundle.parameters(), {s["logical_id"]: bundle.document(s["file"]) for s in bundle.nested_stacks})
+    return Side(
+        bundle.document(bundle.root_file),
+        bundle.parameters(),
+        {s["logical_id"]: bundle.document(s["file"]) for s in bundle.nested_stacks},
+    )
 
 
 def offline_review(cfn, bundle, review, stack: dict | None, facts):
@@ -545,7 +645,11 @@ def offline_review(cfn, bundle, review, stack: dict | None, facts):
     old, physical = deployed_side(cfn, stack)
     changes = []
     for key, raw in compute(old, new_side(bundle), physical=physical, region=bundle.region):
-        layer = bundle.layer_of(raw["LogicalResourceId"]) if raw["ResourceType"] == NESTED else (ROOT_LAYER if key is ROOT else bundle.layer_of(key))
+        layer = (
+            bundle.layer_of(raw["LogicalResourceId"])
+            if raw["ResourceType"] == NESTED
+            else (ROOT_LAYER if key is ROOT else bundle.layer_of(key))
+        )
         changes.append(resource_change(layer, raw, bundle.stateful_ids(layer), facts))
     notes = tuple(n for n in review.notes if not n.startswith(UNWALKED_NOTE)) + (OFFLINE_NOTE,)
     return replace(review, changes=ordered(changes), notes=notes)

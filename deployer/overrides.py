@@ -34,7 +34,9 @@ TAG_CHARACTERS = re.compile(r"^[\w\s.:/=+\-@]*$")
 # later operation on the stack; ExecuteChangeSet takes no role (it uses the change set's).
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html
 # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html
-ROLE_ARN_PATTERN = re.compile(r"^arn:(?P<partition>aws(?:-[a-z]+)*):iam::(?P<account>\d{12}):role(?P<path>/(?:[!-~]*/)?)(?P<name>[\w+=,.@-]{1,64})$")
+ROLE_ARN_PATTERN = re.compile(
+    r"^arn:(?P<partition>aws(?:-[a-z]+)*):iam::(?P<account>\d{12}):role(?P<path>/(?:[!-~]*/)?)(?P<name>[\w+=,.@-]{1,64})$"
+)
 ROLE_ARN_LENGTH = (20, 2048)
 IAM_PATH_MAX = 512
 
@@ -46,13 +48,15 @@ def parse_pairs(flag: str, values: tuple[str, ...] | list[str]) -> dict[str, str
     for item in values:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise FlagRefused(f"{flag}: {item!r} is not Key=Value (e.g. {flag} {'DesiredCount=2' if flag == PARAMETER_OVERRIDES else 'Team=payments'})")
+            raise FlagRefused(
+                f"{flag}: {item!r} is not Key=Value (e.g. {flag} {'DesiredCount=2' if flag == PARAMETER_OVERRIDES else 'Team=payments'})"
+            )
         pairs[key] = value
     return pairs
 
 
 def _close(word: str, choices) -> str:
-    """"; did you mean X?" for the closest of `choices` (case-insensitive), else ""."""
+    """ "; did you mean X?" for the closest of `choices` (case-insensitive), else ""."""
     lowered = {choice.lower(): choice for choice in choices}
     found = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
     return f"; did you mean {lowered[found[0]]}?" if found else ""
@@ -97,8 +101,10 @@ def check_parameters(bundle: Bundle, overrides: dict[str, str]) -> dict[str, str
     declared = bundle.document(bundle.root_file).get("Parameters", {})
     for name, value in overrides.items():
         if name not in declared:
-            raise FlagRefused(f"{PARAMETER_OVERRIDES}: {bundle.root_file} has no parameter {name}{_close(name, declared)} "
-                              f"(its parameters are listed under Parameters in {bundle.folder / bundle.root_file})")
+            raise FlagRefused(
+                f"{PARAMETER_OVERRIDES}: {bundle.root_file} has no parameter {name}{_close(name, declared)} "
+                f"(its parameters are listed under Parameters in {bundle.folder / bundle.root_file})"
+            )
         problem = parameter_problem(name, declared[name], value)
         if problem:
             raise FlagRefused(f"{PARAMETER_OVERRIDES}: {problem}")
@@ -117,18 +123,26 @@ def check_tags(bundle: Bundle, tags: dict[str, str]) -> dict[str, str]:
         if key.lower().startswith("aws:"):
             raise FlagRefused(f"{TAGS}: tag key {key!r} starts with aws:, which AWS reserves for its own tags")
         if not 1 <= len(value) <= TAG_VALUE_MAX:
-            raise FlagRefused(f"{TAGS}: tag {key} needs a value of 1-{TAG_VALUE_MAX} characters (got {len(value)}); CloudFormation refuses an empty stack tag value")
+            raise FlagRefused(
+                f"{TAGS}: tag {key} needs a value of 1-{TAG_VALUE_MAX} characters (got {len(value)}); CloudFormation refuses an empty stack tag value"
+            )
         for what, text in (("key", key), ("value", value)):
             if not TAG_CHARACTERS.match(text):
                 bad = sorted({c for c in text if not TAG_CHARACTERS.match(c)})
-                raise FlagRefused(f"{TAGS}: tag {what} {text!r} has {''.join(bad)!r}: tags allow letters, digits, spaces and _ . : / = + - @")
+                raise FlagRefused(
+                    f"{TAGS}: tag {what} {text!r} has {''.join(bad)!r}: tags allow letters, digits, spaces and _ . : / = + - @"
+                )
         if key in profile and profile[key] != value:
             how = "--suffix" if key == "EnvironmentSuffix" else "the params file's tags: (or environment/project)"
-            raise FlagRefused(f"{TAGS}: {key} is already {profile[key]!r} from the profile, and the templates put it on every resource; "
-                              f"change it with {how}, not as a stack tag")
+            raise FlagRefused(
+                f"{TAGS}: {key} is already {profile[key]!r} from the profile, and the templates put it on every resource; "
+                f"change it with {how}, not as a stack tag"
+            )
     merged = {**profile, **tags}
     if len(merged) > MAX_STACK_TAGS:
-        raise FlagRefused(f"{TAGS}: {len(merged)} stack tags with the profile's {len(profile)}; CloudFormation allows at most {MAX_STACK_TAGS}")
+        raise FlagRefused(
+            f"{TAGS}: {len(merged)} stack tags with the profile's {len(profile)}; CloudFormation allows at most {MAX_STACK_TAGS}"
+        )
     return {key: value for key, value in sorted(tags.items()) if key not in profile}
 
 
@@ -148,11 +162,17 @@ def check_role_arn(role_arn: str, region: str) -> str:
     low, high = ROLE_ARN_LENGTH
     found = ROLE_ARN_PATTERN.match(role_arn)
     if not found or not low <= len(role_arn) <= high:
-        raise FlagRefused(f"{ROLE_ARN}: {role_arn!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME, "
-                          "a role name of 1-64 letters, digits and +=,.@_-, optionally after a /path/)")
+        raise FlagRefused(
+            f"{ROLE_ARN}: {role_arn!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME, "
+            "a role name of 1-64 letters, digits and +=,.@_-, optionally after a /path/)"
+        )
     if len(found["path"]) > IAM_PATH_MAX:
-        raise FlagRefused(f"{ROLE_ARN}: the role's path is {len(found['path'])} characters; IAM allows at most {IAM_PATH_MAX}")
+        raise FlagRefused(
+            f"{ROLE_ARN}: the role's path is {len(found['path'])} characters; IAM allows at most {IAM_PATH_MAX}"
+        )
     expected = partition_of(region)
     if expected and found["partition"] != expected:
-        raise FlagRefused(f"{ROLE_ARN}: {role_arn} is in partition {found['partition']}, the stack's region {region} in {expected}")
+        raise FlagRefused(
+            f"{ROLE_ARN}: {role_arn} is in partition {found['partition']}, the stack's region {region} in {expected}"
+        )
     return role_arn

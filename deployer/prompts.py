@@ -40,9 +40,9 @@ def confirm(question: str, *, left_undone: str, stdin: TextIO | None = None, std
         (stderr or sys.stderr).write("answer y or n\n")
 
 
-def type_to_confirm(question: str, expected: str, *, left_undone: str, stdin: TextIO | None = None, stderr: TextIO | None = None) -> None:
+def type_to_confirm(
+    question: str, expected: str, *, left_undone: str, stdin: TextIO | None = None, stderr: TextIO | None = None
+) -> None:
     """Ask for `expected` to be typed; return when it is, raise Declined when it is not."""
     if _answer(f"{question}: ", stdin=stdin, stderr=stderr, left_undone=left_undone) != expected:
         raise Declined(f"the name did not match: {left_undone}")
-
-

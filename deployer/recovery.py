@@ -115,7 +115,11 @@ def blocked_by_deletion_protection(cfn, root_stack_id: str) -> list[Protected]:
                 nested[logical] = physical
             if status == "CREATE_COMPLETE" or (status == "CREATE_IN_PROGRESS" and physical):
                 created.add((logical, physical))  # CloudFormation reported making this physical resource
-            elif status == "DELETE_FAILED" and kind in DELETION_PROTECTED and "protect" in (event.get("ResourceStatusReason") or "").lower():
+            elif (
+                status == "DELETE_FAILED"
+                and kind in DELETION_PROTECTED
+                and "protect" in (event.get("ResourceStatusReason") or "").lower()
+            ):
                 failed[logical] = event
             elif status == "DELETE_COMPLETE":
                 failed.pop(logical, None)
@@ -128,7 +132,9 @@ def blocked_by_deletion_protection(cfn, root_stack_id: str) -> list[Protected]:
 
 def release_commands(protected: list[Protected], *, stack_name: str, region: str) -> list[str]:
     """Turn off deletion protection on exactly `protected`, then delete the stack."""
-    return [p.command(region) for p in protected] + [f"aws cloudformation delete-stack --stack-name {stack_name} --region {region}"]
+    return [p.command(region) for p in protected] + [
+        f"aws cloudformation delete-stack --stack-name {stack_name} --region {region}"
+    ]
 
 
 def release_failed_create(clients, cfn, protected: list[Protected], *, stack_id: str, note=lambda s: None) -> None:
@@ -138,13 +144,17 @@ def release_failed_create(clients, cfn, protected: list[Protected], *, stack_id:
     for item in protected:
         if item.resource_type == "AWS::RDS::DBInstance":
             rds = clients("rds")
-            rds.modify_db_instance(DBInstanceIdentifier=item.physical_id, DeletionProtection=False, ApplyImmediately=True)
+            rds.modify_db_instance(
+                DBInstanceIdentifier=item.physical_id, DeletionProtection=False, ApplyImmediately=True
+            )
         elif item.resource_type == "AWS::RDS::DBCluster":
             rds = clients("rds")
             rds.modify_db_cluster(DBClusterIdentifier=item.physical_id, DeletionProtection=False, ApplyImmediately=True)
         else:
             elbv2 = clients("elbv2")
-            elbv2.modify_load_balancer_attributes(LoadBalancerArn=item.physical_id, Attributes=[{"Key": "deletion_protection.enabled", "Value": "false"}])
+            elbv2.modify_load_balancer_attributes(
+                LoadBalancerArn=item.physical_id, Attributes=[{"Key": "deletion_protection.enabled", "Value": "false"}]
+            )
         note(f"deletion protection off: {item.stack + '.' if item.stack else ''}{item.logical_id} ({item.physical_id})")
     cfn.delete_stack(StackName=stack_id)
 
@@ -154,30 +164,46 @@ def guidance(cfn, status: str, *, stack_name: str, stack_id: str, destroy_comman
     region = cfn.meta.region_name
     if status == ROLLBACK_COMPLETE:
         cause = first_cause(cfn, stack_id)
-        return (f"stack {stack_name} is in ROLLBACK_COMPLETE: its first create failed"
-                + (f" ({cause})" if cause else "")
-                + " and CloudFormation deleted what it had created. A stack in this state cannot be updated, only deleted: "
-                f"run `{destroy_command}` (or `aws cloudformation delete-stack --stack-name {stack_name} --region {region}`), fix the cause, then deploy again")
+        return (
+            f"stack {stack_name} is in ROLLBACK_COMPLETE: its first create failed"
+            + (f" ({cause})" if cause else "")
+            + " and CloudFormation deleted what it had created. A stack in this state cannot be updated, only deleted: "
+            f"run `{destroy_command}` (or `aws cloudformation delete-stack --stack-name {stack_name} --region {region}`), fix the cause, then deploy again"
+        )
     if status == ROLLBACK_FAILED:
         cause = first_cause(cfn, stack_id)
         protected = blocked_by_deletion_protection(cfn, stack_id)
-        head = (f"stack {stack_name} is in ROLLBACK_FAILED: its first create failed"
-                + (f" ({cause})" if cause else "")
-                + " and the rollback could not delete everything it had made. A stack in this state cannot be updated, only deleted")
+        head = (
+            f"stack {stack_name} is in ROLLBACK_FAILED: its first create failed"
+            + (f" ({cause})" if cause else "")
+            + " and the rollback could not delete everything it had made. A stack in this state cannot be updated, only deleted"
+        )
         if not protected:
-            return head + f": fix what blocked the delete (see the stack events), then run `{destroy_command}` (or `aws cloudformation delete-stack --stack-name {stack_name} --region {region}`) and deploy again"
+            return (
+                head
+                + f": fix what blocked the delete (see the stack events), then run `{destroy_command}` (or `aws cloudformation delete-stack --stack-name {stack_name} --region {region}`) and deploy again"
+            )
         names = ", ".join(f"{p.stack + '.' if p.stack else ''}{p.logical_id} ({p.physical_id})" for p in protected)
         commands = "\n  ".join(release_commands(protected, stack_name=stack_name, region=region))
-        return (head + f". Deletion protection blocked the delete of {names}, which this failed create made and which hold no data yet. "
-                f"Turn it off on exactly these and delete the stack (or run `{destroy_command} --release-failed-create`, which does the same):\n  {commands}\n"
-                "then deploy again. (A final snapshot CloudFormation takes of a database on delete keeps a generated name, so it does not collide with the retry; delete it if you do not want it.)")
+        return (
+            head
+            + f". Deletion protection blocked the delete of {names}, which this failed create made and which hold no data yet. "
+            f"Turn it off on exactly these and delete the stack (or run `{destroy_command} --release-failed-create`, which does the same):\n  {commands}\n"
+            "then deploy again. (A final snapshot CloudFormation takes of a database on delete keeps a generated name, so it does not collide with the retry; delete it if you do not want it.)"
+        )
     if status == UPDATE_ROLLBACK_FAILED:
         skip = resources_to_skip(cfn, stack_id)
         command = f"aws cloudformation continue-update-rollback --stack-name {stack_name} --region {region}"
         if skip:
             command += " --resources-to-skip " + " ".join(skip)
         named = f" ({', '.join(skip)} could not be rolled back)" if skip else ""
-        return (f"stack {stack_name} is in UPDATE_ROLLBACK_FAILED: an update failed and its rollback failed too{named}. "
-                f"It cannot be updated until the rollback completes. Fix the resources by hand if you can, then run `{command}`"
-                + ("; skipped resources are left as they are and no longer match the template (check them, then deploy again)" if skip else "; then deploy again"))
+        return (
+            f"stack {stack_name} is in UPDATE_ROLLBACK_FAILED: an update failed and its rollback failed too{named}. "
+            f"It cannot be updated until the rollback completes. Fix the resources by hand if you can, then run `{command}`"
+            + (
+                "; skipped resources are left as they are and no longer match the template (check them, then deploy again)"
+                if skip
+                else "; then deploy again"
+            )
+        )
     return None

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Mapping
 
 from resource_semantics import SECURITY_TYPE_PREFIXES as SECURITY_TYPES_PREFIXES
 from resource_semantics import SECURITY_TYPES, STATEFUL_TYPES, carries_traffic, name_property
@@ -35,8 +35,8 @@ class Risk(enum.IntEnum):
         return self.name.replace("_", " ")
 
     @classmethod
-    def parse(cls, text: str) -> "Risk":
-        """"high", "data-loss", "DATA_LOSS", "will fail" -> the level."""
+    def parse(cls, text: str) -> Risk:
+        """ "high", "data-loss", "DATA_LOSS", "will fail" -> the level."""
         return cls[text.strip().upper().replace("-", "_").replace(" ", "_")]
 
 
@@ -47,7 +47,9 @@ class Facts:
     bundle). Empty facts rate on the change set alone."""
 
     names: Mapping[tuple[str, str], str] = field(default_factory=dict)  # (layer, logical id) -> its custom name
-    guarded: Mapping[str, frozenset[str]] = field(default_factory=dict)  # policy owner -> ids its stack policy denies Replace/Delete on
+    guarded: Mapping[str, frozenset[str]] = field(
+        default_factory=dict
+    )  # policy owner -> ids its stack policy denies Replace/Delete on
     allowed: tuple[str, ...] = ()  # --allow-replacement specs (LogicalId or layer/LogicalId)
 
     def allows(self, layer: str, logical_id: str) -> bool:
@@ -66,7 +68,9 @@ class PropertyChange:
     requires_recreation: str | None  # Never | Conditionally | Always
     change_source: str | None
     causing_entity: str | None = None
-    path: str | None = None  # /Properties/ContainerDefinitions/0/PortMappings/0/ContainerPort (IncludePropertyValues, or computed offline)
+    path: str | None = (
+        None  # /Properties/ContainerDefinitions/0/PortMappings/0/ContainerPort (IncludePropertyValues, or computed offline)
+    )
     before: str | None = None  # the value before and after, as CloudFormation reports them (JSON text for objects)
     after: str | None = None
     change_type: str | None = None  # Add | Remove | Modify | SyncWithActual (AttributeChangeType)
@@ -91,7 +95,7 @@ class PropertyChange:
 
     @property
     def values(self) -> str:
-        """"3000 → 8080" when the values are known, else ""; on a drifted property of a drift-aware
+        """ "3000 → 8080" when the values are known, else ""; on a drifted property of a drift-aware
         change set "actual 3000, deployed 8080 → 8080": the live value, the previously deployed
         one and the new one."""
         if self.drifted:
@@ -101,7 +105,9 @@ class PropertyChange:
         return f"{_short(self.before)} → {_short(self.after)}"
 
     def __str__(self) -> str:
-        detail = f" ({self.requires_recreation})" if self.requires_recreation and self.requires_recreation != "Never" else ""
+        detail = (
+            f" ({self.requires_recreation})" if self.requires_recreation and self.requires_recreation != "Never" else ""
+        )
         values = f": {self.values}" if self.values else ""
         return self.where + values + detail
 
@@ -177,8 +183,12 @@ class Review:
     change_set_type: str
     changes: tuple[ResourceChange, ...]
     notes: tuple[str, ...] = field(default=())
-    drifted: tuple = field(default=())  # deployer.drift.DriftedResource: stateful resources changed outside CloudFormation
-    hooks: tuple[HookResult, ...] = field(default=())  # deployer/checks.py: the hooks CloudFormation ran on the change set
+    drifted: tuple = field(
+        default=()
+    )  # deployer.drift.DriftedResource: stateful resources changed outside CloudFormation
+    hooks: tuple[HookResult, ...] = field(
+        default=()
+    )  # deployer/checks.py: the hooks CloudFormation ran on the change set
     deployment_mode: str | None = None  # REVERT_DRIFT for a drift-aware change set (plan --revert-drift)
 
     @property
@@ -204,7 +214,9 @@ class Review:
         return [LayerSummary(layer, **counts) for layer, counts in layers.items()]
 
 
-def rate(resource_type: str, action: str, replacement: str | None, policy_action: str | None, properties, stateful: bool) -> tuple[Risk, tuple[str, ...]]:
+def rate(
+    resource_type: str, action: str, replacement: str | None, policy_action: str | None, properties, stateful: bool
+) -> tuple[Risk, tuple[str, ...]]:
     """The risk rules on the change alone, in one place (`blocked` adds what makes it fail)."""
     reasons: list[str] = []
     destructive = action == "Remove" or replacement in ("True", "Conditional")
@@ -227,8 +239,16 @@ def rate(resource_type: str, action: str, replacement: str | None, policy_action
     return Risk.LOW, ()
 
 
-def blocked(layer: str, logical_id: str, resource_type: str, action: str, replacement: str | None, properties, stateful: bool,
-            facts: Facts) -> tuple[Risk | None, tuple[str, ...], tuple[str, ...]]:
+def blocked(
+    layer: str,
+    logical_id: str,
+    resource_type: str,
+    action: str,
+    replacement: str | None,
+    properties,
+    stateful: bool,
+    facts: Facts,
+) -> tuple[Risk | None, tuple[str, ...], tuple[str, ...]]:
     """What CloudFormation will refuse at execute time: (risk it sets or None, reasons, blockers).
     - replacing a custom-named resource whose name stays: "CloudFormation cannot update a stack when
       a custom-named resource requires replacing" (AWS knowledge center, cloudformation-custom-name);
@@ -246,19 +266,25 @@ def blocked(layer: str, logical_id: str, resource_type: str, action: str, replac
         if replacement == "True":
             risk = Risk.WILL_FAIL
             blockers.append("custom-name")
-            reasons.append(f"custom-named ({name}): CloudFormation cannot replace it; change its name or logical id with this change")
+            reasons.append(
+                f"custom-named ({name}): CloudFormation cannot replace it; change its name or logical id with this change"
+            )
         else:  # MEDIUM, not HIGH: HIGH and above are what --allow-replacement must name
             risk = Risk.MEDIUM
             reasons.append(f"custom-named ({name}): the update fails if CloudFormation has to replace it")
     if replaces or action == "Remove":
         owner = policy_owner(layer, resource_type)
         # the deployer's guard also denies removing what the deployed stack holds (guard_before_update)
-        guarded = logical_id in facts.guarded.get(owner, frozenset()) or (action == "Remove" and stateful and owner != ROOT and owner in facts.guarded)
+        guarded = logical_id in facts.guarded.get(owner, frozenset()) or (
+            action == "Remove" and stateful and owner != ROOT and owner in facts.guarded
+        )
         if guarded and not facts.allows(layer, logical_id):
             risk = Risk.WILL_FAIL
             blockers.append("stack-policy")
             verb = "removing" if action == "Remove" else "replacing"
-            reasons.append(f"the stack policy of {owner} denies {verb} it: pass --allow-replacement {layer}/{logical_id} to allow it")
+            reasons.append(
+                f"the stack policy of {owner} denies {verb} it: pass --allow-replacement {layer}/{logical_id} to allow it"
+            )
     return risk, tuple(reasons), tuple(blockers)
 
 
@@ -272,9 +298,18 @@ def property_change(detail: dict) -> PropertyChange:
     target = detail.get("Target", {})
     drift = target.get("Drift") or {}
     return PropertyChange(
-        target.get("Attribute", ""), target.get("Name"), target.get("RequiresRecreation"), detail.get("ChangeSource"), detail.get("CausingEntity"),
-        target.get("Path"), target.get("BeforeValue"), target.get("AfterValue"), target.get("AttributeChangeType"),
-        target.get("BeforeValueFrom"), drift.get("ActualValue"), drift.get("PreviousValue"),
+        target.get("Attribute", ""),
+        target.get("Name"),
+        target.get("RequiresRecreation"),
+        detail.get("ChangeSource"),
+        detail.get("CausingEntity"),
+        target.get("Path"),
+        target.get("BeforeValue"),
+        target.get("AfterValue"),
+        target.get("AttributeChangeType"),
+        target.get("BeforeValueFrom"),
+        drift.get("ActualValue"),
+        drift.get("PreviousValue"),
     )
 
 
@@ -282,10 +317,16 @@ def resource_change(layer: str, raw: dict, stateful_ids: frozenset[str], facts: 
     properties = tuple(property_change(d) for d in raw.get("Details", []))
     kind = raw.get("ResourceType", "")
     # A nested stack is stateful when its layer holds stateful resources: removing it removes them.
-    stateful = kind in STATEFUL_TYPES or raw["LogicalResourceId"] in stateful_ids or (kind == NESTED_STACK and bool(stateful_ids))
+    stateful = (
+        kind in STATEFUL_TYPES
+        or raw["LogicalResourceId"] in stateful_ids
+        or (kind == NESTED_STACK and bool(stateful_ids))
+    )
     replacement = raw.get("Replacement")
     risk, reasons = rate(kind, raw["Action"], replacement, raw.get("PolicyAction"), properties, stateful)
-    failing, why, blockers = blocked(layer, raw["LogicalResourceId"], kind, raw["Action"], replacement, properties, stateful, facts)
+    failing, why, blockers = blocked(
+        layer, raw["LogicalResourceId"], kind, raw["Action"], replacement, properties, stateful, facts
+    )
     if failing is not None:
         risk, reasons = max(risk, failing), (*why, *reasons)
     drift = raw.get("ResourceDriftStatus")
@@ -294,9 +335,22 @@ def resource_change(layer: str, raw: dict, stateful_ids: frozenset[str], facts: 
         risk = max(risk, Risk.MEDIUM)
         reasons = (*reasons, f"drifted ({drift}): the change overwrites what was changed outside CloudFormation")
     return ResourceChange(
-        layer, raw["LogicalResourceId"], kind, raw["Action"], replacement, raw.get("PolicyAction"),
-        raw.get("PhysicalResourceId"), properties, stateful, risk, reasons, blockers,
-        drift, raw.get("BeforeContext"), raw.get("AfterContext"), raw.get("PreviousDeploymentContext"),
+        layer,
+        raw["LogicalResourceId"],
+        kind,
+        raw["Action"],
+        replacement,
+        raw.get("PolicyAction"),
+        raw.get("PhysicalResourceId"),
+        properties,
+        stateful,
+        risk,
+        reasons,
+        blockers,
+        drift,
+        raw.get("BeforeContext"),
+        raw.get("AfterContext"),
+        raw.get("PreviousDeploymentContext"),
     )
 
 
@@ -336,7 +390,9 @@ def review_change_set(cfn, change_set_id: str, *, layer_of, stateful_ids_of, fac
                 if not raw:
                     continue
                 nested = raw.get("ChangeSetId") if raw.get("ResourceType") == "AWS::CloudFormation::Stack" else None
-                child_layer = layer_of(raw["LogicalResourceId"]) if layer is None else f"{layer}/{raw['LogicalResourceId']}"
+                child_layer = (
+                    layer_of(raw["LogicalResourceId"]) if layer is None else f"{layer}/{raw['LogicalResourceId']}"
+                )
                 if nested:
                     walk(nested, child_layer)
                     continue
@@ -349,11 +405,21 @@ def review_change_set(cfn, change_set_id: str, *, layer_of, stateful_ids_of, fac
     walk(change_set_id, None)
     notes = []
     if unwalked:
-        notes.append(f"{UNWALKED_NOTE} for {', '.join(unwalked)} (the endpoint ignored IncludeNestedStacks): their resources are not listed")
+        notes.append(
+            f"{UNWALKED_NOTE} for {', '.join(unwalked)} (the endpoint ignored IncludeNestedStacks): their resources are not listed"
+        )
     if not property_values_supported(cfn):
-        notes.append("this botocore has no IncludePropertyValues: before and after values are not shown (upgrade boto3)")
-    return Review(first["StackName"], first["ChangeSetName"], first.get("ChangeSetType", ""), ordered(changes), tuple(notes),
-                  deployment_mode=first.get("DeploymentMode"))
+        notes.append(
+            "this botocore has no IncludePropertyValues: before and after values are not shown (upgrade boto3)"
+        )
+    return Review(
+        first["StackName"],
+        first["ChangeSetName"],
+        first.get("ChangeSetType", ""),
+        ordered(changes),
+        tuple(notes),
+        deployment_mode=first.get("DeploymentMode"),
+    )
 
 
 UNWALKED_NOTE = "no nested change set was reported"
@@ -393,7 +459,10 @@ def _properties(change: ResourceChange) -> str:
 
 
 def _cause(change: ResourceChange) -> str:
-    return "; ".join(f"{p.name or p.attribute} ({p.requires_recreation}, {p.change_source or '?'}{': ' + p.causing_entity if p.causing_entity else ''})" for p in change.causes)
+    return "; ".join(
+        f"{p.name or p.attribute} ({p.requires_recreation}, {p.change_source or '?'}{': ' + p.causing_entity if p.causing_entity else ''})"
+        for p in change.causes
+    )
 
 
 # What the per-layer counts of summary_line mean (table caption, Markdown, HTML, README).
@@ -410,26 +479,67 @@ def to_markdown(review: Review) -> str:
     lines = [f"### Change set `{review.change_set_name}` on `{review.stack_name}`", ""]
     if review.deployment_mode == REVERT_DRIFT:
         lines += [DRIFT_AWARE_NOTE, ""]
-    lines += ["| risk | layer | logical id | type | action | replacement | old copy | changed properties | why |", "|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "| risk | layer | logical id | type | action | replacement | old copy | changed properties | why |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for c in review.changes:
         why = "; ".join(c.reasons + ((f"caused by {_cause(c)}",) if c.causes and c.replaces else ()))
-        cells = [f"**{c.risk.label}**" if c.risk >= Risk.HIGH else c.risk.label, c.layer, f"`{c.logical_id}`", c.resource_type, c.action, c.replacement or "-", c.policy_action or "-", _properties(c), why or "-"]
+        cells = [
+            f"**{c.risk.label}**" if c.risk >= Risk.HIGH else c.risk.label,
+            c.layer,
+            f"`{c.logical_id}`",
+            c.resource_type,
+            c.action,
+            c.replacement or "-",
+            c.policy_action or "-",
+            _properties(c),
+            why or "-",
+        ]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     lines += ["", f"**Summary:** {summary_line(review)}", f"({SUMMARY_LEGEND})"]
     if review.drifted:
-        lines += ["", f"**Drifted resources** ({len(review.drifted)}): changed outside CloudFormation; the change set was computed against the template, not what is deployed", ""]
-        lines += [f"- `{d.layer}/{d.logical_id}` {d.resource_type} **{d.status}**" + (f": {', '.join(d.properties)}" if d.properties else "") for d in review.drifted]
+        lines += [
+            "",
+            f"**Drifted resources** ({len(review.drifted)}): changed outside CloudFormation; the change set was computed against the template, not what is deployed",
+            "",
+        ]
+        lines += [
+            f"- `{d.layer}/{d.logical_id}` {d.resource_type} **{d.status}**"
+            + (f": {', '.join(d.properties)}" if d.properties else "")
+            for d in review.drifted
+        ]
     if review.hooks:
-        lines += ["", f"**Hook results** ({len(review.hooks)}):", "", "| hook | status | failure mode | message |", "|---|---|---|---|"]
-        lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in (f"`{h.hook}`", f"**{h.status}**" if h.failed else h.status, h.failure_mode or "-", " ".join((h.message or "-").split()))) + " |"
-                  for h in review.hooks]
+        lines += [
+            "",
+            f"**Hook results** ({len(review.hooks)}):",
+            "",
+            "| hook | status | failure mode | message |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            "| "
+            + " | ".join(
+                cell.replace("|", "\\|")
+                for cell in (
+                    f"`{h.hook}`",
+                    f"**{h.status}**" if h.failed else h.status,
+                    h.failure_mode or "-",
+                    " ".join((h.message or "-").split()),
+                )
+            )
+            + " |"
+            for h in review.hooks
+        ]
     lines += [f"> note: {n}" for n in review.notes]
     return "\n".join(lines) + "\n"
 
 
 REVERT_DRIFT = "REVERT_DRIFT"
-DRIFT_AWARE_NOTE = ("Drift-aware change set (REVERT_DRIFT): values are compared with what is live; a drifted property shows "
-                    "its actual value, the previously deployed one and the new one, and executing it reverts the drift.")
+DRIFT_AWARE_NOTE = (
+    "Drift-aware change set (REVERT_DRIFT): values are compared with what is live; a drifted property shows "
+    "its actual value, the previously deployed one and the new one, and executing it reverts the drift."
+)
 
 
 def hooks_table(review: Review):
@@ -440,7 +550,12 @@ def hooks_table(review: Review):
     for column in ("hook", "status", "failure mode", "message"):
         table.add_column(column, overflow="fold")
     for h in review.hooks:
-        table.add_row(escape(h.hook), f"[bold red]{h.status}[/]" if h.failed else h.status, h.failure_mode or "-", escape(h.message or "-"))
+        table.add_row(
+            escape(h.hook),
+            f"[bold red]{h.status}[/]" if h.failed else h.status,
+            h.failure_mode or "-",
+            escape(h.message or "-"),
+        )
     return table
 
 
@@ -458,17 +573,52 @@ def drift_table(review: Review):
 def to_table(review: Review):
     from rich.table import Table
 
-    table = Table(title=f"change set {review.change_set_name} on {review.stack_name}", caption=f"{summary_line(review)}\n{SUMMARY_LEGEND}")
-    for column in ("risk", "layer", "logical id", "type", "action", "replacement", "old copy", "changed properties", "why"):
+    table = Table(
+        title=f"change set {review.change_set_name} on {review.stack_name}",
+        caption=f"{summary_line(review)}\n{SUMMARY_LEGEND}",
+    )
+    for column in (
+        "risk",
+        "layer",
+        "logical id",
+        "type",
+        "action",
+        "replacement",
+        "old copy",
+        "changed properties",
+        "why",
+    ):
         table.add_column(column, overflow="fold")
-    styles = {Risk.WILL_FAIL: "bold white on magenta", Risk.DATA_LOSS: "bold white on red", Risk.HIGH: "bold red", Risk.MEDIUM: "yellow", Risk.LOW: "green"}
+    styles = {
+        Risk.WILL_FAIL: "bold white on magenta",
+        Risk.DATA_LOSS: "bold white on red",
+        Risk.HIGH: "bold red",
+        Risk.MEDIUM: "yellow",
+        Risk.LOW: "green",
+    }
     for c in review.changes:
         why = "; ".join(c.reasons + ((f"caused by {_cause(c)}",) if c.causes and c.replaces else ()))
-        table.add_row(f"[{styles[c.risk]}]{c.risk.label}[/]", c.layer, c.logical_id, c.resource_type, c.action, c.replacement or "-", c.policy_action or "-", _properties(c), why or "-")
+        table.add_row(
+            f"[{styles[c.risk]}]{c.risk.label}[/]",
+            c.layer,
+            c.logical_id,
+            c.resource_type,
+            c.action,
+            c.replacement or "-",
+            c.policy_action or "-",
+            _properties(c),
+            why or "-",
+        )
     return table
 
 
-RISK_STYLES = {Risk.WILL_FAIL: "bold white on magenta", Risk.DATA_LOSS: "bold white on red", Risk.HIGH: "bold red", Risk.MEDIUM: "yellow", Risk.LOW: "green"}
+RISK_STYLES = {
+    Risk.WILL_FAIL: "bold white on magenta",
+    Risk.DATA_LOSS: "bold white on red",
+    Risk.HIGH: "bold red",
+    Risk.MEDIUM: "yellow",
+    Risk.LOW: "green",
+}
 
 
 def _why(change: ResourceChange) -> str:
@@ -485,8 +635,15 @@ def to_compact_table(review: Review):
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"change set {review.change_set_name} on {review.stack_name}", caption=f"{summary_line(review)}\n{SUMMARY_LEGEND}",
-                  box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, title_justify="left", caption_justify="left")
+    table = Table(
+        title=f"change set {review.change_set_name} on {review.stack_name}",
+        caption=f"{summary_line(review)}\n{SUMMARY_LEGEND}",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+        title_justify="left",
+        caption_justify="left",
+    )
     table.add_column("risk", no_wrap=True, min_width=max(len(r.label) for r in Risk))
     table.add_column("change (layer/logical id type, action, replacement, old copy)", overflow="fold", ratio=1)
     for c in review.changes:
@@ -513,7 +670,11 @@ def _wide_minimum(table) -> int:
     total = len(table.columns) + 1  # vertical borders
     for column in table.columns:
         cells = [column.header, *column.cells]
-        words = [w for cell in cells for w in (cell.plain if isinstance(cell, Text) else Text.from_markup(str(cell)).plain).split()]
+        words = [
+            w
+            for cell in cells
+            for w in (cell.plain if isinstance(cell, Text) else Text.from_markup(str(cell)).plain).split()
+        ]
         total += max((len(w) for w in words), default=1) + 2  # padding (1, 1)
     return total
 

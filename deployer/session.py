@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 import boto3
 from botocore.config import Config
@@ -58,15 +58,19 @@ class Aws:
     local: bool = False
     _clients: dict = field(default_factory=dict, repr=False)
     region_name: str | None = None  # another region than the session's (a stack the deployer makes there)
-    on_retry: Callable[[str], None] | None = field(default=None, repr=False)  # told of each retry after a connection failure
+    on_retry: Callable[[str], None] | None = field(
+        default=None, repr=False
+    )  # told of each retry after a connection failure
 
     @property
     def region(self) -> str:
         return self.region_name or self.session.region_name
 
-    def in_region(self, region: str) -> "Aws":
+    def in_region(self, region: str) -> Aws:
         """The same credentials, endpoint and retries, with clients in `region`."""
-        return Aws(self.session, self.endpoint_url, self.max_attempts, self.local, region_name=region, on_retry=self.on_retry)
+        return Aws(
+            self.session, self.endpoint_url, self.max_attempts, self.local, region_name=region, on_retry=self.on_retry
+        )
 
     def client(self, service: str):
         if service not in self._clients:
@@ -77,21 +81,37 @@ class Aws:
                 max_pool_connections=16,
                 connect_timeout=CONNECT_TIMEOUT,
             )
-            client = self.session.client(service, region_name=self.region, endpoint_url=self.endpoint_url, config=config)
+            client = self.session.client(
+                service, region_name=self.region, endpoint_url=self.endpoint_url, config=config
+            )
             event = f"needs-retry.{client.meta.service_model.service_id.hyphenize()}"
             # retries.max_attempts counts the retries, so a request is sent up to max_attempts + 1 times
-            client.meta.events.register_first(event, RetryWatch(self.max_attempts + 1, self.on_retry), unique_id=f"cfn-strata-retry-watch-{service}")
+            client.meta.events.register_first(
+                event, RetryWatch(self.max_attempts + 1, self.on_retry), unique_id=f"cfn-strata-retry-watch-{service}"
+            )
             self._clients[service] = client
         return self._clients[service]
 
 
-def aws(region: str, profile: str | None = None, endpoint_url: str | None = None, on_retry: Callable[[str], None] | None = None) -> Aws:
+def aws(
+    region: str,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+    on_retry: Callable[[str], None] | None = None,
+) -> Aws:
     """The standard chain (env, profile, SSO, instance role); `region` is required: the profile's."""
     return Aws(boto3.Session(profile_name=profile, region_name=region), endpoint_url, on_retry=on_retry)
 
 
 @contextlib.contextmanager
-def open_aws(region: str, *, profile: str | None, endpoint_url: str | None, local: bool, on_retry: Callable[[str], None] | None = None) -> Iterator[Aws]:
+def open_aws(
+    region: str,
+    *,
+    profile: str | None,
+    endpoint_url: str | None,
+    local: bool,
+    on_retry: Callable[[str], None] | None = None,
+) -> Iterator[Aws]:
     """Real AWS, or (local=True) moto in-process on a free loopback port, stopped on exit, with the
     emulated account kept in .cfn-strata/local/ under the current directory (deployer/local.py).
     `on_retry` hears of each retry after a connection failure (the CLI prints it)."""
@@ -106,6 +126,8 @@ def open_aws(region: str, *, profile: str | None, endpoint_url: str | None, loca
     saved = {name: os.environ.pop(name) for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE") if name in os.environ}
     try:
         with local_endpoint(LocalState(state_folder())) as endpoint:
-            yield Aws(boto3.Session(region_name=region, **LOCAL_CREDENTIALS), endpoint.url, local=True, on_retry=on_retry)
+            yield Aws(
+                boto3.Session(region_name=region, **LOCAL_CREDENTIALS), endpoint.url, local=True, on_retry=on_retry
+            )
     finally:
         os.environ.update(saved)

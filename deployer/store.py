@@ -32,7 +32,11 @@ class TemplateStore:
         return f"{self.folder(bundle)}{stem}.{sha256}.{ext}"
 
     def url(self, key: str) -> str:
-        host = f"{self.bucket}.s3.amazonaws.com" if self.global_urls or self.region == "us-east-1" else f"{self.bucket}.s3.{self.region}.amazonaws.com"
+        host = (
+            f"{self.bucket}.s3.amazonaws.com"
+            if self.global_urls or self.region == "us-east-1"
+            else f"{self.bucket}.s3.{self.region}.amazonaws.com"
+        )
         return f"https://{host}/{key}"
 
 
@@ -53,7 +57,9 @@ def root_with_urls(bundle: Bundle, child_urls: dict[str, str]) -> bytes:
 def planned_urls(bundle: Bundle, store: TemplateStore) -> dict[str, str]:
     """File -> the URL `upload` puts it at (content-addressed: children by their bytes, the root by
     its bytes after its TemplateURLs point at the children)."""
-    children = {s["file"]: store.url(store.key(bundle, s["file"], bundle.sha256(s["file"]))) for s in bundle.nested_stacks}
+    children = {
+        s["file"]: store.url(store.key(bundle, s["file"], bundle.sha256(s["file"]))) for s in bundle.nested_stacks
+    }
     root_body = root_with_urls(bundle, children)
     root = store.url(store.key(bundle, bundle.root_file, hashlib.sha256(root_body).hexdigest()))
     return {bundle.root_file: root, **children}

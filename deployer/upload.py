@@ -49,7 +49,9 @@ def bucket_region(s3, bucket: str) -> str:
     except ClientError as err:
         code = error_code(err)
         if code == "NoSuchBucket":
-            raise DeployerError(f"bucket {bucket} does not exist: create it with `cfn-strata bootstrap --bucket {bucket}` (or pass --create-bucket)") from err
+            raise DeployerError(
+                f"bucket {bucket} does not exist: create it with `cfn-strata bootstrap --bucket {bucket}` (or pass --create-bucket)"
+            ) from err
         raise
     return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location)
 
@@ -63,7 +65,9 @@ def _exists(s3, bucket: str, key: str) -> bool:
         if code in ("404", "NoSuchKey", "NotFound"):
             return False
         if code in ("403", "AccessDenied"):  # S3 answers 403 for a missing key without s3:ListBucket
-            raise DeployerError(f"access denied on s3://{bucket}/{key}: the deployer needs s3:GetObject, s3:PutObject and s3:ListBucket on the template bucket") from err
+            raise DeployerError(
+                f"access denied on s3://{bucket}/{key}: the deployer needs s3:GetObject, s3:PutObject and s3:ListBucket on the template bucket"
+            ) from err
         raise
 
 
@@ -83,7 +87,9 @@ def template_configuration(bundle: Bundle) -> dict:
     return {"Parameters": bundle.parameters(), "Tags": bundle.tags, "StackPolicy": bundle.policies()["root"]}
 
 
-def upload_bundle(s3, bundle: Bundle, store: TemplateStore, *, workers: int = 8, configuration: bool = True) -> UploadResult:
+def upload_bundle(
+    s3, bundle: Bundle, store: TemplateStore, *, workers: int = 8, configuration: bool = True
+) -> UploadResult:
     """Every template under its content-addressed key; the template configuration next to the
     bundle. configuration=False (the root's parameters from the us-east-1 global stack are not
     known yet, it does not exist): no configuration file, and a stale one is removed."""

@@ -21,8 +21,7 @@ from __future__ import annotations
 from awacs import kms as awacs_kms
 from awacs import s3 as awacs_s3
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals, StringLike
-from troposphere import AccountId, GetAtt, Join, Ref, Sub
-from troposphere import cloudtrail, kms, s3
+from troposphere import AccountId, GetAtt, Join, Ref, Sub, cloudtrail, kms, s3
 
 from templates.common import Layer, LayerBuilder, account_administers_key, lifecycle_rule
 from templates.config import AppConfig
@@ -55,11 +54,21 @@ def _key(b: LayerBuilder) -> kms.Key:
                         Condition=Condition(
                             [
                                 StringEquals("aws:SourceArn", trail_arn(b)),
-                                StringLike("kms:EncryptionContext:aws:cloudtrail:arn", Sub("arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:trail/*")),
+                                StringLike(
+                                    "kms:EncryptionContext:aws:cloudtrail:arn",
+                                    Sub("arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:trail/*"),
+                                ),
                             ]
                         ),
                     ),
-                    Statement(Sid="CloudTrailDescribesKey", Effect=Allow, Principal=Principal("Service", CLOUDTRAIL), Action=[awacs_kms.DescribeKey], Resource=["*"], Condition=source),
+                    Statement(
+                        Sid="CloudTrailDescribesKey",
+                        Effect=Allow,
+                        Principal=Principal("Service", CLOUDTRAIL),
+                        Action=[awacs_kms.DescribeKey],
+                        Resource=["*"],
+                        Condition=source,
+                    ),
                 ],
             ),
             Tags=b.tags("kms", "trail"),
@@ -71,9 +80,17 @@ def _bucket(b: LayerBuilder) -> s3.Bucket:
     days = b.cfg.audit.log_retention_days
     # The log files are SSE-KMS with the trail key (KMSKeyId on the trail); the bucket's default
     # encryption covers anything else written to it.
-    rules = [lifecycle_rule("expire-trail-logs", days), lifecycle_rule("expire-old-versions", days), lifecycle_rule("abort-incomplete-uploads", 7)]
+    rules = [
+        lifecycle_rule("expire-trail-logs", days),
+        lifecycle_rule("expire-old-versions", days),
+        lifecycle_rule("abort-incomplete-uploads", 7),
+    ]
     bucket = b.add(b.private_bucket("TrailBucket", "trail", rules))
-    b.skip_check(bucket, "CKV_AWS_18", "the audit bucket receives CloudTrail's own record of its object-level access; server access logs would need a second bucket with the same skip")
+    b.skip_check(
+        bucket,
+        "CKV_AWS_18",
+        "the audit bucket receives CloudTrail's own record of its object-level access; server access logs would need a second bucket with the same skip",
+    )
     return bucket
 
 
@@ -84,7 +101,14 @@ def _bucket_policy(b: LayerBuilder, bucket: s3.Bucket):
     acl_and_source = StringEquals({"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail_arn(b)})
     return b.tls_only_bucket_policy(
         bucket,
-        Statement(Sid="CloudTrailAclCheck", Effect=Allow, Principal=Principal("Service", CLOUDTRAIL), Action=[awacs_s3.GetBucketAcl], Resource=[GetAtt(bucket, "Arn")], Condition=Condition(source)),
+        Statement(
+            Sid="CloudTrailAclCheck",
+            Effect=Allow,
+            Principal=Principal("Service", CLOUDTRAIL),
+            Action=[awacs_s3.GetBucketAcl],
+            Resource=[GetAtt(bucket, "Arn")],
+            Condition=Condition(source),
+        ),
         Statement(
             Sid="CloudTrailWrite",
             Effect=Allow,

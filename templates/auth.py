@@ -10,8 +10,7 @@ AlbUserPoolClientId and UserPoolDomain; an API Gateway JWT authorizer reads User
 
 from __future__ import annotations
 
-from troposphere import Equals, GetAtt, If, Not, Ref, Sub
-from troposphere import cognito
+from troposphere import Equals, GetAtt, If, Not, Ref, Sub, cognito
 
 from templates.common import Layer, LayerBuilder
 from templates.config import AppConfig
@@ -59,7 +58,9 @@ def _user_pool(b: LayerBuilder) -> cognito.UserPool:
             ),
             AdminCreateUserConfig=cognito.AdminCreateUserConfig(AllowAdminCreateUserOnly=not auth.self_signup),
             VerificationMessageTemplate=cognito.VerificationMessageTemplate(DefaultEmailOption="CONFIRM_WITH_CODE"),
-            UserAttributeUpdateSettings=cognito.UserAttributeUpdateSettings(AttributesRequireVerificationBeforeUpdate=["email"]),
+            UserAttributeUpdateSettings=cognito.UserAttributeUpdateSettings(
+                AttributesRequireVerificationBeforeUpdate=["email"]
+            ),
             DeletionProtection="ACTIVE" if cfg.is_prod else "INACTIVE",
             # Threat protection (formerly advanced security) is a feature of the Plus tier.
             UserPoolTier="PLUS" if auth.advanced_security else "ESSENTIALS",
@@ -71,23 +72,47 @@ def _user_pool(b: LayerBuilder) -> cognito.UserPool:
 
 def _url_knobs(b: LayerBuilder) -> None:
     auth = b.cfg.auth
-    url_pattern = r"^(https://[^,\s]+|http://localhost(:\d+)?[^,\s]*)(,(https://[^,\s]+|http://localhost(:\d+)?[^,\s]*))*$"
+    url_pattern = (
+        r"^(https://[^,\s]+|http://localhost(:\d+)?[^,\s]*)(,(https://[^,\s]+|http://localhost(:\d+)?[^,\s]*))*$"
+    )
     for name, label, urls, what, key in (
-        ("CallbackUrls", "Callback URLs", auth.callback_urls, "where the hosted UI may redirect after sign-in", "auth.callback_urls"),
-        ("LogoutUrls", "Sign-out URLs", auth.logout_urls, "where the hosted UI may redirect after sign-out", "auth.logout_urls"),
+        (
+            "CallbackUrls",
+            "Callback URLs",
+            auth.callback_urls,
+            "where the hosted UI may redirect after sign-in",
+            "auth.callback_urls",
+        ),
+        (
+            "LogoutUrls",
+            "Sign-out URLs",
+            auth.logout_urls,
+            "where the hosted UI may redirect after sign-out",
+            "auth.logout_urls",
+        ),
     ):
         b.knob(
-            name, "Sign-in (Cognito)", label, f"SPA app client: comma-separated URLs {what} (https, or http://localhost)",
-            ",".join(urls), key=key, Type="CommaDelimitedList", AllowedPattern=url_pattern,
+            name,
+            "Sign-in (Cognito)",
+            label,
+            f"SPA app client: comma-separated URLs {what} (https, or http://localhost)",
+            ",".join(urls),
+            key=key,
+            Type="CommaDelimitedList",
+            AllowedPattern=url_pattern,
             ConstraintDescription="comma-separated https:// URLs (http:// only for localhost)",
         )
 
 
 def _google(b: LayerBuilder, pool: cognito.UserPool) -> cognito.UserPoolIdentityProvider:
     b.knob(
-        "GoogleClientId", "Sign-in (Cognito)", "Google OAuth client id",
+        "GoogleClientId",
+        "Sign-in (Cognito)",
+        "Google OAuth client id",
         f"Google OAuth 2.0 client id; empty leaves Google sign-in off. Its secret is read from Secrets Manager secret {b.named(GOOGLE_SECRET_KIND)} (key {GOOGLE_SECRET_KEY})",
-        b.cfg.auth.google_client_id, key="auth.google_client_id", AllowedPattern=r"^$|^[\w.-]+\.apps\.googleusercontent\.com$",
+        b.cfg.auth.google_client_id,
+        key="auth.google_client_id",
+        AllowedPattern=r"^$|^[\w.-]+\.apps\.googleusercontent\.com$",
         ConstraintDescription="empty, or a client id ending in .apps.googleusercontent.com",
     )
     b.template.add_condition("HasGoogleClientId", Not(Equals(Ref("GoogleClientId"), "")))
@@ -127,53 +152,65 @@ def _token_validity(auth) -> dict:
 def _spa_client(b: LayerBuilder, pool: cognito.UserPool, google) -> cognito.UserPoolClient:
     """A public client: a browser cannot keep a secret, so no secret and the code flow with PKCE
     (the SPA sends code_challenge/code_verifier; the implicit flow is not allowed)."""
-    return b.add(cognito.UserPoolClient(
-        "UserPoolClient",
-        ClientName=b.named("spa-client"),
-        UserPoolId=Ref(pool),
-        GenerateSecret=False,
-        AllowedOAuthFlowsUserPoolClient=True,
-        AllowedOAuthFlows=["code"],
-        AllowedOAuthScopes=OAUTH_SCOPES,
-        CallbackURLs=Ref("CallbackUrls"),
-        LogoutURLs=Ref("LogoutUrls"),
-        SupportedIdentityProviders=_identity_providers(google),
-        ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-        PreventUserExistenceErrors="ENABLED",
-        EnableTokenRevocation=True,
-        **_token_validity(b.cfg.auth),
-    ))
+    return b.add(
+        cognito.UserPoolClient(
+            "UserPoolClient",
+            ClientName=b.named("spa-client"),
+            UserPoolId=Ref(pool),
+            GenerateSecret=False,
+            AllowedOAuthFlowsUserPoolClient=True,
+            AllowedOAuthFlows=["code"],
+            AllowedOAuthScopes=OAUTH_SCOPES,
+            CallbackURLs=Ref("CallbackUrls"),
+            LogoutURLs=Ref("LogoutUrls"),
+            SupportedIdentityProviders=_identity_providers(google),
+            ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            PreventUserExistenceErrors="ENABLED",
+            EnableTokenRevocation=True,
+            **_token_validity(b.cfg.auth),
+        )
+    )
 
 
 def _alb_client(b: LayerBuilder, pool: cognito.UserPool, google) -> cognito.UserPoolClient:
     """The ALB's authenticate-cognito action needs a confidential client (with a secret) whose
     callback is https://<alb host>/oauth2/idpresponse."""
     cfg = b.cfg
-    urls = cfg.auth.alb_callback_urls or ([f"https://{cfg.edge.domain.name}/oauth2/idpresponse"] if cfg.edge.domain else [])
+    urls = cfg.auth.alb_callback_urls or (
+        [f"https://{cfg.edge.domain.name}/oauth2/idpresponse"] if cfg.edge.domain else []
+    )
     if not urls:
-        raise ValueError("auth.protect is alb: set auth.alb_callback_urls or edge.domain (the ALB client needs https://<host>/oauth2/idpresponse)")
+        raise ValueError(
+            "auth.protect is alb: set auth.alb_callback_urls or edge.domain (the ALB client needs https://<host>/oauth2/idpresponse)"
+        )
     b.knob(
-        "AlbCallbackUrls", "Sign-in (Cognito)", "ALB callback URLs",
+        "AlbCallbackUrls",
+        "Sign-in (Cognito)",
+        "ALB callback URLs",
         "Load balancer app client: comma-separated https://<host>/oauth2/idpresponse URLs",
-        ",".join(urls), key="auth.alb_callback_urls" if cfg.auth.alb_callback_urls else "edge.domain.name",
-        Type="CommaDelimitedList", AllowedPattern=r"^https://[^,\s]+/oauth2/idpresponse(,https://[^,\s]+/oauth2/idpresponse)*$",
+        ",".join(urls),
+        key="auth.alb_callback_urls" if cfg.auth.alb_callback_urls else "edge.domain.name",
+        Type="CommaDelimitedList",
+        AllowedPattern=r"^https://[^,\s]+/oauth2/idpresponse(,https://[^,\s]+/oauth2/idpresponse)*$",
         ConstraintDescription="comma-separated https://<host>/oauth2/idpresponse URLs",
     )
-    return b.add(cognito.UserPoolClient(
-        "AlbUserPoolClient",
-        ClientName=b.named("alb-client"),
-        UserPoolId=Ref(pool),
-        GenerateSecret=True,
-        AllowedOAuthFlowsUserPoolClient=True,
-        AllowedOAuthFlows=["code"],
-        AllowedOAuthScopes=OAUTH_SCOPES,
-        CallbackURLs=Ref("AlbCallbackUrls"),
-        SupportedIdentityProviders=_identity_providers(google),
-        ExplicitAuthFlows=["ALLOW_REFRESH_TOKEN_AUTH"],
-        PreventUserExistenceErrors="ENABLED",
-        EnableTokenRevocation=True,
-        **_token_validity(cfg.auth),
-    ))
+    return b.add(
+        cognito.UserPoolClient(
+            "AlbUserPoolClient",
+            ClientName=b.named("alb-client"),
+            UserPoolId=Ref(pool),
+            GenerateSecret=True,
+            AllowedOAuthFlowsUserPoolClient=True,
+            AllowedOAuthFlows=["code"],
+            AllowedOAuthScopes=OAUTH_SCOPES,
+            CallbackURLs=Ref("AlbCallbackUrls"),
+            SupportedIdentityProviders=_identity_providers(google),
+            ExplicitAuthFlows=["ALLOW_REFRESH_TOKEN_AUTH"],
+            PreventUserExistenceErrors="ENABLED",
+            EnableTokenRevocation=True,
+            **_token_validity(cfg.auth),
+        )
+    )
 
 
 def build(cfg: AppConfig) -> Layer | None:
@@ -188,17 +225,29 @@ def build(cfg: AppConfig) -> Layer | None:
 
     b.output("UserPoolId", Ref(pool), "Cognito user pool id", root=True)
     b.output("UserPoolArn", GetAtt(pool, "Arn"), "Cognito user pool ARN (ALB authenticate-cognito UserPoolArn)")
-    b.output("UserPoolClientId", Ref(client), "SPA app client id (public, code flow with PKCE; JWT authorizer audience)", root=True)
+    b.output(
+        "UserPoolClientId",
+        Ref(client),
+        "SPA app client id (public, code flow with PKCE; JWT authorizer audience)",
+        root=True,
+    )
     b.output("UserPoolDomain", Ref(domain), "Hosted UI domain prefix (ALB authenticate-cognito UserPoolDomain)")
     b.output(
-        "UserPoolDomainUrl", Sub("https://${Prefix}.auth.${AWS::Region}.amazoncognito.com", Prefix=Ref(domain)),
-        "Hosted UI base URL", root=True,
+        "UserPoolDomainUrl",
+        Sub("https://${Prefix}.auth.${AWS::Region}.amazoncognito.com", Prefix=Ref(domain)),
+        "Hosted UI base URL",
+        root=True,
     )
     b.output(
-        "UserPoolIssuerUrl", GetAtt(pool, "ProviderURL"),
+        "UserPoolIssuerUrl",
+        GetAtt(pool, "ProviderURL"),
         "Token issuer (JWT authorizer Issuer): https://cognito-idp.<region>.amazonaws.com/<pool id>",
     )
     if cfg.auth.protect == "alb":
         alb_client = _alb_client(b, pool, google)
-        b.output("AlbUserPoolClientId", Ref(alb_client), "Confidential app client id for the ALB's authenticate-cognito action")
+        b.output(
+            "AlbUserPoolClientId",
+            Ref(alb_client),
+            "Confidential app client id for the ALB's authenticate-cognito action",
+        )
     return b.build()

@@ -13,8 +13,7 @@ it at another one.
 from __future__ import annotations
 
 from awacs.aws import PolicyDocument
-from troposphere import Equals, GetAtt, If, Ref, Sub
-from troposphere import backup, iam, kms
+from troposphere import Equals, GetAtt, If, Ref, Sub, backup, iam, kms
 
 from templates.common import Layer, LayerBuilder, account_administers_key, trust_policy
 from templates.config import AppConfig
@@ -47,13 +46,18 @@ def _copy_vault_arn(b: LayerBuilder):
     """The destination vault as a knob; empty means the same-named vault in copy_region."""
     cfg = b.cfg
     b.knob(
-        "BackupCopyVaultArn", "Backup", "Copy destination vault ARN",
+        "BackupCopyVaultArn",
+        "Backup",
+        "Copy destination vault ARN",
         f"Backup vault in {cfg.backup.copy_region} that receives the copies; empty uses {b.named('backup-vault')} in {cfg.backup.copy_region} of this account, which the deployer's backup-copy stack creates there first",
-        "", AllowedPattern=r"^$|^arn:aws[a-z-]*:backup:[a-z0-9-]+:\d{12}:backup-vault:[A-Za-z0-9_.-]{2,50}$",
+        "",
+        AllowedPattern=r"^$|^arn:aws[a-z-]*:backup:[a-z0-9-]+:\d{12}:backup-vault:[A-Za-z0-9_.-]{2,50}$",
         ConstraintDescription="empty, or a backup vault ARN",
     )
     b.template.add_condition("DefaultCopyVault", Equals(Ref("BackupCopyVaultArn"), ""))
-    default = Sub(f"arn:${{AWS::Partition}}:backup:{cfg.backup.copy_region}:${{AWS::AccountId}}:backup-vault:{b.named('backup-vault')}")
+    default = Sub(
+        f"arn:${{AWS::Partition}}:backup:{cfg.backup.copy_region}:${{AWS::AccountId}}:backup-vault:{b.named('backup-vault')}"
+    )
     return If("DefaultCopyVault", default, Ref("BackupCopyVaultArn"))
 
 
@@ -101,7 +105,9 @@ def _rpo_plan(b: LayerBuilder, vault, role, lifecycle) -> None:
                 Resources=[Sub(FILE_SYSTEMS)],
                 Conditions=backup.Conditions(
                     StringEquals=[
-                        backup.ConditionParameter(ConditionKey="aws:ResourceTag/EnvironmentSuffix", ConditionValue=cfg.suffix),
+                        backup.ConditionParameter(
+                            ConditionKey="aws:ResourceTag/EnvironmentSuffix", ConditionValue=cfg.suffix
+                        ),
                         backup.ConditionParameter(ConditionKey="aws:ResourceTag/Project", ConditionValue=cfg.project),
                     ]
                 ),
@@ -142,7 +148,12 @@ def _copy_layer(cfg: AppConfig) -> Layer:
     """The copy destination in backup.copy_region: a vault named like the source one (the root's
     copy action builds its ARN from the name) and a KMS key of that region to encrypt it (a key
     never leaves its region; AWS Backup re-encrypts the copies with the destination vault's key)."""
-    b = LayerBuilder(cfg, COPY_LAYER, f"AWS Backup copy vault and its KMS key ({cfg.backup.copy_region})", scope=copy_scope(cfg.backup.copy_region))
+    b = LayerBuilder(
+        cfg,
+        COPY_LAYER,
+        f"AWS Backup copy vault and its KMS key ({cfg.backup.copy_region})",
+        scope=copy_scope(cfg.backup.copy_region),
+    )
     key = b.add(
         kms.Key(
             "CopyVaultKey",
@@ -150,9 +161,7 @@ def _copy_layer(cfg: AppConfig) -> Layer:
             EnableKeyRotation=True,
             KeyPolicy=PolicyDocument(
                 Version="2012-10-17",
-                Statement=[
-                    account_administers_key()
-                ],
+                Statement=[account_administers_key()],
             ),
             Tags=b.tags("kms", "backup-copy"),
         )
@@ -199,11 +208,15 @@ def build(cfg: AppConfig) -> list[Layer] | None:
         "RecoveryPointTags": {tag["Key"]: tag["Value"] for tag in b.tag_list("recovery-point")},
     }
     if settings.copy_region:
-        rule["CopyActions"] = [backup.CopyActionResourceType(DestinationBackupVaultArn=_copy_vault_arn(b), Lifecycle=lifecycle)]
+        rule["CopyActions"] = [
+            backup.CopyActionResourceType(DestinationBackupVaultArn=_copy_vault_arn(b), Lifecycle=lifecycle)
+        ]
     plan = b.add(
         backup.BackupPlan(
             "BackupPlan",
-            BackupPlan=backup.BackupPlanResourceType(BackupPlanName=b.named("backup-plan"), BackupPlanRule=[backup.BackupRuleResourceType(**rule)]),
+            BackupPlan=backup.BackupPlanResourceType(
+                BackupPlanName=b.named("backup-plan"), BackupPlanRule=[backup.BackupRuleResourceType(**rule)]
+            ),
             BackupPlanTags={tag["Key"]: tag["Value"] for tag in b.tag_list("backup-plan")},
         )
     )
@@ -220,7 +233,9 @@ def build(cfg: AppConfig) -> list[Layer] | None:
                 **({"NotResources": [Sub(arn) for arn in excluded]} if excluded else {}),
                 Conditions=backup.Conditions(
                     StringEquals=[
-                        backup.ConditionParameter(ConditionKey="aws:ResourceTag/EnvironmentSuffix", ConditionValue=cfg.suffix),
+                        backup.ConditionParameter(
+                            ConditionKey="aws:ResourceTag/EnvironmentSuffix", ConditionValue=cfg.suffix
+                        ),
                         backup.ConditionParameter(ConditionKey="aws:ResourceTag/Project", ConditionValue=cfg.project),
                     ]
                 ),

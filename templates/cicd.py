@@ -24,18 +24,27 @@ from types import MappingProxyType
 from typing import Any
 
 from awacs.aws import Action, Allow, Condition, Deny, PolicyDocument, Statement, StringEquals, StringLikeIfExists
-from troposphere import Equals, GetAtt, If, Join, Ref, Sub, encode_to_dict
-from troposphere import codebuild, codeconnections, iam, logs, s3
+from troposphere import Equals, GetAtt, If, Join, Ref, Sub, codebuild, codeconnections, encode_to_dict, iam, logs, s3
 from troposphere import codepipeline as cp
 
+from resource_semantics import CAPABILITIES
 from templates.common import (
-    BOUNDARY_CONDITIONED, BOUNDARY_SELF_ACTIONS, IAM_MANAGE_ACTIONS, PASSED_TO_SERVICES, SERVICE_LINKED_ROLES, Layer, LayerBuilder,
-    boundary_arn, iam_arn, logical_id, own_iam_arns, trust_policy,
+    BOUNDARY_CONDITIONED,
+    BOUNDARY_SELF_ACTIONS,
+    IAM_MANAGE_ACTIONS,
+    PASSED_TO_SERVICES,
+    SERVICE_LINKED_ROLES,
+    Layer,
+    LayerBuilder,
+    boundary_arn,
+    iam_arn,
+    logical_id,
+    own_iam_arns,
+    trust_policy,
 )
 from templates.config import DEPLOY_START_MINUTES, PIPELINE_ECS_DEPLOY_MINUTES, AppConfig, PipelineConfig, ServiceConfig
 from templates.edge import GLOBAL_REGION, needs_global_stack
 from templates.naming import stack_name
-from resource_semantics import CAPABILITIES
 
 CODEBUILD_IMAGE = "aws/codebuild/standard:7.0"
 ROLLING_DEPLOY_MINUTES = 30
@@ -60,81 +69,160 @@ REVIEW_PREFIX = "reviews"
 # <service>" (the data cfn-lint ships as data/AdditionalSpecs/Policies.json).
 _P, _R, _A = "${AWS::Partition}", "${AWS::Region}", "${AWS::AccountId}"
 DEPLOY_SCOPES: dict[str, tuple[str, ...]] = {
-    "apigateway": (f"arn:{_P}:apigateway:{_R}::/apis", f"arn:{_P}:apigateway:{_R}::/apis/*", f"arn:{_P}:apigateway:{_R}::/vpclinks", f"arn:{_P}:apigateway:{_R}::/vpclinks/*", f"arn:{_P}:apigateway:{_R}::/tags/*"),
+    "apigateway": (
+        f"arn:{_P}:apigateway:{_R}::/apis",
+        f"arn:{_P}:apigateway:{_R}::/apis/*",
+        f"arn:{_P}:apigateway:{_R}::/vpclinks",
+        f"arn:{_P}:apigateway:{_R}::/vpclinks/*",
+        f"arn:{_P}:apigateway:{_R}::/tags/*",
+    ),
     "application-autoscaling": (f"arn:{_P}:application-autoscaling:{_R}:{_A}:scalable-target/*",),
     "autoscaling": (f"arn:{_P}:autoscaling:{_R}:{_A}:autoScalingGroup:*:autoScalingGroupName/*-{{suffix}}",),
     "backup": (f"arn:{_P}:backup:{_R}:{_A}:backup-vault:*-{{suffix}}", f"arn:{_P}:backup:{_R}:{_A}:backup-plan:*"),
-    "cloudformation": (f"arn:{_P}:cloudformation:{_R}:{_A}:stack/{{stack}}/*", f"arn:{_P}:cloudformation:{_R}:{_A}:stack/{{stack}}-*/*"),
+    "cloudformation": (
+        f"arn:{_P}:cloudformation:{_R}:{_A}:stack/{{stack}}/*",
+        f"arn:{_P}:cloudformation:{_R}:{_A}:stack/{{stack}}-*/*",
+    ),
     "cloudtrail": (f"arn:{_P}:cloudtrail:{_R}:{_A}:trail/*-{{suffix}}",),  # the audit layer's trail (trail-<suffix>)
-    "cloudfront": (f"arn:{_P}:cloudfront::{_A}:distribution/*", f"arn:{_P}:cloudfront::{_A}:function/*-{{suffix}}", f"arn:{_P}:cloudfront::{_A}:cache-policy/*", f"arn:{_P}:cloudfront::{_A}:origin-access-control/*"),
+    "cloudfront": (
+        f"arn:{_P}:cloudfront::{_A}:distribution/*",
+        f"arn:{_P}:cloudfront::{_A}:function/*-{{suffix}}",
+        f"arn:{_P}:cloudfront::{_A}:cache-policy/*",
+        f"arn:{_P}:cloudfront::{_A}:origin-access-control/*",
+    ),
     # target tracking policies create alarms TargetTracking-<resource id>-AlarmHigh-<uuid> (the ECS
     # service's id is service/<cluster>/<service>, an Auto Scaling group's its name)
-    "cloudwatch": (f"arn:{_P}:cloudwatch:{_R}:{_A}:alarm:*-{{suffix}}", f"arn:{_P}:cloudwatch:{_R}:{_A}:alarm:TargetTracking-*-{{suffix}}-Alarm*", f"arn:{_P}:cloudwatch::{_A}:dashboard/*-{{suffix}}"),
+    "cloudwatch": (
+        f"arn:{_P}:cloudwatch:{_R}:{_A}:alarm:*-{{suffix}}",
+        f"arn:{_P}:cloudwatch:{_R}:{_A}:alarm:TargetTracking-*-{{suffix}}-Alarm*",
+        f"arn:{_P}:cloudwatch::{_A}:dashboard/*-{{suffix}}",
+    ),
     "codebuild": (f"arn:{_P}:codebuild:{_R}:{_A}:project/*-{{suffix}}",),
     # stacks generated before ECS-native blue/green hold CodeDeploy applications and deployment groups,
     # which the first update through the pipeline deletes
-    "codedeploy": (f"arn:{_P}:codedeploy:{_R}:{_A}:application:*-{{suffix}}", f"arn:{_P}:codedeploy:{_R}:{_A}:deploymentgroup:*-{{suffix}}/*", f"arn:{_P}:codedeploy:{_R}:{_A}:deploymentconfig:*"),
+    "codedeploy": (
+        f"arn:{_P}:codedeploy:{_R}:{_A}:application:*-{{suffix}}",
+        f"arn:{_P}:codedeploy:{_R}:{_A}:deploymentgroup:*-{{suffix}}/*",
+        f"arn:{_P}:codedeploy:{_R}:{_A}:deploymentconfig:*",
+    ),
     "codeconnections": (f"arn:{_P}:codeconnections:{_R}:{_A}:connection/*",),
     "codestar-connections": (f"arn:{_P}:codestar-connections:{_R}:{_A}:connection/*",),
-    "codepipeline": (f"arn:{_P}:codepipeline:{_R}:{_A}:*-{{suffix}}", f"arn:{_P}:codepipeline:{_R}:{_A}:*-{{suffix}}/*"),
+    "codepipeline": (
+        f"arn:{_P}:codepipeline:{_R}:{_A}:*-{{suffix}}",
+        f"arn:{_P}:codepipeline:{_R}:{_A}:*-{{suffix}}/*",
+    ),
     "cognito-idp": (f"arn:{_P}:cognito-idp:{_R}:{_A}:userpool/*",),
     "ec2": (f"arn:{_P}:ec2:{_R}:{_A}:*", f"arn:{_P}:ec2:{_R}::image/*"),
     "ecr": (f"arn:{_P}:ecr:{_R}:{_A}:repository/*-{{suffix}}",),
     "ecs": (
-        f"arn:{_P}:ecs:{_R}:{_A}:cluster/*-{{suffix}}", f"arn:{_P}:ecs:{_R}:{_A}:service/*-{{suffix}}/*", f"arn:{_P}:ecs:{_R}:{_A}:task-definition/*-{{suffix}}:*",
-        f"arn:{_P}:ecs:{_R}:{_A}:capacity-provider/*-{{suffix}}", f"arn:{_P}:ecs:{_R}:{_A}:container-instance/*-{{suffix}}/*", f"arn:{_P}:ecs:{_R}:{_A}:task/*-{{suffix}}/*",
+        f"arn:{_P}:ecs:{_R}:{_A}:cluster/*-{{suffix}}",
+        f"arn:{_P}:ecs:{_R}:{_A}:service/*-{{suffix}}/*",
+        f"arn:{_P}:ecs:{_R}:{_A}:task-definition/*-{{suffix}}:*",
+        f"arn:{_P}:ecs:{_R}:{_A}:capacity-provider/*-{{suffix}}",
+        f"arn:{_P}:ecs:{_R}:{_A}:container-instance/*-{{suffix}}/*",
+        f"arn:{_P}:ecs:{_R}:{_A}:task/*-{{suffix}}/*",
     ),
     "elasticache": (
-        f"arn:{_P}:elasticache:{_R}:{_A}:replicationgroup:*-{{suffix}}", f"arn:{_P}:elasticache:{_R}:{_A}:cluster:*-{{suffix}}-*",
-        f"arn:{_P}:elasticache:{_R}:{_A}:subnetgroup:*-{{suffix}}", f"arn:{_P}:elasticache:{_R}:{_A}:parametergroup:*", f"arn:{_P}:elasticache:{_R}:{_A}:user:*",
+        f"arn:{_P}:elasticache:{_R}:{_A}:replicationgroup:*-{{suffix}}",
+        f"arn:{_P}:elasticache:{_R}:{_A}:cluster:*-{{suffix}}-*",
+        f"arn:{_P}:elasticache:{_R}:{_A}:subnetgroup:*-{{suffix}}",
+        f"arn:{_P}:elasticache:{_R}:{_A}:parametergroup:*",
+        f"arn:{_P}:elasticache:{_R}:{_A}:user:*",
         f"arn:{_P}:elasticache:{_R}:{_A}:usergroup:*",
     ),
-    "elasticfilesystem": (f"arn:{_P}:elasticfilesystem:{_R}:{_A}:file-system/*", f"arn:{_P}:elasticfilesystem:{_R}:{_A}:access-point/*"),
+    "elasticfilesystem": (
+        f"arn:{_P}:elasticfilesystem:{_R}:{_A}:file-system/*",
+        f"arn:{_P}:elasticfilesystem:{_R}:{_A}:access-point/*",
+    ),
     "elasticloadbalancing": (
-        f"arn:{_P}:elasticloadbalancing:{_R}:{_A}:loadbalancer/app/*-{{suffix}}/*", f"arn:{_P}:elasticloadbalancing:{_R}:{_A}:listener/app/*-{{suffix}}/*",
-        f"arn:{_P}:elasticloadbalancing:{_R}:{_A}:listener-rule/app/*-{{suffix}}/*", f"arn:{_P}:elasticloadbalancing:{_R}:{_A}:targetgroup/*-{{suffix}}/*",
+        f"arn:{_P}:elasticloadbalancing:{_R}:{_A}:loadbalancer/app/*-{{suffix}}/*",
+        f"arn:{_P}:elasticloadbalancing:{_R}:{_A}:listener/app/*-{{suffix}}/*",
+        f"arn:{_P}:elasticloadbalancing:{_R}:{_A}:listener-rule/app/*-{{suffix}}/*",
+        f"arn:{_P}:elasticloadbalancing:{_R}:{_A}:targetgroup/*-{{suffix}}/*",
     ),
     "events": (f"arn:{_P}:events:{_R}:{_A}:rule/*-{{suffix}}", f"arn:{_P}:events:{_R}:{_A}:rule/{{stack}}-*"),
     "kms": (f"arn:{_P}:kms:{_R}:{_A}:key/*",),
-    "lambda": (f"arn:{_P}:lambda:{_R}:{_A}:function:cwsyn-*-{{suffix}}-*", f"arn:{_P}:lambda:{_R}:{_A}:layer:cwsyn-*-{{suffix}}-*", f"arn:{_P}:lambda:{_R}:{_A}:layer:cwsyn-*-{{suffix}}-*:*"),
+    "lambda": (
+        f"arn:{_P}:lambda:{_R}:{_A}:function:cwsyn-*-{{suffix}}-*",
+        f"arn:{_P}:lambda:{_R}:{_A}:layer:cwsyn-*-{{suffix}}-*",
+        f"arn:{_P}:lambda:{_R}:{_A}:layer:cwsyn-*-{{suffix}}-*:*",
+    ),
     # log groups end with the suffix, except the RDS ones (/aws/rds/instance/<identifier>/<log>) and the
     # canaries' Lambda groups (/aws/lambda/cwsyn-<canary>-<id>)
     "logs": (
-        f"arn:{_P}:logs:{_R}:{_A}:log-group:*-{{suffix}}", f"arn:{_P}:logs:{_R}:{_A}:log-group:*-{{suffix}}:*",
-        f"arn:{_P}:logs:{_R}:{_A}:log-group:/aws/rds/*-{{suffix}}/*", f"arn:{_P}:logs:{_R}:{_A}:log-group:/aws/lambda/cwsyn-*-{{suffix}}-*",
+        f"arn:{_P}:logs:{_R}:{_A}:log-group:*-{{suffix}}",
+        f"arn:{_P}:logs:{_R}:{_A}:log-group:*-{{suffix}}:*",
+        f"arn:{_P}:logs:{_R}:{_A}:log-group:/aws/rds/*-{{suffix}}/*",
+        f"arn:{_P}:logs:{_R}:{_A}:log-group:/aws/lambda/cwsyn-*-{{suffix}}-*",
     ),
     "rds": (
-        f"arn:{_P}:rds:{_R}:{_A}:db:*-{{suffix}}", f"arn:{_P}:rds:{_R}:{_A}:db:*-{{suffix}}-*", f"arn:{_P}:rds:{_R}:{_A}:cluster:*-{{suffix}}",
-        f"arn:{_P}:rds:{_R}:{_A}:subgrp:*-{{suffix}}", f"arn:{_P}:rds:{_R}:{_A}:pg:{{stack_lower}}-*", f"arn:{_P}:rds:{_R}:{_A}:pg:*-{{suffix}}",
-        f"arn:{_P}:rds:{_R}:{_A}:cluster-pg:{{stack_lower}}-*", f"arn:{_P}:rds:{_R}:{_A}:cluster-pg:*-{{suffix}}", f"arn:{_P}:rds:{_R}:{_A}:og:default:*",
-        f"arn:{_P}:rds:{_R}:{_A}:db-proxy:*", f"arn:{_P}:rds:{_R}:{_A}:target-group:*", f"arn:{_P}:rds:{_R}:{_A}:secgrp:*",
+        f"arn:{_P}:rds:{_R}:{_A}:db:*-{{suffix}}",
+        f"arn:{_P}:rds:{_R}:{_A}:db:*-{{suffix}}-*",
+        f"arn:{_P}:rds:{_R}:{_A}:cluster:*-{{suffix}}",
+        f"arn:{_P}:rds:{_R}:{_A}:subgrp:*-{{suffix}}",
+        f"arn:{_P}:rds:{_R}:{_A}:pg:{{stack_lower}}-*",
+        f"arn:{_P}:rds:{_R}:{_A}:pg:*-{{suffix}}",
+        f"arn:{_P}:rds:{_R}:{_A}:cluster-pg:{{stack_lower}}-*",
+        f"arn:{_P}:rds:{_R}:{_A}:cluster-pg:*-{{suffix}}",
+        f"arn:{_P}:rds:{_R}:{_A}:og:default:*",
+        f"arn:{_P}:rds:{_R}:{_A}:db-proxy:*",
+        f"arn:{_P}:rds:{_R}:{_A}:target-group:*",
+        f"arn:{_P}:rds:{_R}:{_A}:secgrp:*",
     ),
     "s3": (f"arn:{_P}:s3:::*-{{suffix}}-{_A}-{_R}", f"arn:{_P}:s3:::*-{{suffix}}-{_A}-{_R}/*"),
     "secretsmanager": (f"arn:{_P}:secretsmanager:{_R}:{_A}:secret:*-{{suffix}}-??????",),
-    "sns": (f"arn:{_P}:sns:{_R}:{_A}:*-{{suffix}}", f"arn:{_P}:sns:{_R}:{_A}:*-{{suffix}}:*"),  # topics, and their subscriptions (<topic arn>:<id>)
+    "sns": (
+        f"arn:{_P}:sns:{_R}:{_A}:*-{{suffix}}",
+        f"arn:{_P}:sns:{_R}:{_A}:*-{{suffix}}:*",
+    ),  # topics, and their subscriptions (<topic arn>:<id>)
     "ssm": (f"arn:{_P}:ssm:{_R}::parameter/aws/service/*",),
     "synthetics": (f"arn:{_P}:synthetics:{_R}:{_A}:canary:*-{{suffix}}",),
     "wafv2": (
-        f"arn:{_P}:wafv2:{_R}:{_A}:regional/webacl/*-{{suffix}}/*", f"arn:{_P}:wafv2:{_R}:{_A}:regional/ipset/*-{{suffix}}/*",
-        f"arn:{_P}:wafv2:{_R}:{_A}:regional/managedruleset/*/*", f"arn:{_P}:wafv2:{_R}:{_A}:global/webacl/*-{{suffix}}/*",
-        f"arn:{_P}:wafv2:{_R}:{_A}:global/ipset/*-{{suffix}}/*", f"arn:{_P}:wafv2:{_R}:{_A}:global/managedruleset/*/*",
+        f"arn:{_P}:wafv2:{_R}:{_A}:regional/webacl/*-{{suffix}}/*",
+        f"arn:{_P}:wafv2:{_R}:{_A}:regional/ipset/*-{{suffix}}/*",
+        f"arn:{_P}:wafv2:{_R}:{_A}:regional/managedruleset/*/*",
+        f"arn:{_P}:wafv2:{_R}:{_A}:global/webacl/*-{{suffix}}/*",
+        f"arn:{_P}:wafv2:{_R}:{_A}:global/ipset/*-{{suffix}}/*",
+        f"arn:{_P}:wafv2:{_R}:{_A}:global/managedruleset/*/*",
     ),
     "xray": (f"arn:{_P}:xray:{_R}:{_A}:group/*-{{suffix}}/*", f"arn:{_P}:xray:{_R}:{_A}:sampling-rule/*-{{suffix}}"),
 }
 # Services whose DEPLOY_SCOPES name resource types by AWS-generated ids (not by the application's names):
 # wholly, and in part (PARTLY_ID_NAMED: the resource types in parentheses).
-ID_NAMED = ("apigateway", "application-autoscaling", "codeconnections", "codestar-connections", "cognito-idp", "ec2", "elasticfilesystem", "kms")
+ID_NAMED = (
+    "apigateway",
+    "application-autoscaling",
+    "codeconnections",
+    "codestar-connections",
+    "cognito-idp",
+    "ec2",
+    "elasticfilesystem",
+    "kms",
+)
 PARTLY_ID_NAMED = {
-    "backup": "backup plans", "cloudfront": "distributions, cache policies, origin access controls (functions by name)",
-    "elasticache": "parameter groups, users and user groups (AWS's defaults)", "rds": "proxies and their target groups; the default option groups",
+    "backup": "backup plans",
+    "cloudfront": "distributions, cache policies, origin access controls (functions by name)",
+    "elasticache": "parameter groups, users and user groups (AWS's defaults)",
+    "rds": "proxies and their target groups; the default option groups",
 }
 
 # Actions the stacks need that support only Resource "*" (AWS Service Authorization Reference: no
 # resource type in the action's row). Reads: the Describe/List calls CloudFormation's handlers make.
 STAR_ONLY_ACTIONS: dict[str, tuple[str, ...]] = {
     # reads with no resource-level permissions
-    "application-autoscaling": ("DescribeScalableTargets", "DescribeScalingActivities", "DescribeScalingPolicies", "DescribeScheduledActions"),
-    "autoscaling": ("DescribeAutoScalingGroups", "DescribeLaunchConfigurations", "DescribeScalingActivities", "DescribeLifecycleHooks", "DescribeWarmPool"),
+    "application-autoscaling": (
+        "DescribeScalableTargets",
+        "DescribeScalingActivities",
+        "DescribeScalingPolicies",
+        "DescribeScheduledActions",
+    ),
+    "autoscaling": (
+        "DescribeAutoScalingGroups",
+        "DescribeLaunchConfigurations",
+        "DescribeScalingActivities",
+        "DescribeLifecycleHooks",
+        "DescribeWarmPool",
+    ),
     "backup": ("ListBackupPlans", "ListBackupVaults"),
     "cloudformation": ("ListStacks", "ListExports", "ListImports"),
     "cloudtrail": ("DescribeTrails", "ListTrails"),
@@ -144,19 +232,67 @@ STAR_ONLY_ACTIONS: dict[str, tuple[str, ...]] = {
     "codestar-connections": ("CreateConnection",),
     "cognito-idp": ("CreateUserPool", "DescribeUserPoolDomain", "ListUserPools"),
     "ec2": (
-        "DescribeAccountAttributes", "DescribeAddresses", "DescribeAddressesAttribute", "DescribeAvailabilityZones", "DescribeFlowLogs", "DescribeImages",
-        "DescribeInstanceTypes", "DescribeInstances", "DescribeInternetGateways", "DescribeLaunchTemplateVersions", "DescribeLaunchTemplates",
-        "DescribeManagedPrefixLists", "DescribeNatGateways", "DescribeNetworkAcls", "DescribeNetworkInterfaces", "DescribePrefixLists", "DescribeRouteTables",
-        "DescribeSecurityGroupRules", "DescribeSecurityGroups", "DescribeSubnets", "DescribeTags", "DescribeVpcEndpointServices", "DescribeVpcEndpoints",
+        "DescribeAccountAttributes",
+        "DescribeAddresses",
+        "DescribeAddressesAttribute",
+        "DescribeAvailabilityZones",
+        "DescribeFlowLogs",
+        "DescribeImages",
+        "DescribeInstanceTypes",
+        "DescribeInstances",
+        "DescribeInternetGateways",
+        "DescribeLaunchTemplateVersions",
+        "DescribeLaunchTemplates",
+        "DescribeManagedPrefixLists",
+        "DescribeNatGateways",
+        "DescribeNetworkAcls",
+        "DescribeNetworkInterfaces",
+        "DescribePrefixLists",
+        "DescribeRouteTables",
+        "DescribeSecurityGroupRules",
+        "DescribeSecurityGroups",
+        "DescribeSubnets",
+        "DescribeTags",
+        "DescribeVpcEndpointServices",
+        "DescribeVpcEndpoints",
         "DescribeVpcs",
     ),
     "ecr": ("DescribeRegistry", "GetAuthorizationToken"),
     "ecs": ("DeregisterTaskDefinition", "DescribeTaskDefinition", "ListClusters", "ListTaskDefinitions"),
     "elasticfilesystem": ("CreateFileSystem",),
-    "elasticloadbalancing": ("DescribeListeners", "DescribeLoadBalancers", "DescribeLoadBalancerAttributes", "DescribeRules", "DescribeTags", "DescribeTargetGroups", "DescribeTargetGroupAttributes", "DescribeListenerAttributes", "SetWebACL"),
+    "elasticloadbalancing": (
+        "DescribeListeners",
+        "DescribeLoadBalancers",
+        "DescribeLoadBalancerAttributes",
+        "DescribeRules",
+        "DescribeTags",
+        "DescribeTargetGroups",
+        "DescribeTargetGroupAttributes",
+        "DescribeListenerAttributes",
+        "SetWebACL",
+    ),
     "kms": ("CreateKey", "ListAliases", "ListKeys"),
-    "logs": ("CreateLogDelivery", "DeleteLogDelivery", "DescribeLogGroups", "DescribeResourcePolicies", "GetLogDelivery", "ListLogDeliveries", "PutResourcePolicy", "DeleteResourcePolicy", "UpdateLogDelivery"),
-    "cloudfront": ("CreateCachePolicy", "CreateDistribution", "CreateFunction", "CreateOriginAccessControl", "ListCachePolicies", "ListDistributions", "ListFunctions", "ListOriginAccessControls"),
+    "logs": (
+        "CreateLogDelivery",
+        "DeleteLogDelivery",
+        "DescribeLogGroups",
+        "DescribeResourcePolicies",
+        "GetLogDelivery",
+        "ListLogDeliveries",
+        "PutResourcePolicy",
+        "DeleteResourcePolicy",
+        "UpdateLogDelivery",
+    ),
+    "cloudfront": (
+        "CreateCachePolicy",
+        "CreateDistribution",
+        "CreateFunction",
+        "CreateOriginAccessControl",
+        "ListCachePolicies",
+        "ListDistributions",
+        "ListFunctions",
+        "ListOriginAccessControls",
+    ),
     "rds": ("CreateDBProxy", "DescribeDBEngineVersions", "DescribeOrderableDBInstanceOptions"),
     "s3": ("ListAllMyBuckets",),
     "secretsmanager": ("GetRandomPassword", "ListSecrets"),
@@ -170,6 +306,7 @@ STAR_ONLY_ACTIONS: dict[str, tuple[str, ...]] = {
 def deploy_scopes(cfg: AppConfig) -> dict[str, list[str]]:
     """DEPLOY_SCOPES with this profile's suffix and stack name filled in."""
     values = {"suffix": cfg.suffix, "stack": stack_name(cfg), "stack_lower": stack_name(cfg).lower()}
+
     def fill(pattern: str) -> str:
         for key, value in values.items():
             pattern = pattern.replace("{" + key + "}", value)
@@ -187,6 +324,7 @@ _MEASURE = {"${AWS::Partition}": "aws-iso-b", "${AWS::Region}": "ap-southeast-5"
 
 def policy_chars(statements: list) -> int:
     """Characters of a policy document holding `statements` once CloudFormation resolves its Subs."""
+
     def resolve(node):
         if isinstance(node, dict):
             if set(node) == {"Fn::Sub"} and isinstance(node["Fn::Sub"], str):
@@ -205,11 +343,26 @@ def policy_chars(statements: list) -> int:
 
 # checkov's IAM checks read any statement on "*" as unconstrained; these are the actions AWS offers only on "*"
 DEPLOY_POLICY_SKIPS = (
-    ("CKV_AWS_107", "the application's secrets by name (secret:*-<suffix>-??????); on * only GetRandomPassword and ListSecrets, which have no resource-level permissions"),
-    ("CKV_AWS_108", "reads are on the application's resources by name; on * only Describe/List calls with no resource-level permissions (STAR_ONLY_ACTIONS)"),
-    ("CKV_AWS_109", "resource policies of the application's own buckets, topics and keys; on * only CloudWatch Logs resource policies for vended log delivery, which have no resource-level permissions"),
-    ("CKV_AWS_110", "IAM only on the application's roles and policies; creating or changing a role requires the application's permissions boundary"),
-    ("CKV_AWS_111", "writes are on the application's resources by name or, for AWS-generated ids, this account and region; on * only the creates with no resource-level permissions (STAR_ONLY_ACTIONS)"),
+    (
+        "CKV_AWS_107",
+        "the application's secrets by name (secret:*-<suffix>-??????); on * only GetRandomPassword and ListSecrets, which have no resource-level permissions",
+    ),
+    (
+        "CKV_AWS_108",
+        "reads are on the application's resources by name; on * only Describe/List calls with no resource-level permissions (STAR_ONLY_ACTIONS)",
+    ),
+    (
+        "CKV_AWS_109",
+        "resource policies of the application's own buckets, topics and keys; on * only CloudWatch Logs resource policies for vended log delivery, which have no resource-level permissions",
+    ),
+    (
+        "CKV_AWS_110",
+        "IAM only on the application's roles and policies; creating or changing a role requires the application's permissions boundary",
+    ),
+    (
+        "CKV_AWS_111",
+        "writes are on the application's resources by name or, for AWS-generated ids, this account and region; on * only the creates with no resource-level permissions (STAR_ONLY_ACTIONS)",
+    ),
 )
 
 
@@ -233,7 +386,8 @@ def _deploy_policies(b: LayerBuilder, pid: str, name: str) -> list:
         for check, why in DEPLOY_POLICY_SKIPS:
             b.skip_check(policy, check, why)
         b.suppress_guard(
-            policy, "IAM_MANAGEDPOLICY_NO_STATEMENTS_WITH_FULL_ACCESS",
+            policy,
+            "IAM_MANAGEDPOLICY_NO_STATEMENTS_WITH_FULL_ACCESS",
             "<service>:* only on the application's own ARNs (DEPLOY_SCOPES: names ending in the environment suffix, or "
             "this account's AWS-generated ids), never on *; IAM is listed action by action and roles need the permissions boundary",
         )
@@ -245,30 +399,59 @@ def _deploy_statements(cfg: AppConfig) -> list[Statement]:
     """The CloudFormation service role's policy (module comment above)."""
     own, boundary = own_iam_arns(cfg), boundary_arn(cfg)
     statements = [
-        Statement(Sid=logical_id(service, "own"), Effect=Allow, Action=[Action(service, "*")], Resource=[Sub(p) for p in patterns])
+        Statement(
+            Sid=logical_id(service, "own"),
+            Effect=Allow,
+            Action=[Action(service, "*")],
+            Resource=[Sub(p) for p in patterns],
+        )
         for service, patterns in sorted(deploy_scopes(cfg).items())
     ]
     statements.append(
-        Statement(Sid="StarOnly", Effect=Allow, Action=[Action(service, name) for service, names in sorted(STAR_ONLY_ACTIONS.items()) for name in names], Resource=["*"])
+        Statement(
+            Sid="StarOnly",
+            Effect=Allow,
+            Action=[Action(service, name) for service, names in sorted(STAR_ONLY_ACTIONS.items()) for name in names],
+            Resource=["*"],
+        )
     )
     statements += _managed_master_secret(cfg)
     statements += [
         Statement(
-            Sid="RolesCarryTheBoundary", Effect=Allow, Action=_actions(*BOUNDARY_CONDITIONED), Resource=own["role"],
+            Sid="RolesCarryTheBoundary",
+            Effect=Allow,
+            Action=_actions(*BOUNDARY_CONDITIONED),
+            Resource=own["role"],
             Condition=Condition(StringEquals("iam:PermissionsBoundary", boundary)),
         ),
-        Statement(Sid="OwnIamResources", Effect=Allow, Action=_actions(*IAM_MANAGE_ACTIONS), Resource=[*own["role"], *own["instance-profile"], *own["policy"]]),
         Statement(
-            Sid="PassOwnRoles", Effect=Allow, Action=_actions("iam:PassRole"), Resource=own["role"],
+            Sid="OwnIamResources",
+            Effect=Allow,
+            Action=_actions(*IAM_MANAGE_ACTIONS),
+            Resource=[*own["role"], *own["instance-profile"], *own["policy"]],
+        ),
+        Statement(
+            Sid="PassOwnRoles",
+            Effect=Allow,
+            Action=_actions("iam:PassRole"),
+            Resource=own["role"],
             Condition=Condition(StringEquals("iam:PassedToService", list(PASSED_TO_SERVICES))),
         ),
         Statement(
-            Sid="ServiceLinkedRoles", Effect=Allow, Action=_actions("iam:CreateServiceLinkedRole"), Resource=[iam_arn("role/aws-service-role/*")],
+            Sid="ServiceLinkedRoles",
+            Effect=Allow,
+            Action=_actions("iam:CreateServiceLinkedRole"),
+            Resource=[iam_arn("role/aws-service-role/*")],
             Condition=Condition(StringEquals("iam:AWSServiceName", list(SERVICE_LINKED_ROLES))),
         ),
         # the boundary denies these too (its DenyChangingTheBoundary); said here as well so the role's own
         # policy never allows them, whatever the boundary becomes
-        Statement(Sid="NeverTheBoundary", Effect=Deny, Action=_actions(*BOUNDARY_SELF_ACTIONS, "iam:DeleteRolePermissionsBoundary"), Resource=[boundary, *own["role"]]),
+        Statement(
+            Sid="NeverTheBoundary",
+            Effect=Deny,
+            Action=_actions(*BOUNDARY_SELF_ACTIONS, "iam:DeleteRolePermissionsBoundary"),
+            Resource=[boundary, *own["role"]],
+        ),
     ]
     return statements
 
@@ -300,7 +483,9 @@ def _managed_master_secret(cfg: AppConfig) -> list[Statement]:
     prefix, tag, database = managed_secret_shape(cfg)
     return [
         Statement(
-            Sid="RdsManagedMasterSecret", Effect=Allow, Action=_actions(*MANAGED_SECRET_ACTIONS),
+            Sid="RdsManagedMasterSecret",
+            Effect=Allow,
+            Action=_actions(*MANAGED_SECRET_ACTIONS),
             Resource=[Sub(f"arn:{_P}:secretsmanager:{_R}:{_A}:secret:{prefix}*")],
             Condition=Condition(StringLikeIfExists(f"aws:RequestTag/{tag}", Sub(database))),
         )
@@ -308,18 +493,31 @@ def _managed_master_secret(cfg: AppConfig) -> list[Statement]:
 
 
 def _actions(*names: str) -> list[Action]:
-    """"s3:GetObject" -> awacs Action."""
+    """ "s3:GetObject" -> awacs Action."""
     return [Action(*name.split(":", 1)) for name in names]
 
 
-def _role(b: LayerBuilder, title: str, kind: str, qualifier: str | None, service: str, description: str, statements: list[Statement]) -> iam.Role:
+def _role(
+    b: LayerBuilder,
+    title: str,
+    kind: str,
+    qualifier: str | None,
+    service: str,
+    description: str,
+    statements: list[Statement],
+) -> iam.Role:
     return b.add(
         iam.Role(
             title,
             RoleName=b.named(kind, qualifier),
             Description=description,
             AssumeRolePolicyDocument=trust_policy(service),
-            Policies=[iam.Policy(PolicyName="least-privilege", PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=statements))],
+            Policies=[
+                iam.Policy(
+                    PolicyName="least-privilege",
+                    PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=statements),
+                )
+            ],
             Tags=b.tags(kind, qualifier),
         )
     )
@@ -345,7 +543,9 @@ def _artifact_bucket(b: LayerBuilder, key_arn) -> s3.Bucket:
             BucketEncryption=s3.BucketEncryption(
                 ServerSideEncryptionConfiguration=[
                     s3.ServerSideEncryptionRule(
-                        ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="aws:kms", KMSMasterKeyID=key_arn),
+                        ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
+                            SSEAlgorithm="aws:kms", KMSMasterKeyID=key_arn
+                        ),
                         BucketKeyEnabled=True,
                     )
                 ]
@@ -353,21 +553,41 @@ def _artifact_bucket(b: LayerBuilder, key_arn) -> s3.Bucket:
             PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
                 BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
             ),
-            OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
+            OwnershipControls=s3.OwnershipControls(
+                Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
+            ),
             VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
             LifecycleConfiguration=s3.LifecycleConfiguration(
                 Rules=[
-                    s3.LifecycleRule(Id="expire-artifacts", Status="Enabled", ExpirationInDays=b.cfg.cicd.artifact_expiration_days),
-                    s3.LifecycleRule(Id="abort-incomplete-uploads", Status="Enabled", AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7)),
-                    s3.LifecycleRule(Id="expire-old-versions", Status="Enabled", NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=7)),
+                    s3.LifecycleRule(
+                        Id="expire-artifacts", Status="Enabled", ExpirationInDays=b.cfg.cicd.artifact_expiration_days
+                    ),
+                    s3.LifecycleRule(
+                        Id="abort-incomplete-uploads",
+                        Status="Enabled",
+                        AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7),
+                    ),
+                    s3.LifecycleRule(
+                        Id="expire-old-versions",
+                        Status="Enabled",
+                        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=7),
+                    ),
                 ]
             ),
             Tags=b.tags("pipeline-artifacts"),
         )
     )
-    b.skip_check(bucket, "CKV_AWS_18", "pipeline artifacts are written and read only by the pipeline's own roles, whose calls CloudTrail records; server access logs would add a log bucket per pipeline")
+    b.skip_check(
+        bucket,
+        "CKV_AWS_18",
+        "pipeline artifacts are written and read only by the pipeline's own roles, whose calls CloudTrail records; server access logs would add a log bucket per pipeline",
+    )
     b.tls_only_bucket_policy(bucket)
-    b.output("ArtifactBucketName", Ref(bucket), "Bucket of the pipeline artifacts, uploaded templates (templates/) and change-set reviews (reviews/)")
+    b.output(
+        "ArtifactBucketName",
+        Ref(bucket),
+        "Bucket of the pipeline artifacts, uploaded templates (templates/) and change-set reviews (reviews/)",
+    )
     return bucket
 
 
@@ -379,7 +599,11 @@ def _log_group(b: LayerBuilder, title: str, qualifier: str, key_arn) -> logs.Log
 
 
 def _log_statements(group: logs.LogGroup) -> list[Statement]:
-    return [Statement(Effect=Allow, Action=_actions("logs:CreateLogStream", "logs:PutLogEvents"), Resource=[GetAtt(group, "Arn")])]
+    return [
+        Statement(
+            Effect=Allow, Action=_actions("logs:CreateLogStream", "logs:PutLogEvents"), Resource=[GetAtt(group, "Arn")]
+        )
+    ]
 
 
 def _artifact_statements(bucket, key_arn, *, write: bool) -> list[Statement]:
@@ -387,12 +611,28 @@ def _artifact_statements(bucket, key_arn, *, write: bool) -> list[Statement]:
     s3_actions = ["s3:GetObject", "s3:GetObjectVersion", *(["s3:PutObject"] if write else [])]
     return [
         Statement(Effect=Allow, Action=_actions(*s3_actions), Resource=[objects]),
-        Statement(Effect=Allow, Action=_actions("s3:GetBucketLocation", "s3:ListBucket"), Resource=[GetAtt(bucket, "Arn")]),
-        Statement(Effect=Allow, Action=_actions("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"), Resource=[key_arn]),
+        Statement(
+            Effect=Allow, Action=_actions("s3:GetBucketLocation", "s3:ListBucket"), Resource=[GetAtt(bucket, "Arn")]
+        ),
+        Statement(
+            Effect=Allow, Action=_actions("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"), Resource=[key_arn]
+        ),
     ]
 
 
-def _project(b: LayerBuilder, title: str, qualifier: str, description: str, key_arn, role, group, buildspec: str, variables: dict, *, privileged: bool = False) -> codebuild.Project:
+def _project(
+    b: LayerBuilder,
+    title: str,
+    qualifier: str,
+    description: str,
+    key_arn,
+    role,
+    group,
+    buildspec: str,
+    variables: dict,
+    *,
+    privileged: bool = False,
+) -> codebuild.Project:
     project = b.add(
         codebuild.Project(
             title,
@@ -407,9 +647,14 @@ def _project(b: LayerBuilder, title: str, qualifier: str, description: str, key_
                 Image=CODEBUILD_IMAGE,
                 Type="LINUX_CONTAINER",
                 PrivilegedMode=privileged,
-                EnvironmentVariables=[codebuild.EnvironmentVariable(Name=k, Value=v, Type="PLAINTEXT") for k, v in sorted(variables.items())],
+                EnvironmentVariables=[
+                    codebuild.EnvironmentVariable(Name=k, Value=v, Type="PLAINTEXT")
+                    for k, v in sorted(variables.items())
+                ],
             ),
-            LogsConfig=codebuild.LogsConfig(CloudWatchLogs=codebuild.CloudWatchLogs(Status="ENABLED", GroupName=Ref(group))),
+            LogsConfig=codebuild.LogsConfig(
+                CloudWatchLogs=codebuild.CloudWatchLogs(Status="ENABLED", GroupName=Ref(group))
+            ),
             TimeoutInMinutes=30,
             Tags=b.tags("build", qualifier),
         )
@@ -418,7 +663,9 @@ def _project(b: LayerBuilder, title: str, qualifier: str, description: str, key_
 
 
 def _project_arn(b: LayerBuilder, qualifier: str):
-    return Sub(f"arn:${{AWS::Partition}}:codebuild:${{AWS::Region}}:${{AWS::AccountId}}:project/{b.named('build', qualifier)}")
+    return Sub(
+        f"arn:${{AWS::Partition}}:codebuild:${{AWS::Region}}:${{AWS::AccountId}}:project/{b.named('build', qualifier)}"
+    )
 
 
 def _buildspec(document: dict) -> str:
@@ -434,14 +681,25 @@ def _source_action(name: str, source, artifact: str, connection_arn, repository,
         return cp.Actions(
             Name=name,
             ActionTypeId=cp.ActionTypeId(Category="Source", Owner="AWS", Provider="CodeCommit", Version="1"),
-            Configuration={"RepositoryName": repository, "BranchName": branch, "PollForSourceChanges": "false", "OutputArtifactFormat": "CODE_ZIP"},
+            Configuration={
+                "RepositoryName": repository,
+                "BranchName": branch,
+                "PollForSourceChanges": "false",
+                "OutputArtifactFormat": "CODE_ZIP",
+            },
             OutputArtifacts=[cp.OutputArtifacts(Name=artifact)],
             RunOrder=1,
         )
     return cp.Actions(
         Name=name,
         ActionTypeId=cp.ActionTypeId(Category="Source", Owner="AWS", Provider="CodeStarSourceConnection", Version="1"),
-        Configuration={"ConnectionArn": connection_arn, "FullRepositoryId": repository, "BranchName": branch, "DetectChanges": "true", "OutputArtifactFormat": "CODE_ZIP"},
+        Configuration={
+            "ConnectionArn": connection_arn,
+            "FullRepositoryId": repository,
+            "BranchName": branch,
+            "DetectChanges": "true",
+            "OutputArtifactFormat": "CODE_ZIP",
+        },
         OutputArtifacts=[cp.OutputArtifacts(Name=artifact)],
         RunOrder=1,
     )
@@ -450,14 +708,29 @@ def _source_action(name: str, source, artifact: str, connection_arn, repository,
 def _source_statements(sources, connection_arn) -> list[Statement]:
     statements = []
     if any(s.provider == "github" for s in sources):
-        statements.append(Statement(Effect=Allow, Action=_actions("codestar-connections:UseConnection", "codeconnections:UseConnection"), Resource=[connection_arn]))
+        statements.append(
+            Statement(
+                Effect=Allow,
+                Action=_actions("codestar-connections:UseConnection", "codeconnections:UseConnection"),
+                Resource=[connection_arn],
+            )
+        )
     for source in sources:
         if source.provider == "codecommit":
             statements.append(
                 Statement(
                     Effect=Allow,
-                    Action=_actions("codecommit:GetBranch", "codecommit:GetCommit", "codecommit:UploadArchive", "codecommit:GetUploadArchiveStatus"),
-                    Resource=[Sub(f"arn:${{AWS::Partition}}:codecommit:${{AWS::Region}}:${{AWS::AccountId}}:{source.repository}")],
+                    Action=_actions(
+                        "codecommit:GetBranch",
+                        "codecommit:GetCommit",
+                        "codecommit:UploadArchive",
+                        "codecommit:GetUploadArchiveStatus",
+                    ),
+                    Resource=[
+                        Sub(
+                            f"arn:${{AWS::Partition}}:codecommit:${{AWS::Region}}:${{AWS::AccountId}}:{source.repository}"
+                        )
+                    ],
                 )
             )
     return statements
@@ -466,13 +739,24 @@ def _source_statements(sources, connection_arn) -> list[Statement]:
 def _repository_knobs(b: LayerBuilder, prefix: str, label: str, source, key: str) -> tuple:
     """`key`: the params-file key of the source (cicd.pipelines.<name>.source)."""
     repository = b.knob(
-        f"{prefix}Repository", "Pipelines", f"{label} repository",
+        f"{prefix}Repository",
+        "Pipelines",
+        f"{label} repository",
         f"{label}: owner/repo on GitHub, or the CodeCommit repository name",
-        source.repository, key=f"{key}.repository", AllowedPattern=r"^[\w.-]+(/[\w.-]+)?$", ConstraintDescription="owner/repo or a repository name",
+        source.repository,
+        key=f"{key}.repository",
+        AllowedPattern=r"^[\w.-]+(/[\w.-]+)?$",
+        ConstraintDescription="owner/repo or a repository name",
     )
     branch = b.knob(
-        f"{prefix}Branch", "Pipelines", f"{label} branch", f"{label}: branch whose pushes start the pipeline",
-        source.branch, key=f"{key}.branch", AllowedPattern=r"^[\w./-]+$", ConstraintDescription="a branch name",
+        f"{prefix}Branch",
+        "Pipelines",
+        f"{label} branch",
+        f"{label}: branch whose pushes start the pipeline",
+        source.branch,
+        key=f"{key}.branch",
+        AllowedPattern=r"^[\w./-]+$",
+        ConstraintDescription="a branch name",
     )
     return Ref(repository), Ref(branch)
 
@@ -500,9 +784,9 @@ def _image_buildspec(cfg: AppConfig) -> str:
         var = svc_name.upper().replace("-", "_")
         image = f'"$REGISTRY/$REPOSITORY_{var}:$IMAGE_TAG"'
         build += [
-            f'CONTEXT=.; if [ -f {svc_name}/Dockerfile ]; then CONTEXT={svc_name}; fi',
+            f"CONTEXT=.; if [ -f {svc_name}/Dockerfile ]; then CONTEXT={svc_name}; fi",
             f'if aws ecr describe-images --repository-name "$REPOSITORY_{var}" --image-ids imageTag="$IMAGE_TAG" > /dev/null 2> describe-{svc_name}.err; then BUILD_{var}=no;'
-            f' elif grep -q ImageNotFoundException describe-{svc_name}.err; then BUILD_{var}=yes; else cat describe-{svc_name}.err >&2; false; fi',
+            f" elif grep -q ImageNotFoundException describe-{svc_name}.err; then BUILD_{var}=yes; else cat describe-{svc_name}.err >&2; false; fi",
             f'if [ "$BUILD_{var}" = yes ]; then docker build -t {image} "$CONTEXT" && docker push {image};'
             f' else echo "{svc_name}: $REPOSITORY_{var}:$IMAGE_TAG is already in ECR (same commit): not built again"; fi',
             f'printf \'[{{"name":"%s","imageUri":"%s"}}]\' "$CONTAINER_{var}" {image} > imagedefinitions-{svc_name}.json',
@@ -641,8 +925,14 @@ def _image_project(ctx: BackendContext) -> codebuild.Project:
     b, name, pid, key_arn = ctx.b, ctx.name, ctx.pid, ctx.shared.key_arn
     group = _log_group(b, f"{pid}ImageBuildLogGroup", f"{name}-images", key_arn)
     push_actions = _actions(
-        "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
-        "ecr:PutImage", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages",
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:InitiateLayerUpload",
+        "ecr:UploadLayerPart",
+        "ecr:CompleteLayerUpload",
+        "ecr:PutImage",
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:DescribeImages",
     )
     statements = [
         *_log_statements(group),
@@ -652,25 +942,39 @@ def _image_project(ctx: BackendContext) -> codebuild.Project:
         Statement(Effect=Allow, Action=push_actions, Resource=[svc.repository_arn for svc in ctx.services.values()]),
     ]
     role = _role(
-        b, f"{pid}ImageBuildRole", "build-role", f"{name}-images", "codebuild.amazonaws.com",
-        f"Pipeline {name}: build and push the service images", statements,
+        b,
+        f"{pid}ImageBuildRole",
+        "build-role",
+        f"{name}-images",
+        "codebuild.amazonaws.com",
+        f"Pipeline {name}: build and push the service images",
+        statements,
     )
     variables = {"REGISTRY": Sub("${AWS::AccountId}.dkr.ecr.${AWS::Region}.amazonaws.com")}
     for svc, inputs in ctx.services.items():
         var = svc.upper().replace("-", "_")
         variables |= {f"REPOSITORY_{var}": inputs.repository, f"CONTAINER_{var}": inputs.container}
     return _project(
-        b, f"{pid}ImageBuild", f"{name}-images",
+        b,
+        f"{pid}ImageBuild",
+        f"{name}-images",
         f"Pipeline {name}: build, tag with the commit and push the images to ECR",
-        key_arn, role, group, _image_buildspec(ctx.cfg), variables, privileged=True,
+        key_arn,
+        role,
+        group,
+        _image_buildspec(ctx.cfg),
+        variables,
+        privileged=True,
     )
 
 
 def _infra_variables(ctx: BackendContext) -> dict:
     cfg = ctx.cfg
     return {
-        "APP": cfg.application, "ENV": cfg.environment.name,
-        "CFN_STRATA_BUCKET": Ref(ctx.shared.bucket), "CFN_STRATA_PREFIX": TEMPLATE_PREFIX,
+        "APP": cfg.application,
+        "ENV": cfg.environment.name,
+        "CFN_STRATA_BUCKET": Ref(ctx.shared.bucket),
+        "CFN_STRATA_PREFIX": TEMPLATE_PREFIX,
     }
 
 
@@ -684,17 +988,32 @@ def _package_project(ctx: BackendContext) -> codebuild.Project:
         # ARN) into the template configuration: DescribeStacks on that stack only. The pipeline does
         # not deploy it (README, departures); `cfn-strata deploy` does.
         global_stack = f"{GLOBAL_REGION}:${{AWS::AccountId}}:stack/{stack_name(ctx.cfg)}-global/*"
-        statements.append(Statement(
-            Effect=Allow, Action=_actions("cloudformation:DescribeStacks"),
-            Resource=[Sub(f"arn:${{AWS::Partition}}:cloudformation:{global_stack}")],
-        ))
+        statements.append(
+            Statement(
+                Effect=Allow,
+                Action=_actions("cloudformation:DescribeStacks"),
+                Resource=[Sub(f"arn:${{AWS::Partition}}:cloudformation:{global_stack}")],
+            )
+        )
     role = _role(
-        b, f"{pid}PackageRole", "build-role", f"{name}-package", "codebuild.amazonaws.com",
-        f"Pipeline {name}: generate, lint and upload the templates", statements,
+        b,
+        f"{pid}PackageRole",
+        "build-role",
+        f"{name}-package",
+        "codebuild.amazonaws.com",
+        f"Pipeline {name}: generate, lint and upload the templates",
+        statements,
     )
     return _project(
-        b, f"{pid}Package", f"{name}-package", f"Pipeline {name}: cfn-strata generate, lint and upload (buildspec.yml)",
-        key_arn, role, group, "buildspec.yml", _infra_variables(ctx),
+        b,
+        f"{pid}Package",
+        f"{name}-package",
+        f"Pipeline {name}: cfn-strata generate, lint and upload (buildspec.yml)",
+        key_arn,
+        role,
+        group,
+        "buildspec.yml",
+        _infra_variables(ctx),
     )
 
 
@@ -704,7 +1023,11 @@ def _review_project(ctx: BackendContext) -> codebuild.Project:
     group = _log_group(b, f"{pid}ReviewLogGroup", f"{name}-review", key_arn)
     describe = _actions("cloudformation:DescribeChangeSet", "cloudformation:DescribeStacks")
     role = _role(
-        b, f"{pid}ReviewRole", "build-role", f"{name}-review", "codebuild.amazonaws.com",
+        b,
+        f"{pid}ReviewRole",
+        "build-role",
+        f"{name}-review",
+        "codebuild.amazonaws.com",
         f"Pipeline {name}: write the HTML review page of the change set",
         [
             *_log_statements(group),
@@ -713,8 +1036,14 @@ def _review_project(ctx: BackendContext) -> codebuild.Project:
         ],
     )
     return _project(
-        b, f"{pid}Review", f"{name}-review", f"Pipeline {name}: HTML review page of the change set before approval",
-        key_arn, role, group, _buildspec(REVIEW_BUILDSPEC),
+        b,
+        f"{pid}Review",
+        f"{name}-review",
+        f"Pipeline {name}: HTML review page of the change set before approval",
+        key_arn,
+        role,
+        group,
+        _buildspec(REVIEW_BUILDSPEC),
         _infra_variables(ctx) | {"CHANGE_SET": CHANGE_SET_NAME, "REVIEW_PREFIX": REVIEW_PREFIX},
     )
 
@@ -740,26 +1069,37 @@ def _backend_pipeline_role(ctx: BackendContext, deploy_role: iam.Role) -> iam.Ro
     sources = [ctx.pipeline.source] + ([cfg.cicd.infrastructure] if cfg.cicd.infrastructure else [])
     projects = [f"{name}-images", f"{name}-package", f"{name}-review"]
     change_sets = _actions(
-        "cloudformation:CreateChangeSet", "cloudformation:DescribeChangeSet", "cloudformation:ExecuteChangeSet",
-        "cloudformation:DeleteChangeSet", "cloudformation:DescribeStacks",
+        "cloudformation:CreateChangeSet",
+        "cloudformation:DescribeChangeSet",
+        "cloudformation:ExecuteChangeSet",
+        "cloudformation:DeleteChangeSet",
+        "cloudformation:DescribeStacks",
     )
     statements = [
         *_artifact_statements(shared.bucket, shared.key_arn, write=True),
         *_source_statements(sources, shared.connection_arn),
         Statement(
-            Effect=Allow, Action=_actions("codebuild:StartBuild", "codebuild:BatchGetBuilds"),
+            Effect=Allow,
+            Action=_actions("codebuild:StartBuild", "codebuild:BatchGetBuilds"),
             Resource=[_project_arn(b, p) for p in projects],
         ),
         Statement(Effect=Allow, Action=change_sets, Resource=_stack_arns(cfg)),
         Statement(
-            Effect=Allow, Action=_actions("iam:PassRole"), Resource=[GetAtt(deploy_role, "Arn")],
+            Effect=Allow,
+            Action=_actions("iam:PassRole"),
+            Resource=[GetAtt(deploy_role, "Arn")],
             Condition=Condition(StringEquals("iam:PassedToService", "cloudformation.amazonaws.com")),
         ),
     ]
     statements += _ecs_deploy_statements(b, shared.cluster, ctx.services, shared.execution_role)
     return _role(
-        b, f"{ctx.pid}Role", "pipeline-role", name, "codepipeline.amazonaws.com",
-        f"Pipeline {name}: run its actions", statements,
+        b,
+        f"{ctx.pid}Role",
+        "pipeline-role",
+        name,
+        "codepipeline.amazonaws.com",
+        f"Pipeline {name}: run its actions",
+        statements,
     )
 
 
@@ -777,18 +1117,25 @@ def _backend_build_actions(ctx: BackendContext, projects: BackendProjects) -> li
     infra_artifact = ctx.infra_artifact
     return [
         cp.Actions(
-            Name="BuildImages", ActionTypeId=_codebuild_type(), Configuration={"ProjectName": Ref(projects.image)},
-            InputArtifacts=[cp.InputArtifacts(Name="AppSource")], OutputArtifacts=[cp.OutputArtifacts(Name="Images")],
-            Namespace="Image", RunOrder=1,
+            Name="BuildImages",
+            ActionTypeId=_codebuild_type(),
+            Configuration={"ProjectName": Ref(projects.image)},
+            InputArtifacts=[cp.InputArtifacts(Name="AppSource")],
+            OutputArtifacts=[cp.OutputArtifacts(Name="Images")],
+            Namespace="Image",
+            RunOrder=1,
         ),
         # After BuildImages: its Images artifact (image-tags.json, CODEBUILD_SRC_DIR_Images) gives the
         # tags this run built, which buildspec.yml writes into the template configuration, so the
         # change set sets every service's ImageTag and the services come up to their desired count.
         cp.Actions(
-            Name="PackageInfrastructure", ActionTypeId=_codebuild_type(),
+            Name="PackageInfrastructure",
+            ActionTypeId=_codebuild_type(),
             Configuration={"ProjectName": Ref(projects.package), "PrimarySource": infra_artifact},
             InputArtifacts=[cp.InputArtifacts(Name=infra_artifact), cp.InputArtifacts(Name="Images")],
-            OutputArtifacts=[cp.OutputArtifacts(Name="Infrastructure")], Namespace="Package", RunOrder=2,
+            OutputArtifacts=[cp.OutputArtifacts(Name="Infrastructure")],
+            Namespace="Package",
+            RunOrder=2,
         ),
     ]
 
@@ -797,8 +1144,11 @@ def _infrastructure_actions(ctx: BackendContext, projects: BackendProjects, depl
     """Change set (CHANGE_SET_REPLACE) -> its HTML review -> manual approval linking it -> execute."""
     stack = stack_name(ctx.cfg)
     create = {
-        "ActionMode": "CHANGE_SET_REPLACE", "StackName": stack, "ChangeSetName": CHANGE_SET_NAME,
-        "Capabilities": ",".join(CAPABILITIES), "RoleArn": GetAtt(deploy_role, "Arn"),
+        "ActionMode": "CHANGE_SET_REPLACE",
+        "StackName": stack,
+        "ChangeSetName": CHANGE_SET_NAME,
+        "Capabilities": ",".join(CAPABILITIES),
+        "RoleArn": GetAtt(deploy_role, "Arn"),
         "TemplatePath": "Infrastructure::root.json",
         "TemplateConfiguration": "Infrastructure::template-configuration.json",
     }
@@ -810,12 +1160,19 @@ def _infrastructure_actions(ctx: BackendContext, projects: BackendProjects, depl
     execute = {"ActionMode": "CHANGE_SET_EXECUTE", "StackName": stack, "ChangeSetName": CHANGE_SET_NAME}
     return [
         cp.Actions(
-            Name="CreateChangeSet", ActionTypeId=_cloudformation_type(), Configuration=create,
-            InputArtifacts=[cp.InputArtifacts(Name="Infrastructure")], RunOrder=1,
+            Name="CreateChangeSet",
+            ActionTypeId=_cloudformation_type(),
+            Configuration=create,
+            InputArtifacts=[cp.InputArtifacts(Name="Infrastructure")],
+            RunOrder=1,
         ),
         cp.Actions(
-            Name="ReviewChangeSet", ActionTypeId=_codebuild_type(), Configuration={"ProjectName": Ref(projects.review)},
-            InputArtifacts=[cp.InputArtifacts(Name=ctx.infra_artifact)], Namespace="Review", RunOrder=2,
+            Name="ReviewChangeSet",
+            ActionTypeId=_codebuild_type(),
+            Configuration={"ProjectName": Ref(projects.review)},
+            InputArtifacts=[cp.InputArtifacts(Name=ctx.infra_artifact)],
+            Namespace="Review",
+            RunOrder=2,
         ),
         cp.Actions(
             Name="Approve",
@@ -834,8 +1191,10 @@ def _application_actions(ctx: BackendContext) -> list[cp.Actions]:
             Name=logical_id("deploy", svc),
             ActionTypeId=cp.ActionTypeId(Category="Deploy", Owner="AWS", Provider="ECS", Version="1"),
             Configuration={
-                "ClusterName": ctx.shared.cluster, "ServiceName": ctx.services[svc].name,
-                "FileName": f"imagedefinitions-{svc}.json", "DeploymentTimeout": str(_deploy_timeout(conf)),
+                "ClusterName": ctx.shared.cluster,
+                "ServiceName": ctx.services[svc].name,
+                "FileName": f"imagedefinitions-{svc}.json",
+                "DeploymentTimeout": str(_deploy_timeout(conf)),
             },
             InputArtifacts=[cp.InputArtifacts(Name="Images")],
             RunOrder=1,
@@ -860,7 +1219,9 @@ def _pipeline(b: LayerBuilder, name: str, role, stages: list, bucket, key_arn) -
             PipelineType="V2",
             ExecutionMode="QUEUED",
             RoleArn=GetAtt(role, "Arn"),
-            ArtifactStore=cp.ArtifactStore(Type="S3", Location=Ref(bucket), EncryptionKey=cp.EncryptionKey(Id=key_arn, Type="KMS")),
+            ArtifactStore=cp.ArtifactStore(
+                Type="S3", Location=Ref(bucket), EncryptionKey=cp.EncryptionKey(Id=key_arn, Type="KMS")
+            ),
             Stages=stages,
             Tags=b.tags("pipeline", name),
         )
@@ -879,7 +1240,10 @@ def _deploy_timeout(svc: ServiceConfig) -> int:
     if svc.deployment != "blue_green":
         return ROLLING_DEPLOY_MINUTES
     shifting = svc.traffic_shifting
-    return min(PIPELINE_ECS_DEPLOY_MINUTES, max(ROLLING_DEPLOY_MINUTES, DEPLOY_START_MINUTES + shifting.shifting_minutes + shifting.bake_time_minutes))
+    return min(
+        PIPELINE_ECS_DEPLOY_MINUTES,
+        max(ROLLING_DEPLOY_MINUTES, DEPLOY_START_MINUTES + shifting.shifting_minutes + shifting.bake_time_minutes),
+    )
 
 
 def _ecs_deploy_statements(
@@ -895,7 +1259,9 @@ def _ecs_deploy_statements(
     return [
         # No resource-level permissions: DescribeTaskDefinition has none; the documented minimum grants both on *.
         Statement(
-            Sid="TaskDefinitions", Effect=Allow, Action=_actions("ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"),
+            Sid="TaskDefinitions",
+            Effect=Allow,
+            Action=_actions("ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"),
             Resource=["*"],
         ),
         Statement(
@@ -908,7 +1274,9 @@ def _ecs_deploy_statements(
             ],
         ),
         Statement(
-            Sid="EcsTasks", Effect=Allow, Action=_actions("ecs:DescribeTasks"),
+            Sid="EcsTasks",
+            Effect=Allow,
+            Action=_actions("ecs:DescribeTasks"),
             Resource=[Sub(f"{partition_account}:task/${{Cluster}}/*", Cluster=cluster)],
         ),
         # ListTasks authorizes against a container instance (ECS service authorization reference), which a
@@ -960,8 +1328,11 @@ def _frontend_pipeline(
     role = _frontend_pipeline_role(b, name, pipeline, shared, targets)
     source = _source_action("AppSource", pipeline.source, "AppSource", shared.connection_arn, repo, branch)
     build_spa = cp.Actions(
-        Name="BuildSpa", ActionTypeId=_codebuild_type(), Configuration={"ProjectName": Ref(spa_project)},
-        InputArtifacts=[cp.InputArtifacts(Name="AppSource")], OutputArtifacts=[cp.OutputArtifacts(Name="Spa")],
+        Name="BuildSpa",
+        ActionTypeId=_codebuild_type(),
+        Configuration={"ProjectName": Ref(spa_project)},
+        InputArtifacts=[cp.InputArtifacts(Name="AppSource")],
+        OutputArtifacts=[cp.OutputArtifacts(Name="Spa")],
         RunOrder=1,
     )
     deploy_spa = cp.Actions(
@@ -972,9 +1343,11 @@ def _frontend_pipeline(
         RunOrder=1,
     )
     invalidate = cp.Actions(
-        Name="InvalidateCloudFront", ActionTypeId=_codebuild_type(),
+        Name="InvalidateCloudFront",
+        ActionTypeId=_codebuild_type(),
         Configuration={"ProjectName": Ref(invalidate_project)},
-        InputArtifacts=[cp.InputArtifacts(Name="Spa")], RunOrder=2,
+        InputArtifacts=[cp.InputArtifacts(Name="Spa")],
+        RunOrder=2,
     )
     stages = [
         cp.Stages(Name="Source", Actions=[source]),
@@ -988,7 +1361,11 @@ def _spa_project(b: LayerBuilder, name: str, pipeline: PipelineConfig, shared: P
     pid, key_arn = logical_id("pipeline", name), shared.key_arn
     group = _log_group(b, f"{pid}SpaBuildLogGroup", f"{name}-spa", key_arn)
     role = _role(
-        b, f"{pid}SpaBuildRole", "build-role", f"{name}-spa", "codebuild.amazonaws.com",
+        b,
+        f"{pid}SpaBuildRole",
+        "build-role",
+        f"{name}-spa",
+        "codebuild.amazonaws.com",
         f"Pipeline {name}: build the SPA",
         [*_log_statements(group), *_artifact_statements(shared.bucket, key_arn, write=True)],
     )
@@ -1001,8 +1378,15 @@ def _spa_project(b: LayerBuilder, name: str, pipeline: PipelineConfig, shared: P
         "artifacts": {"base-directory": pipeline.spa_build_dir, "files": ["**/*"]},
     }
     return _project(
-        b, f"{pid}SpaBuild", f"{name}-spa", f"Pipeline {name}: test and build the SPA", key_arn, role, group,
-        _buildspec(spec), {"NODE_ENV": "production"},
+        b,
+        f"{pid}SpaBuild",
+        f"{name}-spa",
+        f"Pipeline {name}: test and build the SPA",
+        key_arn,
+        role,
+        group,
+        _buildspec(spec),
+        {"NODE_ENV": "production"},
     )
 
 
@@ -1015,13 +1399,18 @@ def _invalidate_project(
         "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Id}", Id=targets.distribution
     )
     role = _role(
-        b, f"{pid}InvalidateRole", "build-role", f"{name}-invalidate", "codebuild.amazonaws.com",
+        b,
+        f"{pid}InvalidateRole",
+        "build-role",
+        f"{name}-invalidate",
+        "codebuild.amazonaws.com",
         f"Pipeline {name}: invalidate the CloudFront cache",
         [
             *_log_statements(group),
             *_artifact_statements(shared.bucket, key_arn, write=False),
             Statement(
-                Effect=Allow, Action=_actions("cloudfront:CreateInvalidation", "cloudfront:GetInvalidation"),
+                Effect=Allow,
+                Action=_actions("cloudfront:CreateInvalidation", "cloudfront:GetInvalidation"),
                 Resource=[distribution_arn],
             ),
         ],
@@ -1029,8 +1418,15 @@ def _invalidate_project(
     command = 'aws cloudfront create-invalidation --distribution-id "$DISTRIBUTION_ID" --paths "/*"'
     spec = {"version": 0.2, "phases": {"build": {"commands": [command]}}}
     return _project(
-        b, f"{pid}Invalidate", f"{name}-invalidate", f"Pipeline {name}: invalidate CloudFront after the deploy",
-        key_arn, role, group, _buildspec(spec), {"DISTRIBUTION_ID": targets.distribution},
+        b,
+        f"{pid}Invalidate",
+        f"{name}-invalidate",
+        f"Pipeline {name}: invalidate CloudFront after the deploy",
+        key_arn,
+        role,
+        group,
+        _buildspec(spec),
+        {"DISTRIBUTION_ID": targets.distribution},
     )
 
 
@@ -1042,21 +1438,29 @@ def _frontend_pipeline_role(
         *_artifact_statements(shared.bucket, shared.key_arn, write=True),
         *_source_statements([pipeline.source], shared.connection_arn),
         Statement(
-            Effect=Allow, Action=_actions("codebuild:StartBuild", "codebuild:BatchGetBuilds"),
+            Effect=Allow,
+            Action=_actions("codebuild:StartBuild", "codebuild:BatchGetBuilds"),
             Resource=[_project_arn(b, f"{name}-spa"), _project_arn(b, f"{name}-invalidate")],
         ),
         Statement(
-            Effect=Allow, Action=_actions("s3:PutObject", "s3:PutObjectAcl"),
+            Effect=Allow,
+            Action=_actions("s3:PutObject", "s3:PutObjectAcl"),
             Resource=[Sub("arn:${AWS::Partition}:s3:::${Bucket}/*", Bucket=spa_bucket)],
         ),
         Statement(
-            Effect=Allow, Action=_actions("s3:ListBucket", "s3:GetBucketLocation"),
+            Effect=Allow,
+            Action=_actions("s3:ListBucket", "s3:GetBucketLocation"),
             Resource=[Sub("arn:${AWS::Partition}:s3:::${Bucket}", Bucket=spa_bucket)],
         ),
     ]
     return _role(
-        b, f"{logical_id('pipeline', name)}Role", "pipeline-role", name, "codepipeline.amazonaws.com",
-        f"Pipeline {name}: run its actions", statements,
+        b,
+        f"{logical_id('pipeline', name)}Role",
+        "pipeline-role",
+        name,
+        "codepipeline.amazonaws.com",
+        f"Pipeline {name}: run its actions",
+        statements,
     )
 
 
@@ -1098,10 +1502,13 @@ def _connection_arn(b: LayerBuilder):
     if not any(s.provider == "github" for s in sources):
         return None
     knob = b.knob(
-        "ConnectionArn", "Pipelines", "CodeConnections connection ARN",
+        "ConnectionArn",
+        "Pipelines",
+        "CodeConnections connection ARN",
         "Connection to GitHub (Developer Tools > Connections); "
         "empty creates one that stays PENDING until its handshake is completed in the console",
-        cicd.connection_arn, key="cicd.connection_arn",
+        cicd.connection_arn,
+        key="cicd.connection_arn",
         AllowedPattern=(
             r"^$|^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}$"
         ),
@@ -1110,7 +1517,10 @@ def _connection_arn(b: LayerBuilder):
     b.template.add_condition("CreateConnection", Equals(Ref(knob), ""))
     connection = b.add(
         codeconnections.Connection(
-            "GitHubConnection", Condition="CreateConnection", ConnectionName=b.named("github"), ProviderType="GitHub",
+            "GitHubConnection",
+            Condition="CreateConnection",
+            ConnectionName=b.named("github"),
+            ProviderType="GitHub",
             Tags=b.tags("github"),
         ),
     )

@@ -18,14 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from troposphere import AWSObject, Equals, Not, Output, Parameter, Ref, Sub, Tags, Template
-from troposphere import logs, s3
+from troposphere import AWSObject, Equals, Not, Output, Parameter, Ref, Sub, Tags, Template, logs, s3
 
 # Which types hold data (deletion policies, stack policies) and which can snapshot: defined once in
 # resource_semantics, shared with the lint rules and the review.
 from resource_semantics import SNAPSHOT_TYPES, STATEFUL_TYPES
 from templates.config import AppConfig
-from templates.guard import CHECKOV_TWINS, declare_exceptions as declare_guard_exceptions, suppress as guard_suppress
+from templates.guard import CHECKOV_TWINS
+from templates.guard import declare_exceptions as declare_guard_exceptions
+from templates.guard import suppress as guard_suppress
 from templates.naming import stack_logical_id
 
 CFN_VERSION = "2010-09-09"
@@ -77,21 +78,29 @@ class _Group:
 HAS_CERTIFICATE = "HasCertificate"
 
 
-
 def lifecycle_rule(kind: str, days: int) -> s3.LifecycleRule:
     """One S3 lifecycle rule, by what it does: `expire-<x>` (current objects after `days`),
     `expire-old-versions` (noncurrent versions after `days`), `abort-incomplete-uploads`."""
     if kind == "expire-old-versions":
-        return s3.LifecycleRule(Id=kind, Status="Enabled", NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=days))
+        return s3.LifecycleRule(
+            Id=kind, Status="Enabled", NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=days)
+        )
     if kind == "abort-incomplete-uploads":
-        return s3.LifecycleRule(Id=kind, Status="Enabled", AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=days))
+        return s3.LifecycleRule(
+            Id=kind,
+            Status="Enabled",
+            AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=days),
+        )
     assert kind.startswith("expire-"), kind
     return s3.LifecycleRule(Id=kind, Status="Enabled", ExpirationInDays=days)
+
 
 class LayerBuilder:
     def __init__(self, cfg: AppConfig, name: str, description: str, *, scope: str = "nested", family: str = ""):
         self.cfg, self.name, self.scope, self.family = cfg, name, scope, family
-        self.template = Template(Description=f"cfn-strata {cfg.application}/{cfg.environment.name}: {name} layer - {description}")
+        self.template = Template(
+            Description=f"cfn-strata {cfg.application}/{cfg.environment.name}: {name} layer - {description}"
+        )
         self.template.set_version(CFN_VERSION)
         self._groups: dict[str, _Group] = {}
         self._labels: dict[str, str] = {}
@@ -111,16 +120,23 @@ class LayerBuilder:
         self._labels[name] = label
         return self.template.add_parameter(Parameter(name, **props))
 
-    def input(self, name: str, source: str, description: str, *, type: str = "String", label: str | None = None) -> Parameter:
+    def input(
+        self, name: str, source: str, description: str, *, type: str = "String", label: str | None = None
+    ) -> Parameter:
         """A parameter the root fills from `source` ("network.VpcId"); standalone launches type it in."""
         layer, output = source.split(".", 1)
         self._inputs[name] = Wire(layer, output)
-        props: dict[str, Any] = {"Type": type, "Description": f"{description} (from the {layer} layer's {output} output)"}
+        props: dict[str, Any] = {
+            "Type": type,
+            "Description": f"{description} (from the {layer} layer's {output} output)",
+        }
         if type in ("String", "CommaDelimitedList"):
             props |= {"AllowedPattern": r"^\S+$", "ConstraintDescription": "must not be empty"}
         return self._parameter(name, "Inputs from other layers", label or _words(name), **props)
 
-    def log_group(self, title: str, name: str, key_arn, tags: Tags, *, retention_days: int | None = None) -> logs.LogGroup:
+    def log_group(
+        self, title: str, name: str, key_arn, tags: Tags, *, retention_days: int | None = None
+    ) -> logs.LogGroup:
         """A log group encrypted with `key_arn`, kept the profile's observability.log_retention_days
         (or `retention_days`): created by the template, never left to a service that would create
         it unencrypted and kept forever."""
@@ -146,13 +162,30 @@ class LayerBuilder:
             self.template.add_condition(HAS_CERTIFICATE, Not(Equals(Ref("CertificateArn"), "")))
         return HAS_CERTIFICATE
 
-    def knob(self, name: str, group: str, label: str, description: str, default: Any, *, key: str | None = None, **constraints: Any) -> Parameter:
+    def knob(
+        self,
+        name: str,
+        group: str,
+        label: str,
+        description: str,
+        default: Any,
+        *,
+        key: str | None = None,
+        **constraints: Any,
+    ) -> Parameter:
         """A deploy-time parameter with the profile's value as default. Needs a constraint.
         `key` is the params-file key the default comes from ("edge.cloudfront.price_class"); the
         generated parameter reference (LAUNCH.md) shows it."""
-        if not {"AllowedValues", "AllowedPattern", "MinValue", "MaxValue", "MinLength", "MaxLength"} & constraints.keys():
-            raise ValueError(f"{self.name} parameter {name} needs a constraint (AllowedValues, AllowedPattern, Min/Max)")
-        constraints.setdefault("Type", "Number" if isinstance(default, (int, float)) and not isinstance(default, bool) else "String")
+        if (
+            not {"AllowedValues", "AllowedPattern", "MinValue", "MaxValue", "MinLength", "MaxLength"}
+            & constraints.keys()
+        ):
+            raise ValueError(
+                f"{self.name} parameter {name} needs a constraint (AllowedValues, AllowedPattern, Min/Max)"
+            )
+        constraints.setdefault(
+            "Type", "Number" if isinstance(default, (int, float)) and not isinstance(default, bool) else "String"
+        )
         self._knobs.append(name)
         if key:
             self._knob_keys[name] = key
@@ -191,7 +224,15 @@ class LayerBuilder:
         if resource.title not in self._stateful:
             self._stateful.append(resource.title)
 
-    def private_bucket(self, title: str, kind: str, lifecycle: list[s3.LifecycleRule], *, versioned: bool = True, acl_writers: bool = False) -> s3.Bucket:
+    def private_bucket(
+        self,
+        title: str,
+        kind: str,
+        lifecycle: list[s3.LifecycleRule],
+        *,
+        versioned: bool = True,
+        acl_writers: bool = False,
+    ) -> s3.Bucket:
         """A bucket `<kind>-<suffix>-<account>-<region>` (names are global): SSE-S3 encrypted, every
         public access blocked, ACLs off unless a log delivery writes through ACL grants
         (`acl_writers`: CloudFront standard logs), versioned unless told otherwise, with the given
@@ -200,10 +241,22 @@ class LayerBuilder:
         props = dict(
             BucketName=Sub(f"{self.named(kind)}-${{AWS::AccountId}}-${{AWS::Region}}"),
             BucketEncryption=s3.BucketEncryption(
-                ServerSideEncryptionConfiguration=[s3.ServerSideEncryptionRule(ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256"))]
+                ServerSideEncryptionConfiguration=[
+                    s3.ServerSideEncryptionRule(
+                        ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256")
+                    )
+                ]
             ),
-            PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True),
-            OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerPreferred" if acl_writers else "BucketOwnerEnforced")]),
+            PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
+                BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
+            ),
+            OwnershipControls=s3.OwnershipControls(
+                Rules=[
+                    s3.OwnershipControlsRule(
+                        ObjectOwnership="BucketOwnerPreferred" if acl_writers else "BucketOwnerEnforced"
+                    )
+                ]
+            ),
             LifecycleConfiguration=s3.LifecycleConfiguration(Rules=lifecycle),
             Tags=self.tags(kind),
         )
@@ -214,7 +267,7 @@ class LayerBuilder:
     def tls_only_bucket_policy(self, bucket: AWSObject, *statements: Any) -> AWSObject:
         """`<Bucket>Policy`: deny every S3 action without TLS (what E9003 and checkov read), plus
         the given grants."""
-        from awacs.aws import Bool, Condition, Deny, Principal, PolicyDocument, Statement
+        from awacs.aws import Bool, Condition, Deny, PolicyDocument, Principal, Statement
         from awacs.s3 import Action
         from troposphere import GetAtt, Join, Ref
         from troposphere.s3 import BucketPolicy
@@ -247,33 +300,59 @@ class LayerBuilder:
             )
         )
         for check, why in (
-            ("CKV_AWS_107", "a permissions boundary grants nothing by itself; it caps the roles' own policies, which name their resources"),
-            ("CKV_AWS_108", "a permissions boundary grants nothing by itself; it caps the roles' own policies, which name their resources"),
-            ("CKV_AWS_109", "a permissions boundary grants nothing by itself; it denies every change to itself and to any role's boundary"),
-            ("CKV_AWS_110", "the boundary's IAM allows name only the application's roles and policies and deny roles without this boundary"),
-            ("CKV_AWS_111", "a permissions boundary grants nothing by itself; it caps the roles' own policies, which name their resources"),
+            (
+                "CKV_AWS_107",
+                "a permissions boundary grants nothing by itself; it caps the roles' own policies, which name their resources",
+            ),
+            (
+                "CKV_AWS_108",
+                "a permissions boundary grants nothing by itself; it caps the roles' own policies, which name their resources",
+            ),
+            (
+                "CKV_AWS_109",
+                "a permissions boundary grants nothing by itself; it denies every change to itself and to any role's boundary",
+            ),
+            (
+                "CKV_AWS_110",
+                "the boundary's IAM allows name only the application's roles and policies and deny roles without this boundary",
+            ),
+            (
+                "CKV_AWS_111",
+                "a permissions boundary grants nothing by itself; it caps the roles' own policies, which name their resources",
+            ),
         ):
             self.skip_check(boundary, check, why)
         self.suppress_guard(
-            boundary, "IAM_MANAGEDPOLICY_NO_STATEMENTS_WITH_FULL_ACCESS",
+            boundary,
+            "IAM_MANAGEDPOLICY_NO_STATEMENTS_WITH_FULL_ACCESS",
             "a permissions boundary grants nothing by itself: <service>:* caps the roles to the application's services; "
             "IAM is allowed only on the application's own roles, and changes to the boundary or roles without it are denied",
         )
         self._boundary = boundary
-        self.output("PermissionsBoundaryArn", Ref(boundary), "Permissions boundary every role of the application carries")
+        self.output(
+            "PermissionsBoundaryArn", Ref(boundary), "Permissions boundary every role of the application carries"
+        )
         return boundary
 
     def _boundary_arn(self) -> Any:
         if self.name == BOUNDARY_LAYER:
             if self._boundary is None:
-                raise ValueError(f"the {BOUNDARY_LAYER} layer adds a role before its permissions boundary (call permissions_boundary() first)")
+                raise ValueError(
+                    f"the {BOUNDARY_LAYER} layer adds a role before its permissions boundary (call permissions_boundary() first)"
+                )
             return Ref(self._boundary)
         if self.scope != "nested":
             # Stacks outside the root are deployed on their own, before the root on a first deploy:
             # the boundary would not exist yet when such a role is created.
-            raise ValueError(f"{self.name} ({self.scope}) would create an IAM role outside the root stack, where the permissions boundary is not available")
+            raise ValueError(
+                f"{self.name} ({self.scope}) would create an IAM role outside the root stack, where the permissions boundary is not available"
+            )
         if "PermissionsBoundaryArn" not in self.template.parameters:
-            self.input("PermissionsBoundaryArn", f"{BOUNDARY_LAYER}.PermissionsBoundaryArn", "Permissions boundary every role carries")
+            self.input(
+                "PermissionsBoundaryArn",
+                f"{BOUNDARY_LAYER}.PermissionsBoundaryArn",
+                "Permissions boundary every role carries",
+            )
         return Ref("PermissionsBoundaryArn")
 
     def skip_check(self, resource: AWSObject, check_id: str, reason: str) -> None:
@@ -319,14 +398,23 @@ class LayerBuilder:
         metadata: dict[str, Any] = {"cfn-strata": strata_metadata(self.cfg, self.name)}
         if self._groups:
             metadata["AWS::CloudFormation::Interface"] = {
-                "ParameterGroups": [{"Label": {"default": g.label}, "Parameters": g.parameters} for g in self._groups.values()],
+                "ParameterGroups": [
+                    {"Label": {"default": g.label}, "Parameters": g.parameters} for g in self._groups.values()
+                ],
                 "ParameterLabels": {p: {"default": label} for p, label in self._labels.items()},
             }
         self.template.set_metadata(metadata)
         declare_guard_exceptions(self.template)
         return Layer(
-            self.name, self.template, dict(self._inputs), tuple(self._knobs), tuple(self._stateful),
-            tuple(self._root_outputs), self.scope, dict(self._knob_keys), self.family,
+            self.name,
+            self.template,
+            dict(self._inputs),
+            tuple(self._knobs),
+            tuple(self._stateful),
+            tuple(self._root_outputs),
+            self.scope,
+            dict(self._knob_keys),
+            self.family,
         )
 
 
@@ -339,7 +427,10 @@ def service_groups(cfg: AppConfig) -> list[dict]:
     """The profile's services in groups of SERVICES_PER_STACK, in params order; one group (all
     of them) when they fit one stack."""
     names = list(cfg.services)
-    return [{name: cfg.services[name] for name in names[i : i + SERVICES_PER_STACK]} for i in range(0, len(names), SERVICES_PER_STACK)] or [{}]
+    return [
+        {name: cfg.services[name] for name in names[i : i + SERVICES_PER_STACK]}
+        for i in range(0, len(names), SERVICES_PER_STACK)
+    ] or [{}]
 
 
 # Service principals whose assume-role request carries aws:SourceAccount, so a trust policy can
@@ -351,7 +442,9 @@ def service_groups(cfg: AppConfig) -> list[dict]:
 # ecs (the blue/green load-balancer role: "Amazon ECS infrastructure IAM role for load balancers"),
 # backup ("IAM service roles"; its confused-deputy guidance is about resource policies) and lambda
 # (Synthetics "Required roles and permissions for canaries").
-SENDS_SOURCE_ACCOUNT = frozenset({"ecs-tasks.amazonaws.com", "vpc-flow-logs.amazonaws.com", "monitoring.rds.amazonaws.com", "rds.amazonaws.com"})
+SENDS_SOURCE_ACCOUNT = frozenset(
+    {"ecs-tasks.amazonaws.com", "vpc-flow-logs.amazonaws.com", "monitoring.rds.amazonaws.com", "rds.amazonaws.com"}
+)
 
 
 def trust_policy(service: str, *, sid: str | None = None):
@@ -388,44 +481,129 @@ BOUNDARY_LAYER = "network"  # the first layer: its stack exists before any other
 # AWSBackupServiceRolePolicyForBackup), CodeCommit sources (codecommit).
 # iam is not among them: the boundary allows only BOUNDARY_IAM_ACTIONS on the application's own roles.
 BOUNDARY_SERVICES = (
-    "acm", "apigateway", "application-autoscaling", "autoscaling", "backup", "backup-storage", "cloudformation", "cloudfront", "cloudtrail",
-    "cloudwatch", "codebuild", "codecommit", "codeconnections", "codedeploy", "codepipeline", "codestar-connections", "cognito-idp",
-    "ec2", "ec2messages", "ecr", "ecs", "elasticache", "elasticfilesystem", "elasticloadbalancing", "events", "kms", "lambda", "logs",
-    "rds", "rds-db", "route53", "s3", "secretsmanager", "sns", "ssm", "ssmmessages", "synthetics", "tag", "wafv2", "xray",
+    "acm",
+    "apigateway",
+    "application-autoscaling",
+    "autoscaling",
+    "backup",
+    "backup-storage",
+    "cloudformation",
+    "cloudfront",
+    "cloudtrail",
+    "cloudwatch",
+    "codebuild",
+    "codecommit",
+    "codeconnections",
+    "codedeploy",
+    "codepipeline",
+    "codestar-connections",
+    "cognito-idp",
+    "ec2",
+    "ec2messages",
+    "ecr",
+    "ecs",
+    "elasticache",
+    "elasticfilesystem",
+    "elasticloadbalancing",
+    "events",
+    "kms",
+    "lambda",
+    "logs",
+    "rds",
+    "rds-db",
+    "route53",
+    "s3",
+    "secretsmanager",
+    "sns",
+    "ssm",
+    "ssmmessages",
+    "synthetics",
+    "tag",
+    "wafv2",
+    "xray",
 )
 
 # The role-changing calls that carry iam:PermissionsBoundary (IAM service authorization reference,
 # "Actions, resources, and condition keys for AWS Identity and Access Management": CreateRole,
 # PutRolePermissionsBoundary, PutRolePolicy, DeleteRolePolicy, AttachRolePolicy, DetachRolePolicy).
 BOUNDARY_CONDITIONED = (
-    "iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:CreateRole",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:PutRolePolicy",
 )
 # IAM calls CloudFormation makes for the application's roles, instance profiles and managed policies
 # (AWS::IAM::Role, InstanceProfile, Policy and ManagedPolicy), besides BOUNDARY_CONDITIONED.
 IAM_MANAGE_ACTIONS = (
-    "iam:AddRoleToInstanceProfile", "iam:CreateInstanceProfile", "iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeleteInstanceProfile",
-    "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:DeleteRole", "iam:GetInstanceProfile", "iam:GetPolicy", "iam:GetPolicyVersion",
-    "iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListEntitiesForPolicy", "iam:ListInstanceProfilesForRole",
-    "iam:ListPolicyVersions", "iam:ListRolePolicies", "iam:ListRoleTags", "iam:RemoveRoleFromInstanceProfile", "iam:TagInstanceProfile",
-    "iam:TagPolicy", "iam:TagRole", "iam:UntagInstanceProfile", "iam:UntagPolicy", "iam:UntagRole", "iam:UpdateAssumeRolePolicy",
-    "iam:UpdateRole", "iam:UpdateRoleDescription",
+    "iam:AddRoleToInstanceProfile",
+    "iam:CreateInstanceProfile",
+    "iam:CreatePolicy",
+    "iam:CreatePolicyVersion",
+    "iam:DeleteInstanceProfile",
+    "iam:DeletePolicy",
+    "iam:DeletePolicyVersion",
+    "iam:DeleteRole",
+    "iam:GetInstanceProfile",
+    "iam:GetPolicy",
+    "iam:GetPolicyVersion",
+    "iam:GetRole",
+    "iam:GetRolePolicy",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListEntitiesForPolicy",
+    "iam:ListInstanceProfilesForRole",
+    "iam:ListPolicyVersions",
+    "iam:ListRolePolicies",
+    "iam:ListRoleTags",
+    "iam:RemoveRoleFromInstanceProfile",
+    "iam:TagInstanceProfile",
+    "iam:TagPolicy",
+    "iam:TagRole",
+    "iam:UntagInstanceProfile",
+    "iam:UntagPolicy",
+    "iam:UntagRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
 )
 # Services the application's roles are passed to (iam:PassedToService): the principals of their trust
 # policies, and Synthetics, which runs a canary's Lambda function with the canary's role.
 PASSED_TO_SERVICES = (
-    "backup.amazonaws.com", "cloudformation.amazonaws.com", "codebuild.amazonaws.com", "codepipeline.amazonaws.com", "ec2.amazonaws.com",
-    "ecs-tasks.amazonaws.com", "ecs.amazonaws.com", "lambda.amazonaws.com", "monitoring.rds.amazonaws.com", "rds.amazonaws.com",
-    "synthetics.amazonaws.com", "vpc-flow-logs.amazonaws.com",
+    "backup.amazonaws.com",
+    "cloudformation.amazonaws.com",
+    "codebuild.amazonaws.com",
+    "codepipeline.amazonaws.com",
+    "ec2.amazonaws.com",
+    "ecs-tasks.amazonaws.com",
+    "ecs.amazonaws.com",
+    "lambda.amazonaws.com",
+    "monitoring.rds.amazonaws.com",
+    "rds.amazonaws.com",
+    "synthetics.amazonaws.com",
+    "vpc-flow-logs.amazonaws.com",
 )
 # Service-linked roles the services the stacks use create on first use (iam:AWSServiceName).
 SERVICE_LINKED_ROLES = (
-    "autoscaling.amazonaws.com", "backup.amazonaws.com", "ecs.amazonaws.com", "ecs.application-autoscaling.amazonaws.com",
-    "elasticache.amazonaws.com", "elasticfilesystem.amazonaws.com", "elasticloadbalancing.amazonaws.com", "ops.apigateway.amazonaws.com",
-    "rds.amazonaws.com", "wafv2.amazonaws.com",
+    "autoscaling.amazonaws.com",
+    "backup.amazonaws.com",
+    "ecs.amazonaws.com",
+    "ecs.application-autoscaling.amazonaws.com",
+    "elasticache.amazonaws.com",
+    "elasticfilesystem.amazonaws.com",
+    "elasticloadbalancing.amazonaws.com",
+    "ops.apigateway.amazonaws.com",
+    "rds.amazonaws.com",
+    "wafv2.amazonaws.com",
 )
 # The boundary's own policy versions and tags: nobody under the boundary changes it.
 BOUNDARY_SELF_ACTIONS = (
-    "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy",
+    "iam:CreatePolicyVersion",
+    "iam:DeletePolicy",
+    "iam:DeletePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+    "iam:TagPolicy",
+    "iam:UntagPolicy",
 )
 
 
@@ -472,16 +650,48 @@ def boundary_document(cfg: AppConfig):
     return PolicyDocument(
         Version="2012-10-17",
         Statement=[
-            Statement(Sid="ApplicationServices", Effect=Allow, Action=[Action(service, "*") for service in BOUNDARY_SERVICES], Resource=["*"]),
-            Statement(Sid="OwnIamResources", Effect=Allow, Action=actions(sorted({*IAM_MANAGE_ACTIONS, *BOUNDARY_CONDITIONED})), Resource=[*own["role"], *own["instance-profile"], *own["policy"]]),
-            Statement(Sid="PassOwnRoles", Effect=Allow, Action=actions(["iam:PassRole"]), Resource=own["role"], Condition=Condition(StringEquals("iam:PassedToService", list(PASSED_TO_SERVICES)))),
             Statement(
-                Sid="ServiceLinkedRoles", Effect=Allow, Action=actions(["iam:CreateServiceLinkedRole"]), Resource=[iam_arn("role/aws-service-role/*")],
+                Sid="ApplicationServices",
+                Effect=Allow,
+                Action=[Action(service, "*") for service in BOUNDARY_SERVICES],
+                Resource=["*"],
+            ),
+            Statement(
+                Sid="OwnIamResources",
+                Effect=Allow,
+                Action=actions(sorted({*IAM_MANAGE_ACTIONS, *BOUNDARY_CONDITIONED})),
+                Resource=[*own["role"], *own["instance-profile"], *own["policy"]],
+            ),
+            Statement(
+                Sid="PassOwnRoles",
+                Effect=Allow,
+                Action=actions(["iam:PassRole"]),
+                Resource=own["role"],
+                Condition=Condition(StringEquals("iam:PassedToService", list(PASSED_TO_SERVICES))),
+            ),
+            Statement(
+                Sid="ServiceLinkedRoles",
+                Effect=Allow,
+                Action=actions(["iam:CreateServiceLinkedRole"]),
+                Resource=[iam_arn("role/aws-service-role/*")],
                 Condition=Condition(StringEquals("iam:AWSServiceName", list(SERVICE_LINKED_ROLES))),
             ),
-            Statement(Sid="DenyChangingTheBoundary", Effect=Deny, Action=actions(BOUNDARY_SELF_ACTIONS), Resource=[arn]),
-            Statement(Sid="DenyRemovingBoundaries", Effect=Deny, Action=actions(["iam:DeleteRolePermissionsBoundary"]), Resource=["*"]),
-            Statement(Sid="DenyRolesWithoutTheBoundary", Effect=Deny, Action=actions(BOUNDARY_CONDITIONED), Resource=["*"], Condition=Condition(StringNotEquals("iam:PermissionsBoundary", arn))),
+            Statement(
+                Sid="DenyChangingTheBoundary", Effect=Deny, Action=actions(BOUNDARY_SELF_ACTIONS), Resource=[arn]
+            ),
+            Statement(
+                Sid="DenyRemovingBoundaries",
+                Effect=Deny,
+                Action=actions(["iam:DeleteRolePermissionsBoundary"]),
+                Resource=["*"],
+            ),
+            Statement(
+                Sid="DenyRolesWithoutTheBoundary",
+                Effect=Deny,
+                Action=actions(BOUNDARY_CONDITIONED),
+                Resource=["*"],
+                Condition=Condition(StringNotEquals("iam:PermissionsBoundary", arn)),
+            ),
         ],
     )
 
@@ -504,7 +714,12 @@ def account_administers_key():
 
 def strata_metadata(cfg: AppConfig, layer: str) -> dict[str, str]:
     """Template-level Metadata the project's lint rules read (E9001 knows the stage from it)."""
-    return {"application": cfg.application, "environment": cfg.environment.name, "layer": layer, "stage": cfg.environment.stage}
+    return {
+        "application": cfg.application,
+        "environment": cfg.environment.name,
+        "layer": layer,
+        "stage": cfg.environment.stage,
+    }
 
 
 def _words(name: str) -> str:
@@ -519,4 +734,8 @@ def _words(name: str) -> str:
 
 def logical_id(*parts: str) -> str:
     """("service", "api-v2", "TargetGroup") -> ServiceApiV2TargetGroup: stable, readable ids."""
-    return "".join(word.capitalize() if word[:1].islower() else word for part in parts for word in part.replace("_", "-").split("-"))
+    return "".join(
+        word.capitalize() if word[:1].islower() else word
+        for part in parts
+        for word in part.replace("_", "-").split("-")
+    )

@@ -14,9 +14,25 @@ from typing import Any
 
 from awacs import elasticfilesystem as awacs_efs
 from awacs.aws import Allow, Condition, PolicyDocument, Statement, StringEquals
-from troposphere import Base64, Equals, GetAtt, If, Join, Not, Ref, Region, Sub
+from troposphere import (
+    Base64,
+    Equals,
+    GetAtt,
+    If,
+    Join,
+    Not,
+    Ref,
+    Region,
+    Sub,
+    autoscaling,
+    cloudwatch,
+    ec2,
+    ecr,
+    ecs,
+    iam,
+    logs,
+)
 from troposphere import applicationautoscaling as appscaling
-from troposphere import autoscaling, cloudwatch, ec2, ecr, ecs, iam, logs
 
 from templates.common import Layer, LayerBuilder, logical_id, service_groups, trust_policy
 from templates.config import AppConfig, ServiceConfig
@@ -55,7 +71,9 @@ def _wired(b: LayerBuilder, source: str, description: str, *, type: str = "Strin
     return Ref(parameter)
 
 
-def _service_input(b: LayerBuilder, layer: str, svc_name: str, what: str, description: str, *, type: str = "String") -> Ref:
+def _service_input(
+    b: LayerBuilder, layer: str, svc_name: str, what: str, description: str, *, type: str = "String"
+) -> Ref:
     return _wired(b, f"{layer}.{logical_id('service', svc_name, what)}", description, type=type)
 
 
@@ -93,7 +111,11 @@ def _repository(b: LayerBuilder, svc_name: str, svc: ServiceConfig, kms_key_arn)
         )
     )
     if settings.encryption != "KMS":
-        b.skip_check(repository, "CKV_AWS_136", "the profile asks for AES256 (ECR-managed keys, seed 001); set services.<name>.ecr.encryption: KMS for the layer's key")
+        b.skip_check(
+            repository,
+            "CKV_AWS_136",
+            "the profile asks for AES256 (ECR-managed keys, seed 001); set services.<name>.ecr.encryption: KMS for the layer's key",
+        )
     return repository
 
 
@@ -132,17 +154,48 @@ def _ec2_capacity(b: LayerBuilder, cluster: ecs.Cluster) -> ecs.CapacityProvider
     settings = cfg.compute.ec2
     assert settings is not None  # the params model requires it with EC2
     instance_type = b.knob(
-        "InstanceType", "EC2 capacity", "Instance type", "Instance type of the ECS container instances",
-        settings.instance_type, key="compute.ec2.instance_type", AllowedPattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$", ConstraintDescription="an EC2 instance type, e.g. t3.medium",
+        "InstanceType",
+        "EC2 capacity",
+        "Instance type",
+        "Instance type of the ECS container instances",
+        settings.instance_type,
+        key="compute.ec2.instance_type",
+        AllowedPattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$",
+        ConstraintDescription="an EC2 instance type, e.g. t3.medium",
     )
-    min_size = b.knob("InstanceMinSize", "EC2 capacity", "Minimum instances", "Auto Scaling group minimum size", settings.min_size, key="compute.ec2.min_size", MinValue=0, MaxValue=1000)
-    max_size = b.knob("InstanceMaxSize", "EC2 capacity", "Maximum instances", "Auto Scaling group maximum size", settings.max_size, key="compute.ec2.max_size", MinValue=1, MaxValue=1000)
+    min_size = b.knob(
+        "InstanceMinSize",
+        "EC2 capacity",
+        "Minimum instances",
+        "Auto Scaling group minimum size",
+        settings.min_size,
+        key="compute.ec2.min_size",
+        MinValue=0,
+        MaxValue=1000,
+    )
+    max_size = b.knob(
+        "InstanceMaxSize",
+        "EC2 capacity",
+        "Maximum instances",
+        "Auto Scaling group maximum size",
+        settings.max_size,
+        key="compute.ec2.max_size",
+        MinValue=1,
+        MaxValue=1000,
+    )
     public = settings.subnets == "public"
     subnets = _wired(
-        b, "network.PublicSubnetIds" if public else "network.PrivateSubnetIds",
-        f"{settings.subnets.capitalize()} subnets the container instances run in", type="List<AWS::EC2::Subnet::Id>",
+        b,
+        "network.PublicSubnetIds" if public else "network.PrivateSubnetIds",
+        f"{settings.subnets.capitalize()} subnets the container instances run in",
+        type="List<AWS::EC2::Subnet::Id>",
     )
-    group = _wired(b, "security.InstancesSecurityGroupId", "Security group of the container instances", type="AWS::EC2::SecurityGroup::Id")
+    group = _wired(
+        b,
+        "security.InstancesSecurityGroupId",
+        "Security group of the container instances",
+        type="AWS::EC2::SecurityGroup::Id",
+    )
     profile = _instance_role(b)
 
     user_data = Sub(
@@ -161,7 +214,13 @@ def _ec2_capacity(b: LayerBuilder, cluster: ecs.Cluster) -> ecs.CapacityProvider
     )
     if public:
         # Public subnets have no NAT route: the instance needs its own address to reach ECS and ECR.
-        network = {"NetworkInterfaces": [ec2.NetworkInterfaces(DeviceIndex=0, AssociatePublicIpAddress=True, Groups=[group], DeleteOnTermination=True)]}
+        network = {
+            "NetworkInterfaces": [
+                ec2.NetworkInterfaces(
+                    DeviceIndex=0, AssociatePublicIpAddress=True, Groups=[group], DeleteOnTermination=True
+                )
+            ]
+        }
     else:
         network = {"SecurityGroupIds": [group]}
     template = b.add(
@@ -172,11 +231,15 @@ def _ec2_capacity(b: LayerBuilder, cluster: ecs.Cluster) -> ecs.CapacityProvider
                 ImageId=ECS_AMI,
                 InstanceType=Ref(instance_type),
                 IamInstanceProfile=ec2.IamInstanceProfile(Arn=GetAtt(profile, "Arn")),
-                MetadataOptions=ec2.MetadataOptions(HttpTokens="required", HttpEndpoint="enabled", HttpPutResponseHopLimit=1),
+                MetadataOptions=ec2.MetadataOptions(
+                    HttpTokens="required", HttpEndpoint="enabled", HttpPutResponseHopLimit=1
+                ),
                 BlockDeviceMappings=[
                     ec2.LaunchTemplateBlockDeviceMapping(
                         DeviceName="/dev/xvda",
-                        Ebs=ec2.EBSBlockDevice(VolumeSize=ROOT_VOLUME_GIB, VolumeType="gp3", Encrypted=True, DeleteOnTermination=True),
+                        Ebs=ec2.EBSBlockDevice(
+                            VolumeSize=ROOT_VOLUME_GIB, VolumeType="gp3", Encrypted=True, DeleteOnTermination=True
+                        ),
                     )
                 ],
                 Monitoring=ec2.Monitoring(Enabled=True),
@@ -191,7 +254,11 @@ def _ec2_capacity(b: LayerBuilder, cluster: ecs.Cluster) -> ecs.CapacityProvider
         )
     )
     if public:
-        b.skip_check(template, "CKV_AWS_88", "the profile puts the ECS instances in public subnets (seed 001), which have no NAT route; their security group has no ingress at all (tasks use awsvpc and their own groups)")
+        b.skip_check(
+            template,
+            "CKV_AWS_88",
+            "the profile puts the ECS instances in public subnets (seed 001), which have no NAT route; their security group has no ingress at all (tasks use awsvpc and their own groups)",
+        )
     group_tags = {tag["Key"]: tag["Value"] for tag in b.tag_list("asg-ecs")}
     asg = b.add(
         autoscaling.AutoScalingGroup(
@@ -237,7 +304,11 @@ def _cluster(b: LayerBuilder) -> tuple[ecs.Cluster, ecs.ClusterCapacityProviderA
         ecs.Cluster(
             "Cluster",
             ClusterName=b.named("ecs-cluster"),
-            ClusterSettings=[ecs.ClusterSetting(Name="containerInsights", Value="enabled" if cfg.compute.container_insights else "disabled")],
+            ClusterSettings=[
+                ecs.ClusterSetting(
+                    Name="containerInsights", Value="enabled" if cfg.compute.container_insights else "disabled"
+                )
+            ],
             Tags=b.tags("ecs-cluster"),
         )
     )
@@ -269,7 +340,11 @@ def _secrets(b: LayerBuilder, svc: ServiceConfig) -> list[ecs.Secret]:
     secrets = []
     for name in sorted(svc.secrets):
         # An RDS-managed database secret is the data layer's; every other secret the security layer's.
-        owner = "data" if name == "database" and b.cfg.database is not None and b.cfg.database.managed_master_password else "security"
+        owner = (
+            "data"
+            if name == "database" and b.cfg.database is not None and b.cfg.database.managed_master_password
+            else "security"
+        )
         arn = _wired(b, f"{owner}." + logical_id(name, "SecretArn"), f"ARN of the {name} secret")
         if name == "database":
             secrets += [
@@ -289,7 +364,12 @@ def _health_command(svc: ServiceConfig) -> list[str]:
 def _log_configuration(group: logs.LogGroup, prefix: str) -> ecs.LogConfiguration:
     return ecs.LogConfiguration(
         LogDriver="awslogs",
-        Options={"awslogs-group": Ref(group), "awslogs-region": Region, "awslogs-stream-prefix": prefix, "mode": "non-blocking"},
+        Options={
+            "awslogs-group": Ref(group),
+            "awslogs-region": Region,
+            "awslogs-stream-prefix": prefix,
+            "mode": "non-blocking",
+        },
     )
 
 
@@ -317,11 +397,19 @@ def _efs_access(b: LayerBuilder, svc_name: str) -> tuple[ecs.Volume, iam.PolicyT
                     Statement(
                         Effect=Allow,
                         Action=[awacs_efs.ClientMount, awacs_efs.ClientWrite],
-                        Resource=[Sub("arn:${AWS::Partition}:elasticfilesystem:${AWS::Region}:${AWS::AccountId}:file-system/${FileSystem}", FileSystem=file_system)],
+                        Resource=[
+                            Sub(
+                                "arn:${AWS::Partition}:elasticfilesystem:${AWS::Region}:${AWS::AccountId}:file-system/${FileSystem}",
+                                FileSystem=file_system,
+                            )
+                        ],
                         Condition=Condition(
                             StringEquals(
                                 "elasticfilesystem:AccessPointArn",
-                                Sub("arn:${AWS::Partition}:elasticfilesystem:${AWS::Region}:${AWS::AccountId}:access-point/${AccessPoint}", AccessPoint=access_point),
+                                Sub(
+                                    "arn:${AWS::Partition}:elasticfilesystem:${AWS::Region}:${AWS::AccountId}:access-point/${AccessPoint}",
+                                    AccessPoint=access_point,
+                                ),
                             )
                         ),
                     )
@@ -332,7 +420,9 @@ def _efs_access(b: LayerBuilder, svc_name: str) -> tuple[ecs.Volume, iam.PolicyT
     return volume, policy
 
 
-def _app_container(b: LayerBuilder, svc_name: str, svc: ServiceConfig, image, group: logs.LogGroup, mounts: list) -> ecs.ContainerDefinition:
+def _app_container(
+    b: LayerBuilder, svc_name: str, svc: ServiceConfig, image, group: logs.LogGroup, mounts: list
+) -> ecs.ContainerDefinition:
     environment = dict(svc.environment)
     if svc.xray:
         environment.setdefault("AWS_XRAY_DAEMON_ADDRESS", f"localhost:{XRAY_PORT}")
@@ -347,7 +437,10 @@ def _app_container(b: LayerBuilder, svc_name: str, svc: ServiceConfig, image, gr
         check = svc.health_check
         optional["HealthCheck"] = ecs.HealthCheck(
             # ECS caps a container check's timeout at 60 seconds and its start period at 300.
-            Command=_health_command(svc), Interval=check.interval_seconds, Timeout=min(check.timeout_seconds, 60), Retries=3,
+            Command=_health_command(svc),
+            Interval=check.interval_seconds,
+            Timeout=min(check.timeout_seconds, 60),
+            Retries=3,
             StartPeriod=min(check.grace_period_seconds, 300),
         )
     return ecs.ContainerDefinition(
@@ -365,12 +458,19 @@ def _app_container(b: LayerBuilder, svc_name: str, svc: ServiceConfig, image, gr
     )
 
 
-def _task_definition(b: LayerBuilder, svc_name: str, svc: ServiceConfig, repository: ecr.Repository, group: logs.LogGroup, execution_role) -> tuple[ecs.TaskDefinition, list]:
+def _task_definition(
+    b: LayerBuilder, svc_name: str, svc: ServiceConfig, repository: ecr.Repository, group: logs.LogGroup, execution_role
+) -> tuple[ecs.TaskDefinition, list]:
     on_ec2 = "EC2" in b.cfg.compute.capacity_providers
     image_tag = b.knob(
-        logical_id("service", svc_name, "ImageTag"), f"Service {svc_name}", "Image tag",
+        logical_id("service", svc_name, "ImageTag"),
+        f"Service {svc_name}",
+        "Image tag",
         f"Tag of the {svc_name} image in its ECR repository (the pipeline passes the tag it built). Empty: no image yet, the service runs 0 tasks",
-        svc.image_tag, key=f"services.{svc_name}.image_tag", AllowedPattern=IMAGE_TAG_PATTERN, ConstraintDescription="empty (no image yet: 0 tasks) or an image tag: letters, digits, _ . - (up to 128)",
+        svc.image_tag,
+        key=f"services.{svc_name}.image_tag",
+        AllowedPattern=IMAGE_TAG_PATTERN,
+        ConstraintDescription="empty (no image yet: 0 tasks) or an image tag: letters, digits, _ . - (up to 128)",
     )
     b.template.add_condition(has_image(svc_name), Not(Equals(Ref(image_tag), "")))
     task_role = _service_input(b, "security", svc_name, "TaskRoleArn", f"Task role of service {svc_name}")
@@ -446,8 +546,20 @@ def _rollback_alarm(b: LayerBuilder, svc_name: str) -> cloudwatch.Alarm:
     threshold = b.cfg.observability.alarms.target_5xx_count
     balancer = _wired(b, "edge.LoadBalancerFullName", "Full name of the load balancer (app/name/id)")
     groups = {
-        "blue": _service_input(b, "edge", svc_name, "TargetGroupFullName", f"Full name of the target group of service {svc_name} (targetgroup/name/id)"),
-        "green": _service_input(b, "edge", svc_name, "GreenTargetGroupFullName", f"Full name of the alternate target group of service {svc_name}"),
+        "blue": _service_input(
+            b,
+            "edge",
+            svc_name,
+            "TargetGroupFullName",
+            f"Full name of the target group of service {svc_name} (targetgroup/name/id)",
+        ),
+        "green": _service_input(
+            b,
+            "edge",
+            svc_name,
+            "GreenTargetGroupFullName",
+            f"Full name of the alternate target group of service {svc_name}",
+        ),
     }
     queries = [
         cloudwatch.MetricDataQuery(
@@ -456,7 +568,10 @@ def _rollback_alarm(b: LayerBuilder, svc_name: str) -> cloudwatch.Alarm:
                 Metric=cloudwatch.Metric(
                     Namespace="AWS/ApplicationELB",
                     MetricName="HTTPCode_Target_5XX_Count",
-                    Dimensions=[cloudwatch.MetricDimension(Name="LoadBalancer", Value=balancer), cloudwatch.MetricDimension(Name="TargetGroup", Value=group)],
+                    Dimensions=[
+                        cloudwatch.MetricDimension(Name="LoadBalancer", Value=balancer),
+                        cloudwatch.MetricDimension(Name="TargetGroup", Value=group),
+                    ],
                 ),
                 Period=60,
                 Stat="Sum",
@@ -465,7 +580,11 @@ def _rollback_alarm(b: LayerBuilder, svc_name: str) -> cloudwatch.Alarm:
         )
         for key, group in groups.items()
     ]
-    queries.append(cloudwatch.MetricDataQuery(Id="errors", Expression="FILL(blue, 0) + FILL(green, 0)", Label=f"{svc_name} target 5xx", ReturnData=True))
+    queries.append(
+        cloudwatch.MetricDataQuery(
+            Id="errors", Expression="FILL(blue, 0) + FILL(green, 0)", Label=f"{svc_name} target 5xx", ReturnData=True
+        )
+    )
     # Not the name the CodeDeploy-era alarm had in the cicd stack: alarms are upserted by name, and
     # that stack's update deletes its alarm by name after this layer created this one.
     return b.add(
@@ -484,7 +603,14 @@ def _rollback_alarm(b: LayerBuilder, svc_name: str) -> cloudwatch.Alarm:
     )
 
 
-def _blue_green(b: LayerBuilder, svc_name: str, svc: ServiceConfig, shared: "Shared", deployment: ecs.DeploymentConfiguration, balancer: ecs.LoadBalancer) -> None:
+def _blue_green(
+    b: LayerBuilder,
+    svc_name: str,
+    svc: ServiceConfig,
+    shared: Shared,
+    deployment: ecs.DeploymentConfiguration,
+    balancer: ecs.LoadBalancer,
+) -> None:
     """ECS-native blue/green: the strategy and its traffic shifting, alarm rollback, and the
     alternate target group with the production and test rules ECS moves traffic on (ECS developer
     guide, "Amazon ECS blue/green deployments"; AWS::ECS::Service DeploymentConfiguration and
@@ -493,27 +619,53 @@ def _blue_green(b: LayerBuilder, svc_name: str, svc: ServiceConfig, shared: "Sha
     deployment.Strategy = shifting.strategy
     deployment.BakeTimeInMinutes = shifting.bake_time_minutes
     if shifting.shift == "canary":
-        deployment.CanaryConfiguration = ecs.CanaryConfiguration(CanaryPercent=shifting.percent, CanaryBakeTimeInMinutes=shifting.interval_minutes)
+        deployment.CanaryConfiguration = ecs.CanaryConfiguration(
+            CanaryPercent=shifting.percent, CanaryBakeTimeInMinutes=shifting.interval_minutes
+        )
     elif shifting.shift == "linear":
-        deployment.LinearConfiguration = ecs.LinearConfiguration(StepPercent=shifting.percent, StepBakeTimeInMinutes=shifting.interval_minutes)
+        deployment.LinearConfiguration = ecs.LinearConfiguration(
+            StepPercent=shifting.percent, StepBakeTimeInMinutes=shifting.interval_minutes
+        )
     deployment.Alarms = ecs.DeploymentAlarms(AlarmNames=[Ref(_rollback_alarm(b, svc_name))], Enable=True, Rollback=True)
     balancer.AdvancedConfiguration = ecs.AdvancedConfiguration(
-        AlternateTargetGroupArn=_service_input(b, "edge", svc_name, "GreenTargetGroupArn", f"Alternate target group of service {svc_name}"),
-        ProductionListenerRule=_service_input(b, "edge", svc_name, "ProductionListenerRuleArn", f"Production listener rule of service {svc_name}"),
-        TestListenerRule=_service_input(b, "edge", svc_name, "TestListenerRuleArn", f"Test listener rule of service {svc_name}"),
+        AlternateTargetGroupArn=_service_input(
+            b, "edge", svc_name, "GreenTargetGroupArn", f"Alternate target group of service {svc_name}"
+        ),
+        ProductionListenerRule=_service_input(
+            b, "edge", svc_name, "ProductionListenerRuleArn", f"Production listener rule of service {svc_name}"
+        ),
+        TestListenerRule=_service_input(
+            b, "edge", svc_name, "TestListenerRuleArn", f"Test listener rule of service {svc_name}"
+        ),
         RoleArn=shared.load_balancer_role,
     )
 
 
-def _service(b: LayerBuilder, svc_name: str, svc: ServiceConfig, shared: "Shared", definition: ecs.TaskDefinition, depends: list) -> ecs.Service:
+def _service(
+    b: LayerBuilder, svc_name: str, svc: ServiceConfig, shared: Shared, definition: ecs.TaskDefinition, depends: list
+) -> ecs.Service:
     on_ec2 = "EC2" in b.cfg.compute.capacity_providers
     desired = b.knob(
-        logical_id("service", svc_name, "DesiredCount"), f"Service {svc_name}", "Desired tasks",
-        f"Tasks of {svc_name} at deploy time (autoscaling moves it between the minimum and maximum)", svc.desired_count, key=f"services.{svc_name}.desired_count", MinValue=0, MaxValue=1000,
+        logical_id("service", svc_name, "DesiredCount"),
+        f"Service {svc_name}",
+        "Desired tasks",
+        f"Tasks of {svc_name} at deploy time (autoscaling moves it between the minimum and maximum)",
+        svc.desired_count,
+        key=f"services.{svc_name}.desired_count",
+        MinValue=0,
+        MaxValue=1000,
     )
-    group = _service_input(b, "security", svc_name, "SecurityGroupId", f"Security group of service {svc_name}", type="AWS::EC2::SecurityGroup::Id")
+    group = _service_input(
+        b,
+        "security",
+        svc_name,
+        "SecurityGroupId",
+        f"Security group of service {svc_name}",
+        type="AWS::EC2::SecurityGroup::Id",
+    )
     deployment = ecs.DeploymentConfiguration(
-        MinimumHealthyPercent=svc.min_healthy_percent, MaximumPercent=svc.max_percent,
+        MinimumHealthyPercent=svc.min_healthy_percent,
+        MaximumPercent=svc.max_percent,
         DeploymentCircuitBreaker=ecs.DeploymentCircuitBreaker(Enable=True, Rollback=True),
     )
     behind: dict = {}
@@ -546,7 +698,9 @@ def _service(b: LayerBuilder, svc_name: str, svc: ServiceConfig, shared: "Shared
             DeploymentController=ecs.DeploymentController(Type="ECS"),
             DeploymentConfiguration=deployment,
             NetworkConfiguration=ecs.NetworkConfiguration(
-                AwsvpcConfiguration=ecs.AwsvpcConfiguration(Subnets=shared.subnets, SecurityGroups=[group], AssignPublicIp="DISABLED")
+                AwsvpcConfiguration=ecs.AwsvpcConfiguration(
+                    Subnets=shared.subnets, SecurityGroups=[group], AssignPublicIp="DISABLED"
+                )
             ),
             PropagateTags="SERVICE",
             EnableECSManagedTags=True,
@@ -560,8 +714,26 @@ def _service(b: LayerBuilder, svc_name: str, svc: ServiceConfig, shared: "Shared
 
 def _autoscaling(b: LayerBuilder, svc_name: str, svc: ServiceConfig, cluster, service: ecs.Service) -> None:
     scaling = svc.autoscaling
-    minimum = b.knob(logical_id("service", svc_name, "MinCount"), f"Service {svc_name}", "Minimum tasks", f"Autoscaling minimum of {svc_name}", svc.min_count, key=f"services.{svc_name}.min_count", MinValue=0, MaxValue=1000)
-    maximum = b.knob(logical_id("service", svc_name, "MaxCount"), f"Service {svc_name}", "Maximum tasks", f"Autoscaling maximum of {svc_name}", svc.max_count, key=f"services.{svc_name}.max_count", MinValue=1, MaxValue=1000)
+    minimum = b.knob(
+        logical_id("service", svc_name, "MinCount"),
+        f"Service {svc_name}",
+        "Minimum tasks",
+        f"Autoscaling minimum of {svc_name}",
+        svc.min_count,
+        key=f"services.{svc_name}.min_count",
+        MinValue=0,
+        MaxValue=1000,
+    )
+    maximum = b.knob(
+        logical_id("service", svc_name, "MaxCount"),
+        f"Service {svc_name}",
+        "Maximum tasks",
+        f"Autoscaling maximum of {svc_name}",
+        svc.max_count,
+        key=f"services.{svc_name}.max_count",
+        MinValue=1,
+        MaxValue=1000,
+    )
     target = b.add(
         appscaling.ScalableTarget(
             logical_id("service", svc_name, "ScalableTarget"),
@@ -576,15 +748,41 @@ def _autoscaling(b: LayerBuilder, svc_name: str, svc: ServiceConfig, cluster, se
     )
     policies: list[tuple[str, int, appscaling.PredefinedMetricSpecification]] = []
     if scaling.cpu_target is not None:
-        policies.append(("Cpu", scaling.cpu_target, appscaling.PredefinedMetricSpecification(PredefinedMetricType="ECSServiceAverageCPUUtilization")))
+        policies.append(
+            (
+                "Cpu",
+                scaling.cpu_target,
+                appscaling.PredefinedMetricSpecification(PredefinedMetricType="ECSServiceAverageCPUUtilization"),
+            )
+        )
     if scaling.memory_target is not None:
-        policies.append(("Memory", scaling.memory_target, appscaling.PredefinedMetricSpecification(PredefinedMetricType="ECSServiceAverageMemoryUtilization")))
+        policies.append(
+            (
+                "Memory",
+                scaling.memory_target,
+                appscaling.PredefinedMetricSpecification(PredefinedMetricType="ECSServiceAverageMemoryUtilization"),
+            )
+        )
     if scaling.requests_per_target is not None:
         balancer = _wired(b, "edge.LoadBalancerFullName", "Full name of the load balancer (app/name/id)")
-        target_group = _service_input(b, "edge", svc_name, "TargetGroupFullName", f"Full name of the target group of service {svc_name} (targetgroup/name/id)")
+        target_group = _service_input(
+            b,
+            "edge",
+            svc_name,
+            "TargetGroupFullName",
+            f"Full name of the target group of service {svc_name} (targetgroup/name/id)",
+        )
         # app/<lb>/<id>/targetgroup/<tg>/<id>: the label ALBRequestCountPerTarget is published under.
         label = Join("/", [balancer, target_group])
-        policies.append(("Requests", scaling.requests_per_target, appscaling.PredefinedMetricSpecification(PredefinedMetricType="ALBRequestCountPerTarget", ResourceLabel=label)))
+        policies.append(
+            (
+                "Requests",
+                scaling.requests_per_target,
+                appscaling.PredefinedMetricSpecification(
+                    PredefinedMetricType="ALBRequestCountPerTarget", ResourceLabel=label
+                ),
+            )
+        )
     for metric, value, specification in policies:
         b.add(
             appscaling.ScalingPolicy(
@@ -622,7 +820,9 @@ class Shared:
 def _common_inputs(b: LayerBuilder) -> tuple:
     kms_key_arn = _wired(b, "security.KmsKeyArn", "Application KMS key (log groups, KMS-encrypted repositories)")
     execution_role = _wired(b, "security.TaskExecutionRoleArn", "Role the ECS agent uses for the tasks")
-    subnets = _wired(b, "network.PrivateSubnetIds", "Private subnets the tasks run in", type="List<AWS::EC2::Subnet::Id>")
+    subnets = _wired(
+        b, "network.PrivateSubnetIds", "Private subnets the tasks run in", type="List<AWS::EC2::Subnet::Id>"
+    )
     return kms_key_arn, execution_role, subnets
 
 
@@ -637,8 +837,14 @@ def _cluster_part(b: LayerBuilder, with_services: bool) -> Shared:
     if _has_blue_green(b.cfg.services):
         load_balancer_role = GetAtt(_load_balancer_role(b), "Arn")
         if not with_services:
-            b.output("LoadBalancerRoleArn", load_balancer_role, "Role ECS assumes to move blue/green traffic (services of split parts)")
-    return Shared(Ref(cluster), providers, [associations.title], subnets, kms_key_arn, execution_role, load_balancer_role)
+            b.output(
+                "LoadBalancerRoleArn",
+                load_balancer_role,
+                "Role ECS assumes to move blue/green traffic (services of split parts)",
+            )
+    return Shared(
+        Ref(cluster), providers, [associations.title], subnets, kms_key_arn, execution_role, load_balancer_role
+    )
 
 
 def _has_blue_green(services: dict[str, ServiceConfig]) -> bool:
@@ -653,7 +859,11 @@ def _services_part(b: LayerBuilder, services: dict[str, ServiceConfig]) -> Share
         _wired(b, "compute.CapacityProviderName", "EC2 capacity provider") if provider == "EC2" else provider
         for provider in b.cfg.compute.capacity_providers
     ]
-    load_balancer_role = _wired(b, "compute.LoadBalancerRoleArn", "Role ECS assumes to move blue/green traffic") if _has_blue_green(services) else None
+    load_balancer_role = (
+        _wired(b, "compute.LoadBalancerRoleArn", "Role ECS assumes to move blue/green traffic")
+        if _has_blue_green(services)
+        else None
+    )
     return Shared(cluster, providers, [], subnets, kms_key_arn, execution_role, load_balancer_role)
 
 
@@ -666,12 +876,31 @@ def _add_services(b: LayerBuilder, services: dict[str, ServiceConfig], shared: S
         _autoscaling(b, svc_name, svc, shared.cluster, service)
 
         b.output(logical_id("service", svc_name, "Name"), GetAtt(service, "Name"), f"ECS service name of {svc_name}")
-        b.output(logical_id("service", svc_name, "RepositoryUri"), GetAtt(repository, "RepositoryUri"), f"ECR repository URI of {svc_name}", root=True)
-        b.output(logical_id("service", svc_name, "RepositoryName"), Ref(repository), f"ECR repository name of {svc_name}")
-        b.output(logical_id("service", svc_name, "RepositoryArn"), GetAtt(repository, "Arn"), f"ECR repository ARN of {svc_name}")
+        b.output(
+            logical_id("service", svc_name, "RepositoryUri"),
+            GetAtt(repository, "RepositoryUri"),
+            f"ECR repository URI of {svc_name}",
+            root=True,
+        )
+        b.output(
+            logical_id("service", svc_name, "RepositoryName"), Ref(repository), f"ECR repository name of {svc_name}"
+        )
+        b.output(
+            logical_id("service", svc_name, "RepositoryArn"),
+            GetAtt(repository, "Arn"),
+            f"ECR repository ARN of {svc_name}",
+        )
         b.output(logical_id("service", svc_name, "LogGroupName"), Ref(group), f"Log group of {svc_name}")
-        b.output(logical_id("service", svc_name, "TaskDefinitionArn"), Ref(definition), f"Task definition of {svc_name} as deployed by this stack")
-        b.output(logical_id("service", svc_name, "ContainerName"), svc_name, f"Name of the {svc_name} application container (load balancer and the pipeline's image definitions)")
+        b.output(
+            logical_id("service", svc_name, "TaskDefinitionArn"),
+            Ref(definition),
+            f"Task definition of {svc_name} as deployed by this stack",
+        )
+        b.output(
+            logical_id("service", svc_name, "ContainerName"),
+            svc_name,
+            f"Name of the {svc_name} application container (load balancer and the pipeline's image definitions)",
+        )
 
 
 DESCRIPTION = "ECR repositories, ECS cluster and capacity, task definitions, services and autoscaling"
@@ -681,14 +910,23 @@ def build(cfg: AppConfig) -> Layer | list[Layer]:
     """One layer; or, past SERVICES_PER_STACK services, the cluster part plus one
     `compute-services-N` part per group of services (the root wires them by family)."""
     groups = service_groups(cfg)
-    b = LayerBuilder(cfg, "compute", DESCRIPTION if len(groups) == 1 else "ECS cluster and capacity (services in the compute-services parts)")
+    b = LayerBuilder(
+        cfg,
+        "compute",
+        DESCRIPTION if len(groups) == 1 else "ECS cluster and capacity (services in the compute-services parts)",
+    )
     shared = _cluster_part(b, with_services=len(groups) == 1)
     if len(groups) == 1:
         _add_services(b, cfg.services, shared)
         return b.build()
     parts = [b.build()]
     for number, group in enumerate(groups, 1):
-        part = LayerBuilder(cfg, f"compute-services-{number}", f"services {next(iter(group))} to {list(group)[-1]}: ECR repositories, task definitions, services and autoscaling", family="compute")
+        part = LayerBuilder(
+            cfg,
+            f"compute-services-{number}",
+            f"services {next(iter(group))} to {list(group)[-1]}: ECR repositories, task definitions, services and autoscaling",
+            family="compute",
+        )
         _add_services(part, group, _services_part(part, group))
         parts.append(part.build())
     return parts

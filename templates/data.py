@@ -13,8 +13,7 @@ from __future__ import annotations
 from awacs import kms as awacs_kms
 from awacs import secretsmanager as awacs_secrets
 from awacs.aws import Allow, Condition, PolicyDocument, Statement, StringEquals
-from troposphere import GetAtt, Join, Ref, Select, Sub
-from troposphere import efs, elasticache, iam, rds, secretsmanager
+from troposphere import GetAtt, Join, Ref, Select, Sub, efs, elasticache, iam, rds, secretsmanager
 
 from templates.common import Layer, LayerBuilder, logical_id, trust_policy
 from templates.config import AppConfig, DatabaseConfig
@@ -24,15 +23,19 @@ from templates.security import CACHE_PORT
 # Aurora MySQL: the error log (always written) and the slow query log (Amazon Aurora User Guide,
 # "Publishing Amazon Aurora MySQL logs to Amazon CloudWatch Logs").
 LOG_EXPORTS = {
-    "postgres": ("postgresql", "upgrade"), "mysql": ("error", "general", "slowquery"),
-    "aurora-postgresql": ("postgresql",), "aurora-mysql": ("error", "slowquery"),
+    "postgres": ("postgresql", "upgrade"),
+    "mysql": ("error", "general", "slowquery"),
+    "aurora-postgresql": ("postgresql",),
+    "aurora-mysql": ("error", "slowquery"),
 }
 # Parameters that make the server refuse unencrypted connections. Aurora MySQL's is a cluster-level
 # parameter taking ON/OFF (Amazon Aurora User Guide, "Requiring a TLS connection to an Aurora MySQL
 # DB cluster": the require_secure_transport DB cluster parameter).
 TLS_PARAMETERS = {
-    "postgres": {"rds.force_ssl": "1"}, "mysql": {"require_secure_transport": "1"},
-    "aurora-postgresql": {"rds.force_ssl": "1"}, "aurora-mysql": {"require_secure_transport": "ON"},
+    "postgres": {"rds.force_ssl": "1"},
+    "mysql": {"require_secure_transport": "1"},
+    "aurora-postgresql": {"rds.force_ssl": "1"},
+    "aurora-mysql": {"require_secure_transport": "ON"},
 }
 # What an exported log needs from the parameter group, or it stays empty: RDS User Guide,
 # "Publishing MySQL logs to Amazon CloudWatch Logs" (general_log = 1, slow_query_log = 1, and
@@ -46,7 +49,12 @@ LOG_PARAMETERS = {
     ("mysql", "slowquery"): {"slow_query_log": "1", "log_output": "FILE"},
     ("aurora-mysql", "slowquery"): {"slow_query_log": "1", "log_output": "FILE"},
 }
-PROXY_ENGINE_FAMILY = {"postgres": "POSTGRESQL", "mysql": "MYSQL", "aurora-postgresql": "POSTGRESQL", "aurora-mysql": "MYSQL"}
+PROXY_ENGINE_FAMILY = {
+    "postgres": "POSTGRESQL",
+    "mysql": "MYSQL",
+    "aurora-postgresql": "POSTGRESQL",
+    "aurora-mysql": "MYSQL",
+}
 # Performance Insights' free tier.
 PERFORMANCE_INSIGHTS_DAYS = 7
 # POSIX identity of the files a service writes through its access point (a non-root user).
@@ -102,14 +110,33 @@ class _DatabaseInputs:
         self.kms_key = kms_key
         self.managed = db.managed_master_password
         # RDS-managed: the secret comes into being with the database (`secret_arn` is set then).
-        self.secret = None if self.managed else b.input("DatabaseSecretArn", "security.DatabaseSecretArn", "Secret holding the master username and generated password")
+        self.secret = (
+            None
+            if self.managed
+            else b.input(
+                "DatabaseSecretArn",
+                "security.DatabaseSecretArn",
+                "Secret holding the master username and generated password",
+            )
+        )
         self.secret_arn = None if self.managed else Ref(self.secret)
         self.subnets = _data_subnets(b)
-        self.security_group = b.input("DatabaseSecurityGroupId", "security.DatabaseSecurityGroupId", "Security group of the database", type="AWS::EC2::SecurityGroup::Id")
+        self.security_group = b.input(
+            "DatabaseSecurityGroupId",
+            "security.DatabaseSecurityGroupId",
+            "Security group of the database",
+            type="AWS::EC2::SecurityGroup::Id",
+        )
         self.instance_class = b.knob(
-            "DatabaseInstanceClass", "Database", "Database instance class",
-            f"Instance class of the {db.engine} database" + (", its writer and readers" if db.is_aurora else " and its read replicas"),
-            db.instance_class, key="database.instance_class", AllowedPattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$", ConstraintDescription="a DB instance class such as db.t3.medium",
+            "DatabaseInstanceClass",
+            "Database",
+            "Database instance class",
+            f"Instance class of the {db.engine} database"
+            + (", its writer and readers" if db.is_aurora else " and its read replicas"),
+            db.instance_class,
+            key="database.instance_class",
+            AllowedPattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$",
+            ConstraintDescription="a DB instance class such as db.t3.medium",
         )
         # Properties every instance (primary, replica, Aurora member) shares.
         self.instance_options = {**_performance_insights(b, kms_key), **_monitoring(b)}
@@ -126,7 +153,9 @@ def _monitoring(b: LayerBuilder) -> dict:
             RoleName=b.named("rds-monitoring"),
             Description="RDS enhanced monitoring publishes OS metrics to CloudWatch Logs",
             AssumeRolePolicyDocument=trust_policy("monitoring.rds.amazonaws.com"),
-            ManagedPolicyArns=[Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")],
+            ManagedPolicyArns=[
+                Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")
+            ],
             Tags=b.tags("rds-monitoring"),
         )
     )
@@ -136,7 +165,11 @@ def _monitoring(b: LayerBuilder) -> dict:
 def _performance_insights(b: LayerBuilder, kms_key) -> dict:
     if not b.cfg.database.performance_insights:
         return {"EnablePerformanceInsights": False}
-    return {"EnablePerformanceInsights": True, "PerformanceInsightsKMSKeyId": Ref(kms_key), "PerformanceInsightsRetentionPeriod": PERFORMANCE_INSIGHTS_DAYS}
+    return {
+        "EnablePerformanceInsights": True,
+        "PerformanceInsightsKMSKeyId": Ref(kms_key),
+        "PerformanceInsightsRetentionPeriod": PERFORMANCE_INSIGHTS_DAYS,
+    }
 
 
 def _log_groups(b: LayerBuilder, owner_title: str, path: str, kms_key) -> list[str]:
@@ -144,7 +177,12 @@ def _log_groups(b: LayerBuilder, owner_title: str, path: str, kms_key) -> list[s
     (RDS itself would create them unencrypted and kept forever)."""
     titles = []
     for log in LOG_EXPORTS[b.cfg.database.engine]:
-        group = b.log_group(logical_id(owner_title, "LogGroup", log), f"/aws/rds/{path}/{log}", Ref(kms_key), b.tags("log", f"rds-{log}"))
+        group = b.log_group(
+            logical_id(owner_title, "LogGroup", log),
+            f"/aws/rds/{path}/{log}",
+            Ref(kms_key),
+            b.tags("log", f"rds-{log}"),
+        )
         titles.append(group.title)
     return titles
 
@@ -160,7 +198,10 @@ def _credentials(b: LayerBuilder, inputs: _DatabaseInputs) -> dict:
             "ManageMasterUserPassword": True,
             "MasterUserSecret": rds.MasterUserSecret(KmsKeyId=Ref(inputs.kms_key)),
         }
-    return {"MasterUsername": _secret_value(inputs.secret, "username"), "MasterUserPassword": _secret_value(inputs.secret, "password")}
+    return {
+        "MasterUsername": _secret_value(inputs.secret, "username"),
+        "MasterUserPassword": _secret_value(inputs.secret, "password"),
+    }
 
 
 def _grant_managed_secret(b: LayerBuilder, inputs: _DatabaseInputs) -> None:
@@ -182,12 +223,18 @@ def _grant_managed_secret(b: LayerBuilder, inputs: _DatabaseInputs) -> None:
             PolicyDocument=PolicyDocument(
                 Version="2012-10-17",
                 Statement=[
-                    Statement(Effect=Allow, Action=[awacs_secrets.GetSecretValue, awacs_secrets.DescribeSecret], Resource=[inputs.secret_arn]),
+                    Statement(
+                        Effect=Allow,
+                        Action=[awacs_secrets.GetSecretValue, awacs_secrets.DescribeSecret],
+                        Resource=[inputs.secret_arn],
+                    ),
                     Statement(
                         Effect=Allow,
                         Action=[awacs_kms.Decrypt],
                         Resource=[Ref(inputs.kms_key)],
-                        Condition=Condition(StringEquals("kms:ViaService", Sub("secretsmanager.${AWS::Region}.amazonaws.com"))),
+                        Condition=Condition(
+                            StringEquals("kms:ViaService", Sub("secretsmanager.${AWS::Region}.amazonaws.com"))
+                        ),
                     ),
                 ],
             ),
@@ -282,8 +329,16 @@ def _rds(b: LayerBuilder, inputs: _DatabaseInputs):
         # postgres instance has gp3 storage and crashes (int(None)) on a replica, which inherits
         # its storage from the source; cfn-lint validates the rendered replica instead.
         replica.no_validation()
-        b.skip_check(replica, "CKV_AWS_16", "a read replica inherits the encryption and KMS key of its encrypted primary; CloudFormation takes no StorageEncrypted for it")
-        b.skip_check(replica, "CKV_AWS_157", "a read replica only serves reads: the primary is the Multi-AZ one, and a lost replica is recreated from it")
+        b.skip_check(
+            replica,
+            "CKV_AWS_16",
+            "a read replica inherits the encryption and KMS key of its encrypted primary; CloudFormation takes no StorageEncrypted for it",
+        )
+        b.skip_check(
+            replica,
+            "CKV_AWS_157",
+            "a read replica only serves reads: the primary is the Multi-AZ one, and a lost replica is recreated from it",
+        )
         # RDS refuses a final snapshot of a read replica, so CloudFormation cannot Snapshot one.
         replicas.append(b.add(replica, snapshot=False))
     return primary, replicas
@@ -297,7 +352,8 @@ def _aurora(b: LayerBuilder, inputs: _DatabaseInputs):
     parameters = b.add(
         rds.DBClusterParameterGroup(
             "DatabaseClusterParameterGroup",
-            Description=f"{cfg.application} {db.engine} {family}: TLS required" + (", slow query log written to file for export" if log_parameters(db.engine) else ""),
+            Description=f"{cfg.application} {db.engine} {family}: TLS required"
+            + (", slow query log written to file for export" if log_parameters(db.engine) else ""),
             Family=family,
             Parameters=engine_parameters(db.engine),
             Tags=b.tags("rds-cluster-params"),
@@ -384,12 +440,18 @@ def _proxy(b: LayerBuilder, inputs: _DatabaseInputs, database, members: list) ->
                     PolicyDocument=PolicyDocument(
                         Version="2012-10-17",
                         Statement=[
-                            Statement(Effect=Allow, Action=[awacs_secrets.GetSecretValue, awacs_secrets.DescribeSecret], Resource=[inputs.secret_arn]),
+                            Statement(
+                                Effect=Allow,
+                                Action=[awacs_secrets.GetSecretValue, awacs_secrets.DescribeSecret],
+                                Resource=[inputs.secret_arn],
+                            ),
                             Statement(
                                 Effect=Allow,
                                 Action=[awacs_kms.Decrypt],
                                 Resource=[Ref(inputs.kms_key)],
-                                Condition=Condition(StringEquals("kms:ViaService", Sub("secretsmanager.${AWS::Region}.amazonaws.com"))),
+                                Condition=Condition(
+                                    StringEquals("kms:ViaService", Sub("secretsmanager.${AWS::Region}.amazonaws.com"))
+                                ),
                             ),
                         ],
                     ),
@@ -398,13 +460,27 @@ def _proxy(b: LayerBuilder, inputs: _DatabaseInputs, database, members: list) ->
             Tags=b.tags("rds-proxy"),
         )
     )
-    group = b.input("ProxySecurityGroupId", "security.ProxySecurityGroupId", "Security group of the RDS Proxy", type="AWS::EC2::SecurityGroup::Id")
+    group = b.input(
+        "ProxySecurityGroupId",
+        "security.ProxySecurityGroupId",
+        "Security group of the RDS Proxy",
+        type="AWS::EC2::SecurityGroup::Id",
+    )
     proxy = b.add(
         rds.DBProxy(
             "DatabaseProxy",
             DBProxyName=b.named("rds-proxy"),
             EngineFamily=PROXY_ENGINE_FAMILY[db.engine],
-            Auth=[rds.AuthFormat(AuthScheme="SECRETS", SecretArn=inputs.secret_arn, IAMAuth="DISABLED", Description="master credentials from the RDS-managed secret" if inputs.managed else "master credentials from the security layer's secret")],
+            Auth=[
+                rds.AuthFormat(
+                    AuthScheme="SECRETS",
+                    SecretArn=inputs.secret_arn,
+                    IAMAuth="DISABLED",
+                    Description="master credentials from the RDS-managed secret"
+                    if inputs.managed
+                    else "master credentials from the security layer's secret",
+                )
+            ],
             RoleArn=GetAtt(role, "Arn"),
             RequireTLS=True,
             IdleClientTimeout=1800,
@@ -419,8 +495,14 @@ def _proxy(b: LayerBuilder, inputs: _DatabaseInputs, database, members: list) ->
             **({"DependsOn": [member.title for member in members]} if members else {}),
             DBProxyName=Ref(proxy),
             TargetGroupName="default",
-            **({"DBClusterIdentifiers": [Ref(database)]} if db.is_aurora else {"DBInstanceIdentifiers": [Ref(database)]}),
-            ConnectionPoolConfigurationInfo=rds.ConnectionPoolConfigurationInfoFormat(MaxConnectionsPercent=90, MaxIdleConnectionsPercent=50, ConnectionBorrowTimeout=120),
+            **(
+                {"DBClusterIdentifiers": [Ref(database)]}
+                if db.is_aurora
+                else {"DBInstanceIdentifiers": [Ref(database)]}
+            ),
+            ConnectionPoolConfigurationInfo=rds.ConnectionPoolConfigurationInfoFormat(
+                MaxConnectionsPercent=90, MaxIdleConnectionsPercent=50, ConnectionBorrowTimeout=120
+            ),
         )
     )
     return proxy
@@ -433,7 +515,12 @@ def _database(b: LayerBuilder, kms_key) -> None:
         cluster, members = _aurora(b, inputs)
         target_type = "AWS::RDS::DBCluster"
         database, replicas = cluster, []
-        b.output("DatabaseReaderEndpoint", GetAtt(cluster, "ReadEndpoint.Address"), "Aurora reader endpoint (read-only traffic)", root=True)
+        b.output(
+            "DatabaseReaderEndpoint",
+            GetAtt(cluster, "ReadEndpoint.Address"),
+            "Aurora reader endpoint (read-only traffic)",
+            root=True,
+        )
         b.output("DatabaseIdentifier", Ref(cluster), "Aurora cluster identifier")
     else:
         database, replicas = _rds(b, inputs)
@@ -441,15 +528,29 @@ def _database(b: LayerBuilder, kms_key) -> None:
         target_type = "AWS::RDS::DBInstance"
         b.output("DatabaseIdentifier", Ref(database), "RDS instance identifier")
         if replicas:
-            b.output("DatabaseReaderEndpoint", GetAtt(replicas[0], "Endpoint.Address"), "Endpoint of the first read replica (read-only traffic)", root=True)
-            b.output("ReadReplicaIdentifiers", Join(",", [Ref(replica) for replica in replicas]), "Read replica instance identifiers, comma-separated")
+            b.output(
+                "DatabaseReaderEndpoint",
+                GetAtt(replicas[0], "Endpoint.Address"),
+                "Endpoint of the first read replica (read-only traffic)",
+                root=True,
+            )
+            b.output(
+                "ReadReplicaIdentifiers",
+                Join(",", [Ref(replica) for replica in replicas]),
+                "Read replica instance identifiers, comma-separated",
+            )
     b.output("DatabaseEndpoint", GetAtt(database, "Endpoint.Address"), "Database writer endpoint", root=True)
     b.output("DatabasePort", GetAtt(database, "Endpoint.Port"), "Database port")
     if inputs.managed:
         # RDS owns this secret (rds!db-... / rds!cluster-...): it holds username and password only,
         # and only RDS may change it, so nothing is attached; host and port are the outputs above.
         inputs.secret_arn = GetAtt(database, "MasterUserSecret.SecretArn")
-        b.output("DatabaseSecretArn", inputs.secret_arn, "ARN of the database secret (RDS-managed, rotated every 7 days)", root=True)
+        b.output(
+            "DatabaseSecretArn",
+            inputs.secret_arn,
+            "ARN of the database secret (RDS-managed, rotated every 7 days)",
+            root=True,
+        )
         _grant_managed_secret(b, inputs)
     else:
         # Completes the secret with engine, host, port and database name for the applications.
@@ -460,7 +561,12 @@ def _database(b: LayerBuilder, kms_key) -> None:
         )
     if db.proxy:
         proxy = _proxy(b, inputs, database, members)
-        b.output("ProxyEndpoint", GetAtt(proxy, "Endpoint"), "RDS Proxy endpoint: connect the services here for pooled connections", root=True)
+        b.output(
+            "ProxyEndpoint",
+            GetAtt(proxy, "Endpoint"),
+            "RDS Proxy endpoint: connect the services here for pooled connections",
+            root=True,
+        )
 
 
 # ------------------------------------------------------------------ cache
@@ -469,10 +575,21 @@ def _database(b: LayerBuilder, kms_key) -> None:
 def _cache(b: LayerBuilder, kms_key) -> None:
     cfg, cache = b.cfg, b.cfg.cache
     subnets = _data_subnets(b)
-    group = b.input("CacheSecurityGroupId", "security.CacheSecurityGroupId", "Security group of the Redis cache", type="AWS::EC2::SecurityGroup::Id")
+    group = b.input(
+        "CacheSecurityGroupId",
+        "security.CacheSecurityGroupId",
+        "Security group of the Redis cache",
+        type="AWS::EC2::SecurityGroup::Id",
+    )
     node_type = b.knob(
-        "CacheNodeType", "Cache", "Cache node type", "ElastiCache node type of every Redis node",
-        cache.node_type, key="cache.node_type", AllowedPattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$", ConstraintDescription="an ElastiCache node type such as cache.t3.micro",
+        "CacheNodeType",
+        "Cache",
+        "Cache node type",
+        "ElastiCache node type of every Redis node",
+        cache.node_type,
+        key="cache.node_type",
+        AllowedPattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$",
+        ConstraintDescription="an ElastiCache node type such as cache.t3.micro",
     )
     subnet_group = b.add(
         elasticache.SubnetGroup(
@@ -511,14 +628,21 @@ def _cache(b: LayerBuilder, kms_key) -> None:
         )
     )
     b.skip_check(
-        replication_group, "CKV_AWS_31",
+        replication_group,
+        "CKV_AWS_31",
         "no Redis AUTH token: only the services' security groups reach port 6379, and traffic is TLS-encrypted; a token would need a secret the security layer does not create",
     )
-    b.output("CacheEndpoint", GetAtt(replication_group, "PrimaryEndPoint.Address"), "Redis primary endpoint (TLS)", root=True)
+    b.output(
+        "CacheEndpoint", GetAtt(replication_group, "PrimaryEndPoint.Address"), "Redis primary endpoint (TLS)", root=True
+    )
     b.output("CachePort", GetAtt(replication_group, "PrimaryEndPoint.Port"), "Redis port")
     b.output("CacheReplicationGroupId", Ref(replication_group), "ElastiCache replication group id")
     if cache.replicas:
-        b.output("CacheReaderEndpoint", GetAtt(replication_group, "ReaderEndPoint.Address"), "Redis reader endpoint (spreads reads over the replicas)")
+        b.output(
+            "CacheReaderEndpoint",
+            GetAtt(replication_group, "ReaderEndPoint.Address"),
+            "Redis reader endpoint (spreads reads over the replicas)",
+        )
 
 
 # ------------------------------------------------------------------ file system
@@ -531,8 +655,18 @@ def efs_services(cfg: AppConfig) -> list[str]:
 
 def _file_system(b: LayerBuilder, kms_key) -> None:
     cfg = b.cfg
-    subnets = b.input("PrivateSubnetIds", "network.PrivateSubnetIds", "Private subnets, one per AZ, that get a mount target", type="List<AWS::EC2::Subnet::Id>")
-    group = b.input("EfsSecurityGroupId", "security.EfsSecurityGroupId", "Security group of the EFS mount targets", type="AWS::EC2::SecurityGroup::Id")
+    subnets = b.input(
+        "PrivateSubnetIds",
+        "network.PrivateSubnetIds",
+        "Private subnets, one per AZ, that get a mount target",
+        type="List<AWS::EC2::Subnet::Id>",
+    )
+    group = b.input(
+        "EfsSecurityGroupId",
+        "security.EfsSecurityGroupId",
+        "Security group of the EFS mount targets",
+        type="AWS::EC2::SecurityGroup::Id",
+    )
     file_system = b.add(
         efs.FileSystem(
             "FileSystem",
@@ -575,12 +709,18 @@ def _file_system(b: LayerBuilder, kms_key) -> None:
                 PosixUser=efs.PosixUser(Uid=EFS_POSIX_ID, Gid=EFS_POSIX_ID),
                 RootDirectory=efs.RootDirectory(
                     Path=f"/{svc_name}",
-                    CreationInfo=efs.CreationInfo(OwnerUid=EFS_POSIX_ID, OwnerGid=EFS_POSIX_ID, Permissions=EFS_ROOT_PERMISSIONS),
+                    CreationInfo=efs.CreationInfo(
+                        OwnerUid=EFS_POSIX_ID, OwnerGid=EFS_POSIX_ID, Permissions=EFS_ROOT_PERMISSIONS
+                    ),
                 ),
                 AccessPointTags=b.tags("efs-ap", svc_name),
             )
         )
-        b.output(logical_id("service", svc_name, "AccessPointId"), Ref(access_point), f"EFS access point of service {svc_name} (its own directory, uid {EFS_POSIX_ID})")
+        b.output(
+            logical_id("service", svc_name, "AccessPointId"),
+            Ref(access_point),
+            f"EFS access point of service {svc_name} (its own directory, uid {EFS_POSIX_ID})",
+        )
 
 
 def build(cfg: AppConfig) -> Layer | None:

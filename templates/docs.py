@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from resource_semantics import required_capabilities
+
 CONSTRAINT_KEYS = ("AllowedValues", "AllowedPattern", "MinValue", "MaxValue", "MinLength", "MaxLength")
 
 
@@ -30,7 +32,9 @@ def console_url(region: str) -> str:
 def quick_create_url(region: str, template_url: str, stack_name: str, parameters: dict[str, str]) -> str:
     """The console's quick-create link: template, stack name and every parameter filled in
     (empty values too, so the form shows exactly the environment's values)."""
-    query = {"templateURL": template_url, "stackName": stack_name} | {f"param_{k}": v for k, v in sorted(parameters.items())}
+    query = {"templateURL": template_url, "stackName": stack_name} | {
+        f"param_{k}": v for k, v in sorted(parameters.items())
+    }
     return f"{console_url(region)}#/stacks/quickcreate?" + urlencode(query, quote_via=quote, safe="")
 
 
@@ -70,7 +74,12 @@ def _constraints(spec: dict) -> str:
         parts.append("one of " + ", ".join(f"`{v}`" for v in spec["AllowedValues"]))
     if "AllowedPattern" in spec:
         parts.append(f"pattern `{spec['AllowedPattern']}`")
-    for key, word in (("MinValue", "min"), ("MaxValue", "max"), ("MinLength", "min length"), ("MaxLength", "max length")):
+    for key, word in (
+        ("MinValue", "min"),
+        ("MaxValue", "max"),
+        ("MinLength", "min length"),
+        ("MaxLength", "max length"),
+    ):
         if key in spec:
             parts.append(f"{word} {spec[key]}")
     return "; ".join(parts)
@@ -91,11 +100,20 @@ def parameter_docs(document: dict, sources: dict[str, str]) -> list[ParameterDoc
     for group, name in ordered:
         spec = parameters[name]
         default = spec.get("Default")
-        docs.append(ParameterDoc(
-            group, name, labels.get(name, name), spec.get("Description", ""), spec.get("Type", "String"),
-            None if default is None else (",".join(map(str, default)) if isinstance(default, list) else str(default)),
-            _constraints(spec), sources.get(name, "-"),
-        ))
+        docs.append(
+            ParameterDoc(
+                group,
+                name,
+                labels.get(name, name),
+                spec.get("Description", ""),
+                spec.get("Type", "String"),
+                None
+                if default is None
+                else (",".join(map(str, default)) if isinstance(default, list) else str(default)),
+                _constraints(spec),
+                sources.get(name, "-"),
+            )
+        )
     return docs
 
 
@@ -137,8 +155,21 @@ def parameter_reference_markdown(file: str, docs: list[ParameterDoc]) -> list[st
     for doc in docs:
         if doc.group != group:
             group = doc.group
-            lines += [f"**{group}**", "", "| parameter | label | description | type | default | allowed | from |", "|---|---|---|---|---|---|---|"]
-        cells = [f"`{doc.name}`", _cell(doc.label), _cell(doc.description), _cell(doc.type), _code(doc.default), _cell(doc.constraints), _cell(doc.source)]
+            lines += [
+                f"**{group}**",
+                "",
+                "| parameter | label | description | type | default | allowed | from |",
+                "|---|---|---|---|---|---|---|",
+            ]
+        cells = [
+            f"`{doc.name}`",
+            _cell(doc.label),
+            _cell(doc.description),
+            _cell(doc.type),
+            _code(doc.default),
+            _cell(doc.constraints),
+            _cell(doc.source),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
         if doc is docs[-1] or docs[docs.index(doc) + 1].group != group:
             lines.append("")
@@ -162,15 +193,21 @@ def launches(manifest: dict, documents: dict[str, dict], template_urls: dict[str
     from the params (a default), else what is missing."""
     region = manifest["region"]
     result = []
-    entries = [("root", manifest["root"])] + [(s["layer"], s["file"]) for s in manifest["stacks"] if s.get("scope", "nested") == "nested"]
+    entries = [("root", manifest["root"])] + [
+        (s["layer"], s["file"]) for s in manifest["stacks"] if s.get("scope", "nested") == "nested"
+    ]
     for layer, file in entries:
         stack_name = manifest["stack_name"] if layer == "root" else f"{manifest['stack_name']}-{layer}"
         values = default_values(documents[file])
         if values is None:
-            missing = tuple(sorted(n for n, spec in documents[file].get("Parameters", {}).items() if "Default" not in spec))
+            missing = tuple(
+                sorted(n for n, spec in documents[file].get("Parameters", {}).items() if "Default" not in spec)
+            )
             result.append(Launch(file, layer, stack_name, None, missing))
         else:
-            result.append(Launch(file, layer, stack_name, quick_create_url(region, template_urls[file], stack_name, values)))
+            result.append(
+                Launch(file, layer, stack_name, quick_create_url(region, template_urls[file], stack_name, values))
+            )
     return result
 
 
@@ -195,15 +232,33 @@ def launch_markdown(manifest: dict, documents: dict[str, dict], template_urls: d
         "|---|---|---|",
     ]
     for launch in launches(manifest, documents, template_urls):
-        link = f"[quick-create]({launch.url})" if launch.url else "not alone: needs " + ", ".join(f"`{m}`" for m in launch.missing) + " (launch the root)"
+        link = (
+            f"[quick-create]({launch.url})"
+            if launch.url
+            else "not alone: needs " + ", ".join(f"`{m}`" for m in launch.missing) + " (launch the root)"
+        )
         lines.append(f"| {launch.file} | `{launch.stack_name}` | {link} |")
-    lines += ["", "## Capabilities to acknowledge", "", "Tick these boxes at the bottom of the quick-create page (launching the root needs all of them):", ""]
+    lines += [
+        "",
+        "## Capabilities to acknowledge",
+        "",
+        "Tick these boxes at the bottom of the quick-create page (launching the root needs all of them):",
+        "",
+    ]
     for capability, reasons in required_capabilities(documents).items():
         lines.append(f"- **{capability}**")
         lines += [f"  - {reason}" for reason in reasons]
-    lines += ["", "## Parameter reference", "", "In the console's order (the templates' interface groups). *from* is the params-file key whose value is the default, or the layer output the root passes in.", ""]
+    lines += [
+        "",
+        "## Parameter reference",
+        "",
+        "In the console's order (the templates' interface groups). *from* is the params-file key whose value is the default, or the layer output the root passes in.",
+        "",
+    ]
     for file in [manifest["root"]] + [s["file"] for s in manifest["stacks"] if s.get("scope", "nested") == "nested"]:
-        layer = "root" if file == manifest["root"] else next(s["layer"] for s in manifest["stacks"] if s["file"] == file)
+        layer = (
+            "root" if file == manifest["root"] else next(s["layer"] for s in manifest["stacks"] if s["file"] == file)
+        )
         lines += parameter_reference_markdown(file, parameter_docs(documents[file], parameter_sources(manifest, layer)))
     return "\n".join(lines).rstrip() + "\n"
 
@@ -238,17 +293,39 @@ GUARD_TYPES: dict[str, str] = {"AWS::WAFv2::WebACL": "WAF", "AWS::Cognito::UserP
 LINKED_ONLY = {"AWS::S3::Bucket", "AWS::Lambda::Function"}
 # Resources that join two path resources without being on the picture themselves.
 CONNECTOR_TYPES = {
-    "AWS::ElasticLoadBalancingV2::Listener", "AWS::ElasticLoadBalancingV2::ListenerRule", "AWS::WAFv2::WebACLAssociation",
-    "AWS::CloudFront::OriginAccessControl", "AWS::ApiGatewayV2::Integration", "AWS::ApiGatewayV2::Route",
-    "AWS::ApiGatewayV2::VpcLink", "AWS::ApiGatewayV2::Stage", "AWS::ApiGateway::Method", "AWS::ECS::TaskDefinition",
-    "AWS::Lambda::EventSourceMapping", "AWS::Lambda::Permission",
+    "AWS::ElasticLoadBalancingV2::Listener",
+    "AWS::ElasticLoadBalancingV2::ListenerRule",
+    "AWS::WAFv2::WebACLAssociation",
+    "AWS::CloudFront::OriginAccessControl",
+    "AWS::ApiGatewayV2::Integration",
+    "AWS::ApiGatewayV2::Route",
+    "AWS::ApiGatewayV2::VpcLink",
+    "AWS::ApiGatewayV2::Stage",
+    "AWS::ApiGateway::Method",
+    "AWS::ECS::TaskDefinition",
+    "AWS::Lambda::EventSourceMapping",
+    "AWS::Lambda::Permission",
 }
 SECURITY_GROUP = "AWS::EC2::SecurityGroup"
 LISTENER, LOAD_BALANCER = "AWS::ElasticLoadBalancingV2::Listener", "AWS::ElasticLoadBalancingV2::LoadBalancer"
 TARGET_GROUP = "AWS::ElasticLoadBalancingV2::TargetGroup"
 # Properties whose references are not traffic (access logs go to a bucket; nobody calls it).
-NOT_TRAFFIC = {"Logging", "LoadBalancerAttributes", "LoggingConfiguration", "LogDestinationConfigs", "AccessLogSettings", "Tags"}
-SHAPES = {"round": ('("', '")'), "box": ('["', '"]'), "db": ('[("', '")]'), "guard": ('{{"', '"}}'), "stack": ('[["', '"]]'), "user": ('(["', '"])')}
+NOT_TRAFFIC = {
+    "Logging",
+    "LoadBalancerAttributes",
+    "LoggingConfiguration",
+    "LogDestinationConfigs",
+    "AccessLogSettings",
+    "Tags",
+}
+SHAPES = {
+    "round": ('("', '")'),
+    "box": ('["', '"]'),
+    "db": ('[("', '")]'),
+    "guard": ('{{"', '"}}'),
+    "stack": ('[["', '"]]'),
+    "user": ('(["', '"])'),
+}
 
 
 def _refs(value: Any) -> Iterator[str]:
@@ -289,9 +366,15 @@ class _Graph:
     def __init__(self, manifest: dict, documents: dict[str, dict]):
         self.stacks = [s for s in manifest["stacks"] if s.get("scope", "nested") == "nested"]
         self.documents = {s["layer"]: documents[s["file"]] for s in self.stacks}
-        self.types = {f"{layer}:{lid}": r.get("Type", "") for layer, doc in self.documents.items() for lid, r in doc.get("Resources", {}).items()}
+        self.types = {
+            f"{layer}:{lid}": r.get("Type", "")
+            for layer, doc in self.documents.items()
+            for lid, r in doc.get("Resources", {}).items()
+        }
         self.inputs = {s["layer"]: s.get("inputs", {}) for s in self.stacks}
-        self.references: dict[str, set[str]] = {node: set(self._resolve(node.split(":", 1)[0], self.resource(node))) for node in self.types}
+        self.references: dict[str, set[str]] = {
+            node: set(self._resolve(node.split(":", 1)[0], self.resource(node))) for node in self.types
+        }
 
     def resource(self, node: str) -> dict:
         layer, lid = node.split(":", 1)
@@ -299,7 +382,9 @@ class _Graph:
 
     def _resolve(self, layer: str, value: Any, depth: int = 0) -> Iterator[str]:
         resources = self.documents[layer].get("Resources", {})
-        for name in _refs(value.get("Properties", {}) if depth == 0 and isinstance(value, dict) and "Type" in value else value):
+        for name in _refs(
+            value.get("Properties", {}) if depth == 0 and isinstance(value, dict) and "Type" in value else value
+        ):
             if name in resources:
                 yield f"{layer}:{name}"
             elif name in self.inputs[layer] and depth < 8:
@@ -343,7 +428,9 @@ def _traffic(graph: _Graph) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]
                 seen.add(other)
                 if _is_node(graph.types[other]):
                     link(start, other)
-                elif graph.types[other] in CONNECTOR_TYPES and (graph.types[other] != LISTENER or graph.types[start] == LOAD_BALANCER):
+                elif graph.types[other] in CONNECTOR_TYPES and (
+                    graph.types[other] != LISTENER or graph.types[start] == LOAD_BALANCER
+                ):
                     # a listener joins its load balancer to every rule: walked through from any other
                     # resource it would link each target group to every service behind the listener
                     queue.append(other)
@@ -362,7 +449,11 @@ def _traffic(graph: _Graph) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]
         if kind == "AWS::EC2::SecurityGroupIngress":
             rules.append((properties.get("GroupId"), properties.get("SourceSecurityGroupId")))
         elif kind == SECURITY_GROUP:
-            rules += [({"Ref": node.split(":", 1)[1]}, rule.get("SourceSecurityGroupId")) for rule in properties.get("SecurityGroupIngress", []) if isinstance(rule, dict)]
+            rules += [
+                ({"Ref": node.split(":", 1)[1]}, rule.get("SourceSecurityGroupId"))
+                for rule in properties.get("SecurityGroupIngress", [])
+                if isinstance(rule, dict)
+            ]
         for target, source in rules:
             if source is None:
                 continue
@@ -375,9 +466,11 @@ def _traffic(graph: _Graph) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]
     return arrows, guards
 
 
-def _cluster_member(graph: "_Graph", node: str) -> bool:
+def _cluster_member(graph: _Graph, node: str) -> bool:
     """An Aurora writer or reader: the cluster stands for it in the picture."""
-    return graph.types[node] == "AWS::RDS::DBInstance" and "DBClusterIdentifier" in graph.resource(node).get("Properties", {})
+    return graph.types[node] == "AWS::RDS::DBInstance" and "DBClusterIdentifier" in graph.resource(node).get(
+        "Properties", {}
+    )
 
 
 def _label(text: str) -> str:
@@ -390,7 +483,7 @@ def _node(node_id: str, label: str, shape: str) -> str:
 
 
 def node_label(title: str, logical_id: str) -> str:
-    """"Load balancer" for LoadBalancer, "ECS service<br/>Api" for ServiceApiService: the kind, then
+    """ "Load balancer" for LoadBalancer, "ECS service<br/>Api" for ServiceApiService: the kind, then
     what the logical id adds to it (its words the kind does not already say), never a repeat."""
     said = {w.lower() for w in title.split()}
     rest = [w for w in _words(logical_id).split() if w.lower() not in said]
@@ -400,7 +493,13 @@ def node_label(title: str, logical_id: str) -> str:
 
 def _entries(graph: _Graph, arrows: set[tuple[str, str]], nodes) -> list[str]:
     """Where users come in: the front doors (CloudFront, APIs, load balancers) no arrow leads to."""
-    return sorted(n for n in nodes if graph.types[n] in NODE_TYPES and 0 < NODE_TYPES[graph.types[n]][2] <= 3 and not any(b == n for _, b in arrows))
+    return sorted(
+        n
+        for n in nodes
+        if graph.types[n] in NODE_TYPES
+        and 0 < NODE_TYPES[graph.types[n]][2] <= 3
+        and not any(b == n for _, b in arrows)
+    )
 
 
 def _path(graph: _Graph) -> tuple[list[str], set[tuple[str, str]], set[tuple[str, str]]]:
@@ -463,7 +562,14 @@ def wiring_mermaid(manifest: dict, documents: dict[str, dict]) -> str:
     lines = ["flowchart LR"]
     for stack in graph.stacks:
         layer = stack["layer"]
-        lines.append("  " + _node(_node_id(layer, "stack"), f"{layer}: {stack['logical_id']}<br/>{len(graph.documents[layer].get('Resources', {}))} resources", "stack"))
+        lines.append(
+            "  "
+            + _node(
+                _node_id(layer, "stack"),
+                f"{layer}: {stack['logical_id']}<br/>{len(graph.documents[layer].get('Resources', {}))} resources",
+                "stack",
+            )
+        )
     wiring: dict[tuple[str, str], set[str]] = {}
     for stack in graph.stacks:
         for wire in stack.get("inputs", {}).values():
@@ -471,7 +577,9 @@ def wiring_mermaid(manifest: dict, documents: dict[str, dict]) -> str:
             if source in graph.documents:
                 wiring.setdefault((source, stack["layer"]), set()).add(output)
     for (source, target), outputs in sorted(wiring.items()):
-        lines.append(f'  {_node_id(source, "stack")} -.->|"{_label(", ".join(sorted(outputs)))}"| {_node_id(target, "stack")}')
+        lines.append(
+            f'  {_node_id(source, "stack")} -.->|"{_label(", ".join(sorted(outputs)))}"| {_node_id(target, "stack")}'
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -489,43 +597,55 @@ def layers_table(manifest: dict, documents: dict[str, dict]) -> list[str]:
     rows = ["| layer | nested stack | resources | on the request path | feeds |", "|---|---|---|---|---|"]
     for stack in graph.stacks:
         layer = stack["layer"]
-        on_path = [node_label(GUARD_TYPES.get(graph.types[n]) or NODE_TYPES[graph.types[n]][0], n.split(":", 1)[1]).replace("<br/>", " ") for n in shown if n.startswith(layer + ":")]
-        rows.append(f"| {layer} | `{stack['logical_id']}` | {len(graph.documents[layer].get('Resources', {}))} | {', '.join(on_path) or '-'} | {', '.join(sorted(feeds.get(layer, ()))) or '-'} |")
+        on_path = [
+            node_label(GUARD_TYPES.get(graph.types[n]) or NODE_TYPES[graph.types[n]][0], n.split(":", 1)[1]).replace(
+                "<br/>", " "
+            )
+            for n in shown
+            if n.startswith(layer + ":")
+        ]
+        rows.append(
+            f"| {layer} | `{stack['logical_id']}` | {len(graph.documents[layer].get('Resources', {}))} | {', '.join(on_path) or '-'} | {', '.join(sorted(feeds.get(layer, ()))) or '-'} |"
+        )
     return rows
 
 
 def architecture_markdown(manifest: dict, documents: dict[str, dict]) -> str:
     app, env = manifest["application"], manifest["environment"]
-    return "\n".join([
-        f"# Architecture: {app} / {env}",
-        "",
-        f"Derived by cfn-strata from the generated templates of `{app}` ({env}, {manifest['region']}); do not edit, run `cfn-strata docs` again.",
-        "",
-        "## Request path",
-        "",
-        "Groups are layers (nested stacks); solid arrows are traffic (references, listener rules and security group rules); "
-        "dotted lines are guards (WAF, Cognito).",
-        "",
-        "```mermaid",
-        mermaid(manifest, documents).rstrip(),
-        "```",
-        "",
-        "## Layers",
-        "",
-        *layers_table(manifest, documents),
-        "",
-        "<details><summary>Wiring between the nested stacks (which outputs the root passes into which layer's parameters)</summary>",
-        "",
-        "```mermaid",
-        wiring_mermaid(manifest, documents).rstrip(),
-        "```",
-        "",
-        "</details>",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"# Architecture: {app} / {env}",
+            "",
+            f"Derived by cfn-strata from the generated templates of `{app}` ({env}, {manifest['region']}); do not edit, run `cfn-strata docs` again.",
+            "",
+            "## Request path",
+            "",
+            "Groups are layers (nested stacks); solid arrows are traffic (references, listener rules and security group rules); "
+            "dotted lines are guards (WAF, Cognito).",
+            "",
+            "```mermaid",
+            mermaid(manifest, documents).rstrip(),
+            "```",
+            "",
+            "## Layers",
+            "",
+            *layers_table(manifest, documents),
+            "",
+            "<details><summary>Wiring between the nested stacks (which outputs the root passes into which layer's parameters)</summary>",
+            "",
+            "```mermaid",
+            wiring_mermaid(manifest, documents).rstrip(),
+            "```",
+            "",
+            "</details>",
+            "",
+        ]
+    )
 
 
-def docs_files(manifest: dict, documents: dict[str, dict], template_urls: dict[str, str], *, url_note: str) -> dict[str, bytes]:
+def docs_files(
+    manifest: dict, documents: dict[str, dict], template_urls: dict[str, str], *, url_note: str
+) -> dict[str, bytes]:
     """The files of dist/<app>/<env>/docs/."""
     return {
         "LAUNCH.md": launch_markdown(manifest, documents, template_urls, url_note=url_note).encode(),

@@ -20,11 +20,10 @@ from typing import Any
 from awacs import kms as awacs_kms
 from awacs import s3 as awacs_s3
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals, StringLike
-from troposphere import AccountId, Equals, GetAtt, If, Join, NoValue, Ref, Sub
+from troposphere import AccountId, Equals, GetAtt, If, Join, NoValue, Ref, Sub, ec2, kms, logs, route53, s3, wafv2
 from troposphere import apigatewayv2 as apigw
 from troposphere import certificatemanager as acm
 from troposphere import cloudfront as cf
-from troposphere import ec2, kms, logs, route53, s3, wafv2
 from troposphere import elasticloadbalancingv2 as elb
 
 from templates.common import Layer, LayerBuilder, logical_id
@@ -77,12 +76,27 @@ CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"
 # ALB access-log writers of the regions opened before August 2022 (ELB docs, "Enable access logs");
 # every newer region delivers through the logdelivery.elasticloadbalancing.amazonaws.com principal.
 ELB_LOG_ACCOUNTS = {
-    "us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980", "us-west-2": "797873946194",
-    "af-south-1": "098369216593", "ap-east-1": "754344448648", "ap-south-1": "718504428378", "ap-northeast-1": "582318560864",
-    "ap-northeast-2": "600734575887", "ap-northeast-3": "383597477331", "ap-southeast-1": "114774131450",
-    "ap-southeast-2": "783225319266", "ca-central-1": "985666609251", "eu-central-1": "054676820928",
-    "eu-west-1": "156460612806", "eu-west-2": "652711504416", "eu-west-3": "009996457667", "eu-south-1": "635631232127",
-    "eu-north-1": "897822967062", "me-south-1": "076674570225", "sa-east-1": "507241528517",
+    "us-east-1": "127311923021",
+    "us-east-2": "033677994240",
+    "us-west-1": "027434742980",
+    "us-west-2": "797873946194",
+    "af-south-1": "098369216593",
+    "ap-east-1": "754344448648",
+    "ap-south-1": "718504428378",
+    "ap-northeast-1": "582318560864",
+    "ap-northeast-2": "600734575887",
+    "ap-northeast-3": "383597477331",
+    "ap-southeast-1": "114774131450",
+    "ap-southeast-2": "783225319266",
+    "ca-central-1": "985666609251",
+    "eu-central-1": "054676820928",
+    "eu-west-1": "156460612806",
+    "eu-west-2": "652711504416",
+    "eu-west-3": "009996457667",
+    "eu-south-1": "635631232127",
+    "eu-north-1": "897822967062",
+    "me-south-1": "076674570225",
+    "sa-east-1": "507241528517",
 }
 ELB_LOG_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
 S3_LOG_PREFIX = "s3"
@@ -98,7 +112,11 @@ GLOBAL_REGION = "us-east-1"  # where CloudFront-scope web ACLs and CloudFront's 
 
 def needs_global_stack(cfg: AppConfig) -> bool:
     """CloudFront-scope WAF or a generated CloudFront certificate, outside us-east-1."""
-    return cfg.region != GLOBAL_REGION and cfg.edge.cloudfront.enabled and (cfg.edge.waf.cloudfront or _generates_cloudfront_certificate(cfg))
+    return (
+        cfg.region != GLOBAL_REGION
+        and cfg.edge.cloudfront.enabled
+        and (cfg.edge.waf.cloudfront or _generates_cloudfront_certificate(cfg))
+    )
 
 
 def _generates_cloudfront_certificate(cfg: AppConfig) -> bool:
@@ -145,31 +163,62 @@ def web_services(cfg: AppConfig) -> dict:
 # ------------------------------------------------------------------ buckets
 
 
-def _bucket(b: LayerBuilder, title: str, kind: str, *, versioned: bool, expiration_days: int | None = None, acl_writers: bool = False, log_to: s3.Bucket | None = None) -> s3.Bucket:
+def _bucket(
+    b: LayerBuilder,
+    title: str,
+    kind: str,
+    *,
+    versioned: bool,
+    expiration_days: int | None = None,
+    acl_writers: bool = False,
+    log_to: s3.Bucket | None = None,
+) -> s3.Bucket:
     """Encrypted (SSE-S3: ALB and CloudFront log delivery support no KMS), no public access."""
     props = dict(
         BucketName=Sub(f"{b.named(kind)}-${{AWS::AccountId}}-${{AWS::Region}}"),
         BucketEncryption=s3.BucketEncryption(
             ServerSideEncryptionConfiguration=[
-                s3.ServerSideEncryptionRule(ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256"))
+                s3.ServerSideEncryptionRule(
+                    ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256")
+                )
             ]
         ),
         PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
             BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
         ),
         # CloudFront standard logs are written through an ACL grant, so that bucket keeps ACLs on.
-        OwnershipControls=s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerPreferred" if acl_writers else "BucketOwnerEnforced")]),
+        OwnershipControls=s3.OwnershipControls(
+            Rules=[
+                s3.OwnershipControlsRule(
+                    ObjectOwnership="BucketOwnerPreferred" if acl_writers else "BucketOwnerEnforced"
+                )
+            ]
+        ),
         Tags=b.tags(kind),
     )
     if versioned:
         props["VersioningConfiguration"] = s3.VersioningConfiguration(Status="Enabled")
     if log_to is not None:
-        props["LoggingConfiguration"] = s3.LoggingConfiguration(DestinationBucketName=Ref(log_to), LogFilePrefix=f"{S3_LOG_PREFIX}/{kind}/")
-    rules = [s3.LifecycleRule(Id="abort-incomplete-uploads", Status="Enabled", AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7))]
+        props["LoggingConfiguration"] = s3.LoggingConfiguration(
+            DestinationBucketName=Ref(log_to), LogFilePrefix=f"{S3_LOG_PREFIX}/{kind}/"
+        )
+    rules = [
+        s3.LifecycleRule(
+            Id="abort-incomplete-uploads",
+            Status="Enabled",
+            AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7),
+        )
+    ]
     if expiration_days is not None:
         rules.insert(0, s3.LifecycleRule(Id="expire-logs", Status="Enabled", ExpirationInDays=expiration_days))
     if versioned:
-        rules.append(s3.LifecycleRule(Id="expire-old-versions", Status="Enabled", NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=30)))
+        rules.append(
+            s3.LifecycleRule(
+                Id="expire-old-versions",
+                Status="Enabled",
+                NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=30),
+            )
+        )
     props["LifecycleConfiguration"] = s3.LifecycleConfiguration(Rules=rules)
     return b.add(s3.Bucket(title, **props))
 
@@ -187,10 +236,25 @@ def _log_bucket(b: LayerBuilder) -> tuple[s3.Bucket, s3.BucketPolicy] | None:
     alb_logs = edge.alb.access_logs.enabled
     if not has_access_log_bucket(b.cfg):
         return None
-    bucket = _bucket(b, "AccessLogsBucket", "edge-logs", versioned=True, expiration_days=edge.alb.access_logs.expiration_days, acl_writers=edge.cloudfront.enabled)
-    b.skip_check(bucket, "CKV_AWS_18", "this is the access-log bucket itself; logging it into itself would loop, and a second log bucket would need the same skip")
+    bucket = _bucket(
+        b,
+        "AccessLogsBucket",
+        "edge-logs",
+        versioned=True,
+        expiration_days=edge.alb.access_logs.expiration_days,
+        acl_writers=edge.cloudfront.enabled,
+    )
+    b.skip_check(
+        bucket,
+        "CKV_AWS_18",
+        "this is the access-log bucket itself; logging it into itself would loop, and a second log bucket would need the same skip",
+    )
     if b.cfg.observability.synthetics.enabled:
-        b.output("AccessLogsBucketName", Ref(bucket), f"Bucket of the access logs; the canary artifact bucket logs under {S3_LOG_PREFIX}/canary/")
+        b.output(
+            "AccessLogsBucketName",
+            Ref(bucket),
+            f"Bucket of the access logs; the canary artifact bucket logs under {S3_LOG_PREFIX}/canary/",
+        )
     grants = []
     if edge.spa_bucket or b.cfg.observability.synthetics.enabled:
         grants.append(
@@ -205,7 +269,11 @@ def _log_bucket(b: LayerBuilder) -> tuple[s3.Bucket, s3.BucketPolicy] | None:
         )
     if alb_logs:
         account = ELB_LOG_ACCOUNTS.get(b.cfg.region)
-        writer = Principal("AWS", Sub(f"arn:${{AWS::Partition}}:iam::{account}:root")) if account else Principal("Service", ELB_LOG_SERVICE)
+        writer = (
+            Principal("AWS", Sub(f"arn:${{AWS::Partition}}:iam::{account}:root"))
+            if account
+            else Principal("Service", ELB_LOG_SERVICE)
+        )
         grants.append(
             Statement(
                 Sid="LoadBalancerWritesAccessLogs",
@@ -248,7 +316,11 @@ def _target_group(b: LayerBuilder, svc_name: str, vpc_id, *, green: bool = False
             HealthyThresholdCount=check.healthy_threshold,
             UnhealthyThresholdCount=check.unhealthy_threshold,
             Matcher=elb.Matcher(HttpCode=check.matcher),
-            TargetGroupAttributes=[elb.TargetGroupAttribute(Key="deregistration_delay.timeout_seconds", Value=str(svc.deregistration_delay))],
+            TargetGroupAttributes=[
+                elb.TargetGroupAttribute(
+                    Key="deregistration_delay.timeout_seconds", Value=str(svc.deregistration_delay)
+                )
+            ],
             Tags=b.tags("tg", qualifier),
         )
     )
@@ -259,7 +331,12 @@ def _forward(target_group) -> elb.Action:
 
 
 def _not_found() -> elb.Action:
-    return elb.Action(Type="fixed-response", FixedResponseConfig=elb.FixedResponseConfig(StatusCode="404", ContentType="text/plain", MessageBody="Not found"))
+    return elb.Action(
+        Type="fixed-response",
+        FixedResponseConfig=elb.FixedResponseConfig(
+            StatusCode="404", ContentType="text/plain", MessageBody="Not found"
+        ),
+    )
 
 
 def _default_action(cfg: AppConfig, groups: dict[str, elb.TargetGroup]) -> elb.Action:
@@ -273,7 +350,9 @@ def _default_action(cfg: AppConfig, groups: dict[str, elb.TargetGroup]) -> elb.A
     return _not_found()
 
 
-def _rule_action(svc_name: str, groups: dict[str, elb.TargetGroup], alternates: dict[str, elb.TargetGroup]) -> elb.ListenerRuleAction:
+def _rule_action(
+    svc_name: str, groups: dict[str, elb.TargetGroup], alternates: dict[str, elb.TargetGroup]
+) -> elb.ListenerRuleAction:
     """A blue/green service's rule forwards to both of its target groups, weight 1 and 0: the rule
     ECS rewrites as it shifts traffic (ECS developer guide, "Application Load Balancer resources for
     blue/green deployments"; "Migrating a CloudFormation CodeDeploy blue/green template")."""
@@ -290,7 +369,16 @@ def _rule_action(svc_name: str, groups: dict[str, elb.TargetGroup], alternates: 
     )
 
 
-def _rules(b: LayerBuilder, listener, groups: dict[str, elb.TargetGroup], alternates: dict[str, elb.TargetGroup], id_suffix: str, condition: str | None = None, *, services: list[str] | None = None) -> dict[str, elb.ListenerRule]:
+def _rules(
+    b: LayerBuilder,
+    listener,
+    groups: dict[str, elb.TargetGroup],
+    alternates: dict[str, elb.TargetGroup],
+    id_suffix: str,
+    condition: str | None = None,
+    *,
+    services: list[str] | None = None,
+) -> dict[str, elb.ListenerRule]:
     """One path rule per service (all of them, or `services`) on `listener`."""
     rules = {}
     for svc_name, priority in listener_priorities(b.cfg).items():
@@ -300,7 +388,12 @@ def _rules(b: LayerBuilder, listener, groups: dict[str, elb.TargetGroup], altern
             logical_id("service", svc_name, f"{id_suffix}ListenerRule"),
             ListenerArn=listener,
             Priority=priority,
-            Conditions=[elb.Condition(Field="path-pattern", PathPatternConfig=elb.PathPatternConfig(Values=b.cfg.services[svc_name].path_patterns))],
+            Conditions=[
+                elb.Condition(
+                    Field="path-pattern",
+                    PathPatternConfig=elb.PathPatternConfig(Values=b.cfg.services[svc_name].path_patterns),
+                )
+            ],
             Actions=[_rule_action(svc_name, groups, alternates)],
         )
         if condition:
@@ -459,7 +552,11 @@ def _http_listener(ctx: AlbContext) -> elb.Listener:
     redirect = elb.Action(
         Type="redirect",
         RedirectConfig=elb.RedirectConfig(
-            Protocol="HTTPS", Port=str(cfg.edge.alb.https_port), Host="#{host}", Path="/#{path}", Query="#{query}",
+            Protocol="HTTPS",
+            Port=str(cfg.edge.alb.https_port),
+            Host="#{host}",
+            Path="/#{path}",
+            Query="#{query}",
             StatusCode="HTTP_301",
         ),
     )
@@ -557,22 +654,26 @@ def _alb_outputs(ctx: AlbContext, listeners: AlbListeners) -> None:
     for name, group in ctx.groups.items():
         b.output(logical_id("service", name, "TargetGroupArn"), Ref(group), f"Target group of service {name}")
         b.output(
-            logical_id("service", name, "TargetGroupFullName"), GetAtt(group, "TargetGroupFullName"),
+            logical_id("service", name, "TargetGroupFullName"),
+            GetAtt(group, "TargetGroupFullName"),
             f"targetgroup/<name>/<id> of service {name}, for ALBRequestCountPerTarget",
         )
     for name, group in ctx.greens.items():
         green = f"Alternate target group of blue/green service {name}"
         b.output(logical_id("service", name, "GreenTargetGroupArn"), Ref(group), green)
         b.output(
-            logical_id("service", name, "GreenTargetGroupFullName"), GetAtt(group, "TargetGroupFullName"),
+            logical_id("service", name, "GreenTargetGroupFullName"),
+            GetAtt(group, "TargetGroupFullName"),
             f"targetgroup/<name>/<id> of the alternate target group of service {name} (rollback alarm)",
         )
         b.output(
-            logical_id("service", name, "ProductionListenerRuleArn"), Ref(listeners.production_rules[name]),
+            logical_id("service", name, "ProductionListenerRuleArn"),
+            Ref(listeners.production_rules[name]),
             f"Production listener rule ECS shifts the traffic of service {name} on",
         )
         b.output(
-            logical_id("service", name, "TestListenerRuleArn"), Ref(listeners.test_rules[name]),
+            logical_id("service", name, "TestListenerRuleArn"),
+            Ref(listeners.test_rules[name]),
             f"Test listener rule ECS points at the new revision of service {name} first",
         )
 
@@ -584,11 +685,19 @@ def _log_group(b: LayerBuilder, title: str, name: str, key_arn, kind: str) -> lo
     return b.log_group(title, name, key_arn, b.tags(kind))
 
 
-def _ip_set(b: LayerBuilder, title: str, name: str, kind: str, scope: str, addresses: list[str], description: str) -> wafv2.IPSet:
+def _ip_set(
+    b: LayerBuilder, title: str, name: str, kind: str, scope: str, addresses: list[str], description: str
+) -> wafv2.IPSet:
     """An IPv4 WAF IP set of the web ACL's scope, named `<name>-<kind>-<suffix>`."""
     return b.add(
         wafv2.IPSet(
-            title, Name=b.named(name, kind), Description=description, Scope=scope, IPAddressVersion="IPV4", Addresses=addresses, Tags=b.tags(name, kind),
+            title,
+            Name=b.named(name, kind),
+            Description=description,
+            Scope=scope,
+            IPAddressVersion="IPV4",
+            Addresses=addresses,
+            Tags=b.tags(name, kind),
         )
     )
 
@@ -609,25 +718,49 @@ def web_acl(b: LayerBuilder, scope: str, key_arn, *, proxy_cidr: str | None = No
     prefix = "CloudFront" if scope == "CLOUDFRONT" else "Regional"
 
     def visibility(metric: str) -> wafv2.VisibilityConfig:
-        return wafv2.VisibilityConfig(SampledRequestsEnabled=True, CloudWatchMetricsEnabled=True, MetricName=f"{b.named('waf', kind)}-{metric}")
+        return wafv2.VisibilityConfig(
+            SampledRequestsEnabled=True, CloudWatchMetricsEnabled=True, MetricName=f"{b.named('waf', kind)}-{metric}"
+        )
 
     rules = []
     if settings.ip_block_list:
-        ip_set = _ip_set(b, f"{prefix}BlockedIpSet", "ipset-blocked", kind, scope, settings.ip_block_list, "Addresses blocked by the profile WAF IP block list")
+        ip_set = _ip_set(
+            b,
+            f"{prefix}BlockedIpSet",
+            "ipset-blocked",
+            kind,
+            scope,
+            settings.ip_block_list,
+            "Addresses blocked by the profile WAF IP block list",
+        )
         rules.append(
             wafv2.WebACLRule(
                 Name="block-ip-list",
                 Priority=0,
                 Action=wafv2.RuleAction(Block=wafv2.BlockAction()),
-                Statement=wafv2.Statement(IPSetReferenceStatement=wafv2.IPSetReferenceStatement(Arn=GetAtt(ip_set, "Arn"))),
+                Statement=wafv2.Statement(
+                    IPSetReferenceStatement=wafv2.IPSetReferenceStatement(Arn=GetAtt(ip_set, "Arn"))
+                ),
                 VisibilityConfig=visibility("block-ip-list"),
             )
         )
     rate = wafv2.RateBasedStatement(Limit=settings.rate_limit, AggregateKeyType="IP")
     if proxy_cidr is not None:
-        proxies = _ip_set(b, f"{prefix}ProxyIpSet", "ipset-proxies", kind, scope, [proxy_cidr], "The VPC of the API Gateway VPC link, whose clients the API stage throttles instead")
+        proxies = _ip_set(
+            b,
+            f"{prefix}ProxyIpSet",
+            "ipset-proxies",
+            kind,
+            scope,
+            [proxy_cidr],
+            "The VPC of the API Gateway VPC link, whose clients the API stage throttles instead",
+        )
         rate.ScopeDownStatement = wafv2.Statement(
-            NotStatement=wafv2.NotStatement(Statement=wafv2.Statement(IPSetReferenceStatement=wafv2.IPSetReferenceStatement(Arn=GetAtt(proxies, "Arn"))))
+            NotStatement=wafv2.NotStatement(
+                Statement=wafv2.Statement(
+                    IPSetReferenceStatement=wafv2.IPSetReferenceStatement(Arn=GetAtt(proxies, "Arn"))
+                )
+            )
         )
     rules.append(
         wafv2.WebACLRule(
@@ -644,7 +777,9 @@ def web_acl(b: LayerBuilder, scope: str, key_arn, *, proxy_cidr: str | None = No
                 Name=group,
                 Priority=10 + index,
                 OverrideAction=wafv2.OverrideAction(**{"None": {}}),
-                Statement=wafv2.Statement(ManagedRuleGroupStatement=wafv2.ManagedRuleGroupStatement(VendorName="AWS", Name=group)),
+                Statement=wafv2.Statement(
+                    ManagedRuleGroupStatement=wafv2.ManagedRuleGroupStatement(VendorName="AWS", Name=group)
+                ),
                 VisibilityConfig=visibility(group),
             )
         )
@@ -666,7 +801,9 @@ def web_acl(b: LayerBuilder, scope: str, key_arn, *, proxy_cidr: str | None = No
         wafv2.LoggingConfiguration(
             f"{prefix}WafLogging",
             ResourceArn=GetAtt(acl, "Arn"),
-            LogDestinationConfigs=[Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${Group}", Group=Ref(group))],
+            LogDestinationConfigs=[
+                Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${Group}", Group=Ref(group))
+            ],
         )
     )
     return acl
@@ -679,7 +816,9 @@ def cloudfront_certificate(b: LayerBuilder) -> acm.Certificate:
             "CloudFrontCertificate",
             DomainName=domain.name,
             ValidationMethod="DNS",
-            DomainValidationOptions=[acm.DomainValidationOption(DomainName=domain.name, HostedZoneId=domain.hosted_zone_id)],
+            DomainValidationOptions=[
+                acm.DomainValidationOption(DomainName=domain.name, HostedZoneId=domain.hosted_zone_id)
+            ],
             Tags=b.tags("acm-cloudfront"),
         )
     )
@@ -695,7 +834,9 @@ def _spa_rewrite_function(b: LayerBuilder) -> cf.Function:
             Name=b.named("spa-rewrite"),
             AutoPublish=True,
             FunctionCode=SPA_REWRITE_FUNCTION,
-            FunctionConfig=cf.FunctionConfig(Comment="SPA routes (paths without a file extension) get /index.html", Runtime="cloudfront-js-2.0"),
+            FunctionConfig=cf.FunctionConfig(
+                Comment="SPA routes (paths without a file extension) get /index.html", Runtime="cloudfront-js-2.0"
+            ),
             Tags=b.tags("spa-rewrite"),
         )
     )
@@ -727,7 +868,9 @@ def _api_cache_policy(b: LayerBuilder) -> cf.CachePolicy:
                     EnableAcceptEncodingBrotli=True,
                     QueryStringsConfig=cf.CacheQueryStringsConfig(QueryStringBehavior="all"),
                     CookiesConfig=cf.CacheCookiesConfig(CookieBehavior="all"),
-                    HeadersConfig=cf.CacheHeadersConfig(HeaderBehavior="whitelist", Headers=list(API_CACHE_KEY_HEADERS)),
+                    HeadersConfig=cf.CacheHeadersConfig(
+                        HeaderBehavior="whitelist", Headers=list(API_CACHE_KEY_HEADERS)
+                    ),
                 ),
             ),
         )
@@ -738,8 +881,13 @@ def _distribution(b: LayerBuilder, alb, spa, log_bucket, web_acl_arn, certificat
     cfg = b.cfg
     settings = cfg.edge.cloudfront
     price_class = b.knob(
-        "PriceClass", "CDN", "CloudFront price class", "Edge locations CloudFront serves from (PriceClass_100: North America and Europe)",
-        settings.price_class, key="edge.cloudfront.price_class", AllowedValues=["PriceClass_100", "PriceClass_200", "PriceClass_All"],
+        "PriceClass",
+        "CDN",
+        "CloudFront price class",
+        "Edge locations CloudFront serves from (PriceClass_100: North America and Europe)",
+        settings.price_class,
+        key="edge.cloudfront.price_class",
+        AllowedValues=["PriceClass_100", "PriceClass_200", "PriceClass_All"],
     )
     origins, behaviours = [], {}
     if "s3" in settings.origins:
@@ -747,21 +895,37 @@ def _distribution(b: LayerBuilder, alb, spa, log_bucket, web_acl_arn, certificat
             cf.OriginAccessControl(
                 "SpaOriginAccessControl",
                 OriginAccessControlConfig=cf.OriginAccessControlConfig(
-                    Name=b.named("oac-spa"), Description="CloudFront signs its requests to the SPA bucket",
-                    OriginAccessControlOriginType="s3", SigningBehavior="always", SigningProtocol="sigv4",
+                    Name=b.named("oac-spa"),
+                    Description="CloudFront signs its requests to the SPA bucket",
+                    OriginAccessControlOriginType="s3",
+                    SigningBehavior="always",
+                    SigningProtocol="sigv4",
                 ),
             )
         )
         origins.append(
-            cf.Origin(Id="spa", DomainName=GetAtt(spa, "RegionalDomainName"), S3OriginConfig=cf.S3OriginConfig(OriginAccessIdentity=""), OriginAccessControlId=GetAtt(oac, "Id"))
+            cf.Origin(
+                Id="spa",
+                DomainName=GetAtt(spa, "RegionalDomainName"),
+                S3OriginConfig=cf.S3OriginConfig(OriginAccessIdentity=""),
+                OriginAccessControlId=GetAtt(oac, "Id"),
+            )
         )
-        behaviours["s3"] = dict(TargetOriginId="spa", CachePolicyId=CACHING_OPTIMIZED, AllowedMethods=["GET", "HEAD", "OPTIONS"], CachedMethods=["GET", "HEAD"])
+        behaviours["s3"] = dict(
+            TargetOriginId="spa",
+            CachePolicyId=CACHING_OPTIMIZED,
+            AllowedMethods=["GET", "HEAD", "OPTIONS"],
+            CachedMethods=["GET", "HEAD"],
+        )
         if settings.origins[0] == "s3":
             # The bucket holds a single-page app that routes on the client: its behaviour alone
             # sends client-side routes to index.html. A distribution-wide CustomErrorResponses
             # rewrite would also turn the load balancer's 403/404 into index.html with 200.
             behaviours["s3"]["FunctionAssociations"] = [
-                cf.FunctionAssociation(EventType="viewer-request", FunctionARN=GetAtt(_spa_rewrite_function(b), "FunctionMetadata.FunctionARN"))
+                cf.FunctionAssociation(
+                    EventType="viewer-request",
+                    FunctionARN=GetAtt(_spa_rewrite_function(b), "FunctionMetadata.FunctionARN"),
+                )
             ]
     if "alb" in settings.origins:
         plain = _plain_alb_origin(cfg)
@@ -782,8 +946,11 @@ def _distribution(b: LayerBuilder, alb, spa, log_bucket, web_acl_arn, certificat
         # the application sees the name the viewer used (the ALB's own name admits only CloudFront).
         cache_policy = Ref(_api_cache_policy(b)) if settings.alb_cache_policy == "ApiCaching" else CACHING_DISABLED
         behaviours["alb"] = dict(
-            TargetOriginId="alb", CachePolicyId=cache_policy, OriginRequestPolicyId=ALL_VIEWER,
-            AllowedMethods=["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"], CachedMethods=["GET", "HEAD"],
+            TargetOriginId="alb",
+            CachePolicyId=cache_policy,
+            OriginRequestPolicyId=ALL_VIEWER,
+            AllowedMethods=["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"],
+            CachedMethods=["GET", "HEAD"],
         )
     # The first origin listed takes the default behaviour, the other one api_path_pattern.
     default_origin = settings.origins[0]
@@ -796,21 +963,29 @@ def _distribution(b: LayerBuilder, alb, spa, log_bucket, web_acl_arn, certificat
         PriceClass=Ref(price_class),
         Origins=origins,
         DefaultCacheBehavior=cf.DefaultCacheBehavior(**behaviours[default_origin], **common),
-        Logging=cf.Logging(Bucket=GetAtt(log_bucket, "DomainName"), Prefix=f"{CLOUDFRONT_LOG_PREFIX}/", IncludeCookies=False),
+        Logging=cf.Logging(
+            Bucket=GetAtt(log_bucket, "DomainName"), Prefix=f"{CLOUDFRONT_LOG_PREFIX}/", IncludeCookies=False
+        ),
     )
     others = [origin for origin in settings.origins if origin != default_origin]
     if others:
-        config["CacheBehaviors"] = [cf.CacheBehavior(PathPattern=settings.api_path_pattern, **behaviours[others[0]], **common)]
+        config["CacheBehaviors"] = [
+            cf.CacheBehavior(PathPattern=settings.api_path_pattern, **behaviours[others[0]], **common)
+        ]
     if default_origin == "s3":
         config["DefaultRootObject"] = "index.html"
     if certificate_arn is not None:
         config["Aliases"] = [cfg.edge.domain.name]
-        config["ViewerCertificate"] = cf.ViewerCertificate(AcmCertificateArn=certificate_arn, SslSupportMethod="sni-only", MinimumProtocolVersion=CLOUDFRONT_TLS_POLICY)
+        config["ViewerCertificate"] = cf.ViewerCertificate(
+            AcmCertificateArn=certificate_arn, SslSupportMethod="sni-only", MinimumProtocolVersion=CLOUDFRONT_TLS_POLICY
+        )
     else:
         config["ViewerCertificate"] = cf.ViewerCertificate(CloudFrontDefaultCertificate=True)
     if web_acl_arn is not None:
         config["WebACLId"] = web_acl_arn
-    distribution = cf.Distribution("Distribution", DistributionConfig=cf.DistributionConfig(**config), Tags=b.tags("cloudfront"))
+    distribution = cf.Distribution(
+        "Distribution", DistributionConfig=cf.DistributionConfig(**config), Tags=b.tags("cloudfront")
+    )
     if certificate_arn is None:
         # "If the distribution uses the CloudFront domain name such as d111111abcdef8.cloudfront.net
         # (you set CloudFrontDefaultCertificate to true), CloudFront automatically sets the security
@@ -835,7 +1010,15 @@ def _api_gateway(b: LayerBuilder, vpc_id, private_subnets, alb_group, alb, produ
     cfg = b.cfg
     settings = cfg.edge.api_gateway
     tags = {**cfg.all_tags, "Name": b.named("api")}
-    api = b.add(apigw.Api("HttpApi", Name=b.named("api"), ProtocolType="HTTP", Description=f"{cfg.application} API in front of the load balancer", Tags=tags))
+    api = b.add(
+        apigw.Api(
+            "HttpApi",
+            Name=b.named("api"),
+            ProtocolType="HTTP",
+            Description=f"{cfg.application} API in front of the load balancer",
+            Tags=tags,
+        )
+    )
     if settings.integration == "vpc_link":
         link_group = b.add(
             ec2.SecurityGroup(
@@ -844,7 +1027,13 @@ def _api_gateway(b: LayerBuilder, vpc_id, private_subnets, alb_group, alb, produ
                 GroupDescription="API Gateway VPC link: out to the load balancer listeners only",
                 VpcId=vpc_id,
                 SecurityGroupEgress=[
-                    ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=port, ToPort=port, DestinationSecurityGroupId=alb_group, Description=f"to the load balancer (tcp {port})")
+                    ec2.SecurityGroupRule(
+                        IpProtocol="tcp",
+                        FromPort=port,
+                        ToPort=port,
+                        DestinationSecurityGroupId=alb_group,
+                        Description=f"to the load balancer (tcp {port})",
+                    )
                     for port in sorted({80, cfg.edge.alb.https_port})
                 ],
                 Tags=b.tags(SECURITY_GROUP, "api-vpc-link"),
@@ -864,18 +1053,41 @@ def _api_gateway(b: LayerBuilder, vpc_id, private_subnets, alb_group, alb, produ
                         Description=f"API Gateway VPC link to the load balancer (tcp {port})",
                     )
                 )
-        link = b.add(apigw.VpcLink("ApiVpcLink", Name=b.named("vpc-link"), SubnetIds=private_subnets, SecurityGroupIds=[Ref(link_group)], Tags={**cfg.all_tags, "Name": b.named("vpc-link")}))
+        link = b.add(
+            apigw.VpcLink(
+                "ApiVpcLink",
+                Name=b.named("vpc-link"),
+                SubnetIds=private_subnets,
+                SecurityGroupIds=[Ref(link_group)],
+                Tags={**cfg.all_tags, "Name": b.named("vpc-link")},
+            )
+        )
         integration_props = dict(ConnectionType="VPC_LINK", ConnectionId=Ref(link), IntegrationUri=production)
         if cfg.edge.domain:
             integration_props["TlsConfig"] = apigw.TlsConfig(ServerNameToVerify=cfg.edge.domain.name)
     else:
         scheme = "https" if cfg.edge.domain else "http"
-        integration_props = dict(IntegrationUri=Join("", [f"{scheme}://", GetAtt(alb, "DNSName") if not cfg.edge.domain else _origin_name(cfg), "/{proxy}"]))
+        integration_props = dict(
+            IntegrationUri=Join(
+                "", [f"{scheme}://", GetAtt(alb, "DNSName") if not cfg.edge.domain else _origin_name(cfg), "/{proxy}"]
+            )
+        )
     integration = b.add(
-        apigw.Integration("ApiAlbIntegration", ApiId=Ref(api), IntegrationType="HTTP_PROXY", IntegrationMethod="ANY", PayloadFormatVersion="1.0", **integration_props)
+        apigw.Integration(
+            "ApiAlbIntegration",
+            ApiId=Ref(api),
+            IntegrationType="HTTP_PROXY",
+            IntegrationMethod="ANY",
+            PayloadFormatVersion="1.0",
+            **integration_props,
+        )
     )
     route_key = "$default" if settings.integration == "vpc_link" else "ANY /{proxy+}"
-    b.add(apigw.Route("ApiDefaultRoute", ApiId=Ref(api), RouteKey=route_key, Target=Join("/", ["integrations", Ref(integration)])))
+    b.add(
+        apigw.Route(
+            "ApiDefaultRoute", ApiId=Ref(api), RouteKey=route_key, Target=Join("/", ["integrations", Ref(integration)])
+        )
+    )
     group = _log_group(b, "ApiAccessLogGroup", f"/aws/apigateway/{b.named('api')}", key_arn, "log-api")
     access_format = (
         '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","requestTime":"$context.requestTime",'
@@ -888,7 +1100,10 @@ def _api_gateway(b: LayerBuilder, vpc_id, private_subnets, alb_group, alb, produ
             ApiId=Ref(api),
             StageName="$default",
             AutoDeploy=True,
-            DefaultRouteSettings=apigw.RouteSettings(ThrottlingRateLimit=float(settings.throttle_rate_limit), ThrottlingBurstLimit=settings.throttle_burst_limit),
+            DefaultRouteSettings=apigw.RouteSettings(
+                ThrottlingRateLimit=float(settings.throttle_rate_limit),
+                ThrottlingBurstLimit=settings.throttle_burst_limit,
+            ),
             AccessLogSettings=apigw.AccessLogSettings(DestinationArn=GetAtt(group, "Arn"), Format=access_format),
             Tags=tags,
         )
@@ -904,14 +1119,25 @@ def _records(b: LayerBuilder, alb, distribution) -> None:
     """The domain points at CloudFront when there is one (IPv4 and IPv6), else at the ALB (IPv4);
     origin.<domain> always names the ALB, under its certificate, for CloudFront and API Gateway."""
     domain = b.cfg.edge.domain
-    to_alb = route53.AliasTarget(HostedZoneId=GetAtt(alb, "CanonicalHostedZoneID"), DNSName=GetAtt(alb, "DNSName"), EvaluateTargetHealth=True)
+    to_alb = route53.AliasTarget(
+        HostedZoneId=GetAtt(alb, "CanonicalHostedZoneID"), DNSName=GetAtt(alb, "DNSName"), EvaluateTargetHealth=True
+    )
     if distribution is not None:
-        to_cloudfront = route53.AliasTarget(HostedZoneId=CLOUDFRONT_ZONE_ID, DNSName=GetAtt(distribution, "DomainName"), EvaluateTargetHealth=False)
+        to_cloudfront = route53.AliasTarget(
+            HostedZoneId=CLOUDFRONT_ZONE_ID, DNSName=GetAtt(distribution, "DomainName"), EvaluateTargetHealth=False
+        )
         records = [route53.RecordSet(Name=domain.name, Type=kind, AliasTarget=to_cloudfront) for kind in ("A", "AAAA")]
     else:
         records = [route53.RecordSet(Name=domain.name, Type="A", AliasTarget=to_alb)]
     records.append(route53.RecordSet(Name=_origin_name(b.cfg), Type="A", AliasTarget=to_alb))
-    b.add(route53.RecordSetGroup("DnsRecords", HostedZoneId=domain.hosted_zone_id, Comment=f"{b.cfg.application} {b.cfg.environment.name}", RecordSets=records))
+    b.add(
+        route53.RecordSetGroup(
+            "DnsRecords",
+            HostedZoneId=domain.hosted_zone_id,
+            Comment=f"{b.cfg.application} {b.cfg.environment.name}",
+            RecordSets=records,
+        )
+    )
 
 
 # ------------------------------------------------------------------ layers
@@ -930,17 +1156,28 @@ def _global_layer(cfg: AppConfig) -> Layer:
                 KeyPolicy=PolicyDocument(
                     Version="2012-10-17",
                     Statement=[
-                        Statement(Sid="AccountAdministers", Effect=Allow, Principal=Principal("AWS", Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")), Action=[awacs_kms.Action("*")], Resource=["*"]),
+                        Statement(
+                            Sid="AccountAdministers",
+                            Effect=Allow,
+                            Principal=Principal("AWS", Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")),
+                            Action=[awacs_kms.Action("*")],
+                            Resource=["*"],
+                        ),
                         Statement(
                             Sid="CloudWatchLogsUsesKey",
                             Effect=Allow,
                             Principal=Principal("Service", Sub("logs.${AWS::Region}.amazonaws.com")),
-                            Action=[awacs_kms.Action(a) for a in ("Encrypt", "Decrypt", "ReEncrypt*", "GenerateDataKey*", "DescribeKey")],
+                            Action=[
+                                awacs_kms.Action(a)
+                                for a in ("Encrypt", "Decrypt", "ReEncrypt*", "GenerateDataKey*", "DescribeKey")
+                            ],
                             Resource=["*"],
                             Condition=Condition(
                                 StringLike(
                                     "kms:EncryptionContext:aws:logs:arn",
-                                    Sub(f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:aws-waf-logs-{b.named('cloudfront')}"),
+                                    Sub(
+                                        f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:aws-waf-logs-{b.named('cloudfront')}"
+                                    ),
                                 )
                             ),
                         ),
@@ -962,9 +1199,27 @@ def build(cfg: AppConfig) -> Layer | list[Layer]:
     # The target groups and the VPC link's security group live in the VPC; a profile of workers
     # only with no VPC link has neither (an unused parameter is a lint warning, W2001).
     needs_vpc = bool(web_services(cfg)) or (edge.api_gateway.enabled and edge.api_gateway.integration == "vpc_link")
-    vpc_id = Ref(b.input("VpcId", "network.VpcId", "VPC of the target groups", type="AWS::EC2::VPC::Id")) if needs_vpc else None
-    public_subnets = Ref(b.input("PublicSubnetIds", "network.PublicSubnetIds", "Public subnets of the load balancer", type="List<AWS::EC2::Subnet::Id>"))
-    alb_group = Ref(b.input("AlbSecurityGroupId", "security.AlbSecurityGroupId", "Security group of the load balancer", type="AWS::EC2::SecurityGroup::Id"))
+    vpc_id = (
+        Ref(b.input("VpcId", "network.VpcId", "VPC of the target groups", type="AWS::EC2::VPC::Id"))
+        if needs_vpc
+        else None
+    )
+    public_subnets = Ref(
+        b.input(
+            "PublicSubnetIds",
+            "network.PublicSubnetIds",
+            "Public subnets of the load balancer",
+            type="List<AWS::EC2::Subnet::Id>",
+        )
+    )
+    alb_group = Ref(
+        b.input(
+            "AlbSecurityGroupId",
+            "security.AlbSecurityGroupId",
+            "Security group of the load balancer",
+            type="AWS::EC2::SecurityGroup::Id",
+        )
+    )
     needs_key = edge.api_gateway.enabled or edge.waf.regional or (edge.waf.cloudfront and cfg.region == "us-east-1")
     key_arn = Ref(b.input("KmsKeyArn", "security.KmsKeyArn", "KMS key of the log groups")) if needs_key else None
     b.certificate_condition()
@@ -994,14 +1249,28 @@ def build(cfg: AppConfig) -> Layer | list[Layer]:
             if cfg.region == "us-east-1":
                 web_acl_arn = GetAtt(web_acl(b, "CLOUDFRONT", key_arn), "Arn")
             else:
-                web_acl_arn = Ref(b.input("CloudFrontWebAclArn", "global.WebAclArn", "CloudFront-scope web ACL from the us-east-1 global stack", label="CloudFront web ACL ARN"))
+                web_acl_arn = Ref(
+                    b.input(
+                        "CloudFrontWebAclArn",
+                        "global.WebAclArn",
+                        "CloudFront-scope web ACL from the us-east-1 global stack",
+                        label="CloudFront web ACL ARN",
+                    )
+                )
         if edge.domain:
             if edge.cloudfront.certificate_arn:
                 certificate_arn = edge.cloudfront.certificate_arn
             elif cfg.region == "us-east-1":
                 certificate_arn = Ref(cloudfront_certificate(b))
             else:
-                certificate_arn = Ref(b.input("CloudFrontCertificateArn", "global.CloudFrontCertificateArn", "CloudFront certificate from the us-east-1 global stack", label="CloudFront certificate ARN"))
+                certificate_arn = Ref(
+                    b.input(
+                        "CloudFrontCertificateArn",
+                        "global.CloudFrontCertificateArn",
+                        "CloudFront certificate from the us-east-1 global stack",
+                        label="CloudFront certificate ARN",
+                    )
+                )
         distribution = _distribution(b, lb.alb, spa, log_bucket[0], web_acl_arn, certificate_arn)
         if needs_global_stack(cfg):
             layers.append(_global_layer(cfg))
@@ -1015,7 +1284,12 @@ def build(cfg: AppConfig) -> Layer | list[Layer]:
                     Principal=Principal("Service", "cloudfront.amazonaws.com"),
                     Action=[awacs_s3.GetObject],
                     Resource=[Join("", [GetAtt(spa, "Arn"), "/*"])],
-                    Condition=Condition(StringEquals("AWS:SourceArn", Sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}"))),
+                    Condition=Condition(
+                        StringEquals(
+                            "AWS:SourceArn",
+                            Sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}"),
+                        )
+                    ),
                 )
             )
         b.tls_only_bucket_policy(spa, *readers)
@@ -1023,7 +1297,14 @@ def build(cfg: AppConfig) -> Layer | list[Layer]:
     if edge.api_gateway.enabled:
         private_subnets = None
         if edge.api_gateway.integration == "vpc_link":
-            private_subnets = Ref(b.input("PrivateSubnetIds", "network.PrivateSubnetIds", "Private subnets of the API's VPC link", type="List<AWS::EC2::Subnet::Id>"))
+            private_subnets = Ref(
+                b.input(
+                    "PrivateSubnetIds",
+                    "network.PrivateSubnetIds",
+                    "Private subnets of the API's VPC link",
+                    type="List<AWS::EC2::Subnet::Id>",
+                )
+            )
         _api_gateway(b, vpc_id, private_subnets, alb_group, lb.alb, lb.production, key_arn)
     if edge.domain:
         _records(b, lb.alb, distribution)

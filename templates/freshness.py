@@ -33,7 +33,9 @@ def _version(name: str) -> str:
         return "-"
 
 
-def inputs_digest(params_root: Path, application: str, environment: str, fmt: str, suffix: str | None = None) -> str | None:
+def inputs_digest(
+    params_root: Path, application: str, environment: str, fmt: str, suffix: str | None = None
+) -> str | None:
     """The stamp for one target, or None when a params file is missing (let the loader explain).
     `suffix`: the --suffix the folder was generated with (none: the stamp is as before)."""
     digest = hashlib.sha256(f"format={fmt}|".encode() + (f"suffix={suffix}|".encode() if suffix else b""))

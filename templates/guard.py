@@ -8,7 +8,8 @@ resource is (EXCEPTIONS: type, a predicate on the resource and the template, rul
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 # checkov check -> the registry rule that asks the same thing.
 CHECKOV_TWINS = {
@@ -66,10 +67,30 @@ def _has_rotation(resource: Any, template: Any) -> bool:
 
 EXCEPTIONS: list[tuple[str, Callable[[Any, Any], bool], str, str]] = [
     ("AWS::IAM::Role", lambda r, t: bool(r.properties.get("Policies")), "IAM_NO_INLINE_POLICY_CHECK", INLINE_POLICY),
-    ("AWS::SecretsManager::Secret", lambda r, t: not _has_rotation(r, t), "SECRETSMANAGER_ROTATION_ENABLED_CHECK", NO_ROTATION),
-    ("AWS::RDS::DBInstance", lambda r, t: "DBClusterIdentifier" in r.properties, "RDS_STORAGE_ENCRYPTED", AURORA_MEMBER),
-    ("AWS::RDS::DBInstance", lambda r, t: "DBClusterIdentifier" in r.properties, "RDS_INSTANCE_LOGGING_ENABLED", AURORA_MEMBER),
-    ("AWS::ElasticLoadBalancingV2::Listener", _certificate_parameter, "ELBV2_ACM_CERTIFICATE_REQUIRED", CERTIFICATE_PARAMETER),
+    (
+        "AWS::SecretsManager::Secret",
+        lambda r, t: not _has_rotation(r, t),
+        "SECRETSMANAGER_ROTATION_ENABLED_CHECK",
+        NO_ROTATION,
+    ),
+    (
+        "AWS::RDS::DBInstance",
+        lambda r, t: "DBClusterIdentifier" in r.properties,
+        "RDS_STORAGE_ENCRYPTED",
+        AURORA_MEMBER,
+    ),
+    (
+        "AWS::RDS::DBInstance",
+        lambda r, t: "DBClusterIdentifier" in r.properties,
+        "RDS_INSTANCE_LOGGING_ENABLED",
+        AURORA_MEMBER,
+    ),
+    (
+        "AWS::ElasticLoadBalancingV2::Listener",
+        _certificate_parameter,
+        "ELBV2_ACM_CERTIFICATE_REQUIRED",
+        CERTIFICATE_PARAMETER,
+    ),
     ("AWS::RDS::DBClusterParameterGroup", lambda r, t: True, "RDS_STORAGE_ENCRYPTED", CLUSTER_PARAMETER_GROUP),
 ]
 

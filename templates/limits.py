@@ -18,4 +18,8 @@ def limit_problems(entry: dict) -> list[str]:
         ("parameters", PARAMETER_LIMIT, "parameters"),
         ("outputs", OUTPUT_LIMIT, "outputs"),
     ]
-    return [f"{entry['file']}: {entry[key]} {what} exceeds the limit of {limit}" for key, limit, what in checks if entry[key] > limit]
+    return [
+        f"{entry['file']}: {entry[key]} {what} exceeds the limit of {limit}"
+        for key, limit, what in checks
+        if entry[key] > limit
+    ]

@@ -14,12 +14,12 @@ import dataclasses
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from importlib.metadata import version
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable
 
 from templates.limits import limit_problems
 
@@ -74,8 +74,14 @@ class Linter:
             if _ignored(match, path):
                 continue
             where = getattr(match, "path", None) or []  # cfn-lint's E0002 (a rule crashed) has no path
-            resource = str(where[1]) if len(where) > 1 and where[0] in ("Resources", "Parameters", "Outputs", "Conditions") else "-"
-            findings.append(Finding(shown, resource, match.rule.id, _level(match.rule.id), match.message, match.linenumber))
+            resource = (
+                str(where[1])
+                if len(where) > 1 and where[0] in ("Resources", "Parameters", "Outputs", "Conditions")
+                else "-"
+            )
+            findings.append(
+                Finding(shown, resource, match.rule.id, _level(match.rule.id), match.message, match.linenumber)
+            )
         return sorted(findings)
 
 
@@ -118,16 +124,27 @@ def tasks_for(folder: Path, shown_prefix: str = "") -> tuple[list[LintTask], lis
     """One task per template the manifest lists, and the hard-limit findings (no linting needed)."""
     manifest = json.loads((folder / "manifest.json").read_text())
     # Hash the bytes that will actually be linted, not what the manifest says they should be.
-    by_file = {entry["file"]: hashlib.sha256((folder / entry["file"]).read_bytes()).hexdigest() for entry in manifest["templates"]}
+    by_file = {
+        entry["file"]: hashlib.sha256((folder / entry["file"]).read_bytes()).hexdigest()
+        for entry in manifest["templates"]
+    }
     engine = f"cfn-lint {version('cfn-lint')}|rules {RULES_VERSION} {_rules_digest()}|ignores {sorted(IGNORED)}"
     tasks, limits = [], []
     for entry in manifest["templates"]:
         # global: the us-east-1 stack; region:<r>: a stack the deployer creates in region r
-        region = "us-east-1" if entry["scope"] == "global" else entry["scope"].removeprefix("region:") if entry["scope"].startswith("region:") else manifest["region"]
+        region = (
+            "us-east-1"
+            if entry["scope"] == "global"
+            else entry["scope"].removeprefix("region:")
+            if entry["scope"].startswith("region:")
+            else manifest["region"]
+        )
         shown = f"{shown_prefix}{entry['file']}"
         # E3043 reads a root's children from disk: their bytes are inputs of the root's findings.
         children = sorted(by_file.items()) if entry["scope"] == "root" else []
-        key = hashlib.sha256(f"{by_file[entry['file']]}|{region}|{engine}|{children}|{entry['file']}".encode()).hexdigest()
+        key = hashlib.sha256(
+            f"{by_file[entry['file']]}|{region}|{engine}|{children}|{entry['file']}".encode()
+        ).hexdigest()
         tasks.append(LintTask(folder / entry["file"], region, shown, key))
         limits.extend(Finding(shown, "-", "LIMIT", "error", problem) for problem in limit_problems(entry))
     return tasks, limits
@@ -140,7 +157,7 @@ class LintCache:
         self.folder = folder
 
     @classmethod
-    def default(cls) -> "LintCache":
+    def default(cls) -> LintCache:
         base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         return cls(Path(os.environ.get("CFN_STRATA_CACHE", Path(base) / "cfn-strata")) / "lint")
 
@@ -176,8 +193,14 @@ def _worker_lint(task: LintTask) -> list[Finding]:
 Progress = Callable[[int, int, "LintTask | None"], None]
 
 
-def run_lint(folders: list[tuple[Path, str]], *, cache: LintCache | None = None, jobs: int | None = None, linter: Linter | None = None,
-             progress: Progress | None = None) -> list[Finding]:
+def run_lint(
+    folders: list[tuple[Path, str]],
+    *,
+    cache: LintCache | None = None,
+    jobs: int | None = None,
+    linter: Linter | None = None,
+    progress: Progress | None = None,
+) -> list[Finding]:
     """Lint every template of every (folder, shown prefix); cached results are reused, misses are
     linted across `jobs` worker processes (1 = in this process)."""
     tasks: list[LintTask] = []

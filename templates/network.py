@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from awacs import logs as awacs_logs
 from awacs import kms as awacs_kms
+from awacs import logs as awacs_logs
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringLike
-from troposphere import GetAZs, GetAtt, Join, Ref, Region, Select, Sub
-from troposphere import ec2, iam, kms
+from troposphere import GetAtt, GetAZs, Join, Ref, Region, Select, Sub, ec2, iam, kms
 
 from templates.common import Layer, LayerBuilder, logical_id, trust_policy
 from templates.config import AppConfig
@@ -75,21 +74,49 @@ def nacl_rules(cfg: AppConfig) -> dict[str, list[AclRule]]:
 
     rules: dict[str, list[AclRule]] = {}
     rules["public"] = [
-        *each(False, [ANYWHERE], ports["listeners"], "viewers and CloudFront to the load balancer; HTTPS through the NAT gateways"),
-        AclRule(False, ANYWHERE, EPHEMERAL, "responses to the NAT gateways, the load balancer and the container instances"),
+        *each(
+            False,
+            [ANYWHERE],
+            ports["listeners"],
+            "viewers and CloudFront to the load balancer; HTTPS through the NAT gateways",
+        ),
+        AclRule(
+            False, ANYWHERE, EPHEMERAL, "responses to the NAT gateways, the load balancer and the container instances"
+        ),
         *each(False, [vpc], ports["test"], "the blue/green test listener, from the VPC only"),
-        AclRule(True, ANYWHERE, EPHEMERAL, "responses to viewers; NAT gateways returning responses to the private subnets"),
-        AclRule(True, ANYWHERE, (443, 443), "HTTPS out: NAT gateways forwarding the private subnets, container instances, Cognito for the load balancer"),
+        AclRule(
+            True, ANYWHERE, EPHEMERAL, "responses to viewers; NAT gateways returning responses to the private subnets"
+        ),
+        AclRule(
+            True,
+            ANYWHERE,
+            (443, 443),
+            "HTTPS out: NAT gateways forwarding the private subnets, container instances, Cognito for the load balancer",
+        ),
         *each(True, private, ports["services"], "load balancer to the services' ports (requests and health checks)"),
     ]
     rules["private"] = [
         *each(False, public, ports["services"], "load balancer to the services' ports"),
-        AclRule(False, ANYWHERE, EPHEMERAL, "responses from the internet through NAT, from the S3 gateway endpoint and the data stores"),
+        AclRule(
+            False,
+            ANYWHERE,
+            EPHEMERAL,
+            "responses from the internet through NAT, from the S3 gateway endpoint and the data stores",
+        ),
         *([AclRule(False, vpc, (443, 443), "the VPC to the interface endpoints")] if net.interface_endpoints else []),
-        *(each(False, private, ports["data"], "services and RDS Proxy to the database and the cache") if not isolated else []),
+        *(
+            each(False, private, ports["data"], "services and RDS Proxy to the database and the cache")
+            if not isolated
+            else []
+        ),
         *each(False, private, ports["efs"], "services to the EFS mount targets"),
         AclRule(True, vpc, EPHEMERAL, "responses to the load balancer and to clients in the VPC"),
-        AclRule(True, ANYWHERE, (443, 443), "HTTPS to AWS APIs through NAT, the S3 gateway endpoint and the interface endpoints"),
+        AclRule(
+            True,
+            ANYWHERE,
+            (443, 443),
+            "HTTPS to AWS APIs through NAT, the S3 gateway endpoint and the interface endpoints",
+        ),
         *each(True, data, ports["data"], "services and RDS Proxy to the database and the cache"),
         *each(True, private, ports["efs"], "services to the EFS mount targets"),
         *(each(True, public, [80], "API Gateway's VPC link to the load balancer") if vpc_link else []),
@@ -97,11 +124,20 @@ def nacl_rules(cfg: AppConfig) -> dict[str, list[AclRule]]:
     ]
     if isolated:
         rules["isolated"] = [
-            *each(False, private + isolated, ports["data"], "services and RDS Proxy to the database and the cache; replication inside the tier"),
+            *each(
+                False,
+                private + isolated,
+                ports["data"],
+                "services and RDS Proxy to the database and the cache; replication inside the tier",
+            ),
             AclRule(False, vpc, EPHEMERAL, "responses from the interface endpoints"),
             AclRule(True, vpc, EPHEMERAL, "responses to the services and RDS Proxy"),
             *each(True, isolated, ports["data"], "RDS Proxy to the database; replication inside the tier"),
-            *([AclRule(True, vpc, (443, 443), "RDS Proxy to the Secrets Manager interface endpoint")] if net.interface_endpoints else []),
+            *(
+                [AclRule(True, vpc, (443, 443), "RDS Proxy to the Secrets Manager interface endpoint")]
+                if net.interface_endpoints
+                else []
+            ),
         ]
     return rules
 
@@ -127,7 +163,11 @@ def _network_acls(b: LayerBuilder, vpc, tiers: dict[str, list]) -> None:
                     )
                 )
         for subnet in tiers[tier]:
-            b.add(ec2.SubnetNetworkAclAssociation(f"{subnet.title}NetworkAclAssociation", SubnetId=Ref(subnet), NetworkAclId=Ref(acl)))
+            b.add(
+                ec2.SubnetNetworkAclAssociation(
+                    f"{subnet.title}NetworkAclAssociation", SubnetId=Ref(subnet), NetworkAclId=Ref(acl)
+                )
+            )
 
 
 def _zone(cfg: AppConfig, index: int):
@@ -158,7 +198,11 @@ def _subnets(b: LayerBuilder, vpc, kind: str, cidrs: list[str]) -> list[ec2.Subn
 def _route_table(b: LayerBuilder, vpc, title: str, name: str, subnets: list) -> ec2.RouteTable:
     table = b.add(ec2.RouteTable(title, VpcId=Ref(vpc), Tags=b.tags(name)))
     for subnet in subnets:
-        b.add(ec2.SubnetRouteTableAssociation(f"{subnet.title}RouteTableAssociation", SubnetId=Ref(subnet), RouteTableId=Ref(table)))
+        b.add(
+            ec2.SubnetRouteTableAssociation(
+                f"{subnet.title}RouteTableAssociation", SubnetId=Ref(subnet), RouteTableId=Ref(table)
+            )
+        )
     return table
 
 
@@ -168,7 +212,9 @@ def _nat_gateways(b: LayerBuilder, public: list, attachment) -> list[ec2.NatGate
     count = {"none": 0, "single": 1, "per_az": len(public)}[mode]
     gateways = []
     for index in range(count):
-        eip = b.add(ec2.EIP(f"NatEip{index + 1}", Domain="vpc", DependsOn=attachment.title, Tags=b.tags(f"eip-nat-{index + 1}")))
+        eip = b.add(
+            ec2.EIP(f"NatEip{index + 1}", Domain="vpc", DependsOn=attachment.title, Tags=b.tags(f"eip-nat-{index + 1}"))
+        )
         gateways.append(
             b.add(
                 ec2.NatGateway(
@@ -207,12 +253,22 @@ def _flow_logs(b: LayerBuilder, vpc) -> None:
                         Sid="CloudWatchLogsUsesKey",
                         Effect=Allow,
                         Principal=Principal("Service", Sub("logs.${AWS::Region}.amazonaws.com")),
-                        Action=[awacs_kms.Action("Encrypt"), awacs_kms.Action("Decrypt"), awacs_kms.Action("ReEncrypt*"), awacs_kms.Action("GenerateDataKey*"), awacs_kms.Action("DescribeKey")],
+                        Action=[
+                            awacs_kms.Action("Encrypt"),
+                            awacs_kms.Action("Decrypt"),
+                            awacs_kms.Action("ReEncrypt*"),
+                            awacs_kms.Action("GenerateDataKey*"),
+                            awacs_kms.Action("DescribeKey"),
+                        ],
                         Resource=["*"],
                         Condition=Condition(
                             StringLike(
                                 "kms:EncryptionContext:aws:logs:arn",
-                                Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/vpc/flow-logs/" + b.named("vpc") + "*"),
+                                Sub(
+                                    "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/vpc/flow-logs/"
+                                    + b.named("vpc")
+                                    + "*"
+                                ),
                             )
                         ),
                     ),
@@ -221,7 +277,13 @@ def _flow_logs(b: LayerBuilder, vpc) -> None:
             Tags=b.tags("kms-flow-logs"),
         )
     )
-    group = b.log_group("FlowLogsLogGroup", f"/vpc/flow-logs/{b.named('vpc')}", GetAtt(key, "Arn"), b.tags("log-flow-logs"), retention_days=settings.retention_days)
+    group = b.log_group(
+        "FlowLogsLogGroup",
+        f"/vpc/flow-logs/{b.named('vpc')}",
+        GetAtt(key, "Arn"),
+        b.tags("log-flow-logs"),
+        retention_days=settings.retention_days,
+    )
     role = b.add(
         iam.Role(
             "FlowLogsRole",
@@ -234,7 +296,11 @@ def _flow_logs(b: LayerBuilder, vpc) -> None:
                         Statement=[
                             Statement(
                                 Effect=Allow,
-                                Action=[awacs_logs.CreateLogStream, awacs_logs.PutLogEvents, awacs_logs.DescribeLogStreams],
+                                Action=[
+                                    awacs_logs.CreateLogStream,
+                                    awacs_logs.PutLogEvents,
+                                    awacs_logs.DescribeLogStreams,
+                                ],
                                 Resource=[GetAtt(group, "Arn"), Join("", [GetAtt(group, "Arn"), ":*"])],
                             )
                         ],
@@ -278,8 +344,14 @@ def _endpoints(b: LayerBuilder, vpc, private: list, route_tables: list) -> None:
             "EndpointSecurityGroup",
             GroupDescription="Interface endpoints: HTTPS from inside the VPC only",
             VpcId=Ref(vpc),
-            SecurityGroupIngress=[ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp=net.vpc_cidr, Description="HTTPS from the VPC")],
-            SecurityGroupEgress=[ec2.SecurityGroupRule(IpProtocol="-1", CidrIp="127.0.0.1/32", Description="No egress")],
+            SecurityGroupIngress=[
+                ec2.SecurityGroupRule(
+                    IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp=net.vpc_cidr, Description="HTTPS from the VPC"
+                )
+            ],
+            SecurityGroupEgress=[
+                ec2.SecurityGroupRule(IpProtocol="-1", CidrIp="127.0.0.1/32", Description="No egress")
+            ],
             Tags=b.tags("sg-endpoints"),
         )
     )
@@ -303,16 +375,28 @@ def build(cfg: AppConfig) -> Layer:
     b = LayerBuilder(cfg, "network", "VPC, subnets, NAT, route tables, endpoints and flow logs")
     b.permissions_boundary()  # before any role of any layer: every role carries it
     net = cfg.network
-    vpc = b.add(ec2.VPC("Vpc", CidrBlock=net.vpc_cidr, EnableDnsSupport=True, EnableDnsHostnames=True, Tags=b.tags("vpc")))
+    vpc = b.add(
+        ec2.VPC("Vpc", CidrBlock=net.vpc_cidr, EnableDnsSupport=True, EnableDnsHostnames=True, Tags=b.tags("vpc"))
+    )
     igw = b.add(ec2.InternetGateway("InternetGateway", Tags=b.tags("igw")))
-    attachment = b.add(ec2.VPCGatewayAttachment("InternetGatewayAttachment", VpcId=Ref(vpc), InternetGatewayId=Ref(igw)))
+    attachment = b.add(
+        ec2.VPCGatewayAttachment("InternetGatewayAttachment", VpcId=Ref(vpc), InternetGatewayId=Ref(igw))
+    )
 
     public = _subnets(b, vpc, "public", net.public_subnets)
     private = _subnets(b, vpc, "private", net.private_subnets)
     isolated = _subnets(b, vpc, "isolated", net.isolated_subnets)
 
     public_table = _route_table(b, vpc, "PublicRouteTable", "rtb-public", public)
-    b.add(ec2.Route("PublicDefaultRoute", RouteTableId=Ref(public_table), DestinationCidrBlock="0.0.0.0/0", GatewayId=Ref(igw), DependsOn=attachment.title))
+    b.add(
+        ec2.Route(
+            "PublicDefaultRoute",
+            RouteTableId=Ref(public_table),
+            DestinationCidrBlock="0.0.0.0/0",
+            GatewayId=Ref(igw),
+            DependsOn=attachment.title,
+        )
+    )
 
     nats = _nat_gateways(b, public, attachment)
     private_tables = []
@@ -321,7 +405,14 @@ def build(cfg: AppConfig) -> Layer:
         private_tables.append(table)
         if nats:
             nat = nats[index] if len(nats) > 1 else nats[0]
-            b.add(ec2.Route(f"PrivateDefaultRoute{index + 1}", RouteTableId=Ref(table), DestinationCidrBlock="0.0.0.0/0", NatGatewayId=Ref(nat)))
+            b.add(
+                ec2.Route(
+                    f"PrivateDefaultRoute{index + 1}",
+                    RouteTableId=Ref(table),
+                    DestinationCidrBlock="0.0.0.0/0",
+                    NatGatewayId=Ref(nat),
+                )
+            )
     isolated_tables = [_route_table(b, vpc, "IsolatedRouteTable", "rtb-isolated", isolated)] if isolated else []
 
     _endpoints(b, vpc, private, private_tables + isolated_tables)
@@ -334,6 +425,12 @@ def build(cfg: AppConfig) -> Layer:
     b.output("PublicSubnetIds", Join(",", [Ref(s) for s in public]), "Public subnets, comma-separated, one per AZ")
     b.output("PrivateSubnetIds", Join(",", [Ref(s) for s in private]), "Private subnets, comma-separated, one per AZ")
     if isolated:
-        b.output("IsolatedSubnetIds", Join(",", [Ref(s) for s in isolated]), "Isolated subnets, comma-separated, one per AZ")
-    b.output("DataSubnetIds", Join(",", [Ref(s) for s in (isolated or private)]), "Subnets for data stores: isolated when present, else private")
+        b.output(
+            "IsolatedSubnetIds", Join(",", [Ref(s) for s in isolated]), "Isolated subnets, comma-separated, one per AZ"
+        )
+    b.output(
+        "DataSubnetIds",
+        Join(",", [Ref(s) for s in (isolated or private)]),
+        "Subnets for data stores: isolated when present, else private",
+    )
     return b.build()

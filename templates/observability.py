@@ -14,9 +14,24 @@ import json
 
 from awacs import s3 as awacs_s3
 from awacs import sns as awacs_sns
-from awacs.aws import Allow, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals, Bool
-from troposphere import AccountId, Equals, GetAtt, If, Join, Not, Ref, Select, Sub
-from troposphere import cloudwatch, iam, s3, sns, synthetics, xray
+from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals
+from troposphere import (
+    AccountId,
+    Equals,
+    GetAtt,
+    If,
+    Join,
+    Not,
+    Ref,
+    Select,
+    Sub,
+    cloudwatch,
+    iam,
+    s3,
+    sns,
+    synthetics,
+    xray,
+)
 
 from templates.common import Layer, LayerBuilder, lifecycle_rule, logical_id, service_groups, trust_policy
 from templates.config import AppConfig
@@ -26,11 +41,33 @@ GIB = 1024**3
 FIVE_MINUTES = 300
 # Memory (GiB) of the instance classes the profiles may choose; max_connections derives from it.
 DB_CLASS_MEMORY_GIB = {
-    "db.t3.micro": 1, "db.t3.small": 2, "db.t3.medium": 4, "db.t3.large": 8, "db.t3.xlarge": 16, "db.t3.2xlarge": 32,
-    "db.t4g.micro": 1, "db.t4g.small": 2, "db.t4g.medium": 4, "db.t4g.large": 8, "db.t4g.xlarge": 16, "db.t4g.2xlarge": 32,
-    "db.m5.large": 8, "db.m5.xlarge": 16, "db.m5.2xlarge": 32, "db.m5.4xlarge": 64,
-    "db.m6g.large": 8, "db.m6g.xlarge": 16, "db.m6g.2xlarge": 32, "db.m6i.large": 8, "db.m6i.xlarge": 16,
-    "db.r5.large": 16, "db.r5.xlarge": 32, "db.r5.2xlarge": 64, "db.r6g.large": 16, "db.r6g.xlarge": 32, "db.r6g.2xlarge": 64,
+    "db.t3.micro": 1,
+    "db.t3.small": 2,
+    "db.t3.medium": 4,
+    "db.t3.large": 8,
+    "db.t3.xlarge": 16,
+    "db.t3.2xlarge": 32,
+    "db.t4g.micro": 1,
+    "db.t4g.small": 2,
+    "db.t4g.medium": 4,
+    "db.t4g.large": 8,
+    "db.t4g.xlarge": 16,
+    "db.t4g.2xlarge": 32,
+    "db.m5.large": 8,
+    "db.m5.xlarge": 16,
+    "db.m5.2xlarge": 32,
+    "db.m5.4xlarge": 64,
+    "db.m6g.large": 8,
+    "db.m6g.xlarge": 16,
+    "db.m6g.2xlarge": 32,
+    "db.m6i.large": 8,
+    "db.m6i.xlarge": 16,
+    "db.r5.large": 16,
+    "db.r5.xlarge": 32,
+    "db.r5.2xlarge": 64,
+    "db.r6g.large": 16,
+    "db.r6g.xlarge": 32,
+    "db.r6g.2xlarge": 64,
 }
 # The default parameter groups' max_connections formulas divide DBInstanceClassMemory (bytes) by these:
 # PostgreSQL and Aurora PostgreSQL LEAST({DBInstanceClassMemory/9531392}, 5000); MySQL {DBInstanceClassMemory/12582880}.
@@ -40,9 +77,18 @@ CONNECTION_CAP = {"postgres": 5000, "aurora-postgresql": 5000}
 # Guide, "Managing performance and scaling for Aurora MySQL", Maximum connections to an Aurora MySQL
 # DB instance): a log formula of the class memory, tabulated there, not a division like the others.
 AURORA_MYSQL_MAX_CONNECTIONS = {
-    "db.t3.small": 45, "db.t3.medium": 90, "db.t3.large": 135, "db.t4g.medium": 90, "db.t4g.large": 135,
-    "db.r5.large": 1000, "db.r5.xlarge": 2000, "db.r5.2xlarge": 3000, "db.r5.4xlarge": 4000,
-    "db.r6g.large": 1000, "db.r6g.xlarge": 2000, "db.r6g.2xlarge": 3000,
+    "db.t3.small": 45,
+    "db.t3.medium": 90,
+    "db.t3.large": 135,
+    "db.t4g.medium": 90,
+    "db.t4g.large": 135,
+    "db.r5.large": 1000,
+    "db.r5.xlarge": 2000,
+    "db.r5.2xlarge": 3000,
+    "db.r5.4xlarge": 4000,
+    "db.r6g.large": 1000,
+    "db.r6g.xlarge": 2000,
+    "db.r6g.2xlarge": 3000,
 }
 # Canaries: the newest Node.js/Puppeteer runtime AWS documents (cfn-lint 1.51.5 does not check
 # RuntimeVersion; troposphere 4.11's list stops at 9.1, whose Node.js 20 Lambda runtime is retiring).
@@ -129,9 +175,25 @@ class Alarms:
     def __init__(self, b: LayerBuilder, topic):
         self.b, self.topic = b, topic
 
-    def add(self, title: str, what: str, description: str, namespace: str, metric: str, dimensions: dict, threshold, comparison: str, *,
-            statistic: str | None = "Average", extended: str | None = None, period: int = FIVE_MINUTES, evaluations: int = 3,
-            datapoints: int = 2, missing: str = "notBreaching", condition: str | None = None) -> cloudwatch.Alarm:
+    def add(
+        self,
+        title: str,
+        what: str,
+        description: str,
+        namespace: str,
+        metric: str,
+        dimensions: dict,
+        threshold,
+        comparison: str,
+        *,
+        statistic: str | None = "Average",
+        extended: str | None = None,
+        period: int = FIVE_MINUTES,
+        evaluations: int = 3,
+        datapoints: int = 2,
+        missing: str = "notBreaching",
+        condition: str | None = None,
+    ) -> cloudwatch.Alarm:
         props = {
             "AlarmName": self.b.named("alarm", what),
             "AlarmDescription": description,
@@ -156,18 +218,42 @@ class Alarms:
 
 def _topic(b: LayerBuilder, key_arn) -> sns.Topic:
     b.knob(
-        "AlarmEmail", "Alarms", "Alarm email",
+        "AlarmEmail",
+        "Alarms",
+        "Alarm email",
         "Address subscribed to the alarm topic (it must confirm the subscription); empty subscribes nobody",
-        b.cfg.observability.alarm_email, key="observability.alarm_email", AllowedPattern=r"^$|^[^\s@]+@[^\s@]+\.[^\s@]+$",
+        b.cfg.observability.alarm_email,
+        key="observability.alarm_email",
+        AllowedPattern=r"^$|^[^\s@]+@[^\s@]+\.[^\s@]+$",
         ConstraintDescription="empty, or an email address",
     )
     b.template.add_condition("HasAlarmEmail", Not(Equals(Ref("AlarmEmail"), "")))
-    topic = b.add(sns.Topic("AlarmTopic", TopicName=b.named("alarms"), DisplayName=f"{b.cfg.application} {b.cfg.environment.name} alarms", KmsMasterKeyId=key_arn, Tags=b.tags("alarms")))
-    b.add(sns.SubscriptionResource("AlarmEmailSubscription", Condition="HasAlarmEmail", TopicArn=Ref(topic), Protocol="email", Endpoint=Ref("AlarmEmail")))
+    topic = b.add(
+        sns.Topic(
+            "AlarmTopic",
+            TopicName=b.named("alarms"),
+            DisplayName=f"{b.cfg.application} {b.cfg.environment.name} alarms",
+            KmsMasterKeyId=key_arn,
+            Tags=b.tags("alarms"),
+        )
+    )
+    b.add(
+        sns.SubscriptionResource(
+            "AlarmEmailSubscription",
+            Condition="HasAlarmEmail",
+            TopicArn=Ref(topic),
+            Protocol="email",
+            Endpoint=Ref("AlarmEmail"),
+        )
+    )
     # Seed 002: notifications by SMS as well as email. The numbers are params (not a deploy-time
     # Parameter: a list of endpoints), one subscription each; SMS needs no confirmation.
     for index, number in enumerate(b.cfg.observability.alarm_sms, 1):
-        b.add(sns.SubscriptionResource(f"AlarmSmsSubscription{index}", TopicArn=Ref(topic), Protocol="sms", Endpoint=number))
+        b.add(
+            sns.SubscriptionResource(
+                f"AlarmSmsSubscription{index}", TopicArn=Ref(topic), Protocol="sms", Endpoint=number
+            )
+        )
     b.add(
         sns.TopicPolicy(
             "AlarmTopicPolicy",
@@ -205,61 +291,195 @@ def _service_alarms(b: LayerBuilder, alarms: Alarms, cluster, service_names: dic
     for svc_name in service_names:
         ecs = {"ClusterName": cluster, "ServiceName": service_names[svc_name]}
         prefix = logical_id("service", svc_name)
-        alarms.add(f"{prefix}CpuAlarm", f"{svc_name}-cpu", f"Service {svc_name}: average CPU above {thresholds.cpu_high_percent}%", "AWS/ECS", "CPUUtilization", ecs, thresholds.cpu_high_percent, "GreaterThanThreshold")
-        alarms.add(f"{prefix}MemoryAlarm", f"{svc_name}-memory", f"Service {svc_name}: average memory above {thresholds.memory_high_percent}%", "AWS/ECS", "MemoryUtilization", ecs, thresholds.memory_high_percent, "GreaterThanThreshold")
+        alarms.add(
+            f"{prefix}CpuAlarm",
+            f"{svc_name}-cpu",
+            f"Service {svc_name}: average CPU above {thresholds.cpu_high_percent}%",
+            "AWS/ECS",
+            "CPUUtilization",
+            ecs,
+            thresholds.cpu_high_percent,
+            "GreaterThanThreshold",
+        )
+        alarms.add(
+            f"{prefix}MemoryAlarm",
+            f"{svc_name}-memory",
+            f"Service {svc_name}: average memory above {thresholds.memory_high_percent}%",
+            "AWS/ECS",
+            "MemoryUtilization",
+            ecs,
+            thresholds.memory_high_percent,
+            "GreaterThanThreshold",
+        )
         if cfg.compute.container_insights:
             # No datapoints means no tasks reporting: that is the outage this alarm is for.
             # Below the autoscaling minimum means below desired whatever autoscaling has set it to.
             floor = max(1, cfg.services[svc_name].min_count)
-            alarms.add(f"{prefix}RunningTasksAlarm", f"{svc_name}-running-tasks", f"Service {svc_name}: fewer than {floor} running task(s), its autoscaling minimum", "ECS/ContainerInsights", "RunningTaskCount", ecs, floor, "LessThanThreshold",
-                       statistic="Minimum", period=60, evaluations=3, datapoints=3, missing="breaching")
+            alarms.add(
+                f"{prefix}RunningTasksAlarm",
+                f"{svc_name}-running-tasks",
+                f"Service {svc_name}: fewer than {floor} running task(s), its autoscaling minimum",
+                "ECS/ContainerInsights",
+                "RunningTaskCount",
+                ecs,
+                floor,
+                "LessThanThreshold",
+                statistic="Minimum",
+                period=60,
+                evaluations=3,
+                datapoints=3,
+                missing="breaching",
+            )
         if svc_name not in target_groups:
             continue  # a worker: no target group, so no load-balancer metrics to alarm on
         target = {"LoadBalancer": lb, "TargetGroup": target_groups[svc_name]}
-        alarms.add(f"{prefix}Target5xxAlarm", f"{svc_name}-target-5xx", f"Service {svc_name}: more than {thresholds.target_5xx_count} 5xx responses in 5 minutes", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", target, thresholds.target_5xx_count, "GreaterThanThreshold",
-                   statistic="Sum", evaluations=1, datapoints=1)
-        alarms.add(f"{prefix}LatencyP95Alarm", f"{svc_name}-latency-p95", f"Service {svc_name}: p95 response time above {thresholds.target_p95_latency_seconds}s", "AWS/ApplicationELB", "TargetResponseTime", target, thresholds.target_p95_latency_seconds, "GreaterThanThreshold",
-                   extended="p95")
-        alarms.add(f"{prefix}LatencyP99Alarm", f"{svc_name}-latency-p99", f"Service {svc_name}: p99 response time above {thresholds.target_p99_latency_seconds}s", "AWS/ApplicationELB", "TargetResponseTime", target, thresholds.target_p99_latency_seconds, "GreaterThanThreshold",
-                   extended="p99")
-        alarms.add(f"{prefix}UnhealthyHostsAlarm", f"{svc_name}-unhealthy-hosts", f"Service {svc_name}: at least one unhealthy target", "AWS/ApplicationELB", "UnHealthyHostCount", target, 1, "GreaterThanOrEqualToThreshold",
-                   statistic="Maximum", period=60, evaluations=5, datapoints=3)
+        alarms.add(
+            f"{prefix}Target5xxAlarm",
+            f"{svc_name}-target-5xx",
+            f"Service {svc_name}: more than {thresholds.target_5xx_count} 5xx responses in 5 minutes",
+            "AWS/ApplicationELB",
+            "HTTPCode_Target_5XX_Count",
+            target,
+            thresholds.target_5xx_count,
+            "GreaterThanThreshold",
+            statistic="Sum",
+            evaluations=1,
+            datapoints=1,
+        )
+        alarms.add(
+            f"{prefix}LatencyP95Alarm",
+            f"{svc_name}-latency-p95",
+            f"Service {svc_name}: p95 response time above {thresholds.target_p95_latency_seconds}s",
+            "AWS/ApplicationELB",
+            "TargetResponseTime",
+            target,
+            thresholds.target_p95_latency_seconds,
+            "GreaterThanThreshold",
+            extended="p95",
+        )
+        alarms.add(
+            f"{prefix}LatencyP99Alarm",
+            f"{svc_name}-latency-p99",
+            f"Service {svc_name}: p99 response time above {thresholds.target_p99_latency_seconds}s",
+            "AWS/ApplicationELB",
+            "TargetResponseTime",
+            target,
+            thresholds.target_p99_latency_seconds,
+            "GreaterThanThreshold",
+            extended="p99",
+        )
+        alarms.add(
+            f"{prefix}UnhealthyHostsAlarm",
+            f"{svc_name}-unhealthy-hosts",
+            f"Service {svc_name}: at least one unhealthy target",
+            "AWS/ApplicationELB",
+            "UnHealthyHostCount",
+            target,
+            1,
+            "GreaterThanOrEqualToThreshold",
+            statistic="Maximum",
+            period=60,
+            evaluations=5,
+            datapoints=3,
+        )
 
 
 def _alb_alarm(b: LayerBuilder, alarms: Alarms, lb) -> None:
     thresholds = b.cfg.observability.alarms
-    alarms.add("Alb5xxAlarm", "alb-5xx", f"Load balancer: more than {thresholds.alb_5xx_count} 5xx it generated itself in 5 minutes", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", {"LoadBalancer": lb}, thresholds.alb_5xx_count, "GreaterThanThreshold",
-               statistic="Sum", evaluations=1, datapoints=1)
+    alarms.add(
+        "Alb5xxAlarm",
+        "alb-5xx",
+        f"Load balancer: more than {thresholds.alb_5xx_count} 5xx it generated itself in 5 minutes",
+        "AWS/ApplicationELB",
+        "HTTPCode_ELB_5XX_Count",
+        {"LoadBalancer": lb},
+        thresholds.alb_5xx_count,
+        "GreaterThanThreshold",
+        statistic="Sum",
+        evaluations=1,
+        datapoints=1,
+    )
 
 
 def _database_alarms(b: LayerBuilder, alarms: Alarms) -> dict:
     """Alarms on the database; returns the dashboard's dimensions for it."""
     cfg, thresholds, db = b.cfg, b.cfg.observability.alarms, b.cfg.database
-    identifier = Ref(b.input("DatabaseIdentifier", "data.DatabaseIdentifier", "Aurora cluster id" if db.is_aurora else "RDS instance id"))
+    identifier = Ref(
+        b.input(
+            "DatabaseIdentifier", "data.DatabaseIdentifier", "Aurora cluster id" if db.is_aurora else "RDS instance id"
+        )
+    )
     if db.is_aurora:
         writer = {"DBClusterIdentifier": identifier, "Role": "WRITER"}
         whole = {"DBClusterIdentifier": identifier}
     else:
         writer = whole = {"DBInstanceIdentifier": identifier}
     connections = db_connections_threshold(cfg)
-    alarms.add("DatabaseCpuAlarm", "db-cpu", f"Database: average CPU above {thresholds.db_cpu_high_percent}%", "AWS/RDS", "CPUUtilization", writer, thresholds.db_cpu_high_percent, "GreaterThanThreshold")
     alarms.add(
-        "DatabaseConnectionsAlarm", "db-connections",
+        "DatabaseCpuAlarm",
+        "db-cpu",
+        f"Database: average CPU above {thresholds.db_cpu_high_percent}%",
+        "AWS/RDS",
+        "CPUUtilization",
+        writer,
+        thresholds.db_cpu_high_percent,
+        "GreaterThanThreshold",
+    )
+    alarms.add(
+        "DatabaseConnectionsAlarm",
+        "db-connections",
         f"Database: more than {connections} connections ({thresholds.db_connections_percent}% of {max_connections(db.engine, db.instance_class)} on {db.instance_class})",
-        "AWS/RDS", "DatabaseConnections", writer, connections, "GreaterThanThreshold", statistic="Maximum",
+        "AWS/RDS",
+        "DatabaseConnections",
+        writer,
+        connections,
+        "GreaterThanThreshold",
+        statistic="Maximum",
     )
     if not db.is_aurora:  # Aurora storage grows by itself; there is no free storage to run out of
-        alarms.add("DatabaseFreeStorageAlarm", "db-free-storage", f"Database: less than {thresholds.db_free_storage_gib} GiB free storage", "AWS/RDS", "FreeStorageSpace", whole, thresholds.db_free_storage_gib * GIB, "LessThanThreshold",
-                   statistic="Minimum")
+        alarms.add(
+            "DatabaseFreeStorageAlarm",
+            "db-free-storage",
+            f"Database: less than {thresholds.db_free_storage_gib} GiB free storage",
+            "AWS/RDS",
+            "FreeStorageSpace",
+            whole,
+            thresholds.db_free_storage_gib * GIB,
+            "LessThanThreshold",
+            statistic="Minimum",
+        )
     if db.is_aurora and aurora_has_reader(cfg):
         # AuroraReplicaLag is in milliseconds.
-        alarms.add("DatabaseReplicaLagAlarm", "db-replica-lag", f"Aurora readers: lag above {thresholds.db_replica_lag_seconds}s", "AWS/RDS", "AuroraReplicaLag", {"DBClusterIdentifier": identifier, "Role": "READER"}, thresholds.db_replica_lag_seconds * 1000, "GreaterThanThreshold",
-                   statistic="Maximum")
+        alarms.add(
+            "DatabaseReplicaLagAlarm",
+            "db-replica-lag",
+            f"Aurora readers: lag above {thresholds.db_replica_lag_seconds}s",
+            "AWS/RDS",
+            "AuroraReplicaLag",
+            {"DBClusterIdentifier": identifier, "Role": "READER"},
+            thresholds.db_replica_lag_seconds * 1000,
+            "GreaterThanThreshold",
+            statistic="Maximum",
+        )
     elif not db.is_aurora and db.replicas:
-        replicas = b.input("ReadReplicaIdentifiers", "data.ReadReplicaIdentifiers", "Read replica instance ids, comma-separated", type="CommaDelimitedList")
+        replicas = b.input(
+            "ReadReplicaIdentifiers",
+            "data.ReadReplicaIdentifiers",
+            "Read replica instance ids, comma-separated",
+            type="CommaDelimitedList",
+        )
         for index in range(db.replicas):
-            alarms.add(f"DatabaseReplica{index + 1}LagAlarm", f"db-replica-{index + 1}-lag", f"Read replica {index + 1}: lag above {thresholds.db_replica_lag_seconds}s", "AWS/RDS", "ReplicaLag", {"DBInstanceIdentifier": Select(index, Ref(replicas))}, thresholds.db_replica_lag_seconds, "GreaterThanThreshold",
-                       statistic="Maximum")
+            alarms.add(
+                f"DatabaseReplica{index + 1}LagAlarm",
+                f"db-replica-{index + 1}-lag",
+                f"Read replica {index + 1}: lag above {thresholds.db_replica_lag_seconds}s",
+                "AWS/RDS",
+                "ReplicaLag",
+                {"DBInstanceIdentifier": Select(index, Ref(replicas))},
+                thresholds.db_replica_lag_seconds,
+                "GreaterThanThreshold",
+                statistic="Maximum",
+            )
     return writer
 
 
@@ -273,18 +493,67 @@ def _cache_alarms(b: LayerBuilder, alarms: Alarms):
     group = b.input("CacheReplicationGroupId", "data.CacheReplicationGroupId", "ElastiCache replication group id")
     for node in cache_node_ids(b.cfg):
         dims = {"CacheClusterId": Sub(f"${{{group.title}}}-{node}")}
-        alarms.add(f"CacheNode{node}CpuAlarm", f"cache-{node}-cpu", f"Redis node {node}: engine CPU above {thresholds.cache_cpu_high_percent}%", "AWS/ElastiCache", "EngineCPUUtilization", dims, thresholds.cache_cpu_high_percent, "GreaterThanThreshold")
-        alarms.add(f"CacheNode{node}MemoryAlarm", f"cache-{node}-memory", f"Redis node {node}: memory above {thresholds.cache_memory_high_percent}%", "AWS/ElastiCache", "DatabaseMemoryUsagePercentage", dims, thresholds.cache_memory_high_percent, "GreaterThanThreshold")
-        alarms.add(f"CacheNode{node}EvictionsAlarm", f"cache-{node}-evictions", f"Redis node {node}: more than {thresholds.cache_evictions_count} evictions in 5 minutes", "AWS/ElastiCache", "Evictions", dims, thresholds.cache_evictions_count, "GreaterThanThreshold",
-                   statistic="Sum")
+        alarms.add(
+            f"CacheNode{node}CpuAlarm",
+            f"cache-{node}-cpu",
+            f"Redis node {node}: engine CPU above {thresholds.cache_cpu_high_percent}%",
+            "AWS/ElastiCache",
+            "EngineCPUUtilization",
+            dims,
+            thresholds.cache_cpu_high_percent,
+            "GreaterThanThreshold",
+        )
+        alarms.add(
+            f"CacheNode{node}MemoryAlarm",
+            f"cache-{node}-memory",
+            f"Redis node {node}: memory above {thresholds.cache_memory_high_percent}%",
+            "AWS/ElastiCache",
+            "DatabaseMemoryUsagePercentage",
+            dims,
+            thresholds.cache_memory_high_percent,
+            "GreaterThanThreshold",
+        )
+        alarms.add(
+            f"CacheNode{node}EvictionsAlarm",
+            f"cache-{node}-evictions",
+            f"Redis node {node}: more than {thresholds.cache_evictions_count} evictions in 5 minutes",
+            "AWS/ElastiCache",
+            "Evictions",
+            dims,
+            thresholds.cache_evictions_count,
+            "GreaterThanThreshold",
+            statistic="Sum",
+        )
     return group
 
 
 def _api_alarms(b: LayerBuilder, alarms: Alarms):
     thresholds = b.cfg.observability.alarms
     api = Ref(b.input("ApiId", "edge.HttpApiId", "API Gateway HTTP API id"))
-    alarms.add("Api5xxAlarm", "api-5xx", f"API Gateway: more than {thresholds.api_5xx_count} 5xx in 5 minutes", "AWS/ApiGateway", "5xx", {"ApiId": api}, thresholds.api_5xx_count, "GreaterThanThreshold", statistic="Sum", evaluations=1, datapoints=1)
-    alarms.add("ApiLatencyAlarm", "api-latency-p95", f"API Gateway: p95 latency above {thresholds.api_p95_latency_ms} ms", "AWS/ApiGateway", "Latency", {"ApiId": api}, thresholds.api_p95_latency_ms, "GreaterThanThreshold", extended="p95")
+    alarms.add(
+        "Api5xxAlarm",
+        "api-5xx",
+        f"API Gateway: more than {thresholds.api_5xx_count} 5xx in 5 minutes",
+        "AWS/ApiGateway",
+        "5xx",
+        {"ApiId": api},
+        thresholds.api_5xx_count,
+        "GreaterThanThreshold",
+        statistic="Sum",
+        evaluations=1,
+        datapoints=1,
+    )
+    alarms.add(
+        "ApiLatencyAlarm",
+        "api-latency-p95",
+        f"API Gateway: p95 latency above {thresholds.api_p95_latency_ms} ms",
+        "AWS/ApiGateway",
+        "Latency",
+        {"ApiId": api},
+        thresholds.api_p95_latency_ms,
+        "GreaterThanThreshold",
+        extended="p95",
+    )
     return api
 
 
@@ -292,8 +561,26 @@ def _cloudfront_alarms(b: LayerBuilder, alarms: Alarms):
     thresholds = b.cfg.observability.alarms
     distribution = Ref(b.input("DistributionId", "edge.DistributionId", "CloudFront distribution id"))
     dims = {"DistributionId": distribution, "Region": "Global"}
-    alarms.add("CloudFront5xxAlarm", "cloudfront-5xx", f"CloudFront: 5xx error rate above {thresholds.cloudfront_5xx_rate_percent}%", "AWS/CloudFront", "5xxErrorRate", dims, thresholds.cloudfront_5xx_rate_percent, "GreaterThanThreshold")
-    alarms.add("CloudFrontErrorRateAlarm", "cloudfront-errors", f"CloudFront: total error rate above {thresholds.cloudfront_error_rate_percent}%", "AWS/CloudFront", "TotalErrorRate", dims, thresholds.cloudfront_error_rate_percent, "GreaterThanThreshold")
+    alarms.add(
+        "CloudFront5xxAlarm",
+        "cloudfront-5xx",
+        f"CloudFront: 5xx error rate above {thresholds.cloudfront_5xx_rate_percent}%",
+        "AWS/CloudFront",
+        "5xxErrorRate",
+        dims,
+        thresholds.cloudfront_5xx_rate_percent,
+        "GreaterThanThreshold",
+    )
+    alarms.add(
+        "CloudFrontErrorRateAlarm",
+        "cloudfront-errors",
+        f"CloudFront: total error rate above {thresholds.cloudfront_error_rate_percent}%",
+        "AWS/CloudFront",
+        "TotalErrorRate",
+        dims,
+        thresholds.cloudfront_error_rate_percent,
+        "GreaterThanThreshold",
+    )
     return distribution
 
 
@@ -305,10 +592,23 @@ def cloudfront_alarms_here(cfg: AppConfig) -> bool:
 # ------------------------------------------------------------------ dashboard
 
 
-def _widget(title: str, metrics: list, x: int, y: int, *, stat: str = "Average", width: int = 12, region: str = "${AWS::Region}") -> dict:
+def _widget(
+    title: str, metrics: list, x: int, y: int, *, stat: str = "Average", width: int = 12, region: str = "${AWS::Region}"
+) -> dict:
     return {
-        "type": "metric", "x": x, "y": y, "width": width, "height": 6,
-        "properties": {"title": title, "region": region, "view": "timeSeries", "stat": stat, "period": FIVE_MINUTES, "metrics": metrics},
+        "type": "metric",
+        "x": x,
+        "y": y,
+        "width": width,
+        "height": 6,
+        "properties": {
+            "title": title,
+            "region": region,
+            "view": "timeSeries",
+            "stat": stat,
+            "period": FIVE_MINUTES,
+            "metrics": metrics,
+        },
     }
 
 
@@ -318,50 +618,160 @@ def _dashboard(b: LayerBuilder, variables: dict) -> None:
     cfg = b.cfg
     rows: list[tuple[str, list, str]] = []
     if "DistributionId" in variables:
-        rows.append(("CloudFront requests and 5xx rate", [
-            ["AWS/CloudFront", "Requests", "DistributionId", "${DistributionId}", "Region", "Global", {"stat": "Sum", "region": "us-east-1"}],
-            ["AWS/CloudFront", "5xxErrorRate", "DistributionId", "${DistributionId}", "Region", "Global", {"yAxis": "right", "region": "us-east-1"}],
-        ], "Sum"))
+        rows.append(
+            (
+                "CloudFront requests and 5xx rate",
+                [
+                    [
+                        "AWS/CloudFront",
+                        "Requests",
+                        "DistributionId",
+                        "${DistributionId}",
+                        "Region",
+                        "Global",
+                        {"stat": "Sum", "region": "us-east-1"},
+                    ],
+                    [
+                        "AWS/CloudFront",
+                        "5xxErrorRate",
+                        "DistributionId",
+                        "${DistributionId}",
+                        "Region",
+                        "Global",
+                        {"yAxis": "right", "region": "us-east-1"},
+                    ],
+                ],
+                "Sum",
+            )
+        )
     if "ApiId" in variables:
-        rows.append(("API Gateway requests, 5xx and p95 latency", [
-            ["AWS/ApiGateway", "Count", "ApiId", "${ApiId}", {"stat": "Sum"}],
-            ["AWS/ApiGateway", "5xx", "ApiId", "${ApiId}", {"stat": "Sum"}],
-            ["AWS/ApiGateway", "Latency", "ApiId", "${ApiId}", {"stat": "p95", "yAxis": "right"}],
-        ], "Sum"))
-    rows.append(("Load balancer requests and 5xx", [
-        ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", "${LoadBalancerFullName}"],
-        ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", "${LoadBalancerFullName}"],
-        ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", "${LoadBalancerFullName}"],
-    ], "Sum"))
+        rows.append(
+            (
+                "API Gateway requests, 5xx and p95 latency",
+                [
+                    ["AWS/ApiGateway", "Count", "ApiId", "${ApiId}", {"stat": "Sum"}],
+                    ["AWS/ApiGateway", "5xx", "ApiId", "${ApiId}", {"stat": "Sum"}],
+                    ["AWS/ApiGateway", "Latency", "ApiId", "${ApiId}", {"stat": "p95", "yAxis": "right"}],
+                ],
+                "Sum",
+            )
+        )
+    rows.append(
+        (
+            "Load balancer requests and 5xx",
+            [
+                ["AWS/ApplicationELB", "RequestCount", "LoadBalancer", "${LoadBalancerFullName}"],
+                ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", "${LoadBalancerFullName}"],
+                ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", "${LoadBalancerFullName}"],
+            ],
+            "Sum",
+        )
+    )
     behind = [s for s, svc in cfg.services.items() if not svc.is_worker]
     if behind:
-        rows.append(("Target response time p95 (s)", [
-            ["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", "${LoadBalancerFullName}", "TargetGroup", f"${{{logical_id('service', s, 'TargetGroupFullName')}}}", {"label": s}]
-            for s in behind
-        ], "p95"))
-    rows.append(("Service CPU and memory (%)", [
-        ["AWS/ECS", metric, "ClusterName", "${ClusterName}", "ServiceName", f"${{{logical_id('service', s, 'Name')}}}", {"label": f"{s} {metric[:3].lower()}"}]
-        for s in cfg.services for metric in ("CPUUtilization", "MemoryUtilization")
-    ], "Average"))
+        rows.append(
+            (
+                "Target response time p95 (s)",
+                [
+                    [
+                        "AWS/ApplicationELB",
+                        "TargetResponseTime",
+                        "LoadBalancer",
+                        "${LoadBalancerFullName}",
+                        "TargetGroup",
+                        f"${{{logical_id('service', s, 'TargetGroupFullName')}}}",
+                        {"label": s},
+                    ]
+                    for s in behind
+                ],
+                "p95",
+            )
+        )
+    rows.append(
+        (
+            "Service CPU and memory (%)",
+            [
+                [
+                    "AWS/ECS",
+                    metric,
+                    "ClusterName",
+                    "${ClusterName}",
+                    "ServiceName",
+                    f"${{{logical_id('service', s, 'Name')}}}",
+                    {"label": f"{s} {metric[:3].lower()}"},
+                ]
+                for s in cfg.services
+                for metric in ("CPUUtilization", "MemoryUtilization")
+            ],
+            "Average",
+        )
+    )
     if cfg.compute.container_insights:
-        rows.append(("Running tasks", [
-            ["ECS/ContainerInsights", "RunningTaskCount", "ClusterName", "${ClusterName}", "ServiceName", f"${{{logical_id('service', s, 'Name')}}}", {"label": s}]
-            for s in cfg.services
-        ], "Minimum"))
+        rows.append(
+            (
+                "Running tasks",
+                [
+                    [
+                        "ECS/ContainerInsights",
+                        "RunningTaskCount",
+                        "ClusterName",
+                        "${ClusterName}",
+                        "ServiceName",
+                        f"${{{logical_id('service', s, 'Name')}}}",
+                        {"label": s},
+                    ]
+                    for s in cfg.services
+                ],
+                "Minimum",
+            )
+        )
     if cfg.database:
-        dims = ["DBClusterIdentifier", "${DatabaseIdentifier}", "Role", "WRITER"] if cfg.database.is_aurora else ["DBInstanceIdentifier", "${DatabaseIdentifier}"]
-        rows.append(("Database CPU (%) and connections", [
-            ["AWS/RDS", "CPUUtilization", *dims],
-            ["AWS/RDS", "DatabaseConnections", *dims, {"stat": "Maximum", "yAxis": "right"}],
-        ], "Average"))
+        dims = (
+            ["DBClusterIdentifier", "${DatabaseIdentifier}", "Role", "WRITER"]
+            if cfg.database.is_aurora
+            else ["DBInstanceIdentifier", "${DatabaseIdentifier}"]
+        )
+        rows.append(
+            (
+                "Database CPU (%) and connections",
+                [
+                    ["AWS/RDS", "CPUUtilization", *dims],
+                    ["AWS/RDS", "DatabaseConnections", *dims, {"stat": "Maximum", "yAxis": "right"}],
+                ],
+                "Average",
+            )
+        )
     if cfg.cache:
-        rows.append(("Redis engine CPU and memory (%)", [
-            ["AWS/ElastiCache", metric, "CacheClusterId", f"${{CacheReplicationGroupId}}-{node}", {"label": f"{node} {metric}"}]
-            for node in cache_node_ids(cfg) for metric in ("EngineCPUUtilization", "DatabaseMemoryUsagePercentage")
-        ], "Average"))
-    widgets = [_widget(title, metrics, (index % 2) * 12, (index // 2) * 6, stat=stat) for index, (title, metrics, stat) in enumerate(rows)]
+        rows.append(
+            (
+                "Redis engine CPU and memory (%)",
+                [
+                    [
+                        "AWS/ElastiCache",
+                        metric,
+                        "CacheClusterId",
+                        f"${{CacheReplicationGroupId}}-{node}",
+                        {"label": f"{node} {metric}"},
+                    ]
+                    for node in cache_node_ids(cfg)
+                    for metric in ("EngineCPUUtilization", "DatabaseMemoryUsagePercentage")
+                ],
+                "Average",
+            )
+        )
+    widgets = [
+        _widget(title, metrics, (index % 2) * 12, (index // 2) * 6, stat=stat)
+        for index, (title, metrics, stat) in enumerate(rows)
+    ]
     body = json.dumps({"widgets": widgets}, sort_keys=True, separators=(",", ":"))
-    b.add(cloudwatch.Dashboard("Dashboard", DashboardName=b.named("dashboard"), Tags=b.tags(), DashboardBody=Sub(body, **dict(sorted(variables.items())))))
+    b.add(
+        cloudwatch.Dashboard(
+            "Dashboard",
+            DashboardName=b.named("dashboard"),
+            Tags=b.tags(),
+            DashboardBody=Sub(body, **dict(sorted(variables.items()))),
+        )
+    )
 
 
 # ------------------------------------------------------------------ X-Ray and canaries
@@ -409,11 +819,23 @@ def _canary_bucket(b: LayerBuilder) -> s3.Bucket:
     """Versioned, with its S3 server access logs in the edge layer's access-log bucket, artifacts
     and their old versions expiring after artifact_retention_days."""
     days = b.cfg.observability.synthetics.artifact_retention_days
-    rules = [lifecycle_rule("expire-canary-artifacts", days), lifecycle_rule("expire-old-versions", days), lifecycle_rule("abort-incomplete-uploads", 7)]
+    rules = [
+        lifecycle_rule("expire-canary-artifacts", days),
+        lifecycle_rule("expire-old-versions", days),
+        lifecycle_rule("abort-incomplete-uploads", 7),
+    ]
     bucket = b.private_bucket("CanaryArtifactsBucket", "canary", rules)
     if has_access_log_bucket(b.cfg):
-        logs_bucket = Ref(b.input("AccessLogsBucketName", "edge.AccessLogsBucketName", "Bucket of the S3 server access logs of the canary artifacts"))
-        bucket.LoggingConfiguration = s3.LoggingConfiguration(DestinationBucketName=logs_bucket, LogFilePrefix=f"{S3_LOG_PREFIX}/canary/")
+        logs_bucket = Ref(
+            b.input(
+                "AccessLogsBucketName",
+                "edge.AccessLogsBucketName",
+                "Bucket of the S3 server access logs of the canary artifacts",
+            )
+        )
+        bucket.LoggingConfiguration = s3.LoggingConfiguration(
+            DestinationBucketName=logs_bucket, LogFilePrefix=f"{S3_LOG_PREFIX}/canary/"
+        )
     else:
         reason = "the profile keeps no access-log bucket (edge.alb.access_logs off, no CloudFront, no SPA bucket); only the canary role writes here and CloudTrail records its calls"
         b.skip_check(bucket, "CKV_AWS_18", reason)
@@ -423,7 +845,8 @@ def _canary_bucket(b: LayerBuilder) -> s3.Bucket:
 
 
 def _canary_role(b: LayerBuilder, bucket: s3.Bucket) -> iam.Role:
-    from awacs import cloudwatch as awacs_cloudwatch, logs as awacs_logs
+    from awacs import cloudwatch as awacs_cloudwatch
+    from awacs import logs as awacs_logs
 
     return b.add(
         iam.Role(
@@ -442,17 +865,30 @@ def _canary_role(b: LayerBuilder, bucket: s3.Bucket) -> iam.Role:
                     PolicyDocument=PolicyDocument(
                         Version="2012-10-17",
                         Statement=[
-                            Statement(Effect=Allow, Action=[awacs_s3.PutObject], Resource=[Join("", [GetAtt(bucket, "Arn"), "/*"])]),
-                            Statement(Effect=Allow, Action=[awacs_s3.GetBucketLocation], Resource=[GetAtt(bucket, "Arn")]),
+                            Statement(
+                                Effect=Allow,
+                                Action=[awacs_s3.PutObject],
+                                Resource=[Join("", [GetAtt(bucket, "Arn"), "/*"])],
+                            ),
+                            Statement(
+                                Effect=Allow, Action=[awacs_s3.GetBucketLocation], Resource=[GetAtt(bucket, "Arn")]
+                            ),
                             # Synthetics checks the artifact bucket exists by listing; this action has no resource scope.
                             Statement(Effect=Allow, Action=[awacs_s3.ListAllMyBuckets], Resource=["*"]),
                             Statement(
-                                Effect=Allow, Action=[awacs_cloudwatch.PutMetricData], Resource=["*"],
+                                Effect=Allow,
+                                Action=[awacs_cloudwatch.PutMetricData],
+                                Resource=["*"],
                                 Condition=Condition(StringEquals("cloudwatch:namespace", "CloudWatchSynthetics")),
                             ),
                             Statement(
-                                Effect=Allow, Action=[awacs_logs.CreateLogGroup, awacs_logs.CreateLogStream, awacs_logs.PutLogEvents],
-                                Resource=[Sub(f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/lambda/cwsyn-*-{b.cfg.suffix}-*")],
+                                Effect=Allow,
+                                Action=[awacs_logs.CreateLogGroup, awacs_logs.CreateLogStream, awacs_logs.PutLogEvents],
+                                Resource=[
+                                    Sub(
+                                        f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/lambda/cwsyn-*-{b.cfg.suffix}-*"
+                                    )
+                                ],
                             ),
                         ],
                     ),
@@ -467,37 +903,54 @@ def _canaries(b: LayerBuilder, alarms: Alarms) -> None:
     cfg, settings = b.cfg, b.cfg.observability.synthetics
     if cfg.edge.cloudfront_fronts_alb:
         # The load balancer admits only CloudFront: the canaries request what viewers request.
-        host = Ref(b.input("DistributionDomainName", "edge.DistributionDomainName", "CloudFront domain name the canaries request"))
+        host = Ref(
+            b.input(
+                "DistributionDomainName", "edge.DistributionDomainName", "CloudFront domain name the canaries request"
+            )
+        )
         scheme = "https"
     else:
-        host = Ref(b.input("LoadBalancerDnsName", "edge.LoadBalancerDnsName", "Load balancer DNS name the canaries request"))
+        host = Ref(
+            b.input("LoadBalancerDnsName", "edge.LoadBalancerDnsName", "Load balancer DNS name the canaries request")
+        )
         scheme = If(b.certificate_condition(), "https", "http")
     bucket = _canary_bucket(b)
     role = _canary_role(b, bucket)
-    for kind, path, script in (("api", settings.api_path, API_CANARY_SCRIPT), ("ui", settings.ui_path, UI_CANARY_SCRIPT)):
+    for kind, path, script in (
+        ("api", settings.api_path, API_CANARY_SCRIPT),
+        ("ui", settings.ui_path, UI_CANARY_SCRIPT),
+    ):
         name = b.named(f"cw-{kind}")
         canary = synthetics.Canary(
-                logical_id(kind, "Canary"),
-                Name=name,
-                ExecutionRoleArn=GetAtt(role, "Arn"),
-                ArtifactS3Location=Join("", ["s3://", Ref(bucket), f"/{kind}"]),
-                Code=synthetics.Code(Handler="index.handler", Script=script),
-                Schedule=synthetics.Schedule(Expression=settings.schedule, DurationInSeconds="0"),
-                RunConfig=synthetics.RunConfig(
-                    TimeoutInSeconds=CANARY_TIMEOUT_SECONDS,
-                    EnvironmentVariables={"TARGET_URL": Join("", [scheme, "://", host, path])},
-                ),
-                SuccessRetentionPeriod=settings.artifact_retention_days,
-                FailureRetentionPeriod=settings.artifact_retention_days,
-                StartCanaryAfterCreation=True,
-                Tags=b.tags(f"cw-{kind}"),
+            logical_id(kind, "Canary"),
+            Name=name,
+            ExecutionRoleArn=GetAtt(role, "Arn"),
+            ArtifactS3Location=Join("", ["s3://", Ref(bucket), f"/{kind}"]),
+            Code=synthetics.Code(Handler="index.handler", Script=script),
+            Schedule=synthetics.Schedule(Expression=settings.schedule, DurationInSeconds="0"),
+            RunConfig=synthetics.RunConfig(
+                TimeoutInSeconds=CANARY_TIMEOUT_SECONDS,
+                EnvironmentVariables={"TARGET_URL": Join("", [scheme, "://", host, path])},
+            ),
+            SuccessRetentionPeriod=settings.artifact_retention_days,
+            FailureRetentionPeriod=settings.artifact_retention_days,
+            StartCanaryAfterCreation=True,
+            Tags=b.tags(f"cw-{kind}"),
         )
         # Set past troposphere's validator, whose list of runtimes is out of date.
         canary.properties["RuntimeVersion"] = CANARY_RUNTIME
         b.add(canary)
         alarms.add(
-            logical_id(kind, "CanaryAlarm"), f"canary-{kind}", f"Canary {name}: {path} failed (SuccessPercent below 100)",
-            "CloudWatchSynthetics", "SuccessPercent", {"CanaryName": Ref(canary)}, 100, "LessThanThreshold", evaluations=2, datapoints=2,
+            logical_id(kind, "CanaryAlarm"),
+            f"canary-{kind}",
+            f"Canary {name}: {path} failed (SuccessPercent below 100)",
+            "CloudWatchSynthetics",
+            "SuccessPercent",
+            {"CanaryName": Ref(canary)},
+            100,
+            "LessThanThreshold",
+            evaluations=2,
+            datapoints=2,
         )
 
 
@@ -512,13 +965,22 @@ def _service_inputs(b: LayerBuilder, services) -> tuple:
         if svc.is_worker:
             continue
         group_input = logical_id("service", svc_name, "TargetGroupFullName")
-        target_groups[svc_name] = Ref(b.input(group_input, f"edge.{group_input}", f"Target group full name of {svc_name} (targetgroup/<name>/<id>)"))
+        target_groups[svc_name] = Ref(
+            b.input(
+                group_input, f"edge.{group_input}", f"Target group full name of {svc_name} (targetgroup/<name>/<id>)"
+            )
+        )
     return cluster, lb, service_names, target_groups
 
 
 def _services_part(cfg: AppConfig, number: int, services: dict) -> Layer:
     """Alarms of one group of services, notifying the main part's topic."""
-    b = LayerBuilder(cfg, f"observability-services-{number}", f"alarms of services {next(iter(services))} to {list(services)[-1]}", family="observability")
+    b = LayerBuilder(
+        cfg,
+        f"observability-services-{number}",
+        f"alarms of services {next(iter(services))} to {list(services)[-1]}",
+        family="observability",
+    )
     topic = b.input("AlarmTopicArn", "observability.AlarmTopicArn", "SNS topic the alarms notify")
     cluster, lb, service_names, target_groups = _service_inputs(b, services)
     _service_alarms(b, Alarms(b, topic), cluster, service_names, lb, target_groups)
@@ -561,7 +1023,14 @@ def build(cfg: AppConfig) -> Layer | list[Layer]:
 
     b.output("AlarmTopicArn", Ref(topic), "SNS topic every alarm notifies", root=True)
     if cfg.observability.dashboard:
-        b.output("DashboardUrl", Sub(f"https://${{AWS::Region}}.console.aws.amazon.com/cloudwatch/home?region=${{AWS::Region}}#dashboards:name={b.named('dashboard')}"), "CloudWatch dashboard", root=True)
+        b.output(
+            "DashboardUrl",
+            Sub(
+                f"https://${{AWS::Region}}.console.aws.amazon.com/cloudwatch/home?region=${{AWS::Region}}#dashboards:name={b.named('dashboard')}"
+            ),
+            "CloudWatch dashboard",
+            root=True,
+        )
     if len(groups) == 1:
         return b.build()
     return [b.build(), *(_services_part(cfg, number, group) for number, group in enumerate(groups, 1))]

@@ -217,7 +217,9 @@ def _inner_model(annotation: Any) -> Any:
 SUFFIX_FLAG = "--suffix"
 
 
-def load_config(application: str, environment: str, root: Path | None = None, *, suffix: str | None = None) -> AppConfig:
+def load_config(
+    application: str, environment: str, root: Path | None = None, *, suffix: str | None = None
+) -> AppConfig:
     """Read base + overlay for one application and environment into a validated AppConfig.
 
     `suffix` (the CLI's --suffix) replaces environment.suffix as a third, last source: it is
@@ -227,15 +229,26 @@ def load_config(application: str, environment: str, root: Path | None = None, *,
     folder = root / application
     if not (folder / "base.yaml").is_file():
         known = ", ".join(available_profiles(root)) or "none"
-        raise ConfigError(display_path(folder), "", f"no profile {application!r} here (base.yaml missing); profiles: {known}")
+        raise ConfigError(
+            display_path(folder), "", f"no profile {application!r} here (base.yaml missing); profiles: {known}"
+        )
     if not ENV_NAME.match(environment):
-        raise ConfigError(display_path(folder / f"{environment}.yaml"), "", f"environment name {environment!r} must be a simple lowercase identifier (a-z, 0-9, -; at most 16)")
+        raise ConfigError(
+            display_path(folder / f"{environment}.yaml"),
+            "",
+            f"environment name {environment!r} must be a simple lowercase identifier (a-z, 0-9, -; at most 16)",
+        )
     overlay_path = folder / f"{environment}.yaml"
     if not overlay_path.is_file():
         envs = ", ".join(available_profiles(root).get(application, [])) or "none"
-        raise ConfigError(display_path(overlay_path), "", f"no environment {environment!r} for {application}; environments: {envs}")
+        raise ConfigError(
+            display_path(overlay_path), "", f"no environment {environment!r} for {application}; environments: {envs}"
+        )
 
-    sources: list[tuple[Path | str, dict]] = [(folder / "base.yaml", read_yaml(folder / "base.yaml")), (overlay_path, read_yaml(overlay_path))]
+    sources: list[tuple[Path | str, dict]] = [
+        (folder / "base.yaml", read_yaml(folder / "base.yaml")),
+        (overlay_path, read_yaml(overlay_path)),
+    ]
     if suffix is not None:
         sources.append((SUFFIX_FLAG, {"environment": {"suffix": suffix}}))
     merged = sources[0][1]
@@ -244,7 +257,11 @@ def load_config(application: str, environment: str, root: Path | None = None, *,
     env_section = merged.get("environment")
     if isinstance(env_section, dict):
         if "name" in env_section:
-            raise ConfigError(_blame(sources, ["environment", "name"]), "environment.name", "is set from the overlay file's name; remove it")
+            raise ConfigError(
+                _blame(sources, ["environment", "name"]),
+                "environment.name",
+                "is set from the overlay file's name; remove it",
+            )
         merged["environment"] = {**env_section, "name": environment}
 
     try:
@@ -256,18 +273,28 @@ def load_config(application: str, environment: str, root: Path | None = None, *,
         if isinstance(cause, KeyedError):
             loc += tuple(_parse_path(cause.key))  # `min_size`, or `public_subnets[1]`
         blamed = _blame(sources, list(loc))
-        files = [p for p, _ in sources if isinstance(p, Path) and display_path(p) == blamed]  # a flag (--suffix) has no YAML text
+        files = [
+            p for p, _ in sources if isinstance(p, Path) and display_path(p) == blamed
+        ]  # a flag (--suffix) has no YAML text
         message = (_typed_by_yaml(first, files[0]) if files else None) or _pydantic_message(first)
         if first["type"] == "extra_forbidden":
             allowed = _allowed_keys(loc)
-            message = f"unknown key; {_did_you_mean(loc[-1], allowed)}allowed keys here: {', '.join(allowed)}" if allowed else message
+            message = (
+                f"unknown key; {_did_you_mean(loc[-1], allowed)}allowed keys here: {', '.join(allowed)}"
+                if allowed
+                else message
+            )
         more = len(err.errors()) - 1
         if more:
             message += f" (and {more} more problem{'s' if more > 1 else ''})"
         raise ConfigError(blamed, key_path(loc), message) from None
 
     if cfg.application != application:
-        raise ConfigError(_blame(sources, ["application"]), "application", f"{cfg.application!r} must equal its folder name {application!r}")
+        raise ConfigError(
+            _blame(sources, ["application"]),
+            "application",
+            f"{cfg.application!r} must equal its folder name {application!r}",
+        )
     problems = semantic_problems(cfg)
     if problems:
         path, message = problems[0]

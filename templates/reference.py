@@ -30,7 +30,15 @@ def type_words(annotation) -> str:
             return words
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is typing.Annotated:
-        pattern = next((getattr(m, "pattern", None) for meta in args[1:] for m in getattr(meta, "metadata", [meta]) if getattr(m, "pattern", None)), None)
+        pattern = next(
+            (
+                getattr(m, "pattern", None)
+                for meta in args[1:]
+                for m in getattr(meta, "metadata", [meta])
+                if getattr(m, "pattern", None)
+            ),
+            None,
+        )
         return _PATTERNS.get(pattern, type_words(args[0]))
     if origin in (typing.Union, types.UnionType):
         present = [a for a in args if a is not type(None)]
@@ -44,7 +52,11 @@ def type_words(annotation) -> str:
         item = type_words(args[0])
         return f"list, each {item}" if typing.get_origin(args[0]) is typing.Literal else f"list of {item}"
     if origin is dict:
-        key = "name" if args[0] is str and isinstance(args[1], type) and issubclass(args[1], BaseModel) else type_words(args[0])
+        key = (
+            "name"
+            if args[0] is str and isinstance(args[1], type) and issubclass(args[1], BaseModel)
+            else type_words(args[0])
+        )
         return f"map of {key} to {type_words(args[1])}"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "section"
@@ -98,11 +110,15 @@ def _cell(text: str) -> str:
 
 def params_reference_markdown() -> str:
     """The Markdown table the README holds (cells escaped for Markdown)."""
+
     def default(text: str) -> str:
         return text if text in ("required", "(section)") else f"`{text}`"
 
     lines = ["| key | type | default | description |", "|---|---|---|---|"]
-    lines += [f"| `{r.key}` | {_cell(r.type)} | {_cell(default(r.default))} | {_cell(r.description)} |" for r in reference_rows()]
+    lines += [
+        f"| `{r.key}` | {_cell(r.type)} | {_cell(default(r.default))} | {_cell(r.description)} |"
+        for r in reference_rows()
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -110,8 +126,16 @@ def params_reference_text() -> str:
     """The terminal view: one block per key, nothing escaped."""
     blocks = []
     for r in reference_rows():
-        default = "" if r.default == "(section)" else f"; {r.default}" if r.default == "required" else f"; default {r.default}"
-        blocks.append(f"{r.key}  ({r.type}{default})\n    {r.description}" if r.description else f"{r.key}  ({r.type}{default})")
+        default = (
+            ""
+            if r.default == "(section)"
+            else f"; {r.default}"
+            if r.default == "required"
+            else f"; default {r.default}"
+        )
+        blocks.append(
+            f"{r.key}  ({r.type}{default})\n    {r.description}" if r.description else f"{r.key}  ({r.type}{default})"
+        )
     return "\n".join(blocks) + "\n"
 
 

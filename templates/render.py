@@ -18,10 +18,10 @@ from troposphere import Template
 from templates import layers as layer_registry
 from templates.common import Layer
 from templates.config import AppConfig
-from templates.freshness import STAMP_FILE
 from templates.errors import LimitError  # noqa: F401 (re-exported)
-from templates.naming import stack_name
+from templates.freshness import STAMP_FILE
 from templates.limits import BODY_LIMIT, OUTPUT_LIMIT, PARAMETER_LIMIT, RESOURCE_LIMIT, S3_LIMIT, limit_problems  # noqa: F401
+from templates.naming import stack_name
 from templates.root import build_root
 
 Format = Literal["json", "yaml"]
@@ -65,8 +65,6 @@ def _describe(file: str, layer: str, scope: str, body: bytes, document: dict) ->
         "parameters": len(document.get("Parameters", {})),
         "outputs": len(document.get("Outputs", {})),
     }
-
-
 
 
 def render(cfg: AppConfig, fmt: Format = "json", *, suffix_override: str | None = None) -> RenderedProfile:
@@ -125,7 +123,9 @@ def render(cfg: AppConfig, fmt: Format = "json", *, suffix_override: str | None 
         ],
     }
     if suffix_override:
-        manifest["suffix_override"] = suffix_override  # only then: the manifests of the params files' own suffixes stay as they were
+        manifest["suffix_override"] = (
+            suffix_override  # only then: the manifests of the params files' own suffixes stay as they were
+        )
     files["manifest.json"] = serialize(manifest)
     return RenderedProfile(cfg, files, manifest)
 
@@ -193,5 +193,7 @@ def write_profile(rendered: RenderedProfile, out: Path, stamp: str | None = None
     """Write the profile's folder in one swap; `stamp` (templates/freshness.py) goes in with it, and
     what other commands wrote there (KEPT_ON_REGENERATION) is carried over."""
     target = output_dir(out, rendered.cfg, rendered.manifest.get("suffix_override"))
-    write_atomically(target, rendered.files | ({STAMP_FILE: stamp.encode()} if stamp else {}), keep=KEPT_ON_REGENERATION)
+    write_atomically(
+        target, rendered.files | ({STAMP_FILE: stamp.encode()} if stamp else {}), keep=KEPT_ON_REGENERATION
+    )
     return target

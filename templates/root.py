@@ -8,14 +8,13 @@ from the global stack's outputs.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from troposphere import GetAtt, Join, Output, Parameter, Ref, Tags, Template, cloudformation
 
 from templates.common import CFN_VERSION, Layer, strata_metadata
 from templates.config import AppConfig
 from templates.naming import layer_title
-
 
 MAX_PARAMETERS = 200  # per template, CloudFormation quota
 
@@ -30,7 +29,11 @@ def _passed(parameter: Parameter):
     type CommaDelimitedList to a nested stack", AWS Knowledge Center,
     https://repost.aws/knowledge-center/cloudformation-parameters-nested-stacks)."""
     kind = parameter.properties.get("Type", "String")
-    return Join(",", Ref(parameter.title)) if kind == "CommaDelimitedList" or kind.startswith("List<") else Ref(parameter.title)
+    return (
+        Join(",", Ref(parameter.title))
+        if kind == "CommaDelimitedList" or kind.startswith("List<")
+        else Ref(parameter.title)
+    )
 
 
 def _knobs_left_at_defaults(nested: list[Layer], source_of) -> set[str]:
@@ -40,7 +43,9 @@ def _knobs_left_at_defaults(nested: list[Layer], source_of) -> set[str]:
     everything fits."""
     knobs = {name for layer in nested for name in layer.knobs}
     from_global = {
-        name for layer in nested for name, wire in layer.inputs.items()
+        name
+        for layer in nested
+        for name, wire in layer.inputs.items()
         if (source := source_of(wire)) is not None and source.scope == "global"
     }
     if len(knobs | from_global) <= MAX_PARAMETERS:
@@ -51,17 +56,28 @@ def _knobs_left_at_defaults(nested: list[Layer], source_of) -> set[str]:
     for kept in (tags, set()):
         if len((knobs - split) | kept | from_global) <= MAX_PARAMETERS:
             return split - kept
-    raise ValueError(f"the root would need {len((knobs - split) | from_global)} parameters, over CloudFormation's {MAX_PARAMETERS}")
+    raise ValueError(
+        f"the root would need {len((knobs - split) | from_global)} parameters, over CloudFormation's {MAX_PARAMETERS}"
+    )
 
 
 def build_root(cfg: AppConfig, layers: list[Layer], template_url: Callable[[Layer], str]) -> Template:
     """Root template for the nested layers; template_url says where each layer's file lives."""
-    root = Template(Description=f"cfn-strata {cfg.application}/{cfg.environment.name}: root stack - {cfg.description}"[:1024])
+    root = Template(
+        Description=f"cfn-strata {cfg.application}/{cfg.environment.name}: root stack - {cfg.description}"[:1024]
+    )
     root.set_version(CFN_VERSION)
 
     def source_of(wire) -> Layer | None:
         """The layer (or the part of a split layer) that outputs what the wire asks for."""
-        return next((layer for layer in layers if wire.layer in (layer.name, layer.family) and wire.output in layer.template.outputs), None)
+        return next(
+            (
+                layer
+                for layer in layers
+                if wire.layer in (layer.name, layer.family) and wire.output in layer.template.outputs
+            ),
+            None,
+        )
 
     nested = [layer for layer in layers if layer.scope == "nested"]
     at_defaults = _knobs_left_at_defaults(nested, source_of)
@@ -98,7 +114,9 @@ def build_root(cfg: AppConfig, layers: list[Layer], template_url: Callable[[Laye
                 stack_parameters[name] = _passed(parameter)
             else:
                 if source is None:
-                    raise ValueError(f"{layer.name} layer parameter {name} wants {wire.layer}.{wire.output}, which no layer outputs")
+                    raise ValueError(
+                        f"{layer.name} layer parameter {name} wants {wire.layer}.{wire.output}, which no layer outputs"
+                    )
                 stack_parameters[name] = GetAtt(source.stack_id, f"Outputs.{wire.output}")
         props = {"TemplateURL": template_url(layer), "Tags": Tags(**cfg.all_tags)}
         if stack_parameters:

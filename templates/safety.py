@@ -9,7 +9,7 @@ stacks, so each layer gets its own, and the root's guards the nested stacks that
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from resource_semantics import STATEFUL_TYPES
 
@@ -19,14 +19,22 @@ POLICY_LIMIT = 16_384
 # RollbackConfiguration takes at most five triggers.
 MAX_ROLLBACK_TRIGGERS = 5
 # The alarms that say a deploy broke the service, most telling first (logical id suffix / exact id).
-KEY_ALARM_ORDER = ("Alb5xxAlarm", "Target5xxAlarm", "UnhealthyHostsAlarm", "RunningTasksAlarm", "Api5xxAlarm", "CloudFront5xxAlarm")
+KEY_ALARM_ORDER = (
+    "Alb5xxAlarm",
+    "Target5xxAlarm",
+    "UnhealthyHostsAlarm",
+    "RunningTasksAlarm",
+    "Api5xxAlarm",
+    "CloudFront5xxAlarm",
+)
 
 
 def stateful_resources(document: dict) -> list[str]:
     """Logical ids a stack policy guards: stateful types, plus anything the builder protected
     (`LayerBuilder.protect` always sets UpdateReplacePolicy), sorted."""
     return sorted(
-        logical_id for logical_id, resource in document.get("Resources", {}).items()
+        logical_id
+        for logical_id, resource in document.get("Resources", {}).items()
         if resource.get("Type") in STATEFUL_TYPES or "UpdateReplacePolicy" in resource
     )
 
@@ -37,7 +45,14 @@ def stack_policy(guarded: Iterable[str], *, allow: Iterable[str] = ()) -> dict:
     denied = sorted(set(guarded) - set(allow))
     statements: list[dict] = [{"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"}]
     if denied:
-        statements.append({"Effect": "Deny", "Action": list(DENIED_UPDATES), "Principal": "*", "Resource": [f"LogicalResourceId/{i}" for i in denied]})
+        statements.append(
+            {
+                "Effect": "Deny",
+                "Action": list(DENIED_UPDATES),
+                "Principal": "*",
+                "Resource": [f"LogicalResourceId/{i}" for i in denied],
+            }
+        )
     return {"Statement": statements}
 
 

@@ -10,8 +10,7 @@ import json
 from awacs import kms as awacs_kms
 from awacs import secretsmanager as awacs_secrets
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals, StringLike
-from troposphere import AccountId, GetAtt, Ref, Sub
-from troposphere import ec2, iam, kms, secretsmanager
+from troposphere import AccountId, GetAtt, Ref, Sub, ec2, iam, kms, secretsmanager
 
 from templates.common import Layer, LayerBuilder, account_administers_key, logical_id, trust_policy
 from templates.config import CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS, AppConfig
@@ -20,7 +19,9 @@ CACHE_PORT = 6379
 EFS_PORT = 2049
 # CloudFormation removes a group's default allow-all egress only when some egress is declared
 # inline; this rule matches no traffic (the same one the AWS CDK uses), so the group has none.
-NO_EGRESS = ec2.SecurityGroupRule(IpProtocol="icmp", FromPort=252, ToPort=86, CidrIp="255.255.255.255/32", Description="Disallow all traffic")
+NO_EGRESS = ec2.SecurityGroupRule(
+    IpProtocol="icmp", FromPort=252, ToPort=86, CidrIp="255.255.255.255/32", Description="Disallow all traffic"
+)
 
 
 # Security groups are named `security-group-<role>-<suffix>` (seed 004's `{resource-type}-...`):
@@ -53,7 +54,9 @@ def group_roles(cfg: AppConfig) -> dict[str, str]:
     return roles
 
 
-def _group(b: LayerBuilder, title: str, role: str, description: str, vpc_id, *, ingress=None, egress=None, metadata=None) -> ec2.SecurityGroup:
+def _group(
+    b: LayerBuilder, title: str, role: str, description: str, vpc_id, *, ingress=None, egress=None, metadata=None
+) -> ec2.SecurityGroup:
     """GroupName and GroupDescription are create-only and the group is custom-named, so a change to
     either cannot be deployed (CloudFormation refuses to replace a custom-named resource): the
     description names the role, never a port, count or other value a params change can move."""
@@ -110,23 +113,38 @@ def _security_groups(b: LayerBuilder, vpc_id) -> dict[str, ec2.SecurityGroup]:
         port = edge.cloudfront_origin_port
         ingress = [
             ec2.SecurityGroupRule(
-                IpProtocol="tcp", FromPort=port, ToPort=port, SourcePrefixListId=CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS[cfg.region],
+                IpProtocol="tcp",
+                FromPort=port,
+                ToPort=port,
+                SourcePrefixListId=CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS[cfg.region],
                 Description="CloudFront origin-facing addresses only (com.amazonaws.global.cloudfront.origin-facing)",
             )
         ]
         description = "Load balancer: from CloudFront only, out only to the service ports"
     else:
-        ingress = [ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=80, ToPort=80, CidrIp="0.0.0.0/0", Description="HTTP from the internet")]
+        ingress = [
+            ec2.SecurityGroupRule(
+                IpProtocol="tcp", FromPort=80, ToPort=80, CidrIp="0.0.0.0/0", Description="HTTP from the internet"
+            )
+        ]
         description = "Load balancer: HTTP/HTTPS from the internet, out only to the service ports"
     groups["alb"] = _group(
-        b, "AlbSecurityGroup", "alb", description, vpc_id,
+        b,
+        "AlbSecurityGroup",
+        "alb",
+        description,
+        vpc_id,
         ingress=ingress,
         # The ALB lives in the edge layer: this declares the group is its own, which is what lets
         # rule E9002 accept the internet-facing listener ports here and nowhere else.
         metadata={"cfn-strata": {"attached_to": "load-balancer"}},
     )
     if not edge.cloudfront_fronts_alb:
-        b.skip_check(groups["alb"], "CKV_AWS_260", "the public load balancer's HTTP listener (seed 004: HTTP 80 from the internet); it redirects to HTTPS when a certificate is given")
+        b.skip_check(
+            groups["alb"],
+            "CKV_AWS_260",
+            "the public load balancer's HTTP listener (seed 004: HTTP 80 from the internet); it redirects to HTTPS when a certificate is given",
+        )
         https = edge.alb.https_port
         b.add(
             ec2.SecurityGroupIngress(
@@ -140,29 +158,68 @@ def _security_groups(b: LayerBuilder, vpc_id) -> dict[str, ec2.SecurityGroup]:
                 Description="HTTPS from the internet (only when a certificate is given)",
             )
         )
-    https_out = ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="0.0.0.0/0", Description="HTTPS to AWS APIs (image pulls, secrets, logs)")
+    https_out = ec2.SecurityGroupRule(
+        IpProtocol="tcp",
+        FromPort=443,
+        ToPort=443,
+        CidrIp="0.0.0.0/0",
+        Description="HTTPS to AWS APIs (image pulls, secrets, logs)",
+    )
     for svc_name, svc in cfg.services.items():
         # Fargate pulls images, reads secrets and ships logs over HTTPS from the task's own ENI.
         # A worker's group has the same (create-only) description, so turning a service into a
         # worker or back never replaces its custom-named group; a worker's has no ingress at all.
-        group = _group(b, logical_id("service", svc_name, "SecurityGroup"), f"service-{svc_name}", f"Service {svc_name}: its container port from the load balancer only, HTTPS out", vpc_id, egress=[https_out])
+        group = _group(
+            b,
+            logical_id("service", svc_name, "SecurityGroup"),
+            f"service-{svc_name}",
+            f"Service {svc_name}: its container port from the load balancer only, HTTPS out",
+            vpc_id,
+            egress=[https_out],
+        )
         groups[f"service:{svc_name}"] = group
         if not svc.is_worker:
             _allow(b, groups["alb"], group, svc.port, f"load balancer to service {svc_name}")
 
     if "EC2" in cfg.compute.capacity_providers:
-        groups["instances"] = _group(b, "InstanceSecurityGroup", "ecs-instances", "ECS container instances: no ingress, HTTPS out to the ECS, ECR and logs APIs", vpc_id, egress=[https_out])
+        groups["instances"] = _group(
+            b,
+            "InstanceSecurityGroup",
+            "ecs-instances",
+            "ECS container instances: no ingress, HTTPS out to the ECS, ECR and logs APIs",
+            vpc_id,
+            egress=[https_out],
+        )
 
     db = cfg.database
     if db:
-        groups["database"] = _group(b, "DatabaseSecurityGroup", "database", "Database: the database port from its clients only, no egress", vpc_id)
+        groups["database"] = _group(
+            b,
+            "DatabaseSecurityGroup",
+            "database",
+            "Database: the database port from its clients only, no egress",
+            vpc_id,
+        )
         clients = [name for name, svc in cfg.services.items() if "database" in svc.secrets] or list(cfg.services)
         if db.proxy:
             # The proxy fetches the database secret from Secrets Manager over HTTPS from its own
             # ENIs ("RDS Proxy ... network prerequisites": NAT or a secretsmanager endpoint, and
             # outbound 443 in the proxy's security group); without it the target never comes up.
-            secrets_out = ec2.SecurityGroupRule(IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="0.0.0.0/0", Description="HTTPS to Secrets Manager (the proxy reads the database secret)")
-            groups["proxy"] = _group(b, "ProxySecurityGroup", "db-proxy", "RDS Proxy: the database port from the services, out to the database and to Secrets Manager", vpc_id, egress=[secrets_out])
+            secrets_out = ec2.SecurityGroupRule(
+                IpProtocol="tcp",
+                FromPort=443,
+                ToPort=443,
+                CidrIp="0.0.0.0/0",
+                Description="HTTPS to Secrets Manager (the proxy reads the database secret)",
+            )
+            groups["proxy"] = _group(
+                b,
+                "ProxySecurityGroup",
+                "db-proxy",
+                "RDS Proxy: the database port from the services, out to the database and to Secrets Manager",
+                vpc_id,
+                egress=[secrets_out],
+            )
             _allow(b, groups["proxy"], groups["database"], db.port, "proxy to database")
         for name in clients:
             target = groups["proxy"] if db.proxy else groups["database"]
@@ -170,13 +227,19 @@ def _security_groups(b: LayerBuilder, vpc_id) -> dict[str, ec2.SecurityGroup]:
             if db.proxy and (db.replicas or db.is_aurora):
                 # The proxy's one endpoint is the writer; the read replicas (Aurora: the reader
                 # endpoint) are reached directly, through the database group.
-                _allow(b, groups[f"service:{name}"], groups["database"], db.port, f"service {name} to the read replicas")
+                _allow(
+                    b, groups[f"service:{name}"], groups["database"], db.port, f"service {name} to the read replicas"
+                )
     if cfg.cache:
-        groups["cache"] = _group(b, "CacheSecurityGroup", "cache", "Redis: the Redis port from the services only, no egress", vpc_id)
+        groups["cache"] = _group(
+            b, "CacheSecurityGroup", "cache", "Redis: the Redis port from the services only, no egress", vpc_id
+        )
         for name in cfg.services:
             _allow(b, groups[f"service:{name}"], groups["cache"], CACHE_PORT, f"service {name} to Redis")
     if cfg.efs:
-        groups["efs"] = _group(b, "EfsSecurityGroup", "efs", "EFS: NFS from the services that mount it, no egress", vpc_id)
+        groups["efs"] = _group(
+            b, "EfsSecurityGroup", "efs", "EFS: NFS from the services that mount it, no egress", vpc_id
+        )
         for name, svc in cfg.services.items():
             if svc.efs_mount_path:
                 _allow(b, groups[f"service:{name}"], groups["efs"], EFS_PORT, f"service {name} mounts EFS")
@@ -198,9 +261,20 @@ def _key(b: LayerBuilder) -> kms.Key:
                         Sid="CloudWatchLogsEncryptsTheApplicationsLogGroups",
                         Effect=Allow,
                         Principal=Principal("Service", Sub("logs.${AWS::Region}.amazonaws.com")),
-                        Action=[awacs_kms.Encrypt, awacs_kms.Decrypt, awacs_kms.Action("ReEncrypt*"), awacs_kms.Action("GenerateDataKey*"), awacs_kms.DescribeKey],
+                        Action=[
+                            awacs_kms.Encrypt,
+                            awacs_kms.Decrypt,
+                            awacs_kms.Action("ReEncrypt*"),
+                            awacs_kms.Action("GenerateDataKey*"),
+                            awacs_kms.DescribeKey,
+                        ],
                         Resource=["*"],
-                        Condition=Condition(StringLike("kms:EncryptionContext:aws:logs:arn", Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"))),
+                        Condition=Condition(
+                            StringLike(
+                                "kms:EncryptionContext:aws:logs:arn",
+                                Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"),
+                            )
+                        ),
                     ),
                     Statement(
                         Sid="CloudWatchAlarmsPublishToTheEncryptedTopic",
@@ -246,7 +320,9 @@ def _secrets(b: LayerBuilder, key: kms.Key) -> dict[str, secretsmanager.Secret]:
             Name=b.named(name),
             Description=f"Application secret {name}: set its value with put-secret-value after the first deploy",
             KmsKeyId=Ref(key),
-            GenerateSecretString=secretsmanager.GenerateSecretString(SecretStringTemplate="{}", GenerateStringKey="placeholder", PasswordLength=32),
+            GenerateSecretString=secretsmanager.GenerateSecretString(
+                SecretStringTemplate="{}", GenerateStringKey="placeholder", PasswordLength=32
+            ),
             Metadata=metadata,
             Tags=b.tags(name),
         )
@@ -260,7 +336,9 @@ def _read_secrets(arns: list, key: kms.Key) -> iam.Policy:
         PolicyDocument=PolicyDocument(
             Version="2012-10-17",
             Statement=[
-                Statement(Effect=Allow, Action=[awacs_secrets.GetSecretValue, awacs_secrets.DescribeSecret], Resource=arns),
+                Statement(
+                    Effect=Allow, Action=[awacs_secrets.GetSecretValue, awacs_secrets.DescribeSecret], Resource=arns
+                ),
                 Statement(Effect=Allow, Action=[awacs_kms.Decrypt], Resource=[GetAtt(key, "Arn")]),
             ],
         ),
@@ -279,14 +357,20 @@ def _roles(b: LayerBuilder, key: kms.Key, secrets: dict[str, secretsmanager.Secr
             RoleName=b.named("ecs-task-execution"),
             Description="ECS agent: pull images, write logs, inject the services' secrets",
             AssumeRolePolicyDocument=trust_policy("ecs-tasks.amazonaws.com"),
-            ManagedPolicyArns=[Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")],
+            ManagedPolicyArns=[
+                Sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")
+            ],
             Policies=[_read_secrets([Ref(secrets[s]) for s in injected], key)] if injected else [],
             Tags=b.tags("ecs-task-execution"),
         )
     )
     b.output("TaskExecutionRoleArn", GetAtt(execution, "Arn"), "Role the ECS agent uses for the tasks")
     if managed_readers and any("database" in svc.secrets for svc in cfg.services.values()):
-        b.output("TaskExecutionRoleName", Ref(execution), "Task execution role name (the data layer grants it the RDS-managed database secret)")
+        b.output(
+            "TaskExecutionRoleName",
+            Ref(execution),
+            "Task execution role name (the data layer grants it the RDS-managed database secret)",
+        )
     for svc_name, svc in cfg.services.items():
         managed = [Sub("arn:${AWS::Partition}:iam::aws:policy/AWSXRayDaemonWriteAccess")] if svc.xray else []
         role = b.add(
@@ -296,15 +380,23 @@ def _roles(b: LayerBuilder, key: kms.Key, secrets: dict[str, secretsmanager.Secr
                 Description=f"Service {svc_name}: reads only its own secrets",
                 AssumeRolePolicyDocument=trust_policy("ecs-tasks.amazonaws.com"),
                 ManagedPolicyArns=managed,
-                Policies=[_read_secrets([Ref(secrets[s]) for s in svc.secrets if s in secrets], key)] if any(s in secrets for s in svc.secrets) else [],
+                Policies=[_read_secrets([Ref(secrets[s]) for s in svc.secrets if s in secrets], key)]
+                if any(s in secrets for s in svc.secrets)
+                else [],
                 Tags=b.tags("ecs-task", svc_name),
             )
         )
-        b.output(logical_id("service", svc_name, "TaskRoleArn"), GetAtt(role, "Arn"), f"Task role of service {svc_name}")
+        b.output(
+            logical_id("service", svc_name, "TaskRoleArn"), GetAtt(role, "Arn"), f"Task role of service {svc_name}"
+        )
         if svc.efs_mount_path or (managed_readers and "database" in svc.secrets):
             # The compute layer attaches the EFS access policy to it, the data layer the read of an
             # RDS-managed database secret (outputs stay under 200 at scale).
-            b.output(logical_id("service", svc_name, "TaskRoleName"), Ref(role), f"Task role name of service {svc_name} (for policies other layers attach)")
+            b.output(
+                logical_id("service", svc_name, "TaskRoleName"),
+                Ref(role),
+                f"Task role name of service {svc_name} (for policies other layers attach)",
+            )
 
 
 def build(cfg: AppConfig) -> Layer:

@@ -22,7 +22,7 @@ from templates.errors import ConfigError
 APP_MAX = 28  # AppConfig.application
 SUFFIX_MAX = 24  # EnvironmentConfig.suffix: ^[a-z0-9][a-z0-9-]{0,22}[a-z0-9]$
 ENVIRONMENTS = ("dev", "prod")
-REFERENCE = "README.md, section \"Params reference\" (or run `cfn-strata params-reference`)"
+REFERENCE = 'README.md, section "Params reference" (or run `cfn-strata params-reference`)'
 
 HEADER = """\
 # cfn-strata params: {app}, {what}.
@@ -88,7 +88,11 @@ services:
 
 def check_app(app: str) -> None:
     if not re.fullmatch(IDENTIFIER, app) or len(app) > APP_MAX:
-        raise ConfigError("APP", "", f"{app!r} is not an application name: lowercase letters, digits and single hyphens, starting with a letter, at most {APP_MAX} characters")
+        raise ConfigError(
+            "APP",
+            "",
+            f"{app!r} is not an application name: lowercase letters, digits and single hyphens, starting with a letter, at most {APP_MAX} characters",
+        )
 
 
 def check_region(region: str) -> None:
@@ -116,12 +120,20 @@ def suffixes(app: str) -> dict[str, str]:
 
 def starter_files(app: str, region: str) -> dict[str, str]:
     names = suffixes(app)
-    values = {"app": app, "region": region, "dev_suffix": names["dev"], "prod_suffix": names["prod"], "reference": REFERENCE}
+    values = {
+        "app": app,
+        "region": region,
+        "dev_suffix": names["dev"],
+        "prod_suffix": names["prod"],
+        "reference": REFERENCE,
+    }
     merge = "Each environment file (dev.yaml, prod.yaml) is merged over base.yaml: mappings key by key, lists and values replaced."
     return {
         "base.yaml": HEADER.format(what="what every environment shares", merge=merge, **values) + BASE.format(**values),
-        "dev.yaml": HEADER.format(what="the dev environment (merged over base.yaml)", merge=merge, **values) + DEV.format(**values),
-        "prod.yaml": HEADER.format(what="the prod environment (merged over base.yaml)", merge=merge, **values) + PROD.format(**values),
+        "dev.yaml": HEADER.format(what="the dev environment (merged over base.yaml)", merge=merge, **values)
+        + DEV.format(**values),
+        "prod.yaml": HEADER.format(what="the prod environment (merged over base.yaml)", merge=merge, **values)
+        + PROD.format(**values),
     }
 
 
@@ -139,7 +151,14 @@ def copied_files(app: str, region: str, source: Path) -> dict[str, str]:
     names = suffixes(app)
     base = read_yaml(source / "base.yaml")
     changes_region = base.get("region") != region
-    base.update({"application": app, "description": f"{app} (started from the {source.name} profile)", "project": app, "region": region})
+    base.update(
+        {
+            "application": app,
+            "description": f"{app} (started from the {source.name} profile)",
+            "project": app,
+            "region": region,
+        }
+    )
     environment = dict(base.get("environment") or {})
     environment["suffix"] = names["dev"]
     base["environment"] = environment
@@ -148,12 +167,25 @@ def copied_files(app: str, region: str, source: Path) -> dict[str, str]:
     values = {"app": app, "reference": REFERENCE}
     merge = "Each environment file (dev.yaml, prod.yaml) is merged over base.yaml: mappings key by key, lists and values replaced."
     copied = f"Copied from params/{source.name}/ by `cfn-strata init --from {source.name}`: review every value"
-    files = {"base.yaml": _dump(HEADER.format(what=f"what every environment shares. {copied}", merge=merge, **values), base)}
+    files = {
+        "base.yaml": _dump(HEADER.format(what=f"what every environment shares. {copied}", merge=merge, **values), base)
+    }
     for env in ENVIRONMENTS:
         path = source / f"{env}.yaml"
         if not path.is_file():
-            overlay = {"environment": {"stage": "prod", "suffix": names[env]}, "tags": {"Environment": "production"}} if env == "prod" else {"environment": {"suffix": names[env]}}
-            files[f"{env}.yaml"] = _dump(HEADER.format(what=f"the {env} environment (merged over base.yaml); params/{source.name}/ has no {env}.yaml", merge=merge, **values), overlay)
+            overlay = (
+                {"environment": {"stage": "prod", "suffix": names[env]}, "tags": {"Environment": "production"}}
+                if env == "prod"
+                else {"environment": {"suffix": names[env]}}
+            )
+            files[f"{env}.yaml"] = _dump(
+                HEADER.format(
+                    what=f"the {env} environment (merged over base.yaml); params/{source.name}/ has no {env}.yaml",
+                    merge=merge,
+                    **values,
+                ),
+                overlay,
+            )
             continue
         overlay = read_yaml(path)
         section = dict(overlay.get("environment") or {})
@@ -163,7 +195,10 @@ def copied_files(app: str, region: str, source: Path) -> dict[str, str]:
         overlay["environment"] = section
         if changes_region and isinstance(overlay.get("network"), dict):
             overlay["network"] = {k: v for k, v in overlay["network"].items() if k != "availability_zones"}
-        files[f"{env}.yaml"] = _dump(HEADER.format(what=f"the {env} environment (merged over base.yaml). {copied}", merge=merge, **values), overlay)
+        files[f"{env}.yaml"] = _dump(
+            HEADER.format(what=f"the {env} environment (merged over base.yaml). {copied}", merge=merge, **values),
+            overlay,
+        )
     return files
 
 
@@ -175,7 +210,11 @@ def write_starter(params: Path, app: str, region: str, source: Path | None = Non
     check_region(region)
     target = params / app
     if target.exists():
-        raise ConfigError(str(target), "", "already exists; init never overwrites a profile (choose another name or remove the folder)")
+        raise ConfigError(
+            str(target),
+            "",
+            "already exists; init never overwrites a profile (choose another name or remove the folder)",
+        )
     if source is not None and not (source / "base.yaml").is_file():
         raise ConfigError(str(source), "", "--from: no profile here (base.yaml missing)")
     files = copied_files(app, region, source) if source is not None else starter_files(app, region)

@@ -76,7 +76,10 @@ def test_worker_keeps_repository_task_definition_logs_and_container_health_check
     assert (task["Cpu"], task["Memory"]) == ("1024", "2048")
     app = task["ContainerDefinitions"][0]
     check = app["HealthCheck"]
-    assert check["Command"][1] == "curl -fsS -o /dev/null http://localhost:9000/healthz || wget -q -O /dev/null http://localhost:9000/healthz || exit 1"
+    assert (
+        check["Command"][1]
+        == "curl -fsS -o /dev/null http://localhost:9000/healthz || wget -q -O /dev/null http://localhost:9000/healthz || exit 1"
+    )
     assert (check["Interval"], check["Timeout"], check["StartPeriod"]) == (20, 4, 90)
     assert {s["Name"] for s in app["Secrets"]} == {"DB_PASSWORD", "DB_USERNAME"}
 
@@ -84,13 +87,22 @@ def test_worker_keeps_repository_task_definition_logs_and_container_health_check
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_worker_scales_on_cpu_and_memory_targets(env):
     compute = doc(env, "compute")
-    policies = {title: p["Properties"]["TargetTrackingScalingPolicyConfiguration"] for title, p in resources(compute, "AWS::ApplicationAutoScaling::ScalingPolicy").items()}
+    policies = {
+        title: p["Properties"]["TargetTrackingScalingPolicyConfiguration"]
+        for title, p in resources(compute, "AWS::ApplicationAutoScaling::ScalingPolicy").items()
+    }
     worker = {title: conf for title, conf in policies.items() if title.startswith("ServiceJobs")}
     assert sorted(worker) == ["ServiceJobsCpuScalingPolicy", "ServiceJobsMemoryScalingPolicy"]
     assert worker["ServiceJobsCpuScalingPolicy"]["TargetValue"] == 60.0
-    assert worker["ServiceJobsCpuScalingPolicy"]["PredefinedMetricSpecification"]["PredefinedMetricType"] == "ECSServiceAverageCPUUtilization"
+    assert (
+        worker["ServiceJobsCpuScalingPolicy"]["PredefinedMetricSpecification"]["PredefinedMetricType"]
+        == "ECSServiceAverageCPUUtilization"
+    )
     assert worker["ServiceJobsMemoryScalingPolicy"]["TargetValue"] == 75.0
-    assert worker["ServiceJobsMemoryScalingPolicy"]["PredefinedMetricSpecification"]["PredefinedMetricType"] == "ECSServiceAverageMemoryUtilization"
+    assert (
+        worker["ServiceJobsMemoryScalingPolicy"]["PredefinedMetricSpecification"]["PredefinedMetricType"]
+        == "ECSServiceAverageMemoryUtilization"
+    )
     assert compute["Parameters"]["ServiceJobsMinCount"]["Default"] == 1
     assert compute["Parameters"]["ServiceJobsMaxCount"]["Default"] == 6
 
@@ -118,7 +130,10 @@ def test_worker_security_group_has_no_load_balancer_ingress_but_reaches_its_data
     ingress = {title: r["Properties"] for title, r in resources(security, "AWS::EC2::SecurityGroupIngress").items()}
     assert "ServiceJobsSecurityGroupFromAlbIngress" not in ingress
     assert ingress["ServiceApiSecurityGroupFromAlbIngress"]["FromPort"] == 8080
-    assert not any(r["Properties"]["GroupId"] == {"Fn::GetAtt": ["ServiceJobsSecurityGroup", "GroupId"]} for r in resources(security, "AWS::EC2::SecurityGroupIngress").values())
+    assert not any(
+        r["Properties"]["GroupId"] == {"Fn::GetAtt": ["ServiceJobsSecurityGroup", "GroupId"]}
+        for r in resources(security, "AWS::EC2::SecurityGroupIngress").values()
+    )
     assert props(security, "ServiceJobsSecurityGroup")["SecurityGroupIngress"] == []
     egress = {title: r["Properties"] for title, r in resources(security, "AWS::EC2::SecurityGroupEgress").items()}
     # Through the proxy to the writer, directly to the readers, and to Redis: MySQL's 3306, Redis's 6379.
@@ -140,9 +155,21 @@ def test_pipeline_deploys_the_worker_with_the_rolling_timeout():
 
 
 WORKER_ERRORS = {
-    "blue_green": ({"deployment": "blue_green"}, "services.jobs.deployment", "blue_green needs a listener rule and two target groups, which a worker (path_patterns: []) does not have; use rolling"),
-    "priority": ({"priority": 30}, "services.jobs.priority", "a worker (path_patterns: []) has no listener rule to give a priority; remove it"),
-    "requests_per_target": ({"autoscaling": {"requests_per_target": 100}}, "services.jobs.autoscaling.requests_per_target", "a worker (path_patterns: []) receives no load-balancer requests; scale on cpu_target or memory_target"),
+    "blue_green": (
+        {"deployment": "blue_green"},
+        "services.jobs.deployment",
+        "blue_green needs a listener rule and two target groups, which a worker (path_patterns: []) does not have; use rolling",
+    ),
+    "priority": (
+        {"priority": 30},
+        "services.jobs.priority",
+        "a worker (path_patterns: []) has no listener rule to give a priority; remove it",
+    ),
+    "requests_per_target": (
+        {"autoscaling": {"requests_per_target": 100}},
+        "services.jobs.autoscaling.requests_per_target",
+        "a worker (path_patterns: []) receives no load-balancer requests; scale on cpu_target or memory_target",
+    ),
 }
 
 
@@ -151,7 +178,12 @@ def test_what_a_worker_cannot_have_is_refused_with_its_key(case, tmp_path):
     extra, key, message = WORKER_ERRORS[case]
 
     def change(document):
-        document["services"]["jobs"] = {"port": 9000, "path_patterns": [], "health_check": {"path": "/healthz"}, **extra}
+        document["services"]["jobs"] = {
+            "port": 9000,
+            "path_patterns": [],
+            "health_check": {"path": "/healthz"},
+            **extra,
+        }
 
     with pytest.raises(ConfigError) as err:
         _variant(tmp_path, "smart-task", "dev", change)
@@ -169,7 +201,10 @@ def test_alb_authentication_cannot_protect_a_worker(tmp_path):
 
     with pytest.raises(ConfigError) as err:
         _variant(tmp_path, "smart-task", "dev", change)
-    assert (err.value.key, err.value.message) == ("auth.protected_service", "must name a service behind the load balancer (frontend) when auth.protect is alb")
+    assert (err.value.key, err.value.message) == (
+        "auth.protected_service",
+        "must name a service behind the load balancer (frontend) when auth.protect is alb",
+    )
 
 
 # ------------------------------------------------------------------ Aurora MySQL
@@ -179,12 +214,18 @@ def test_alb_authentication_cannot_protect_a_worker(tmp_path):
 def test_aurora_mysql_cluster_writer_two_readers_port_3306(env, klass):
     data = doc(env, "data")
     cluster = props(data, "DatabaseCluster")
-    assert (cluster["Engine"], cluster["EngineVersion"], cluster["Port"]) == ("aurora-mysql", "8.0.mysql_aurora.3.08.2", 3306)
+    assert (cluster["Engine"], cluster["EngineVersion"], cluster["Port"]) == (
+        "aurora-mysql",
+        "8.0.mysql_aurora.3.08.2",
+        3306,
+    )
     assert cluster["DBClusterIdentifier"] == f"rds-cluster-oj-{env}"
     assert cluster["StorageEncrypted"] is True
     assert cluster["EnableCloudwatchLogsExports"] == ["error", "slowquery"]
     assert cluster.get("BacktrackWindow", 0) == 0
-    assert cluster["MasterUserPassword"] == {"Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": "DatabaseSecretArn"}, ":SecretString:password}}"]]}
+    assert cluster["MasterUserPassword"] == {
+        "Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": "DatabaseSecretArn"}, ":SecretString:password}}"]]
+    }
     members = resources(data, "AWS::RDS::DBInstance")
     assert sorted(members) == ["DatabaseReader1", "DatabaseReader2", "DatabaseWriter"]
     for member in members.values():
@@ -195,14 +236,21 @@ def test_aurora_mysql_cluster_writer_two_readers_port_3306(env, klass):
         assert p["EnablePerformanceInsights"] is True and p["PerformanceInsightsRetentionPeriod"] == 7
     assert data["Parameters"]["DatabaseInstanceClass"]["Default"] == klass
     groups = {title: r["Properties"]["LogGroupName"] for title, r in resources(data, "AWS::Logs::LogGroup").items()}
-    assert sorted(groups.values()) == [f"/aws/rds/cluster/rds-cluster-oj-{env}/error", f"/aws/rds/cluster/rds-cluster-oj-{env}/slowquery"]
+    assert sorted(groups.values()) == [
+        f"/aws/rds/cluster/rds-cluster-oj-{env}/error",
+        f"/aws/rds/cluster/rds-cluster-oj-{env}/slowquery",
+    ]
 
 
 def test_aurora_mysql_parameter_groups_require_tls_and_write_the_slow_query_log():
     data = doc("prod", "data")
     cluster_group = props(data, "DatabaseClusterParameterGroup")
     assert cluster_group["Family"] == "aurora-mysql8.0"
-    assert cluster_group["Parameters"] == {"log_output": "FILE", "require_secure_transport": "ON", "slow_query_log": "1"}
+    assert cluster_group["Parameters"] == {
+        "log_output": "FILE",
+        "require_secure_transport": "ON",
+        "slow_query_log": "1",
+    }
     instance_group = props(data, "DatabaseInstanceParameterGroup")
     assert instance_group["Family"] == "aurora-mysql8.0"
     assert instance_group["Parameters"] == {"log_output": "FILE", "slow_query_log": "1"}
@@ -215,16 +263,23 @@ def test_aurora_mysql_proxy_secret_alarms_and_backup():
     assert (proxy["EngineFamily"], proxy["RequireTLS"]) == ("MYSQL", True)
     assert props(data, "DatabaseProxyTargetGroup")["DBClusterIdentifiers"] == [{"Ref": "DatabaseCluster"}]
     assert props(data, "DatabaseSecretAttachment")["TargetType"] == "AWS::RDS::DBCluster"
-    assert props(doc("prod", "security"), "DatabaseSecret")["GenerateSecretString"]["SecretStringTemplate"] == '{"username": "app_admin"}'
+    assert (
+        props(doc("prod", "security"), "DatabaseSecret")["GenerateSecretString"]["SecretStringTemplate"]
+        == '{"username": "app_admin"}'
+    )
 
-    alarms = {title: a["Properties"] for title, a in resources(doc("prod", "observability"), "AWS::CloudWatch::Alarm").items()}
+    alarms = {
+        title: a["Properties"] for title, a in resources(doc("prod", "observability"), "AWS::CloudWatch::Alarm").items()
+    }
     connections = alarms["DatabaseConnectionsAlarm"]
     assert connections["Threshold"] == 800  # 80% of Aurora MySQL's 1000 on db.r6g.large
     assert {d["Name"]: d["Value"] for d in connections["Dimensions"]}["Role"] == "WRITER"
     lag = alarms["DatabaseReplicaLagAlarm"]
     assert (lag["MetricName"], lag["Threshold"]) == ("AuroraReplicaLag", 60000)
     assert "DatabaseFreeStorageAlarm" not in alarms
-    dev_connections = {t: a["Properties"] for t, a in resources(doc("dev", "observability"), "AWS::CloudWatch::Alarm").items()}["DatabaseConnectionsAlarm"]
+    dev_connections = {
+        t: a["Properties"] for t, a in resources(doc("dev", "observability"), "AWS::CloudWatch::Alarm").items()
+    }["DatabaseConnectionsAlarm"]
     assert dev_connections["Threshold"] == 72  # 80% of 90 on db.t4g.medium
 
     backup = doc("prod", "backup")
@@ -233,10 +288,26 @@ def test_aurora_mysql_proxy_secret_alarms_and_backup():
 
 
 AURORA_MYSQL_ERRORS = {
-    "version 2": ({"engine_version": "5.7.mysql_aurora.2.12.6"}, "database.engine_version", "5.7.mysql_aurora.2.12.6 cannot be created on aurora-mysql; supported aurora-mysql 3 versions: 8.0.mysql_aurora.3.04.0"),
-    "8.4": ({"engine_version": "8.4.mysql_aurora.8.4.7"}, "database.engine_version", "8.4.mysql_aurora.8.4.7 cannot be created on aurora-mysql; supported aurora-mysql 3 versions:"),
-    "no insights on t3": ({"instance_class": "db.t3.medium", "performance_insights": True}, "database.performance_insights", "Aurora MySQL has no Performance Insights on db.t3.medium"),
-    "class Aurora MySQL does not offer": ({"instance_class": "db.m5.large"}, "database.instance_class", "db.m5.large: the generator knows no max_connections for it on aurora-mysql"),
+    "version 2": (
+        {"engine_version": "5.7.mysql_aurora.2.12.6"},
+        "database.engine_version",
+        "5.7.mysql_aurora.2.12.6 cannot be created on aurora-mysql; supported aurora-mysql 3 versions: 8.0.mysql_aurora.3.04.0",
+    ),
+    "8.4": (
+        {"engine_version": "8.4.mysql_aurora.8.4.7"},
+        "database.engine_version",
+        "8.4.mysql_aurora.8.4.7 cannot be created on aurora-mysql; supported aurora-mysql 3 versions:",
+    ),
+    "no insights on t3": (
+        {"instance_class": "db.t3.medium", "performance_insights": True},
+        "database.performance_insights",
+        "Aurora MySQL has no Performance Insights on db.t3.medium",
+    ),
+    "class Aurora MySQL does not offer": (
+        {"instance_class": "db.m5.large"},
+        "database.instance_class",
+        "db.m5.large: the generator knows no max_connections for it on aurora-mysql",
+    ),
 }
 
 
@@ -245,7 +316,14 @@ def test_aurora_mysql_choices_it_cannot_deploy_are_refused(case, tmp_path):
     extra, key, message = AURORA_MYSQL_ERRORS[case]
 
     def change(document):
-        document["database"].update({"engine": "aurora-mysql", "engine_version": "8.0.mysql_aurora.3.08.2", "instance_class": "db.t4g.medium", **extra})
+        document["database"].update(
+            {
+                "engine": "aurora-mysql",
+                "engine_version": "8.0.mysql_aurora.3.08.2",
+                "instance_class": "db.t4g.medium",
+                **extra,
+            }
+        )
 
     with pytest.raises(ConfigError) as err:
         _variant(tmp_path, "smart-task", "dev", change)
@@ -274,7 +352,9 @@ def test_mysql_with_read_replicas_and_io1_storage_renders_iops_on_every_instance
     Iops if using StorageType io1'). The model now takes iops and every instance carries it."""
 
     def change(document):
-        document["database"].update(replicas=2, managed_master_password=False, storage_type="io1", allocated_storage=100, iops=3000)
+        document["database"].update(
+            replicas=2, managed_master_password=False, storage_type="io1", allocated_storage=100, iops=3000
+        )
 
     cfg = _variant(tmp_path, "smart-task", "prod", change)
     data = json.loads(render(cfg).files["data.json"])
@@ -286,10 +366,22 @@ def test_mysql_with_read_replicas_and_io1_storage_renders_iops_on_every_instance
 
 
 IOPS_ERRORS = {
-    "io1 without iops": ({"storage_type": "io1", "allocated_storage": 100}, "database.iops", "required with storage_type io1"),
+    "io1 without iops": (
+        {"storage_type": "io1", "allocated_storage": 100},
+        "database.iops",
+        "required with storage_type io1",
+    ),
     "iops on gp3": ({"iops": 3000}, "database.iops", "only with storage_type io1 or io2 (this is gp3"),
-    "io2 too small": ({"storage_type": "io2", "iops": 1000}, "database.allocated_storage", "20 GiB: io2 storage starts at 100 GiB"),
-    "ratio over 50": ({"storage_type": "io1", "allocated_storage": 100, "iops": 6000}, "database.iops", "6000 is not 0.5 to 50 times allocated_storage 100 (50 to 5000)"),
+    "io2 too small": (
+        {"storage_type": "io2", "iops": 1000},
+        "database.allocated_storage",
+        "20 GiB: io2 storage starts at 100 GiB",
+    ),
+    "ratio over 50": (
+        {"storage_type": "io1", "allocated_storage": 100, "iops": 6000},
+        "database.iops",
+        "6000 is not 0.5 to 50 times allocated_storage 100 (50 to 5000)",
+    ),
 }
 
 
@@ -297,14 +389,21 @@ IOPS_ERRORS = {
 def test_provisioned_iops_rules_are_params_errors(case, tmp_path):
     extra, key, message = IOPS_ERRORS[case]
     with pytest.raises(ConfigError) as err:
-        _variant(tmp_path, "smart-task", "dev", lambda document: document["database"].update({"storage_type": "gp3", **extra}))
+        _variant(
+            tmp_path,
+            "smart-task",
+            "dev",
+            lambda document: document["database"].update({"storage_type": "gp3", **extra}),
+        )
     assert err.value.key == key
     assert err.value.message.startswith(message)
 
 
 def test_an_instance_class_without_known_connections_is_a_params_error_not_a_traceback(tmp_path):
     with pytest.raises(ConfigError) as err:
-        _variant(tmp_path, "smart-task", "dev", lambda document: document["database"].update(instance_class="db.r7g.large"))
+        _variant(
+            tmp_path, "smart-task", "dev", lambda document: document["database"].update(instance_class="db.r7g.large")
+        )
     assert err.value.key == "database.instance_class"
     assert err.value.message.startswith("db.r7g.large: the generator knows no max_connections for it on mysql")
 
@@ -339,7 +438,11 @@ def test_a_profile_of_workers_only_keeps_a_load_balancer_without_targets_and_lin
     assert "VpcId" not in edge["Parameters"]
     assert props(edge, "HttpListener")["DefaultActions"][0]["FixedResponseConfig"]["StatusCode"] == "404"
     observability = json.loads(profile.files["observability.json"])
-    assert not [t for t, a in resources(observability, "AWS::CloudWatch::Alarm").items() if a["Properties"].get("Namespace") == "AWS/ApplicationELB" and t.startswith("Service")]
+    assert not [
+        t
+        for t, a in resources(observability, "AWS::CloudWatch::Alarm").items()
+        if a["Properties"].get("Namespace") == "AWS/ApplicationELB" and t.startswith("Service")
+    ]
     folder = write_profile(profile, tmp_path / "out")
     findings = [f for f in lint_directory(linter, folder) if f.level in ("error", "warning")]
     assert findings == [], "\n".join(map(str, findings))

@@ -15,7 +15,13 @@ def test_only_profiles_with_auth_get_the_layer():
         assert has_layer == (app == "smart-task"), (app, env)
 
 
-@pytest.mark.parametrize(("env", "mfa", "protection", "policy"), [("dev", "OPTIONAL", "INACTIVE", ("Delete", "Delete")), ("prod", "ON", "ACTIVE", ("RetainExceptOnCreate", "Retain"))])
+@pytest.mark.parametrize(
+    ("env", "mfa", "protection", "policy"),
+    [
+        ("dev", "OPTIONAL", "INACTIVE", ("Delete", "Delete")),
+        ("prod", "ON", "ACTIVE", ("RetainExceptOnCreate", "Retain")),
+    ],
+)
 def test_smart_task_pool_mfa_and_deletion_protection(env, mfa, protection, policy):
     _, pool = one(template("smart-task", env, "auth"), "AWS::Cognito::UserPool")
     props = pool["Properties"]
@@ -25,8 +31,12 @@ def test_smart_task_pool_mfa_and_deletion_protection(env, mfa, protection, polic
     assert (pool["DeletionPolicy"], pool["UpdateReplacePolicy"]) == policy
     assert props["UserPoolName"] == f"user-pool-st-{env}"
     assert props["Policies"]["PasswordPolicy"] == {
-        "MinimumLength": 12, "RequireLowercase": True, "RequireUppercase": True, "RequireNumbers": True,
-        "RequireSymbols": True, "TemporaryPasswordValidityDays": 3,
+        "MinimumLength": 12,
+        "RequireLowercase": True,
+        "RequireUppercase": True,
+        "RequireNumbers": True,
+        "RequireSymbols": True,
+        "TemporaryPasswordValidityDays": 3,
     }
     assert props["AutoVerifiedAttributes"] == ["email"]
     assert props["AccountRecoverySetting"] == {"RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]}
@@ -45,7 +55,9 @@ def test_google_idp_reads_its_secret_with_a_dynamic_reference():
     # The secret is never a parameter: only the client id is.
     assert set(doc["Parameters"]) == {"CallbackUrls", "LogoutUrls", "GoogleClientId"}
     _, client = one(doc, "AWS::Cognito::UserPoolClient")
-    assert client["Properties"]["SupportedIdentityProviders"] == {"Fn::If": ["HasGoogleClientId", ["COGNITO", {"Ref": title}], ["COGNITO"]]}
+    assert client["Properties"]["SupportedIdentityProviders"] == {
+        "Fn::If": ["HasGoogleClientId", ["COGNITO", {"Ref": title}], ["COGNITO"]]
+    }
 
 
 def test_spa_client_is_public_with_code_flow_and_url_knobs():
@@ -65,7 +77,9 @@ def test_spa_client_is_public_with_code_flow_and_url_knobs():
     assert doc["Parameters"]["LogoutUrls"]["Default"] == "http://localhost:3000/"
     _, domain = one(doc, "AWS::Cognito::UserPoolDomain")
     assert domain["Properties"]["Domain"] == "smart-task-st-prod"
-    assert {"UserPoolId", "UserPoolArn", "UserPoolClientId", "UserPoolDomain", "UserPoolIssuerUrl"} <= set(doc["Outputs"])
+    assert {"UserPoolId", "UserPoolArn", "UserPoolClientId", "UserPoolDomain", "UserPoolIssuerUrl"} <= set(
+        doc["Outputs"]
+    )
     root_outputs = template("smart-task", "prod", "root")["Outputs"]
     assert {"AuthUserPoolId", "AuthUserPoolClientId"} <= set(root_outputs)
 
@@ -89,11 +103,20 @@ def test_mfa_off_lists_no_factor():
 
 
 def test_alb_protection_adds_a_confidential_client():
-    layer = auth.build(_smart_task(protect="alb", protected_service="frontend", alb_callback_urls=["https://app.example.com/oauth2/idpresponse"]))
+    layer = auth.build(
+        _smart_task(
+            protect="alb",
+            protected_service="frontend",
+            alb_callback_urls=["https://app.example.com/oauth2/idpresponse"],
+        )
+    )
     client = layer.template.resources["AlbUserPoolClient"].to_dict()["Properties"]
     assert client["GenerateSecret"] is True
     assert client["CallbackURLs"] == {"Ref": "AlbCallbackUrls"}
-    assert layer.template.parameters["AlbCallbackUrls"].properties["Default"] == "https://app.example.com/oauth2/idpresponse"
+    assert (
+        layer.template.parameters["AlbCallbackUrls"].properties["Default"]
+        == "https://app.example.com/oauth2/idpresponse"
+    )
     assert "AlbUserPoolClientId" in layer.template.outputs
 
 

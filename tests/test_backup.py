@@ -26,7 +26,9 @@ def test_mycandidate_daily_plan_seven_days_copied_to_us_west_2(env):
     assert copy["DestinationBackupVaultArn"] == {
         "Fn::If": [
             "DefaultCopyVault",
-            {"Fn::Sub": f"arn:${{AWS::Partition}}:backup:us-west-2:${{AWS::AccountId}}:backup-vault:backup-vault-mc-{env}"},
+            {
+                "Fn::Sub": f"arn:${{AWS::Partition}}:backup:us-west-2:${{AWS::AccountId}}:backup-vault:backup-vault-mc-{env}"
+            },
             {"Ref": "BackupCopyVaultArn"},
         ]
     }
@@ -34,7 +36,9 @@ def test_mycandidate_daily_plan_seven_days_copied_to_us_west_2(env):
     _, vault = one(doc, "AWS::Backup::BackupVault")
     assert vault["Properties"]["BackupVaultName"] == f"backup-vault-mc-{env}"
     assert vault["Properties"]["EncryptionKeyArn"] == {"Ref": "KmsKeyArn"}
-    assert (vault["DeletionPolicy"], vault["UpdateReplacePolicy"]) == (("RetainExceptOnCreate", "Retain") if env == "prod" else ("Delete", "Delete"))
+    assert (vault["DeletionPolicy"], vault["UpdateReplacePolicy"]) == (
+        ("RetainExceptOnCreate", "Retain") if env == "prod" else ("Delete", "Delete")
+    )
 
 
 def test_which_environments_have_the_layer():
@@ -72,19 +76,25 @@ def test_selection_is_by_both_tags_of_the_deployment():
         {"Fn::Sub": "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*"},
         {"Fn::Sub": "arn:${AWS::Partition}:elasticfilesystem:${AWS::Region}:${AWS::AccountId}:file-system/*"},
     ]
-    assert spec["NotResources"] == [{"Fn::Sub": "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*replica*"}]
+    assert spec["NotResources"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*replica*"}
+    ]
     assert spec["IamRoleArn"] == {"Fn::GetAtt": ["BackupRole", "Arn"]}
     _, role = one(doc, "AWS::IAM::Role")
     assert role["Properties"]["ManagedPolicyArns"] == [
         {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup"},
         {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores"},
     ]
-    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "backup.amazonaws.com"}
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "backup.amazonaws.com"
+    }
 
 
 def test_root_wires_the_security_key_into_the_backup_stack():
     root = template("mycandidate", "prod", "root")
-    assert root["Resources"]["BackupStack"]["Properties"]["Parameters"]["KmsKeyArn"] == {"Fn::GetAtt": ["SecurityStack", "Outputs.KmsKeyArn"]}
+    assert root["Resources"]["BackupStack"]["Properties"]["Parameters"]["KmsKeyArn"] == {
+        "Fn::GetAtt": ["SecurityStack", "Outputs.KmsKeyArn"]
+    }
 
 
 def test_the_backup_role_trusts_aws_backup_as_its_guide_writes_it():
@@ -94,7 +104,9 @@ def test_the_backup_role_trusts_aws_backup_as_its_guide_writes_it():
     role = template("mycandidate", "prod", "backup")["Resources"]["BackupRole"]["Properties"]
     assert role["AssumeRolePolicyDocument"] == {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"}, "Action": ["sts:AssumeRole"]}],
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"}, "Action": ["sts:AssumeRole"]}
+        ],
     }
 
 
@@ -120,8 +132,13 @@ def test_mycandidate_meets_its_one_hour_rpo(env):
     selection = doc["Resources"]["BackupSelectionRpo"]["Properties"]
     assert selection["BackupPlanId"] == {"Ref": "BackupPlanRpo"}
     spec = selection["BackupSelection"]
-    assert spec["Resources"] == [{"Fn::Sub": "arn:${AWS::Partition}:elasticfilesystem:${AWS::Region}:${AWS::AccountId}:file-system/*"}]
-    assert spec["Conditions"]["StringEquals"][0] == {"ConditionKey": "aws:ResourceTag/EnvironmentSuffix", "ConditionValue": f"mc-{env}"}
+    assert spec["Resources"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:elasticfilesystem:${AWS::Region}:${AWS::AccountId}:file-system/*"}
+    ]
+    assert spec["Conditions"]["StringEquals"][0] == {
+        "ConditionKey": "aws:ResourceTag/EnvironmentSuffix",
+        "ConditionValue": f"mc-{env}",
+    }
     # The database side of the objective: point-in-time restore from the daily rule.
     daily = _rule(doc)
     assert daily["EnableContinuousBackup"] is True
@@ -131,7 +148,9 @@ def test_mycandidate_meets_its_one_hour_rpo(env):
     assert template("mycandidate", env, "data")["Resources"]["Database"]["Properties"]["BackupRetentionPeriod"] == 7
 
 
-@pytest.mark.parametrize(("hours", "expected"), [(1, "cron(0 * * * ? *)"), (4, "cron(0 0/4 * * ? *)"), (24, "cron(0 0/24 * * ? *)")])
+@pytest.mark.parametrize(
+    ("hours", "expected"), [(1, "cron(0 * * * ? *)"), (4, "cron(0 0/4 * * ? *)"), (24, "cron(0 0/24 * * ? *)")]
+)
 def test_rpo_schedule_runs_at_least_every_rpo_hours(hours, expected):
     from templates.backup import rpo_schedule
 

@@ -36,9 +36,13 @@ def test_the_copy_vault_is_its_own_stack_in_the_copy_region_named_as_the_copy_ac
     for resource in (vault, key):
         assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == policies
     # the root's copy action builds the same vault's ARN in us-west-2
-    rule = template("mycandidate", env, "backup")["Resources"]["BackupPlan"]["Properties"]["BackupPlan"]["BackupPlanRule"][0]
+    rule = template("mycandidate", env, "backup")["Resources"]["BackupPlan"]["Properties"]["BackupPlan"][
+        "BackupPlanRule"
+    ][0]
     default_arn = rule["CopyActions"][0]["DestinationBackupVaultArn"]["Fn::If"][1]["Fn::Sub"]
-    assert default_arn.endswith(f":backup:us-west-2:${{AWS::AccountId}}:backup-vault:{vault['Properties']['BackupVaultName']}")
+    assert default_arn.endswith(
+        f":backup:us-west-2:${{AWS::AccountId}}:backup-vault:{vault['Properties']['BackupVaultName']}"
+    )
     # not a nested stack of the root
     assert "BackupCopyStack" not in template("mycandidate", env, "root")["Resources"]
 
@@ -59,8 +63,20 @@ def test_profiles_without_a_copy_region_have_no_copy_stack():
 
 
 def _cli(endpoint, tmp_path, *args):
-    common = ["mycandidate", "--env", "prod", "--endpoint-url", endpoint, "--bucket", "copy-test-templates",
-              "--out", str(tmp_path / "dist"), "--params", str(PARAMS), "--skip-lint"]
+    common = [
+        "mycandidate",
+        "--env",
+        "prod",
+        "--endpoint-url",
+        endpoint,
+        "--bucket",
+        "copy-test-templates",
+        "--out",
+        str(tmp_path / "dist"),
+        "--params",
+        str(PARAMS),
+        "--skip-lint",
+    ]
     return CliRunner().invoke(generate.cli, [*args, *common], catch_exceptions=False)
 
 
@@ -70,9 +86,15 @@ def test_plan_shows_the_copy_stack_change_set_first_and_executes_nothing(aws_env
 
     planned = _cli(aws_env, tmp_path, "plan", "--skip-drift", "-o", "markdown")
     assert planned.exit_code == 0, planned.output
-    assert "on mycandidate-mc-prod-backup-copy (us-west-2, created before the root): Add CopyVault (AWS::Backup::BackupVault, LOW); Add CopyVaultKey (AWS::KMS::Key, LOW)" in planned.output
+    assert (
+        "on mycandidate-mc-prod-backup-copy (us-west-2, created before the root): Add CopyVault (AWS::Backup::BackupVault, LOW); Add CopyVaultKey (AWS::KMS::Key, LOW)"
+        in planned.output
+    )
     # plan never executes: the copy stack waits in REVIEW_IN_PROGRESS with its change set
-    assert west.describe_stacks(StackName="mycandidate-mc-prod-backup-copy")["Stacks"][0]["StackStatus"] == "REVIEW_IN_PROGRESS"
+    assert (
+        west.describe_stacks(StackName="mycandidate-mc-prod-backup-copy")["Stacks"][0]["StackStatus"]
+        == "REVIEW_IN_PROGRESS"
+    )
 
 
 def test_deploy_creates_the_copy_stack_in_us_west_2_before_the_root_then_plans_no_changes(aws_env, tmp_path):

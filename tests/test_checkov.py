@@ -42,7 +42,12 @@ def checkov() -> str:
     if not executable.exists():
         try:
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
-            subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"checkov=={CHECKOV_VERSION}"], check=True, capture_output=True, timeout=600)
+            subprocess.run(
+                [str(venv / "bin" / "pip"), "install", "-q", f"checkov=={CHECKOV_VERSION}"],
+                check=True,
+                capture_output=True,
+                timeout=600,
+            )
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as err:
             if os.environ.get("CI"):
                 raise
@@ -67,10 +72,14 @@ def run_checkov(checkov: str, folder: Path) -> dict:
     try:
         report = json.loads(done.stdout)
     except json.JSONDecodeError:
-        raise AssertionError(f"checkov printed no JSON report for {folder} (exit {done.returncode}): {done.stdout[-1000:]} {done.stderr[-2000:]}") from None
+        raise AssertionError(
+            f"checkov printed no JSON report for {folder} (exit {done.returncode}): {done.stdout[-1000:]} {done.stderr[-2000:]}"
+        ) from None
     reports = report if isinstance(report, list) else [report]
     found = [r for r in reports if r.get("check_type") == "cloudformation"]
-    assert len(found) == 1, f"expected one cloudformation report for {folder}, got {[r.get('check_type') for r in reports]}: {done.stderr[-2000:]}"
+    assert len(found) == 1, (
+        f"expected one cloudformation report for {folder}, got {[r.get('check_type') for r in reports]}: {done.stderr[-2000:]}"
+    )
     return found[0]
 
 
@@ -112,7 +121,9 @@ def test_prod_environment_passes_checkov(app, checkov_reports, prod_folders):
 def test_a_failure_is_reported(checkov, tmp_path):
     """The gate can fail: a bucket without versioning or logging in a folder of its own."""
     bucket = {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "plain-bucket-example"}}
-    (tmp_path / "plain.json").write_text(json.dumps({"AWSTemplateFormatVersion": "2010-09-09", "Resources": {"Plain": bucket}}))
+    (tmp_path / "plain.json").write_text(
+        json.dumps({"AWSTemplateFormatVersion": "2010-09-09", "Resources": {"Plain": bucket}})
+    )
     report = run_checkov(checkov, tmp_path)
     assert report["summary"]["resource_count"] == 1
     failed = {check["check_id"] for check in report["results"]["failed_checks"]}
@@ -131,4 +142,6 @@ def test_every_skip_has_a_reason_and_is_in_the_readme():
                     assert len(skip["comment"]) > 20, (file, lid, skip)
                     seen.add(skip["id"])
     for check_id in seen:
-        assert f"`{check_id}`" in readme, f"{check_id} is skipped in a template but not listed in the README's security section"
+        assert f"`{check_id}`" in readme, (
+            f"{check_id} is skipped in a template but not listed in the README's security section"
+        )

@@ -71,7 +71,9 @@ def test_seed_004_cluster_runs_on_fargate_spot_by_default():
     assert props(d, "Cluster")["ClusterSettings"] == [{"Name": "containerInsights", "Value": "enabled"}]
     associations = props(d, "ClusterCapacityProviders")
     assert associations["CapacityProviders"] == ["FARGATE_SPOT"]
-    assert associations["DefaultCapacityProviderStrategy"] == [{"CapacityProvider": "FARGATE_SPOT", "Weight": 1, "Base": 0}]
+    assert associations["DefaultCapacityProviderStrategy"] == [
+        {"CapacityProvider": "FARGATE_SPOT", "Weight": 1, "Base": 0}
+    ]
     service = props(d, "ServiceApiService")
     assert service["CapacityProviderStrategy"] == [{"CapacityProvider": "FARGATE_SPOT", "Weight": 1, "Base": 0}]
     assert "LaunchType" not in service
@@ -125,7 +127,9 @@ def test_seed_004_service_rolling_deployment_network_and_load_balancer():
         "SecurityGroups": [{"Ref": "ServiceApiSecurityGroupId"}],
         "Subnets": {"Ref": "PrivateSubnetIds"},
     }
-    assert service["LoadBalancers"] == [{"ContainerName": "api", "ContainerPort": 3000, "TargetGroupArn": {"Ref": "ServiceApiTargetGroupArn"}}]
+    assert service["LoadBalancers"] == [
+        {"ContainerName": "api", "ContainerPort": 3000, "TargetGroupArn": {"Ref": "ServiceApiTargetGroupArn"}}
+    ]
     assert service["HealthCheckGracePeriodSeconds"] == 60
     assert service["PropagateTags"] == "SERVICE" and service["EnableECSManagedTags"] is True
     assert "PlacementStrategies" not in service  # Fargate spreads over AZs itself
@@ -137,7 +141,9 @@ def test_seed_004_autoscaling_two_to_ten_on_cpu_70():
     assert target["MinCapacity"] == {"Fn::If": ["ServiceApiHasImage", {"Ref": "ServiceApiMinCount"}, 0]}
     assert target["MaxCapacity"] == {"Fn::If": ["ServiceApiHasImage", {"Ref": "ServiceApiMaxCount"}, 0]}
     assert (default(d, "ServiceApiMinCount"), default(d, "ServiceApiMaxCount")) == (2, 10)
-    assert target["ResourceId"] == {"Fn::Join": ["/", ["service", {"Ref": "Cluster"}, {"Fn::GetAtt": ["ServiceApiService", "Name"]}]]}
+    assert target["ResourceId"] == {
+        "Fn::Join": ["/", ["service", {"Ref": "Cluster"}, {"Fn::GetAtt": ["ServiceApiService", "Name"]}]]
+    }
     assert target["ScalableDimension"] == "ecs:service:DesiredCount"
     assert policy_targets(d, "Api") == {"ECSServiceAverageCPUUtilization": 70.0}
     cpu = props(d, "ServiceApiCpuScalingPolicy")["TargetTrackingScalingPolicyConfiguration"]
@@ -151,10 +157,18 @@ def test_seed_004_log_group_seven_days_encrypted_and_tagged():
     assert group["RetentionInDays"] == 7
     assert group["KmsKeyId"] == {"Ref": "KmsKeyArn"}
     tags = {t["Key"]: t["Value"] for t in props(d, "Cluster")["Tags"]}
-    assert tags == {"Environment": "development", "EnvironmentSuffix": "pr5706", "Name": "ecs-cluster-pr5706", "Project": "catalog-api"}
+    assert tags == {
+        "Environment": "development",
+        "EnvironmentSuffix": "pr5706",
+        "Name": "ecs-cluster-pr5706",
+        "Project": "catalog-api",
+    }
 
 
-@pytest.mark.parametrize(("env", "policies", "empty"), [("dev", ("Delete", "Delete"), True), ("prod", ("RetainExceptOnCreate", "Retain"), False)])
+@pytest.mark.parametrize(
+    ("env", "policies", "empty"),
+    [("dev", ("Delete", "Delete"), True), ("prod", ("RetainExceptOnCreate", "Retain"), False)],
+)
 def test_repositories_and_log_groups_are_retained_in_prod_only(env, policies, empty):
     d = doc("product-catalog", env)
     for logical in ("ServiceApiRepository", "ServiceApiLogGroup"):
@@ -182,7 +196,9 @@ def test_seed_001_ec2_capacity_provider_with_managed_scaling_and_termination_pro
     assert asg_provider["ManagedTerminationProtection"] == "ENABLED"
     associations = props(d, "ClusterCapacityProviders")
     assert associations["CapacityProviders"] == [{"Ref": "Ec2CapacityProvider"}]
-    assert props(d, "ServiceApiService")["CapacityProviderStrategy"] == [{"CapacityProvider": {"Ref": "Ec2CapacityProvider"}, "Weight": 1, "Base": 0}]
+    assert props(d, "ServiceApiService")["CapacityProviderStrategy"] == [
+        {"CapacityProvider": {"Ref": "Ec2CapacityProvider"}, "Weight": 1, "Base": 0}
+    ]
 
 
 def test_seed_001_auto_scaling_group_of_t3_medium_two_to_ten_in_public_subnets():
@@ -200,12 +216,20 @@ def test_seed_001_auto_scaling_group_of_t3_medium_two_to_ten_in_public_subnets()
     assert data["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
     # Public subnets: the launch template gives the instance its own address.
     assert data["NetworkInterfaces"] == [
-        {"AssociatePublicIpAddress": True, "DeleteOnTermination": True, "DeviceIndex": 0, "Groups": [{"Ref": "InstancesSecurityGroupId"}]}
+        {
+            "AssociatePublicIpAddress": True,
+            "DeleteOnTermination": True,
+            "DeviceIndex": 0,
+            "Groups": [{"Ref": "InstancesSecurityGroupId"}],
+        }
     ]
     user_data = data["UserData"]["Fn::Base64"]["Fn::Sub"]
     assert "ECS_CLUSTER=${Cluster}" in user_data[0] and user_data[1] == {"Cluster": {"Ref": "Cluster"}}
     role = props(d, "InstanceRole")
-    assert [arn["Fn::Sub"].rsplit("/", 1)[1] for arn in role["ManagedPolicyArns"]] == ["AmazonEC2ContainerServiceforEC2Role", "AmazonSSMManagedInstanceCore"]
+    assert [arn["Fn::Sub"].rsplit("/", 1)[1] for arn in role["ManagedPolicyArns"]] == [
+        "AmazonEC2ContainerServiceforEC2Role",
+        "AmazonSSMManagedInstanceCore",
+    ]
     assert data["IamInstanceProfile"] == {"Arn": {"Fn::GetAtt": ["InstanceProfile", "Arn"]}}
 
 
@@ -217,8 +241,14 @@ def test_seed_001_awsvpc_task_on_ec2_512_1024_port_3000_spread_over_zones():
     assert (definition["Cpu"], definition["Memory"]) == ("512", "1024")
     assert container(d, "Api")["PortMappings"] == [{"ContainerPort": 3000, "Protocol": "tcp"}]
     assert "curl -fsS -o /dev/null http://localhost:3000/api/health" in container(d, "Api")["HealthCheck"]["Command"][1]
-    assert props(d, "ServiceApiService")["PlacementStrategies"][0] == {"Field": "attribute:ecs.availability-zone", "Type": "spread"}
-    assert policy_targets(d, "Api") == {"ECSServiceAverageCPUUtilization": 70.0, "ECSServiceAverageMemoryUtilization": 80.0}
+    assert props(d, "ServiceApiService")["PlacementStrategies"][0] == {
+        "Field": "attribute:ecs.availability-zone",
+        "Type": "spread",
+    }
+    assert policy_targets(d, "Api") == {
+        "ECSServiceAverageCPUUtilization": 70.0,
+        "ECSServiceAverageMemoryUtilization": 80.0,
+    }
     secrets = {s["Name"]: s["ValueFrom"] for s in container(d, "Api")["Secrets"]}
     assert secrets["API_URLS"] == {"Ref": "ApiUrlsSecretArn"}
     assert sorted(secrets) == ["API_URLS", "DB_PASSWORD", "DB_USERNAME"]
@@ -296,30 +326,60 @@ def test_seed_002_canary_10_percent_5_minutes_with_alarm_rollback(env):
             "MinimumHealthyPercent": 100,
             "MaximumPercent": 200,
         }
-        assert service["LoadBalancers"] == [{
-            "ContainerName": svc.lower(),
-            "ContainerPort": port,
-            "TargetGroupArn": {"Ref": f"Service{svc}TargetGroupArn"},
-            "AdvancedConfiguration": {
-                "AlternateTargetGroupArn": {"Ref": f"Service{svc}GreenTargetGroupArn"},
-                "ProductionListenerRule": {"Ref": f"Service{svc}ProductionListenerRuleArn"},
-                "TestListenerRule": {"Ref": f"Service{svc}TestListenerRuleArn"},
-                "RoleArn": {"Fn::GetAtt": ["EcsLoadBalancerRole", "Arn"]},
-            },
-        }]
+        assert service["LoadBalancers"] == [
+            {
+                "ContainerName": svc.lower(),
+                "ContainerPort": port,
+                "TargetGroupArn": {"Ref": f"Service{svc}TargetGroupArn"},
+                "AdvancedConfiguration": {
+                    "AlternateTargetGroupArn": {"Ref": f"Service{svc}GreenTargetGroupArn"},
+                    "ProductionListenerRule": {"Ref": f"Service{svc}ProductionListenerRuleArn"},
+                    "TestListenerRule": {"Ref": f"Service{svc}TestListenerRuleArn"},
+                    "RoleArn": {"Fn::GetAtt": ["EcsLoadBalancerRole", "Arn"]},
+                },
+            }
+        ]
         # the inputs those refs name are the edge layer's outputs (the root wires them by name)
-        for output in ("GreenTargetGroupArn", "ProductionListenerRuleArn", "TestListenerRuleArn", "GreenTargetGroupFullName", "TargetGroupFullName"):
+        for output in (
+            "GreenTargetGroupArn",
+            "ProductionListenerRuleArn",
+            "TestListenerRuleArn",
+            "GreenTargetGroupFullName",
+            "TargetGroupFullName",
+        ):
             assert f"Service{svc}{output}" in d["Parameters"]
         alarm = props(d, f"Service{svc}RollbackAlarm")
         # not the CodeDeploy-era alarm-<svc>-deployment name: the cicd stack deletes that one by name
         assert alarm["AlarmName"] == f"alarm-{svc.lower()}-rollback-st-{env}"
-        assert (alarm["Threshold"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"], alarm["ComparisonOperator"], alarm["TreatMissingData"]) == (10, 2, 2, "GreaterThanThreshold", "notBreaching")
+        assert (
+            alarm["Threshold"],
+            alarm["EvaluationPeriods"],
+            alarm["DatapointsToAlarm"],
+            alarm["ComparisonOperator"],
+            alarm["TreatMissingData"],
+        ) == (10, 2, 2, "GreaterThanThreshold", "notBreaching")
         queries = {q["Id"]: q for q in alarm["Metrics"]}
-        assert queries["errors"] == {"Id": "errors", "Expression": "FILL(blue, 0) + FILL(green, 0)", "Label": f"{svc.lower()} target 5xx", "ReturnData": True}
-        for key, group in (("blue", f"Service{svc}TargetGroupFullName"), ("green", f"Service{svc}GreenTargetGroupFullName")):
+        assert queries["errors"] == {
+            "Id": "errors",
+            "Expression": "FILL(blue, 0) + FILL(green, 0)",
+            "Label": f"{svc.lower()} target 5xx",
+            "ReturnData": True,
+        }
+        for key, group in (
+            ("blue", f"Service{svc}TargetGroupFullName"),
+            ("green", f"Service{svc}GreenTargetGroupFullName"),
+        ):
             stat = queries[key]["MetricStat"]
-            assert (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"], stat["Period"], stat["Stat"]) == ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", 60, "Sum")
-            assert stat["Metric"]["Dimensions"] == [{"Name": "LoadBalancer", "Value": {"Ref": "LoadBalancerFullName"}}, {"Name": "TargetGroup", "Value": {"Ref": group}}]
+            assert (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"], stat["Period"], stat["Stat"]) == (
+                "AWS/ApplicationELB",
+                "HTTPCode_Target_5XX_Count",
+                60,
+                "Sum",
+            )
+            assert stat["Metric"]["Dimensions"] == [
+                {"Name": "LoadBalancer", "Value": {"Ref": "LoadBalancerFullName"}},
+                {"Name": "TargetGroup", "Value": {"Ref": group}},
+            ]
             assert queries[key]["ReturnData"] is False
     assert not [r for r in d["Resources"].values() if r["Type"].startswith("AWS::CodeDeploy::")]
 
@@ -327,32 +387,55 @@ def test_seed_002_canary_10_percent_5_minutes_with_alarm_rollback(env):
 def test_blue_green_role_has_the_trust_policy_the_ecs_guide_documents():
     role = props(doc("smart-task", "prod"), "EcsLoadBalancerRole")
     assert role["RoleName"] == "ecs-lb-traffic-st-prod"
-    assert role["AssumeRolePolicyDocument"]["Statement"] == [{
-        "Sid": "EcsShiftsBlueGreenTraffic",
-        "Effect": "Allow",
-        "Principal": {"Service": "ecs.amazonaws.com"},
-        "Action": ["sts:AssumeRole"],
-    }]
-    assert role["ManagedPolicyArns"] == [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"}]
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Sid": "EcsShiftsBlueGreenTraffic",
+            "Effect": "Allow",
+            "Principal": {"Service": "ecs.amazonaws.com"},
+            "Action": ["sts:AssumeRole"],
+        }
+    ]
+    assert role["ManagedPolicyArns"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"}
+    ]
     assert "Policies" not in role
-    assert "EcsLoadBalancerRole" not in doc("product-catalog", "prod")["Resources"]  # rolling services need no such role
+    assert (
+        "EcsLoadBalancerRole" not in doc("product-catalog", "prod")["Resources"]
+    )  # rolling services need no such role
 
 
-@pytest.mark.parametrize(("shifting", "expected"), [
-    ({"shift": "linear", "percent": 20, "interval_minutes": 3, "bake_time_minutes": 0},
-     {"Strategy": "LINEAR", "LinearConfiguration": {"StepPercent": 20.0, "StepBakeTimeInMinutes": 3}, "BakeTimeInMinutes": 0}),
-    ({"shift": "all_at_once", "bake_time_minutes": 15}, {"Strategy": "BLUE_GREEN", "BakeTimeInMinutes": 15}),
-])
+@pytest.mark.parametrize(
+    ("shifting", "expected"),
+    [
+        (
+            {"shift": "linear", "percent": 20, "interval_minutes": 3, "bake_time_minutes": 0},
+            {
+                "Strategy": "LINEAR",
+                "LinearConfiguration": {"StepPercent": 20.0, "StepBakeTimeInMinutes": 3},
+                "BakeTimeInMinutes": 0,
+            },
+        ),
+        ({"shift": "all_at_once", "bake_time_minutes": 15}, {"Strategy": "BLUE_GREEN", "BakeTimeInMinutes": 15}),
+    ],
+)
 def test_linear_and_all_at_once_shifting(shifting, expected):
     d = variant("smart-task", "dev", {"services": {"backend": {"traffic_shifting": shifting}}})
     deployment = props(d, "ServiceBackendService")["DeploymentConfiguration"]
-    assert {k: v for k, v in deployment.items() if k in ("Strategy", "LinearConfiguration", "CanaryConfiguration", "BakeTimeInMinutes")} == expected
+    assert {
+        k: v
+        for k, v in deployment.items()
+        if k in ("Strategy", "LinearConfiguration", "CanaryConfiguration", "BakeTimeInMinutes")
+    } == expected
 
 
 def test_rolling_services_keep_the_circuit_breaker_and_no_strategy():
     service = props(doc("product-catalog", "prod"), "ServiceApiService")
     assert service["DeploymentController"] == {"Type": "ECS"}
-    assert service["DeploymentConfiguration"] == {"DeploymentCircuitBreaker": {"Enable": True, "Rollback": True}, "MinimumHealthyPercent": 100, "MaximumPercent": 200}
+    assert service["DeploymentConfiguration"] == {
+        "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
+        "MinimumHealthyPercent": 100,
+        "MaximumPercent": 200,
+    }
     assert "AdvancedConfiguration" not in service["LoadBalancers"][0]
 
 
@@ -364,7 +447,10 @@ def test_seed_003_web_512_1024_two_to_ten_cpu_70_memory_80():
     definition = props(d, "ServiceWebTaskDefinition")
     assert (definition["Cpu"], definition["Memory"]) == ("512", "1024")
     assert (default(d, "ServiceWebMinCount"), default(d, "ServiceWebMaxCount")) == (2, 10)
-    assert policy_targets(d, "Web") == {"ECSServiceAverageCPUUtilization": 70.0, "ECSServiceAverageMemoryUtilization": 80.0}
+    assert policy_targets(d, "Web") == {
+        "ECSServiceAverageCPUUtilization": 70.0,
+        "ECSServiceAverageMemoryUtilization": 80.0,
+    }
     assert container(d, "Web")["PortMappings"] == [{"ContainerPort": 5000, "Protocol": "tcp"}]
 
 
@@ -380,10 +466,16 @@ def test_seed_003_efs_mounted_at_app_data_through_the_access_point_with_tls_and_
     assert mounts == {"/tmp": "tmp", "/app/data": "efs"}
     inputs = layer("mycandidate", "dev").inputs
     assert (inputs["FileSystemId"].layer, inputs["FileSystemId"].output) == ("data", "FileSystemId")
-    assert (inputs["ServiceWebAccessPointId"].layer, inputs["ServiceWebAccessPointId"].output) == ("data", "ServiceWebAccessPointId")
+    assert (inputs["ServiceWebAccessPointId"].layer, inputs["ServiceWebAccessPointId"].output) == (
+        "data",
+        "ServiceWebAccessPointId",
+    )
     policy = props(d, "ServiceWebEfsPolicy")
     assert policy["Roles"] == [{"Ref": "ServiceWebTaskRoleName"}]
-    assert policy["PolicyDocument"]["Statement"][0]["Action"] == ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
+    assert policy["PolicyDocument"]["Statement"][0]["Action"] == [
+        "elasticfilesystem:ClientMount",
+        "elasticfilesystem:ClientWrite",
+    ]
     assert "ServiceWebEfsPolicy" in d["Resources"]["ServiceWebService"]["DependsOn"]
 
 
@@ -405,7 +497,10 @@ def test_seed_000_backend_two_tasks_1024_2048():
     definition = props(d, "ServiceBackendTaskDefinition")
     assert (definition["Cpu"], definition["Memory"]) == ("1024", "2048")
     assert container(d, "Backend")["PortMappings"] == [{"ContainerPort": 8000, "Protocol": "tcp"}]
-    assert policy_targets(d, "Backend") == {"ECSServiceAverageCPUUtilization": 70.0, "ECSServiceAverageMemoryUtilization": 80.0}
+    assert policy_targets(d, "Backend") == {
+        "ECSServiceAverageCPUUtilization": 70.0,
+        "ECSServiceAverageMemoryUtilization": 80.0,
+    }
     assert props(d, "ClusterCapacityProviders")["CapacityProviders"] == ["FARGATE"]
 
 
@@ -418,7 +513,9 @@ def test_requests_per_target_scales_on_the_load_balancer_and_target_group_label(
     assert spec["TargetValue"] == 500.0
     assert spec["PredefinedMetricSpecification"] == {
         "PredefinedMetricType": "ALBRequestCountPerTarget",
-        "ResourceLabel": {"Fn::Join": ["/", [{"Ref": "LoadBalancerFullName"}, {"Ref": "ServiceApiTargetGroupFullName"}]]},
+        "ResourceLabel": {
+            "Fn::Join": ["/", [{"Ref": "LoadBalancerFullName"}, {"Ref": "ServiceApiTargetGroupFullName"}]]
+        },
     }
     assert "LoadBalancerFullName" not in doc("product-catalog", "dev")["Parameters"]  # only declared when used
 
@@ -439,7 +536,19 @@ def test_fargate_and_spot_together_put_the_base_task_on_the_first():
 
 
 def test_container_health_check_and_read_only_root_can_be_turned_off():
-    d = variant("product-catalog", "dev", {"services": {"api": {"container_health_check": False, "readonly_root_filesystem": False, "writable_root_reason": "the app unpacks plugins at start"}}})
+    d = variant(
+        "product-catalog",
+        "dev",
+        {
+            "services": {
+                "api": {
+                    "container_health_check": False,
+                    "readonly_root_filesystem": False,
+                    "writable_root_reason": "the app unpacks plugins at start",
+                }
+            }
+        },
+    )
     app = container(d, "Api")
     assert "HealthCheck" not in app and "MountPoints" not in app
     assert app["ReadonlyRootFilesystem"] is False
@@ -475,10 +584,22 @@ def test_every_service_runs_zero_tasks_until_it_has_an_image_tag(app, env):
         assert target["MinCapacity"] == {"Fn::If": [f"{x}HasImage", {"Ref": f"{x}MinCount"}, 0]}
         assert target["MaxCapacity"] == {"Fn::If": [f"{x}HasImage", {"Ref": f"{x}MaxCount"}, 0]}
         app_image = container(d, logical_id(name), name)["Image"]
-        assert app_image == {"Fn::Join": [":", [{"Fn::GetAtt": [f"{x}Repository", "RepositoryUri"]}, {"Fn::If": [f"{x}HasImage", {"Ref": f"{x}ImageTag"}, "no-image-yet"]}]]}
+        assert app_image == {
+            "Fn::Join": [
+                ":",
+                [
+                    {"Fn::GetAtt": [f"{x}Repository", "RepositoryUri"]},
+                    {"Fn::If": [f"{x}HasImage", {"Ref": f"{x}ImageTag"}, "no-image-yet"]},
+                ],
+            ]
+        }
         # the knobs keep the profile's values; only the tag is empty
         parameters = d["Parameters"]
-        assert (default(d, f"{x}DesiredCount"), default(d, f"{x}MinCount"), default(d, f"{x}MaxCount")) == (svc.desired_count, svc.min_count, svc.max_count)
+        assert (default(d, f"{x}DesiredCount"), default(d, f"{x}MinCount"), default(d, f"{x}MaxCount")) == (
+            svc.desired_count,
+            svc.min_count,
+            svc.max_count,
+        )
         assert parameters[f"{x}DesiredCount"]["MinValue"] == 0 and parameters[f"{x}MaxCount"]["MinValue"] == 1
         assert default(d, f"{x}ImageTag") == "" and svc.image_tag == ""
         assert parameters[f"{x}ImageTag"]["AllowedPattern"] == "^([\\w][\\w.-]{0,127})?$"
@@ -494,41 +615,79 @@ def test_the_image_tag_parameter_admits_empty_and_tags_only():
 
 @pytest.mark.parametrize("user", ["0", "0:0", "root", "root:root"])
 def test_a_port_below_1024_is_allowed_for_a_root_container(user):
-    d = variant("smart-task", "dev", {"services": {"frontend": {"port": 80, "user": user, "root_user_reason": "binds port 80 inside the container"}}})
+    d = variant(
+        "smart-task",
+        "dev",
+        {
+            "services": {
+                "frontend": {"port": 80, "user": user, "root_user_reason": "binds port 80 inside the container"}
+            }
+        },
+    )
     assert container(d, "Frontend")["PortMappings"] == [{"ContainerPort": 80, "Protocol": "tcp"}]
     assert container(d, "Frontend")["User"] == user
-    assert d["Resources"]["ServiceFrontendTaskDefinition"]["Metadata"] == {"cfn-strata": {"root_user": ["frontend"], "reason": "runs as root: binds port 80 inside the container"}}
+    assert d["Resources"]["ServiceFrontendTaskDefinition"]["Metadata"] == {
+        "cfn-strata": {"root_user": ["frontend"], "reason": "runs as root: binds port 80 inside the container"}
+    }
 
 
 def test_root_and_a_writable_root_state_their_reasons_in_the_task_definition_metadata():
     """Issue 16: the W9008 opt-out the lint advice names is reachable from the params."""
-    d = variant("smart-task", "dev", {"services": {"frontend": {
-        "user": "root", "root_user_reason": "the image's entrypoint drops privileges itself",
-        "readonly_root_filesystem": False, "writable_root_reason": "nginx writes its pid and cache under /var",
-    }}})
-    assert d["Resources"]["ServiceFrontendTaskDefinition"]["Metadata"] == {"cfn-strata": {
-        "root_user": ["frontend"], "writable_root": ["frontend"],
-        "reason": "writable root file system: nginx writes its pid and cache under /var; runs as root: the image's entrypoint drops privileges itself",
-    }}
+    d = variant(
+        "smart-task",
+        "dev",
+        {
+            "services": {
+                "frontend": {
+                    "user": "root",
+                    "root_user_reason": "the image's entrypoint drops privileges itself",
+                    "readonly_root_filesystem": False,
+                    "writable_root_reason": "nginx writes its pid and cache under /var",
+                }
+            }
+        },
+    )
+    assert d["Resources"]["ServiceFrontendTaskDefinition"]["Metadata"] == {
+        "cfn-strata": {
+            "root_user": ["frontend"],
+            "writable_root": ["frontend"],
+            "reason": "writable root file system: nginx writes its pid and cache under /var; runs as root: the image's entrypoint drops privileges itself",
+        }
+    }
     assert container(d, "Frontend")["ReadonlyRootFilesystem"] is False
-    assert "Metadata" not in variant("smart-task", "dev", {})["Resources"]["ServiceFrontendTaskDefinition"]  # hardened: no opt-out
+    assert (
+        "Metadata" not in variant("smart-task", "dev", {})["Resources"]["ServiceFrontendTaskDefinition"]
+    )  # hardened: no opt-out
 
 
-@pytest.mark.parametrize(("changes", "key", "message"), [
-    ({"readonly_root_filesystem": False}, "readonly_root_filesystem", "false needs writable_root_reason"),
-    ({"writable_root_reason": "writes its cache to /var"}, "writable_root_reason", "is only for readonly_root_filesystem: false"),
-    ({"user": "root"}, "user", "'root' is root and needs root_user_reason"),
-    ({"root_user_reason": "binds port 80 as root"}, "root_user_reason", "is only for a root user"),
-])
+@pytest.mark.parametrize(
+    ("changes", "key", "message"),
+    [
+        ({"readonly_root_filesystem": False}, "readonly_root_filesystem", "false needs writable_root_reason"),
+        (
+            {"writable_root_reason": "writes its cache to /var"},
+            "writable_root_reason",
+            "is only for readonly_root_filesystem: false",
+        ),
+        ({"user": "root"}, "user", "'root' is root and needs root_user_reason"),
+        ({"root_user_reason": "binds port 80 as root"}, "root_user_reason", "is only for a root user"),
+    ],
+)
 def test_hardening_exceptions_need_a_reason_and_only_then(changes, key, message):
     data = deep_merge(load_config("smart-task", "dev", REPO_PARAMS).model_dump(), {"services": {"frontend": changes}})
     with pytest.raises(ValidationError, match=message):
         AppConfig.model_validate(data)
 
 
-@pytest.mark.parametrize(("port", "user", "refused"), [(1023, "1000:1000", True), (1024, "1000:1000", False), (443, "app", True), (80, "10:0", True)])
+@pytest.mark.parametrize(
+    ("port", "user", "refused"),
+    [(1023, "1000:1000", True), (1024, "1000:1000", False), (443, "app", True), (80, "10:0", True)],
+)
 def test_non_root_containers_cannot_take_a_privileged_port(port, user, refused):
-    data = deep_merge(load_config("smart-task", "dev", REPO_PARAMS).model_dump(), {"services": {"frontend": {"port": port, "user": user}}})
+    data = deep_merge(
+        load_config("smart-task", "dev", REPO_PARAMS).model_dump(),
+        {"services": {"frontend": {"port": port, "user": user}}},
+    )
     if not refused:
         assert AppConfig.model_validate(data).services["frontend"].port == port
         return
@@ -540,14 +699,17 @@ def test_a_pinned_tag_is_the_default_and_switches_the_service_on():
     d = variant("product-catalog", "prod", {"services": {"api": {"image_tag": "v1.2.3"}}})
     assert default(d, "ServiceApiImageTag") == "v1.2.3"
     # the condition is evaluated by CloudFormation; what the template says is unchanged
-    assert props(d, "ServiceApiService")["DesiredCount"] == {"Fn::If": ["ServiceApiHasImage", {"Ref": "ServiceApiDesiredCount"}, 0]}
+    assert props(d, "ServiceApiService")["DesiredCount"] == {
+        "Fn::If": ["ServiceApiHasImage", {"Ref": "ServiceApiDesiredCount"}, 0]
+    }
 
 
 def _union(layers: list) -> SimpleNamespace:
     """Knobs, outputs, inputs and root outputs of all parts of a (possibly split) layer."""
     outputs = {name: out for part in layers for name, out in part.template.outputs.items()}
     return SimpleNamespace(
-        knobs=[k for part in layers for k in part.knobs], template=SimpleNamespace(outputs=outputs),
+        knobs=[k for part in layers for k in part.knobs],
+        template=SimpleNamespace(outputs=outputs),
         inputs={name: wire for part in layers for name, wire in part.inputs.items()},
         root_outputs=[o for part in layers for o in part.root_outputs],
     )
@@ -557,7 +719,11 @@ def _union(layers: list) -> SimpleNamespace:
 def test_knobs_outputs_and_inputs_follow_the_contract(app, env):
     cfg = load_config(app, env, REPO_PARAMS)
     built = _union(parts(layer(app, env)))
-    per_service = [f"Service{s}{k}" for s in (logical_id(n) for n in cfg.services) for k in ("ImageTag", "DesiredCount", "MinCount", "MaxCount")]
+    per_service = [
+        f"Service{s}{k}"
+        for s in (logical_id(n) for n in cfg.services)
+        for k in ("ImageTag", "DesiredCount", "MinCount", "MaxCount")
+    ]
     ec2 = ["InstanceType", "InstanceMinSize", "InstanceMaxSize"] if "EC2" in cfg.compute.capacity_providers else []
     assert sorted(built.knobs) == sorted(per_service + ec2)
     outputs = built.template.outputs
@@ -566,7 +732,10 @@ def test_knobs_outputs_and_inputs_follow_the_contract(app, env):
         svc = logical_id("service", name)
         assert {f"{svc}Name", f"{svc}RepositoryUri", f"{svc}LogGroupName"} <= set(outputs)
         assert built.inputs[f"{svc}TargetGroupArn"].layer == "edge"
-    assert set(built.root_outputs) == {"ClusterArn", *(f"{logical_id('service', n)}RepositoryUri" for n in cfg.services)}
+    assert set(built.root_outputs) == {
+        "ClusterArn",
+        *(f"{logical_id('service', n)}RepositoryUri" for n in cfg.services),
+    }
     # Every input is named after the output that feeds it, and security's exist today.
     security_outputs = security.build(cfg).template.outputs
     for parameter, wire in built.inputs.items():
@@ -581,7 +750,11 @@ def test_compute_template_alone_lints_clean(app, env, linter, tmp_path):
     for part in parts(layer(app, env)):
         path = tmp_path / f"{part.name}.json"
         path.write_bytes(serialize(part.template))
-        findings = [f for f in linter.lint_file(path, load_config(app, env, REPO_PARAMS).region) if f.level in ("error", "warning")]
+        findings = [
+            f
+            for f in linter.lint_file(path, load_config(app, env, REPO_PARAMS).region)
+            if f.level in ("error", "warning")
+        ]
         assert findings == [], "\n".join(map(str, findings))
 
 
@@ -589,7 +762,9 @@ def test_split_services_take_the_blue_green_role_from_the_cluster_part():
     """Past SERVICES_PER_STACK services the role lives once, in the cluster part, and the part
     holding a blue/green service wires it in by name; parts without one do not ask for it."""
     data = load_config("platform-scale", "dev", REPO_PARAMS).model_dump()
-    data = deep_merge(data, {"services": {"svc01": {"deployment": "blue_green", "autoscaling": {"requests_per_target": None}}}})
+    data = deep_merge(
+        data, {"services": {"svc01": {"deployment": "blue_green", "autoscaling": {"requests_per_target": None}}}}
+    )
     built = parts(compute.build(AppConfig.model_validate(data)))
     documents = {part.name: json.loads(serialize(part.template)) for part in built}
     cluster = documents["compute"]

@@ -109,7 +109,10 @@ def test_smart_task_mysql_with_performance_insights_medium_in_dev_m5_large_multi
     # The exported general and slow-query logs are only written with these (RDS User Guide,
     # "Publishing MySQL logs to Amazon CloudWatch Logs").
     assert group["Family"] == "mysql8.0" and group["Parameters"] == {
-        "general_log": "1", "log_output": "FILE", "require_secure_transport": "1", "slow_query_log": "1",
+        "general_log": "1",
+        "log_output": "FILE",
+        "require_secure_transport": "1",
+        "slow_query_log": "1",
     }
     caches = resources(doc, "AWS::ElastiCache::ReplicationGroup")
     if env == "prod":  # the seed's optional Redis, on in prod
@@ -132,7 +135,11 @@ def test_mycandidate_postgres_100_gb_gp2_autoscaling_multi_az_one_replica_and_pr
     assert db["MultiAZ"] is True and db["BackupRetentionPeriod"] == 7
     assert db["EnablePerformanceInsights"] is True
 
-    replicas = {k: v for k, v in resources(doc, "AWS::RDS::DBInstance").items() if "SourceDBInstanceIdentifier" in v["Properties"]}
+    replicas = {
+        k: v
+        for k, v in resources(doc, "AWS::RDS::DBInstance").items()
+        if "SourceDBInstanceIdentifier" in v["Properties"]
+    }
     assert list(replicas) == ["DatabaseReplica1"]
     replica = replicas["DatabaseReplica1"]["Properties"]
     assert replica["SourceDBInstanceIdentifier"] == {"Ref": "Database"}
@@ -146,7 +153,12 @@ def test_mycandidate_postgres_100_gb_gp2_autoscaling_multi_az_one_replica_and_pr
     assert proxy["Properties"]["EngineFamily"] == "POSTGRESQL"
     assert proxy["Properties"]["RequireTLS"] is True
     assert proxy["Properties"]["Auth"] == [
-        {"AuthScheme": "SECRETS", "Description": "master credentials from the security layer's secret", "IAMAuth": "DISABLED", "SecretArn": SECRET}
+        {
+            "AuthScheme": "SECRETS",
+            "Description": "master credentials from the security layer's secret",
+            "IAMAuth": "DISABLED",
+            "SecretArn": SECRET,
+        }
     ]
     assert proxy["Properties"]["VpcSecurityGroupIds"] == [{"Ref": "ProxySecurityGroupId"}]
     _, target = one(doc, "AWS::RDS::DBProxyTargetGroup")
@@ -179,13 +191,18 @@ def test_mycandidate_efs_encrypted_general_purpose_bursting_mount_target_per_az_
     assert fs["FileSystemPolicy"]["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     targets = resources(doc, "AWS::EFS::MountTarget")
     assert len(targets) == load_config("mycandidate", env, REPO_PARAMS).network.az_count == 3
-    assert [t["Properties"]["SubnetId"] for t in targets.values()] == [{"Fn::Select": [i, {"Ref": "PrivateSubnetIds"}]} for i in range(3)]
+    assert [t["Properties"]["SubnetId"] for t in targets.values()] == [
+        {"Fn::Select": [i, {"Ref": "PrivateSubnetIds"}]} for i in range(3)
+    ]
     assert {str(t["Properties"]["SecurityGroups"]) for t in targets.values()} == {str([{"Ref": "EfsSecurityGroupId"}])}
     points = resources(doc, "AWS::EFS::AccessPoint")
     assert list(points) == ["ServiceWebAccessPoint"]  # web is the one service with efs_mount_path
     point = points["ServiceWebAccessPoint"]["Properties"]
     assert point["PosixUser"] == {"Uid": "1000", "Gid": "1000"}
-    assert point["RootDirectory"] == {"Path": "/web", "CreationInfo": {"OwnerUid": "1000", "OwnerGid": "1000", "Permissions": "0750"}}
+    assert point["RootDirectory"] == {
+        "Path": "/web",
+        "CreationInfo": {"OwnerUid": "1000", "OwnerGid": "1000", "Permissions": "0750"},
+    }
     assert doc["Outputs"]["ServiceWebAccessPointId"]["Value"] == {"Ref": "ServiceWebAccessPoint"}
     assert doc["Outputs"]["FileSystemId"]["Value"] == {"Ref": "FileSystem"}
 
@@ -199,7 +216,10 @@ def test_product_catalog_aurora_postgres_16_writer_and_reader_medium_encrypted_n
     suffix = load_config("product-catalog", env, REPO_PARAMS).suffix
     _, resource = one(doc, "AWS::RDS::DBCluster")
     cluster = resource["Properties"]
-    assert (cluster["Engine"], cluster["EngineVersion"]) == ("aurora-postgresql", "16.9")  # seed's 16.4 cannot be created any more
+    assert (cluster["Engine"], cluster["EngineVersion"]) == (
+        "aurora-postgresql",
+        "16.9",
+    )  # seed's 16.4 cannot be created any more
     assert cluster["DBClusterIdentifier"] == f"rds-cluster-{suffix}"
     assert_encrypted_with_layer_key(cluster)
     assert cluster["BackupRetentionPeriod"] == 7
@@ -217,11 +237,15 @@ def test_product_catalog_aurora_postgres_16_writer_and_reader_medium_encrypted_n
         assert p["PubliclyAccessible"] is False
         # CloudFormation refuses Snapshot on a cluster member: kept in prod, except when the create
         # that made it rolls back (RetainExceptOnCreate; UpdateReplacePolicy does not take it).
-        assert (member["DeletionPolicy"], member["UpdateReplacePolicy"]) == (("RetainExceptOnCreate", "Retain") if env == "prod" else ("Delete", "Delete"))
+        assert (member["DeletionPolicy"], member["UpdateReplacePolicy"]) == (
+            ("RetainExceptOnCreate", "Retain") if env == "prod" else ("Delete", "Delete")
+        )
     assert instance_class(doc) == "db.t3.medium"
     assert props(doc, "DatabaseWriter")["DBInstanceIdentifier"] == f"rds-writer-{suffix}"
     assert doc["Outputs"]["DatabaseIdentifier"]["Value"] == {"Ref": "DatabaseCluster"}
-    assert doc["Outputs"]["DatabaseReaderEndpoint"]["Value"] == {"Fn::GetAtt": ["DatabaseCluster", "ReadEndpoint.Address"]}
+    assert doc["Outputs"]["DatabaseReaderEndpoint"]["Value"] == {
+        "Fn::GetAtt": ["DatabaseCluster", "ReadEndpoint.Address"]
+    }
     assert "ReadReplicaIdentifiers" not in doc["Outputs"]
     assert not resources(doc, "AWS::RDS::DBProxy")
 
@@ -253,7 +277,9 @@ def test_deletion_policies_by_stage(app, env):
             want = expected_prod[kind]
         # A failed first create deletes what it made (RetainExceptOnCreate); Snapshot stays Snapshot.
         on_delete = "RetainExceptOnCreate" if want == "Retain" else want
-        assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ((on_delete, want) if prod else ("Delete", "Delete")), title
+        assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == (
+            (on_delete, want) if prod else ("Delete", "Delete")
+        ), title
         seen.add(title)
     assert "Database" in seen or "DatabaseCluster" in seen
     (stack,) = [s for s in rendered(app, env).manifest["stacks"] if s["layer"] == "data"]
@@ -268,7 +294,9 @@ def test_databases_private_encrypted_and_credentials_only_from_the_secret(app, e
         assert instance["Properties"]["PubliclyAccessible"] is False, title
     owner = props(doc, "DatabaseCluster" if cfg.database.is_aurora else "Database")
     assert_encrypted_with_layer_key(owner)
-    assert owner["DeletionProtection"] is (cfg.database.deletion_protection if cfg.database.deletion_protection is not None else cfg.is_prod)
+    assert owner["DeletionProtection"] is (
+        cfg.database.deletion_protection if cfg.database.deletion_protection is not None else cfg.is_prod
+    )
     assert owner["CopyTagsToSnapshot"] is True
     assert not any("Password" in name for name in doc.get("Parameters", {}))
     if cfg.database.managed_master_password:  # seed 002: RDS generates and rotates it (tests/test_seed_gaps.py)
@@ -284,8 +312,12 @@ def test_databases_private_encrypted_and_credentials_only_from_the_secret(app, e
     assert doc["Parameters"]["DataSubnetIds"]["Type"] == "List<AWS::EC2::Subnet::Id>"
     # Enhanced monitoring through its role with the AWS managed policy.
     monitoring = props(doc, "DatabaseMonitoringRole")
-    assert monitoring["ManagedPolicyArns"] == [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"}]
-    assert monitoring["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "monitoring.rds.amazonaws.com"}
+    assert monitoring["ManagedPolicyArns"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"}
+    ]
+    assert monitoring["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "monitoring.rds.amazonaws.com"
+    }
     for instance in resources(doc, "AWS::RDS::DBInstance").values():
         assert instance["Properties"]["MonitoringInterval"] == 60
         assert instance["Properties"]["MonitoringRoleArn"] == {"Fn::GetAtt": ["DatabaseMonitoringRole", "Arn"]}
@@ -310,11 +342,18 @@ def test_outputs_other_layers_consume(app, env):
             expected.add("CacheReaderEndpoint")
     if cfg.efs:
         expected.add("FileSystemId")
-        expected |= {logical_id("service", name, "AccessPointId") for name, svc in cfg.services.items() if svc.efs_mount_path}
+        expected |= {
+            logical_id("service", name, "AccessPointId") for name, svc in cfg.services.items() if svc.efs_mount_path
+        }
     assert set(outputs) == expected
     # Every `data.` input of the other layers resolves: the root wires them by GetAtt.
     root = template(app, env, "root")
-    wired = {v["Fn::GetAtt"][1].removeprefix("Outputs.") for stack in root["Resources"].values() for v in stack["Properties"].get("Parameters", {}).values() if isinstance(v, dict) and v.get("Fn::GetAtt", [""])[0] == "DataStack"}
+    wired = {
+        v["Fn::GetAtt"][1].removeprefix("Outputs.")
+        for stack in root["Resources"].values()
+        for v in stack["Properties"].get("Parameters", {}).values()
+        if isinstance(v, dict) and v.get("Fn::GetAtt", [""])[0] == "DataStack"
+    }
     assert wired <= set(outputs)
     root_outputs = set(root.get("Outputs", {}))
     assert "DataDatabaseEndpoint" in root_outputs
@@ -330,7 +369,13 @@ def test_profile_without_data_stores_has_no_data_layer():
 
 @pytest.mark.parametrize(
     ("engine", "version", "family"),
-    [("postgres", "15.15", "postgres15"), ("postgres", "16.10", "postgres16"), ("mysql", "8.0.44", "mysql8.0"), ("mysql", "8.4.5", "mysql8.4"), ("aurora-postgresql", "16.9", "aurora-postgresql16")],
+    [
+        ("postgres", "15.15", "postgres15"),
+        ("postgres", "16.10", "postgres16"),
+        ("mysql", "8.0.44", "mysql8.0"),
+        ("mysql", "8.4.5", "mysql8.4"),
+        ("aurora-postgresql", "16.9", "aurora-postgresql16"),
+    ],
 )
 def test_parameter_group_family_from_engine_and_major_version(engine, version, family):
     assert data.parameter_group_family(engine, version) == family
@@ -358,7 +403,9 @@ def test_prod_data_layers_pass_checkov_alone(checkov, tmp_path):  # noqa: F811
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     report = json.loads(done.stdout)
     reports = report if isinstance(report, list) else [report]
-    failures = [f"{c['file_path']}: {c['resource']}: {c['check_id']}" for r in reports for c in r["results"]["failed_checks"]]
+    failures = [
+        f"{c['file_path']}: {c['resource']}: {c['check_id']}" for r in reports for c in r["results"]["failed_checks"]
+    ]
     assert failures == [], "\n".join(failures)
     scanned = {c["file_path"].rsplit("/", 1)[-1] for r in reports for c in r["results"]["passed_checks"]}
     assert scanned == {f"{app}-data.json" for app, _ in prod}
@@ -375,16 +422,28 @@ def _engine_grid():
     from templates.config import DatabaseConfig
 
     engines = typing.get_args(DatabaseConfig.model_fields["engine"].annotation)
-    bounds = {name: getattr(m, name) for m in DatabaseConfig.model_fields["replicas"].metadata for name in ("ge", "le") if hasattr(m, name)}
+    bounds = {
+        name: getattr(m, name)
+        for m in DatabaseConfig.model_fields["replicas"].metadata
+        for name in ("ge", "le")
+        if hasattr(m, name)
+    }
     replicas = sorted({bounds["ge"], bounds["ge"] + 1, bounds["le"]})
     return [(e, r, p) for e in engines for r in replicas for p in (False, True)]
 
 
-VERSIONS = {"postgres": "16.10", "mysql": "8.0.44", "aurora-postgresql": "16.9", "aurora-mysql": "8.0.mysql_aurora.3.08.2"}
+VERSIONS = {
+    "postgres": "16.10",
+    "mysql": "8.0.44",
+    "aurora-postgresql": "16.9",
+    "aurora-mysql": "8.0.mysql_aurora.3.08.2",
+}
 
 
 @pytest.mark.parametrize(("engine", "replicas", "proxy"), _engine_grid())
-def test_every_engine_replicas_proxy_combination_generates_and_lints_clean(engine, replicas, proxy, params_copy, linter, tmp_path):
+def test_every_engine_replicas_proxy_combination_generates_and_lints_clean(
+    engine, replicas, proxy, params_copy, linter, tmp_path
+):
     """A MySQL profile with read replicas used to crash in troposphere's RDS validator (gp3 storage,
     no AllocatedStorage on the replica): every combination now renders, and lints clean."""
     import yaml
@@ -396,7 +455,14 @@ def test_every_engine_replicas_proxy_combination_generates_and_lints_clean(engin
     document = yaml.safe_load(base.read_text())
     # smart-task's RDS-managed password where RDS allows it (not with RDS read replicas).
     managed = replicas == 0 or engine.startswith("aurora")
-    document["database"].update(engine=engine, engine_version=VERSIONS[engine], replicas=replicas, proxy=proxy, storage_type="gp3", managed_master_password=managed)
+    document["database"].update(
+        engine=engine,
+        engine_version=VERSIONS[engine],
+        replicas=replicas,
+        proxy=proxy,
+        storage_type="gp3",
+        managed_master_password=managed,
+    )
     base.write_text(yaml.safe_dump(document, sort_keys=False))
     if engine == "aurora-mysql":  # Aurora MySQL offers no db.m5.large, the prod overlay's class
         overlay = params_copy / "smart-task" / "prod.yaml"
@@ -419,5 +485,9 @@ def test_every_engine_replicas_proxy_combination_generates_and_lints_clean(engin
             {"Ref": "DatabaseCluster" if engine.startswith("aurora") else "Database"}
         ]
     folder = write_profile(profile, tmp_path)
-    findings = [f for f in lint_directory(linter, folder) if f.level in ("error", "warning") and f.file.split("/")[-1] in ("data.json", "security.json", "backup.json")]
+    findings = [
+        f
+        for f in lint_directory(linter, folder)
+        if f.level in ("error", "warning") and f.file.split("/")[-1] in ("data.json", "security.json", "backup.json")
+    ]
     assert findings == [], "\n".join(map(str, findings))

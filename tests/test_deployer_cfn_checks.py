@@ -44,23 +44,80 @@ def render(table, width: int = 400) -> str:
 
 # ------------------------------------------------------------------ IncludePropertyValues
 
-ROOT_PAGE = {"ChangeSetId": ROOT_CS, "ChangeSetName": "cfn-strata-20250101-120000-abababab", "StackName": STACK, "Status": "CREATE_COMPLETE",
-             "Changes": [{"Type": "Resource", "ResourceChange": {
-                 "Action": "Modify", "LogicalResourceId": "ComputeStack", "ResourceType": "AWS::CloudFormation::Stack", "Replacement": "False",
-                 "ChangeSetId": COMPUTE_CS, "Details": []}}]}
-PORT_DETAIL = {"ChangeSource": "DirectModification", "Evaluation": "Static", "Target": {
-    "Attribute": "Properties", "Name": "ContainerDefinitions", "RequiresRecreation": "Always", "AttributeChangeType": "Modify",
-    "Path": "/Properties/ContainerDefinitions/0/PortMappings/0/ContainerPort", "BeforeValue": "3000", "AfterValue": "8080"}}
-COUNT_DETAIL = {"ChangeSource": "DirectModification", "Evaluation": "Static", "Target": {
-    "Attribute": "Properties", "Name": "DesiredCount", "RequiresRecreation": "Never", "AttributeChangeType": "Modify",
-    "Path": "/Properties/DesiredCount", "BeforeValue": "2", "AfterValue": "3"}}
-COMPUTE_PAGE = {"ChangeSetId": COMPUTE_CS, "ChangeSetName": "compute-nested", "StackName": f"{STACK}-ComputeStack-X", "Status": "CREATE_COMPLETE",
-                "Changes": [
-                    {"Type": "Resource", "ResourceChange": {"Action": "Modify", "LogicalResourceId": "ServiceApiTaskDefinition", "ResourceType": "AWS::ECS::TaskDefinition",
-                                                            "Replacement": "True", "PolicyAction": "ReplaceAndDelete", "Details": [PORT_DETAIL]}},
-                    {"Type": "Resource", "ResourceChange": {"Action": "Modify", "LogicalResourceId": "ServiceApi", "ResourceType": "AWS::ECS::Service",
-                                                            "Replacement": "False", "Details": [COUNT_DETAIL]}},
-                ]}
+ROOT_PAGE = {
+    "ChangeSetId": ROOT_CS,
+    "ChangeSetName": "cfn-strata-20250101-120000-abababab",
+    "StackName": STACK,
+    "Status": "CREATE_COMPLETE",
+    "Changes": [
+        {
+            "Type": "Resource",
+            "ResourceChange": {
+                "Action": "Modify",
+                "LogicalResourceId": "ComputeStack",
+                "ResourceType": "AWS::CloudFormation::Stack",
+                "Replacement": "False",
+                "ChangeSetId": COMPUTE_CS,
+                "Details": [],
+            },
+        }
+    ],
+}
+PORT_DETAIL = {
+    "ChangeSource": "DirectModification",
+    "Evaluation": "Static",
+    "Target": {
+        "Attribute": "Properties",
+        "Name": "ContainerDefinitions",
+        "RequiresRecreation": "Always",
+        "AttributeChangeType": "Modify",
+        "Path": "/Properties/ContainerDefinitions/0/PortMappings/0/ContainerPort",
+        "BeforeValue": "3000",
+        "AfterValue": "8080",
+    },
+}
+COUNT_DETAIL = {
+    "ChangeSource": "DirectModification",
+    "Evaluation": "Static",
+    "Target": {
+        "Attribute": "Properties",
+        "Name": "DesiredCount",
+        "RequiresRecreation": "Never",
+        "AttributeChangeType": "Modify",
+        "Path": "/Properties/DesiredCount",
+        "BeforeValue": "2",
+        "AfterValue": "3",
+    },
+}
+COMPUTE_PAGE = {
+    "ChangeSetId": COMPUTE_CS,
+    "ChangeSetName": "compute-nested",
+    "StackName": f"{STACK}-ComputeStack-X",
+    "Status": "CREATE_COMPLETE",
+    "Changes": [
+        {
+            "Type": "Resource",
+            "ResourceChange": {
+                "Action": "Modify",
+                "LogicalResourceId": "ServiceApiTaskDefinition",
+                "ResourceType": "AWS::ECS::TaskDefinition",
+                "Replacement": "True",
+                "PolicyAction": "ReplaceAndDelete",
+                "Details": [PORT_DETAIL],
+            },
+        },
+        {
+            "Type": "Resource",
+            "ResourceChange": {
+                "Action": "Modify",
+                "LogicalResourceId": "ServiceApi",
+                "ResourceType": "AWS::ECS::Service",
+                "Replacement": "False",
+                "Details": [COUNT_DETAIL],
+            },
+        },
+    ],
+}
 
 
 def stubbed_review(pages: list[tuple[dict, dict]]) -> Review:
@@ -68,22 +125,36 @@ def stubbed_review(pages: list[tuple[dict, dict]]) -> Review:
     with Stubber(cfn) as stub:
         for page, expected in pages:
             stub.add_response("describe_change_set", page, expected)
-        review = review_change_set(cfn, pages[0][0]["ChangeSetId"], layer_of={"ComputeStack": "compute"}.get, stateful_ids_of=lambda layer: frozenset())
+        review = review_change_set(
+            cfn,
+            pages[0][0]["ChangeSetId"],
+            layer_of={"ComputeStack": "compute"}.get,
+            stateful_ids_of=lambda layer: frozenset(),
+        )
         stub.assert_no_pending_responses()
     return review
 
 
 @pytest.fixture
 def values_review():
-    return stubbed_review([(ROOT_PAGE, {"ChangeSetName": ROOT_CS, "IncludePropertyValues": True}),
-                           (COMPUTE_PAGE, {"ChangeSetName": COMPUTE_CS, "IncludePropertyValues": True})])
+    return stubbed_review(
+        [
+            (ROOT_PAGE, {"ChangeSetName": ROOT_CS, "IncludePropertyValues": True}),
+            (COMPUTE_PAGE, {"ChangeSetName": COMPUTE_CS, "IncludePropertyValues": True}),
+        ]
+    )
 
 
 def test_every_walked_change_set_is_described_with_property_values(values_review):
     task = next(c for c in values_review.changes if c.logical_id == "ServiceApiTaskDefinition")
     (port,) = task.properties
     assert (port.path, port.before, port.after, port.change_type, port.requires_recreation) == (
-        "/Properties/ContainerDefinitions/0/PortMappings/0/ContainerPort", "3000", "8080", "Modify", "Always")
+        "/Properties/ContainerDefinitions/0/PortMappings/0/ContainerPort",
+        "3000",
+        "8080",
+        "Modify",
+        "Always",
+    )
     assert str(port) == "ContainerDefinitions/0/PortMappings/0/ContainerPort: 3000 → 8080 (Always)"
     service = next(c for c in values_review.changes if c.logical_id == "ServiceApi")
     assert str(service.properties[0]) == "DesiredCount: 2 → 3"
@@ -98,8 +169,19 @@ def test_before_and_after_values_show_in_every_view(values_review):
     document = json.loads(to_json(values_review))
     props = {c["logical_id"]: c["properties"] for c in document["changes"]}
     assert props["ServiceApi"][0] | {} == {
-        "attribute": "Properties", "name": "DesiredCount", "requires_recreation": "Never", "change_source": "DirectModification", "causing_entity": None,
-        "path": "/Properties/DesiredCount", "before": "2", "after": "3", "change_type": "Modify", "before_from": None, "actual": None, "previous": None}
+        "attribute": "Properties",
+        "name": "DesiredCount",
+        "requires_recreation": "Never",
+        "change_source": "DirectModification",
+        "causing_entity": None,
+        "path": "/Properties/DesiredCount",
+        "before": "2",
+        "after": "3",
+        "change_type": "Modify",
+        "before_from": None,
+        "actual": None,
+        "previous": None,
+    }
 
 
 def test_a_botocore_without_include_property_values_still_reviews_and_says_so(monkeypatch):
@@ -108,7 +190,9 @@ def test_a_botocore_without_include_property_values_still_reviews_and_says_so(mo
     monkeypatch.setattr(review_module, "property_values_supported", lambda cfn: False)
     review = stubbed_review([(ROOT_PAGE, {"ChangeSetName": ROOT_CS}), (COMPUTE_PAGE, {"ChangeSetName": COMPUTE_CS})])
     assert len(review.changes) == 2
-    assert review.notes == ("this botocore has no IncludePropertyValues: before and after values are not shown (upgrade boto3)",)
+    assert review.notes == (
+        "this botocore has no IncludePropertyValues: before and after values are not shown (upgrade boto3)",
+    )
 
 
 def test_the_pinned_botocore_has_every_shape_the_deployer_reads():
@@ -119,27 +203,61 @@ def test_the_pinned_botocore_has_every_shape_the_deployer_reads():
     target = model.shape_for("ResourceTargetDefinition").members
     assert {"Path", "BeforeValue", "AfterValue", "BeforeValueFrom", "Drift", "AttributeChangeType"} <= set(target)
     assert {"ActualValue", "PreviousValue"} <= set(model.shape_for("LiveResourceDrift").members)
-    assert {"ResourceDriftStatus", "BeforeContext", "AfterContext", "PreviousDeploymentContext"} <= set(model.shape_for("ResourceChange").members)
-    assert {"ValidationPath", "ValidationName", "ValidationStatusReason", "EventType"} <= set(model.shape_for("OperationEvent").members)
+    assert {"ResourceDriftStatus", "BeforeContext", "AfterContext", "PreviousDeploymentContext"} <= set(
+        model.shape_for("ResourceChange").members
+    )
+    assert {"ValidationPath", "ValidationName", "ValidationStatusReason", "EventType"} <= set(
+        model.shape_for("OperationEvent").members
+    )
     assert model.shape_for("ListHookResultsTargetType").enum[0] == "CHANGE_SET"
 
 
 # ------------------------------------------------------------------ early validation
 
+
 def event(event_type: str, logical_id: str, **extra) -> dict:
-    return {"EventId": f"e-{logical_id}", "StackId": STACK_ID, "OperationId": "op-1", "OperationType": "CREATE_CHANGESET", "OperationStatus": "FAILED",
-            "EventType": event_type, "LogicalResourceId": logical_id, **extra}
+    return {
+        "EventId": f"e-{logical_id}",
+        "StackId": STACK_ID,
+        "OperationId": "op-1",
+        "OperationType": "CREATE_CHANGESET",
+        "OperationStatus": "FAILED",
+        "EventType": event_type,
+        "LogicalResourceId": logical_id,
+        **extra,
+    }
 
 
-EVENTS_PAGE_1 = {"OperationEvents": [
-    event("VALIDATION_ERROR", "DataBucket", ResourceType="AWS::S3::Bucket", ValidationName="PropertyValidation", ValidationPath="/Properties/BucketName",
-          ValidationStatus="FAILED", ValidationFailureMode="FAIL", ValidationStatusReason="Bucket name should not contain uppercase characters"),
-    event("STACK_EVENT", STACK, ResourceType="AWS::CloudFormation::Stack", ResourceStatusReason="Change set failed"),
-], "NextToken": "page-2"}
-EVENTS_PAGE_2 = {"OperationEvents": [
-    event("VALIDATION_ERROR", "ApiLogGroup", ResourceType="AWS::Logs::LogGroup", ValidationName="ResourceExistenceCheck",
-          ValidationStatus="FAILED", ResourceStatusReason="Resource of type 'AWS::Logs::LogGroup' with identifier 'api-pr5706' already exists [api-pr5706]"),
-]}
+EVENTS_PAGE_1 = {
+    "OperationEvents": [
+        event(
+            "VALIDATION_ERROR",
+            "DataBucket",
+            ResourceType="AWS::S3::Bucket",
+            ValidationName="PropertyValidation",
+            ValidationPath="/Properties/BucketName",
+            ValidationStatus="FAILED",
+            ValidationFailureMode="FAIL",
+            ValidationStatusReason="Bucket name should not contain uppercase characters",
+        ),
+        event(
+            "STACK_EVENT", STACK, ResourceType="AWS::CloudFormation::Stack", ResourceStatusReason="Change set failed"
+        ),
+    ],
+    "NextToken": "page-2",
+}
+EVENTS_PAGE_2 = {
+    "OperationEvents": [
+        event(
+            "VALIDATION_ERROR",
+            "ApiLogGroup",
+            ResourceType="AWS::Logs::LogGroup",
+            ValidationName="ResourceExistenceCheck",
+            ValidationStatus="FAILED",
+            ResourceStatusReason="Resource of type 'AWS::Logs::LogGroup' with identifier 'api-pr5706' already exists [api-pr5706]",
+        ),
+    ]
+}
 
 
 def failing_plan(describe_events) -> str:
@@ -148,12 +266,32 @@ def failing_plan(describe_events) -> str:
     # the capabilities come from FakeBundle's documents, through the real code
     with Stubber(cfn) as stub:
         stub.add_client_error("describe_stacks", "ValidationError", f"Stack with id {STACK} does not exist")
-        stub.add_response("create_change_set", {"Id": ROOT_CS, "StackId": STACK_ID}, {
-            "StackName": STACK, "ChangeSetName": "cfn-strata-20250101-120000-abababab", "ChangeSetType": "CREATE", "TemplateURL": UPLOAD.root.url,
-            "IncludeNestedStacks": True, "Capabilities": CAPABILITIES, "Parameters": ANY, "Tags": ANY, "Description": ANY})
-        stub.add_response("describe_change_set", {"ChangeSetId": ROOT_CS, "StackName": STACK, "ExecutionStatus": "UNAVAILABLE", "Status": "FAILED",
-                                                  "StatusReason": "The following hook(s)/validation failed: [AWS::EarlyValidation::PropertyValidation]"},
-                          {"ChangeSetName": ROOT_CS})
+        stub.add_response(
+            "create_change_set",
+            {"Id": ROOT_CS, "StackId": STACK_ID},
+            {
+                "StackName": STACK,
+                "ChangeSetName": "cfn-strata-20250101-120000-abababab",
+                "ChangeSetType": "CREATE",
+                "TemplateURL": UPLOAD.root.url,
+                "IncludeNestedStacks": True,
+                "Capabilities": CAPABILITIES,
+                "Parameters": ANY,
+                "Tags": ANY,
+                "Description": ANY,
+            },
+        )
+        stub.add_response(
+            "describe_change_set",
+            {
+                "ChangeSetId": ROOT_CS,
+                "StackName": STACK,
+                "ExecutionStatus": "UNAVAILABLE",
+                "Status": "FAILED",
+                "StatusReason": "The following hook(s)/validation failed: [AWS::EarlyValidation::PropertyValidation]",
+            },
+            {"ChangeSetName": ROOT_CS},
+        )
         describe_events(stub)
         with pytest.raises(DeployerError) as failed:
             create_change_set(cfn, FakeBundle(), UPLOAD, now=NOW, waiting=Waiting(delay=0, max_attempts=1))
@@ -163,53 +301,87 @@ def failing_plan(describe_events) -> str:
 
 def test_a_change_set_failing_early_validation_lists_every_validation_error():
     def answer(stub):
-        stub.add_response("describe_events", EVENTS_PAGE_1, {"ChangeSetName": ROOT_CS, "Filters": {"FailedEvents": True}})
-        stub.add_response("describe_events", EVENTS_PAGE_2, {"ChangeSetName": ROOT_CS, "Filters": {"FailedEvents": True}, "NextToken": "page-2"})
+        stub.add_response(
+            "describe_events", EVENTS_PAGE_1, {"ChangeSetName": ROOT_CS, "Filters": {"FailedEvents": True}}
+        )
+        stub.add_response(
+            "describe_events",
+            EVENTS_PAGE_2,
+            {"ChangeSetName": ROOT_CS, "Filters": {"FailedEvents": True}, "NextToken": "page-2"},
+        )
 
     assert failing_plan(answer) == (
         "change set cfn-strata-20250101-120000-abababab failed: The following hook(s)/validation failed: [AWS::EarlyValidation::PropertyValidation]\n"
         "early validation found 2 error(s):\n"
         "  - DataBucket (AWS::S3::Bucket) at /Properties/BucketName: PropertyValidation: Bucket name should not contain uppercase characters\n"
-        "  - ApiLogGroup (AWS::Logs::LogGroup): ResourceExistenceCheck: Resource of type 'AWS::Logs::LogGroup' with identifier 'api-pr5706' already exists [api-pr5706]")
+        "  - ApiLogGroup (AWS::Logs::LogGroup): ResourceExistenceCheck: Resource of type 'AWS::Logs::LogGroup' with identifier 'api-pr5706' already exists [api-pr5706]"
+    )
 
 
 @pytest.mark.parametrize("code", ["InvalidAction", "NotImplemented", "UnknownOperationException"])
 def test_an_endpoint_without_describe_events_keeps_the_status_line_with_a_note(code):
     def answer(stub):
-        stub.add_client_error("describe_events", code, "no such action", 400, expected_params={"ChangeSetName": ROOT_CS, "Filters": {"FailedEvents": True}})
+        stub.add_client_error(
+            "describe_events",
+            code,
+            "no such action",
+            400,
+            expected_params={"ChangeSetName": ROOT_CS, "Filters": {"FailedEvents": True}},
+        )
 
     assert failing_plan(answer) == (
         "change set cfn-strata-20250101-120000-abababab failed: The following hook(s)/validation failed: [AWS::EarlyValidation::PropertyValidation]\n"
-        f"note: early-validation details not read: the endpoint does not offer DescribeEvents ({code})")
+        f"note: early-validation details not read: the endpoint does not offer DescribeEvents ({code})"
+    )
 
 
 def test_access_denied_on_describe_events_never_hides_the_failure():
     def answer(stub):
-        stub.add_client_error("describe_events", "AccessDenied", "not authorized to perform: cloudformation:DescribeEvents", 403)
+        stub.add_client_error(
+            "describe_events", "AccessDenied", "not authorized to perform: cloudformation:DescribeEvents", 403
+        )
 
     message = failing_plan(answer)
-    assert message.splitlines()[0] == "change set cfn-strata-20250101-120000-abababab failed: The following hook(s)/validation failed: [AWS::EarlyValidation::PropertyValidation]"
-    assert message.splitlines()[1].startswith("note: early-validation details not read: access denied for DescribeEvents: not authorized")
+    assert (
+        message.splitlines()[0]
+        == "change set cfn-strata-20250101-120000-abababab failed: The following hook(s)/validation failed: [AWS::EarlyValidation::PropertyValidation]"
+    )
+    assert message.splitlines()[1].startswith(
+        "note: early-validation details not read: access denied for DescribeEvents: not authorized"
+    )
 
 
 def test_a_botocore_without_describe_events_is_not_called(monkeypatch):
     monkeypatch.setattr(checks, "has_operation", lambda cfn, operation: False)
-    assert failing_plan(lambda stub: None).endswith("\nnote: early-validation details not read: this botocore has no DescribeEvents (upgrade boto3)")
+    assert failing_plan(lambda stub: None).endswith(
+        "\nnote: early-validation details not read: this botocore has no DescribeEvents (upgrade boto3)"
+    )
 
 
 def test_the_cli_prints_each_validation_error_and_exits_1(monkeypatch, tmp_path):
-    validation = Validation((ValidationError("DataBucket", "AWS::S3::Bucket", "/Properties/BucketName", "PropertyValidation", "names [a-z0-9] only"),))
+    validation = Validation(
+        (
+            ValidationError(
+                "DataBucket", "AWS::S3::Bucket", "/Properties/BucketName", "PropertyValidation", "names [a-z0-9] only"
+            ),
+        )
+    )
 
     def failing(*args, **kwargs):
         raise DeployerError(failure_message("cs-1", "validation failed: [data-bucket]", validation))
 
     monkeypatch.setattr(generate, "_plan", failing)
     monkeypatch.setattr(generate, "_session", _no_session)
-    result = CliRunner().invoke(generate.cli, ["plan", "product-catalog", "--env", "dev", "--bucket", "b", "--out", str(tmp_path / "dist")])
+    result = CliRunner().invoke(
+        generate.cli, ["plan", "product-catalog", "--env", "dev", "--bucket", "b", "--out", str(tmp_path / "dist")]
+    )
     assert result.exit_code == 1, result.output
     # AWS reasons keep their brackets (rich markup would eat "[data-bucket]")
     assert "error: change set cs-1 failed: validation failed: [data-bucket]" in result.output
-    assert "  - DataBucket (AWS::S3::Bucket) at /Properties/BucketName: PropertyValidation: names [a-z0-9] only" in result.output
+    assert (
+        "  - DataBucket (AWS::S3::Bucket) at /Properties/BucketName: PropertyValidation: names [a-z0-9] only"
+        in result.output
+    )
 
 
 def _no_session(*args):
@@ -224,15 +396,40 @@ def _no_session(*args):
 
 # ------------------------------------------------------------------ hooks
 
-HOOKS_PAGE_1 = {"TargetType": "CHANGE_SET", "TargetId": ROOT_CS, "HookResults": [
-    {"HookResultId": "11111111-2222-3333-4444-555555555555", "InvocationPoint": "PRE_PROVISION", "FailureMode": "WARN", "TypeName": "Private::Tagging::Required",
-     "Status": "HOOK_COMPLETE_SUCCEEDED", "HookStatusReason": "all resources tagged", "TargetType": "CHANGE_SET", "TargetId": ROOT_CS},
-], "NextToken": "hooks-2"}
-HOOKS_PAGE_2 = {"TargetType": "CHANGE_SET", "TargetId": ROOT_CS, "HookResults": [
-    {"HookResultId": "66666666-7777-8888-9999-000000000000", "InvocationPoint": "PRE_PROVISION", "FailureMode": "FAIL", "TypeName": "AWS::Hooks::GuardHook",
-     "Status": "HOOK_COMPLETE_FAILED", "HookStatusReason": "DataBucket: BucketEncryption | missing", "TargetType": "CHANGE_SET", "TargetId": ROOT_CS,
-     "HookExecutionTarget": "DataBucket"},
-]}
+HOOKS_PAGE_1 = {
+    "TargetType": "CHANGE_SET",
+    "TargetId": ROOT_CS,
+    "HookResults": [
+        {
+            "HookResultId": "11111111-2222-3333-4444-555555555555",
+            "InvocationPoint": "PRE_PROVISION",
+            "FailureMode": "WARN",
+            "TypeName": "Private::Tagging::Required",
+            "Status": "HOOK_COMPLETE_SUCCEEDED",
+            "HookStatusReason": "all resources tagged",
+            "TargetType": "CHANGE_SET",
+            "TargetId": ROOT_CS,
+        },
+    ],
+    "NextToken": "hooks-2",
+}
+HOOKS_PAGE_2 = {
+    "TargetType": "CHANGE_SET",
+    "TargetId": ROOT_CS,
+    "HookResults": [
+        {
+            "HookResultId": "66666666-7777-8888-9999-000000000000",
+            "InvocationPoint": "PRE_PROVISION",
+            "FailureMode": "FAIL",
+            "TypeName": "AWS::Hooks::GuardHook",
+            "Status": "HOOK_COMPLETE_FAILED",
+            "HookStatusReason": "DataBucket: BucketEncryption | missing",
+            "TargetType": "CHANGE_SET",
+            "TargetId": ROOT_CS,
+            "HookExecutionTarget": "DataBucket",
+        },
+    ],
+}
 
 
 @pytest.fixture
@@ -240,7 +437,9 @@ def hooked_review(values_review):
     cfn = cfn_client()
     with Stubber(cfn) as stub:
         stub.add_response("list_hook_results", HOOKS_PAGE_1, {"TargetType": "CHANGE_SET", "TargetId": ROOT_CS})
-        stub.add_response("list_hook_results", HOOKS_PAGE_2, {"TargetType": "CHANGE_SET", "TargetId": ROOT_CS, "NextToken": "hooks-2"})
+        stub.add_response(
+            "list_hook_results", HOOKS_PAGE_2, {"TargetType": "CHANGE_SET", "TargetId": ROOT_CS, "NextToken": "hooks-2"}
+        )
         review = with_hooks(cfn, values_review, ROOT_CS, local=False)
         stub.assert_no_pending_responses()
     return review
@@ -248,7 +447,13 @@ def hooked_review(values_review):
 
 def test_hook_results_of_the_change_set_failed_first(hooked_review):
     assert [(h.hook, h.status, h.failure_mode, h.message, h.target) for h in hooked_review.hooks] == [
-        ("AWS::Hooks::GuardHook", "HOOK_COMPLETE_FAILED", "FAIL", "DataBucket: BucketEncryption | missing", "DataBucket"),
+        (
+            "AWS::Hooks::GuardHook",
+            "HOOK_COMPLETE_FAILED",
+            "FAIL",
+            "DataBucket: BucketEncryption | missing",
+            "DataBucket",
+        ),
         ("Private::Tagging::Required", "HOOK_COMPLETE_SUCCEEDED", "WARN", "all resources tagged", None),
     ]
     assert hooked_review.notes == ()
@@ -257,19 +462,32 @@ def test_hook_results_of_the_change_set_failed_first(hooked_review):
 def test_hook_results_show_in_every_view(hooked_review):
     markdown = to_markdown(hooked_review)
     assert "**Hook results** (2):" in markdown
-    assert "| `AWS::Hooks::GuardHook` | **HOOK_COMPLETE_FAILED** | FAIL | DataBucket: BucketEncryption \\| missing |" in markdown
+    assert (
+        "| `AWS::Hooks::GuardHook` | **HOOK_COMPLETE_FAILED** | FAIL | DataBucket: BucketEncryption \\| missing |"
+        in markdown
+    )
     assert "| `Private::Tagging::Required` | HOOK_COMPLETE_SUCCEEDED | WARN | all resources tagged |" in markdown
     page = to_html(hooked_review)
     assert '<section id="hooks"><h2>Hook results</h2>' in page
-    assert ('<tr class="r-HIGH"><td><code>AWS::Hooks::GuardHook</code></td><td><b>HOOK_COMPLETE_FAILED</b></td><td>FAIL</td>'
-            "<td>DataBucket: BucketEncryption | missing</td></tr>") in page
+    assert (
+        '<tr class="r-HIGH"><td><code>AWS::Hooks::GuardHook</code></td><td><b>HOOK_COMPLETE_FAILED</b></td><td>FAIL</td>'
+        "<td>DataBucket: BucketEncryption | missing</td></tr>"
+    ) in page
     document = json.loads(to_json(hooked_review))
-    assert document["hooks"][0] == {"hook": "AWS::Hooks::GuardHook", "status": "HOOK_COMPLETE_FAILED", "message": "DataBucket: BucketEncryption | missing",
-                                    "failure_mode": "FAIL", "invocation_point": "PRE_PROVISION", "target": "DataBucket"}
+    assert document["hooks"][0] == {
+        "hook": "AWS::Hooks::GuardHook",
+        "status": "HOOK_COMPLETE_FAILED",
+        "message": "DataBucket: BucketEncryption | missing",
+        "failure_mode": "FAIL",
+        "invocation_point": "PRE_PROVISION",
+        "target": "DataBucket",
+    }
     from deployer.review import hooks_table
 
     table = render(hooks_table(hooked_review))
-    assert "AWS::Hooks::GuardHook" in table and "HOOK_COMPLETE_FAILED" in table and "Private::Tagging::Required" in table
+    assert (
+        "AWS::Hooks::GuardHook" in table and "HOOK_COMPLETE_FAILED" in table and "Private::Tagging::Required" in table
+    )
 
 
 def test_local_mode_skips_hooks_with_a_note(values_review):
@@ -285,9 +503,17 @@ def test_local_mode_skips_hooks_with_a_note(values_review):
 def test_an_endpoint_without_list_hook_results_leaves_a_note():
     cfn = cfn_client()
     with Stubber(cfn) as stub:
-        stub.add_client_error("list_hook_results", "InvalidAction", "Could not find operation ListHookResults", 400,
-                              expected_params={"TargetType": "CHANGE_SET", "TargetId": ROOT_CS})
-        assert hook_results(cfn, ROOT_CS) == ((), ("hook results not read: the endpoint does not offer ListHookResults (InvalidAction)",))
+        stub.add_client_error(
+            "list_hook_results",
+            "InvalidAction",
+            "Could not find operation ListHookResults",
+            400,
+            expected_params={"TargetType": "CHANGE_SET", "TargetId": ROOT_CS},
+        )
+        assert hook_results(cfn, ROOT_CS) == (
+            (),
+            ("hook results not read: the endpoint does not offer ListHookResults (InvalidAction)",),
+        )
 
 
 def test_the_emulator_answers_not_implemented_for_both_new_actions():
@@ -296,37 +522,79 @@ def test_the_emulator_answers_not_implemented_for_both_new_actions():
     from deployer.local import local_endpoint
 
     with local_endpoint() as running:
-        cfn = boto3.client("cloudformation", region_name=REGION, endpoint_url=running.url, aws_access_key_id="testing", aws_secret_access_key="testing")
-        assert validation_errors(cfn, ROOT_CS) == Validation(note="early-validation details not read: the endpoint does not offer DescribeEvents (NotImplemented)")
-        assert hook_results(cfn, ROOT_CS) == ((), ("hook results not read: the endpoint does not offer ListHookResults (NotImplemented)",))
+        cfn = boto3.client(
+            "cloudformation",
+            region_name=REGION,
+            endpoint_url=running.url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        assert validation_errors(cfn, ROOT_CS) == Validation(
+            note="early-validation details not read: the endpoint does not offer DescribeEvents (NotImplemented)"
+        )
+        assert hook_results(cfn, ROOT_CS) == (
+            (),
+            ("hook results not read: the endpoint does not offer ListHookResults (NotImplemented)",),
+        )
 
 
 # ------------------------------------------------------------------ --revert-drift
+
 
 class DeployedBundle(FakeBundle):
     manifest = {"tags": {"Project": "catalog-api"}, "application": "product-catalog", "environment": "dev"}
 
 
-DEPLOYED = {"StackName": STACK, "StackId": STACK_ID, "StackStatus": "UPDATE_COMPLETE", "CreationTime": NOW, "Parameters": []}
+DEPLOYED = {
+    "StackName": STACK,
+    "StackId": STACK_ID,
+    "StackStatus": "UPDATE_COMPLETE",
+    "CreationTime": NOW,
+    "Parameters": [],
+}
 
 
 def revert_drift_change_set(stack: dict | None):
     cfn = cfn_client()
     original = changeset_module.change_set_parameters
-    changeset_module.change_set_parameters = lambda bundle, deployed: [{"ParameterKey": "CertificateArn", "ParameterValue": ""}]
+    changeset_module.change_set_parameters = lambda bundle, deployed: [
+        {"ParameterKey": "CertificateArn", "ParameterValue": ""}
+    ]
     try:
         with Stubber(cfn) as stub:
             if stack is None:
                 stub.add_client_error("describe_stacks", "ValidationError", f"Stack with id {STACK} does not exist")
             else:
                 stub.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": STACK})
-                stub.add_response("create_change_set", {"Id": ROOT_CS, "StackId": STACK_ID}, {
-                    "StackName": STACK, "ChangeSetName": "cfn-strata-20250101-120000-abababab", "ChangeSetType": "UPDATE", "TemplateURL": UPLOAD.root.url,
-                    "IncludeNestedStacks": True, "Capabilities": CAPABILITIES, "Parameters": [{"ParameterKey": "CertificateArn", "ParameterValue": ""}],
-                    "Tags": [{"Key": "Project", "Value": "catalog-api"}], "Description": ANY, "DeploymentMode": "REVERT_DRIFT"})
-                stub.add_response("describe_change_set", {"ChangeSetId": ROOT_CS, "StackName": STACK, "ExecutionStatus": "AVAILABLE", "Status": "CREATE_COMPLETE"},
-                                  {"ChangeSetName": ROOT_CS})
-            ref = create_change_set(cfn, DeployedBundle(), UPLOAD, now=NOW, waiting=Waiting(delay=0, max_attempts=1), revert_drift=True)
+                stub.add_response(
+                    "create_change_set",
+                    {"Id": ROOT_CS, "StackId": STACK_ID},
+                    {
+                        "StackName": STACK,
+                        "ChangeSetName": "cfn-strata-20250101-120000-abababab",
+                        "ChangeSetType": "UPDATE",
+                        "TemplateURL": UPLOAD.root.url,
+                        "IncludeNestedStacks": True,
+                        "Capabilities": CAPABILITIES,
+                        "Parameters": [{"ParameterKey": "CertificateArn", "ParameterValue": ""}],
+                        "Tags": [{"Key": "Project", "Value": "catalog-api"}],
+                        "Description": ANY,
+                        "DeploymentMode": "REVERT_DRIFT",
+                    },
+                )
+                stub.add_response(
+                    "describe_change_set",
+                    {
+                        "ChangeSetId": ROOT_CS,
+                        "StackName": STACK,
+                        "ExecutionStatus": "AVAILABLE",
+                        "Status": "CREATE_COMPLETE",
+                    },
+                    {"ChangeSetName": ROOT_CS},
+                )
+            ref = create_change_set(
+                cfn, DeployedBundle(), UPLOAD, now=NOW, waiting=Waiting(delay=0, max_attempts=1), revert_drift=True
+            )
             stub.assert_no_pending_responses()
     finally:
         changeset_module.change_set_parameters = original
@@ -334,7 +602,9 @@ def revert_drift_change_set(stack: dict | None):
 
 
 def test_revert_drift_creates_a_drift_aware_change_set_on_a_deployed_stack():
-    assert revert_drift_change_set(DEPLOYED) == ChangeSetRef(STACK, STACK_ID, ROOT_CS, "cfn-strata-20250101-120000-abababab", "UPDATE")
+    assert revert_drift_change_set(DEPLOYED) == ChangeSetRef(
+        STACK, STACK_ID, ROOT_CS, "cfn-strata-20250101-120000-abababab", "UPDATE"
+    )
 
 
 def test_revert_drift_on_a_stack_that_does_not_exist_is_refused_before_any_change_set():
@@ -352,31 +622,97 @@ def test_the_cli_exits_2_on_revert_drift_for_a_create_and_with_local(monkeypatch
     monkeypatch.setattr(generate, "_plan", refused)
     monkeypatch.setattr(generate, "_session", _no_session)
     for command in ("plan", "deploy"):
-        result = CliRunner().invoke(generate.cli, [command, "product-catalog", "--env", "dev", "--bucket", "b", "--revert-drift", "--out", str(tmp_path / "dist")])
+        result = CliRunner().invoke(
+            generate.cli,
+            [
+                command,
+                "product-catalog",
+                "--env",
+                "dev",
+                "--bucket",
+                "b",
+                "--revert-drift",
+                "--out",
+                str(tmp_path / "dist"),
+            ],
+        )
         assert result.exit_code == 2, result.output
         assert f"error: --revert-drift: stack {STACK} does not exist yet" in result.output
-        local = CliRunner().invoke(generate.cli, [command, "product-catalog", "--env", "dev", "--local", "--revert-drift", "--out", str(tmp_path / "dist")])
+        local = CliRunner().invoke(
+            generate.cli,
+            [command, "product-catalog", "--env", "dev", "--local", "--revert-drift", "--out", str(tmp_path / "dist")],
+        )
         assert local.exit_code == 2, local.output
         assert "--revert-drift cannot be used with --local" in local.output
 
 
-DRIFT_PAGE = {"ChangeSetId": ROOT_CS, "ChangeSetName": "cfn-strata-20250101-120000-abababab", "StackName": STACK, "Status": "CREATE_COMPLETE",
-              "DeploymentMode": "REVERT_DRIFT", "Changes": [
-                  {"Type": "Resource", "ResourceChange": {
-                      "Action": "Modify", "LogicalResourceId": "ServiceApi", "ResourceType": "AWS::ECS::Service", "Replacement": "False",
-                      "ResourceDriftStatus": "MODIFIED",
-                      "BeforeContext": '{"DesiredCount":4}', "AfterContext": '{"DesiredCount":2}', "PreviousDeploymentContext": '{"DesiredCount":2}',
-                      "Details": [{"ChangeSource": "DirectModification", "Evaluation": "Static", "Target": {
-                          "Attribute": "Properties", "Name": "DesiredCount", "RequiresRecreation": "Never", "Path": "/Properties/DesiredCount",
-                          "BeforeValue": "4", "AfterValue": "2", "BeforeValueFrom": "ACTUAL_STATE", "AfterValueFrom": "TEMPLATE", "AttributeChangeType": "Modify",
-                          "Drift": {"PreviousValue": "2", "ActualValue": "4"}}}]}},
-                  {"Type": "Resource", "ResourceChange": {
-                      "Action": "SyncWithActual", "LogicalResourceId": "ApiLogGroup", "ResourceType": "AWS::Logs::LogGroup", "Replacement": "False",
-                      "ResourceDriftStatus": "MODIFIED", "Details": [{"ChangeSource": "DirectModification", "Evaluation": "Static", "Target": {
-                          "Attribute": "Properties", "Name": "RetentionInDays", "RequiresRecreation": "Never", "Path": "/Properties/RetentionInDays",
-                          "BeforeValue": "90", "AfterValue": "90", "BeforeValueFrom": "ACTUAL_STATE", "AttributeChangeType": "SyncWithActual",
-                          "Drift": {"PreviousValue": "30", "ActualValue": "90"}}}]}},
-              ]}
+DRIFT_PAGE = {
+    "ChangeSetId": ROOT_CS,
+    "ChangeSetName": "cfn-strata-20250101-120000-abababab",
+    "StackName": STACK,
+    "Status": "CREATE_COMPLETE",
+    "DeploymentMode": "REVERT_DRIFT",
+    "Changes": [
+        {
+            "Type": "Resource",
+            "ResourceChange": {
+                "Action": "Modify",
+                "LogicalResourceId": "ServiceApi",
+                "ResourceType": "AWS::ECS::Service",
+                "Replacement": "False",
+                "ResourceDriftStatus": "MODIFIED",
+                "BeforeContext": '{"DesiredCount":4}',
+                "AfterContext": '{"DesiredCount":2}',
+                "PreviousDeploymentContext": '{"DesiredCount":2}',
+                "Details": [
+                    {
+                        "ChangeSource": "DirectModification",
+                        "Evaluation": "Static",
+                        "Target": {
+                            "Attribute": "Properties",
+                            "Name": "DesiredCount",
+                            "RequiresRecreation": "Never",
+                            "Path": "/Properties/DesiredCount",
+                            "BeforeValue": "4",
+                            "AfterValue": "2",
+                            "BeforeValueFrom": "ACTUAL_STATE",
+                            "AfterValueFrom": "TEMPLATE",
+                            "AttributeChangeType": "Modify",
+                            "Drift": {"PreviousValue": "2", "ActualValue": "4"},
+                        },
+                    }
+                ],
+            },
+        },
+        {
+            "Type": "Resource",
+            "ResourceChange": {
+                "Action": "SyncWithActual",
+                "LogicalResourceId": "ApiLogGroup",
+                "ResourceType": "AWS::Logs::LogGroup",
+                "Replacement": "False",
+                "ResourceDriftStatus": "MODIFIED",
+                "Details": [
+                    {
+                        "ChangeSource": "DirectModification",
+                        "Evaluation": "Static",
+                        "Target": {
+                            "Attribute": "Properties",
+                            "Name": "RetentionInDays",
+                            "RequiresRecreation": "Never",
+                            "Path": "/Properties/RetentionInDays",
+                            "BeforeValue": "90",
+                            "AfterValue": "90",
+                            "BeforeValueFrom": "ACTUAL_STATE",
+                            "AttributeChangeType": "SyncWithActual",
+                            "Drift": {"PreviousValue": "30", "ActualValue": "90"},
+                        },
+                    }
+                ],
+            },
+        },
+    ],
+}
 
 
 @pytest.fixture
@@ -391,7 +727,11 @@ def test_a_drift_aware_review_shows_actual_deployed_and_new_values(drift_review)
     assert (count.before_from, count.actual, count.previous, count.after) == ("ACTUAL_STATE", "4", "2", "2")
     assert str(count) == "DesiredCount: actual 4, deployed 2 → 2"
     assert (service.drift_status, service.before_context, service.after_context, service.previous_context) == (
-        "MODIFIED", '{"DesiredCount":4}', '{"DesiredCount":2}', '{"DesiredCount":2}')
+        "MODIFIED",
+        '{"DesiredCount":4}',
+        '{"DesiredCount":2}',
+        '{"DesiredCount":2}',
+    )
     # overwriting an out-of-band change is worth a look; syncing the template to it changes nothing
     assert service.risk == Risk.MEDIUM
     assert service.reasons == ("drifted (MODIFIED): the change overwrites what was changed outside CloudFormation",)
@@ -402,17 +742,32 @@ def test_a_drift_aware_review_shows_actual_deployed_and_new_values(drift_review)
 
 def test_a_drift_aware_review_in_every_view(drift_review):
     markdown = to_markdown(drift_review)
-    assert markdown.splitlines()[2].startswith("Drift-aware change set (REVERT_DRIFT): values are compared with what is live")
-    assert "| MEDIUM | root | `ServiceApi` | AWS::ECS::Service | Modify | False | - | DesiredCount: actual 4, deployed 2 → 2 | drifted (MODIFIED)" in markdown
+    assert markdown.splitlines()[2].startswith(
+        "Drift-aware change set (REVERT_DRIFT): values are compared with what is live"
+    )
+    assert (
+        "| MEDIUM | root | `ServiceApi` | AWS::ECS::Service | Modify | False | - | DesiredCount: actual 4, deployed 2 → 2 | drifted (MODIFIED)"
+        in markdown
+    )
     page = to_html(drift_review)
     assert '<p class="meta" id="drift-aware">Drift-aware change set (REVERT_DRIFT)' in page
-    assert ("<tr><td>root</td><td><code>ServiceApi</code></td><td>DesiredCount</td><td><code>4</code></td><td><code>2</code></td><td><code>2</code></td></tr>") in page
+    assert (
+        "<tr><td>root</td><td><code>ServiceApi</code></td><td>DesiredCount</td><td><code>4</code></td><td><code>2</code></td><td><code>2</code></td></tr>"
+    ) in page
     assert "<td>RetentionInDays</td><td><code>90</code></td><td><code>30</code></td><td><code>90</code></td>" in page
     document = json.loads(to_json(drift_review))
     assert document["deployment_mode"] == "REVERT_DRIFT"
     service = next(c for c in document["changes"] if c["logical_id"] == "ServiceApi")
-    assert (service["drift_status"], service["previous_context"], service["risk"]) == ("MODIFIED", '{"DesiredCount":2}', "MEDIUM")
-    assert (service["properties"][0]["actual"], service["properties"][0]["previous"], service["properties"][0]["after"]) == ("4", "2", "2")
+    assert (service["drift_status"], service["previous_context"], service["risk"]) == (
+        "MODIFIED",
+        '{"DesiredCount":2}',
+        "MEDIUM",
+    )
+    assert (
+        service["properties"][0]["actual"],
+        service["properties"][0]["previous"],
+        service["properties"][0]["after"],
+    ) == ("4", "2", "2")
     assert "DesiredCount: actual 4, deployed 2 → 2" in render(to_table(drift_review), width=400)
 
 
@@ -426,19 +781,50 @@ def test_the_review_command_reads_property_values_and_hooks(monkeypatch, tmp_pat
 
     @contextlib.contextmanager
     def session(*args):
-        yield Aws(boto3.Session(region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"), _clients={"cloudformation": cfn})
+        yield Aws(
+            boto3.Session(region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"),
+            _clients={"cloudformation": cfn},
+        )
 
     monkeypatch.setattr(generate, "_session", session)
     with Stubber(cfn) as stub:
-        stub.add_response("describe_change_set", ROOT_PAGE, {"StackName": STACK, "ChangeSetName": "cfn-strata-pipeline"})
+        stub.add_response(
+            "describe_change_set", ROOT_PAGE, {"StackName": STACK, "ChangeSetName": "cfn-strata-pipeline"}
+        )
         stub.add_response("describe_change_set", ROOT_PAGE, {"ChangeSetName": ROOT_CS, "IncludePropertyValues": True})
-        stub.add_response("describe_change_set", COMPUTE_PAGE, {"ChangeSetName": COMPUTE_CS, "IncludePropertyValues": True})
+        stub.add_response(
+            "describe_change_set", COMPUTE_PAGE, {"ChangeSetName": COMPUTE_CS, "IncludePropertyValues": True}
+        )
         stub.add_response("list_hook_results", HOOKS_PAGE_2, {"TargetType": "CHANGE_SET", "TargetId": ROOT_CS})
         # the change set's type (DescribeChangeSet has none) from the stack's state
-        stub.add_response("describe_stacks", {"Stacks": [{"StackName": STACK, "StackStatus": "UPDATE_COMPLETE", "CreationTime": "2025-01-01T00:00:00Z"}]}, {"StackName": STACK})
-        result = CliRunner().invoke(generate.cli, ["review", "product-catalog", "--env", "dev", "--change-set", "cfn-strata-pipeline", "-o", "markdown",
-                                                   "--out", str(tmp_path / "dist")])
+        stub.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {"StackName": STACK, "StackStatus": "UPDATE_COMPLETE", "CreationTime": "2025-01-01T00:00:00Z"}
+                ]
+            },
+            {"StackName": STACK},
+        )
+        result = CliRunner().invoke(
+            generate.cli,
+            [
+                "review",
+                "product-catalog",
+                "--env",
+                "dev",
+                "--change-set",
+                "cfn-strata-pipeline",
+                "-o",
+                "markdown",
+                "--out",
+                str(tmp_path / "dist"),
+            ],
+        )
         stub.assert_no_pending_responses()
     assert result.exit_code == 0, result.output
     assert "ContainerDefinitions/0/PortMappings/0/ContainerPort: 3000 → 8080 (Always)" in result.output
-    assert "| `AWS::Hooks::GuardHook` | **HOOK_COMPLETE_FAILED** | FAIL | DataBucket: BucketEncryption \\| missing |" in result.output
+    assert (
+        "| `AWS::Hooks::GuardHook` | **HOOK_COMPLETE_FAILED** | FAIL | DataBucket: BucketEncryption \\| missing |"
+        in result.output
+    )

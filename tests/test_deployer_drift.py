@@ -28,14 +28,25 @@ def cfn_client():
 
 def drift(logical_id: str, kind: str, status: str, paths: tuple[str, ...] = (), stack: str = DATA) -> dict:
     return {
-        "StackId": stack, "LogicalResourceId": logical_id, "ResourceType": kind, "StackResourceDriftStatus": status, "Timestamp": WHEN,
-        "PropertyDifferences": [{"PropertyPath": p, "ExpectedValue": "7", "ActualValue": "1", "DifferenceType": "NOT_EQUAL"} for p in paths],
+        "StackId": stack,
+        "LogicalResourceId": logical_id,
+        "ResourceType": kind,
+        "StackResourceDriftStatus": status,
+        "Timestamp": WHEN,
+        "PropertyDifferences": [
+            {"PropertyPath": p, "ExpectedValue": "7", "ActualValue": "1", "DifferenceType": "NOT_EQUAL"} for p in paths
+        ],
     }
 
 
 def status(detection_id: str, stack: str, detection: str, reason: str | None = None) -> dict:
-    return {"StackId": stack, "StackDriftDetectionId": detection_id, "DetectionStatus": detection, "Timestamp": WHEN,
-            **({"DetectionStatusReason": reason} if reason else {})}
+    return {
+        "StackId": stack,
+        "StackDriftDetectionId": detection_id,
+        "DetectionStatus": detection,
+        "Timestamp": WHEN,
+        **({"DetectionStatusReason": reason} if reason else {}),
+    }
 
 
 FILTER = ["MODIFIED", "DELETED"]
@@ -47,26 +58,76 @@ def test_a_modified_database_a_failed_detection_and_every_page():
         stub.add_response("detect_stack_drift", {"StackDriftDetectionId": "d-data"}, {"StackName": DATA})
         stub.add_response("detect_stack_drift", {"StackDriftDetectionId": "d-net"}, {"StackName": NETWORK})
         # data: in progress once, then complete (the waiter polls; delay 0)
-        stub.add_response("describe_stack_drift_detection_status", status("d-data", DATA, "DETECTION_IN_PROGRESS"), {"StackDriftDetectionId": "d-data"})
-        stub.add_response("describe_stack_drift_detection_status", status("d-data", DATA, "DETECTION_COMPLETE"), {"StackDriftDetectionId": "d-data"})
-        stub.add_response("describe_stack_drift_detection_status", status("d-data", DATA, "DETECTION_COMPLETE"), {"StackDriftDetectionId": "d-data"})
-        stub.add_response("describe_stack_resource_drifts", {"StackResourceDrifts": [
-            drift("DatabaseCluster", "AWS::RDS::DBCluster", "MODIFIED", ("/BackupRetentionPeriod", "/DeletionProtection")),
-        ], "NextToken": "page-2"}, {"StackName": DATA, "StackResourceDriftStatusFilters": FILTER})
-        stub.add_response("describe_stack_resource_drifts", {"StackResourceDrifts": [
-            drift("DatabaseReader1", "AWS::RDS::DBInstance", "DELETED"),
-        ]}, {"StackName": DATA, "StackResourceDriftStatusFilters": FILTER, "NextToken": "page-2"})
+        stub.add_response(
+            "describe_stack_drift_detection_status",
+            status("d-data", DATA, "DETECTION_IN_PROGRESS"),
+            {"StackDriftDetectionId": "d-data"},
+        )
+        stub.add_response(
+            "describe_stack_drift_detection_status",
+            status("d-data", DATA, "DETECTION_COMPLETE"),
+            {"StackDriftDetectionId": "d-data"},
+        )
+        stub.add_response(
+            "describe_stack_drift_detection_status",
+            status("d-data", DATA, "DETECTION_COMPLETE"),
+            {"StackDriftDetectionId": "d-data"},
+        )
+        stub.add_response(
+            "describe_stack_resource_drifts",
+            {
+                "StackResourceDrifts": [
+                    drift(
+                        "DatabaseCluster",
+                        "AWS::RDS::DBCluster",
+                        "MODIFIED",
+                        ("/BackupRetentionPeriod", "/DeletionProtection"),
+                    ),
+                ],
+                "NextToken": "page-2",
+            },
+            {"StackName": DATA, "StackResourceDriftStatusFilters": FILTER},
+        )
+        stub.add_response(
+            "describe_stack_resource_drifts",
+            {
+                "StackResourceDrifts": [
+                    drift("DatabaseReader1", "AWS::RDS::DBInstance", "DELETED"),
+                ]
+            },
+            {"StackName": DATA, "StackResourceDriftStatusFilters": FILTER, "NextToken": "page-2"},
+        )
         # network: failed for some resources, results for the rest still reported
         reason = "Failed to detect drift on resource [FlowLogsKey]: access denied for kms:DescribeKey"
-        stub.add_response("describe_stack_drift_detection_status", status("d-net", NETWORK, "DETECTION_FAILED", reason), {"StackDriftDetectionId": "d-net"})
-        stub.add_response("describe_stack_drift_detection_status", status("d-net", NETWORK, "DETECTION_FAILED", reason), {"StackDriftDetectionId": "d-net"})
-        stub.add_response("describe_stack_resource_drifts", {"StackResourceDrifts": [
-            drift("FlowLogsLogGroup", "AWS::Logs::LogGroup", "MODIFIED", ("/RetentionInDays",), NETWORK),
-        ]}, {"StackName": NETWORK, "StackResourceDriftStatusFilters": FILTER})
+        stub.add_response(
+            "describe_stack_drift_detection_status",
+            status("d-net", NETWORK, "DETECTION_FAILED", reason),
+            {"StackDriftDetectionId": "d-net"},
+        )
+        stub.add_response(
+            "describe_stack_drift_detection_status",
+            status("d-net", NETWORK, "DETECTION_FAILED", reason),
+            {"StackDriftDetectionId": "d-net"},
+        )
+        stub.add_response(
+            "describe_stack_resource_drifts",
+            {
+                "StackResourceDrifts": [
+                    drift("FlowLogsLogGroup", "AWS::Logs::LogGroup", "MODIFIED", ("/RetentionInDays",), NETWORK),
+                ]
+            },
+            {"StackName": NETWORK, "StackResourceDriftStatusFilters": FILTER},
+        )
         report = detect_drift(cfn, {"data": DATA, "network": NETWORK}, delay=0, max_attempts=3)
         stub.assert_no_pending_responses()
     assert report.drifted == (
-        DriftedResource("data", "DatabaseCluster", "AWS::RDS::DBCluster", "MODIFIED", ("/BackupRetentionPeriod", "/DeletionProtection")),
+        DriftedResource(
+            "data",
+            "DatabaseCluster",
+            "AWS::RDS::DBCluster",
+            "MODIFIED",
+            ("/BackupRetentionPeriod", "/DeletionProtection"),
+        ),
         DriftedResource("data", "DatabaseReader1", "AWS::RDS::DBInstance", "DELETED", ()),
         DriftedResource("network", "FlowLogsLogGroup", "AWS::Logs::LogGroup", "MODIFIED", ("/RetentionInDays",)),
     )
@@ -78,7 +139,11 @@ def test_a_detection_that_never_finishes_is_a_note_not_a_crash():
     with Stubber(cfn) as stub:
         stub.add_response("detect_stack_drift", {"StackDriftDetectionId": "d-data"}, {"StackName": DATA})
         for _ in range(2):
-            stub.add_response("describe_stack_drift_detection_status", status("d-data", DATA, "DETECTION_IN_PROGRESS"), {"StackDriftDetectionId": "d-data"})
+            stub.add_response(
+                "describe_stack_drift_detection_status",
+                status("d-data", DATA, "DETECTION_IN_PROGRESS"),
+                {"StackDriftDetectionId": "d-data"},
+            )
         report = detect_drift(cfn, {"data": DATA}, delay=0, max_attempts=2)
         stub.assert_no_pending_responses()
     assert report.drifted == ()
@@ -94,9 +159,16 @@ def test_no_stacks_holding_data_makes_no_call():
 def test_local_mode_says_drift_was_not_checked():
     cfn = cfn_client()
     with Stubber(cfn) as stub:
-        stub.add_client_error("detect_stack_drift", "NotImplemented", "DetectStackDrift is not modelled by the local emulator (moto 5.2)", 501)
+        stub.add_client_error(
+            "detect_stack_drift",
+            "NotImplemented",
+            "DetectStackDrift is not modelled by the local emulator (moto 5.2)",
+            501,
+        )
         report = detect_drift(cfn, {"data": DATA})
-    assert report == type(report)(notes=("drift detection is not modelled by the local emulator: drift was not checked",))
+    assert report == type(report)(
+        notes=("drift detection is not modelled by the local emulator: drift was not checked",)
+    )
 
 
 def test_other_errors_are_not_swallowed():
@@ -116,7 +188,9 @@ DRIFTED = (
 
 
 def test_the_review_shows_drift_in_every_format():
-    review = replace(_recorded_review(), drifted=DRIFTED, notes=("drift detection of network failed for some resources: timeout",))
+    review = replace(
+        _recorded_review(), drifted=DRIFTED, notes=("drift detection of network failed for some resources: timeout",)
+    )
     markdown = to_markdown(review)
     assert "**Drifted resources** (2): changed outside CloudFormation" in markdown
     assert "- `data/DatabaseCluster` AWS::RDS::DBCluster **MODIFIED**: /BackupRetentionPeriod" in markdown
@@ -124,8 +198,20 @@ def test_the_review_shows_drift_in_every_format():
     assert "> note: drift detection of network failed for some resources: timeout" in markdown
     document = json.loads(to_json(review))
     assert document["drifted"] == [
-        {"layer": "data", "logical_id": "DatabaseCluster", "resource_type": "AWS::RDS::DBCluster", "status": "MODIFIED", "properties": ["/BackupRetentionPeriod"]},
-        {"layer": "data", "logical_id": "DatabaseReader1", "resource_type": "AWS::RDS::DBInstance", "status": "DELETED", "properties": []},
+        {
+            "layer": "data",
+            "logical_id": "DatabaseCluster",
+            "resource_type": "AWS::RDS::DBCluster",
+            "status": "MODIFIED",
+            "properties": ["/BackupRetentionPeriod"],
+        },
+        {
+            "layer": "data",
+            "logical_id": "DatabaseReader1",
+            "resource_type": "AWS::RDS::DBInstance",
+            "status": "DELETED",
+            "properties": [],
+        },
     ]
     console = Console(width=200, record=True)
     console.print(drift_table(review))

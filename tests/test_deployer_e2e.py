@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 import generate
 from deployer import flow
-from deployer.changeset import Waiting
 from deployer.bundle import load_bundle
+from deployer.changeset import Waiting
 from deployer.session import Aws
 
 REGION = "eu-north-1"
@@ -34,7 +34,19 @@ def clients(aws_env):
 
 
 def cli(endpoint, tmp_path, *args, params=PARAMS):
-    common = ["--env", "dev", "--endpoint-url", endpoint, "--bucket", BUCKET, "--out", str(tmp_path / "dist"), "--params", str(params), "--skip-lint"]
+    common = [
+        "--env",
+        "dev",
+        "--endpoint-url",
+        endpoint,
+        "--bucket",
+        BUCKET,
+        "--out",
+        str(tmp_path / "dist"),
+        "--params",
+        str(params),
+        "--skip-lint",
+    ]
     return CliRunner().invoke(generate.cli, [*args, "product-catalog", *common], catch_exceptions=False)
 
 
@@ -46,10 +58,12 @@ def template_root_parameters():
 
 def _expected():
     """What the current generator produces for the profile: files, root outputs, nested layers."""
-    from tests.conftest import template, rendered
+    from tests.conftest import rendered, template
 
     manifest = rendered("product-catalog", "dev").manifest
-    files = [entry["file"] for entry in manifest["templates"] if entry["scope"] in ("root", "nested")]  # global.json goes to us-east-1 as TemplateBody
+    files = [
+        entry["file"] for entry in manifest["templates"] if entry["scope"] in ("root", "nested")
+    ]  # global.json goes to us-east-1 as TemplateBody
     nested = [stack for stack in manifest["stacks"] if stack["scope"] == "nested"]
     return files, set(template("product-catalog", "dev", "root").get("Outputs", {})), nested
 
@@ -77,7 +91,11 @@ def test_first_deploy_then_nothing_changed(aws_env, clients, tmp_path):
     configuration = json.loads((tmp_path / "dist/product-catalog/dev/template-configuration.json").read_text())
     assert configuration["Parameters"]["CertificateArn"] == ""
     assert set(configuration["Parameters"]) == set(template_root_parameters())
-    assert configuration["Tags"] == {"Environment": "development", "EnvironmentSuffix": "pr5706", "Project": "catalog-api"}
+    assert configuration["Tags"] == {
+        "Environment": "development",
+        "EnvironmentSuffix": "pr5706",
+        "Project": "catalog-api",
+    }
 
     second = cli(aws_env, tmp_path, "deploy", "--yes")
     assert second.exit_code == 0, second.output
@@ -98,12 +116,18 @@ def test_changed_template_uploads_new_keys_and_plans_changes(aws_env, clients, t
     files, _, nested = _expected()
     # a changed tag changes every template's bytes: all are new keys
     assert f"uploaded {len(files)} of {len(files)} template(s)" in result.output
-    review = json.loads(result.output[result.output.index("{"):])
+    review = json.loads(result.output[result.output.index("{") :])
     # the emulator reports no nested change sets: they are computed offline, per resource; a tag
     # changes in place on every layer and replaces nothing (a Ref of a resource modified in place
     # keeps its value, as CloudFormation reports with Evaluation Dynamic)
-    assert {c["action"] for c in review["changes"]} == {"Modify"} and {c["replacement"] for c in review["changes"]} == {"False"}
-    tagged = {c["layer"] for c in review["changes"] if any((p["before"], p["after"]) == ("development", "development-2") for p in c["properties"])}
+    assert {c["action"] for c in review["changes"]} == {"Modify"} and {c["replacement"] for c in review["changes"]} == {
+        "False"
+    }
+    tagged = {
+        c["layer"]
+        for c in review["changes"]
+        if any((p["before"], p["after"]) == ("development", "development-2") for p in c["properties"])
+    }
     assert tagged == {s["layer"] for s in nested}
     assert review["highest_risk"] == "MEDIUM" and review["schema_version"] == 2
     assert len(s3.list_objects_v2(Bucket=BUCKET)["Contents"]) == 2 * len(files)
@@ -114,7 +138,12 @@ def test_changed_template_uploads_new_keys_and_plans_changes(aws_env, clients, t
 
 def test_stack_left_in_review_in_progress_is_planned_with_create(aws_env, clients, tmp_path):
     _, cfn = clients
-    cfn.create_change_set(StackName=STACK, ChangeSetName="abandoned", ChangeSetType="CREATE", TemplateBody=json.dumps({"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}))
+    cfn.create_change_set(
+        StackName=STACK,
+        ChangeSetName="abandoned",
+        ChangeSetType="CREATE",
+        TemplateBody=json.dumps({"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}),
+    )
     assert cfn.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"] == "REVIEW_IN_PROGRESS"
     result = cli(aws_env, tmp_path, "deploy", "--yes")
     assert result.exit_code == 0, result.output
@@ -124,7 +153,10 @@ def test_stack_left_in_review_in_progress_is_planned_with_create(aws_env, client
 def test_missing_bucket_is_one_line(aws_env, tmp_path):
     result = cli(aws_env, tmp_path, "plan")
     assert result.exit_code == 1
-    assert f"error: bucket {BUCKET} does not exist: create it with `cfn-strata bootstrap --bucket {BUCKET}`" in result.output
+    assert (
+        f"error: bucket {BUCKET} does not exist: create it with `cfn-strata bootstrap --bucket {BUCKET}`"
+        in result.output
+    )
     assert "Traceback" not in result.output
 
 
@@ -147,7 +179,9 @@ def test_throttling_is_retried_by_botocore(aws_env, clients, tmp_path, monkeypat
     monkeypatch.setattr("botocore.retries.bucket.TokenBucket._sleep_amount", lambda self, amount: 0)
     generate.generate_all([("product-catalog", "dev")], str(PARAMS), tmp_path / "dist", "json")
     # the web ACL's ARN given by hand: the root's change set is created now, without the us-east-1 global stack
-    bundle = load_bundle(tmp_path / "dist/product-catalog/dev").with_overrides({"CloudFrontWebAclArn": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/w/1"}, {})
+    bundle = load_bundle(tmp_path / "dist/product-catalog/dev").with_overrides(
+        {"CloudFrontWebAclArn": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/w/1"}, {}
+    )
     aws = Aws(boto3.Session(region_name=REGION), aws_env)
     throttled = []
 
@@ -190,8 +224,19 @@ def test_fail_on_exit_codes(aws_env, clients, tmp_path, monkeypatch):
 def _recorded_review():
     from deployer.review import Review, resource_change
 
-    change = {"Action": "Modify", "LogicalResourceId": "FlowLogsLogGroup", "ResourceType": "AWS::Logs::LogGroup", "Replacement": "True", "PolicyAction": "ReplaceAndDelete",
-              "Details": [{"Target": {"Attribute": "Properties", "Name": "LogGroupName", "RequiresRecreation": "Always"}, "ChangeSource": "DirectModification"}]}
+    change = {
+        "Action": "Modify",
+        "LogicalResourceId": "FlowLogsLogGroup",
+        "ResourceType": "AWS::Logs::LogGroup",
+        "Replacement": "True",
+        "PolicyAction": "ReplaceAndDelete",
+        "Details": [
+            {
+                "Target": {"Attribute": "Properties", "Name": "LogGroupName", "RequiresRecreation": "Always"},
+                "ChangeSource": "DirectModification",
+            }
+        ],
+    }
     return Review(STACK, "recorded", "UPDATE", (resource_change("network", change, frozenset()),))
 
 
@@ -203,8 +248,25 @@ def test_upload_puts_the_launch_kit_and_plan_uploads_the_review_page(aws_env, cl
     s3, _ = clients
     # the web ACL's ARN by hand (no us-east-1 global stack in this test: tests/test_global_stack.py)
     acl = ("--parameter-overrides", "CloudFrontWebAclArn=arn:aws:wafv2:us-east-1:123456789012:global/webacl/w/1")
-    result = CliRunner().invoke(generate.cli, ["upload", "product-catalog", "--env", "dev", "--endpoint-url", aws_env, "--bucket", BUCKET,
-                                               "--out", str(tmp_path / "dist"), "--params", str(PARAMS), *acl], catch_exceptions=False)
+    result = CliRunner().invoke(
+        generate.cli,
+        [
+            "upload",
+            "product-catalog",
+            "--env",
+            "dev",
+            "--endpoint-url",
+            aws_env,
+            "--bucket",
+            BUCKET,
+            "--out",
+            str(tmp_path / "dist"),
+            "--params",
+            str(PARAMS),
+            *acl,
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     launch = (tmp_path / "dist" / "product-catalog" / "dev" / "docs" / "LAUNCH.md").read_text()
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
@@ -212,7 +274,9 @@ def test_upload_puts_the_launch_kit_and_plan_uploads_the_review_page(aws_env, cl
     assert len(root_keys) == 1 and "product-catalog/dev/LAUNCH.md" in keys
     assert s3.get_object(Bucket=BUCKET, Key="product-catalog/dev/LAUNCH.md")["Body"].read().decode() == launch
     links = [word.strip("()<>") for word in launch.split() if "#/stacks/quickcreate?" in word]
-    root_link = next(link for link in links if parse_qs(urlparse(link).fragment.split("?", 1)[1])["stackName"] == [STACK])
+    root_link = next(
+        link for link in links if parse_qs(urlparse(link).fragment.split("?", 1)[1])["stackName"] == [STACK]
+    )
     assert parse_qs(urlparse(root_link).fragment.split("?", 1)[1])["templateURL"][0].endswith(root_keys[0])
 
     result = cli(aws_env, tmp_path, "plan", "-o", "html", "--upload-review", "--review-name", "build-7", *acl)

@@ -45,7 +45,10 @@ def api(monkeypatch):
         if operation in recorder.fail:
             predicate, code, message = recorder.fail[operation]
             if predicate(params):
-                raise ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 403}}, operation)
+                raise ClientError(
+                    {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 403}},
+                    operation,
+                )
         return original(self, operation, params)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", call)
@@ -64,11 +67,17 @@ def one_line_error(result) -> str:
 
 def test_access_denied_on_a_child_upload_never_puts_the_root_nor_plans(aws_env, clients, tmp_path, api):
     s3, _ = clients
-    api.fail["PutObject"] = (lambda p: "/data." in p["Key"], "AccessDenied", "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: s3:PutObject")
+    api.fail["PutObject"] = (
+        lambda p: "/data." in p["Key"],
+        "AccessDenied",
+        "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: s3:PutObject",
+    )
     result = cli(aws_env, tmp_path, "deploy", "--yes")
     assert result.exit_code == 1
-    assert one_line_error(result) == ("error: access denied for PutObject: User: arn:aws:iam::123456789012:user/ci is not authorized to perform: s3:PutObject "
-                                      "(README.md, section Deploying, lists the permissions the deployer needs)")
+    assert one_line_error(result) == (
+        "error: access denied for PutObject: User: arn:aws:iam::123456789012:user/ci is not authorized to perform: s3:PutObject "
+        "(README.md, section Deploying, lists the permissions the deployer needs)"
+    )
     put = [p["Key"] for op, p in api.calls if op == "PutObject"]
     assert any("/data." in key for key in put)
     assert not any("/root." in key for key in put)  # children first; the root is never put after a failed child
@@ -81,8 +90,10 @@ def test_a_bucket_in_another_region_is_refused_before_any_upload(aws_env, tmp_pa
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
     result = cli(aws_env, tmp_path, "plan")
     assert result.exit_code == 1
-    assert one_line_error(result) == (f"error: bucket {BUCKET} is in us-west-2, the stack in {REGION}: CloudFormation reads templates from a bucket in the stack's region; "
-                                      f"use one there (`cfn-strata bootstrap --bucket NAME --region {REGION}`)")
+    assert one_line_error(result) == (
+        f"error: bucket {BUCKET} is in us-west-2, the stack in {REGION}: CloudFormation reads templates from a bucket in the stack's region; "
+        f"use one there (`cfn-strata bootstrap --bucket NAME --region {REGION}`)"
+    )
     assert api.operations("PutObject", "CreateChangeSet") == []
 
 
@@ -90,10 +101,17 @@ def test_a_bucket_in_another_region_is_refused_before_any_upload(aws_env, tmp_pa
 
 
 def test_change_set_creation_refused_is_one_line_and_nothing_is_executed(aws_env, clients, tmp_path, api):
-    api.fail["CreateChangeSet"] = (lambda p: True, "ValidationError", "Template format error: Unresolved resource dependencies [VpcId] in the Resources block of the template")
+    api.fail["CreateChangeSet"] = (
+        lambda p: True,
+        "ValidationError",
+        "Template format error: Unresolved resource dependencies [VpcId] in the Resources block of the template",
+    )
     result = cli(aws_env, tmp_path, "deploy", "--yes")
     assert result.exit_code == 1
-    assert one_line_error(result) == "error: AWS error on CreateChangeSet: ValidationError: Template format error: Unresolved resource dependencies [VpcId] in the Resources block of the template"
+    assert (
+        one_line_error(result)
+        == "error: AWS error on CreateChangeSet: ValidationError: Template format error: Unresolved resource dependencies [VpcId] in the Resources block of the template"
+    )
     assert api.operations("ExecuteChangeSet") == []
 
 
@@ -124,31 +142,52 @@ def test_a_throttling_storm_beyond_the_retries_is_one_line(aws_env, clients, tmp
     monkeypatch.setattr(Aws, "client", client)
     result = cli(aws_env, tmp_path, "deploy", "--yes")
     assert result.exit_code == 1
-    assert one_line_error(result) == "error: AWS kept throttling CreateChangeSet beyond the retries: wait a minute and run again (or raise AWS_MAX_ATTEMPTS)"
-    assert len(throttled) == 1 + DEFAULT_MAX_ATTEMPTS  # the first attempt and every retry (botocore's max_attempts counts retries)
+    assert (
+        one_line_error(result)
+        == "error: AWS kept throttling CreateChangeSet beyond the retries: wait a minute and run again (or raise AWS_MAX_ATTEMPTS)"
+    )
+    assert (
+        len(throttled) == 1 + DEFAULT_MAX_ATTEMPTS
+    )  # the first attempt and every retry (botocore's max_attempts counts retries)
     assert api.operations("ExecuteChangeSet") == []
 
 
 def stub_create(stub):
     stub.add_client_error("describe_stacks", "ValidationError", f"Stack with id {FakeBundle.stack_name} does not exist")
-    stub.add_response("create_change_set", {"Id": CS_ID, "StackId": STACK_ID}, {
-        "StackName": FakeBundle.stack_name, "ChangeSetName": "cfn-strata-20250101-120000-abababab", "ChangeSetType": "CREATE", "TemplateURL": ANY,
-        "IncludeNestedStacks": True, "Capabilities": ANY, "Parameters": ANY, "Tags": ANY, "Description": ANY})
+    stub.add_response(
+        "create_change_set",
+        {"Id": CS_ID, "StackId": STACK_ID},
+        {
+            "StackName": FakeBundle.stack_name,
+            "ChangeSetName": "cfn-strata-20250101-120000-abababab",
+            "ChangeSetType": "CREATE",
+            "TemplateURL": ANY,
+            "IncludeNestedStacks": True,
+            "Capabilities": ANY,
+            "Parameters": ANY,
+            "Tags": ANY,
+            "Description": ANY,
+        },
+    )
 
 
 def test_credentials_expiring_while_the_change_set_is_created_say_so_and_how_to_review_it():
     cfn = boto3.client("cloudformation", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     with Stubber(cfn) as stub:
         stub_create(stub)
-        stub.add_client_error("describe_change_set", "ExpiredToken", EXPIRED, 403, expected_params={"ChangeSetName": CS_ID})
+        stub.add_client_error(
+            "describe_change_set", "ExpiredToken", EXPIRED, 403, expected_params={"ChangeSetName": CS_ID}
+        )
         with pytest.raises(DeployerError) as failed:
             create_change_set(cfn, FakeBundle(), UPLOAD, now=NOW, waiting=Waiting(delay=0, max_attempts=3))
         stub.assert_no_pending_responses()
     message = str(failed.value)
     assert "\n" not in message
     assert message.startswith("the AWS credentials have expired (")
-    assert message.endswith("refresh them (`aws sso login`, a new session token) and retry; the change set cfn-strata-20250101-120000-abababab may still be created: "
-                            "review it with `cfn-strata review product-catalog --env dev --change-set cfn-strata-20250101-120000-abababab`")
+    assert message.endswith(
+        "refresh them (`aws sso login`, a new session token) and retry; the change set cfn-strata-20250101-120000-abababab may still be created: "
+        "review it with `cfn-strata review product-catalog --env dev --change-set cfn-strata-20250101-120000-abababab`"
+    )
 
 
 def test_credentials_expiring_while_following_an_execution_say_the_operation_goes_on():
@@ -162,14 +201,14 @@ def test_credentials_expiring_while_following_an_execution_say_the_operation_goe
         with pytest.raises(DeployerError) as failed:
             execute(cfn, ref, sleep=lambda s: None, delay=0)
         stub.assert_no_pending_responses()
-    assert str(failed.value) == ("the AWS credentials have expired (DescribeStacks): refresh them (`aws sso login`, a new session token) and retry; "
-                                 f"stopped following {STACK}, its operation goes on: aws cloudformation describe-stack-events --stack-name {STACK} --region {REGION}")
+    assert str(failed.value) == (
+        "the AWS credentials have expired (DescribeStacks): refresh them (`aws sso login`, a new session token) and retry; "
+        f"stopped following {STACK}, its operation goes on: aws cloudformation describe-stack-events --stack-name {STACK} --region {REGION}"
+    )
     assert generate._deployer_error(failed.value) == str(failed.value)  # the CLI prints exactly this line, exit 1
 
 
 # ------------------------------------------------------------------ Ctrl-C
-
-
 
 
 def root_only_params(tmp_path):
@@ -188,28 +227,38 @@ def root_only_params(tmp_path):
 
 
 @pytest.mark.parametrize("command", ["plan", "deploy"])
-def test_ctrl_c_while_the_change_set_is_created_executes_nothing_and_exits_130(aws_env, clients, tmp_path, monkeypatch, api, command):
+def test_ctrl_c_while_the_change_set_is_created_executes_nothing_and_exits_130(
+    aws_env, clients, tmp_path, monkeypatch, api, command
+):
     def interrupted(self, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(botocore.waiter.Waiter, "wait", interrupted)
-    result = cli(aws_env, tmp_path, command, *(["--yes"] if command == "deploy" else []), params=root_only_params(tmp_path))
+    result = cli(
+        aws_env, tmp_path, command, *(["--yes"] if command == "deploy" else []), params=root_only_params(tmp_path)
+    )
     assert result.exit_code == 130, result.output
     name = api.calls[[op for op, _ in api.calls].index("CreateChangeSet")][1]["ChangeSetName"]
-    assert (f"stopped waiting; change set {name} is still being created on {STACK} and nothing was executed. "
-            f"Review it with: cfn-strata review product-catalog --env dev --change-set {name}") in " ".join(result.output.split())
+    assert (
+        f"stopped waiting; change set {name} is still being created on {STACK} and nothing was executed. "
+        f"Review it with: cfn-strata review product-catalog --env dev --change-set {name}"
+    ) in " ".join(result.output.split())
     assert "Traceback" not in result.output
     assert api.operations("ExecuteChangeSet", "SetStackPolicy") == []
 
 
-def test_ctrl_c_while_following_the_execution_leaves_it_running_and_says_how_to_follow(aws_env, clients, tmp_path, monkeypatch, api):
+def test_ctrl_c_while_following_the_execution_leaves_it_running_and_says_how_to_follow(
+    aws_env, clients, tmp_path, monkeypatch, api
+):
     def interrupted(self):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(execute_module.Follower, "poll", interrupted)
     result = cli(aws_env, tmp_path, "deploy", "--yes", params=root_only_params(tmp_path))
     assert result.exit_code == 130, result.output
-    assert (f"stopped waiting; the stack operation goes on. Follow it with: aws cloudformation describe-stack-events --stack-name {STACK} --region {REGION}"
-            in " ".join(result.output.split()))
+    assert (
+        f"stopped waiting; the stack operation goes on. Follow it with: aws cloudformation describe-stack-events --stack-name {STACK} --region {REGION}"
+        in " ".join(result.output.split())
+    )
     assert api.operations("ExecuteChangeSet") == ["ExecuteChangeSet"]  # the reviewed one, once
     assert "CREATE_COMPLETE: " not in result.output

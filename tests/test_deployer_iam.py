@@ -7,9 +7,16 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-S3_ACTIONS = {"head_object": "GetObject", "put_bucket_encryption": "PutEncryptionConfiguration",
-              "put_bucket_lifecycle_configuration": "PutLifecycleConfiguration", "put_public_access_block": "PutBucketPublicAccessBlock"}
-WAITERS = {"change_set_create_complete": "cloudformation:DescribeChangeSet", "stack_delete_complete": "cloudformation:DescribeStacks"}
+S3_ACTIONS = {
+    "head_object": "GetObject",
+    "put_bucket_encryption": "PutEncryptionConfiguration",
+    "put_bucket_lifecycle_configuration": "PutLifecycleConfiguration",
+    "put_public_access_block": "PutBucketPublicAccessBlock",
+}
+WAITERS = {
+    "change_set_create_complete": "cloudformation:DescribeChangeSet",
+    "stack_delete_complete": "cloudformation:DescribeStacks",
+}
 # Client variable -> IAM service prefix, and the methods whose action name is not plain CamelCase.
 SERVICES = {"cfn": "cloudformation", "s3": "s3", "ecr": "ecr", "rds": "rds", "elbv2": "elasticloadbalancing"}
 ACTIONS = {**S3_ACTIONS, "modify_db_instance": "ModifyDBInstance", "modify_db_cluster": "ModifyDBCluster"}
@@ -43,9 +50,19 @@ def readme_policy_actions() -> set[str]:
 
 def test_the_readme_policy_is_exactly_what_the_deployer_calls():
     called = called_actions()
-    assert {"cloudformation:ListImports", "cloudformation:DetectStackDrift", "s3:PutObject", "cloudformation:DescribeStackEvents", "ecr:DescribeImages"} <= called
+    assert {
+        "cloudformation:ListImports",
+        "cloudformation:DetectStackDrift",
+        "s3:PutObject",
+        "cloudformation:DescribeStackEvents",
+        "ecr:DescribeImages",
+    } <= called
     # destroy --release-failed-create (deployer/recovery.py)
-    assert {"rds:ModifyDBInstance", "rds:ModifyDBCluster", "elasticloadbalancing:ModifyLoadBalancerAttributes"} <= called
+    assert {
+        "rds:ModifyDBInstance",
+        "rds:ModifyDBCluster",
+        "elasticloadbalancing:ModifyLoadBalancerAttributes",
+    } <= called
     # DetectStackDrift needs DetectStackResourceDrift on each resource it checks; without
     # s3:ListBucket, S3 answers HEAD of a missing key with 403 instead of 404
     assert readme_policy_actions() == called | {"cloudformation:DetectStackResourceDrift", "s3:ListBucket"}

@@ -45,7 +45,9 @@ def bundle_of(tmp_path: Path, app: str = "product-catalog", env: str = "prod", c
     params = params_with(tmp_path, app, env, changes)
     found = load_bundle(write_profile(render(load_config(app, env, params)), tmp_path / "dist"))
     # product-catalog's CloudFront web ACL ARN, as the deployer reads it from the us-east-1 global stack
-    return found.with_global_values({name: "arn:aws:wafv2:us-east-1:123456789012:global/webacl/w/1" for name in found.global_inputs})
+    return found.with_global_values(
+        {name: "arn:aws:wafv2:us-east-1:123456789012:global/webacl/w/1" for name in found.global_inputs}
+    )
 
 
 def cfn_client():
@@ -57,8 +59,13 @@ def ecr_client():
 
 
 def deployed(parameters: dict[str, str]) -> dict:
-    return {"StackName": "product-catalog-catalog-prod", "StackId": STACK_ID, "StackStatus": "UPDATE_COMPLETE", "CreationTime": NOW,
-            "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()]}
+    return {
+        "StackName": "product-catalog-catalog-prod",
+        "StackId": STACK_ID,
+        "StackStatus": "UPDATE_COMPLETE",
+        "CreationTime": NOW,
+        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+    }
 
 
 # ------------------------------------------------------------------ which parameters are image tags
@@ -79,14 +86,36 @@ def _stubbed_change_set(bundle, stack: dict | None, expected_parameters: list[di
     cfn = cfn_client()
     with Stubber(cfn) as stub:
         if stack is None:
-            stub.add_client_error("describe_stacks", "ValidationError", f"Stack with id {bundle.stack_name} does not exist")
+            stub.add_client_error(
+                "describe_stacks", "ValidationError", f"Stack with id {bundle.stack_name} does not exist"
+            )
         else:
             stub.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": bundle.stack_name})
-        stub.add_response("create_change_set", {"Id": CS_ID, "StackId": STACK_ID}, {
-            "StackName": bundle.stack_name, "ChangeSetName": ANY, "ChangeSetType": kind, "TemplateURL": UPLOAD.root.url,
-            "IncludeNestedStacks": True, "Capabilities": ANY, "Parameters": expected_parameters, "Tags": ANY, "Description": ANY,
-        })
-        stub.add_response("describe_change_set", {"ChangeSetId": CS_ID, "StackName": bundle.stack_name, "ExecutionStatus": "AVAILABLE", "Status": "CREATE_COMPLETE"}, {"ChangeSetName": CS_ID})
+        stub.add_response(
+            "create_change_set",
+            {"Id": CS_ID, "StackId": STACK_ID},
+            {
+                "StackName": bundle.stack_name,
+                "ChangeSetName": ANY,
+                "ChangeSetType": kind,
+                "TemplateURL": UPLOAD.root.url,
+                "IncludeNestedStacks": True,
+                "Capabilities": ANY,
+                "Parameters": expected_parameters,
+                "Tags": ANY,
+                "Description": ANY,
+            },
+        )
+        stub.add_response(
+            "describe_change_set",
+            {
+                "ChangeSetId": CS_ID,
+                "StackName": bundle.stack_name,
+                "ExecutionStatus": "AVAILABLE",
+                "Status": "CREATE_COMPLETE",
+            },
+            {"ChangeSetName": CS_ID},
+        )
         ref = create_change_set(cfn, bundle, UPLOAD, now=NOW, waiting=Waiting(delay=0, max_attempts=1))
         stub.assert_no_pending_responses()
     return ref
@@ -99,7 +128,9 @@ def test_an_update_keeps_the_deployed_tag_of_an_unpinned_service(tmp_path):
     # what the pipeline set on its last run: a manual deploy must not take the service back to 0
     stack = deployed({**values, "ServiceApiImageTag": "1a2b3c4d5e6f"})
     expected = [
-        {"ParameterKey": "ServiceApiImageTag", "UsePreviousValue": True} if name == "ServiceApiImageTag" else {"ParameterKey": name, "ParameterValue": value}
+        {"ParameterKey": "ServiceApiImageTag", "UsePreviousValue": True}
+        if name == "ServiceApiImageTag"
+        else {"ParameterKey": name, "ParameterValue": value}
         for name, value in values.items()
     ]
     ref = _stubbed_change_set(bundle, stack, expected, "UPDATE")
@@ -142,10 +173,16 @@ def _aws_with(**clients) -> Aws:
 
 def test_a_pinned_tag_missing_from_its_repository_is_refused_before_any_upload_or_change_set(tmp_path):
     bundle = bundle_of(tmp_path, changes=PINNED)
-    ecr, cfn, s3 = ecr_client(), cfn_client(), boto3.client("s3", region_name="eu-north-1", aws_access_key_id="x", aws_secret_access_key="x")
+    ecr, cfn, s3 = (
+        ecr_client(),
+        cfn_client(),
+        boto3.client("s3", region_name="eu-north-1", aws_access_key_id="x", aws_secret_access_key="x"),
+    )
     with Stubber(ecr) as ecr_stub, Stubber(cfn) as cfn_stub, Stubber(s3) as s3_stub:
         ecr_stub.add_client_error(
-            "describe_images", "ImageNotFoundException", "The image with imageId {imageDigest:'null', imageTag:'v1.2.3'} does not exist",
+            "describe_images",
+            "ImageNotFoundException",
+            "The image with imageId {imageDigest:'null', imageTag:'v1.2.3'} does not exist",
             expected_params={"repositoryName": "ecr-api-catalog-prod", "imageIds": [{"imageTag": "v1.2.3"}]},
         )
         with pytest.raises(DeployerError) as refused:
@@ -154,26 +191,37 @@ def test_a_pinned_tag_missing_from_its_repository_is_refused_before_any_upload_o
         # no response was queued for S3 or CloudFormation: any call (PutObject, CreateChangeSet) would have raised
         cfn_stub.assert_no_pending_responses()
         s3_stub.assert_no_pending_responses()
-    assert str(refused.value) == ("services.api.image_tag pins 'v1.2.3', but ECR repository ecr-api-catalog-prod has no image with that tag: "
-                                  "push it first, or leave services.api.image_tag empty to keep the tag the service runs")
+    assert str(refused.value) == (
+        "services.api.image_tag pins 'v1.2.3', but ECR repository ecr-api-catalog-prod has no image with that tag: "
+        "push it first, or leave services.api.image_tag empty to keep the tag the service runs"
+    )
 
 
 def test_a_pinned_tag_whose_repository_does_not_exist_yet_says_to_leave_it_empty_for_a_first_deploy(tmp_path):
     bundle = bundle_of(tmp_path, changes=PINNED)
     ecr = ecr_client()
     with Stubber(ecr) as stub:
-        stub.add_client_error("describe_images", "RepositoryNotFoundException", "The repository with name 'ecr-api-catalog-prod' does not exist")
+        stub.add_client_error(
+            "describe_images",
+            "RepositoryNotFoundException",
+            "The repository with name 'ecr-api-catalog-prod' does not exist",
+        )
         with pytest.raises(DeployerError) as refused:
             check_pinned_images(ecr, bundle)
-    assert str(refused.value) == ("services.api.image_tag pins 'v1.2.3', but ECR repository ecr-api-catalog-prod does not exist yet (this deploy creates it empty): "
-                                  "leave services.api.image_tag empty for a first deploy; the service starts at 0 tasks and the first pipeline run pushes the image and sets the tag")
+    assert str(refused.value) == (
+        "services.api.image_tag pins 'v1.2.3', but ECR repository ecr-api-catalog-prod does not exist yet (this deploy creates it empty): "
+        "leave services.api.image_tag empty for a first deploy; the service starts at 0 tasks and the first pipeline run pushes the image and sets the tag"
+    )
 
 
 def test_a_pinned_tag_that_exists_passes_and_unpinned_tags_call_nothing(tmp_path):
     ecr = ecr_client()
     with Stubber(ecr) as stub:
-        stub.add_response("describe_images", {"imageDetails": [{"imageTags": ["v1.2.3"], "imageDigest": "sha256:" + "a" * 64}]},
-                          {"repositoryName": "ecr-api-catalog-prod", "imageIds": [{"imageTag": "v1.2.3"}]})
+        stub.add_response(
+            "describe_images",
+            {"imageDetails": [{"imageTags": ["v1.2.3"], "imageDigest": "sha256:" + "a" * 64}]},
+            {"repositoryName": "ecr-api-catalog-prod", "imageIds": [{"imageTag": "v1.2.3"}]},
+        )
         check_pinned_images(ecr, bundle_of(tmp_path / "pinned", changes=PINNED))
         check_pinned_images(ecr, bundle_of(tmp_path / "unpinned"))  # nothing queued: no call allowed
         stub.assert_no_pending_responses()
@@ -192,13 +240,25 @@ def _service(endpoint: str, name: str = "ecs-service-api-pr5706") -> dict:
 
 
 def _push(endpoint: str, tag: str, repository: str = "ecr-api-pr5706") -> None:
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-                "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2, "digest": "sha256:" + "c" * 64}, "layers": []}
-    boto3.client("ecr", region_name=REGION, endpoint_url=endpoint).put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 2,
+            "digest": "sha256:" + "c" * 64,
+        },
+        "layers": [],
+    }
+    boto3.client("ecr", region_name=REGION, endpoint_url=endpoint).put_image(
+        repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag
+    )
 
 
 def _sent_parameters(api) -> list[dict]:
-    return next(p for op, p in api.calls if op == "CreateChangeSet" and "TemplateURL" in p)["Parameters"]  # the root's (the us-east-1 global stack's comes first)
+    return next(p for op, p in api.calls if op == "CreateChangeSet" and "TemplateURL" in p)[
+        "Parameters"
+    ]  # the root's (the us-east-1 global stack's comes first)
 
 
 def test_a_first_deploy_on_an_empty_account_runs_the_service_at_zero_tasks(aws_env, clients, tmp_path, api):
@@ -208,8 +268,13 @@ def test_a_first_deploy_on_an_empty_account_runs_the_service_at_zero_tasks(aws_e
     assert "CREATE_COMPLETE: product-catalog-pr5706" in first.output
     service = _service(aws_env)
     assert service["desiredCount"] == 0
-    definition = boto3.client("ecs", region_name=REGION, endpoint_url=aws_env).describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
-    assert definition["containerDefinitions"][0]["image"] == "123456789012.dkr.ecr.eu-north-1.amazonaws.com/ecr-api-pr5706:no-image-yet"
+    definition = boto3.client("ecs", region_name=REGION, endpoint_url=aws_env).describe_task_definition(
+        taskDefinition=service["taskDefinition"]
+    )["taskDefinition"]
+    assert (
+        definition["containerDefinitions"][0]["image"]
+        == "123456789012.dkr.ecr.eu-north-1.amazonaws.com/ecr-api-pr5706:no-image-yet"
+    )
     assert {"ParameterKey": "ServiceApiImageTag", "ParameterValue": ""} in _sent_parameters(api)
     assert api.operations("DescribeImages") == []  # nothing pinned: nothing to check
 
@@ -259,11 +324,24 @@ def test_built_tags_go_into_the_template_configuration(tmp_path):
 
     bundle = bundle_of(tmp_path, "smart-task", "prod")
     path = _configuration(bundle)
-    notes = apply_image_tags(path, bundle, {"ServiceBackendImageTag": "1a2b3c4d5e6f", "ServiceFrontendImageTag": "1a2b3c4d5e6f", "ServiceAdminImageTag": "1a2b3c4d5e6f"})
+    notes = apply_image_tags(
+        path,
+        bundle,
+        {
+            "ServiceBackendImageTag": "1a2b3c4d5e6f",
+            "ServiceFrontendImageTag": "1a2b3c4d5e6f",
+            "ServiceAdminImageTag": "1a2b3c4d5e6f",
+        },
+    )
     parameters = json.loads(path.read_text())["Parameters"]
-    assert (parameters["ServiceBackendImageTag"], parameters["ServiceFrontendImageTag"]) == ("1a2b3c4d5e6f", "1a2b3c4d5e6f")
+    assert (parameters["ServiceBackendImageTag"], parameters["ServiceFrontendImageTag"]) == (
+        "1a2b3c4d5e6f",
+        "1a2b3c4d5e6f",
+    )
     assert "ServiceAdminImageTag" not in parameters
-    assert notes == ["ServiceAdminImageTag is not an image tag parameter of this root (a service the templates no longer have?): not set"]
+    assert notes == [
+        "ServiceAdminImageTag is not an image tag parameter of this root (a service the templates no longer have?): not set"
+    ]
 
 
 def test_a_pinned_tag_wins_over_the_built_one_and_a_bad_tag_is_refused(tmp_path):

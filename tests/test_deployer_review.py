@@ -14,7 +14,10 @@ from deployer.review import Risk, rate, review_change_set, to_json, to_markdown,
 
 FIXTURES = Path(__file__).parent / "fixtures" / "changesets"
 LAYERS = {"NetworkStack": "network", "SecurityStack": "security"}
-STATEFUL = {"network": frozenset({"FlowLogsKey", "FlowLogsLogGroup"}), "security": frozenset({"ApplicationKey", "DatabaseSecret"})}
+STATEFUL = {
+    "network": frozenset({"FlowLogsKey", "FlowLogsLogGroup"}),
+    "security": frozenset({"ApplicationKey", "DatabaseSecret"}),
+}
 
 
 def fixture(name: str) -> dict:
@@ -31,11 +34,26 @@ def recorded_review():
     cfn = boto3.client("cloudformation", region_name="eu-north-1", aws_access_key_id="x", aws_secret_access_key="x")
     root, net1, net2, sec = (fixture(n) for n in ("root", "network-page1", "network-page2", "security"))
     with Stubber(cfn) as stub:
-        stub.add_response("describe_change_set", root, {"ChangeSetName": root["ChangeSetId"], "IncludePropertyValues": True})
-        stub.add_response("describe_change_set", net1, {"ChangeSetName": net1["ChangeSetId"], "IncludePropertyValues": True})
-        stub.add_response("describe_change_set", net2, {"ChangeSetName": net1["ChangeSetId"], "NextToken": "page-2", "IncludePropertyValues": True})
-        stub.add_response("describe_change_set", sec, {"ChangeSetName": sec["ChangeSetId"], "IncludePropertyValues": True})
-        result = review_change_set(cfn, root["ChangeSetId"], layer_of=LAYERS.get, stateful_ids_of=lambda layer: STATEFUL.get(layer, frozenset()))
+        stub.add_response(
+            "describe_change_set", root, {"ChangeSetName": root["ChangeSetId"], "IncludePropertyValues": True}
+        )
+        stub.add_response(
+            "describe_change_set", net1, {"ChangeSetName": net1["ChangeSetId"], "IncludePropertyValues": True}
+        )
+        stub.add_response(
+            "describe_change_set",
+            net2,
+            {"ChangeSetName": net1["ChangeSetId"], "NextToken": "page-2", "IncludePropertyValues": True},
+        )
+        stub.add_response(
+            "describe_change_set", sec, {"ChangeSetName": sec["ChangeSetId"], "IncludePropertyValues": True}
+        )
+        result = review_change_set(
+            cfn,
+            root["ChangeSetId"],
+            layer_of=LAYERS.get,
+            stateful_ids_of=lambda layer: STATEFUL.get(layer, frozenset()),
+        )
         stub.assert_no_pending_responses()
     return result
 
@@ -46,10 +64,16 @@ def by_id(review, logical_id):
 
 def test_every_nested_change_set_and_page_is_walked(review):
     assert sorted((c.layer, c.logical_id) for c in review.changes) == [
-        ("network", "FlowLogsKey"), ("network", "FlowLogsLogGroup"), ("network", "PrivateRouteTable1"),
-        ("network", "PublicSubnet1"), ("network", "VpcEndpointLogs"),
-        ("security", "AlbSecurityGroup"), ("security", "ApplicationKey"), ("security", "ApplicationKeyAlias"),
-        ("security", "DatabaseSecret"), ("security", "ServiceApiTaskRole"),
+        ("network", "FlowLogsKey"),
+        ("network", "FlowLogsLogGroup"),
+        ("network", "PrivateRouteTable1"),
+        ("network", "PublicSubnet1"),
+        ("network", "VpcEndpointLogs"),
+        ("security", "AlbSecurityGroup"),
+        ("security", "ApplicationKey"),
+        ("security", "ApplicationKeyAlias"),
+        ("security", "DatabaseSecret"),
+        ("security", "ServiceApiTaskRole"),
     ]
     assert review.notes == ()  # nested change sets were reported, so no gap note
     assert review.stack_name == "product-catalog-prod"
@@ -57,8 +81,15 @@ def test_every_nested_change_set_and_page_is_walked(review):
 
 def test_replacing_a_stateful_resource_whose_old_copy_is_deleted_is_data_loss_and_first(review):
     first = review.changes[0]
-    assert (first.logical_id, first.risk, first.policy_action, first.replacement) == ("FlowLogsLogGroup", Risk.DATA_LOSS, "ReplaceAndDelete", "True")
-    assert [(p.name, p.requires_recreation, p.change_source) for p in first.causes] == [("LogGroupName", "Always", "DirectModification")]
+    assert (first.logical_id, first.risk, first.policy_action, first.replacement) == (
+        "FlowLogsLogGroup",
+        Risk.DATA_LOSS,
+        "ReplaceAndDelete",
+        "True",
+    )
+    assert [(p.name, p.requires_recreation, p.change_source) for p in first.causes] == [
+        ("LogGroupName", "Always", "DirectModification")
+    ]
     assert review.highest is Risk.DATA_LOSS
 
 
@@ -73,12 +104,22 @@ def test_iam_security_group_kms_policy_and_conditional_replacement_are_medium(re
     assert by_id(review, "AlbSecurityGroup").risk is Risk.MEDIUM
     assert by_id(review, "ApplicationKey").reasons == ("KMS key policy change",)
     subnet = by_id(review, "PublicSubnet1")
-    assert (subnet.risk, subnet.replacement, subnet.reasons) == (Risk.MEDIUM, "Conditional", ("conditional replacement",))
-    assert [(p.name, p.change_source, p.causing_entity) for p in subnet.causes] == [("CidrBlock", "ParameterReference", "VpcCidr")]
+    assert (subnet.risk, subnet.replacement, subnet.reasons) == (
+        Risk.MEDIUM,
+        "Conditional",
+        ("conditional replacement",),
+    )
+    assert [(p.name, p.change_source, p.causing_entity) for p in subnet.causes] == [
+        ("CidrBlock", "ParameterReference", "VpcCidr")
+    ]
 
 
 def test_the_rest_is_low(review):
-    assert {c.logical_id for c in review.changes if c.risk is Risk.LOW} == {"PrivateRouteTable1", "VpcEndpointLogs", "ApplicationKeyAlias"}
+    assert {c.logical_id for c in review.changes if c.risk is Risk.LOW} == {
+        "PrivateRouteTable1",
+        "VpcEndpointLogs",
+        "ApplicationKeyAlias",
+    }
 
 
 def test_summary_counts_per_layer(review):
@@ -91,7 +132,10 @@ def test_views(review):
     assert document["highest_risk"] == "DATA_LOSS"
     assert document["changes"][0]["causes"][0]["name"] == "LogGroupName"
     markdown = to_markdown(review)
-    assert "| **DATA LOSS** | network | `FlowLogsLogGroup` | AWS::Logs::LogGroup | Modify | True | ReplaceAndDelete | LogGroupName (Always) |" in markdown
+    assert (
+        "| **DATA LOSS** | network | `FlowLogsLogGroup` | AWS::Logs::LogGroup | Modify | True | ReplaceAndDelete | LogGroupName (Always) |"
+        in markdown
+    )
     assert "highest risk: DATA LOSS" in markdown
     assert to_table(review).row_count == 10
 

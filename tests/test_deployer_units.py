@@ -3,7 +3,7 @@ reason, "no changes" mapped to its typed outcome, and the guard on the moto patc
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 import moto
@@ -15,7 +15,7 @@ from deployer.changeset import NoChanges, Waiting, change_set_name, change_set_t
 from deployer.errors import DeployerError
 from deployer.upload import UploadedTemplate, UploadResult
 
-NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 CS_ID = "arn:aws:cloudformation:eu-north-1:111122223333:changeSet/cs/1"
 STACK_ID = "arn:aws:cloudformation:eu-north-1:111122223333:stack/product-catalog-pr5706/1"
 
@@ -34,8 +34,22 @@ class FakeBundle:
     cli_target = "product-catalog --env dev"
     nested_stacks = [{"logical_id": "NetworkStack"}]
     DOCUMENTS = {
-        "root.json": {"Resources": {"NetworkStack": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": "https://b.s3.eu-north-1.amazonaws.com/n"}}}},
-        "security.json": {"Resources": {"TaskRole": {"Type": "AWS::IAM::Role", "Properties": {"RoleName": "ecs-task-api-pr5706", "AssumeRolePolicyDocument": {}}}}},
+        "root.json": {
+            "Resources": {
+                "NetworkStack": {
+                    "Type": "AWS::CloudFormation::Stack",
+                    "Properties": {"TemplateURL": "https://b.s3.eu-north-1.amazonaws.com/n"},
+                }
+            }
+        },
+        "security.json": {
+            "Resources": {
+                "TaskRole": {
+                    "Type": "AWS::IAM::Role",
+                    "Properties": {"RoleName": "ecs-task-api-pr5706", "AssumeRolePolicyDocument": {}},
+                }
+            }
+        },
     }
     files = dict.fromkeys(DOCUMENTS, b"")
 
@@ -46,23 +60,48 @@ class FakeBundle:
         return {"CertificateArn": ""}
 
 
-UPLOAD = UploadResult(UploadedTemplate("root.json", "k", "https://b.s3.eu-north-1.amazonaws.com/k", "ab" * 32, False), (), None)
+UPLOAD = UploadResult(
+    UploadedTemplate("root.json", "k", "https://b.s3.eu-north-1.amazonaws.com/k", "ab" * 32, False), (), None
+)
 
 
 def stubbed_plan(final_status: dict):
     cfn = boto3.client("cloudformation", region_name="eu-north-1", aws_access_key_id="x", aws_secret_access_key="x")
     with Stubber(cfn) as stub:
-        stub.add_client_error("describe_stacks", "ValidationError", "Stack with id product-catalog-pr5706 does not exist")
-        stub.add_response("create_change_set", {"Id": CS_ID, "StackId": STACK_ID}, {
-            "StackName": "product-catalog-pr5706", "ChangeSetName": "cfn-strata-20250101-120000-abababab", "ChangeSetType": "CREATE",
-            "TemplateURL": UPLOAD.root.url, "IncludeNestedStacks": True, "Capabilities": CAPABILITIES, "Parameters": [{"ParameterKey": "CertificateArn", "ParameterValue": ""}],
-            "Tags": [{"Key": "Project", "Value": "catalog-api"}], "Description": ANY,
-        })
-        stub.add_response("describe_change_set", {"ChangeSetId": CS_ID, "StackName": "product-catalog-pr5706", "ExecutionStatus": "UNAVAILABLE", **final_status}, {"ChangeSetName": CS_ID})
+        stub.add_client_error(
+            "describe_stacks", "ValidationError", "Stack with id product-catalog-pr5706 does not exist"
+        )
+        stub.add_response(
+            "create_change_set",
+            {"Id": CS_ID, "StackId": STACK_ID},
+            {
+                "StackName": "product-catalog-pr5706",
+                "ChangeSetName": "cfn-strata-20250101-120000-abababab",
+                "ChangeSetType": "CREATE",
+                "TemplateURL": UPLOAD.root.url,
+                "IncludeNestedStacks": True,
+                "Capabilities": CAPABILITIES,
+                "Parameters": [{"ParameterKey": "CertificateArn", "ParameterValue": ""}],
+                "Tags": [{"Key": "Project", "Value": "catalog-api"}],
+                "Description": ANY,
+            },
+        )
+        stub.add_response(
+            "describe_change_set",
+            {
+                "ChangeSetId": CS_ID,
+                "StackName": "product-catalog-pr5706",
+                "ExecutionStatus": "UNAVAILABLE",
+                **final_status,
+            },
+            {"ChangeSetName": CS_ID},
+        )
         if "didn't contain changes" in final_status.get("StatusReason", ""):
             stub.add_response("delete_change_set", {}, {"ChangeSetName": CS_ID})
         else:  # a failed change set: its early-validation errors are read (none for this failure)
-            stub.add_response("describe_events", {"OperationEvents": []}, {"ChangeSetName": CS_ID, "Filters": {"FailedEvents": True}})
+            stub.add_response(
+                "describe_events", {"OperationEvents": []}, {"ChangeSetName": CS_ID, "Filters": {"FailedEvents": True}}
+            )
         try:
             return create_change_set(cfn, FakeBundle(), UPLOAD, now=NOW, waiting=Waiting(delay=0, max_attempts=1))
         finally:
@@ -70,12 +109,20 @@ def stubbed_plan(final_status: dict):
 
 
 def test_a_failed_change_set_reports_its_reason():
-    with pytest.raises(DeployerError, match="change set cfn-strata-20250101-120000-abababab failed: .*Requires capabilities : \\[CAPABILITY_NAMED_IAM\\]"):
+    with pytest.raises(
+        DeployerError,
+        match="change set cfn-strata-20250101-120000-abababab failed: .*Requires capabilities : \\[CAPABILITY_NAMED_IAM\\]",
+    ):
         stubbed_plan({"Status": "FAILED", "StatusReason": "Requires capabilities : [CAPABILITY_NAMED_IAM]"})
 
 
 def test_no_changes_is_a_typed_outcome_and_the_change_set_is_deleted():
-    outcome = stubbed_plan({"Status": "FAILED", "StatusReason": "The submitted information didn't contain changes. Submit different information to create a change set."})
+    outcome = stubbed_plan(
+        {
+            "Status": "FAILED",
+            "StatusReason": "The submitted information didn't contain changes. Submit different information to create a change set.",
+        }
+    )
     assert isinstance(outcome, NoChanges)
 
 
@@ -93,8 +140,8 @@ def test_change_set_name_and_type():
 def test_moto_patches_match_the_installed_moto():
     """Fails when moto moves: then re-measure the gaps in deployer/local.py and drop what moto fixed."""
     assert moto.__version__.startswith(local.PATCHED_MOTO), moto.__version__
-    from moto.cloudformation.models import CloudFormationBackend, Stack
     from moto.cloudformation import parsing
+    from moto.cloudformation.models import CloudFormationBackend, Stack
 
     with local.local_endpoint():
         assert vars(Stack)["get_cfn_attribute"] is local._outputs_attribute  # moto still has none of its own
@@ -103,7 +150,10 @@ def test_moto_patches_match_the_installed_moto():
         from moto.cloudformation.responses import CloudFormationResponse
 
         # still unimplemented by moto: answered with NotImplemented by local mode
-        assert all(getattr(vars(CloudFormationResponse)[action], "cfn_strata_patch", False) for action in local.UNMODELLED_ACTIONS)
+        assert all(
+            getattr(vars(CloudFormationResponse)[action], "cfn_strata_patch", False)
+            for action in local.UNMODELLED_ACTIONS
+        )
     assert local.moto_needs_patch()
     from moto.rds.models import DBInstance, DBParameterGroup
 

@@ -39,7 +39,18 @@ def trees(tmp_path_factory) -> list[tuple[Path, dict[str, bytes]]]:
     running = []
     for seed in ("1", "2"):
         env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=str(ROOT))
-        running.append((out / seed, subprocess.Popen([sys.executable, "-c", RENDER, str(out / seed)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)))
+        running.append(
+            (
+                out / seed,
+                subprocess.Popen(
+                    [sys.executable, "-c", RENDER, str(out / seed)],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                ),
+            )
+        )
     for folder, process in running:
         output, _ = process.communicate(timeout=600)
         assert process.returncode == 0, output.decode()
@@ -70,7 +81,9 @@ def _check_manifest(target: Path, fmt: str) -> None:
     assert sorted(e["file"] for e in manifest["templates"]) == on_disk
     for entry in manifest["templates"]:
         body = (target / entry["file"]).read_bytes()
-        assert (entry["sha256"], entry["bytes"]) == (hashlib.sha256(body).hexdigest(), len(body)), f"{target}/{entry['file']}"
+        assert (entry["sha256"], entry["bytes"]) == (hashlib.sha256(body).hexdigest(), len(body)), (
+            f"{target}/{entry['file']}"
+        )
 
 
 def test_every_manifest_records_the_bytes_written(trees):

@@ -65,14 +65,19 @@ def test_quick_create_links_decode_to_the_template_url_stack_name_and_values(app
     links = LINK.findall(markdown)
     launched = [l for l in docs.launches(b.manifest, documents(b), urls) if l.url]
     assert links == [l.url for l in launched]
-    assert launched[0].file == b.root_file  # the root can always be launched: every root parameter has the params' value
+    assert (
+        launched[0].file == b.root_file
+    )  # the root can always be launched: every root parameter has the params' value
     for launch, link in zip(launched, links):
         host, query = decode(link)
         assert host == f"{b.region}.console.aws.amazon.com"
         assert query.pop("templateURL") == urls[launch.file]
         assert query.pop("stackName") == launch.stack_name
         parameters = documents(b)[launch.file].get("Parameters", {})
-        expected = {f"param_{k}": ",".join(map(str, v["Default"])) if isinstance(v["Default"], list) else str(v["Default"]) for k, v in parameters.items()}
+        expected = {
+            f"param_{k}": ",".join(map(str, v["Default"])) if isinstance(v["Default"], list) else str(v["Default"])
+            for k, v in parameters.items()
+        }
         assert query == expected
     # the root link carries exactly what the deployer passes as parameters (the params' values)
     _, root_query = decode(links[0])
@@ -83,9 +88,15 @@ def test_quick_create_links_decode_to_the_template_url_stack_name_and_values(app
 def test_the_product_catalog_prod_root_link_carries_the_seed_values():
     b, urls, markdown = kit("product-catalog", "prod")
     _, query = decode(LINK.findall(markdown)[0])
-    assert query["templateURL"].startswith(f"https://{BUCKET}.s3.eu-north-1.amazonaws.com/cfn/product-catalog/prod/root.")
+    assert query["templateURL"].startswith(
+        f"https://{BUCKET}.s3.eu-north-1.amazonaws.com/cfn/product-catalog/prod/root."
+    )
     assert query["stackName"] == "product-catalog-catalog-prod"
-    assert (query["param_ServiceApiDesiredCount"], query["param_ServiceApiMinCount"], query["param_ServiceApiMaxCount"]) == ("2", "2", "10")
+    assert (
+        query["param_ServiceApiDesiredCount"],
+        query["param_ServiceApiMinCount"],
+        query["param_ServiceApiMaxCount"],
+    ) == ("2", "2", "10")
     assert query["param_PriceClass"] == "PriceClass_100"
 
 
@@ -95,7 +106,10 @@ def test_layers_needing_other_layers_say_what_they_need():
     assert by_layer["network"].url is not None  # needs nothing from another layer
     # the VPC, and the permissions boundary every role carries (network's PermissionsBoundaryArn)
     assert by_layer["security"].url is None and by_layer["security"].missing == ("PermissionsBoundaryArn", "VpcId")
-    assert "| security.json | `product-catalog-catalog-prod-security` | not alone: needs `PermissionsBoundaryArn`, `VpcId` (launch the root) |" in markdown
+    assert (
+        "| security.json | `product-catalog-catalog-prod-security` | not alone: needs `PermissionsBoundaryArn`, `VpcId` (launch the root) |"
+        in markdown
+    )
 
 
 def test_template_urls_are_the_ones_upload_produces():
@@ -103,9 +117,18 @@ def test_template_urls_are_the_ones_upload_produces():
     b = bundle("product-catalog", "dev")
     urls = planned_urls(b, TemplateStore(BUCKET, "", "eu-north-1"))
     for stack in b.nested_stacks:
-        assert urls[stack["file"]] == f"https://{BUCKET}.s3.eu-north-1.amazonaws.com/product-catalog/dev/{stack['file'][:-5]}.{b.sha256(stack['file'])}.json"
-    root = json.loads(__import__("deployer.store", fromlist=["root_with_urls"]).root_with_urls(b, {s["file"]: urls[s["file"]] for s in b.nested_stacks}))
-    assert {r["Properties"]["TemplateURL"] for r in root["Resources"].values() if r["Type"] == "AWS::CloudFormation::Stack"} == {urls[s["file"]] for s in b.nested_stacks}
+        assert (
+            urls[stack["file"]]
+            == f"https://{BUCKET}.s3.eu-north-1.amazonaws.com/product-catalog/dev/{stack['file'][:-5]}.{b.sha256(stack['file'])}.json"
+        )
+    root = json.loads(
+        __import__("deployer.store", fromlist=["root_with_urls"]).root_with_urls(
+            b, {s["file"]: urls[s["file"]] for s in b.nested_stacks}
+        )
+    )
+    assert {
+        r["Properties"]["TemplateURL"] for r in root["Resources"].values() if r["Type"] == "AWS::CloudFormation::Stack"
+    } == {urls[s["file"]] for s in b.nested_stacks}
 
 
 def reference_rows(markdown: str) -> dict[str, dict[str, list[str]]]:
@@ -172,10 +195,15 @@ def test_knob_keys_point_at_real_params_values():
 def test_product_catalog_reference_names_seed_keys_and_values():
     _, _, markdown = kit("product-catalog", "prod")
     rows = reference_rows(markdown)["compute.json"]
-    assert rows["ServiceApiMaxCount"][4] == "`10`" and rows["ServiceApiMaxCount"][6] == "params: `services.api.max_count`"
+    assert (
+        rows["ServiceApiMaxCount"][4] == "`10`" and rows["ServiceApiMaxCount"][6] == "params: `services.api.max_count`"
+    )
     assert rows["ServiceApiMaxCount"][5] == "min 1; max 1000"
     assert rows["ServiceApiTargetGroupArn"][6].startswith("output `ServiceApiTargetGroupArn` of the edge layer")
-    assert reference_rows(markdown)["edge.json"]["PriceClass"][5] == "one of `PriceClass_100`, `PriceClass_200`, `PriceClass_All`"
+    assert (
+        reference_rows(markdown)["edge.json"]["PriceClass"][5]
+        == "one of `PriceClass_100`, `PriceClass_200`, `PriceClass_All`"
+    )
 
 
 def test_capabilities_and_why():
@@ -195,21 +223,38 @@ def test_the_pipeline_acknowledges_every_capability_the_templates_need(app, env)
     docs_ = {name: json.loads(body) for name, body in rendered(app, env).files.items() if name != "manifest.json"}
     needed = set(required_capabilities(docs_))
     assert needed <= set(CAPABILITIES) and "CAPABILITY_AUTO_EXPAND" in needed
-    named = any(r["Type"] == "AWS::IAM::Role" and "RoleName" in r.get("Properties", {}) for d in docs_.values() for r in d.get("Resources", {}).values())
+    named = any(
+        r["Type"] == "AWS::IAM::Role" and "RoleName" in r.get("Properties", {})
+        for d in docs_.values()
+        for r in d.get("Resources", {}).values()
+    )
     assert ("CAPABILITY_NAMED_IAM" in needed) == named
-    actions = [a for d in docs_.values() for r in d.get("Resources", {}).values() if r["Type"] == "AWS::CodePipeline::Pipeline"
-               for stage in r["Properties"]["Stages"] for a in stage["Actions"] if a["ActionTypeId"]["Provider"] == "CloudFormation"]
-    proposing = [a for a in actions if a["Configuration"]["ActionMode"] in ("CHANGE_SET_REPLACE", "CREATE_UPDATE", "REPLACE_ON_FAILURE")]
-    assert len(proposing) == sum(a["Configuration"]["ActionMode"] == "CHANGE_SET_EXECUTE" for a in actions)  # one per execute
+    actions = [
+        a
+        for d in docs_.values()
+        for r in d.get("Resources", {}).values()
+        if r["Type"] == "AWS::CodePipeline::Pipeline"
+        for stage in r["Properties"]["Stages"]
+        for a in stage["Actions"]
+        if a["ActionTypeId"]["Provider"] == "CloudFormation"
+    ]
+    proposing = [
+        a
+        for a in actions
+        if a["Configuration"]["ActionMode"] in ("CHANGE_SET_REPLACE", "CREATE_UPDATE", "REPLACE_ON_FAILURE")
+    ]
+    assert len(proposing) == sum(
+        a["Configuration"]["ActionMode"] == "CHANGE_SET_EXECUTE" for a in actions
+    )  # one per execute
     for action in proposing:
         assert action["Configuration"]["Capabilities"] == "CAPABILITY_IAM,CAPABILITY_NAMED_IAM,CAPABILITY_AUTO_EXPAND"
 
 
 # ------------------------------------------------------------------ Mermaid
 
-NODE = r'[A-Za-z_][A-Za-z0-9_]*'
+NODE = r"[A-Za-z_][A-Za-z0-9_]*"
 LABEL = r'"[^"]*"'
-SHAPED = rf'{NODE}(?:\[\[{LABEL}\]\]|\[\({LABEL}\)\]|\(\[{LABEL}\]\)|\[{LABEL}\]|\({LABEL}\)|\{{\{{{LABEL}\}}\}})'
+SHAPED = rf"{NODE}(?:\[\[{LABEL}\]\]|\[\({LABEL}\)\]|\(\[{LABEL}\]\)|\[{LABEL}\]|\({LABEL}\)|\{{\{{{LABEL}\}}\}})"
 STATEMENTS = {
     "header": re.compile(r"flowchart (LR|TD|TB|RL|BT)"),
     "subgraph": re.compile(rf"subgraph ({NODE})\[{LABEL}\]"),
@@ -254,19 +299,74 @@ def check_mermaid(text: str) -> tuple[set[str], list[tuple[str, str, str]], list
 
 # The request path each profile's picture must show: (node ids, traffic arrows).
 REQUEST_PATHS = {
-    "product-catalog": (["edge_Distribution", "edge_LoadBalancer", "compute_ServiceApiService", "data_DatabaseCluster"],
-                        [("users", "edge_Distribution"), ("edge_Distribution", "edge_LoadBalancer"), ("edge_LoadBalancer", "edge_ServiceApiTargetGroup"), ("edge_ServiceApiTargetGroup", "compute_ServiceApiService"),
-                         ("compute_ServiceApiService", "data_DatabaseCluster")]),
-    "ecs-ec2-api": (["edge_LoadBalancer", "compute_ServiceApiService", "data_Database"],
-                    [("users", "edge_LoadBalancer"), ("edge_LoadBalancer", "edge_ServiceApiTargetGroup"), ("edge_ServiceApiTargetGroup", "compute_ServiceApiService"), ("compute_ServiceApiService", "data_Database")]),
-    "mycandidate": (["edge_Distribution", "edge_LoadBalancer", "compute_ServiceWebService", "data_CacheReplicationGroup", "data_FileSystem", "edge_CloudFrontWebAcl"],
-                    [("users", "edge_Distribution"), ("edge_Distribution", "edge_LoadBalancer"), ("edge_LoadBalancer", "edge_ServiceWebTargetGroup"), ("edge_ServiceWebTargetGroup", "compute_ServiceWebService"),
-                     ("compute_ServiceWebService", "data_FileSystem")]),
-    "product-management": (["edge_Distribution", "edge_HttpApi", "edge_LoadBalancer", "compute_ServiceBackendService", "data_Database", "edge_SpaBucket"],
-                           [("users", "edge_Distribution"), ("users", "edge_HttpApi"), ("edge_HttpApi", "edge_LoadBalancer"),
-                            ("edge_Distribution", "edge_SpaBucket"), ("compute_ServiceBackendService", "data_Database")]),
-    "smart-task": (["edge_Distribution", "edge_LoadBalancer", "compute_ServiceBackendService", "compute_ServiceFrontendService", "data_Database"],
-                   [("users", "edge_Distribution"), ("edge_LoadBalancer", "edge_ServiceBackendTargetGroup"), ("edge_ServiceBackendTargetGroup", "compute_ServiceBackendService"), ("compute_ServiceBackendService", "data_Database")]),
+    "product-catalog": (
+        ["edge_Distribution", "edge_LoadBalancer", "compute_ServiceApiService", "data_DatabaseCluster"],
+        [
+            ("users", "edge_Distribution"),
+            ("edge_Distribution", "edge_LoadBalancer"),
+            ("edge_LoadBalancer", "edge_ServiceApiTargetGroup"),
+            ("edge_ServiceApiTargetGroup", "compute_ServiceApiService"),
+            ("compute_ServiceApiService", "data_DatabaseCluster"),
+        ],
+    ),
+    "ecs-ec2-api": (
+        ["edge_LoadBalancer", "compute_ServiceApiService", "data_Database"],
+        [
+            ("users", "edge_LoadBalancer"),
+            ("edge_LoadBalancer", "edge_ServiceApiTargetGroup"),
+            ("edge_ServiceApiTargetGroup", "compute_ServiceApiService"),
+            ("compute_ServiceApiService", "data_Database"),
+        ],
+    ),
+    "mycandidate": (
+        [
+            "edge_Distribution",
+            "edge_LoadBalancer",
+            "compute_ServiceWebService",
+            "data_CacheReplicationGroup",
+            "data_FileSystem",
+            "edge_CloudFrontWebAcl",
+        ],
+        [
+            ("users", "edge_Distribution"),
+            ("edge_Distribution", "edge_LoadBalancer"),
+            ("edge_LoadBalancer", "edge_ServiceWebTargetGroup"),
+            ("edge_ServiceWebTargetGroup", "compute_ServiceWebService"),
+            ("compute_ServiceWebService", "data_FileSystem"),
+        ],
+    ),
+    "product-management": (
+        [
+            "edge_Distribution",
+            "edge_HttpApi",
+            "edge_LoadBalancer",
+            "compute_ServiceBackendService",
+            "data_Database",
+            "edge_SpaBucket",
+        ],
+        [
+            ("users", "edge_Distribution"),
+            ("users", "edge_HttpApi"),
+            ("edge_HttpApi", "edge_LoadBalancer"),
+            ("edge_Distribution", "edge_SpaBucket"),
+            ("compute_ServiceBackendService", "data_Database"),
+        ],
+    ),
+    "smart-task": (
+        [
+            "edge_Distribution",
+            "edge_LoadBalancer",
+            "compute_ServiceBackendService",
+            "compute_ServiceFrontendService",
+            "data_Database",
+        ],
+        [
+            ("users", "edge_Distribution"),
+            ("edge_LoadBalancer", "edge_ServiceBackendTargetGroup"),
+            ("edge_ServiceBackendTargetGroup", "compute_ServiceBackendService"),
+            ("compute_ServiceBackendService", "data_Database"),
+        ],
+    ),
 }
 
 
@@ -278,7 +378,11 @@ def test_mermaid_request_path_first_and_the_wiring_in_a_second_view(app, env):
     defined, edges, subgraphs = check_mermaid(text)
     layers = [s["layer"] for s in b.nested_stacks]
     # the request path: layer groups in deployment order, only the layers it passes through
-    assert subgraphs == [f"layer_{docs._node_id(layer)}" for layer in layers if f"layer_{docs._node_id(layer)}" in subgraphs] and subgraphs
+    assert (
+        subgraphs
+        == [f"layer_{docs._node_id(layer)}" for layer in layers if f"layer_{docs._node_id(layer)}" in subgraphs]
+        and subgraphs
+    )
     assert {arrow for _, arrow, _ in edges} <= {"-->", "-.-"}  # no wiring here
     touched = {n for a, _, b_ in edges for n in (a, b_)}
     assert defined == touched  # no floating node (the VPC was one)
@@ -291,12 +395,25 @@ def test_mermaid_request_path_first_and_the_wiring_in_a_second_view(app, env):
     defined, edges, subgraphs = check_mermaid(wiring)
     assert defined == {f"{docs._node_id(layer)}_stack" for layer in layers} and subgraphs == []
     wired = {(a, b_) for a, arrow, b_ in edges if arrow == "-.->"}
-    expected = {(f"{docs._node_id(w.split('.')[0])}_stack", f"{docs._node_id(s['layer'])}_stack") for s in b.nested_stacks for w in s.get("inputs", {}).values() if w.split(".")[0] in layers}
+    expected = {
+        (f"{docs._node_id(w.split('.')[0])}_stack", f"{docs._node_id(s['layer'])}_stack")
+        for s in b.nested_stacks
+        for w in s.get("inputs", {}).values()
+        if w.split(".")[0] in layers
+    }
     assert wired == expected and len(edges) == len(expected)
     # architecture.md: the path, the layers table (every layer), then the wiring inside <details>
     page = docs.architecture_markdown(b.manifest, documents(b))
-    assert page.index("## Request path") < page.index("## Layers") < page.index("<details><summary>Wiring between the nested stacks") < page.index(wiring.splitlines()[1])
-    assert all(f"| {layer} | `{s['logical_id']}` | {len(documents(b)[s['file']]['Resources'])} |" in page for layer, s in zip(layers, b.nested_stacks))
+    assert (
+        page.index("## Request path")
+        < page.index("## Layers")
+        < page.index("<details><summary>Wiring between the nested stacks")
+        < page.index(wiring.splitlines()[1])
+    )
+    assert all(
+        f"| {layer} | `{s['logical_id']}` | {len(documents(b)[s['file']]['Resources'])} |" in page
+        for layer, s in zip(layers, b.nested_stacks)
+    )
 
 
 def test_labels_say_the_kind_then_what_the_logical_id_adds():
@@ -311,13 +428,21 @@ def test_the_pipeline_and_the_vpc_are_not_on_the_request_path():
     defined, edges, _ = check_mermaid(docs.mermaid(b.manifest, documents(b)))
     assert not {"cicd_PipelineBackend", "cicd_ArtifactBucket", "network_Vpc"} & defined
     # the hop through the target group, not a second direct arrow beside it
-    assert ("edge_LoadBalancer", "-->", "edge_ServiceApiTargetGroup") in edges and ("edge_ServiceApiTargetGroup", "-->", "compute_ServiceApiService") in edges
+    assert ("edge_LoadBalancer", "-->", "edge_ServiceApiTargetGroup") in edges and (
+        "edge_ServiceApiTargetGroup",
+        "-->",
+        "compute_ServiceApiService",
+    ) in edges
     assert ("edge_LoadBalancer", "-->", "compute_ServiceApiService") not in edges
     smart = bundle("smart-task", "prod")
     _, edges, _ = check_mermaid(docs.mermaid(smart.manifest, documents(smart)))
     into = {(a, b_) for a, _, b_ in edges if a.endswith("TargetGroup")}
-    assert into == {("edge_ServiceBackendTargetGroup", "compute_ServiceBackendService"), ("edge_ServiceBackendGreenTargetGroup", "compute_ServiceBackendService"),
-                    ("edge_ServiceFrontendTargetGroup", "compute_ServiceFrontendService"), ("edge_ServiceFrontendGreenTargetGroup", "compute_ServiceFrontendService")}
+    assert into == {
+        ("edge_ServiceBackendTargetGroup", "compute_ServiceBackendService"),
+        ("edge_ServiceBackendGreenTargetGroup", "compute_ServiceBackendService"),
+        ("edge_ServiceFrontendTargetGroup", "compute_ServiceFrontendService"),
+        ("edge_ServiceFrontendGreenTargetGroup", "compute_ServiceFrontendService"),
+    }
 
 
 @pytest.mark.parametrize("app,env", [t for t in ALL_TARGETS if t[0] in REQUEST_PATHS])
@@ -333,7 +458,12 @@ def test_mermaid_shows_the_request_path_of_each_profile(app, env):
 def test_mermaid_grammar_check_rejects_broken_diagrams():
     good = 'flowchart LR\n  a["A"]\n  subgraph g["G"]\n    b[("B")]\n  end\n  a --> b\n'
     check_mermaid(good)
-    for broken in (good.replace("  end\n", ""), good.replace("a --> b", "a --> c"), good + "  what is this\n", good.replace('  a["A"]\n', "") ):
+    for broken in (
+        good.replace("  end\n", ""),
+        good.replace("a --> b", "a --> c"),
+        good + "  what is this\n",
+        good.replace('  a["A"]\n', ""),
+    ):
         with pytest.raises(AssertionError):
             check_mermaid(broken)
 
@@ -342,7 +472,9 @@ def test_mermaid_grammar_check_rejects_broken_diagrams():
 
 
 def test_docs_command_writes_launch_kit_and_picture(tmp_path):
-    result = CliRunner().invoke(generate.cli, ["docs", "product-catalog", "--env", "prod", "--out", str(tmp_path)], catch_exceptions=False)
+    result = CliRunner().invoke(
+        generate.cli, ["docs", "product-catalog", "--env", "prod", "--out", str(tmp_path)], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     folder = tmp_path / "product-catalog" / "prod" / "docs"
     assert sorted(p.name for p in folder.iterdir()) == ["LAUNCH.md", "architecture.md"]
@@ -351,13 +483,19 @@ def test_docs_command_writes_launch_kit_and_picture(tmp_path):
     # without AWS the root has no link: its CloudFrontWebAclArn is the us-east-1 global stack's output
     # (`upload` reads it and links the root); the layers that need nothing else are linked
     _, query = decode(LINK.findall(launch)[0])
-    assert query["templateURL"].startswith(f"https://{generate.PLACEHOLDER_BUCKET}.s3.eu-north-1.amazonaws.com/product-catalog/prod/network.")
+    assert query["templateURL"].startswith(
+        f"https://{generate.PLACEHOLDER_BUCKET}.s3.eu-north-1.amazonaws.com/product-catalog/prod/network."
+    )
     assert "/product-catalog/prod/root." not in " ".join(LINK.findall(launch)) and "CloudFrontWebAclArn" in launch
     architecture = (folder / "architecture.md").read_text()
     body = architecture.split("```mermaid\n", 1)[1].split("```", 1)[0]
     check_mermaid(body)
     # with a bucket, the links point at the URLs upload will produce, byte for byte
-    result = CliRunner().invoke(generate.cli, ["docs", "product-catalog", "--env", "prod", "--out", str(tmp_path), "--bucket", BUCKET], catch_exceptions=False)
+    result = CliRunner().invoke(
+        generate.cli,
+        ["docs", "product-catalog", "--env", "prod", "--out", str(tmp_path), "--bucket", BUCKET],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0
     b = bundle("product-catalog", "prod")
     urls = planned_urls(b, TemplateStore(BUCKET, "", "eu-north-1"))

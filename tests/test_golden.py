@@ -21,7 +21,12 @@ GOLDEN = Path(__file__).parent / "golden"
 
 def _first_difference(expected: bytes, actual: bytes, name: str) -> str:
     diff = difflib.unified_diff(
-        expected.decode().splitlines(), actual.decode().splitlines(), f"golden/{name}", f"generated/{name}", lineterm="", n=2
+        expected.decode().splitlines(),
+        actual.decode().splitlines(),
+        f"golden/{name}",
+        f"generated/{name}",
+        lineterm="",
+        n=2,
     )
     return "\n".join(list(diff)[:40])
 
@@ -41,4 +46,6 @@ def test_generated_files_equal_the_golden_files(app, env, request):
     assert sorted(golden) == sorted(files), "the generated file set differs from tests/golden"
     assert len(files) >= 3  # root, at least one layer and the manifest: the comparison saw real output
     for name, body in sorted(files.items()):
-        assert body == golden[name], f"{app}/{env}/{name} differs from its golden file:\n" + _first_difference(golden[name], body, f"{app}/{env}/{name}")
+        assert body == golden[name], f"{app}/{env}/{name} differs from its golden file:\n" + _first_difference(
+            golden[name], body, f"{app}/{env}/{name}"
+        )

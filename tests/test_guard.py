@@ -105,7 +105,9 @@ def templates_of(app: str, env: str) -> dict[str, dict]:
 
 def test_the_rule_selection_is_pinned_and_whole():
     readme = (RULES_DIR / "README.md").read_text()
-    assert re.search(r"aws-guard-rules-registry.*commit `[0-9a-f]{40}`", readme), "the rules folder's README names the registry commit"
+    assert re.search(r"aws-guard-rules-registry.*commit `[0-9a-f]{40}`", readme), (
+        "the rules folder's README names the registry commit"
+    )
     listed = set(re.findall(r"^- `([a-z0-9_]+)\.guard`", readme, re.MULTILINE))
     assert listed == set(RULES), ("README list and rule files differ", listed ^ set(RULES))
     assert len(RULES) >= 35 and all(RULE_NAME.search(text) for text in RULES.values()), "every file defines a rule"
@@ -113,13 +115,25 @@ def test_the_rule_selection_is_pinned_and_whole():
 
 def test_a_violation_is_found():
     """The gate can fail: a role with an inline policy, a bucket without logging or versioning."""
-    document = {"Resources": {
-        "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {}, "Policies": [{"PolicyName": "p", "PolicyDocument": {}}]}},
-        "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {}},
-    }}
-    rules = "\n".join(RULES[name] for name in ("iam_no_inline_policy_check", "s3_bucket_logging_enabled", "s3_bucket_versioning_enabled"))
+    document = {
+        "Resources": {
+            "Role": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {"AssumeRolePolicyDocument": {}, "Policies": [{"PolicyName": "p", "PolicyDocument": {}}]},
+            },
+            "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {}},
+        }
+    }
+    rules = "\n".join(
+        RULES[name]
+        for name in ("iam_no_inline_policy_check", "s3_bucket_logging_enabled", "s3_bucket_versioning_enabled")
+    )
     failures, visited = evaluate(document, rules)
-    assert sorted(failures) == [("IAM_NO_INLINE_POLICY_CHECK", "Role"), ("S3_BUCKET_LOGGING_ENABLED", "Bucket"), ("S3_BUCKET_VERSIONING_ENABLED", "Bucket")]
+    assert sorted(failures) == [
+        ("IAM_NO_INLINE_POLICY_CHECK", "Role"),
+        ("S3_BUCKET_LOGGING_ENABLED", "Bucket"),
+        ("S3_BUCKET_VERSIONING_ENABLED", "Bucket"),
+    ]
     assert visited == {"Role", "Bucket"}
 
 
@@ -152,6 +166,8 @@ def test_every_guard_exception_has_a_reason_names_a_pinned_rule_and_is_in_the_re
                     assert len(reason) > 40, (file, lid, rule)
                     seen.add(rule)
     for rule in seen:
-        assert f"`{rule}`" in readme, f"{rule} is suppressed in a template but not listed in the README's security section"
+        assert f"`{rule}`" in readme, (
+            f"{rule} is suppressed in a template but not listed in the README's security section"
+        )
     declared = {rule for twins in CHECKOV_TWINS.values() for rule in twins} | {rule for _, _, rule, _ in EXCEPTIONS}
     assert declared <= RULE_NAMES, declared - RULE_NAMES

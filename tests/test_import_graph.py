@@ -24,7 +24,13 @@ def _graph() -> dict[str, set[str]]:
     for name, path in modules.items():
         edges = set()
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            targets = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            targets = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
             if isinstance(node, ast.ImportFrom) and node.module:
                 targets += [f"{node.module}.{a.name}" for a in node.names]  # `from templates import naming`
             edges |= {t for t in targets if t in modules and t != name}
@@ -42,7 +48,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         stack.pop()
@@ -57,7 +63,14 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_graph_was_read():
     graph = _graph()
-    assert {"deployer.changeset", "deployer.recovery", "deployer.execute", "deployer.events", "templates.cicd", "templates.naming"} <= set(graph)
+    assert {
+        "deployer.changeset",
+        "deployer.recovery",
+        "deployer.execute",
+        "deployer.events",
+        "templates.cicd",
+        "templates.naming",
+    } <= set(graph)
     assert "deployer.events" in graph["deployer.recovery"] and "deployer.recovery" in graph["deployer.changeset"]
     assert sum(len(edges) for edges in graph.values()) > 100
 
@@ -74,4 +87,6 @@ def test_the_cycle_finder_finds_one():
 def test_no_module_is_imported_by_name(package):
     for path in (ROOT / package).rglob("*.py"):
         text = path.read_text()
-        assert "import_module" not in text and "__import__" not in text, f"{path.relative_to(ROOT)} loads a module by name"
+        assert "import_module" not in text and "__import__" not in text, (
+            f"{path.relative_to(ROOT)} loads a module by name"
+        )

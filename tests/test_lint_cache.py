@@ -36,7 +36,10 @@ def test_changed_bytes_region_engine_or_rules_miss(folder, monkeypatch):
     after = _keys(folder)
     assert after[child] != before[child]
     assert after["root.json"] != before["root.json"]  # E3043 reads the children: the root misses too
-    assert after["security.json" if child != "security.json" else "network.json"] == before["security.json" if child != "security.json" else "network.json"]
+    assert (
+        after["security.json" if child != "security.json" else "network.json"]
+        == before["security.json" if child != "security.json" else "network.json"]
+    )
 
     manifest["region"] = "us-east-1"
     (folder / "manifest.json").write_text(json.dumps(manifest))
@@ -100,7 +103,9 @@ def test_dist_is_reused_only_while_every_input_and_every_template_byte_is_unchan
     params, out = _params_copy(tmp_path), tmp_path / "dist"
     target = [("product-catalog", "dev")]
     [(folder, manifest)] = generate.up_to_date(target, str(params), out)
-    assert (folder / freshness.STAMP_FILE).read_text() == freshness.inputs_digest(params, "product-catalog", "dev", "json")
+    assert (folder / freshness.STAMP_FILE).read_text() == freshness.inputs_digest(
+        params, "product-catalog", "dev", "json"
+    )
 
     generated = []
     real = generate.generate_all
@@ -117,7 +122,11 @@ def test_dist_is_reused_only_while_every_input_and_every_template_byte_is_unchan
     root.write_bytes(root.read_bytes().replace(b'"Resources"', b'"Resources" ', 1))  # hand-edited dist/
     generate.up_to_date(target, str(params), out)
     assert generated == [target, target]
-    assert json.loads(root.read_bytes()) and root.read_bytes() == real(target, str(params), tmp_path / "again", "json")[0][1].joinpath("root.json").read_bytes()
+    assert (
+        json.loads(root.read_bytes())
+        and root.read_bytes()
+        == real(target, str(params), tmp_path / "again", "json")[0][1].joinpath("root.json").read_bytes()
+    )
 
 
 def test_the_stamp_covers_the_generator_source_and_the_library_versions(tmp_path, monkeypatch):

@@ -25,7 +25,9 @@ BUCKET = "kept-between-commands"
 
 
 def _s3(url: str):
-    return boto3.client("s3", endpoint_url=url, region_name="eu-north-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.client(
+        "s3", endpoint_url=url, region_name="eu-north-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
 
 
 def test_the_account_is_kept_between_runs_and_reset_empties_it(tmp_path):
@@ -37,7 +39,9 @@ def test_the_account_is_kept_between_runs_and_reset_empties_it(tmp_path):
     with local_endpoint(state) as endpoint:
         from deployer.flow import create_bucket
 
-        create_bucket(_s3(endpoint.url), BUCKET, "eu-north-1", tls_only=False)  # what every --local command does: the bucket stays as it is
+        create_bucket(
+            _s3(endpoint.url), BUCKET, "eu-north-1", tls_only=False
+        )  # what every --local command does: the bucket stays as it is
         assert _s3(endpoint.url).get_object(Bucket=BUCKET, Key="k")["Body"].read() == b"kept"
     with local_endpoint() as endpoint:  # no state: an empty account, and the kept one is untouched
         assert _s3(endpoint.url).list_buckets()["Buckets"] == []
@@ -139,20 +143,29 @@ def test_offline_walkthrough(workdir):
     port_params = params_with(workdir, "params-8080", "port: 3000", "port: 8080")
     code, output = command("plan", "-o", "json", params=port_params)
     assert code == 0, output
-    review = json.loads(output[output.index("{"):])
+    review = json.loads(output[output.index("{") :])
     assert review["schema_version"] == 2
-    assert {c["risk"] for c in review["changes"]} <= {r.name for r in Risk} and review["highest_risk"] in {r.name for r in Risk}
+    assert {c["risk"] for c in review["changes"]} <= {r.name for r in Risk} and review["highest_risk"] in {
+        r.name for r in Risk
+    }
     assert not any(n.startswith("no nested change set was reported") for n in review["notes"])
     changes = {(c["layer"], c["logical_id"]): c for c in review["changes"]}
     task = changes[("compute", "ServiceApiTaskDefinition")]
     assert (task["action"], task["replacement"], task["policy_action"]) == ("Modify", "True", "ReplaceAndDelete")
-    port = [p for p in task["properties"] if p["path"] == "/Properties/ContainerDefinitions/0/PortMappings/0/ContainerPort"]
-    assert [(p["before"], p["after"], p["requires_recreation"], p["change_source"]) for p in port] == [("3000", "8080", "Always", "DirectModification")]
+    port = [
+        p for p in task["properties"] if p["path"] == "/Properties/ContainerDefinitions/0/PortMappings/0/ContainerPort"
+    ]
+    assert [(p["before"], p["after"], p["requires_recreation"], p["change_source"]) for p in port] == [
+        ("3000", "8080", "Always", "DirectModification")
+    ]
     # every replacement of a custom-named resource will fail, and only those fail for their name
     named = named_resources(workdir / "dist")
     for key, change in changes.items():
-        assert ("custom-name" in change["blockers"]) == (change["replacement"] == "True" and key in named and not any(
-            p["name"] == name_of(change["resource_type"]) for p in change["properties"])), key
+        assert ("custom-name" in change["blockers"]) == (
+            change["replacement"] == "True"
+            and key in named
+            and not any(p["name"] == name_of(change["resource_type"]) for p in change["properties"])
+        ), key
         assert (change["risk"] == "WILL_FAIL") == bool(change["blockers"]), key
     # what carries traffic and is replaced is at least MEDIUM
     for change in changes.values():
@@ -168,14 +181,17 @@ def test_offline_walkthrough(workdir):
     code, output = command("deploy", "--yes", params=port_params)
     if failing:  # the generator names a resource the port change replaces: refused, nothing executed
         assert code == 1, output
-        assert "cannot be executed" in output and all(f"{layer}/{logical_id}" in " ".join(output.split()) for layer, logical_id in failing)
+        assert "cannot be executed" in output and all(
+            f"{layer}/{logical_id}" in " ".join(output.split()) for layer, logical_id in failing
+        )
         # a change that can execute: one more task for the service (a root parameter into compute)
         deployable = params_with(workdir, "params-3-tasks", "desired_count: 2", "desired_count: 3")
         code, output = command("plan", "-o", "json", params=deployable)
-        review = json.loads(output[output.index("{"):])
+        review = json.loads(output[output.index("{") :])
         service = next(c for c in review["changes"] if c["logical_id"] == "ServiceApiService")
-        assert [(p["path"], p["before"], p["after"], p["change_source"], p["causing_entity"]) for p in service["properties"]] == [
-            ("/Properties/DesiredCount", "2", "3", "ParameterReference", "ServiceApiDesiredCount")]
+        assert [
+            (p["path"], p["before"], p["after"], p["change_source"], p["causing_entity"]) for p in service["properties"]
+        ] == [("/Properties/DesiredCount", "2", "3", "ParameterReference", "ServiceApiDesiredCount")]
         assert review["highest_risk"] != "WILL_FAIL"
         code, output = command("deploy", "--yes", params=deployable)
     else:
@@ -196,9 +212,15 @@ def test_offline_walkthrough(workdir):
     code, output = command("destroy", "--yes", params=deployable)
     assert code == 0 and "deleted product-catalog-pr5706" in output, output
     code, output = command("outputs", params=deployable)
-    assert code == 1 and "error: stack product-catalog-pr5706 is not deployed: it has no outputs in eu-north-1 (`cfn-strata deploy` creates it)" in " ".join(output.split())
+    assert (
+        code == 1
+        and "error: stack product-catalog-pr5706 is not deployed: it has no outputs in eu-north-1 (`cfn-strata deploy` creates it)"
+        in " ".join(output.split())
+    )
     code, output = command("destroy", "--yes", params=deployable)
-    assert code == 0 and "stack product-catalog-pr5706 is not deployed: nothing to delete in eu-north-1" in " ".join(output.split()), output
+    assert code == 0 and "stack product-catalog-pr5706 is not deployed: nothing to delete in eu-north-1" in " ".join(
+        output.split()
+    ), output
 
     code, output = run("local", "reset")
     assert code == 0 and "is empty" in output

@@ -68,7 +68,11 @@ def test_flow_logs_and_s3_endpoint():
 
 def _rules(doc: dict, type_: str, group: str) -> list[dict]:
     """Rules between groups (conditional rules to the internet are checked on their own)."""
-    return [r["Properties"] for r in resources(doc, type_).values() if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group, "GroupId"]} and "Condition" not in r]
+    return [
+        r["Properties"]
+        for r in resources(doc, type_).values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [group, "GroupId"]} and "Condition" not in r
+    ]
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
@@ -80,26 +84,40 @@ def test_seed_004_security_group_chain_is_exact(env):
     alb = groups["AlbSecurityGroup"]["Properties"]
     # Seed 004 opens 80 to the internet; CloudFront fronts this ALB, so only CloudFront's
     # origin-facing prefix list (eu-north-1) may reach it, on the port CloudFront uses (README departures).
-    assert [(r["FromPort"], r["ToPort"], r["SourcePrefixListId"]) for r in alb["SecurityGroupIngress"]] == [(80, 80, "pl-fab65393")]
+    assert [(r["FromPort"], r["ToPort"], r["SourcePrefixListId"]) for r in alb["SecurityGroupIngress"]] == [
+        (80, 80, "pl-fab65393")
+    ]
     assert "AlbSecurityGroupHttpsIngress" not in sec["Resources"]
-    assert [(r["FromPort"], r["DestinationSecurityGroupId"]) for r in _rules(sec, "AWS::EC2::SecurityGroupEgress", "AlbSecurityGroup")] == [
-        (3000, {"Fn::GetAtt": ["ServiceApiSecurityGroup", "GroupId"]})
-    ]
+    assert [
+        (r["FromPort"], r["DestinationSecurityGroupId"])
+        for r in _rules(sec, "AWS::EC2::SecurityGroupEgress", "AlbSecurityGroup")
+    ] == [(3000, {"Fn::GetAtt": ["ServiceApiSecurityGroup", "GroupId"]})]
 
-    assert [(r["FromPort"], r["SourceSecurityGroupId"]) for r in _rules(sec, "AWS::EC2::SecurityGroupIngress", "ServiceApiSecurityGroup")] == [
-        (3000, {"Fn::GetAtt": ["AlbSecurityGroup", "GroupId"]})
-    ]
-    assert [(r["FromPort"], r["DestinationSecurityGroupId"]) for r in _rules(sec, "AWS::EC2::SecurityGroupEgress", "ServiceApiSecurityGroup")] == [
-        (5432, {"Fn::GetAtt": ["DatabaseSecurityGroup", "GroupId"]})
-    ]
+    assert [
+        (r["FromPort"], r["SourceSecurityGroupId"])
+        for r in _rules(sec, "AWS::EC2::SecurityGroupIngress", "ServiceApiSecurityGroup")
+    ] == [(3000, {"Fn::GetAtt": ["AlbSecurityGroup", "GroupId"]})]
+    assert [
+        (r["FromPort"], r["DestinationSecurityGroupId"])
+        for r in _rules(sec, "AWS::EC2::SecurityGroupEgress", "ServiceApiSecurityGroup")
+    ] == [(5432, {"Fn::GetAtt": ["DatabaseSecurityGroup", "GroupId"]})]
 
     db = groups["DatabaseSecurityGroup"]["Properties"]
     assert db.get("SecurityGroupIngress", []) == []
-    assert [(r["FromPort"], r["SourceSecurityGroupId"]) for r in _rules(sec, "AWS::EC2::SecurityGroupIngress", "DatabaseSecurityGroup")] == [
-        (5432, {"Fn::GetAtt": ["ServiceApiSecurityGroup", "GroupId"]})
-    ]
+    assert [
+        (r["FromPort"], r["SourceSecurityGroupId"])
+        for r in _rules(sec, "AWS::EC2::SecurityGroupIngress", "DatabaseSecurityGroup")
+    ] == [(5432, {"Fn::GetAtt": ["ServiceApiSecurityGroup", "GroupId"]})]
     # "Outbound: None": the only inline rule is the match-nothing rule that removes the default.
-    assert db["SecurityGroupEgress"] == [{"CidrIp": "255.255.255.255/32", "Description": "Disallow all traffic", "FromPort": 252, "IpProtocol": "icmp", "ToPort": 86}]
+    assert db["SecurityGroupEgress"] == [
+        {
+            "CidrIp": "255.255.255.255/32",
+            "Description": "Disallow all traffic",
+            "FromPort": 252,
+            "IpProtocol": "icmp",
+            "ToPort": 86,
+        }
+    ]
     assert _rules(sec, "AWS::EC2::SecurityGroupEgress", "DatabaseSecurityGroup") == []
 
 
@@ -116,18 +134,28 @@ def test_no_group_is_open_to_the_internet_except_the_load_balancer():
 
 def test_mycandidate_chain_goes_through_proxy_cache_and_efs():
     sec = template("mycandidate", "prod", "security")
-    ingress = {(r["GroupId"]["Fn::GetAtt"][0], r["FromPort"], r["SourceSecurityGroupId"]["Fn::GetAtt"][0]) for r in (x["Properties"] for x in resources(sec, "AWS::EC2::SecurityGroupIngress").values()) if "SourceSecurityGroupId" in r}
+    ingress = {
+        (r["GroupId"]["Fn::GetAtt"][0], r["FromPort"], r["SourceSecurityGroupId"]["Fn::GetAtt"][0])
+        for r in (x["Properties"] for x in resources(sec, "AWS::EC2::SecurityGroupIngress").values())
+        if "SourceSecurityGroupId" in r
+    }
     assert ingress == {
         ("ServiceWebSecurityGroup", 5000, "AlbSecurityGroup"),
         ("ProxySecurityGroup", 5432, "ServiceWebSecurityGroup"),
         ("DatabaseSecurityGroup", 5432, "ProxySecurityGroup"),
-        ("DatabaseSecurityGroup", 5432, "ServiceWebSecurityGroup"),  # the read replica (the proxy fronts the primary only)
+        (
+            "DatabaseSecurityGroup",
+            5432,
+            "ServiceWebSecurityGroup",
+        ),  # the read replica (the proxy fronts the primary only)
         ("CacheSecurityGroup", 6379, "ServiceWebSecurityGroup"),
         ("EfsSecurityGroup", 2049, "ServiceWebSecurityGroup"),
     }
 
 
-@pytest.mark.parametrize(("env", "window", "policies"), [("dev", 0, ("Delete", "Delete")), ("prod", 30, ("RetainExceptOnCreate", "Retain"))])
+@pytest.mark.parametrize(
+    ("env", "window", "policies"), [("dev", 0, ("Delete", "Delete")), ("prod", 30, ("RetainExceptOnCreate", "Retain"))]
+)
 def test_seed_004_secret_recovery_window(env, window, policies):
     _, secret = one(template("product-catalog", env, "security"), "AWS::SecretsManager::Secret")
     assert secret["Metadata"]["cfn-strata"]["RecoveryWindowInDays"] == window
@@ -164,17 +192,26 @@ def test_a_load_balancer_behind_cloudfront_admits_only_cloudfront(app, env):
     cfg = rendered(app, env).cfg
     sec, edge = template(app, env, "security"), template(app, env, "edge")
     ingress = sec["Resources"]["AlbSecurityGroup"]["Properties"]["SecurityGroupIngress"]
-    standalone = [r["Properties"] for doc in (sec, edge) for r in resources(doc, "AWS::EC2::SecurityGroupIngress").values()
-                  if json.dumps(r["Properties"]["GroupId"]) in ('{"Fn::GetAtt": ["AlbSecurityGroup", "GroupId"]}', '{"Ref": "AlbSecurityGroupId"}')]
+    standalone = [
+        r["Properties"]
+        for doc in (sec, edge)
+        for r in resources(doc, "AWS::EC2::SecurityGroupIngress").values()
+        if json.dumps(r["Properties"]["GroupId"])
+        in ('{"Fn::GetAtt": ["AlbSecurityGroup", "GroupId"]}', '{"Ref": "AlbSecurityGroupId"}')
+    ]
     if app in ("smart-task", "mycandidate", "product-catalog"):
         assert cfg.edge.cloudfront_fronts_alb
         expected = "pl-fab65393" if app == "product-catalog" else US_EAST_1_CLOUDFRONT
         # One rule: the prefix list weighs ~55 of the group's 60 inbound rules.
-        assert [(r["IpProtocol"], r["FromPort"], r["ToPort"], r["SourcePrefixListId"]) for r in ingress] == [("tcp", 80, 80, expected)]
+        assert [(r["IpProtocol"], r["FromPort"], r["ToPort"], r["SourcePrefixListId"]) for r in ingress] == [
+            ("tcp", 80, 80, expected)
+        ]
         assert "0.0.0.0/0" not in json.dumps(ingress + standalone)
         # besides CloudFront, only a blue/green test listener, from inside the VPC (1 rule of the 60)
         blue_green = any(svc.deployment == "blue_green" for svc in cfg.services.values())
-        assert [(r["FromPort"], r["CidrIp"]) for r in standalone] == ([(8080, {"Ref": "VpcCidr"})] if blue_green else [])
+        assert [(r["FromPort"], r["CidrIp"]) for r in standalone] == (
+            [(8080, {"Ref": "VpcCidr"})] if blue_green else []
+        )
     else:
         assert not cfg.edge.cloudfront_fronts_alb
         assert [(r["FromPort"], r["CidrIp"]) for r in ingress] == [(80, "0.0.0.0/0")]
@@ -183,9 +220,9 @@ def test_a_load_balancer_behind_cloudfront_admits_only_cloudfront(app, env):
 
 @pytest.mark.parametrize(("app", "env"), ALL_TARGETS)
 def test_every_taggable_resource_carries_the_profile_tags(app, env):
-    from tests.conftest import rendered
-
     from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    from tests.conftest import rendered
 
     cfg = rendered(app, env).cfg
     expected = cfg.all_tags
@@ -208,7 +245,12 @@ def test_seed_004_tags_and_names():
     network = template("product-catalog", "prod", "network")
     _, vpc = one(network, "AWS::EC2::VPC")
     tags = {t["Key"]: t["Value"] for t in vpc["Properties"]["Tags"]}
-    assert tags == {"Environment": "production", "Project": "catalog-api", "EnvironmentSuffix": "catalog-prod", "Name": "vpc-catalog-prod"}
+    assert tags == {
+        "Environment": "production",
+        "Project": "catalog-api",
+        "EnvironmentSuffix": "catalog-prod",
+        "Name": "vpc-catalog-prod",
+    }
     sec = template("product-catalog", "dev", "security")
     # EC2 refuses group names starting with sg- (CreateSecurityGroup, GroupName)
     assert sec["Resources"]["AlbSecurityGroup"]["Properties"]["GroupName"] == "security-group-alb-pr5706"
@@ -220,7 +262,9 @@ def test_root_wires_outputs_into_parameters(app, env):
     root = template(app, env, "root")
     stacks = resources(root, "AWS::CloudFormation::Stack")
     assert stacks["NetworkStack"]["Properties"]["TemplateURL"] == "network.json"
-    assert stacks["SecurityStack"]["Properties"]["Parameters"]["VpcId"] == {"Fn::GetAtt": ["NetworkStack", "Outputs.VpcId"]}
+    assert stacks["SecurityStack"]["Properties"]["Parameters"]["VpcId"] == {
+        "Fn::GetAtt": ["NetworkStack", "Outputs.VpcId"]
+    }
     # a knob of a layer is re-exposed on the root and passed by Ref
     assert stacks["EdgeStack"]["Properties"]["Parameters"]["CertificateArn"] == {"Ref": "CertificateArn"}
     assert "CertificateArn" in root["Parameters"]
@@ -252,7 +296,11 @@ def test_read_replicas_behind_rds_proxy_are_reachable_from_the_services():
     directly: service -> database group on 5432, besides service -> proxy."""
     security = template("mycandidate", "prod", "security")["Resources"]
     ingress = security["DatabaseSecurityGroupFromServiceWebIngress"]["Properties"]
-    assert (ingress["FromPort"], ingress["ToPort"], ingress["SourceSecurityGroupId"]) == (5432, 5432, {"Fn::GetAtt": ["ServiceWebSecurityGroup", "GroupId"]})
+    assert (ingress["FromPort"], ingress["ToPort"], ingress["SourceSecurityGroupId"]) == (
+        5432,
+        5432,
+        {"Fn::GetAtt": ["ServiceWebSecurityGroup", "GroupId"]},
+    )
     assert security["ServiceWebSecurityGroupToDatabaseEgress"]["Properties"]["FromPort"] == 5432
     assert "ServiceWebSecurityGroupToProxyEgress" in security
 
@@ -270,8 +318,10 @@ def _security_groups(app: str, env: str, params=None) -> dict[tuple[str, str], d
     files = render(load_config(app, env, params)).files if params else rendered_files(app, env)
     return {
         (file, lid): res["Properties"]
-        for file, body in sorted(files.items()) if file != "manifest.json"
-        for lid, res in json.loads(body).get("Resources", {}).items() if res["Type"] == "AWS::EC2::SecurityGroup"
+        for file, body in sorted(files.items())
+        if file != "manifest.json"
+        for lid, res in json.loads(body).get("Resources", {}).items()
+        if res["Type"] == "AWS::EC2::SecurityGroup"
     }
 
 
@@ -342,17 +392,28 @@ def test_a_changed_service_port_leaves_every_group_name_and_description_byte_ide
         assert before[key]["GroupDescription"] == after[key]["GroupDescription"], key
     # the port did change where it belongs (the rules), so this test would see a description that carried it
     security = [p for (file, _), p in after.items() if file == "security.json"]
-    assert security and all(str(port) not in p["GroupDescription"] for p in security for port in (9000, 9080, 9500, 8080, 5000, 3000))
+    assert security and all(
+        str(port) not in p["GroupDescription"] for p in security for port in (9000, 9080, 9500, 8080, 5000, 3000)
+    )
 
 
 def test_the_proxy_reaches_secrets_manager_over_https():
     """RDS Proxy reads the database secret from Secrets Manager from its own network interfaces."""
     sec = template("mycandidate", "prod", "security")
     egress = sec["Resources"]["ProxySecurityGroup"]["Properties"]["SecurityGroupEgress"]
-    assert {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0", "Description": "HTTPS to Secrets Manager (the proxy reads the database secret)"} in egress
+    assert {
+        "IpProtocol": "tcp",
+        "FromPort": 443,
+        "ToPort": 443,
+        "CidrIp": "0.0.0.0/0",
+        "Description": "HTTPS to Secrets Manager (the proxy reads the database secret)",
+    } in egress
     # and to the database port, as before
     out = sec["Resources"]["ProxySecurityGroupToDatabaseEgress"]["Properties"]
-    assert (out["FromPort"], out["DestinationSecurityGroupId"]) == (5432, {"Fn::GetAtt": ["DatabaseSecurityGroup", "GroupId"]})
+    assert (out["FromPort"], out["DestinationSecurityGroupId"]) == (
+        5432,
+        {"Fn::GetAtt": ["DatabaseSecurityGroup", "GroupId"]},
+    )
 
 
 def test_a_proxy_in_isolated_subnets_needs_the_secrets_manager_endpoint(params_copy):

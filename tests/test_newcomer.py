@@ -9,7 +9,6 @@ from click.testing import CliRunner
 
 from generate import cli
 
-
 # ------------------------------------------------------------------ params-reference
 
 
@@ -22,7 +21,17 @@ def test_params_reference_prints_types_as_people_write_them():
     assert "network.nat_gateways  (one of: none, single, per_az, or null; default null)" in text
     assert "services  (map of name to section; required)" in text
     assert "security.app_secrets  (list of name (a-z, 0-9, single dashes); default [])" in text
-    for internal in ("Annotated", "FieldInfo", "typing.", "Literal[", "Optional[", "NoneType", "&#124;", "\\|", "<class"):
+    for internal in (
+        "Annotated",
+        "FieldInfo",
+        "typing.",
+        "Literal[",
+        "Optional[",
+        "NoneType",
+        "&#124;",
+        "\\|",
+        "<class",
+    ):
         assert internal not in text, internal
 
 
@@ -58,17 +67,37 @@ def test_a_root_service_with_a_writable_root_lints_clean_when_the_params_give_th
 
     overlay = params_copy / "smart-task" / "dev.yaml"
     data = yaml.safe_load(overlay.read_text())
-    data.setdefault("services", {}).setdefault("frontend", {}).update({
-        "port": 80, "user": "root", "root_user_reason": "nginx binds port 80 and drops to its worker user",
-        "readonly_root_filesystem": False, "writable_root_reason": "nginx writes its pid file and cache under /var",
-    })
+    data.setdefault("services", {}).setdefault("frontend", {}).update(
+        {
+            "port": 80,
+            "user": "root",
+            "root_user_reason": "nginx binds port 80 and drops to its worker user",
+            "readonly_root_filesystem": False,
+            "writable_root_reason": "nginx writes its pid file and cache under /var",
+        }
+    )
     overlay.write_text(yaml.safe_dump(data))
-    result = CliRunner().invoke(cli, ["lint", "smart-task", "--env", "dev", "--params", str(params_copy), "--out", str(tmp_path / "dist"), "--no-cache"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "lint",
+            "smart-task",
+            "--env",
+            "dev",
+            "--params",
+            str(params_copy),
+            "--out",
+            str(tmp_path / "dist"),
+            "--no-cache",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "W9008" not in result.output
     del data["services"]["frontend"]["root_user_reason"]
     overlay.write_text(yaml.safe_dump(data))
-    refused = CliRunner().invoke(cli, ["generate", "smart-task", "--env", "dev", "--params", str(params_copy), "--out", str(tmp_path / "dist")])
+    refused = CliRunner().invoke(
+        cli, ["generate", "smart-task", "--env", "dev", "--params", str(params_copy), "--out", str(tmp_path / "dist")]
+    )
     assert refused.exit_code == 2
     assert "services.frontend.user: 'root' is root and needs root_user_reason" in refused.stderr
 
@@ -96,7 +125,9 @@ def _review(kind=""):
 
     changes = (
         ResourceChange("network", "Vpc", "AWS::EC2::VPC", "Add", None, None, None, (), False, Risk.LOW, ()),
-        ResourceChange("network", "Subnet", "AWS::EC2::Subnet", "Modify", "True", None, None, (), False, Risk.MEDIUM, ()),
+        ResourceChange(
+            "network", "Subnet", "AWS::EC2::Subnet", "Modify", "True", None, None, (), False, Risk.MEDIUM, ()
+        ),
     )
     return Review("app-pr1", "cs-1", kind, changes, ())
 
@@ -126,7 +157,9 @@ def test_the_review_page_header_says_the_change_set_type_or_nothing():
     unknown = to_html(_review(""))
     assert "Type -" not in unknown and "Type <b>" not in unknown and 'id="kind"' not in unknown
     assert '<p class="meta">Highest risk <b id="highest">MEDIUM</b>; 2 change(s).' in unknown
-    assert '<b id="kind">UPDATE</b> change set: it updates the deployed stack. Highest risk' in to_html(_review("UPDATE"))
+    assert '<b id="kind">UPDATE</b> change set: it updates the deployed stack. Highest risk' in to_html(
+        _review("UPDATE")
+    )
     assert '<b id="kind">CREATE</b> change set: it creates the stack. Highest risk' in to_html(_review("CREATE"))
 
     class Cfn:  # DescribeChangeSet has no type: the stack's state gives it
@@ -169,8 +202,10 @@ def test_regeneration_keeps_the_launch_kit_review_page_and_template_configuratio
     assert not (folder / "stale-layer.json").exists()
     assert "changed by the test" in (folder / "root.json").read_text()
     note = " ".join(result.stderr.split())
-    assert (f"note: regenerated {folder}/ and kept what other commands wrote there, which describes the previous templates until rewritten "
-            "(docs/: `cfn-strata docs` or `upload`; review.html: `cfn-strata plan -o html`; template-configuration.json: `cfn-strata upload`)") in note
+    assert (
+        f"note: regenerated {folder}/ and kept what other commands wrote there, which describes the previous templates until rewritten "
+        "(docs/: `cfn-strata docs` or `upload`; review.html: `cfn-strata plan -o html`; template-configuration.json: `cfn-strata upload`)"
+    ) in note
 
 
 def test_a_fresh_generation_says_nothing_about_kept_files(tmp_path):
@@ -212,19 +247,28 @@ def test_a_question_ends_in_yes_declined_or_interrupted():
 
     assert (DECLINED_EXIT, INTERRUPTED_EXIT) == (4, 130)
     err = io.StringIO()
-    confirm("go?", left_undone="nothing done", stdin=io.StringIO("maybe\ny\n"), stderr=err)  # returns on yes, asks again on anything else
+    confirm(
+        "go?", left_undone="nothing done", stdin=io.StringIO("maybe\ny\n"), stderr=err
+    )  # returns on yes, asks again on anything else
     assert err.getvalue() == "go? [y/N]: answer y or n\ngo? [y/N]: "
-    for answer, message in (("n\n", "declined: nothing done"), ("\n", "declined: nothing done"),
-                            ("", "no answer (stdin is closed): nothing done; pass --yes to go ahead without asking")):
+    for answer, message in (
+        ("n\n", "declined: nothing done"),
+        ("\n", "declined: nothing done"),
+        ("", "no answer (stdin is closed): nothing done; pass --yes to go ahead without asking"),
+    ):
         with pytest.raises(Declined) as declined:
             confirm("go?", left_undone="nothing done", stdin=io.StringIO(answer), stderr=io.StringIO())
         assert str(declined.value) == message and declined.value.exit_code == 4
     with pytest.raises(Interrupted) as interrupted:
         confirm("go?", left_undone="nothing done", stdin=_CtrlC(), stderr=io.StringIO())
     assert str(interrupted.value) == "interrupted at the question: nothing done" and interrupted.value.exit_code == 130
-    type_to_confirm("type it", "stack-a", left_undone="nothing deleted", stdin=io.StringIO("stack-a\n"), stderr=io.StringIO())
+    type_to_confirm(
+        "type it", "stack-a", left_undone="nothing deleted", stdin=io.StringIO("stack-a\n"), stderr=io.StringIO()
+    )
     with pytest.raises(Declined, match="^the name did not match: nothing deleted$"):
-        type_to_confirm("type it", "stack-a", left_undone="nothing deleted", stdin=io.StringIO("stack-b\n"), stderr=io.StringIO())
+        type_to_confirm(
+            "type it", "stack-a", left_undone="nothing deleted", stdin=io.StringIO("stack-b\n"), stderr=io.StringIO()
+        )
 
 
 def test_the_cli_recognises_interruption_by_type():
@@ -236,8 +280,10 @@ def test_the_cli_recognises_interruption_by_type():
     source = inspect.getsource(generate.catch_errors)
     assert "__name__" not in source and "__module__" not in source
     assert issubclass(StillRunning, generate.Interrupted)
-    assert str(StillRunning("app-pr1", "eu-north-1")) == ("stopped waiting; the stack operation goes on. Follow it with: "
-                                                          "aws cloudformation describe-stack-events --stack-name app-pr1 --region eu-north-1")
+    assert str(StillRunning("app-pr1", "eu-north-1")) == (
+        "stopped waiting; the stack operation goes on. Follow it with: "
+        "aws cloudformation describe-stack-events --stack-name app-pr1 --region eu-north-1"
+    )
 
 
 @pytest.fixture
@@ -254,7 +300,9 @@ def _local(command: str, *extra: str, input: str | None = None):
 
     if command in ("plan", "deploy"):  # the web ACL's ARN by hand: the root's change set comes before any question
         extra += ("--parameter-overrides", "CloudFrontWebAclArn=arn:aws:wafv2:us-east-1:123456789012:global/webacl/w/1")
-    return CliRunner().invoke(cli, [command, "product-catalog", "--env", "dev", "--local", "--params", str(REPO_PARAMS), *extra], input=input)
+    return CliRunner().invoke(
+        cli, [command, "product-catalog", "--env", "dev", "--local", "--params", str(REPO_PARAMS), *extra], input=input
+    )
 
 
 def test_declined_exit_code_and_not_deployed_from_deploy_destroy_and_outputs(local_dir, monkeypatch):
@@ -268,7 +316,10 @@ def test_declined_exit_code_and_not_deployed_from_deploy_destroy_and_outputs(loc
 
     declined = _local("deploy", "--skip-lint", input="n\n")
     assert declined.exit_code == 4, declined.output
-    assert "declined: not executed; the change sets stay for review" in declined.stderr and "Aborted!" not in declined.output
+    assert (
+        "declined: not executed; the change sets stay for review" in declined.stderr
+        and "Aborted!" not in declined.output
+    )
     outputs = _local("outputs")  # a first change set awaits review: still not deployed
     assert outputs.exit_code == 1 and outputs.stderr.strip() == not_deployed
     # the stack that only holds change sets goes with its change sets (the emulator would otherwise
@@ -282,13 +333,20 @@ def test_declined_exit_code_and_not_deployed_from_deploy_destroy_and_outputs(loc
     wrong = _local("destroy", input="another-stack\n")
     assert wrong.exit_code == 4, wrong.output
     text = wrong.stderr
-    listed, asked = text.index("stack product-catalog-pr5706 (CREATE_COMPLETE) and its 7 nested stack(s) will be deleted"), text.index("type the stack name")
+    listed, asked = (
+        text.index("stack product-catalog-pr5706 (CREATE_COMPLETE) and its 7 nested stack(s) will be deleted"),
+        text.index("type the stack name"),
+    )
     assert listed < asked
-    assert re.search(r"^  NetworkStack: \d+ resource\(s\)$", text, re.M) and re.search(r"^  root: 0 resource\(s\)$", text, re.M)
+    assert re.search(r"^  NetworkStack: \d+ resource\(s\)$", text, re.M) and re.search(
+        r"^  root: 0 resource\(s\)$", text, re.M
+    )
     assert "the name did not match: nothing deleted" in text
     closed = _local("destroy", input="")
     assert closed.exit_code == 4, closed.output
-    assert "no answer (stdin is closed): nothing deleted; pass --yes to go ahead without asking" in " ".join(closed.stderr.split())
+    assert "no answer (stdin is closed): nothing deleted; pass --yes to go ahead without asking" in " ".join(
+        closed.stderr.split()
+    )
     assert "Aborted!" not in closed.output
     closed = _local("deploy", "--skip-lint", input="")  # nothing changed: deploy asks nothing
     assert closed.exit_code == 0 and "no changes" in closed.stderr
@@ -331,7 +389,11 @@ def test_a_refused_connection_is_tried_twice_with_each_retry_reported(closed_por
 
     assert (REFUSED_ATTEMPTS, DEFAULT_MAX_ATTEMPTS) == (2, 10)
     heard = []
-    aws = Aws(boto3.Session(region_name="eu-north-1", aws_access_key_id="x", aws_secret_access_key="x"), f"http://127.0.0.1:{closed_port}", on_retry=heard.append)
+    aws = Aws(
+        boto3.Session(region_name="eu-north-1", aws_access_key_id="x", aws_secret_access_key="x"),
+        f"http://127.0.0.1:{closed_port}",
+        on_retry=heard.append,
+    )
     cfn = aws.client("cloudformation")
     assert cfn.meta.config.connect_timeout == 5
     sent = []
@@ -340,8 +402,10 @@ def test_a_refused_connection_is_tried_twice_with_each_retry_reported(closed_por
         cfn.describe_stacks(StackName="app-pr1")
     assert len(sent) == 2  # not the ten attempts (and 36 s of backoff) of the adaptive mode
     assert heard == [f"cannot reach http://127.0.0.1:{closed_port}/ (connection refused): attempt 1 of 2 failed"]
-    assert explain(failed.value) == (f'cannot reach http://127.0.0.1:{closed_port}/: the connection was refused (nothing listens there); '
-                                     "check --endpoint-url and --region")
+    assert explain(failed.value) == (
+        f"cannot reach http://127.0.0.1:{closed_port}/: the connection was refused (nothing listens there); "
+        "check --endpoint-url and --region"
+    )
 
 
 def test_other_connection_failures_keep_every_retry_and_report_each():
@@ -353,9 +417,17 @@ def test_other_connection_failures_keep_every_retry_and_report_each():
     watch = RetryWatch(10, heard.append)
     timeout = ConnectTimeoutError(endpoint_url="https://cloudformation.eu-north-1.amazonaws.com/")
     request = {"url": "https://cloudformation.eu-north-1.amazonaws.com/?x=1"}
-    assert [watch(attempts=n, caught_exception=timeout, request_dict=request) for n in range(1, 11)] == [None] * 10  # botocore's handler decides the delay
-    assert len(heard) == 9 and heard[0] == "cannot reach https://cloudformation.eu-north-1.amazonaws.com/ (ConnectTimeoutError): attempt 1 of 10 failed"
-    assert watch(attempts=3, caught_exception=None) is None and len(heard) == 9  # an answered request (throttling, 5xx) is botocore's alone
+    assert [watch(attempts=n, caught_exception=timeout, request_dict=request) for n in range(1, 11)] == [
+        None
+    ] * 10  # botocore's handler decides the delay
+    assert (
+        len(heard) == 9
+        and heard[0]
+        == "cannot reach https://cloudformation.eu-north-1.amazonaws.com/ (ConnectTimeoutError): attempt 1 of 10 failed"
+    )
+    assert (
+        watch(attempts=3, caught_exception=None) is None and len(heard) == 9
+    )  # an answered request (throttling, 5xx) is botocore's alone
 
 
 def test_the_cli_shows_the_retry_and_fails_fast_on_a_refused_endpoint(closed_port, monkeypatch, tmp_path):
@@ -363,11 +435,25 @@ def test_the_cli_shows_the_retry_and_fails_fast_on_a_refused_endpoint(closed_por
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    result = CliRunner().invoke(cli, ["outputs", "product-catalog", "--env", "dev", "--endpoint-url", f"http://127.0.0.1:{closed_port}", "--out", str(tmp_path / "dist")])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "outputs",
+            "product-catalog",
+            "--env",
+            "dev",
+            "--endpoint-url",
+            f"http://127.0.0.1:{closed_port}",
+            "--out",
+            str(tmp_path / "dist"),
+        ],
+    )
     assert result.exit_code == 1, result.output
     lines = [" ".join(line.split()) for line in result.stderr.strip().splitlines()]
-    assert lines == [f"retrying: cannot reach http://127.0.0.1:{closed_port}/ (connection refused): attempt 1 of 2 failed",
-                     f"error: cannot reach http://127.0.0.1:{closed_port}/: the connection was refused (nothing listens there); check --endpoint-url and --region"]
+    assert lines == [
+        f"retrying: cannot reach http://127.0.0.1:{closed_port}/ (connection refused): attempt 1 of 2 failed",
+        f"error: cannot reach http://127.0.0.1:{closed_port}/: the connection was refused (nothing listens there); check --endpoint-url and --region",
+    ]
 
 
 # ------------------------------------------------------------------ the architecture picture in the README
@@ -397,8 +483,14 @@ def test_every_missing_stack_error_reads_not_deployed():
     def missing(message, operation):
         return ClientError({"Error": {"Code": "ValidationError", "Message": message}}, operation)
 
-    assert explain(missing("Stack with id app-pr1 does not exist", "DescribeStacks")) == \
-        "stack app-pr1 is not deployed: DescribeStacks found no such stack in this account and region"
-    assert explain(missing("Stack [app-pr1] does not exist", "DescribeChangeSet")) == \
-        "stack app-pr1 is not deployed: DescribeChangeSet found no such stack in this account and region"
-    assert not_deployed("app-pr1", "every layer is new") == "stack app-pr1 is not deployed: every layer is new"  # diff's note
+    assert (
+        explain(missing("Stack with id app-pr1 does not exist", "DescribeStacks"))
+        == "stack app-pr1 is not deployed: DescribeStacks found no such stack in this account and region"
+    )
+    assert (
+        explain(missing("Stack [app-pr1] does not exist", "DescribeChangeSet"))
+        == "stack app-pr1 is not deployed: DescribeChangeSet found no such stack in this account and region"
+    )
+    assert (
+        not_deployed("app-pr1", "every layer is new") == "stack app-pr1 is not deployed: every layer is new"
+    )  # diff's note

@@ -47,7 +47,12 @@ def test_product_catalog_service_cpu_alarm_at_80_percent_notifies_the_topic():
 
 def test_running_tasks_alarm_fires_below_the_services_minimum_not_only_at_zero():
     props = alarm(doc("product-catalog", "prod"), "ServiceApiRunningTasksAlarm")
-    assert (props["MetricName"], props["Statistic"], props["Threshold"], props["ComparisonOperator"]) == ("RunningTaskCount", "Minimum", 2, "LessThanThreshold")
+    assert (props["MetricName"], props["Statistic"], props["Threshold"], props["ComparisonOperator"]) == (
+        "RunningTaskCount",
+        "Minimum",
+        2,
+        "LessThanThreshold",
+    )
     assert props["TreatMissingData"] == "breaching"  # no tasks reporting is the outage itself
 
 
@@ -55,7 +60,11 @@ def test_every_alarm_has_threshold_periods_datapoints_missing_data_and_the_topic
     for app, env in ALL_TARGETS:
         for title, found in resources(doc(app, env), "AWS::CloudWatch::Alarm").items():
             props = found["Properties"]
-            assert {"Threshold", "EvaluationPeriods", "DatapointsToAlarm", "TreatMissingData"} <= set(props), (app, env, title)
+            assert {"Threshold", "EvaluationPeriods", "DatapointsToAlarm", "TreatMissingData"} <= set(props), (
+                app,
+                env,
+                title,
+            )
             assert props["DatapointsToAlarm"] <= props["EvaluationPeriods"], (app, env, title)
             # The main part's topic, or in a split-off part the input wired from its output.
             assert props["AlarmActions"] in ([{"Ref": "AlarmTopic"}], [{"Ref": "AlarmTopicArn"}]), (app, env, title)
@@ -80,7 +89,10 @@ def test_latency_alarms_use_p95_and_p99_per_target_group():
     p95 = alarm(document, "ServiceBackendLatencyP95Alarm")
     assert (p95["ExtendedStatistic"], p95["Threshold"]) == ("p95", 1.0)
     assert "Statistic" not in p95
-    assert dims(p95) == {"LoadBalancer": {"Ref": "LoadBalancerFullName"}, "TargetGroup": {"Ref": "ServiceBackendTargetGroupFullName"}}
+    assert dims(p95) == {
+        "LoadBalancer": {"Ref": "LoadBalancerFullName"},
+        "TargetGroup": {"Ref": "ServiceBackendTargetGroupFullName"},
+    }
     assert alarm(document, "ServiceFrontendLatencyP99Alarm")["ExtendedStatistic"] == "p99"
     assert alarm(document, "Alb5xxAlarm")["Threshold"] == 10
     unhealthy = alarm(document, "ServiceFrontendUnhealthyHostsAlarm")
@@ -89,12 +101,12 @@ def test_latency_alarms_use_p95_and_p99_per_target_group():
 
 # (app, env) -> (engine's max_connections for the profile's class, 80 % of it)
 CONNECTIONS = {
-    ("ecs-ec2-api", "dev"): (112, 89),          # postgres db.t3.micro: 1 GiB / 9531392
+    ("ecs-ec2-api", "dev"): (112, 89),  # postgres db.t3.micro: 1 GiB / 9531392
     ("product-management", "dev"): (225, 180),  # postgres db.t3.small: 2 GiB / 9531392
-    ("mycandidate", "prod"): (450, 360),        # postgres db.t3.medium: 4 GiB / 9531392
-    ("product-catalog", "dev"): (450, 360),     # aurora-postgresql db.t3.medium
-    ("smart-task", "dev"): (341, 272),          # mysql db.t3.medium: 4 GiB / 12582880
-    ("smart-task", "prod"): (682, 545),         # mysql db.m5.large: 8 GiB / 12582880
+    ("mycandidate", "prod"): (450, 360),  # postgres db.t3.medium: 4 GiB / 9531392
+    ("product-catalog", "dev"): (450, 360),  # aurora-postgresql db.t3.medium
+    ("smart-task", "dev"): (341, 272),  # mysql db.t3.medium: 4 GiB / 12582880
+    ("smart-task", "prod"): (682, 545),  # mysql db.m5.large: 8 GiB / 12582880
 }
 
 
@@ -126,15 +138,32 @@ def test_replica_lag_alarms_only_where_replicas_exist():
     aurora = alarm(doc("product-catalog", "dev"), "DatabaseReplicaLagAlarm")
     assert (aurora["MetricName"], aurora["Threshold"]) == ("AuroraReplicaLag", 60000)
     assert dims(aurora) == {"DBClusterIdentifier": {"Ref": "DatabaseIdentifier"}, "Role": "READER"}
-    lagging = {(app, env) for app, env in ALL_TARGETS if any("Lag" in title for title in resources(doc(app, env), "AWS::CloudWatch::Alarm"))}
-    assert lagging == {("mycandidate", "dev"), ("mycandidate", "prod"), ("product-catalog", "dev"), ("product-catalog", "prod")}
+    lagging = {
+        (app, env)
+        for app, env in ALL_TARGETS
+        if any("Lag" in title for title in resources(doc(app, env), "AWS::CloudWatch::Alarm"))
+    }
+    assert lagging == {
+        ("mycandidate", "dev"),
+        ("mycandidate", "prod"),
+        ("product-catalog", "dev"),
+        ("product-catalog", "prod"),
+    }
 
 
 def test_cache_alarms_only_where_a_cache_exists_one_set_per_node():
     for app, env in ALL_TARGETS:
         titles = {t for t in resources(doc(app, env), "AWS::CloudWatch::Alarm") if t.startswith("CacheNode")}
         cache = cfg(app, env).cache
-        expected = set() if cache is None else {f"CacheNode{n:03d}{kind}Alarm" for n in range(1, cache.replicas + 2) for kind in ("Cpu", "Memory", "Evictions")}
+        expected = (
+            set()
+            if cache is None
+            else {
+                f"CacheNode{n:03d}{kind}Alarm"
+                for n in range(1, cache.replicas + 2)
+                for kind in ("Cpu", "Memory", "Evictions")
+            }
+        )
         assert titles == expected, (app, env)
     cpu = alarm(doc("mycandidate", "prod"), "CacheNode002CpuAlarm")
     assert (cpu["MetricName"], cpu["Threshold"]) == ("EngineCPUUtilization", 75)
@@ -160,24 +189,40 @@ def test_smart_task_canaries_every_5_minutes_on_the_seed_paths():
         props = canaries[title]["Properties"]
         assert props["Schedule"] == {"DurationInSeconds": "0", "Expression": "rate(5 minutes)"}
         # The load balancer admits only CloudFront: the canaries request the distribution over HTTPS.
-        assert props["RunConfig"]["EnvironmentVariables"]["TARGET_URL"] == {"Fn::Join": ["", ["https", "://", {"Ref": "DistributionDomainName"}, path]]}
+        assert props["RunConfig"]["EnvironmentVariables"]["TARGET_URL"] == {
+            "Fn::Join": ["", ["https", "://", {"Ref": "DistributionDomainName"}, path]]
+        }
         assert props["RuntimeVersion"] == observability.CANARY_RUNTIME
         assert props["ExecutionRoleArn"] == {"Fn::GetAtt": ["CanaryRole", "Arn"]}
     success = alarm(document, "ApiCanaryAlarm")
-    assert (success["MetricName"], success["Threshold"], success["ComparisonOperator"]) == ("SuccessPercent", 100, "LessThanThreshold")
+    assert (success["MetricName"], success["Threshold"], success["ComparisonOperator"]) == (
+        "SuccessPercent",
+        100,
+        "LessThanThreshold",
+    )
     bucket = document["Resources"]["CanaryArtifactsBucket"]["Properties"]
-    assert bucket["PublicAccessBlockConfiguration"] == {"BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+    assert bucket["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
     assert bucket["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 30
     # Versioned, old versions expire with the artifacts, access-logged into the edge log bucket.
     assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
     rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
     assert rules["expire-old-versions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
     assert rules["abort-incomplete-uploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
-    assert bucket["LoggingConfiguration"] == {"DestinationBucketName": {"Ref": "AccessLogsBucketName"}, "LogFilePrefix": "s3/canary/"}
+    assert bucket["LoggingConfiguration"] == {
+        "DestinationBucketName": {"Ref": "AccessLogsBucketName"},
+        "LogFilePrefix": "s3/canary/",
+    }
     assert document["Parameters"]["AccessLogsBucketName"]["Type"] == "String"
     edge = template("smart-task", "prod", "edge")
     assert edge["Outputs"]["AccessLogsBucketName"]["Value"] == {"Ref": "AccessLogsBucket"}
-    grants = {st["Sid"]: st for st in edge["Resources"]["AccessLogsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]}
+    grants = {
+        st["Sid"]: st for st in edge["Resources"]["AccessLogsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    }
     assert grants["S3ServerAccessLogsDelivery"]["Principal"] == {"Service": "logging.s3.amazonaws.com"}
     assert "Metadata" not in document["Resources"]["CanaryArtifactsBucket"]  # nothing skipped
     deny = document["Resources"]["CanaryArtifactsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
@@ -202,11 +247,18 @@ def test_dashboard_is_one_per_environment_and_deterministic():
     body, variables = dashboard["DashboardBody"]["Fn::Sub"]
     titles = [w["properties"]["title"] for w in json.loads(body)["widgets"]]
     assert titles == [
-        "CloudFront requests and 5xx rate", "Load balancer requests and 5xx", "Target response time p95 (s)",
-        "Service CPU and memory (%)", "Running tasks", "Database CPU (%) and connections", "Redis engine CPU and memory (%)",
+        "CloudFront requests and 5xx rate",
+        "Load balancer requests and 5xx",
+        "Target response time p95 (s)",
+        "Service CPU and memory (%)",
+        "Running tasks",
+        "Database CPU (%) and connections",
+        "Redis engine CPU and memory (%)",
     ]
     assert variables["ServiceBackendTargetGroupFullName"] == {"Ref": "ServiceBackendTargetGroupFullName"}
-    assert serialize(observability.build(cfg("smart-task", "prod")).template) == serialize(observability.build(cfg("smart-task", "prod")).template)
+    assert serialize(observability.build(cfg("smart-task", "prod")).template) == serialize(
+        observability.build(cfg("smart-task", "prod")).template
+    )
 
 
 @pytest.mark.parametrize(("app", "env"), ALL_TARGETS)
@@ -228,5 +280,7 @@ def test_the_canary_role_trusts_lambda_exactly_as_the_synthetics_guide_requires(
     role = doc("smart-task", "prod")["Resources"]["CanaryRole"]["Properties"]
     assert role["AssumeRolePolicyDocument"] == {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": ["sts:AssumeRole"]}],
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": ["sts:AssumeRole"]}
+        ],
     }

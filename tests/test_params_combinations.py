@@ -24,7 +24,15 @@ from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
 from templates.catalog import supported_versions
-from templates.config import AURORA_MYSQL_3, RETIRED_BY_SEED_README, ComputeConfig, ConfigError, DatabaseConfig, EnvironmentConfig, ServiceConfig
+from templates.config import (
+    AURORA_MYSQL_3,
+    RETIRED_BY_SEED_README,
+    ComputeConfig,
+    ConfigError,
+    DatabaseConfig,
+    EnvironmentConfig,
+    ServiceConfig,
+)
 from templates.lint import LintCache, run_lint
 from templates.observability import AURORA_MYSQL_MAX_CONNECTIONS, DB_CLASS_MEMORY_GIB
 from templates.params import REPO_PARAMS, load_config
@@ -45,7 +53,13 @@ STORAGE = _choices(DatabaseConfig, "storage_type")
 PROVIDERS = _choices(ComputeConfig, "capacity_providers")
 DEPLOYMENTS = _choices(ServiceConfig, "deployment")
 STAGES = _choices(EnvironmentConfig, "stage")
-REPLICAS = tuple(sorted({m.ge for m in DatabaseConfig.model_fields["replicas"].metadata if hasattr(m, "ge")} | {1, 2} | {m.le for m in DatabaseConfig.model_fields["replicas"].metadata if hasattr(m, "le")}))
+REPLICAS = tuple(
+    sorted(
+        {m.ge for m in DatabaseConfig.model_fields["replicas"].metadata if hasattr(m, "ge")}
+        | {1, 2}
+        | {m.le for m in DatabaseConfig.model_fields["replicas"].metadata if hasattr(m, "le")}
+    )
+)
 
 
 def _versions(engine: str) -> list[str]:
@@ -88,7 +102,13 @@ def services(draw) -> dict:
     out = {}
     for index in range(count):
         worker = draw(st.booleans())
-        svc = {"port": 8080 + index, "cpu": 512, "memory": 1024, "health_check": {"path": "/health"}, "secrets": ["database"]}
+        svc = {
+            "port": 8080 + index,
+            "cpu": 512,
+            "memory": 1024,
+            "health_check": {"path": "/health"},
+            "secrets": ["database"],
+        }
         scaling = {"cpu_target": draw(st.sampled_from([None, 70])), "memory_target": draw(st.sampled_from([None, 75]))}
         if worker:
             svc["path_patterns"] = []
@@ -132,7 +152,12 @@ def lint_cache(tmp_path_factory) -> LintCache:
     return LintCache(tmp_path_factory.mktemp("combination-lint-cache"))
 
 
-@settings(max_examples=15, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate], suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=15,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(profile=profiles())
 def test_every_accepted_combination_generates_and_lints_clean(profile, linter, lint_cache):
     document, stage = profile
@@ -143,7 +168,9 @@ def test_every_accepted_combination_generates_and_lints_clean(profile, linter, l
         # The overlay keeps what makes it its stage (environment, tags); the drawn base decides the rest
         # (smart-task's prod overlay would otherwise put back db.m5.large and a cache).
         overlay = yaml.safe_load((REPO_PARAMS / BASE / f"{stage}.yaml").read_text())
-        (root / BASE / f"{stage}.yaml").write_text(yaml.safe_dump({k: v for k, v in overlay.items() if k in ("environment", "tags")}, sort_keys=False))
+        (root / BASE / f"{stage}.yaml").write_text(
+            yaml.safe_dump({k: v for k, v in overlay.items() if k in ("environment", "tags")}, sort_keys=False)
+        )
         env = stage  # smart-task's dev and prod overlays are its dev and prod stages
         try:
             cfg = load_config(BASE, env, root)
@@ -154,5 +181,7 @@ def test_every_accepted_combination_generates_and_lints_clean(profile, linter, l
         event("accepted")
         profile_render = render(cfg)  # must not raise
         folder = write_profile(profile_render, Path(scratch) / "out")
-        findings = [f for f in run_lint([(folder, "")], cache=lint_cache, linter=linter) if f.level in ("error", "warning")]
+        findings = [
+            f for f in run_lint([(folder, "")], cache=lint_cache, linter=linter) if f.level in ("error", "warning")
+        ]
         assert findings == [], yaml.safe_dump(document, sort_keys=False) + "\n" + "\n".join(map(str, findings))

@@ -14,9 +14,30 @@ from hypothesis import strategies as st
 from templates.config import AppConfig, ConfigError
 from templates.params import REPO_PARAMS, deep_merge, load_config
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=False), st.text(max_size=20))
-documents = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=5)), max_leaves=20)
-KEYS = ["network", "services", "database", "region", "environment", "edge", "cache", "compute", "az_count", "port", "cpu", "api", "suffix", "public_subnets"]
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.floats(allow_nan=False), st.text(max_size=20)
+)
+documents = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=5)),
+    max_leaves=20,
+)
+KEYS = [
+    "network",
+    "services",
+    "database",
+    "region",
+    "environment",
+    "edge",
+    "cache",
+    "compute",
+    "az_count",
+    "port",
+    "cpu",
+    "api",
+    "suffix",
+    "public_subnets",
+]
 
 
 def _load(tmp: Path, overlay_text: str):
@@ -89,7 +110,10 @@ def test_arbitrary_text_never_escapes_as_another_exception(tmp_path, text):
         pass
 
 
-@given(st.dictionaries(st.text(max_size=5), documents, max_size=4), st.dictionaries(st.text(max_size=5), documents, max_size=4))
+@given(
+    st.dictionaries(st.text(max_size=5), documents, max_size=4),
+    st.dictionaries(st.text(max_size=5), documents, max_size=4),
+)
 def test_deep_merge_overlay_wins_and_keeps_base_keys(base, overlay):
     merged = deep_merge(base, overlay)
     assert set(merged) == set(base) | set(overlay)

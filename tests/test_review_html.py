@@ -25,7 +25,9 @@ SCREENSHOT = Path(__file__).resolve().parents[1] / "dist" / "review-page.png"
 @pytest.fixture(scope="module")
 def review():
     result = recorded_review()
-    drifted = (DriftedResource("security", "DatabaseSecret", "AWS::SecretsManager::Secret", "MODIFIED", ("/Description",)),)
+    drifted = (
+        DriftedResource("security", "DatabaseSecret", "AWS::SecretsManager::Secret", "MODIFIED", ("/Description",)),
+    )
     return replace(result, drifted=drifted)
 
 
@@ -82,14 +84,18 @@ def test_page_structure_data_loss_first_counts_match_the_json_view(review):
 
     attention = body_rows(page.tables["attention"])
     assert [(r["cells"][0], r["cells"][2]) for r in attention] == [
-        ("DATA LOSS", "FlowLogsLogGroup"), ("HIGH", "FlowLogsKey"), ("HIGH", "DatabaseSecret"),
+        ("DATA LOSS", "FlowLogsLogGroup"),
+        ("HIGH", "FlowLogsKey"),
+        ("HIGH", "DatabaseSecret"),
     ]
     first = attention[0]["cells"]
     assert first[4:8] == ["Modify", "True", "ReplaceAndDelete", "LogGroupName (Always, DirectModification)"]
 
     summary = json.loads(to_json(review))["summary"]
     rows = body_rows(page.tables["summary"])
-    assert [[r["cells"][0], *map(int, r["cells"][1:5])] for r in rows] == [[s["layer"], s["adds"], s["modifies"], s["replaces"], s["removes"]] for s in summary]
+    assert [[r["cells"][0], *map(int, r["cells"][1:5])] for r in rows] == [
+        [s["layer"], s["adds"], s["modifies"], s["replaces"], s["removes"]] for s in summary
+    ]
     assert [r["cells"][5] for r in rows] == [Risk[s["highest"]].label for s in summary] == ["DATA LOSS", "HIGH"]
 
     # one collapsible section per nested stack, open where something is HIGH or worse; every change once
@@ -98,7 +104,9 @@ def test_page_structure_data_loss_first_counts_match_the_json_view(review):
     assert len(per_layer) == len(review.changes) == len(json.loads(to_json(review))["changes"])
 
     drift = page.tables["drifted"][1:]  # under its header row
-    assert [r["cells"] for r in drift] == [["security", "DatabaseSecret", "AWS::SecretsManager::Secret", "MODIFIED", "/Description"]]
+    assert [r["cells"] for r in drift] == [
+        ["security", "DatabaseSecret", "AWS::SecretsManager::Secret", "MODIFIED", "/Description"]
+    ]
 
 
 def test_page_without_risky_changes_or_drift_says_so(review):
@@ -110,8 +118,16 @@ def test_page_without_risky_changes_or_drift_says_so(review):
 
 
 def _chromium(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
     return subprocess.run([shutil.which("chromium"), *flags, *args], capture_output=True, text=True, timeout=60)
 
 
@@ -120,7 +136,9 @@ def test_page_in_headless_chromium(review, tmp_path):
         # CI (.ci/run) installs chromium and sets CFN_STRATA_REQUIRE_CHROMIUM: there a missing browser fails.
         if os.environ.get("CFN_STRATA_REQUIRE_CHROMIUM"):
             pytest.fail("chromium is required here (CFN_STRATA_REQUIRE_CHROMIUM is set) but not installed")
-        pytest.skip("chromium is not installed here (Debian: apt-get install chromium); the html.parser test still checks the page")
+        pytest.skip(
+            "chromium is not installed here (Debian: apt-get install chromium); the html.parser test still checks the page"
+        )
     path = tmp_path / "review.html"
     path.write_text(to_html(review))
     dumped = _chromium("--dump-dom", path.as_uri(), tmp_path=tmp_path)
@@ -131,9 +149,13 @@ def test_page_in_headless_chromium(review, tmp_path):
     assert "hidden" not in attention[0]["attrs"]  # visible: the filter script ran and hid nothing
     assert '<div id="filter">' in dumped.stdout  # the script ran (it unhides the filter)
     summary = json.loads(to_json(review))["summary"]
-    assert [[r["cells"][0], *map(int, r["cells"][1:5])] for r in body_rows(dom.tables["summary"])] == [[s["layer"], s["adds"], s["modifies"], s["replaces"], s["removes"]] for s in summary]
+    assert [[r["cells"][0], *map(int, r["cells"][1:5])] for r in body_rows(dom.tables["summary"])] == [
+        [s["layer"], s["adds"], s["modifies"], s["replaces"], s["removes"]] for s in summary
+    ]
 
     SCREENSHOT.parent.mkdir(exist_ok=True)
-    shot = _chromium(f"--screenshot={SCREENSHOT}", "--window-size=1400,1100", "--hide-scrollbars", path.as_uri(), tmp_path=tmp_path)
+    shot = _chromium(
+        f"--screenshot={SCREENSHOT}", "--window-size=1400,1100", "--hide-scrollbars", path.as_uri(), tmp_path=tmp_path
+    )
     assert shot.returncode == 0, shot.stderr[-2000:]
     assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and SCREENSHOT.stat().st_size > 20_000

@@ -26,4 +26,6 @@ def test_no_list_typed_root_parameter_is_passed_to_a_nested_stack_as_a_list(app,
         for name, value in resource.get("Properties", {}).get("Parameters", {}).items():
             if value == {"Ref": name}:
                 kind = types[name]
-                assert kind != "CommaDelimitedList" and not kind.startswith("List<"), f"{logical_id}.{name} is a {kind} passed as a list"
+                assert kind != "CommaDelimitedList" and not kind.startswith("List<"), (
+                    f"{logical_id}.{name} is a {kind} passed as a list"
+                )

@@ -31,7 +31,11 @@ def with_services(count: int) -> AppConfig:
     services = {}
     for number in range(1, count + 1):
         name = f"svc{number:02d}"
-        services[name] = full["services"].get(name) or {**template_service, "path_patterns": [f"/{name}/*"], "health_check": {**template_service["health_check"], "path": f"/{name}/health"}}
+        services[name] = full["services"].get(name) or {
+            **template_service,
+            "path_patterns": [f"/{name}/*"],
+            "health_check": {**template_service["health_check"], "path": f"/{name}/health"},
+        }
     return AppConfig.model_validate({**full, "services": services})
 
 
@@ -42,7 +46,13 @@ def test_the_scale_profile_has_sixty_services():
 def test_no_template_breaks_a_cloudformation_limit():
     entries = rendered(APP, ENV).manifest["templates"]
     # root, network, security, edge, compute + 3 parts, observability + 3 parts
-    assert [e["file"] for e in entries][:5] == ["root.json", "network.json", "security.json", "edge.json", "compute.json"]
+    assert [e["file"] for e in entries][:5] == [
+        "root.json",
+        "network.json",
+        "security.json",
+        "edge.json",
+        "compute.json",
+    ]
     assert len(entries) == 12
     for entry in entries:
         assert entry["resources"] <= 500, entry
@@ -66,7 +76,10 @@ def test_compute_and_observability_split_into_three_parts_of_twenty_services():
         alarms = template(APP, ENV, f"observability-services-{number}")["Resources"]
         assert f"{logical_id('service', names[(number - 1) * 20])}CpuAlarm" in alarms
     # The cluster part holds the cluster and no service; the main observability part no service alarm.
-    assert {v["Type"] for v in template(APP, ENV, "compute")["Resources"].values()} == {"AWS::ECS::Cluster", "AWS::ECS::ClusterCapacityProviderAssociations"}
+    assert {v["Type"] for v in template(APP, ENV, "compute")["Resources"].values()} == {
+        "AWS::ECS::Cluster",
+        "AWS::ECS::ClusterCapacityProviderAssociations",
+    }
     assert not any(k.startswith("ServiceSvc") for k in template(APP, ENV, "observability")["Resources"])
 
 
@@ -124,8 +137,23 @@ def test_more_services_than_the_alb_has_rules_is_a_params_error(tmp_path):
         data["services"][f"svc{number}"] = {**data["services"]["svc01"], "path_patterns": [f"/svc{number}/*"]}
     (params / "base.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     (params / "dev.yaml").write_text((REPO_PARAMS / APP / "dev.yaml").read_text())
-    result = CliRunner().invoke(cli, ["generate", "big-scale", "--env", "dev", "--params", str(tmp_path / "params"), "--out", str(tmp_path / "dist")])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "generate",
+            "big-scale",
+            "--env",
+            "dev",
+            "--params",
+            str(tmp_path / "params"),
+            "--out",
+            str(tmp_path / "dist"),
+        ],
+    )
     assert result.exit_code == 2, result.output
-    assert "services: 101 services need 101 listener rules, over the ALB's 100; split the platform into several profiles" in result.output
+    assert (
+        "services: 101 services need 101 listener rules, over the ALB's 100; split the platform into several profiles"
+        in result.output
+    )
     assert result.output.rstrip().endswith("(and 1 more problem)")  # the 101 target groups
     assert not (tmp_path / "dist").exists()

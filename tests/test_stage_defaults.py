@@ -22,8 +22,26 @@ def _unset(stage: str) -> dict:
 @pytest.mark.parametrize(
     ("stage", "expected"),
     [
-        ("dev", {"nat_gateways": "single", "secret_recovery_window_days": 0, "deletion_protection": False, "mfa": "OPTIONAL", "enabled": False}),
-        ("prod", {"nat_gateways": "per_az", "secret_recovery_window_days": 30, "deletion_protection": True, "mfa": "ON", "enabled": True}),
+        (
+            "dev",
+            {
+                "nat_gateways": "single",
+                "secret_recovery_window_days": 0,
+                "deletion_protection": False,
+                "mfa": "OPTIONAL",
+                "enabled": False,
+            },
+        ),
+        (
+            "prod",
+            {
+                "nat_gateways": "per_az",
+                "secret_recovery_window_days": 30,
+                "deletion_protection": True,
+                "mfa": "ON",
+                "enabled": True,
+            },
+        ),
     ],
 )
 def test_stage_defaults_are_plain_values_in_the_model(stage, expected):

@@ -23,11 +23,30 @@ def test_trust_conditions_follow_what_each_service_sends():
                     continue
                 [statement] = resource["Properties"]["AssumeRolePolicyDocument"]["Statement"]
                 service = statement["Principal"]["Service"]
-                assert (statement["Effect"], statement["Action"]) == ("Allow", ["sts:AssumeRole"]), (app, env, logical_id)
-                assert statement.get("Condition") == (ACCOUNT_ONLY if service in SENDS_SOURCE_ACCOUNT else None), (app, env, logical_id, service)
+                assert (statement["Effect"], statement["Action"]) == ("Allow", ["sts:AssumeRole"]), (
+                    app,
+                    env,
+                    logical_id,
+                )
+                assert statement.get("Condition") == (ACCOUNT_ONLY if service in SENDS_SOURCE_ACCOUNT else None), (
+                    app,
+                    env,
+                    logical_id,
+                    service,
+                )
                 seen[service] = seen.get(service, 0) + 1
     # the check saw the roles of every kind the generator emits, with and without the condition
-    assert {"ecs-tasks.amazonaws.com", "vpc-flow-logs.amazonaws.com", "monitoring.rds.amazonaws.com", "rds.amazonaws.com",
-            "codebuild.amazonaws.com", "codepipeline.amazonaws.com", "cloudformation.amazonaws.com", "ec2.amazonaws.com",
-            "ecs.amazonaws.com", "backup.amazonaws.com", "lambda.amazonaws.com"} <= set(seen), sorted(seen)
+    assert {
+        "ecs-tasks.amazonaws.com",
+        "vpc-flow-logs.amazonaws.com",
+        "monitoring.rds.amazonaws.com",
+        "rds.amazonaws.com",
+        "codebuild.amazonaws.com",
+        "codepipeline.amazonaws.com",
+        "cloudformation.amazonaws.com",
+        "ec2.amazonaws.com",
+        "ecs.amazonaws.com",
+        "backup.amazonaws.com",
+        "lambda.amazonaws.com",
+    } <= set(seen), sorted(seen)
     assert sum(seen.values()) >= 100, seen

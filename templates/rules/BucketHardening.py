@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
-from templates.rules._policy import always, branches, is_false, is_true, items, present, properties, source_url, statements, strings, target
+from templates.rules._policy import (
+    always,
+    branches,
+    is_false,
+    is_true,
+    items,
+    present,
+    properties,
+    source_url,
+    statements,
+    strings,
+    target,
+)
 
 PUBLIC_ACCESS_FLAGS = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
 
@@ -45,17 +57,32 @@ class BucketHardening(CloudFormationLintRule):
         for name, bucket in cfn.get_resources(["AWS::S3::Bucket"]).items():
             props = properties(bucket)
             encryption = props.get("BucketEncryption")
-            if not always(encryption, lambda v: isinstance(v, dict) and present(v.get("ServerSideEncryptionConfiguration"))):
-                matches.append(RuleMatch(["Resources", name, "Properties"], f"{name} (AWS::S3::Bucket) has no BucketEncryption"))
+            if not always(
+                encryption, lambda v: isinstance(v, dict) and present(v.get("ServerSideEncryptionConfiguration"))
+            ):
+                matches.append(
+                    RuleMatch(["Resources", name, "Properties"], f"{name} (AWS::S3::Bucket) has no BucketEncryption")
+                )
             block = props.get("PublicAccessBlockConfiguration")
             missing = [
-                flag for flag in PUBLIC_ACCESS_FLAGS
+                flag
+                for flag in PUBLIC_ACCESS_FLAGS
                 if not always(block, lambda v, flag=flag: isinstance(v, dict) and always(v.get(flag), is_true))
             ]
             if missing:
-                matches.append(RuleMatch(["Resources", name, "Properties"], f"{name} (AWS::S3::Bucket) does not block public access: {', '.join(missing)} not true"))
+                matches.append(
+                    RuleMatch(
+                        ["Resources", name, "Properties"],
+                        f"{name} (AWS::S3::Bucket) does not block public access: {', '.join(missing)} not true",
+                    )
+                )
             names = set(strings(props.get("BucketName")))
             own = [p for p in policies if _names_bucket(properties(p).get("Bucket"), name, names)]
             if not any(_denies_insecure_transport(properties(p).get("PolicyDocument")) for p in own):
-                matches.append(RuleMatch(["Resources", name], f"{name} (AWS::S3::Bucket) has no bucket policy in this template denying aws:SecureTransport false"))
+                matches.append(
+                    RuleMatch(
+                        ["Resources", name],
+                        f"{name} (AWS::S3::Bucket) has no bucket policy in this template denying aws:SecureTransport false",
+                    )
+                )
         return matches

@@ -25,7 +25,11 @@ class ContainerHardening(CloudFormationLintRule):
         for name, task in cfn.get_resources(["AWS::ECS::TaskDefinition"]).items():
             base = ["Resources", name, "Properties"]
             if "host" in branches(properties(task).get("NetworkMode")):
-                matches.append(RuleMatch([*base, "NetworkMode"], f"{name} (AWS::ECS::TaskDefinition) uses NetworkMode host; use awsvpc"))
+                matches.append(
+                    RuleMatch(
+                        [*base, "NetworkMode"], f"{name} (AWS::ECS::TaskDefinition) uses NetworkMode host; use awsvpc"
+                    )
+                )
             for index, container, definition in containers(task):
                 path = [*base, "ContainerDefinitions", index]
                 if any(is_true(v) for v in branches(definition.get("Privileged"))):
@@ -35,5 +39,10 @@ class ContainerHardening(CloudFormationLintRule):
                 for position, variable in items(definition.get("Environment")):
                     variable_name = variable.get("Name") if isinstance(variable, dict) else None
                     if isinstance(variable_name, str) and secret_like(variable_name):
-                        matches.append(RuleMatch([*path, "Environment", position], f"{name} container {container} passes {variable_name} as a plain environment variable; use Secrets"))
+                        matches.append(
+                            RuleMatch(
+                                [*path, "Environment", position],
+                                f"{name} container {container} passes {variable_name} as a plain environment variable; use Secrets",
+                            )
+                        )
         return matches

@@ -38,17 +38,37 @@ class ContainerHardeningWarnings(CloudFormationLintRule):
             as_root = set(opt_out.get("root_user", [])) if explained else set()
             for key in ("writable_root", "root_user"):
                 if opt_out.get(key) and not explained:
-                    matches.append(RuleMatch(["Resources", name, "Metadata"], f"{name} (AWS::ECS::TaskDefinition) lists {key} containers without a reason; the opt-out is ignored"))
+                    matches.append(
+                        RuleMatch(
+                            ["Resources", name, "Metadata"],
+                            f"{name} (AWS::ECS::TaskDefinition) lists {key} containers without a reason; the opt-out is ignored",
+                        )
+                    )
             seen = set()
             for index, container, definition in containers(task):
                 seen.add(container)
                 path = ["Resources", name, "Properties", "ContainerDefinitions", index]
                 if container not in writable and not always(definition.get("ReadonlyRootFilesystem"), is_true):
-                    matches.append(RuleMatch(path, f"{name} container {container} has a writable root file system; set ReadonlyRootFilesystem true or list it in Metadata cfn-strata.writable_root with a reason"))
+                    matches.append(
+                        RuleMatch(
+                            path,
+                            f"{name} container {container} has a writable root file system; set ReadonlyRootFilesystem true or list it in Metadata cfn-strata.writable_root with a reason",
+                        )
+                    )
                 user = definition.get("User")
                 if container not in as_root and _is_root(user):
-                    matches.append(RuleMatch(path, f"{name} container {container} runs as root; set User to a non-root user or list it in Metadata cfn-strata.root_user with a reason"))
+                    matches.append(
+                        RuleMatch(
+                            path,
+                            f"{name} container {container} runs as root; set User to a non-root user or list it in Metadata cfn-strata.root_user with a reason",
+                        )
+                    )
             for key, listed in (("writable_root", writable), ("root_user", as_root)):
                 for stale in sorted(listed - seen):
-                    matches.append(RuleMatch(["Resources", name, "Metadata"], f"{name} (AWS::ECS::TaskDefinition) {key} names no container {stale}"))
+                    matches.append(
+                        RuleMatch(
+                            ["Resources", name, "Metadata"],
+                            f"{name} (AWS::ECS::TaskDefinition) {key} names no container {stale}",
+                        )
+                    )
         return matches

@@ -34,7 +34,9 @@ class CreateOnlyKnob(CloudFormationLintRule):
 
     def match(self, cfn):
         region = cfn.regions[0] if cfn.regions else "us-east-1"
-        knobs = {name for name, p in (cfn.template.get("Parameters") or {}).items() if isinstance(p, dict) and "Default" in p}
+        knobs = {
+            name for name, p in (cfn.template.get("Parameters") or {}).items() if isinstance(p, dict) and "Default" in p
+        }
         matches = []
         for logical_id, resource in sorted((cfn.template.get("Resources") or {}).items()):
             kind = resource.get("Type", "") if isinstance(resource, dict) else ""
@@ -44,7 +46,11 @@ class CreateOnlyKnob(CloudFormationLintRule):
             for path in sorted(create_only_properties(kind, region)):
                 used = sorted(set(parameters_in(value_at(props, path), cfn.template)) & knobs)
                 if used:
-                    matches.append(RuleMatch(["Resources", logical_id, "Properties", *path.split("/")],
-                                             f"{logical_id} ({kind}) is custom-named and its create-only {path} depends on the knob(s) {', '.join(used)}: "
-                                             "changing them needs a replacement CloudFormation refuses for a named resource"))
+                    matches.append(
+                        RuleMatch(
+                            ["Resources", logical_id, "Properties", *path.split("/")],
+                            f"{logical_id} ({kind}) is custom-named and its create-only {path} depends on the knob(s) {', '.join(used)}: "
+                            "changing them needs a replacement CloudFormation refuses for a named resource",
+                        )
+                    )
         return matches

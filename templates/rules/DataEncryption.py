@@ -7,7 +7,13 @@ from cfnlint.rules import CloudFormationLintRule, RuleMatch
 from templates.rules._policy import always, branches, is_false, is_true, present, properties, source_url
 
 # A DB instance with any of these takes its encryption from its source (replica, snapshot) or its cluster.
-INHERITS_INSTANCE_ENCRYPTION = ("SourceDBInstanceIdentifier", "SourceDBInstanceAutomatedBackupsArn", "DBSnapshotIdentifier", "DBClusterIdentifier", "SourceDBClusterIdentifier")
+INHERITS_INSTANCE_ENCRYPTION = (
+    "SourceDBInstanceIdentifier",
+    "SourceDBInstanceAutomatedBackupsArn",
+    "DBSnapshotIdentifier",
+    "DBClusterIdentifier",
+    "SourceDBClusterIdentifier",
+)
 INHERITS_CLUSTER_ENCRYPTION = ("SnapshotIdentifier", "SourceDBClusterIdentifier")
 
 
@@ -36,17 +42,32 @@ class DataEncryption(CloudFormationLintRule):
             if not any(present(props.get(key)) for key in INHERITS_INSTANCE_ENCRYPTION):
                 require_true(name, "AWS::RDS::DBInstance", props, "StorageEncrypted")
             if not always(props.get("PubliclyAccessible"), is_false):
-                matches.append(RuleMatch(["Resources", name, "Properties"], f"{name} (AWS::RDS::DBInstance) must set PubliclyAccessible false"))
+                matches.append(
+                    RuleMatch(
+                        ["Resources", name, "Properties"],
+                        f"{name} (AWS::RDS::DBInstance) must set PubliclyAccessible false",
+                    )
+                )
         for name, resource in cfn.get_resources(["AWS::RDS::DBCluster"]).items():
             props = properties(resource)
             if not any(present(props.get(key)) for key in INHERITS_CLUSTER_ENCRYPTION):
                 require_true(name, "AWS::RDS::DBCluster", props, "StorageEncrypted")
             if any(is_true(v) for v in branches(props.get("PubliclyAccessible"))):
-                matches.append(RuleMatch(["Resources", name, "Properties", "PubliclyAccessible"], f"{name} (AWS::RDS::DBCluster) must not be PubliclyAccessible"))
+                matches.append(
+                    RuleMatch(
+                        ["Resources", name, "Properties", "PubliclyAccessible"],
+                        f"{name} (AWS::RDS::DBCluster) must not be PubliclyAccessible",
+                    )
+                )
         for name, resource in cfn.get_resources(["AWS::ElastiCache::ReplicationGroup"]).items():
             props = properties(resource)
             require_true(name, "AWS::ElastiCache::ReplicationGroup", props, "AtRestEncryptionEnabled")
             require_true(name, "AWS::ElastiCache::ReplicationGroup", props, "TransitEncryptionEnabled")
             if any(v == "preferred" for v in branches(props.get("TransitEncryptionMode"))):
-                matches.append(RuleMatch(["Resources", name, "Properties", "TransitEncryptionMode"], f"{name} (AWS::ElastiCache::ReplicationGroup) TransitEncryptionMode preferred still accepts plaintext; use required"))
+                matches.append(
+                    RuleMatch(
+                        ["Resources", name, "Properties", "TransitEncryptionMode"],
+                        f"{name} (AWS::ElastiCache::ReplicationGroup) TransitEncryptionMode preferred still accepts plaintext; use required",
+                    )
+                )
         return matches

@@ -21,7 +21,9 @@ def _is_s3_origin(origin: dict, template: dict) -> bool:
     referenced = target(domain)
     if referenced and ((template.get("Resources") or {}).get(referenced) or {}).get("Type") == "AWS::S3::Bucket":
         return True
-    return isinstance(domain, str) and ".s3." in domain and domain.endswith("amazonaws.com") and "s3-website" not in domain
+    return (
+        isinstance(domain, str) and ".s3." in domain and domain.endswith("amazonaws.com") and "s3-website" not in domain
+    )
 
 
 class ErrorRewriteOverApi(CloudFormationLintRule):
@@ -40,19 +42,32 @@ class ErrorRewriteOverApi(CloudFormationLintRule):
             for config in branches(properties(distribution).get("DistributionConfig")):
                 if not isinstance(config, dict):
                     continue
-                rewrites = [(i, e) for i, e in items(config.get("CustomErrorResponses"))
-                            if isinstance(e, dict) and ("ResponsePagePath" in e or str(e.get("ResponseCode")) == "200")]
+                rewrites = [
+                    (i, e)
+                    for i, e in items(config.get("CustomErrorResponses"))
+                    if isinstance(e, dict) and ("ResponsePagePath" in e or str(e.get("ResponseCode")) == "200")
+                ]
                 if not rewrites:
                     continue
                 origins = {o.get("Id"): o for _, o in items(config.get("Origins")) if isinstance(o, dict)}
                 behaviours = [b for b in branches(config.get("DefaultCacheBehavior")) if isinstance(b, dict)]
                 behaviours += [b for _, b in items(config.get("CacheBehaviors")) if isinstance(b, dict)]
-                api_origins = sorted({str(b.get("TargetOriginId")) for b in behaviours
-                                      if b.get("TargetOriginId") in origins and not _is_s3_origin(origins[b["TargetOriginId"]], cfn.template)})
+                api_origins = sorted(
+                    {
+                        str(b.get("TargetOriginId"))
+                        for b in behaviours
+                        if b.get("TargetOriginId") in origins
+                        and not _is_s3_origin(origins[b["TargetOriginId"]], cfn.template)
+                    }
+                )
                 if api_origins:
                     codes = ", ".join(str(e.get("ErrorCode")) for _, e in rewrites)
-                    matches.append(RuleMatch(["Resources", name, "Properties", "DistributionConfig", "CustomErrorResponses"],
-                                             f"{name} (AWS::CloudFront::Distribution) rewrites errors {codes} for the whole distribution while behaviours "
-                                             f"target the non-S3 origin(s) {', '.join(api_origins)}: their errors come back as the error page; "
-                                             "keep the fallback on the S3 behaviour (a CloudFront Function)"))
+                    matches.append(
+                        RuleMatch(
+                            ["Resources", name, "Properties", "DistributionConfig", "CustomErrorResponses"],
+                            f"{name} (AWS::CloudFront::Distribution) rewrites errors {codes} for the whole distribution while behaviours "
+                            f"target the non-S3 origin(s) {', '.join(api_origins)}: their errors come back as the error page; "
+                            "keep the fallback on the S3 behaviour (a CloudFront Function)",
+                        )
+                    )
         return matches

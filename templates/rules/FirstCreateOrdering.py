@@ -45,7 +45,9 @@ def _guarded(value, image_parameters: set[str], template: dict) -> bool:
     if isinstance(value, dict) and isinstance(value.get("Fn::If"), list) and len(value["Fn::If"]) == 3:
         condition, then, otherwise = value["Fn::If"]
         zero = str(then) == "0" or str(otherwise) == "0"
-        return zero and isinstance(condition, str) and bool(_condition_parameters(condition, template) & image_parameters)
+        return (
+            zero and isinstance(condition, str) and bool(_condition_parameters(condition, template) & image_parameters)
+        )
     return False
 
 
@@ -66,7 +68,9 @@ def unguarded_services(template: dict, repository_parameters: frozenset[str] = f
         from_repository = []
         for _, container, definition in containers(task):
             image = definition.get("Image")
-            via = (sorted(set(resources_in(image, template)) & repositories) if same_template else []) + sorted(set(parameters_in(image, template)) & repository_parameters)
+            via = (sorted(set(resources_in(image, template)) & repositories) if same_template else []) + sorted(
+                set(parameters_in(image, template)) & repository_parameters
+            )
             if via:
                 from_repository.append((container, via))
                 image_parameters |= set(parameters_in(image, template))
@@ -78,10 +82,19 @@ def unguarded_services(template: dict, repository_parameters: frozenset[str] = f
         if not _guarded(desired, image_parameters, template):
             found.append((service_id, f"DesiredCount {desired!r} is not 0 until an image tag is given ({origin})"))
         for scalable_id, scalable in sorted(resources.items()):
-            if isinstance(scalable, dict) and scalable.get("Type") == "AWS::ApplicationAutoScaling::ScalableTarget" and service_id in set(resources_in(properties(scalable).get("ResourceId"), template)):
+            if (
+                isinstance(scalable, dict)
+                and scalable.get("Type") == "AWS::ApplicationAutoScaling::ScalableTarget"
+                and service_id in set(resources_in(properties(scalable).get("ResourceId"), template))
+            ):
                 minimum = properties(scalable).get("MinCapacity")
                 if not _guarded(minimum, image_parameters, template):
-                    found.append((service_id, f"its scalable target {scalable_id} has MinCapacity {minimum!r}, not 0 until an image tag is given ({origin})"))
+                    found.append(
+                        (
+                            service_id,
+                            f"its scalable target {scalable_id} has MinCapacity {minimum!r}, not 0 until an image tag is given ({origin})",
+                        )
+                    )
     return found
 
 
@@ -93,7 +106,7 @@ def _output_references(value) -> set[tuple[str, str]]:
         if isinstance(node, dict):
             attribute = node.get("Fn::GetAtt")
             if isinstance(attribute, list) and len(attribute) == 2 and str(attribute[1]).startswith("Outputs."):
-                found.add((attribute[0], attribute[1][len("Outputs."):]))
+                found.add((attribute[0], attribute[1][len("Outputs.") :]))
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
@@ -112,22 +125,34 @@ class FirstCreateOrdering(CloudFormationLintRule):
     tags = ["cfn-strata", "resources", "ecs", "first-deploy", "preflight"]
 
     def match(self, cfn):
-        matches = [RuleMatch(["Resources", service_id, "Properties", "DesiredCount"], f"{service_id} (AWS::ECS::Service) {what}")
-                   for service_id, what in unguarded_services(cfn.template)]
+        matches = [
+            RuleMatch(
+                ["Resources", service_id, "Properties", "DesiredCount"], f"{service_id} (AWS::ECS::Service) {what}"
+            )
+            for service_id, what in unguarded_services(cfn.template)
+        ]
         children = nested_templates(cfn)
         if not children:
             return matches
         repository_outputs = set()
         for stack_id, child in children.items():
-            child_repositories = {k for k, v in (child.get("Resources") or {}).items() if isinstance(v, dict) and v.get("Type") == "AWS::ECR::Repository"}
+            child_repositories = {
+                k
+                for k, v in (child.get("Resources") or {}).items()
+                if isinstance(v, dict) and v.get("Type") == "AWS::ECR::Repository"
+            }
             for output, declared in (child.get("Outputs") or {}).items():
                 if isinstance(declared, dict) and set(resources_in(declared.get("Value"), child)) & child_repositories:
                     repository_outputs.add((stack_id, output))
         for stack_id, child in sorted(children.items()):
-            wiring = ((cfn.template["Resources"][stack_id].get("Properties") or {}).get("Parameters") or {})
+            wiring = (cfn.template["Resources"][stack_id].get("Properties") or {}).get("Parameters") or {}
             fed = frozenset(p for p, v in wiring.items() if _output_references(v) & repository_outputs)
             if not fed:
                 continue
             for service_id, what in unguarded_services(child, fed, same_template=False):
-                matches.append(RuleMatch(["Resources", stack_id], f"{stack_id} (AWS::CloudFormation::Stack) service {service_id}: {what}"))
+                matches.append(
+                    RuleMatch(
+                        ["Resources", stack_id], f"{stack_id} (AWS::CloudFormation::Stack) service {service_id}: {what}"
+                    )
+                )
         return matches

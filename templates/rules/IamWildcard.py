@@ -50,8 +50,17 @@ class IamWildcard(CloudFormationLintRule):
                 for index, statement in statements(document):
                     if statement.get("Effect") != "Allow" or "*" not in strings(statement.get("Action")):
                         continue
-                    every_resource = kind == "AWS::KMS::Key" or "*" in strings(statement.get("Resource")) or "NotResource" in statement
+                    every_resource = (
+                        kind == "AWS::KMS::Key"
+                        or "*" in strings(statement.get("Resource"))
+                        or "NotResource" in statement
+                    )
                     if every_resource:
                         sid = statement.get("Sid", f"statement {index}")
-                        matches.append(RuleMatch(["Resources", name, "Properties", *path, "Statement", index], f"{name} ({kind}) {sid} allows action * on every resource"))
+                        matches.append(
+                            RuleMatch(
+                                ["Resources", name, "Properties", *path, "Statement", index],
+                                f"{name} ({kind}) {sid} allows action * on every resource",
+                            )
+                        )
         return matches

@@ -20,5 +20,7 @@ class LogGroupHardening(CloudFormationLintRule):
             props = properties(group)
             for key in ("RetentionInDays", "KmsKeyId"):
                 if not present(props.get(key)):
-                    matches.append(RuleMatch(["Resources", name, "Properties"], f"{name} (AWS::Logs::LogGroup) has no {key}"))
+                    matches.append(
+                        RuleMatch(["Resources", name, "Properties"], f"{name} (AWS::Logs::LogGroup) has no {key}")
+                    )
         return matches

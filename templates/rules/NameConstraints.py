@@ -35,8 +35,12 @@ class NameConstraints(CloudFormationLintRule):
         matches = []
         for logical_id, kind, path, name, _check, what in check_names(cfn.template, region).problems:
             rule = name_rules(kind)[_rule_path(kind, path)]
-            matches.append(RuleMatch(["Resources", logical_id, "Properties", *path.split("/")],
-                                     f"{logical_id} ({kind}) {path} {name!r} {what}: {rule.api} ({rule.source.split()[0]})"))
+            matches.append(
+                RuleMatch(
+                    ["Resources", logical_id, "Properties", *path.split("/")],
+                    f"{logical_id} ({kind}) {path} {name!r} {what}: {rule.api} ({rule.source.split()[0]})",
+                )
+            )
         return matches
 
 

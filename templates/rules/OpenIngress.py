@@ -58,7 +58,11 @@ class OpenIngress(CloudFormationLintRule):
             if world is None or (group in balancer_groups and _listener_only(rule)):
                 return
             ports = f"{rule.get('IpProtocol')} {rule.get('FromPort', '*')}-{rule.get('ToPort', '*')}"
-            why = "only a load balancer's group may be open, on tcp 80/443" if group not in balancer_groups else "a load balancer's group may be open on tcp 80/443 only"
+            why = (
+                "only a load balancer's group may be open, on tcp 80/443"
+                if group not in balancer_groups
+                else "a load balancer's group may be open on tcp 80/443 only"
+            )
             matches.append(RuleMatch(path, f"{owner} allows ingress from {world} on {ports}: {why}"))
 
         for name, group in cfn.get_resources(["AWS::EC2::SecurityGroup"]).items():
@@ -68,5 +72,7 @@ class OpenIngress(CloudFormationLintRule):
         for name, ingress in cfn.get_resources(["AWS::EC2::SecurityGroupIngress"]).items():
             props = properties(ingress)
             group = target(props.get("GroupId")) or target(props.get("GroupName"))
-            check(props, group, ["Resources", name, "Properties"], f"{name} (ingress to {group or 'an external group'})")
+            check(
+                props, group, ["Resources", name, "Properties"], f"{name} (ingress to {group or 'an external group'})"
+            )
         return matches

@@ -40,21 +40,58 @@ from cfnlint.rules import CloudFormationLintRule, RuleMatch
 from templates.rules._policy import branches, items, properties, source_url, statements, strings, target
 
 _CFN_MODES = {
-    "CHANGE_SET_REPLACE": ("cloudformation:CreateChangeSet", "cloudformation:DescribeChangeSet", "cloudformation:DeleteChangeSet", "cloudformation:DescribeStacks"),
-    "CHANGE_SET_EXECUTE": ("cloudformation:ExecuteChangeSet", "cloudformation:DescribeChangeSet", "cloudformation:DescribeStacks"),
-    "CREATE_UPDATE": ("cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DescribeStacks", "cloudformation:DeleteStack"),
-    "REPLACE_ON_FAILURE": ("cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DescribeStacks", "cloudformation:DeleteStack"),
+    "CHANGE_SET_REPLACE": (
+        "cloudformation:CreateChangeSet",
+        "cloudformation:DescribeChangeSet",
+        "cloudformation:DeleteChangeSet",
+        "cloudformation:DescribeStacks",
+    ),
+    "CHANGE_SET_EXECUTE": (
+        "cloudformation:ExecuteChangeSet",
+        "cloudformation:DescribeChangeSet",
+        "cloudformation:DescribeStacks",
+    ),
+    "CREATE_UPDATE": (
+        "cloudformation:CreateStack",
+        "cloudformation:UpdateStack",
+        "cloudformation:DescribeStacks",
+        "cloudformation:DeleteStack",
+    ),
+    "REPLACE_ON_FAILURE": (
+        "cloudformation:CreateStack",
+        "cloudformation:UpdateStack",
+        "cloudformation:DescribeStacks",
+        "cloudformation:DeleteStack",
+    ),
     "DELETE_ONLY": ("cloudformation:DeleteStack", "cloudformation:DescribeStacks"),
 }
 _FIXED = {
-    ("Deploy", "ECS"): ("ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:DescribeTasks", "ecs:ListTasks", "ecs:RegisterTaskDefinition", "ecs:UpdateService", "iam:PassRole"),
-    ("Deploy", "CodeDeployToECS"): ("codedeploy:CreateDeployment", "codedeploy:GetApplication", "codedeploy:GetApplicationRevision", "codedeploy:GetDeployment",
-                                    "codedeploy:GetDeploymentConfig", "codedeploy:RegisterApplicationRevision", "ecs:RegisterTaskDefinition", "iam:PassRole"),
+    ("Deploy", "ECS"): (
+        "ecs:DescribeServices",
+        "ecs:DescribeTaskDefinition",
+        "ecs:DescribeTasks",
+        "ecs:ListTasks",
+        "ecs:RegisterTaskDefinition",
+        "ecs:UpdateService",
+        "iam:PassRole",
+    ),
+    ("Deploy", "CodeDeployToECS"): (
+        "codedeploy:CreateDeployment",
+        "codedeploy:GetApplication",
+        "codedeploy:GetApplicationRevision",
+        "codedeploy:GetDeployment",
+        "codedeploy:GetDeploymentConfig",
+        "codedeploy:RegisterApplicationRevision",
+        "ecs:RegisterTaskDefinition",
+        "iam:PassRole",
+    ),
     ("Build", "CodeBuild"): ("codebuild:BatchGetBuilds", "codebuild:StartBuild"),
     ("Test", "CodeBuild"): ("codebuild:BatchGetBuilds", "codebuild:StartBuild"),
 }
 # Either name of the connection permission is enough (CodeStar Connections was renamed CodeConnections).
-_ANY_OF = {("Source", "CodeStarSourceConnection"): ("codestar-connections:UseConnection", "codeconnections:UseConnection")}
+_ANY_OF = {
+    ("Source", "CodeStarSourceConnection"): ("codestar-connections:UseConnection", "codeconnections:UseConnection")
+}
 
 
 def required(category: str, provider: str, configuration: dict) -> tuple[list[str], tuple[str, ...]]:
@@ -93,12 +130,24 @@ def role_statements(role_id: str, template: dict) -> list[dict]:
 
 def granted(role_id: str, template: dict) -> list[str]:
     """Action patterns the role's Allow statements grant (inline and same-template policies)."""
-    return [a for statement in role_statements(role_id, template) if statement.get("Effect") == "Allow" for a in strings(statement.get("Action"))]
+    return [
+        a
+        for statement in role_statements(role_id, template)
+        if statement.get("Effect") == "Allow"
+        for a in strings(statement.get("Action"))
+    ]
 
 
 # Role-changing calls that must require a permissions boundary (condition key iam:PermissionsBoundary,
 # IAM service authorization reference).
-_BOUNDARY_ACTIONS = ("iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePermissionsBoundary", "iam:DetachRolePolicy", "iam:DeleteRolePolicy")
+_BOUNDARY_ACTIONS = (
+    "iam:CreateRole",
+    "iam:PutRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:DetachRolePolicy",
+    "iam:DeleteRolePolicy",
+)
 
 
 def service_role_problems(role_id: str, template: dict) -> list[str]:
@@ -125,7 +174,9 @@ def service_role_problems(role_id: str, template: dict) -> list[str]:
         boundary_actions = [a for a in _BOUNDARY_ACTIONS if allows(actions, a)]
         condition = statement.get("Condition") if isinstance(statement.get("Condition"), dict) else {}
         if boundary_actions and "iam:PermissionsBoundary" not in (condition.get("StringEquals") or {}):
-            problems.append(f"{sid} allows {', '.join(boundary_actions)} without a StringEquals iam:PermissionsBoundary condition")
+            problems.append(
+                f"{sid} allows {', '.join(boundary_actions)} without a StringEquals iam:PermissionsBoundary condition"
+            )
     return problems
 
 
@@ -167,14 +218,35 @@ class PipelineRolePermissions(CloudFormationLintRule):
                         missing.append(" or ".join(any_of))
                     if (str(kind.get("Category")), str(kind.get("Provider"))) == ("Deploy", "CloudFormation"):
                         service_role = target(configuration.get("RoleArn"))
-                        if service_role and (resources.get(service_role) or {}).get("Type") == "AWS::IAM::Role" and service_role not in checked:
+                        if (
+                            service_role
+                            and (resources.get(service_role) or {}).get("Type") == "AWS::IAM::Role"
+                            and service_role not in checked
+                        ):
                             checked.add(service_role)
                             for problem in service_role_problems(service_role, cfn.template):
-                                matches.append(RuleMatch(["Resources", service_role], f"{service_role} (AWS::IAM::Role), the CloudFormation role of {pipeline_id} action "
-                                                         f"{stage.get('Name')}/{action.get('Name')}, {problem} (README, E9014: not an administrator)"))
+                                matches.append(
+                                    RuleMatch(
+                                        ["Resources", service_role],
+                                        f"{service_role} (AWS::IAM::Role), the CloudFormation role of {pipeline_id} action "
+                                        f"{stage.get('Name')}/{action.get('Name')}, {problem} (README, E9014: not an administrator)",
+                                    )
+                                )
                     if missing:
-                        matches.append(RuleMatch(["Resources", pipeline_id, "Properties", "Stages", stage_index, "Actions", action_index],
-                                                 f"{pipeline_id} (AWS::CodePipeline::Pipeline) action {stage.get('Name')}/{action.get('Name')} "
-                                                 f"({kind.get('Category')}/{kind.get('Provider')}) runs as {role_id}, which lacks {', '.join(missing)} "
-                                                 "(CodePipeline user guide, service role permissions for this action)"))
+                        matches.append(
+                            RuleMatch(
+                                [
+                                    "Resources",
+                                    pipeline_id,
+                                    "Properties",
+                                    "Stages",
+                                    stage_index,
+                                    "Actions",
+                                    action_index,
+                                ],
+                                f"{pipeline_id} (AWS::CodePipeline::Pipeline) action {stage.get('Name')}/{action.get('Name')} "
+                                f"({kind.get('Category')}/{kind.get('Provider')}) runs as {role_id}, which lacks {', '.join(missing)} "
+                                "(CodePipeline user guide, service role permissions for this action)",
+                            )
+                        )
         return matches

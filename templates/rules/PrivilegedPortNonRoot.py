@@ -46,14 +46,34 @@ class PrivilegedPortNonRoot(CloudFormationLintRule):
                 users = [u for u in branches(definition.get("User")) if u is not None]
                 if not users or all(runs_as_root(u) for u in users):
                     continue
-                added = definition.get("LinuxParameters", {}).get("Capabilities", {}).get("Add", []) if isinstance(definition.get("LinuxParameters"), dict) else []
-                can_bind = not fargate and any(str(c).upper() in ("NET_BIND_SERVICE", "CAP_NET_BIND_SERVICE") for c in (added if isinstance(added, list) else []))
+                added = (
+                    definition.get("LinuxParameters", {}).get("Capabilities", {}).get("Add", [])
+                    if isinstance(definition.get("LinuxParameters"), dict)
+                    else []
+                )
+                can_bind = not fargate and any(
+                    str(c).upper() in ("NET_BIND_SERVICE", "CAP_NET_BIND_SERVICE")
+                    for c in (added if isinstance(added, list) else [])
+                )
                 for position, mapping in items(definition.get("PortMappings")):
                     for value in branches(mapping.get("ContainerPort") if isinstance(mapping, dict) else None):
                         number = port(value)
                         if number is not None and number < min(1024, unprivileged_from) and not can_bind:
                             user = next(u for u in users if not runs_as_root(u))
-                            matches.append(RuleMatch(["Resources", name, "Properties", "ContainerDefinitions", index, "PortMappings", position, "ContainerPort"],
-                                                     f"{name} container {container} runs as user {user} but listens on port {number}: a non-root process "
-                                                     f"cannot bind below 1024{' and Fargate cannot add CAP_NET_BIND_SERVICE' if fargate else ''}; use a port >= 1024"))
+                            matches.append(
+                                RuleMatch(
+                                    [
+                                        "Resources",
+                                        name,
+                                        "Properties",
+                                        "ContainerDefinitions",
+                                        index,
+                                        "PortMappings",
+                                        position,
+                                        "ContainerPort",
+                                    ],
+                                    f"{name} container {container} runs as user {user} but listens on port {number}: a non-root process "
+                                    f"cannot bind below 1024{' and Fargate cannot add CAP_NET_BIND_SERVICE' if fargate else ''}; use a port >= 1024",
+                                )
+                            )
         return matches

@@ -58,5 +58,10 @@ class RequiredTags(CloudFormationLintRule):
                 if keys is not None:
                     missing |= set(REQUIRED_TAGS) - keys
             if missing:
-                matches.append(RuleMatch(["Resources", name, "Properties"], f"{name} ({kind}) lacks the tag(s) {', '.join(sorted(missing))}"))
+                matches.append(
+                    RuleMatch(
+                        ["Resources", name, "Properties"],
+                        f"{name} ({kind}) lacks the tag(s) {', '.join(sorted(missing))}",
+                    )
+                )
         return matches

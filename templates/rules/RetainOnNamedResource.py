@@ -33,7 +33,11 @@ class RetainOnNamedResource(CloudFormationLintRule):
             kind = resource.get("Type", "")
             name = custom_name(kind, properties(resource))
             if name is not None:
-                matches.append(RuleMatch(["Resources", logical_id, "DeletionPolicy"],
-                                         f"{logical_id} ({kind}) is named and DeletionPolicy Retain: a failed first create leaves it behind "
-                                         "and the retry collides with its name; use RetainExceptOnCreate"))
+                matches.append(
+                    RuleMatch(
+                        ["Resources", logical_id, "DeletionPolicy"],
+                        f"{logical_id} ({kind}) is named and DeletionPolicy Retain: a failed first create leaves it behind "
+                        "and the retry collides with its name; use RetainExceptOnCreate",
+                    )
+                )
         return matches

@@ -7,11 +7,13 @@ from cfnlint.rules import CloudFormationLintRule, RuleMatch
 from resource_semantics import STATEFUL_TYPES
 from templates.rules._policy import branches, source_url, stage
 
-
 # What keeps the data in prod. RetainExceptOnCreate (2023) keeps it once the stack exists and lets a
 # failed first create roll back cleanly (E9016 asks for it on named resources). UpdateReplacePolicy takes Delete, Retain or Snapshot only
 # (CloudFormation template reference, UpdateReplacePolicy attribute).
-PROD_POLICIES = {"DeletionPolicy": ("Snapshot", "RetainExceptOnCreate", "Retain"), "UpdateReplacePolicy": ("Snapshot", "Retain")}
+PROD_POLICIES = {
+    "DeletionPolicy": ("Snapshot", "RetainExceptOnCreate", "Retain"),
+    "UpdateReplacePolicy": ("Snapshot", "Retain"),
+}
 
 
 class StatefulPolicies(CloudFormationLintRule):
@@ -34,7 +36,14 @@ class StatefulPolicies(CloudFormationLintRule):
             for attribute, allowed in PROD_POLICIES.items():
                 value = resource.get(attribute)
                 if value is None:
-                    matches.append(RuleMatch(["Resources", name], f"{name} ({kind}) is stateful and has no {attribute}"))
+                    matches.append(
+                        RuleMatch(["Resources", name], f"{name} ({kind}) is stateful and has no {attribute}")
+                    )
                 elif prod and any(v not in allowed for v in branches(value)):
-                    matches.append(RuleMatch(["Resources", name, attribute], f"{name} ({kind}) {attribute} is {value!r} in a prod template; use {' or '.join(allowed)}"))
+                    matches.append(
+                        RuleMatch(
+                            ["Resources", name, attribute],
+                            f"{name} ({kind}) {attribute} is {value!r} in a prod template; use {' or '.join(allowed)}",
+                        )
+                    )
         return matches

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 # Every rule's documentation: the README's security-rules section has one anchor per id.
 README = "README.md"  # the anchors live in the README shipped with the package
@@ -144,7 +145,10 @@ def secret_like(name: str) -> bool:
     if upper in _SECRET_NAMES:
         return True
     words = [w for w in re.split(r"[^A-Z0-9]+", upper) if w]
-    return bool(words) and (any(w in _SECRET_WORDS or w.endswith(("PASSWORD", "SECRET", "TOKEN")) for w in words) or words[-1].endswith("KEY"))
+    return bool(words) and (
+        any(w in _SECRET_WORDS or w.endswith(("PASSWORD", "SECRET", "TOKEN")) for w in words)
+        or words[-1].endswith("KEY")
+    )
 
 
 def containers(task_definition: dict):

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from resource_semantics import NAME_CONSTRAINTS, name_problems, name_values
 
@@ -44,7 +45,7 @@ def resolve(value: Any, template: dict, region: str) -> list[str]:
         return [str(value)]
     if not isinstance(value, dict) or len(value) != 1:
         raise Unresolved(repr(value)[:60])
-    (function, argument), = value.items()
+    ((function, argument),) = value.items()
     if function == "Ref" and isinstance(argument, str):
         return [] if argument == "AWS::NoValue" else _ref(argument, template, region)
     if function == "Fn::If" and isinstance(argument, list) and len(argument) == 3:
@@ -55,15 +56,21 @@ def resolve(value: Any, template: dict, region: str) -> list[str]:
             results = [r + (argument[0] if index else "") + p for r in results for p in resolve(part, template, region)]
         return results
     if function == "Fn::Sub":
-        text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1] if len(argument) > 1 else {})
+        text, variables = (
+            (argument, {}) if isinstance(argument, str) else (argument[0], argument[1] if len(argument) > 1 else {})
+        )
         results = [""]
         position = 0
         for match in _SUB.finditer(text):
             key = match.group(1)
-            choices = resolve(variables[key], template, region) if key in variables else (_ref(key, template, region) if "." not in key else None)
+            choices = (
+                resolve(variables[key], template, region)
+                if key in variables
+                else (_ref(key, template, region) if "." not in key else None)
+            )
             if choices is None:
                 raise Unresolved(key)
-            results = [r + text[position:match.start()] + c for r in results for c in choices]
+            results = [r + text[position : match.start()] + c for r in results for c in choices]
             position = match.end()
         return [r + text[position:] for r in results]
     raise Unresolved(function)
@@ -75,7 +82,9 @@ class NameReport:
 
     checked: list[tuple[str, str, str, str]] = field(default_factory=list)  # (logical id, type, path, resolved name)
     unresolved: list[tuple[str, str, str, str]] = field(default_factory=list)  # (logical id, type, path, why)
-    problems: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)  # (logical id, type, path, name, check, what)
+    problems: list[tuple[str, str, str, str, str, str]] = field(
+        default_factory=list
+    )  # (logical id, type, path, name, check, what)
 
 
 def check_names(template: dict, region: str) -> NameReport:
@@ -109,7 +118,9 @@ def parameters_in(value: Any, template: dict) -> Iterator[str]:
                 yield inner
             elif key == "Fn::Sub":
                 text = inner if isinstance(inner, str) else (inner[0] if isinstance(inner, list) and inner else "")
-                variables = inner[1] if isinstance(inner, list) and len(inner) > 1 and isinstance(inner[1], dict) else {}
+                variables = (
+                    inner[1] if isinstance(inner, list) and len(inner) > 1 and isinstance(inner[1], dict) else {}
+                )
                 for match in _SUB.finditer(text if isinstance(text, str) else ""):
                     if match.group(1) in declared and match.group(1) not in variables:
                         yield match.group(1)
@@ -129,7 +140,11 @@ def resources_in(value: Any, template: dict) -> Iterator[str]:
             if key == "Ref" and isinstance(inner, str) and inner in declared:
                 yield inner
             elif key == "Fn::GetAtt":
-                target = inner[0] if isinstance(inner, list) and inner else (inner.split(".", 1)[0] if isinstance(inner, str) else None)
+                target = (
+                    inner[0]
+                    if isinstance(inner, list) and inner
+                    else (inner.split(".", 1)[0] if isinstance(inner, str) else None)
+                )
                 if target in declared:
                     yield target
             elif key == "Fn::Sub":
