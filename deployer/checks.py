@@ -90,7 +90,8 @@ def validation_errors(cfn, change_set_id: str) -> Validation:
     except ClientError as err:
         if unknown_action(err):
             return Validation(
-                note=f"early-validation details not read: the endpoint does not offer DescribeEvents ({err.response['Error']['Code']})"
+                note="early-validation details not read: the endpoint does not offer DescribeEvents "
+                f"({err.response['Error']['Code']})"
             )
         # the change set's failure is what matters: a refused DescribeEvents must not hide it
         return Validation(note=f"early-validation details not read: {explain(err)}")

@@ -33,6 +33,9 @@ from deployer.review import Facts, Review, Risk, review_change_set
 from deployer.session import Aws
 from deployer.upload import TemplateStore, UploadResult, bucket_region, upload_bundle
 
+# Waiting is a frozen dataclass: one shared default instance, as the former `Waiting()` defaults were (B008).
+_DEFAULT_WAITING = Waiting()
+
 
 @dataclass(frozen=True)
 class Clock:
@@ -138,7 +141,8 @@ def upload(
     region = bucket_region(s3, bucket)
     if region != aws.region and not aws.local:
         raise DeployerError(
-            f"bucket {bucket} is in {region}, the stack in {aws.region}: CloudFormation reads templates from a bucket in the stack's region; "
+            f"bucket {bucket} is in {region}, the stack in {aws.region}: CloudFormation reads templates "
+            "from a bucket in the stack's region; "
             f"use one there (`cfn-strata bootstrap --bucket NAME --region {aws.region}`)"
         )
     store = TemplateStore(bucket, prefix, region, global_urls=aws.local)
@@ -179,7 +183,7 @@ def plan(
     *,
     create_bucket: bool = False,
     clock: Clock = Clock(),
-    waiting: Waiting = Waiting(),
+    waiting: Waiting = _DEFAULT_WAITING,
     progress=None,
     drift: bool = True,
     allowed: tuple[str, ...] = (),
@@ -210,7 +214,8 @@ def plan(
             uploaded,
             Deferred(
                 bundle.stack_name,
-                f"the root's parameters from the us-east-1 stack {bundle.stack_name}-global ({wanted}) are its outputs, "
+                f"the root's parameters from the us-east-1 stack {bundle.stack_name}-global ({wanted}) "
+                "are its outputs, "
                 f"and it does not exist yet: `deploy` creates it first, then the root's change set",
             ),
             None,
@@ -237,7 +242,7 @@ def plan_root(
     uploaded: UploadResult,
     *,
     clock: Clock = Clock(),
-    waiting: Waiting = Waiting(),
+    waiting: Waiting = _DEFAULT_WAITING,
     progress=None,
     drift: bool = True,
     allowed: tuple[str, ...] = (),
@@ -300,7 +305,7 @@ def refresh_root(
     prefix: str = "",
     *,
     clock: Clock = Clock(),
-    waiting: Waiting = Waiting(),
+    waiting: Waiting = _DEFAULT_WAITING,
     progress=None,
     drift: bool = True,
     allowed: tuple[str, ...] = (),
@@ -537,7 +542,9 @@ def deletion_plan(
         raise NotDeployed(stack_name, "nothing to delete")
     if stack.get("EnableTerminationProtection"):
         raise DeployerError(
-            f"stack {stack_name} has termination protection on: turn it off in the console or with `aws cloudformation update-termination-protection --no-enable-termination-protection --stack-name {stack_name}` first"
+            f"stack {stack_name} has termination protection on: turn it off in the console or with `aws "
+            "cloudformation update-termination-protection --no-enable-termination-protection "
+            f"--stack-name {stack_name}` first"
         )
     protected = blocked_by_deletion_protection(cfn, stack["StackId"]) if stack["StackStatus"] == ROLLBACK_FAILED else []
     if protected and release_failed_create is None:
@@ -553,7 +560,7 @@ def destroy(
     stack_name: str,
     *,
     plan: DeletionPlan | None = None,
-    waiting: Waiting = Waiting(),
+    waiting: Waiting = _DEFAULT_WAITING,
     release_failed_create=None,
     note=lambda s: None,
     command: str = "cfn-strata destroy",

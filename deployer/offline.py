@@ -291,7 +291,7 @@ def _leaves(old, new, path: str):
         for key in sorted(set(old) | set(new)):
             yield from _leaves(old.get(key, _MISSING), new.get(key, _MISSING), f"{path}/{key}")
     elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        for index, (a, b) in enumerate(zip(old, new)):
+        for index, (a, b) in enumerate(zip(old, new, strict=True)):
             yield from _leaves(a, b, f"{path}/{index}")
     elif old != new:
         yield path, old, new

@@ -49,7 +49,8 @@ def parse_pairs(flag: str, values: tuple[str, ...] | list[str]) -> dict[str, str
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise FlagRefused(
-                f"{flag}: {item!r} is not Key=Value (e.g. {flag} {'DesiredCount=2' if flag == PARAMETER_OVERRIDES else 'Team=payments'})"
+                f"{flag}: {item!r} is not Key=Value (e.g. {flag} "
+                f"{'DesiredCount=2' if flag == PARAMETER_OVERRIDES else 'Team=payments'})"
             )
         pairs[key] = value
     return pairs
@@ -124,24 +125,28 @@ def check_tags(bundle: Bundle, tags: dict[str, str]) -> dict[str, str]:
             raise FlagRefused(f"{TAGS}: tag key {key!r} starts with aws:, which AWS reserves for its own tags")
         if not 1 <= len(value) <= TAG_VALUE_MAX:
             raise FlagRefused(
-                f"{TAGS}: tag {key} needs a value of 1-{TAG_VALUE_MAX} characters (got {len(value)}); CloudFormation refuses an empty stack tag value"
+                f"{TAGS}: tag {key} needs a value of 1-{TAG_VALUE_MAX} characters (got {len(value)}); "
+                "CloudFormation refuses an empty stack tag value"
             )
         for what, text in (("key", key), ("value", value)):
             if not TAG_CHARACTERS.match(text):
                 bad = sorted({c for c in text if not TAG_CHARACTERS.match(c)})
                 raise FlagRefused(
-                    f"{TAGS}: tag {what} {text!r} has {''.join(bad)!r}: tags allow letters, digits, spaces and _ . : / = + - @"
+                    f"{TAGS}: tag {what} {text!r} has {''.join(bad)!r}: tags allow letters, digits, "
+                    "spaces and _ . : / = + - @"
                 )
         if key in profile and profile[key] != value:
             how = "--suffix" if key == "EnvironmentSuffix" else "the params file's tags: (or environment/project)"
             raise FlagRefused(
-                f"{TAGS}: {key} is already {profile[key]!r} from the profile, and the templates put it on every resource; "
+                f"{TAGS}: {key} is already {profile[key]!r} from the profile, and the templates put it "
+                "on every resource; "
                 f"change it with {how}, not as a stack tag"
             )
     merged = {**profile, **tags}
     if len(merged) > MAX_STACK_TAGS:
         raise FlagRefused(
-            f"{TAGS}: {len(merged)} stack tags with the profile's {len(profile)}; CloudFormation allows at most {MAX_STACK_TAGS}"
+            f"{TAGS}: {len(merged)} stack tags with the profile's {len(profile)}; CloudFormation allows "
+            f"at most {MAX_STACK_TAGS}"
         )
     return {key: value for key, value in sorted(tags.items()) if key not in profile}
 

@@ -50,7 +50,8 @@ def bucket_region(s3, bucket: str) -> str:
         code = error_code(err)
         if code == "NoSuchBucket":
             raise DeployerError(
-                f"bucket {bucket} does not exist: create it with `cfn-strata bootstrap --bucket {bucket}` (or pass --create-bucket)"
+                f"bucket {bucket} does not exist: create it with `cfn-strata bootstrap --bucket "
+                f"{bucket}` (or pass --create-bucket)"
             ) from err
         raise
     return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location)
@@ -66,7 +67,8 @@ def _exists(s3, bucket: str, key: str) -> bool:
             return False
         if code in ("403", "AccessDenied"):  # S3 answers 403 for a missing key without s3:ListBucket
             raise DeployerError(
-                f"access denied on s3://{bucket}/{key}: the deployer needs s3:GetObject, s3:PutObject and s3:ListBucket on the template bucket"
+                f"access denied on s3://{bucket}/{key}: the deployer needs s3:GetObject, s3:PutObject "
+                "and s3:ListBucket on the template bucket"
             ) from err
         raise
 

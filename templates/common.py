@@ -295,38 +295,46 @@ class LayerBuilder:
             iam.ManagedPolicy(
                 "PermissionsBoundary",
                 ManagedPolicyName=boundary_name(self.cfg),
-                Description=f"cfn-strata {self.cfg.application}/{self.cfg.environment.name}: permissions boundary of every role of the application",
+                Description=f"cfn-strata {self.cfg.application}/{self.cfg.environment.name}: permissions boundary "
+                "of every role of the application",
                 PolicyDocument=boundary_document(self.cfg),
             )
         )
         for check, why in (
             (
                 "CKV_AWS_107",
-                "a permissions boundary grants nothing by itself; it caps the roles' own policies, which name their resources",
+                "a permissions boundary grants nothing by itself; it caps the roles' own policies, "
+                "which name their resources",
             ),
             (
                 "CKV_AWS_108",
-                "a permissions boundary grants nothing by itself; it caps the roles' own policies, which name their resources",
+                "a permissions boundary grants nothing by itself; it caps the roles' own policies, "
+                "which name their resources",
             ),
             (
                 "CKV_AWS_109",
-                "a permissions boundary grants nothing by itself; it denies every change to itself and to any role's boundary",
+                "a permissions boundary grants nothing by itself; it denies every change to itself and "
+                "to any role's boundary",
             ),
             (
                 "CKV_AWS_110",
-                "the boundary's IAM allows name only the application's roles and policies and deny roles without this boundary",
+                "the boundary's IAM allows name only the application's roles and policies and deny "
+                "roles without this boundary",
             ),
             (
                 "CKV_AWS_111",
-                "a permissions boundary grants nothing by itself; it caps the roles' own policies, which name their resources",
+                "a permissions boundary grants nothing by itself; it caps the roles' own policies, "
+                "which name their resources",
             ),
         ):
             self.skip_check(boundary, check, why)
         self.suppress_guard(
             boundary,
             "IAM_MANAGEDPOLICY_NO_STATEMENTS_WITH_FULL_ACCESS",
-            "a permissions boundary grants nothing by itself: <service>:* caps the roles to the application's services; "
-            "IAM is allowed only on the application's own roles, and changes to the boundary or roles without it are denied",
+            "a permissions boundary grants nothing by itself: <service>:* caps the roles to the "
+            "application's services; "
+            "IAM is allowed only on the application's own roles, and changes to the boundary or roles "
+            "without it are denied",
         )
         self._boundary = boundary
         self.output(
@@ -338,14 +346,16 @@ class LayerBuilder:
         if self.name == BOUNDARY_LAYER:
             if self._boundary is None:
                 raise ValueError(
-                    f"the {BOUNDARY_LAYER} layer adds a role before its permissions boundary (call permissions_boundary() first)"
+                    f"the {BOUNDARY_LAYER} layer adds a role before its permissions boundary (call "
+                    "permissions_boundary() first)"
                 )
             return Ref(self._boundary)
         if self.scope != "nested":
             # Stacks outside the root are deployed on their own, before the root on a first deploy:
             # the boundary would not exist yet when such a role is created.
             raise ValueError(
-                f"{self.name} ({self.scope}) would create an IAM role outside the root stack, where the permissions boundary is not available"
+                f"{self.name} ({self.scope}) would create an IAM role outside the root stack, where the "
+                "permissions boundary is not available"
             )
         if "PermissionsBoundaryArn" not in self.template.parameters:
             self.input(

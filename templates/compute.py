@@ -1,9 +1,10 @@
 """compute layer: one ECR repository per service, the ECS cluster with its capacity providers
 (Fargate, Fargate Spot, or an Auto Scaling group of ECS-optimized instances), and per service a
 log group, a task definition, the ECS service behind its target group (a worker, with no path
-patterns, behind none) and target-tracking autoscaling on CPU, memory and requests per target. Blue/green services use ECS's native
-blue/green (canary, linear or all at once), which CloudFormation manages end to end: an alarm
-that rolls a deployment back, and one role ECS assumes to move traffic on the listener rules.
+patterns, behind none) and target-tracking autoscaling on CPU, memory and requests per target.
+Blue/green services use ECS's native blue/green (canary, linear or all at once), which
+CloudFormation manages end to end: an alarm that rolls a deployment back, and one role ECS
+assumes to move traffic on the listener rules.
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ def _repository(b: LayerBuilder, svc_name: str, svc: ServiceConfig, kms_key_arn)
         b.skip_check(
             repository,
             "CKV_AWS_136",
-            "the profile asks for AES256 (ECR-managed keys, seed 001); set services.<name>.ecr.encryption: KMS for the layer's key",
+            "the profile asks for AES256 (ECR-managed keys, seed 001); set "
+            "services.<name>.ecr.encryption: KMS for the layer's key",
         )
     return repository
 
@@ -257,7 +259,8 @@ def _ec2_capacity(b: LayerBuilder, cluster: ecs.Cluster) -> ecs.CapacityProvider
         b.skip_check(
             template,
             "CKV_AWS_88",
-            "the profile puts the ECS instances in public subnets (seed 001), which have no NAT route; their security group has no ingress at all (tasks use awsvpc and their own groups)",
+            "the profile puts the ECS instances in public subnets (seed 001), which have no NAT route; "
+            "their security group has no ingress at all (tasks use awsvpc and their own groups)",
         )
     group_tags = {tag["Key"]: tag["Value"] for tag in b.tag_list("asg-ecs")}
     asg = b.add(
@@ -466,7 +469,8 @@ def _task_definition(
         logical_id("service", svc_name, "ImageTag"),
         f"Service {svc_name}",
         "Image tag",
-        f"Tag of the {svc_name} image in its ECR repository (the pipeline passes the tag it built). Empty: no image yet, the service runs 0 tasks",
+        f"Tag of the {svc_name} image in its ECR repository (the pipeline passes the tag it built). "
+        "Empty: no image yet, the service runs 0 tasks",
         svc.image_tag,
         key=f"services.{svc_name}.image_tag",
         AllowedPattern=IMAGE_TAG_PATTERN,
@@ -591,7 +595,8 @@ def _rollback_alarm(b: LayerBuilder, svc_name: str) -> cloudwatch.Alarm:
         cloudwatch.Alarm(
             logical_id("service", svc_name, "RollbackAlarm"),
             AlarmName=b.named("alarm", f"{svc_name}-rollback"),
-            AlarmDescription=f"Rolls a blue/green deployment of {svc_name} back: more than {threshold} target 5xx a minute, two minutes running",
+            AlarmDescription=f"Rolls a blue/green deployment of {svc_name} back: more than {threshold} target 5xx a "
+            "minute, two minutes running",
             Metrics=queries,
             EvaluationPeriods=2,
             DatapointsToAlarm=2,
@@ -924,7 +929,8 @@ def build(cfg: AppConfig) -> Layer | list[Layer]:
         part = LayerBuilder(
             cfg,
             f"compute-services-{number}",
-            f"services {next(iter(group))} to {list(group)[-1]}: ECR repositories, task definitions, services and autoscaling",
+            f"services {next(iter(group))} to {list(group)[-1]}: ECR repositories, task definitions, "
+            "services and autoscaling",
             family="compute",
         )
         _add_services(part, group, _services_part(part, group))

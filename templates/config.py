@@ -113,10 +113,13 @@ class EnvironmentConfig(Model):
     )
     stage: Literal["dev", "prod"] = Field(
         "dev",
-        description="prod: stateful resources are retained/snapshotted on delete and replace, databases get deletion protection, NAT per AZ. dev: the cheaper, disposable choices the seeds allow for test environments.",
+        description="prod: stateful resources are retained/snapshotted on delete and replace, databases get "
+        "deletion protection, NAT per AZ. dev: the cheaper, disposable choices the seeds allow for test "
+        "environments.",
     )
     suffix: str = Field(
-        description="environment_suffix of the naming convention `{resource-type}-{environment_suffix}` (seed 004), unique per deployment, e.g. pr5706.",
+        description="environment_suffix of the naming convention `{resource-type}-{environment_suffix}` (seed 004), "
+        "unique per deployment, e.g. pr5706.",
         pattern=r"^[a-z0-9][a-z0-9-]{0,22}[a-z0-9]$",
     )
 
@@ -151,7 +154,8 @@ class NetworkConfig(Model):
     )
     nat_gateways: Literal["none", "single", "per_az"] | None = Field(
         None,
-        description="NAT for the private subnets: none, single (one shared), per_az. Default: per_az in prod, single in dev.",
+        description="NAT for the private subnets: none, single (one shared), per_az. Default: per_az in prod, "
+        "single in dev.",
     )
     s3_gateway_endpoint: bool = Field(
         True, description="Add the S3 gateway endpoint to the private and isolated route tables."
@@ -162,7 +166,9 @@ class NetworkConfig(Model):
     flow_logs: FlowLogsConfig = Field(FlowLogsConfig(), description="VPC flow logs.")
     nacls: bool = Field(
         False,
-        description="A network ACL per subnet tier (public, private, isolated) allowing only the traffic the profile's architecture uses, ephemeral return ports included; off leaves the VPC's default ACL (allow all) and the security groups as the only filter.",
+        description="A network ACL per subnet tier (public, private, isolated) allowing only the traffic the "
+        "profile's architecture uses, ephemeral return ports included; off leaves the VPC's default ACL "
+        "(allow all) and the security groups as the only filter.",
     )
 
     _check_cidr = field_validator("vpc_cidr")(_cidr)
@@ -203,7 +209,8 @@ class NetworkConfig(Model):
 class SecurityConfig(Model):
     secret_recovery_window_days: int | None = Field(
         None,
-        description="RecoveryWindowInDays of the generated secrets: 0 deletes at once (seed 004's test environments), 7 to 30 otherwise. Default: 0 in dev, 30 in prod.",
+        description="RecoveryWindowInDays of the generated secrets: 0 deletes at once (seed 004's test "
+        "environments), 7 to 30 otherwise. Default: 0 in dev, 30 in prod.",
     )
     app_secrets: list[Annotated[str, Field(pattern=IDENTIFIER)]] = Field(
         [], description="Extra application secrets to create (e.g. api-urls), readable by the services that list them."
@@ -317,11 +324,13 @@ class TrafficShiftingConfig(Model):
 
     shift: Literal["all_at_once", "canary", "linear"] = Field(
         "canary",
-        description="all_at_once: Strategy BLUE_GREEN; canary: percent first, the rest after interval_minutes; linear: percent every interval_minutes.",
+        description="all_at_once: Strategy BLUE_GREEN; canary: percent first, the rest after interval_minutes; "
+        "linear: percent every interval_minutes.",
     )
     percent: float = Field(
         10.0,
-        description="canary: CanaryPercent (0.1 to 100); linear: StepPercent (3 to 100); multiples of 0.1. Unused by all_at_once.",
+        description="canary: CanaryPercent (0.1 to 100); linear: StepPercent (3 to 100); multiples of 0.1. Unused "
+        "by all_at_once.",
     )
     interval_minutes: int = Field(
         5,
@@ -333,7 +342,8 @@ class TrafficShiftingConfig(Model):
         5,
         ge=0,
         le=1440,
-        description="BakeTimeInMinutes: the old revision keeps running this long after all traffic moved, for an instant rollback.",
+        description="BakeTimeInMinutes: the old revision keeps running this long after all traffic moved, for an "
+        "instant rollback.",
     )
 
     @model_validator(mode="after")
@@ -373,7 +383,9 @@ class ServiceConfig(Model):
     image_tag: str = Field(
         "",
         pattern=r"^([\w][\w.-]{0,127})?$",
-        description="Image tag to pin (a deploy-time Parameter). Empty (the default): the pipeline decides; until its first run the service has no image and runs 0 tasks, and `deploy` keeps the tag the stack already runs. A pinned tag must exist in the service's ECR repository (`deploy` checks it).",
+        description="Image tag to pin (a deploy-time Parameter). Empty (the default): the pipeline decides; until "
+        "its first run the service has no image and runs 0 tasks, and `deploy` keeps the tag the stack "
+        "already runs. A pinned tag must exist in the service's ECR repository (`deploy` checks it).",
     )
     health_check: HealthCheckConfig = Field(
         HealthCheckConfig(), description="Load balancer and container health checks."
@@ -381,7 +393,11 @@ class ServiceConfig(Model):
     path_patterns: list[str] = Field(
         ["/*"],
         max_length=5,
-        description="ALB listener-rule path patterns routed to this service. Empty ([]) makes it a worker: no target group, listener rule or load-balancer health check, no ingress from the load balancer, no load-balancer alarms; it keeps its repository, task definition, logs, autoscaling on cpu_target/memory_target, its container health check (health_check.path on port) and the security groups to the data it uses. A worker deploys rolling.",
+        description="ALB listener-rule path patterns routed to this service. Empty ([]) makes it a worker: no "
+        "target group, listener rule or load-balancer health check, no ingress from the load balancer, "
+        "no load-balancer alarms; it keeps its repository, task definition, logs, autoscaling on "
+        "cpu_target/memory_target, its container health check (health_check.path on port) and the "
+        "security groups to the data it uses. A worker deploys rolling.",
     )
     priority: int | None = Field(
         None, ge=1, le=50000, description="Listener-rule priority; default: in service order, most specific first."
@@ -396,11 +412,14 @@ class ServiceConfig(Model):
     )
     deployment: Literal["rolling", "blue_green"] = Field(
         "rolling",
-        description="rolling: ECS rolling update with circuit breaker. blue_green: ECS-native blue/green (a second target group, listener rules ECS moves traffic on, alarm rollback), shifted as traffic_shifting says.",
+        description="rolling: ECS rolling update with circuit breaker. blue_green: ECS-native blue/green (a second "
+        "target group, listener rules ECS moves traffic on, alarm rollback), shifted as "
+        "traffic_shifting says.",
     )
     traffic_shifting: TrafficShiftingConfig = Field(
         TrafficShiftingConfig(),
-        description="blue_green: how ECS moves production traffic to the new revision (seed 002: canary 10% for 5 minutes).",
+        description="blue_green: how ECS moves production traffic to the new revision (seed 002: canary 10% for 5 "
+        "minutes).",
     )
     min_healthy_percent: int = Field(100, ge=0, le=100, description="Deployment minimum healthy percent.")
     max_percent: int = Field(200, ge=100, le=200, description="Deployment maximum percent.")
@@ -410,29 +429,36 @@ class ServiceConfig(Model):
     user: str = Field(
         "1000:1000",
         pattern=r"^[a-z_][\w.-]{0,31}(:[a-z_][\w.-]{0,31})?$|^\d{1,10}(:\d{1,10})?$",
-        description="User the app container runs as (uid[:gid] or a name the image defines); non-root by default; root or 0 needs root_user_reason (lint W9008).",
+        description="User the app container runs as (uid[:gid] or a name the image defines); non-root by default; "
+        "root or 0 needs root_user_reason (lint W9008).",
     )
     readonly_root_filesystem: bool = Field(
         True,
-        description="Run the container with a read-only root file system (a scratch volume is mounted at /tmp). false needs writable_root_reason.",
+        description="Run the container with a read-only root file system (a scratch volume is mounted at /tmp). "
+        "false needs writable_root_reason.",
     )
     writable_root_reason: str | None = Field(
         None,
         min_length=10,
         max_length=300,
-        description="Why the container needs a writable root file system; required with readonly_root_filesystem: false, refused otherwise. "
-        "Recorded in the task definition's Metadata (cfn-strata.writable_root and cfn-strata.reason), where lint W9008 and reviewers read it.",
+        description="Why the container needs a writable root file system; required with readonly_root_filesystem: "
+        "false, refused otherwise. "
+        "Recorded in the task definition's Metadata (cfn-strata.writable_root and cfn-strata.reason), "
+        "where lint W9008 and reviewers read it.",
     )
     root_user_reason: str | None = Field(
         None,
         min_length=10,
         max_length=300,
-        description="Why the container runs as root (user root or 0, e.g. to bind a port below 1024); required with such a user, refused otherwise. "
-        "Recorded in the task definition's Metadata (cfn-strata.root_user and cfn-strata.reason), where lint W9008 and reviewers read it.",
+        description="Why the container runs as root (user root or 0, e.g. to bind a port below 1024); required with "
+        "such a user, refused otherwise. "
+        "Recorded in the task definition's Metadata (cfn-strata.root_user and cfn-strata.reason), where "
+        "lint W9008 and reviewers read it.",
     )
     container_health_check: bool = Field(
         True,
-        description="Container health check: curl or wget on health_check.path inside the container (the image needs one of them).",
+        description="Container health check: curl or wget on health_check.path inside the container (the image "
+        "needs one of them).",
     )
 
     @property
@@ -454,8 +480,10 @@ class ServiceConfig(Model):
         if self.port < PRIVILEGED_PORTS and not self.runs_as_root:
             raise KeyedError(
                 "port",
-                f"{self.port} is below {PRIVILEGED_PORTS} and the container runs as non-root user {self.user!r}, which cannot bind it; "
-                f"allowed with a non-root user: {PRIVILEGED_PORTS}-65535 (e.g. 8080; the load balancer still listens on 80/443)",
+                f"{self.port} is below {PRIVILEGED_PORTS} and the container runs as non-root user "
+                f"{self.user!r}, which cannot bind it; "
+                f"allowed with a non-root user: {PRIVILEGED_PORTS}-65535 (e.g. 8080; the load balancer "
+                "still listens on 80/443)",
             )
         return self
 
@@ -475,7 +503,8 @@ class ServiceConfig(Model):
             raise KeyedError(
                 "user",
                 f"{self.user!r} is root and needs root_user_reason: say why the container runs as root "
-                f"(it goes into the task definition's Metadata, which lint W9008 reads), or use a non-root user (ports {PRIVILEGED_PORTS}-65535)",
+                "(it goes into the task definition's Metadata, which lint W9008 reads), or use a "
+                f"non-root user (ports {PRIVILEGED_PORTS}-65535)",
             )
         if not self.runs_as_root and self.root_user_reason:
             raise KeyedError(
@@ -515,7 +544,8 @@ class ServiceConfig(Model):
 class DatabaseConfig(Model):
     engine: Literal["postgres", "mysql", "aurora-postgresql", "aurora-mysql"] = Field(description="Database engine.")
     engine_version: str = Field(
-        description="Engine version; must be one AWS still creates (checked against cfn-lint's data). aurora-mysql: a 3.x version, e.g. 8.0.mysql_aurora.3.08.2."
+        description="Engine version; must be one AWS still creates (checked against cfn-lint's data). aurora-mysql: "
+        "a 3.x version, e.g. 8.0.mysql_aurora.3.08.2."
     )
     instance_class: str = Field(
         pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$", description="Instance class (a deploy-time Parameter default)."
@@ -529,7 +559,8 @@ class DatabaseConfig(Model):
         None,
         ge=1000,
         le=256000,
-        description="Provisioned IOPS (RDS, not Aurora): required with io1/io2 and only with them; 0.5 to 50 times allocated_storage.",
+        description="Provisioned IOPS (RDS, not Aurora): required with io1/io2 and only with them; 0.5 to 50 times "
+        "allocated_storage.",
     )
     multi_az: bool = Field(True, description="Multi-AZ standby (RDS) or reader in another AZ (Aurora).")
     replicas: int = Field(0, ge=0, le=15, description="Read replicas (RDS) or reader instances (Aurora).")
@@ -560,7 +591,10 @@ class DatabaseConfig(Model):
     )
     managed_master_password: bool = Field(
         False,
-        description="RDS manages the master password in Secrets Manager (ManageMasterUserPassword) and rotates it every 7 days (seed 002: automatic rotation); the secret then belongs to the data layer and is encrypted with the application key. Not with RDS read replicas (RDS refuses them on such a source).",
+        description="RDS manages the master password in Secrets Manager (ManageMasterUserPassword) and rotates it "
+        "every 7 days (seed 002: automatic rotation); the secret then belongs to the data layer and is "
+        "encrypted with the application key. Not with RDS read replicas (RDS refuses them on such a "
+        "source).",
     )
 
     @property
@@ -626,7 +660,8 @@ class DatabaseConfig(Model):
             if self.allocated_storage < PROVISIONED_IOPS_MIN_GIB:
                 raise KeyedError(
                     "allocated_storage",
-                    f"{self.allocated_storage} GiB: {self.storage_type} storage starts at {PROVISIONED_IOPS_MIN_GIB} GiB",
+                    f"{self.allocated_storage} GiB: {self.storage_type} storage starts at "
+                    f"{PROVISIONED_IOPS_MIN_GIB} GiB",
                 )
             low, high = math.ceil(self.allocated_storage / 2), self.allocated_storage * 50
             if not low <= self.iops <= high:
@@ -727,11 +762,17 @@ class CloudFrontConfig(Model):
     )
     api_path_pattern: str = Field(
         "/api/*",
-        description="When both origins exist, the first one listed takes the default behaviour and this path goes to the other (s3 first: /api/* to the ALB, uncached; alb first: e.g. /static/* to the bucket, cached).",
+        description="When both origins exist, the first one listed takes the default behaviour and this path goes "
+        "to the other (s3 first: /api/* to the ALB, uncached; alb first: e.g. /static/* to the bucket, "
+        "cached).",
     )
     alb_cache_policy: Literal["CachingDisabled", "ApiCaching"] = Field(
         "CachingDisabled",
-        description="Cache policy of the ALB behaviour. CachingDisabled (managed) passes every request on; ApiCaching (a policy of the edge layer) caches GET/HEAD responses for as long as the origin's Cache-Control allows (nothing without it), keyed on the path, every query string, every cookie and the Authorization and Origin headers. The managed CachingOptimized is refused: its key has no query strings or cookies, so an API would get /products?page=1 for ?page=2.",
+        description="Cache policy of the ALB behaviour. CachingDisabled (managed) passes every request on; "
+        "ApiCaching (a policy of the edge layer) caches GET/HEAD responses for as long as the origin's "
+        "Cache-Control allows (nothing without it), keyed on the path, every query string, every cookie "
+        "and the Authorization and Origin headers. The managed CachingOptimized is refused: its key has "
+        "no query strings or cookies, so an API would get /products?page=1 for ?page=2.",
     )
     price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = Field(
         "PriceClass_100", description="Price class (a Parameter default)."
@@ -745,9 +786,12 @@ class CloudFrontConfig(Model):
     def _api_cache_key(cls, value: object) -> object:
         if value == "CachingOptimized":
             raise ValueError(
-                "CachingOptimized keys the cache on the path only (no query strings, cookies or Authorization), so the load balancer's "
-                "API would answer GET /products?page=2 from ?page=1 and one user's response to another; use ApiCaching (edge caching "
-                "under the origin's Cache-Control, keyed on query strings, cookies and Authorization) or CachingDisabled"
+                "CachingOptimized keys the cache on the path only (no query strings, cookies or "
+                "Authorization), so the load balancer's "
+                "API would answer GET /products?page=2 from ?page=1 and one user's response to another; "
+                "use ApiCaching (edge caching "
+                "under the origin's Cache-Control, keyed on query strings, cookies and Authorization) "
+                "or CachingDisabled"
             )
         return value
 
@@ -811,7 +855,8 @@ class EdgeConfig(Model):
     waf: WafConfig = Field(WafConfig(), description="WAFv2 web ACLs.")
     domain: DomainConfig | None = Field(
         None,
-        description="Custom domain with Route 53 alias records and ACM certificates; without it the generated DNS names are used.",
+        description="Custom domain with Route 53 alias records and ACM certificates; without it the generated DNS "
+        "names are used.",
     )
 
     @property
@@ -848,12 +893,16 @@ class AuthConfig(Model):
     protected_service: str | None = Field(None, description="Service whose listener rule authenticates (protect: alb).")
     alb_callback_urls: list[str] = Field(
         [],
-        description="Callback URLs of the confidential app client the ALB authenticates with (protect: alb; Parameter default): https://<host>/oauth2/idpresponse. Empty uses https://<edge.domain.name>/oauth2/idpresponse.",
+        description="Callback URLs of the confidential app client the ALB authenticates with (protect: alb; "
+        "Parameter default): https://<host>/oauth2/idpresponse. Empty uses "
+        "https://<edge.domain.name>/oauth2/idpresponse.",
     )
     google_client_id: str = Field(
         "",
         pattern=r"^$|^[\w.-]+\.apps\.googleusercontent\.com$",
-        description="Google OAuth client id (a Parameter default); empty leaves the Google provider out until it is set. Its secret is read from the Secrets Manager secret google-oauth-<suffix> (key client_secret), which the operator creates before the first deploy.",
+        description="Google OAuth client id (a Parameter default); empty leaves the Google provider out until it is "
+        "set. Its secret is read from the Secrets Manager secret google-oauth-<suffix> (key "
+        "client_secret), which the operator creates before the first deploy.",
     )
     domain_prefix: str | None = Field(
         None,
@@ -934,7 +983,8 @@ class ObservabilityConfig(Model):
     )
     alarm_sms: list[str] = Field(
         [],
-        description="Phone numbers (E.164, e.g. +15555550100) subscribed to the alarm topic by SMS; empty subscribes none. The account must be out of the SNS SMS sandbox or have the numbers verified.",
+        description="Phone numbers (E.164, e.g. +15555550100) subscribed to the alarm topic by SMS; empty "
+        "subscribes none. The account must be out of the SNS SMS sandbox or have the numbers verified.",
     )
     alarms: AlarmsConfig = Field(AlarmsConfig(), description="Alarm thresholds.")
     dashboard: bool = Field(True, description="One CloudWatch dashboard per application and environment.")
@@ -951,7 +1001,8 @@ class ObservabilityConfig(Model):
         for number in value:
             if not re.fullmatch(r"\+[1-9]\d{1,14}", number):
                 raise ValueError(
-                    f"{number!r} is not an E.164 phone number ('+', country code and number, up to 15 digits, no spaces)"
+                    f"{number!r} is not an E.164 phone number ('+', country code and number, up to 15 "
+                    "digits, no spaces)"
                 )
         if len(set(value)) != len(value):
             raise ValueError("a phone number is listed twice")
@@ -988,11 +1039,13 @@ class CicdConfig(Model):
     connection_arn: str = Field(
         "",
         pattern=r"^$|^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}$",
-        description="CodeConnections connection to GitHub (a Parameter default). Empty creates one, which stays PENDING until someone completes the handshake in the console (Developer Tools > Connections).",
+        description="CodeConnections connection to GitHub (a Parameter default). Empty creates one, which stays "
+        "PENDING until someone completes the handshake in the console (Developer Tools > Connections).",
     )
     infrastructure: PipelineSource | None = Field(
         None,
-        description="Repository holding cfn-strata, the params and buildspec.yml, which backend pipelines check out to generate and upload the templates; null: the pipeline's own repository (a monorepo).",
+        description="Repository holding cfn-strata, the params and buildspec.yml, which backend pipelines check out "
+        "to generate and upload the templates; null: the pipeline's own repository (a monorepo).",
     )
     artifact_expiration_days: int = Field(
         30,
@@ -1025,18 +1078,22 @@ class BackupConfig(Model):
         None,
         ge=1,
         le=24,
-        description="Recovery point objective in hours: adds a rule every this many hours for the file systems (EFS has no continuous backup); databases meet it by point-in-time recovery. Empty: the daily rule only.",
+        description="Recovery point objective in hours: adds a rule every this many hours for the file systems (EFS "
+        "has no continuous backup); databases meet it by point-in-time recovery. Empty: the daily rule "
+        "only.",
     )
 
 
 class AuditConfig(Model):
     cloudtrail: bool = Field(
         False,
-        description="A CloudTrail trail (API audit log) with log file validation, to a private, versioned bucket, log files encrypted with a KMS key of its own.",
+        description="A CloudTrail trail (API audit log) with log file validation, to a private, versioned bucket, "
+        "log files encrypted with a KMS key of its own.",
     )
     multi_region: bool = Field(
         True,
-        description="The trail records every region's API calls (the backup copy region, global services), not only the profile's region.",
+        description="The trail records every region's API calls (the backup copy region, global services), not only "
+        "the profile's region.",
     )
     log_retention_days: int = Field(
         365, ge=1, le=36500, description="Days the trail's log files (and their old versions) stay in the bucket."
@@ -1074,7 +1131,8 @@ class AppConfig(Model):
     environment: EnvironmentConfig = Field(description="Which deployment: stage and naming suffix.")
     tags: dict[str, str] = Field(
         {},
-        description="Tags on every taggable resource and the stacks; Environment, Project and EnvironmentSuffix are always added.",
+        description="Tags on every taggable resource and the stacks; Environment, Project and EnvironmentSuffix are "
+        "always added.",
     )
     network: NetworkConfig = Field(description="VPC and subnets.")
     security: SecurityConfig = Field(SecurityConfig(), description="Keys, secrets, security groups.")

@@ -91,7 +91,8 @@ def nacl_rules(cfg: AppConfig) -> dict[str, list[AclRule]]:
             True,
             ANYWHERE,
             (443, 443),
-            "HTTPS out: NAT gateways forwarding the private subnets, container instances, Cognito for the load balancer",
+            "HTTPS out: NAT gateways forwarding the private subnets, container instances, Cognito for "
+            "the load balancer",
         ),
         *each(True, private, ports["services"], "load balancer to the services' ports (requests and health checks)"),
     ]

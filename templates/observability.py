@@ -141,8 +141,10 @@ def max_connections_problem(engine: str, instance_class: str) -> str | None:
     if instance_class in known:
         return None
     return (
-        f"{instance_class}: the generator knows no max_connections for it on {engine} (the connections alarm derives from it); "
-        f"known classes: {', '.join(sorted(known))} (templates/observability.py {'AURORA_MYSQL_MAX_CONNECTIONS' if known is AURORA_MYSQL_MAX_CONNECTIONS else 'DB_CLASS_MEMORY_GIB'})"
+        f"{instance_class}: the generator knows no max_connections for it on {engine} (the connections "
+        "alarm derives from it); "
+        f"known classes: {', '.join(sorted(known))} (templates/observability.py "
+        f"{'AURORA_MYSQL_MAX_CONNECTIONS' if known is AURORA_MYSQL_MAX_CONNECTIONS else 'DB_CLASS_MEMORY_GIB'})"
     )
 
 
@@ -428,7 +430,8 @@ def _database_alarms(b: LayerBuilder, alarms: Alarms) -> dict:
     alarms.add(
         "DatabaseConnectionsAlarm",
         "db-connections",
-        f"Database: more than {connections} connections ({thresholds.db_connections_percent}% of {max_connections(db.engine, db.instance_class)} on {db.instance_class})",
+        f"Database: more than {connections} connections ({thresholds.db_connections_percent}% of "
+        f"{max_connections(db.engine, db.instance_class)} on {db.instance_class})",
         "AWS/RDS",
         "DatabaseConnections",
         writer,
@@ -837,7 +840,10 @@ def _canary_bucket(b: LayerBuilder) -> s3.Bucket:
             DestinationBucketName=logs_bucket, LogFilePrefix=f"{S3_LOG_PREFIX}/canary/"
         )
     else:
-        reason = "the profile keeps no access-log bucket (edge.alb.access_logs off, no CloudFront, no SPA bucket); only the canary role writes here and CloudTrail records its calls"
+        reason = (
+            "the profile keeps no access-log bucket (edge.alb.access_logs off, no CloudFront, no SPA "
+            "bucket); only the canary role writes here and CloudTrail records its calls"
+        )
         b.skip_check(bucket, "CKV_AWS_18", reason)
     b.add(bucket)
     b.tls_only_bucket_policy(bucket)
@@ -873,7 +879,8 @@ def _canary_role(b: LayerBuilder, bucket: s3.Bucket) -> iam.Role:
                             Statement(
                                 Effect=Allow, Action=[awacs_s3.GetBucketLocation], Resource=[GetAtt(bucket, "Arn")]
                             ),
-                            # Synthetics checks the artifact bucket exists by listing; this action has no resource scope.
+                            # Synthetics checks the artifact bucket exists by listing; this action has no resource
+                            # scope.
                             Statement(Effect=Allow, Action=[awacs_s3.ListAllMyBuckets], Resource=["*"]),
                             Statement(
                                 Effect=Allow,

@@ -73,12 +73,14 @@ def run_checkov(checkov: str, folder: Path) -> dict:
         report = json.loads(done.stdout)
     except json.JSONDecodeError:
         raise AssertionError(
-            f"checkov printed no JSON report for {folder} (exit {done.returncode}): {done.stdout[-1000:]} {done.stderr[-2000:]}"
+            f"checkov printed no JSON report for {folder} (exit {done.returncode}): "
+            f"{done.stdout[-1000:]} {done.stderr[-2000:]}"
         ) from None
     reports = report if isinstance(report, list) else [report]
     found = [r for r in reports if r.get("check_type") == "cloudformation"]
     assert len(found) == 1, (
-        f"expected one cloudformation report for {folder}, got {[r.get('check_type') for r in reports]}: {done.stderr[-2000:]}"
+        f"expected one cloudformation report for {folder}, got "
+        f"{[r.get('check_type') for r in reports]}: {done.stderr[-2000:]}"
     )
     return found[0]
 

@@ -230,7 +230,7 @@ def test_product_catalog_aurora_postgres_16_writer_and_reader_medium_encrypted_n
     assert cluster["DBClusterParameterGroupName"] == {"Ref": "DatabaseClusterParameterGroup"}
     members = resources(doc, "AWS::RDS::DBInstance")
     assert sorted(members) == ["DatabaseReader1", "DatabaseWriter"]
-    for title, member in members.items():
+    for member in members.values():
         p = member["Properties"]
         assert p["DBClusterIdentifier"] == {"Ref": "DatabaseCluster"}
         assert p["DBInstanceClass"] == {"Ref": "DatabaseInstanceClass"}

@@ -111,7 +111,8 @@ def stubbed_plan(final_status: dict):
 def test_a_failed_change_set_reports_its_reason():
     with pytest.raises(
         DeployerError,
-        match="change set cfn-strata-20250101-120000-abababab failed: .*Requires capabilities : \\[CAPABILITY_NAMED_IAM\\]",
+        match="change set cfn-strata-20250101-120000-abababab failed: .*Requires capabilities : "
+        "\\[CAPABILITY_NAMED_IAM\\]",
     ):
         stubbed_plan({"Status": "FAILED", "StatusReason": "Requires capabilities : [CAPABILITY_NAMED_IAM]"})
 
@@ -120,7 +121,8 @@ def test_no_changes_is_a_typed_outcome_and_the_change_set_is_deleted():
     outcome = stubbed_plan(
         {
             "Status": "FAILED",
-            "StatusReason": "The submitted information didn't contain changes. Submit different information to create a change set.",
+            "StatusReason": "The submitted information didn't contain changes. "
+            "Submit different information to create a change set.",
         }
     )
     assert isinstance(outcome, NoChanges)

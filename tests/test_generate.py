@@ -66,8 +66,8 @@ def test_unknown_profile_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(cli, ["generate", "nope", "--params", str(REPO_PARAMS), "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert (
-        "no profile 'nope' here (base.yaml missing); profiles: ecs-ec2-api, mycandidate, platform-scale, product-catalog, product-management, smart-task"
-        in result.stderr
+        "no profile 'nope' here (base.yaml missing); profiles: ecs-ec2-api, mycandidate, "
+        "platform-scale, product-catalog, product-management, smart-task" in result.stderr
     )
 
 

@@ -64,7 +64,8 @@ def test_without_the_global_stack_the_root_parameters_are_refused_by_name(tmp_pa
     assert "CloudFrontWebAclArn" not in bundle.known_parameters()
     with pytest.raises(
         DeployerError,
-        match=r"CloudFrontWebAclArn \(its WebAclArn output\) come from the us-east-1 stack product-catalog-pr5706-global",
+        match=r"CloudFrontWebAclArn \(its WebAclArn output\) come from the us-east-1 stack "
+        r"product-catalog-pr5706-global",
     ):
         bundle.parameters()
     arn = (
@@ -83,7 +84,8 @@ def test_the_pipeline_package_role_reads_only_the_global_stack():
             "Effect": "Allow",
             "Resource": [
                 {
-                    "Fn::Sub": "arn:${AWS::Partition}:cloudformation:us-east-1:${AWS::AccountId}:stack/product-catalog-catalog-prod-global/*"
+                    "Fn::Sub": "arn:${AWS::Partition}:cloudformation:us-east-1:${AWS::AccountId}:stack/"
+                    "product-catalog-catalog-prod-global/*"
                 }
             ],
         }
@@ -151,7 +153,8 @@ def test_plan_creates_the_global_change_set_in_us_east_1_and_defers_the_root(aws
     refused = _cli(aws_env, tmp_path, "upload", "--bucket", BUCKET)
     assert refused.exit_code == 1
     assert (
-        "root parameter(s) CloudFrontWebAclArn (its WebAclArn output) come from the us-east-1 stack product-catalog-pr5706-global, which has no such output yet: "
+        "root parameter(s) CloudFrontWebAclArn (its WebAclArn output) come from the us-east-1 stack "
+        "product-catalog-pr5706-global, which has no such output yet: "
         "`cfn-strata deploy product-catalog --env dev` creates it before the root and passes them"
     ) in " ".join(refused.output.split())
 

@@ -203,8 +203,10 @@ def test_regeneration_keeps_the_launch_kit_review_page_and_template_configuratio
     assert "changed by the test" in (folder / "root.json").read_text()
     note = " ".join(result.stderr.split())
     assert (
-        f"note: regenerated {folder}/ and kept what other commands wrote there, which describes the previous templates until rewritten "
-        "(docs/: `cfn-strata docs` or `upload`; review.html: `cfn-strata plan -o html`; template-configuration.json: `cfn-strata upload`)"
+        f"note: regenerated {folder}/ and kept what other commands wrote there, which describes the "
+        "previous templates until rewritten "
+        "(docs/: `cfn-strata docs` or `upload`; review.html: `cfn-strata plan -o html`; "
+        "template-configuration.json: `cfn-strata upload`)"
     ) in note
 
 
@@ -310,7 +312,10 @@ def test_declined_exit_code_and_not_deployed_from_deploy_destroy_and_outputs(loc
     missing = _local("destroy", input="")
     assert missing.exit_code == 0, missing.output
     assert missing.stderr.strip() == "stack product-catalog-pr5706 is not deployed: nothing to delete in eu-north-1"
-    not_deployed = "error: stack product-catalog-pr5706 is not deployed: it has no outputs in eu-north-1 (`cfn-strata deploy` creates it)"
+    not_deployed = (
+        "error: stack product-catalog-pr5706 is not deployed: it has no outputs in eu-north-1 (`cfn-strata "
+        "deploy` creates it)"
+    )
     outputs = _local("outputs")
     assert outputs.exit_code == 1 and outputs.stderr.strip() == not_deployed
 
@@ -452,7 +457,8 @@ def test_the_cli_shows_the_retry_and_fails_fast_on_a_refused_endpoint(closed_por
     lines = [" ".join(line.split()) for line in result.stderr.strip().splitlines()]
     assert lines == [
         f"retrying: cannot reach http://127.0.0.1:{closed_port}/ (connection refused): attempt 1 of 2 failed",
-        f"error: cannot reach http://127.0.0.1:{closed_port}/: the connection was refused (nothing listens there); check --endpoint-url and --region",
+        f"error: cannot reach http://127.0.0.1:{closed_port}/: the connection was refused (nothing "
+        "listens there); check --endpoint-url and --region",
     ]
 
 

@@ -137,7 +137,8 @@ def test_page_in_headless_chromium(review, tmp_path):
         if os.environ.get("CFN_STRATA_REQUIRE_CHROMIUM"):
             pytest.fail("chromium is required here (CFN_STRATA_REQUIRE_CHROMIUM is set) but not installed")
         pytest.skip(
-            "chromium is not installed here (Debian: apt-get install chromium); the html.parser test still checks the page"
+            "chromium is not installed here (Debian: apt-get install chromium); the html.parser test "
+            "still checks the page"
         )
     path = tmp_path / "review.html"
     path.write_text(to_html(review))

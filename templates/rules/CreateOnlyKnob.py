@@ -49,7 +49,8 @@ class CreateOnlyKnob(CloudFormationLintRule):
                     matches.append(
                         RuleMatch(
                             ["Resources", logical_id, "Properties", *path.split("/")],
-                            f"{logical_id} ({kind}) is custom-named and its create-only {path} depends on the knob(s) {', '.join(used)}: "
+                            f"{logical_id} ({kind}) is custom-named and its create-only {path} depends "
+                            f"on the knob(s) {', '.join(used)}: "
                             "changing them needs a replacement CloudFormation refuses for a named resource",
                         )
                     )

@@ -23,7 +23,8 @@ class NameConstraints(CloudFormationLintRule):
     id = "E9010"
     shortdesc = "Resource names satisfy the AWS API's naming rules"
     description = (
-        "Every name property (resource_semantics.NAME_CONSTRAINTS: each name property of each type the generator emits) "
+        "Every name property (resource_semantics.NAME_CONSTRAINTS: each name property of each type the "
+        "generator emits) "
         "resolved with parameter defaults and placeholder account/region must pass the creating API's length, pattern, "
         "reserved prefix/suffix/word rules, as that API's reference states them."
     )
@@ -48,6 +49,6 @@ def _rule_path(kind: str, concrete: str) -> str:
     """The table's path ("Policies/*/PolicyName") for a concrete one ("Policies/0/PolicyName")."""
     for path in name_rules(kind):
         parts, actual = path.split("/"), concrete.split("/")
-        if len(parts) == len(actual) and all(p == "*" or p == a for p, a in zip(parts, actual)):
+        if len(parts) == len(actual) and all(p == "*" or p == a for p, a in zip(parts, actual, strict=True)):
             return path
     return concrete

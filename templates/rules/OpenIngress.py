@@ -41,9 +41,12 @@ class OpenIngress(CloudFormationLintRule):
     id = "E9002"
     shortdesc = "No ingress from 0.0.0.0/0 or ::/0 except the load balancer's listener ports"
     description = (
-        "A security-group ingress rule (inline in AWS::EC2::SecurityGroup or an AWS::EC2::SecurityGroupIngress, in every "
-        "Fn::If branch) open to any /0 range is allowed only for tcp 80 or 443 on a group a load balancer uses: one listed "
-        "in an AWS::ElasticLoadBalancingV2::LoadBalancer's SecurityGroups in the same template, or one whose Metadata says "
+        "A security-group ingress rule (inline in AWS::EC2::SecurityGroup or an "
+        "AWS::EC2::SecurityGroupIngress, in every "
+        "Fn::If branch) open to any /0 range is allowed only for tcp 80 or 443 on a group a load "
+        "balancer uses: one listed "
+        "in an AWS::ElasticLoadBalancingV2::LoadBalancer's SecurityGroups in the same template, or one "
+        "whose Metadata says "
         "cfn-strata.attached_to: load-balancer."
     )
     source_url = source_url("E9002")

@@ -188,10 +188,14 @@ class PipelineRolePermissions(CloudFormationLintRule):
     id = "E9014"
     shortdesc = "Pipeline roles have the minimum permissions of the actions they run"
     description = (
-        "For every action of an AWS::CodePipeline::Pipeline (ECS, CodeDeployToECS, CloudFormation by ActionMode, CodeBuild, "
-        "S3 deploy, CodeStarSourceConnection, Manual approval with SNS), the role that runs it (the action's RoleArn, else the "
-        "pipeline's) allows the minimum actions the CodePipeline user guide lists for it; the CloudFormation service role a "
-        "CloudFormation action passes carries a permissions boundary, has no <service>:* on *, no iam:*, and creates roles only with the boundary."
+        "For every action of an AWS::CodePipeline::Pipeline (ECS, CodeDeployToECS, CloudFormation by "
+        "ActionMode, CodeBuild, "
+        "S3 deploy, CodeStarSourceConnection, Manual approval with SNS), the role that runs it (the "
+        "action's RoleArn, else the "
+        "pipeline's) allows the minimum actions the CodePipeline user guide lists for it; the "
+        "CloudFormation service role a "
+        "CloudFormation action passes carries a permissions boundary, has no <service>:* on *, no "
+        "iam:*, and creates roles only with the boundary."
     )
     source_url = source_url("E9014")
     tags = ["cfn-strata", "resources", "codepipeline", "iam", "preflight"]
@@ -228,8 +232,10 @@ class PipelineRolePermissions(CloudFormationLintRule):
                                 matches.append(
                                     RuleMatch(
                                         ["Resources", service_role],
-                                        f"{service_role} (AWS::IAM::Role), the CloudFormation role of {pipeline_id} action "
-                                        f"{stage.get('Name')}/{action.get('Name')}, {problem} (README, E9014: not an administrator)",
+                                        f"{service_role} (AWS::IAM::Role), the CloudFormation role of "
+                                        f"{pipeline_id} action "
+                                        f"{stage.get('Name')}/{action.get('Name')}, {problem} (README, "
+                                        "E9014: not an administrator)",
                                     )
                                 )
                     if missing:
@@ -244,8 +250,10 @@ class PipelineRolePermissions(CloudFormationLintRule):
                                     "Actions",
                                     action_index,
                                 ],
-                                f"{pipeline_id} (AWS::CodePipeline::Pipeline) action {stage.get('Name')}/{action.get('Name')} "
-                                f"({kind.get('Category')}/{kind.get('Provider')}) runs as {role_id}, which lacks {', '.join(missing)} "
+                                f"{pipeline_id} (AWS::CodePipeline::Pipeline) action "
+                                f"{stage.get('Name')}/{action.get('Name')} "
+                                f"({kind.get('Category')}/{kind.get('Provider')}) runs as {role_id}, "
+                                f"which lacks {', '.join(missing)} "
                                 "(CodePipeline user guide, service role permissions for this action)",
                             )
                         )

@@ -36,7 +36,8 @@ class RetainOnNamedResource(CloudFormationLintRule):
                 matches.append(
                     RuleMatch(
                         ["Resources", logical_id, "DeletionPolicy"],
-                        f"{logical_id} ({kind}) is named and DeletionPolicy Retain: a failed first create leaves it behind "
+                        f"{logical_id} ({kind}) is named and DeletionPolicy Retain: a failed first "
+                        "create leaves it behind "
                         "and the retry collides with its name; use RetainExceptOnCreate",
                     )
                 )
