@@ -120,7 +120,8 @@ class Bundle:
         if missing:
             wanted = ", ".join(f"{name} (its {self.global_inputs[name]} output)" for name in missing)
             raise DeployerError(
-                f"root parameter(s) {wanted} come from the us-east-1 stack {self.stack_name}-global, which has no such output yet: "
+                f"root parameter(s) {wanted} come from the us-east-1 stack {self.stack_name}-global, which "
+                "has no such output yet: "
                 f"`cfn-strata deploy {self.cli_target}` creates it before the root and passes them"
             )
         return values

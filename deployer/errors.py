@@ -117,17 +117,29 @@ def explain(err: BaseException) -> str | None:
     from botocore.parsers import ResponseParserError
 
     if isinstance(err, bx.NoCredentialsError):
-        return "no AWS credentials found: pass --profile (or set AWS_PROFILE), run `aws configure` / `aws sso login`, or try it offline with --local"
+        return (
+            "no AWS credentials found: pass --profile (or set AWS_PROFILE), run `aws configure` / `aws sso "
+            "login`, or try it offline with --local"
+        )
     if isinstance(err, bx.ProfileNotFound):
         return f"{err}: check --profile / AWS_PROFILE against ~/.aws/config"
     if isinstance(err, (bx.SSOTokenLoadError, bx.UnauthorizedSSOTokenError, bx.TokenRetrievalError)):
         return f"the SSO session has expired or is missing ({err}): run `aws sso login` for this profile and retry"
     if isinstance(err, bx.EndpointConnectionError):
         if connection_refused(err):
-            return f"cannot reach {err.kwargs.get('endpoint_url', 'the AWS endpoint')}: the connection was refused (nothing listens there); check --endpoint-url and --region"
-        return f"cannot reach {err.kwargs.get('endpoint_url', 'the AWS endpoint')}: check the network, --region and --endpoint-url"
+            return (
+                f"cannot reach {err.kwargs.get('endpoint_url', 'the AWS endpoint')}: the connection was "
+                "refused (nothing listens there); check --endpoint-url and --region"
+            )
+        return (
+            f"cannot reach {err.kwargs.get('endpoint_url', 'the AWS endpoint')}: check the network, --region "
+            "and --endpoint-url"
+        )
     if isinstance(err, ResponseParserError):
-        return "the endpoint answered with something that is not an AWS response (an emulator error or a proxy page); check --endpoint-url"
+        return (
+            "the endpoint answered with something that is not an AWS response (an emulator error or a proxy "
+            "page); check --endpoint-url"
+        )
     if isinstance(err, bx.WaiterError):
         if "Error" in (err.last_response or {}):  # the waiter's call itself failed (expired token, access denied...)
             return explain(bx.ClientError(err.last_response, err.kwargs.get("name", "a waiter") or "a waiter"))
@@ -138,13 +150,22 @@ def explain(err: BaseException) -> str | None:
         message = error_message(err)
         operation = err.operation_name
         if code in _THROTTLING:
-            return f"AWS kept throttling {operation} beyond the retries: wait a minute and run again (or raise AWS_MAX_ATTEMPTS)"
+            return (
+                f"AWS kept throttling {operation} beyond the retries: wait a minute and run again (or raise "
+                "AWS_MAX_ATTEMPTS)"
+            )
         if code in _EXPIRED:
-            return f"the AWS credentials have expired ({operation}): refresh them (`aws sso login`, a new session token) and retry"
+            return (
+                f"the AWS credentials have expired ({operation}): refresh them (`aws sso login`, a new session "
+                "token) and retry"
+            )
         if code in _BAD_CREDENTIALS:
             return f"AWS rejected the credentials ({code} on {operation}): check the access key, profile and clock"
         if code in _DENIED:
-            return f"access denied for {operation}: {message} (README.md, section Deploying, lists the permissions the deployer needs)"
+            return (
+                f"access denied for {operation}: {message} (README.md, section Deploying, lists the "
+                "permissions the deployer needs)"
+            )
         if is_stack_missing(err) and missing_stack_name(err):
             return not_deployed(missing_stack_name(err), f"{operation} found no such stack in this account and region")
         if code in ("NoSuchBucket", "404") and operation in (
@@ -153,7 +174,10 @@ def explain(err: BaseException) -> str | None:
             "PutObject",
             "HeadObject",
         ):
-            return f"the template bucket does not exist ({operation}): create it with `cfn-strata bootstrap --bucket NAME` or pass --create-bucket"
+            return (
+                f"the template bucket does not exist ({operation}): create it with `cfn-strata bootstrap "
+                "--bucket NAME` or pass --create-bucket"
+            )
         return f"AWS error on {operation}: {code}: {message}".rstrip(": ")
     if isinstance(err, bx.BotoCoreError):
         return f"AWS client error: {err}"

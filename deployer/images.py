@@ -79,7 +79,8 @@ def image_parameters(bundle: Bundle) -> list[ImageParameter]:
             repository = _repository_of(document, name)
             if repository is None:
                 raise DeployerError(
-                    f"{stack['file']}: no container image joins the repository URI with parameter {name}; cannot check {key}"
+                    f"{stack['file']}: no container image joins the repository URI with parameter {name}; "
+                    f"cannot check {key}"
                 )
             value = root[name] if name in root else str(document["Parameters"][name].get("Default", ""))
             found.append(ImageParameter(name, key, value, repository))
@@ -110,12 +111,15 @@ def missing_image(ecr, parameter: ImageParameter) -> str | None:
         code = error_code(err)
         if code == "RepositoryNotFoundException":
             return (
-                f"{parameter.key} pins {parameter.value!r}, but ECR repository {parameter.repository} does not exist yet (this deploy creates it empty): "
-                f"leave {parameter.key} empty for a first deploy; the service starts at 0 tasks and the first pipeline run pushes the image and sets the tag"
+                f"{parameter.key} pins {parameter.value!r}, but ECR repository {parameter.repository} does "
+                "not exist yet (this deploy creates it empty): "
+                f"leave {parameter.key} empty for a first deploy; the service starts at 0 tasks and the "
+                "first pipeline run pushes the image and sets the tag"
             )
         if code == "ImageNotFoundException":
             return (
-                f"{parameter.key} pins {parameter.value!r}, but ECR repository {parameter.repository} has no image with that tag: "
+                f"{parameter.key} pins {parameter.value!r}, but ECR repository {parameter.repository} has "
+                "no image with that tag: "
                 f"push it first, or leave {parameter.key} empty to keep the tag the service runs"
             )
         raise
@@ -148,7 +152,8 @@ def apply_image_tags(configuration_file, bundle: Bundle, tags: object, *, source
     for name, tag in sorted(tags.items()):
         if not TAG.match(tag):
             raise DeployerError(
-                f"{source}: {name}: {tag!r} is not an image tag (letters, digits, _ . -, up to 128, not starting with . or -)"
+                f"{source}: {name}: {tag!r} is not an image tag (letters, digits, _ . -, up to 128, not "
+                "starting with . or -)"
             )
     path = Path(configuration_file)
     configuration = json.loads(path.read_text())

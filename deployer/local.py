@@ -385,7 +385,8 @@ class LocalState:
             while not _try_lock(handle):
                 if time.monotonic() > deadline:
                     raise DeployerError(
-                        f"another cfn-strata --local command has used {self.folder} for over {wait_seconds:.0f} s (lock {self.folder / LOCK_FILE}); wait for it to finish"
+                        f"another cfn-strata --local command has used {self.folder} for over "
+                        f"{wait_seconds:.0f} s (lock {self.folder / LOCK_FILE}); wait for it to finish"
                     )
                 time.sleep(0.1)
             try:
@@ -408,7 +409,8 @@ class LocalState:
                 ) from err
             if not isinstance(header, dict) or header != _header():
                 raise DeployerError(
-                    f"{self.file} was written by another moto/Python ({header}, this is {_header()}); start over with `cfn-strata local reset`"
+                    f"{self.file} was written by another moto/Python ({header}, this is {_header()}); "
+                    "start over with `cfn-strata local reset`"
                 )
             backends = pickle.load(handle)
         from moto.backends import get_backend

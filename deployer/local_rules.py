@@ -58,7 +58,8 @@ def patch_name_checks() -> None:
                 path, code, message = refused
                 raise AwsRefused(
                     code,
-                    f"{logical_id} ({resource_json.get('Type')}) {path}: {message} (Error Code: {code}; refused the way AWS refuses it, by cfn-strata local mode)",
+                    f"{logical_id} ({resource_json.get('Type')}) {path}: {message} (Error Code: {code}; "
+                    "refused the way AWS refuses it, by cfn-strata local mode)",
                 )
         return original(logical_id, resource_json, resources_map, account_id, region_name)
 

@@ -24,9 +24,18 @@ NESTED = "AWS::CloudFormation::Stack"
 # turns it off (RDS ModifyDBInstance / ModifyDBCluster DeletionProtection, ELBv2
 # ModifyLoadBalancerAttributes deletion_protection.enabled).
 DELETION_PROTECTED = {
-    "AWS::RDS::DBInstance": "aws rds modify-db-instance --db-instance-identifier {id} --no-deletion-protection --apply-immediately --region {region}",
-    "AWS::RDS::DBCluster": "aws rds modify-db-cluster --db-cluster-identifier {id} --no-deletion-protection --apply-immediately --region {region}",
-    "AWS::ElasticLoadBalancingV2::LoadBalancer": "aws elbv2 modify-load-balancer-attributes --load-balancer-arn {id} --attributes Key=deletion_protection.enabled,Value=false --region {region}",
+    "AWS::RDS::DBInstance": (
+        "aws rds modify-db-instance --db-instance-identifier {id} --no-deletion-protection --apply-immediately "
+        "--region {region}"
+    ),
+    "AWS::RDS::DBCluster": (
+        "aws rds modify-db-cluster --db-cluster-identifier {id} --no-deletion-protection --apply-immediately "
+        "--region {region}"
+    ),
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": (
+        "aws elbv2 modify-load-balancer-attributes --load-balancer-arn {id} --attributes "
+        "Key=deletion_protection.enabled,Value=false --region {region}"
+    ),
 }
 
 
@@ -168,7 +177,8 @@ def guidance(cfn, status: str, *, stack_name: str, stack_id: str, destroy_comman
             f"stack {stack_name} is in ROLLBACK_COMPLETE: its first create failed"
             + (f" ({cause})" if cause else "")
             + " and CloudFormation deleted what it had created. A stack in this state cannot be updated, only deleted: "
-            f"run `{destroy_command}` (or `aws cloudformation delete-stack --stack-name {stack_name} --region {region}`), fix the cause, then deploy again"
+            f"run `{destroy_command}` (or `aws cloudformation delete-stack --stack-name {stack_name} "
+            f"--region {region}`), fix the cause, then deploy again"
         )
     if status == ROLLBACK_FAILED:
         cause = first_cause(cfn, stack_id)
@@ -176,20 +186,24 @@ def guidance(cfn, status: str, *, stack_name: str, stack_id: str, destroy_comman
         head = (
             f"stack {stack_name} is in ROLLBACK_FAILED: its first create failed"
             + (f" ({cause})" if cause else "")
-            + " and the rollback could not delete everything it had made. A stack in this state cannot be updated, only deleted"
+            + " and the rollback could not delete everything it had made. A stack in this state cannot be "
+            "updated, only deleted"
         )
         if not protected:
             return (
-                head
-                + f": fix what blocked the delete (see the stack events), then run `{destroy_command}` (or `aws cloudformation delete-stack --stack-name {stack_name} --region {region}`) and deploy again"
+                head + f": fix what blocked the delete (see the stack events), then run `{destroy_command}` (or "
+                f"`aws cloudformation delete-stack --stack-name {stack_name} --region {region}`) and "
+                "deploy again"
             )
         names = ", ".join(f"{p.stack + '.' if p.stack else ''}{p.logical_id} ({p.physical_id})" for p in protected)
         commands = "\n  ".join(release_commands(protected, stack_name=stack_name, region=region))
         return (
-            head
-            + f". Deletion protection blocked the delete of {names}, which this failed create made and which hold no data yet. "
-            f"Turn it off on exactly these and delete the stack (or run `{destroy_command} --release-failed-create`, which does the same):\n  {commands}\n"
-            "then deploy again. (A final snapshot CloudFormation takes of a database on delete keeps a generated name, so it does not collide with the retry; delete it if you do not want it.)"
+            head + f". Deletion protection blocked the delete of {names}, which this failed create made and which "
+            "hold no data yet. "
+            f"Turn it off on exactly these and delete the stack (or run `{destroy_command} "
+            f"--release-failed-create`, which does the same):\n  {commands}\n"
+            "then deploy again. (A final snapshot CloudFormation takes of a database on delete keeps a "
+            "generated name, so it does not collide with the retry; delete it if you do not want it.)"
         )
     if status == UPDATE_ROLLBACK_FAILED:
         skip = resources_to_skip(cfn, stack_id)
@@ -199,9 +213,11 @@ def guidance(cfn, status: str, *, stack_name: str, stack_id: str, destroy_comman
         named = f" ({', '.join(skip)} could not be rolled back)" if skip else ""
         return (
             f"stack {stack_name} is in UPDATE_ROLLBACK_FAILED: an update failed and its rollback failed too{named}. "
-            f"It cannot be updated until the rollback completes. Fix the resources by hand if you can, then run `{command}`"
+            "It cannot be updated until the rollback completes. Fix the resources by hand if you can, "
+            f"then run `{command}`"
             + (
-                "; skipped resources are left as they are and no longer match the template (check them, then deploy again)"
+                "; skipped resources are left as they are and no longer match the template (check them, "
+                "then deploy again)"
                 if skip
                 else "; then deploy again"
             )

@@ -68,9 +68,8 @@ class PropertyChange:
     requires_recreation: str | None  # Never | Conditionally | Always
     change_source: str | None
     causing_entity: str | None = None
-    path: str | None = (
-        None  # /Properties/ContainerDefinitions/0/PortMappings/0/ContainerPort (IncludePropertyValues, or computed offline)
-    )
+    # /Properties/ContainerDefinitions/0/PortMappings/0/ContainerPort (IncludePropertyValues, or computed offline)
+    path: str | None = None
     before: str | None = None  # the value before and after, as CloudFormation reports them (JSON text for objects)
     after: str | None = None
     change_type: str | None = None  # Add | Remove | Modify | SyncWithActual (AttributeChangeType)
@@ -267,7 +266,8 @@ def blocked(
             risk = Risk.WILL_FAIL
             blockers.append("custom-name")
             reasons.append(
-                f"custom-named ({name}): CloudFormation cannot replace it; change its name or logical id with this change"
+                f"custom-named ({name}): CloudFormation cannot replace it; change its name or logical id "
+                "with this change"
             )
         else:  # MEDIUM, not HIGH: HIGH and above are what --allow-replacement must name
             risk = Risk.MEDIUM
@@ -283,7 +283,8 @@ def blocked(
             blockers.append("stack-policy")
             verb = "removing" if action == "Remove" else "replacing"
             reasons.append(
-                f"the stack policy of {owner} denies {verb} it: pass --allow-replacement {layer}/{logical_id} to allow it"
+                f"the stack policy of {owner} denies {verb} it: pass --allow-replacement "
+                f"{layer}/{logical_id} to allow it"
             )
     return risk, tuple(reasons), tuple(blockers)
 
@@ -406,7 +407,8 @@ def review_change_set(cfn, change_set_id: str, *, layer_of, stateful_ids_of, fac
     notes = []
     if unwalked:
         notes.append(
-            f"{UNWALKED_NOTE} for {', '.join(unwalked)} (the endpoint ignored IncludeNestedStacks): their resources are not listed"
+            f"{UNWALKED_NOTE} for {', '.join(unwalked)} (the endpoint ignored IncludeNestedStacks): their "
+            "resources are not listed"
         )
     if not property_values_supported(cfn):
         notes.append(
@@ -460,7 +462,8 @@ def _properties(change: ResourceChange) -> str:
 
 def _cause(change: ResourceChange) -> str:
     return "; ".join(
-        f"{p.name or p.attribute} ({p.requires_recreation}, {p.change_source or '?'}{': ' + p.causing_entity if p.causing_entity else ''})"
+        f"{p.name or p.attribute} ({p.requires_recreation}, "
+        f"{p.change_source or '?'}{': ' + p.causing_entity if p.causing_entity else ''})"
         for p in change.causes
     )
 
@@ -501,7 +504,8 @@ def to_markdown(review: Review) -> str:
     if review.drifted:
         lines += [
             "",
-            f"**Drifted resources** ({len(review.drifted)}): changed outside CloudFormation; the change set was computed against the template, not what is deployed",
+            f"**Drifted resources** ({len(review.drifted)}): changed outside CloudFormation; the change "
+            "set was computed against the template, not what is deployed",
             "",
         ]
         lines += [

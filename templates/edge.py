@@ -43,8 +43,10 @@ DEFAULT_CERTIFICATE_TLS_REASON = (
 # it admits the VPC only, as it is for tests, not users.
 TEST_LISTENER_PORT = 8080
 TEST_LISTENER_REASON = (
-    "the blue/green test listener is for tests, not users: only the VPC's CIDR reaches its port (AlbSecurityGroupTestIngress); "
-    "it serves HTTPS when the CertificateArn parameter gives the load balancer a certificate, else HTTP (no edge.domain, no certificate)"
+    "the blue/green test listener is for tests, not users: only the VPC's CIDR reaches its port "
+    "(AlbSecurityGroupTestIngress); "
+    "it serves HTTPS when the CertificateArn parameter gives the load balancer a certificate, else HTTP "
+    "(no edge.domain, no certificate)"
 )
 # The default port of every target group; the tasks register with their own container port.
 TARGET_GROUP_PORT = 80
@@ -247,7 +249,8 @@ def _log_bucket(b: LayerBuilder) -> tuple[s3.Bucket, s3.BucketPolicy] | None:
     b.skip_check(
         bucket,
         "CKV_AWS_18",
-        "this is the access-log bucket itself; logging it into itself would loop, and a second log bucket would need the same skip",
+        "this is the access-log bucket itself; logging it into itself would loop, and a second log bucket "
+        "would need the same skip",
     )
     if b.cfg.observability.synthetics.enabled:
         b.output(
@@ -787,7 +790,9 @@ def web_acl(b: LayerBuilder, scope: str, key_arn, *, proxy_cidr: str | None = No
         wafv2.WebACL(
             f"{prefix}WebAcl",
             Name=b.named("waf", kind),
-            Description=f"{kind} web ACL: IP block list, rate limit {settings.rate_limit}/5 min per IP, AWS managed rules",
+            Description=(
+                f"{kind} web ACL: IP block list, rate limit {settings.rate_limit}/5 min per IP, AWS managed rules"
+            ),
             Scope=scope,
             DefaultAction=wafv2.DefaultAction(Allow=wafv2.AllowAction()),
             Rules=rules,
@@ -859,7 +864,10 @@ def _api_cache_policy(b: LayerBuilder) -> cf.CachePolicy:
             "ApiCachePolicy",
             CachePolicyConfig=cf.CachePolicyConfig(
                 Name=b.named("cache-api"),
-                Comment="API behind the load balancer: cached as its Cache-Control allows, keyed on query strings, cookies, Authorization and Origin",
+                Comment=(
+                    "API behind the load balancer: cached as its Cache-Control allows, keyed on query strings, "
+                    "cookies, Authorization and Origin"
+                ),
                 MinTTL=0,
                 DefaultTTL=0,
                 MaxTTL=API_CACHE_MAX_TTL,

@@ -26,7 +26,8 @@ INLINE_POLICY = (
 )
 NO_ROTATION = (
     "no rotation schedule yet: rotating needs a rotation function with network access to the database (the hosted "
-    "rotation Lambda of the AWS::SecretsManager transform), which the generator does not build; the value is generated, "
+    "rotation Lambda of the AWS::SecretsManager transform), which the generator does not build; the value "
+    "is generated, "
     "KMS-encrypted and read only by the roles that need it"
 )
 AURORA_MEMBER = (

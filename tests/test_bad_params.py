@@ -23,13 +23,16 @@ CASES = {
         "product-catalog/dev.yaml",
         "netwrok:\n  az_count: 2\n",
         "dev",
-        "product-catalog/dev.yaml: netwrok: unknown key; did you mean `network`? allowed keys here: application, description, project, region, environment, tags, network, security, compute, services, database, cache, efs, edge, auth, observability, cicd, backup, audit",
+        "product-catalog/dev.yaml: netwrok: unknown key; did you mean `network`? allowed keys here: "
+        "application, description, project, region, environment, tags, network, security, compute, "
+        "services, database, cache, efs, edge, auth, observability, cicd, backup, audit",
     ),
     "SMS number not E.164": (
         "smart-task/dev.yaml",
         "observability:\n  alarm_sms: [555-0100]\n",
         "dev",
-        "smart-task/dev.yaml: observability.alarm_sms: '555-0100' is not an E.164 phone number ('+', country code and number, up to 15 digits, no spaces)",
+        "smart-task/dev.yaml: observability.alarm_sms: '555-0100' is not an E.164 phone number ('+', "
+        "country code and number, up to 15 digits, no spaces)",
     ),
     "backup RPO over a day": (
         "mycandidate/dev.yaml",
@@ -41,37 +44,52 @@ CASES = {
         "product-catalog/dev.yaml",
         "services:\n  api:\n    prot: 3000\n",
         "dev",
-        "product-catalog/dev.yaml: services.api.prot: unknown key; did you mean `port`? allowed keys here: port, cpu, memory, desired_count, min_count, max_count, image_tag, health_check, path_patterns, priority, autoscaling, environment, secrets, efs_mount_path, deployment, traffic_shifting, min_healthy_percent, max_percent, deregistration_delay, ecr, xray, user, readonly_root_filesystem, writable_root_reason, root_user_reason, container_health_check",
+        "product-catalog/dev.yaml: services.api.prot: unknown key; did you mean `port`? allowed keys here: "
+        "port, cpu, memory, desired_count, min_count, max_count, image_tag, health_check, path_patterns, "
+        "priority, autoscaling, environment, secrets, efs_mount_path, deployment, traffic_shifting, "
+        "min_healthy_percent, max_percent, deregistration_delay, ecr, xray, user, "
+        "readonly_root_filesystem, writable_root_reason, root_user_reason, container_health_check",
     ),
     "misspelt key, close match": (
         "product-catalog/dev.yaml",
         "services:\n  api:\n    desired_cuont: 2\n",
         "dev",
-        "product-catalog/dev.yaml: services.api.desired_cuont: unknown key; did you mean `desired_count`? allowed keys here: port, cpu, memory, desired_count, min_count, max_count, image_tag, health_check, path_patterns, priority, autoscaling, environment, secrets, efs_mount_path, deployment, traffic_shifting, min_healthy_percent, max_percent, deregistration_delay, ecr, xray, user, readonly_root_filesystem, writable_root_reason, root_user_reason, container_health_check",
+        "product-catalog/dev.yaml: services.api.desired_cuont: unknown key; did you mean `desired_count`? "
+        "allowed keys here: port, cpu, memory, desired_count, min_count, max_count, image_tag, "
+        "health_check, path_patterns, priority, autoscaling, environment, secrets, efs_mount_path, "
+        "deployment, traffic_shifting, min_healthy_percent, max_percent, deregistration_delay, ecr, xray, "
+        "user, readonly_root_filesystem, writable_root_reason, root_user_reason, container_health_check",
     ),
     "unknown key, nothing close": (
         "product-catalog/dev.yaml",
         "services:\n  api:\n    zzz: 2\n",
         "dev",
-        "product-catalog/dev.yaml: services.api.zzz: unknown key; allowed keys here: port, cpu, memory, desired_count, min_count, max_count, image_tag, health_check, path_patterns, priority, autoscaling, environment, secrets, efs_mount_path, deployment, traffic_shifting, min_healthy_percent, max_percent, deregistration_delay, ecr, xray, user, readonly_root_filesystem, writable_root_reason, root_user_reason, container_health_check",
+        "product-catalog/dev.yaml: services.api.zzz: unknown key; allowed keys here: port, cpu, memory, "
+        "desired_count, min_count, max_count, image_tag, health_check, path_patterns, priority, "
+        "autoscaling, environment, secrets, efs_mount_path, deployment, traffic_shifting, "
+        "min_healthy_percent, max_percent, deregistration_delay, ecr, xray, user, "
+        "readonly_root_filesystem, writable_root_reason, root_user_reason, container_health_check",
     ),
     "engine version YAML read as a number": (
         "product-catalog/dev.yaml",
         "database:\n  engine_version: 16.10\n",
         "dev",
-        "product-catalog/dev.yaml: database.engine_version: YAML read 16.10 as a number (16.1), and this key takes text: put the value in quotes, e.g. engine_version: '16.10'",
+        "product-catalog/dev.yaml: database.engine_version: YAML read 16.10 as a number (16.1), and this "
+        "key takes text: put the value in quotes, e.g. engine_version: '16.10'",
     ),
     "text key YAML read as a boolean": (
         "product-catalog/dev.yaml",
         "services:\n  api:\n    user: yes\n",
         "dev",
-        "product-catalog/dev.yaml: services.api.user: YAML read yes as a boolean (true), and this key takes text: put the value in quotes, e.g. user: 'yes'",
+        "product-catalog/dev.yaml: services.api.user: YAML read yes as a boolean (true), and this key "
+        "takes text: put the value in quotes, e.g. user: 'yes'",
     ),
     "invalid CIDR": (
         "product-catalog/dev.yaml",
         "network:\n  vpc_cidr: 10.0.300.0/16\n",
         "dev",
-        "product-catalog/dev.yaml: network.vpc_cidr: '10.0.300.0/16' is not a valid IPv4 CIDR block (Octet 300 (> 255) not permitted in '10.0.300.0')",
+        "product-catalog/dev.yaml: network.vpc_cidr: '10.0.300.0/16' is not a valid IPv4 CIDR block (Octet "
+        "300 (> 255) not permitted in '10.0.300.0')",
     ),
     "subnet outside the VPC": (
         "product-catalog/dev.yaml",
@@ -95,7 +113,8 @@ CASES = {
         "product-catalog/dev.yaml",
         "network:\n  availability_zones: [us-east-1a, us-east-1b]\n",
         "dev",
-        "product-catalog/dev.yaml: network.availability_zones[0]: 'us-east-1a' is not an AZ of eu-north-1 (e.g. eu-north-1a) (and 1 more problem)",
+        "product-catalog/dev.yaml: network.availability_zones[0]: 'us-east-1a' is not an AZ of eu-north-1 "
+        "(e.g. eu-north-1a) (and 1 more problem)",
     ),
     "unknown region": (
         "product-catalog/dev.yaml",
@@ -107,7 +126,8 @@ CASES = {
         "product-catalog/dev.yaml",
         "services:\n  api:\n    memory: 512\n",
         "dev",
-        "product-catalog/dev.yaml: services.api.memory: 1024 CPU / 512 MiB is not a Fargate size; memory for cpu 1024 may be 2048-8192 MiB in Fargate's steps",
+        "product-catalog/dev.yaml: services.api.memory: 1024 CPU / 512 MiB is not a Fargate size; memory "
+        "for cpu 1024 may be 2048-8192 MiB in Fargate's steps",
     ),
     "min above max": (
         "product-catalog/dev.yaml",
@@ -119,13 +139,15 @@ CASES = {
         "ecs-ec2-api/dev.yaml",
         "database:\n  engine_version: '15.4'\n",
         "dev",
-        "ecs-ec2-api/dev.yaml: database.engine_version: 15.4 cannot be created on postgres; supported postgres 15 versions: 15.13, 15.14, 15.15, 15.16, 15.17, 15.18",
+        "ecs-ec2-api/dev.yaml: database.engine_version: 15.4 cannot be created on postgres; supported "
+        "postgres 15 versions: 15.13, 15.14, 15.15, 15.16, 15.17, 15.18",
     ),
     "retired engine version (seed 004's 16.4)": (
         "product-catalog/dev.yaml",
         "database:\n  engine_version: '16.4'\n",
         "dev",
-        "product-catalog/dev.yaml: database.engine_version: 16.4 cannot be created on aurora-postgresql; supported aurora-postgresql 16 versions: 16.6, 16.8, 16.9, 16.10, 16.11, 16.13",
+        "product-catalog/dev.yaml: database.engine_version: 16.4 cannot be created on aurora-postgresql; "
+        "supported aurora-postgresql 16 versions: 16.6, 16.8, 16.9, 16.10, 16.11, 16.13",
     ),
     "YAML syntax error": (
         "product-catalog/dev.yaml",
@@ -161,13 +183,15 @@ CASES = {
         "product-catalog/dev.yaml",
         "environment:\n  suffix: a-very-long-suffix-pr570\n",
         "dev",
-        "product-catalog/dev.yaml: environment.suffix: 'product-catalog-a-very-long-suffix-pr570' is 40 characters; a bucket-prefix name allows at most 35",
+        "product-catalog/dev.yaml: environment.suffix: 'product-catalog-a-very-long-suffix-pr570' is 40 "
+        "characters; a bucket-prefix name allows at most 35",
     ),
     "wrong type": (
         "product-catalog/dev.yaml",
         "services:\n  api:\n    desired_count: two\n",
         "dev",
-        "product-catalog/dev.yaml: services.api.desired_count: Input should be a valid integer, unable to parse string as an integer (got 'two')",
+        "product-catalog/dev.yaml: services.api.desired_count: Input should be a valid integer, unable to "
+        "parse string as an integer (got 'two')",
     ),
     "missing required section": (
         "product-catalog/base.yaml",
@@ -191,7 +215,8 @@ CASES = {
         "product-catalog/Prod_1.yaml",
         "tags: {}\n",
         "Prod_1",
-        "product-catalog/Prod_1.yaml: environment name 'Prod_1' must be a simple lowercase identifier (a-z, 0-9, -; at most 16)",
+        "product-catalog/Prod_1.yaml: environment name 'Prod_1' must be a simple lowercase identifier "
+        "(a-z, 0-9, -; at most 16)",
     ),
     "unknown secret": (
         "product-catalog/dev.yaml",
@@ -203,7 +228,9 @@ CASES = {
         "product-catalog/dev.yaml",
         "observability:\n  log_retention_days: 10\n",
         "dev",
-        "product-catalog/dev.yaml: observability.log_retention_days: 10 is not a CloudWatch Logs retention; allowed: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653",
+        "product-catalog/dev.yaml: observability.log_retention_days: 10 is not a CloudWatch Logs "
+        "retention; allowed: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, "
+        "2192, 2557, 2922, 3288, 3653",
     ),
     # --- more classes (the guardrails catalogue) ---
     "isolated count": (
@@ -228,7 +255,8 @@ CASES = {
         "product-catalog/dev.yaml",
         "network:\n  vpc_cidr: 10.0.0.1/16\n",
         "dev",
-        "product-catalog/dev.yaml: network.vpc_cidr: '10.0.0.1/16' is not a valid IPv4 CIDR block (10.0.0.1/16 has host bits set)",
+        "product-catalog/dev.yaml: network.vpc_cidr: '10.0.0.1/16' is not a valid IPv4 CIDR block "
+        "(10.0.0.1/16 has host bits set)",
     ),
     "failover without replicas": (
         "mycandidate/dev.yaml",
@@ -252,7 +280,8 @@ CASES = {
         "product-catalog/dev.yaml",
         "compute:\n  capacity_providers: [LAMBDA]\n",
         "dev",
-        "product-catalog/dev.yaml: compute.capacity_providers[0]: Input should be 'FARGATE', 'FARGATE_SPOT' or 'EC2' (got 'LAMBDA')",
+        "product-catalog/dev.yaml: compute.capacity_providers[0]: Input should be 'FARGATE', "
+        "'FARGATE_SPOT' or 'EC2' (got 'LAMBDA')",
     ),
     "timeout >= interval": (
         "product-catalog/dev.yaml",
@@ -276,19 +305,22 @@ CASES = {
         "product-catalog/dev.yaml",
         "database:\n  engine: oracle\n",
         "dev",
-        "product-catalog/dev.yaml: database.engine: Input should be 'postgres', 'mysql', 'aurora-postgresql' or 'aurora-mysql' (got 'oracle')",
+        "product-catalog/dev.yaml: database.engine: Input should be 'postgres', 'mysql', "
+        "'aurora-postgresql' or 'aurora-mysql' (got 'oracle')",
     ),
     "unknown major": (
         "smart-task/dev.yaml",
         "database:\n  engine_version: '9.9'\n",
         "dev",
-        "smart-task/dev.yaml: database.engine_version: 9.9 cannot be created on mysql; mysql has no creatable major version 9",
+        "smart-task/dev.yaml: database.engine_version: 9.9 cannot be created on mysql; mysql has no "
+        "creatable major version 9",
     ),
     "instance class format": (
         "product-catalog/dev.yaml",
         "database:\n  instance_class: t3.micro\n",
         "dev",
-        "product-catalog/dev.yaml: database.instance_class: String should match pattern '^db\\.[a-z0-9]+\\.[a-z0-9]+$' (got 't3.micro')",
+        "product-catalog/dev.yaml: database.instance_class: String should match pattern "
+        "'^db\\.[a-z0-9]+\\.[a-z0-9]+$' (got 't3.micro')",
     ),
     "priority twice": (
         "smart-task/dev.yaml",
@@ -312,7 +344,8 @@ CASES = {
         "smart-task/dev.yaml",
         "auth:\n  protect: alb\n  protected_service: admin\n",
         "dev",
-        "smart-task/dev.yaml: auth.protected_service: must name a service behind the load balancer (backend, frontend) when auth.protect is alb",
+        "smart-task/dev.yaml: auth.protected_service: must name a service behind the load balancer "
+        "(backend, frontend) when auth.protect is alb",
     ),
     "copy region same": (
         "mycandidate/dev.yaml",
@@ -330,19 +363,22 @@ CASES = {
         "product-catalog/dev.yaml",
         "security:\n  secret_recovery_window_days: 3\n",
         "dev",
-        "product-catalog/dev.yaml: security.secret_recovery_window_days: 3 is not allowed: 0 (delete at once) or 7 to 30 days",
+        "product-catalog/dev.yaml: security.secret_recovery_window_days: 3 is not allowed: 0 (delete at "
+        "once) or 7 to 30 days",
     ),
     "ip set bad cidr": (
         "smart-task/dev.yaml",
         "edge:\n  waf:\n    ip_block_list: [192.0.2.0/33]\n",
         "dev",
-        "smart-task/dev.yaml: edge.waf.ip_block_list: '192.0.2.0/33' is not a valid CIDR ('192.0.2.0/33' does not appear to be an IPv4 or IPv6 network)",
+        "smart-task/dev.yaml: edge.waf.ip_block_list: '192.0.2.0/33' is not a valid CIDR ('192.0.2.0/33' "
+        "does not appear to be an IPv4 or IPv6 network)",
     ),
     "database secret without database": (
         "product-catalog/dev.yaml",
         "database: null\n",
         "dev",
-        "product-catalog/base.yaml: services.api.secrets[0]: database is listed but the profile has no database section",
+        "product-catalog/base.yaml: services.api.secrets[0]: database is listed but the profile has no "
+        "database section",
     ),
     "aws: tag": (
         "product-catalog/dev.yaml",
@@ -360,13 +396,16 @@ CASES = {
         "product-catalog/dev.yaml",
         "network:\n  nat_gateways: none\n",
         "dev",
-        "product-catalog/dev.yaml: network.nat_gateways: none leaves tasks in private subnets without a way to pull images: add interface_endpoints ecr.api, ecr.dkr, logs (and s3_gateway_endpoint) or choose single/per_az",
+        "product-catalog/dev.yaml: network.nat_gateways: none leaves tasks in private subnets without a "
+        "way to pull images: add interface_endpoints ecr.api, ecr.dkr, logs (and s3_gateway_endpoint) or "
+        "choose single/per_az",
     ),
     "service name": (
         "product-catalog/dev.yaml",
         "services:\n  Api_V2:\n    port: 8080\n",
         "dev",
-        "product-catalog/dev.yaml: services.Api_V2: service name 'Api_V2' must be lowercase letters, digits and single hyphens",
+        "product-catalog/dev.yaml: services.Api_V2: service name 'Api_V2' must be lowercase letters, "
+        "digits and single hyphens",
     ),
     "frontend pipeline without bucket": (
         "product-catalog/dev.yaml",
@@ -378,31 +417,38 @@ CASES = {
         "product-catalog/dev.yaml",
         "network:\n  interface_endpoints: [dynamodb]\n",
         "dev",
-        "product-catalog/dev.yaml: network.interface_endpoints[0]: Input should be 'ecr.api', 'ecr.dkr', 'logs', 'secretsmanager', 'ssm', 'sts', 'kms', 'xray' or 'monitoring' (got 'dynamodb')",
+        "product-catalog/dev.yaml: network.interface_endpoints[0]: Input should be 'ecr.api', 'ecr.dkr', "
+        "'logs', 'secretsmanager', 'ssm', 'sts', 'kms', 'xray' or 'monitoring' (got 'dynamodb')",
     ),
     "health path": (
         "product-catalog/dev.yaml",
         "services:\n  api:\n    health_check:\n      path: health\n",
         "dev",
-        "product-catalog/dev.yaml: services.api.health_check.path: String should match pattern '^/[\\w\\-./~%]*$' (got 'health')",
+        "product-catalog/dev.yaml: services.api.health_check.path: String should match pattern "
+        "'^/[\\w\\-./~%]*$' (got 'health')",
     ),
     "non-root on a privileged port": (
         "smart-task/dev.yaml",
         "services:\n  frontend:\n    port: 80\n",
         "dev",
-        "smart-task/dev.yaml: services.frontend.port: 80 is below 1024 and the container runs as non-root user '1000:1000', which cannot bind it; allowed with a non-root user: 1024-65535 (e.g. 8080; the load balancer still listens on 80/443)",
+        "smart-task/dev.yaml: services.frontend.port: 80 is below 1024 and the container runs as non-root "
+        "user '1000:1000', which cannot bind it; allowed with a non-root user: 1024-65535 (e.g. 8080; the "
+        "load balancer still listens on 80/443)",
     ),
     "writable root without a reason": (
         "smart-task/dev.yaml",
         "services:\n  frontend:\n    readonly_root_filesystem: false\n",
         "dev",
-        "smart-task/dev.yaml: services.frontend.readonly_root_filesystem: false needs writable_root_reason: say why the container writes outside /tmp (it goes into the task definition's Metadata, which lint W9008 reads)",
+        "smart-task/dev.yaml: services.frontend.readonly_root_filesystem: false needs "
+        "writable_root_reason: say why the container writes outside /tmp (it goes into the task "
+        "definition's Metadata, which lint W9008 reads)",
     ),
     "image tag with a colon": (
         "product-catalog/dev.yaml",
         "services:\n  api:\n    image_tag: ':v1'\n",
         "dev",
-        "product-catalog/dev.yaml: services.api.image_tag: String should match pattern '^([\\w][\\w.-]{0,127})?$' (got ':v1')",
+        "product-catalog/dev.yaml: services.api.image_tag: String should match pattern "
+        "'^([\\w][\\w.-]{0,127})?$' (got ':v1')",
     ),
     "port out of range": (
         "product-catalog/dev.yaml",
@@ -420,7 +466,8 @@ CASES = {
         "product-catalog/dev.yaml",
         "environment:\n  suffix: PR5706\n",
         "dev",
-        "product-catalog/dev.yaml: environment.suffix: String should match pattern '^[a-z0-9][a-z0-9-]{0,22}[a-z0-9]$' (got 'PR5706')",
+        "product-catalog/dev.yaml: environment.suffix: String should match pattern "
+        "'^[a-z0-9][a-z0-9-]{0,22}[a-z0-9]$' (got 'PR5706')",
     ),
     "no such environment": (
         "product-catalog/dev.yaml",
@@ -433,25 +480,30 @@ CASES = {
         "smart-task/dev.yaml",
         "services:\n  backend:\n    traffic_shifting:\n      percent: 0.05\n",
         "dev",
-        "smart-task/dev.yaml: services.backend.traffic_shifting.percent: 0.05 is not a canary percent ECS accepts: a multiple of 0.1 from 0.1 to 100",
+        "smart-task/dev.yaml: services.backend.traffic_shifting.percent: 0.05 is not a canary percent ECS "
+        "accepts: a multiple of 0.1 from 0.1 to 100",
     ),
     "linear step below 3": (
         "smart-task/dev.yaml",
         "services:\n  backend:\n    traffic_shifting:\n      shift: linear\n      percent: 2\n",
         "dev",
-        "smart-task/dev.yaml: services.backend.traffic_shifting.percent: 2 is not a linear percent ECS accepts: a multiple of 0.1 from 3 to 100",
+        "smart-task/dev.yaml: services.backend.traffic_shifting.percent: 2 is not a linear percent ECS "
+        "accepts: a multiple of 0.1 from 3 to 100",
     ),
     "shifting outlasts the pipeline": (
         "smart-task/dev.yaml",
         "services:\n  backend:\n    traffic_shifting:\n      shift: linear\n      percent: 3\n",
         "dev",
-        "smart-task/dev.yaml: services.backend.traffic_shifting: shifting (170 min) plus bake time (5 min) is over 45 minutes: the pipeline's ECS deploy action waits at most 60 minutes (DeploymentTimeout 1-60), 15 of them for the new tasks to start",
+        "smart-task/dev.yaml: services.backend.traffic_shifting: shifting (170 min) plus bake time (5 min) "
+        "is over 45 minutes: the pipeline's ECS deploy action waits at most 60 minutes (DeploymentTimeout "
+        "1-60), 15 of them for the new tasks to start",
     ),
     "requests per target on blue/green": (
         "smart-task/dev.yaml",
         "services:\n  backend:\n    autoscaling:\n      requests_per_target: 500\n",
         "dev",
-        "smart-task/dev.yaml: services.backend.autoscaling.requests_per_target: cannot follow a blue_green service: ECS moves its traffic between two target groups; scale on cpu_target or memory_target",
+        "smart-task/dev.yaml: services.backend.autoscaling.requests_per_target: cannot follow a blue_green "
+        "service: ECS moves its traffic between two target groups; scale on cpu_target or memory_target",
     ),
     "section wrong type": (
         "product-catalog/dev.yaml",
@@ -463,7 +515,8 @@ CASES = {
         "product-catalog/dev.yaml",
         "database:\n  multi_az: perhaps\n",
         "dev",
-        "product-catalog/dev.yaml: database.multi_az: Input should be a valid boolean, unable to interpret input (got 'perhaps')",
+        "product-catalog/dev.yaml: database.multi_az: Input should be a valid boolean, unable to interpret "
+        "input (got 'perhaps')",
     ),
     "yaml tab": (
         "product-catalog/dev.yaml",
@@ -481,7 +534,8 @@ CASES = {
         "product-catalog/dev.yaml",
         "tags: !!python/object:os.system {}\n",
         "dev",
-        "product-catalog/dev.yaml: line 1, column 7: invalid YAML: could not determine a constructor for the tag 'tag:yaml.org,2002:python/object:os.system'",
+        "product-catalog/dev.yaml: line 1, column 7: invalid YAML: could not determine a constructor for "
+        "the tag 'tag:yaml.org,2002:python/object:os.system'",
     ),
     "anchors ok but bad alias": (
         "product-catalog/dev.yaml",
@@ -536,6 +590,7 @@ def test_all_is_all_or_nothing(params_copy, tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert (
         result.stderr.strip()
-        == "error: params/smart-task/prod.yaml: services.backend.cpu: 3 CPU / 2048 MiB is not a Fargate size; Fargate cpu must be one of 256, 512, 1024, 2048, 4096, 8192, 16384"
+        == "error: params/smart-task/prod.yaml: services.backend.cpu: 3 CPU / 2048 MiB is not a Fargate size; "
+        "Fargate cpu must be one of 256, 512, 1024, 2048, 4096, 8192, 16384"
     )
     assert not (tmp_path / "dist").exists()

@@ -1,6 +1,6 @@
-"""buildspec.yml, and the pipelines' inline image buildspec, run as CodeBuild runs them: its phase commands in order, in one bash session (so
-variables persist between commands, as in buildspec version 0.2), in a copy of the repository,
-with the variables the PackageInfrastructure project sets, against the local emulator (moto's
+"""buildspec.yml, and the pipelines' inline image buildspec, run as CodeBuild runs them: its phase commands in
+order, in one bash session (so variables persist between commands, as in buildspec version 0.2), in a copy of
+the repository, with the variables the PackageInfrastructure project sets, against the local emulator (moto's
 server, reached through AWS_ENDPOINT_URL as any AWS SDK or CLI would). The install phase installs
 the copy into a virtualenv that sees the already-installed dependencies; pip still fetches the
 build backend (setuptools) from the index for its isolated build, as on CodeBuild, so without an
@@ -99,7 +99,8 @@ case "$1" in
   push)
     reference="${2#*/}"
     echo "push $2" >> "$DOCKER_LOG"
-    aws ecr put-image --repository-name "${reference%:*}" --image-tag "${reference##*:}" --image-manifest "$IMAGE_MANIFEST" > /dev/null ;;
+    aws ecr put-image --repository-name "${reference%:*}" --image-tag "${reference##*:}" \\
+      --image-manifest "$IMAGE_MANIFEST" > /dev/null ;;
   *) echo "docker stand-in: unexpected $*" >&2; exit 1 ;;
 esac
 """

@@ -651,7 +651,10 @@ def test_root_and_a_writable_root_state_their_reasons_in_the_task_definition_met
         "cfn-strata": {
             "root_user": ["frontend"],
             "writable_root": ["frontend"],
-            "reason": "writable root file system: nginx writes its pid and cache under /var; runs as root: the image's entrypoint drops privileges itself",
+            "reason": (
+                "writable root file system: nginx writes its pid and cache under /var; runs as root: the "
+                "image's entrypoint drops privileges itself"
+            ),
         }
     }
     assert container(d, "Frontend")["ReadonlyRootFilesystem"] is False

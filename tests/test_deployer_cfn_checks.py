@@ -254,7 +254,9 @@ EVENTS_PAGE_2 = {
             ResourceType="AWS::Logs::LogGroup",
             ValidationName="ResourceExistenceCheck",
             ValidationStatus="FAILED",
-            ResourceStatusReason="Resource of type 'AWS::Logs::LogGroup' with identifier 'api-pr5706' already exists [api-pr5706]",
+            ResourceStatusReason=(
+                "Resource of type 'AWS::Logs::LogGroup' with identifier 'api-pr5706' already exists [api-pr5706]"
+            ),
         ),
     ]
 }
@@ -311,10 +313,13 @@ def test_a_change_set_failing_early_validation_lists_every_validation_error():
         )
 
     assert failing_plan(answer) == (
-        "change set cfn-strata-20250101-120000-abababab failed: The following hook(s)/validation failed: [AWS::EarlyValidation::PropertyValidation]\n"
+        "change set cfn-strata-20250101-120000-abababab failed: The following hook(s)/validation failed: "
+        "[AWS::EarlyValidation::PropertyValidation]\n"
         "early validation found 2 error(s):\n"
-        "  - DataBucket (AWS::S3::Bucket) at /Properties/BucketName: PropertyValidation: Bucket name should not contain uppercase characters\n"
-        "  - ApiLogGroup (AWS::Logs::LogGroup): ResourceExistenceCheck: Resource of type 'AWS::Logs::LogGroup' with identifier 'api-pr5706' already exists [api-pr5706]"
+        "  - DataBucket (AWS::S3::Bucket) at /Properties/BucketName: PropertyValidation: Bucket name "
+        "should not contain uppercase characters\n"
+        "  - ApiLogGroup (AWS::Logs::LogGroup): ResourceExistenceCheck: Resource of type "
+        "'AWS::Logs::LogGroup' with identifier 'api-pr5706' already exists [api-pr5706]"
     )
 
 
@@ -330,7 +335,8 @@ def test_an_endpoint_without_describe_events_keeps_the_status_line_with_a_note(c
         )
 
     assert failing_plan(answer) == (
-        "change set cfn-strata-20250101-120000-abababab failed: The following hook(s)/validation failed: [AWS::EarlyValidation::PropertyValidation]\n"
+        "change set cfn-strata-20250101-120000-abababab failed: The following hook(s)/validation failed: "
+        "[AWS::EarlyValidation::PropertyValidation]\n"
         f"note: early-validation details not read: the endpoint does not offer DescribeEvents ({code})"
     )
 
@@ -344,7 +350,8 @@ def test_access_denied_on_describe_events_never_hides_the_failure():
     message = failing_plan(answer)
     assert (
         message.splitlines()[0]
-        == "change set cfn-strata-20250101-120000-abababab failed: The following hook(s)/validation failed: [AWS::EarlyValidation::PropertyValidation]"
+        == "change set cfn-strata-20250101-120000-abababab failed: The following hook(s)/validation failed: "
+        "[AWS::EarlyValidation::PropertyValidation]"
     )
     assert message.splitlines()[1].startswith(
         "note: early-validation details not read: access denied for DescribeEvents: not authorized"
@@ -470,7 +477,8 @@ def test_hook_results_show_in_every_view(hooked_review):
     page = to_html(hooked_review)
     assert '<section id="hooks"><h2>Hook results</h2>' in page
     assert (
-        '<tr class="r-HIGH"><td><code>AWS::Hooks::GuardHook</code></td><td><b>HOOK_COMPLETE_FAILED</b></td><td>FAIL</td>'
+        '<tr class="r-HIGH"><td><code>AWS::Hooks::GuardHook</code></td>'
+        "<td><b>HOOK_COMPLETE_FAILED</b></td><td>FAIL</td>"
         "<td>DataBucket: BucketEncryption | missing</td></tr>"
     ) in page
     document = json.loads(to_json(hooked_review))
@@ -746,8 +754,8 @@ def test_a_drift_aware_review_in_every_view(drift_review):
         "Drift-aware change set (REVERT_DRIFT): values are compared with what is live"
     )
     assert (
-        "| MEDIUM | root | `ServiceApi` | AWS::ECS::Service | Modify | False | - | DesiredCount: actual 4, deployed 2 → 2 | drifted (MODIFIED)"
-        in markdown
+        "| MEDIUM | root | `ServiceApi` | AWS::ECS::Service | Modify | False | - | DesiredCount: actual 4, "
+        "deployed 2 → 2 | drifted (MODIFIED)" in markdown
     )
     page = to_html(drift_review)
     assert '<p class="meta" id="drift-aware">Drift-aware change set (REVERT_DRIFT)' in page

@@ -170,7 +170,8 @@ def test_an_execution_that_ends_rolled_back_or_failed_is_a_failure_with_its_root
     assert failed.value.status == final
     assert (
         str(failed.value)
-        == f'stack {NAME} ended in {final}: Vpc (AWS::EC2::VPC) UPDATE_FAILED: Resource handler returned message: "boom"'
+        == f"stack {NAME} ended in {final}: Vpc (AWS::EC2::VPC) UPDATE_FAILED: Resource handler returned "
+        'message: "boom"'
     )
     assert [e.status for e in events] == ["UPDATE_IN_PROGRESS", "UPDATE_FAILED", final]
 
@@ -301,7 +302,7 @@ def test_the_change_set_asks_for_named_iam_from_the_generated_templates(bundle):
 # ------------------------------------------------------------------ --allow-replacement
 
 
-def _change(layer, logical_id, kind, action, replacement=None, policy_action=None, facts=Facts()):
+def _change(layer, logical_id, kind, action, replacement=None, policy_action=None, facts=None):
     raw = {
         "Action": action,
         "LogicalResourceId": logical_id,
@@ -310,7 +311,7 @@ def _change(layer, logical_id, kind, action, replacement=None, policy_action=Non
         **({"PolicyAction": policy_action} if policy_action else {}),
         "Details": [],
     }
-    return resource_change(layer, raw, frozenset(), facts)
+    return resource_change(layer, raw, frozenset(), facts if facts is not None else Facts())
 
 
 HIGH_ONLY = Review(
@@ -361,7 +362,8 @@ def test_medium_and_low_changes_need_no_allow_and_an_unknown_name_is_refused():
     with pytest.raises(DeployerError) as refused:
         flow.refuse_high_risk(two, ())
     assert str(refused.value) == (
-        "change set cs-two replaces or removes stateful resources: network/FlowLogsKey (HIGH), compute/ServicesStack/ApiLogGroup (HIGH); "
+        "change set cs-two replaces or removes stateful resources: network/FlowLogsKey (HIGH), "
+        "compute/ServicesStack/ApiLogGroup (HIGH); "
         "review it and pass --allow-replacement FlowLogsKey --allow-replacement ApiLogGroup to execute"
     )
     # a resource of a stack nested in a layer is guarded by that layer's policy
@@ -417,7 +419,8 @@ def test_will_fail_is_refused_even_when_named():
     with pytest.raises(DeployerError) as refused:
         flow.refuse_high_risk(review, ("FlowLogsLogGroup",))
     assert str(refused.value) == (
-        "change set cs cannot be executed (1 change(s) WILL FAIL): network/FlowLogsLogGroup: the stack policy of network denies replacing it: "
+        "change set cs cannot be executed (1 change(s) WILL FAIL): network/FlowLogsLogGroup: the stack "
+        "policy of network denies replacing it: "
         "pass --allow-replacement network/FlowLogsLogGroup to allow it"
     )
 

@@ -209,8 +209,10 @@ def test_a_pinned_tag_whose_repository_does_not_exist_yet_says_to_leave_it_empty
         with pytest.raises(DeployerError) as refused:
             check_pinned_images(ecr, bundle)
     assert str(refused.value) == (
-        "services.api.image_tag pins 'v1.2.3', but ECR repository ecr-api-catalog-prod does not exist yet (this deploy creates it empty): "
-        "leave services.api.image_tag empty for a first deploy; the service starts at 0 tasks and the first pipeline run pushes the image and sets the tag"
+        "services.api.image_tag pins 'v1.2.3', but ECR repository ecr-api-catalog-prod does not exist yet "
+        "(this deploy creates it empty): "
+        "leave services.api.image_tag empty for a first deploy; the service starts at 0 tasks and the "
+        "first pipeline run pushes the image and sets the tag"
     )
 
 
@@ -340,7 +342,8 @@ def test_built_tags_go_into_the_template_configuration(tmp_path):
     )
     assert "ServiceAdminImageTag" not in parameters
     assert notes == [
-        "ServiceAdminImageTag is not an image tag parameter of this root (a service the templates no longer have?): not set"
+        "ServiceAdminImageTag is not an image tag parameter of this root (a service the templates no "
+        "longer have?): not set"
     ]
 
 

@@ -108,7 +108,10 @@ def test_allowed_changes_needs_every_risky_change_named_and_refuses_unknown_name
         allowed_changes(review, ())
     with pytest.raises(
         DeployerError,
-        match=r"--allow-replacement Databse: not a replaced or removed stateful resource .* \(those are: network/FlowLogsLogGroup\)",
+        match=(
+            r"--allow-replacement Databse: not a replaced or removed stateful resource .* \(those are: "
+            r"network/FlowLogsLogGroup\)"
+        ),
     ):
         allowed_changes(review, ("FlowLogsLogGroup", "Databse"))
 
@@ -388,7 +391,10 @@ def test_destroy_refuses_while_termination_protection_is_on():
         )
         with pytest.raises(
             DeployerError,
-            match="termination protection on: .*aws cloudformation update-termination-protection --no-enable-termination-protection --stack-name product-catalog-catalog-prod",
+            match=(
+                "termination protection on: .*aws cloudformation update-termination-protection "
+                "--no-enable-termination-protection --stack-name product-catalog-catalog-prod"
+            ),
         ):
             flow.destroy(cfn, "product-catalog-catalog-prod")
         stub.assert_no_pending_responses()  # nothing deleted

@@ -51,7 +51,7 @@ def trees(tmp_path_factory) -> list[tuple[Path, dict[str, bytes]]]:
                 ),
             )
         )
-    for folder, process in running:
+    for _folder, process in running:
         output, _ = process.communicate(timeout=600)
         assert process.returncode == 0, output.decode()
     return [(folder, _tree(folder)) for folder, _ in running]

@@ -305,7 +305,8 @@ def test_read_replicas_behind_rds_proxy_are_reachable_from_the_services():
     assert "ServiceWebSecurityGroupToProxyEgress" in security
 
 
-# ------------------------------------------------------------------ issue 13: names AWS accepts, descriptions that never change
+# ------------------------------------------------------------------ issue 13: names AWS accepts,
+# descriptions that never change
 
 
 def _security_groups(app: str, env: str, params=None) -> dict[tuple[str, str], dict]:

@@ -42,7 +42,8 @@ class ContainerHardening(CloudFormationLintRule):
                         matches.append(
                             RuleMatch(
                                 [*path, "Environment", position],
-                                f"{name} container {container} passes {variable_name} as a plain environment variable; use Secrets",
+                                f"{name} container {container} passes {variable_name} as a plain "
+                                "environment variable; use Secrets",
                             )
                         )
         return matches

@@ -30,7 +30,8 @@ class ErrorRewriteOverApi(CloudFormationLintRule):
     id = "E9015"
     shortdesc = "No distribution-wide error rewrites over non-S3 origins"
     description = (
-        "An AWS::CloudFront::Distribution with CustomErrorResponses that set a ResponsePagePath or ResponseCode 200 while a "
+        "An AWS::CloudFront::Distribution with CustomErrorResponses that set a ResponsePagePath or "
+        "ResponseCode 200 while a "
         "cache behaviour targets an origin that is not S3: the API's errors come back as the page, often as 200."
     )
     source_url = source_url("E9015")
@@ -65,8 +66,10 @@ class ErrorRewriteOverApi(CloudFormationLintRule):
                     matches.append(
                         RuleMatch(
                             ["Resources", name, "Properties", "DistributionConfig", "CustomErrorResponses"],
-                            f"{name} (AWS::CloudFront::Distribution) rewrites errors {codes} for the whole distribution while behaviours "
-                            f"target the non-S3 origin(s) {', '.join(api_origins)}: their errors come back as the error page; "
+                            f"{name} (AWS::CloudFront::Distribution) rewrites errors {codes} for the whole "
+                            "distribution while behaviours "
+                            f"target the non-S3 origin(s) {', '.join(api_origins)}: their errors come back "
+                            "as the error page; "
                             "keep the fallback on the S3 behaviour (a CloudFront Function)",
                         )
                     )

@@ -92,7 +92,8 @@ def unguarded_services(template: dict, repository_parameters: frozenset[str] = f
                     found.append(
                         (
                             service_id,
-                            f"its scalable target {scalable_id} has MinCapacity {minimum!r}, not 0 until an image tag is given ({origin})",
+                            f"its scalable target {scalable_id} has MinCapacity {minimum!r}, not 0 until "
+                            f"an image tag is given ({origin})",
                         )
                     )
     return found
@@ -117,7 +118,8 @@ class FirstCreateOrdering(CloudFormationLintRule):
     id = "E9013"
     shortdesc = "Services start at zero tasks until their image exists"
     description = (
-        "An AWS::ECS::Service whose container image comes from an AWS::ECR::Repository created in the same deploy (same "
+        "An AWS::ECS::Service whose container image comes from an AWS::ECR::Repository created in the same "
+        "deploy (same "
         "template, or another layer's output wired by the root) has DesiredCount, and its ScalableTarget MinCapacity, "
         "0 unless the image-tag parameter is given (Fn::If on a condition over that parameter)."
     )

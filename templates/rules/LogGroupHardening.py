@@ -10,7 +10,10 @@ from templates.rules._policy import present, properties, source_url
 class LogGroupHardening(CloudFormationLintRule):
     id = "E9004"
     shortdesc = "Log groups set RetentionInDays and KmsKeyId"
-    description = "Every AWS::Logs::LogGroup sets RetentionInDays (logs never kept forever by accident) and KmsKeyId (encrypted with a KMS key) in every Fn::If branch."
+    description = (
+        "Every AWS::Logs::LogGroup sets RetentionInDays (logs never kept forever by accident) and KmsKeyId "
+        "(encrypted with a KMS key) in every Fn::If branch."
+    )
     source_url = source_url("E9004")
     tags = ["cfn-strata", "resources", "logs", "encryption"]
 
