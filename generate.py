@@ -124,7 +124,10 @@ STARTS_OPERATIONS = {"deploy", "destroy", "bootstrap"}
 
 def _interrupted(command: str) -> str:
     if command in STARTS_OPERATIONS:
-        return f"interrupted (Ctrl-C): stopped cfn-strata {command}; an operation it had started in AWS goes on (see the stack's events)"
+        return (
+            f"interrupted (Ctrl-C): stopped cfn-strata {command}; an operation it had started in AWS goes on (see "
+            "the stack's events)"
+        )
     return f"interrupted (Ctrl-C): stopped cfn-strata {command}; nothing was executed"
 
 
@@ -168,7 +171,7 @@ def generate_all(targets, params: str | None, out: Path, fmt: str):
     configs = [load_config(app, env, root, suffix=suffix) for app, env in targets]
     rendered = [render(cfg, fmt, suffix_override=suffix) for cfg in configs]
     stamps = [inputs_digest(root, app, env, fmt, suffix) for app, env in targets]
-    results = [(r, write_profile(r, out, stamp)) for r, stamp in zip(rendered, stamps)]
+    results = [(r, write_profile(r, out, stamp)) for r, stamp in zip(rendered, stamps, strict=True)]
     for _, folder in results:
         _note_kept(folder)
     return results
@@ -189,7 +192,8 @@ def _note_kept(folder: Path) -> None:
     if kept:
         how = "; ".join(f"{name}{'/' if (folder / name).is_dir() else ''}: {REWRITTEN_BY[name]}" for name in kept)
         console.print(
-            f"note: regenerated {folder}/ and kept what other commands wrote there, which describes the previous templates until rewritten ({how})",
+            f"note: regenerated {folder}/ and kept what other commands wrote there, which describes the "
+            f"previous templates until rewritten ({how})",
             markup=False,
             soft_wrap=True,
         )
@@ -283,7 +287,8 @@ suffix_option = click.option(
     expose_value=False,
     callback=_remember_suffix,
     help="Deploy as environment.suffix NAME instead of the params file's (a per-PR environment from the dev overlay: "
-    "stack <app>-NAME, names and the EnvironmentSuffix tag). Same rules as the params value. Output in OUT/<app>/<env>.NAME/.",
+    "stack <app>-NAME, names and the EnvironmentSuffix tag). Same rules as the params value. Output in "
+    "OUT/<app>/<env>.NAME/.",
 )
 
 
@@ -347,7 +352,8 @@ tags_option = click.option(
     expose_value=False,
     metavar="KEY=VALUE...",
     callback=_pairs("--tags", "tags"),
-    help="Stack tags added to the profile's (CloudFormation propagates them to the resources), as in `aws cloudformation deploy` "
+    help="Stack tags added to the profile's (CloudFormation propagates them to the resources), as in `aws "
+    "cloudformation deploy` "
     "(e.g. --tags PullRequest=123 Team=payments). A key the profile already sets with another value exits 2.",
 )
 role_arn_option = click.option(
@@ -355,7 +361,8 @@ role_arn_option = click.option(
     metavar="ARN",
     expose_value=False,
     callback=_role,
-    help="The CloudFormation service role: CloudFormation assumes it to create and execute the change set (RoleARN) and keeps it for later operations on the stack.",
+    help="The CloudFormation service role: CloudFormation assumes it to create and execute the change set (RoleARN) "
+    "and keeps it for later operations on the stack.",
 )
 
 
@@ -480,7 +487,8 @@ def lint(profile, env, all_profiles, params, out, jobs, no_cache):
     if blocking:
         raise OperationFailed(f"{len(blocking)} cfn-lint error(s)/warning(s) in {count} templates")
     console.print(
-        f"[green]ok[/green]: {count} templates in {len(results)} environment(s), zero cfn-lint errors and warnings, within CloudFormation's limits",
+        f"[green]ok[/green]: {count} templates in {len(results)} environment(s), zero cfn-lint errors and "
+        "warnings, within CloudFormation's limits",
         soft_wrap=True,
     )
 
@@ -603,7 +611,8 @@ def aws_options(command):
                 "--local",
                 is_flag=True,
                 help="Run against moto's server started in-process on loopback: no AWS account needed. "
-                "Its account is kept in .cfn-strata/local/ under the current directory (`cfn-strata local reset` empties it).",
+                "Its account is kept in .cfn-strata/local/ under the current directory (`cfn-strata local "
+                "reset` empties it).",
             ),
         ]
     ):
@@ -701,7 +710,8 @@ def _bucket(bucket: str | None, local: bool) -> tuple[str, bool]:
 
 def _print_upload(result) -> None:
     console.print(
-        f"uploaded {result.uploaded_count} of {len(result.templates)} template(s); template configuration: {result.configuration_file}"
+        f"uploaded {result.uploaded_count} of {len(result.templates)} template(s); template configuration: "
+        f"{result.configuration_file}"
     )
     out_console.print(result.root.url, soft_wrap=True)
 
@@ -798,7 +808,8 @@ def _print_review(review, output: str) -> None:
 def _refuse_local_revert_drift(revert_drift: bool, local: bool) -> None:
     if revert_drift and local:
         raise click.UsageError(
-            "--revert-drift cannot be used with --local: the local emulator has no drift-aware change sets (it does not model drift)"
+            "--revert-drift cannot be used with --local: the local emulator has no drift-aware change sets (it "
+            "does not model drift)"
         )
 
 
@@ -869,7 +880,8 @@ html_options = [
     click.option(
         "--upload-review",
         is_flag=True,
-        help="With -o html: also upload the page next to the templates (<prefix>/<app>/<env>/reviews/<name>.html) and print a presigned URL to it.",
+        help="With -o html: also upload the page next to the templates (<prefix>/<app>/<env>/reviews/<name>.html) "
+        "and print a presigned URL to it.",
     ),
     click.option(
         "--review-name", help="File name (without .html) of the uploaded page. Default: the change set's name."
@@ -903,7 +915,8 @@ review_options = [
         "--revert-drift",
         is_flag=True,
         help="A drift-aware change set (DeploymentMode REVERT_DRIFT): the review shows each drifted property's "
-        "actual, previously deployed and new value, and executing it reverts the drift. Deployed stacks only; not with --local.",
+        "actual, previously deployed and new value, and executing it reverts the drift. Deployed stacks only; "
+        "not with --local.",
     ),
 ]
 
@@ -957,9 +970,15 @@ def docs(profile, env, params, out, bucket, prefix):
         bundle = _bundle(app, environment, params, out)
         store = TemplateStore(bucket or PLACEHOLDER_BUCKET, prefix, bundle.region)
         if bucket:
-            note = f"Template URLs: where `cfn-strata upload --bucket {bucket}` puts these exact templates (s3://{bucket}/{store.folder(bundle)}); run it before using the links."
+            note = (
+                f"Template URLs: where `cfn-strata upload --bucket {bucket}` puts these exact templates "
+                f"(s3://{bucket}/{store.folder(bundle)}); run it before using the links."
+            )
         else:
-            note = f"Template URLs: **placeholder bucket `{PLACEHOLDER_BUCKET}`**. Run `cfn-strata docs --bucket <yours>` (or `cfn-strata upload`) for working links."
+            note = (
+                f"Template URLs: **placeholder bucket `{PLACEHOLDER_BUCKET}`**. Run `cfn-strata docs --bucket "
+                "<yours>` (or `cfn-strata upload`) for working links."
+            )
         folder = _write_docs(bundle, planned_urls(bundle, store), note)
         out_console.print(f"{folder}/LAUNCH.md\n{folder}/architecture.md")
 
@@ -997,7 +1016,8 @@ def bootstrap(bucket, region, aws_profile, endpoint_url, local):
 @click.option(
     "--image-tags",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="JSON {ImageTag parameter: tag} from the pipeline's image build: written into template-configuration.json (tags the params file pins are kept).",
+    help="JSON {ImageTag parameter: tag} from the pipeline's image build: written into template-configuration.json "
+    "(tags the params file pins are kept).",
 )
 @parameter_overrides_option
 @tags_option
@@ -1014,7 +1034,7 @@ def upload(
     Example:
       cfn-strata upload product-catalog --env dev --bucket my-templates
       cfn-strata upload product-catalog --env prod --bucket my-templates --parameter-overrides ServiceApiDesiredCount=4 --tags CostCentre=cc-42
-    """
+    """  # noqa: E501  click prints the \b example block verbatim: lines are the --help text
     from deployer.flow import upload as upload_templates
     from deployer.flow import with_global_values
     from deployer.upload import put_document
@@ -1101,7 +1121,7 @@ def plan(
       cfn-strata plan product-catalog --env prod --bucket my-templates -o markdown --fail-on high
       cfn-strata plan product-catalog --env prod --bucket my-templates -o html --upload-review
       cfn-strata plan product-catalog --env dev --suffix pr-123 --bucket my-templates --parameter-overrides ServiceApiDesiredCount=1 --tags PullRequest=123
-    """
+    """  # noqa: E501  click prints the \b example block verbatim: lines are the --help text
     from deployer.changeset import NoChanges
     from deployer.review import Risk
 
@@ -1152,7 +1172,8 @@ def plan(
     "allow_replacement",
     multiple=True,
     metavar="LOGICAL_ID",
-    help="Execute although this stateful resource (LogicalId or layer/LogicalId) is replaced or removed; repeat for each. "
+    help="Execute although this stateful resource (LogicalId or layer/LogicalId) is replaced or removed; repeat for "
+    "each. "
     "Its nested stack's policy is loosened for exactly these during the execution and restored afterwards.",
 )
 @parameter_overrides_option
@@ -1193,7 +1214,7 @@ def deploy(
       cfn-strata deploy product-catalog --env dev --suffix pr-123 --bucket my-templates --yes \\
         --parameter-overrides ServiceApiDesiredCount=1 AlarmEmail=team@example.com --tags PullRequest=123 Team=payments \\
         --role-arn arn:aws:iam::123456789012:role/cfn-strata-deployer
-    """
+    """  # noqa: E501  click prints the \b example block verbatim: lines are the --help text
     from deployer.changeset import ChangeSetRef, NoChanges
     from deployer.execute import StillRunning, follow_hint
     from deployer.flow import Deferred, all_outputs, refresh_root, refuse_high_risk, run, run_regional_first
@@ -1471,7 +1492,8 @@ def launch_url(profile, env, params, out, bucket, prefix, create_bucket, region,
 @click.option(
     "--release-failed-create",
     is_flag=True,
-    help="For a stack in ROLLBACK_FAILED whose first create was blocked by deletion protection: turn protection off on exactly "
+    help="For a stack in ROLLBACK_FAILED whose first create was blocked by deletion protection: turn protection off "
+    "on exactly "
     "the databases / load balancers that failed create made, then delete the stack.",
 )
 @catch_errors
@@ -1499,7 +1521,9 @@ def destroy(profile, env, params, out, region, aws_profile, endpoint_url, local,
     with _session(bundle, region, aws_profile, endpoint_url, local) as aws:
         cfn = aws.client("cloudformation")
         release = aws.client if release_failed_create else None
-        try:  # the checks first (exists, termination protection, a blocked failed create), then what goes and what stays, then the question
+        # The checks first (exists, termination protection, a blocked failed create), then what goes and what
+        # stays, then the question.
+        try:
             plan = deletion_plan(cfn, bundle.stack_name, release_failed_create=release, command=destroy_command(bundle))
         except NotDeployed as missing:
             console.print(f"{missing} in {aws.region}", markup=False, soft_wrap=True)
@@ -1556,7 +1580,8 @@ def _print_deletion_plan(plan) -> None:
     """What `destroy` deletes (resources per stack) and what stays by its DeletionPolicy, before it asks."""
     stack = plan.stack
     console.print(
-        f"stack {stack['StackName']} ({stack['StackStatus']}) and its {len(plan.deleted) - 1} nested stack(s) will be deleted, "
+        f"stack {stack['StackName']} ({stack['StackStatus']}) and its {len(plan.deleted) - 1} nested stack(s) "
+        "will be deleted, "
         f"with {sum(plan.deleted.values())} resource(s):",
         markup=False,
         soft_wrap=True,

@@ -175,7 +175,8 @@ def required_capabilities(documents: dict[str, dict]) -> dict[str, list[str]]:
                 nested.append(f"`{logical_id}`")
         if named:
             reasons.setdefault("CAPABILITY_NAMED_IAM", []).append(
-                f"{file}: IAM resources with fixed names ({', '.join(named)}); CloudFormation cannot rename them on replacement"
+                f"{file}: IAM resources with fixed names ({', '.join(named)}); CloudFormation cannot rename "
+                "them on replacement"
             )
         if named or unnamed:
             reasons.setdefault("CAPABILITY_IAM", []).append(
@@ -317,7 +318,10 @@ _RDS = "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/"
 _IAM = "https://docs.aws.amazon.com/IAM/latest/APIReference/"
 _ECS = "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/"
 _RDS_ID = r"[A-Za-z](?:-?[A-Za-z0-9])*"  # letter first; letters, digits, single hyphens; no trailing hyphen
-_RDS_SAYS = "first character a letter; only letters, digits and hyphens; not ending with a hyphen or containing two consecutive hyphens"
+_RDS_SAYS = (
+    "first character a letter; only letters, digits and hyphens; not ending with a hyphen or containing two "
+    "consecutive hyphens"
+)
 _ECS_NAME = r"[A-Za-z0-9_-]+"
 _ECS_SAYS = "up to 255 letters, numbers, underscores and hyphens"
 _IAM_NAME = r"[\w+=,.@-]+"
@@ -504,7 +508,8 @@ NAME_CONSTRAINTS: dict[str, dict[str, NameRule]] = {
             "https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPoolDomain.html https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pools-assign-domain-prefix.html",
             max=63,
             extra=("cognito-prefix",),
-            says="a prefix of lowercase letters, digits and hyphens, not starting or ending with a hyphen, without the words aws, amazon or cognito",
+            says="a prefix of lowercase letters, digits and hyphens, not starting or ending with a hyphen, without "
+            "the words aws, amazon or cognito",
             code="InvalidParameterException",
         )
     },
@@ -589,7 +594,8 @@ NAME_CONSTRAINTS: dict[str, dict[str, NameRule]] = {
             "https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateReplicationGroup.html",
             max=40,
             pattern=_RDS_ID,
-            says="1 to 40 alphanumeric characters or hyphens, a letter first, not ending with a hyphen or containing two consecutive hyphens",
+            says="1 to 40 alphanumeric characters or hyphens, a letter first, not ending with a hyphen or "
+            "containing two consecutive hyphens",
             code="InvalidParameterValue",
         )
     },
@@ -747,7 +753,8 @@ NAME_CONSTRAINTS: dict[str, dict[str, NameRule]] = {
             _RDS + "API_CreateDBProxy.html",
             max=63,
             pattern=r"[A-Za-z](?:-?[A-Za-z0-9]+)*",
-            says="a letter first, only ASCII letters, digits and hyphens, not ending with a hyphen or containing two consecutive hyphens",
+            says="a letter first, only ASCII letters, digits and hyphens, not ending with a hyphen or containing "
+            "two consecutive hyphens",
             code="InvalidParameterValue",
         )
     },
@@ -921,7 +928,8 @@ def name_problems(rule: NameRule, name: str, *, include_advisory: bool = True) -
             problems.append(
                 (
                     check,
-                    "ends with a hyphen followed by six characters, which Secrets Manager's partial-ARN lookups take for its own random suffix",
+                    "ends with a hyphen followed by six characters, which Secrets Manager's partial-ARN "
+                    "lookups take for its own random suffix",
                 )
             )
         elif check == "cognito-prefix" and "." not in name:  # a prefix domain; a custom domain is an FQDN
@@ -929,7 +937,8 @@ def name_problems(rule: NameRule, name: str, *, include_advisory: bool = True) -
                 problems.append(
                     (
                         check,
-                        "is not a valid prefix: lowercase letters, digits and hyphens, not starting or ending with a hyphen",
+                        "is not a valid prefix: lowercase letters, digits and hyphens, not starting or ending "
+                        "with a hyphen",
                     )
                 )
             problems += [
@@ -967,6 +976,7 @@ def aws_refusal(resource_type: str, path: str, name: str) -> tuple[str, str] | N
         )
         return (
             rule.code,
-            f"1 validation error detected: Value '{name}' at '{rule.member}' failed to satisfy constraint: {constraint}",
+            f"1 validation error detected: Value '{name}' at '{rule.member}' failed to satisfy constraint: "
+            f"{constraint}",
         )
     return rule.code, f"Invalid {rule.member} '{name}': it {what} ({rule.api}: {rule.says})."

@@ -39,7 +39,10 @@ def work(module: str) -> Path:
 # each mutant runs these, and the tests listed here assert through Stubber-fed boto3 clients, the
 # recorded review and the generated templates, which take seconds.
 # -k: leave out the tests that start the emulator (moto's server) or deploy through it
-EMULATOR_FREE = "not moto_patches and not deploy_without_yes and not first_deploy and not tampered and not allow_replacement_loosens and not without_allow_replacement"
+EMULATOR_FREE = (
+    "not moto_patches and not deploy_without_yes and not first_deploy and not tampered and not "
+    "allow_replacement_loosens and not without_allow_replacement"
+)
 FAST_DEPLOYER = ["tests/test_deployer_gates.py", "tests/test_deployer_units.py", "tests/test_deployer_recovery.py"]
 MODULES: dict[str, tuple[list[str], str]] = {
     "deployer/guard.py": (
@@ -111,7 +114,10 @@ def sync(target_root: Path) -> None:
 def runner(module: str) -> str:
     files, select = MODULES[module]
     present = [f for f in files if (ROOT / f.split("::")[0]).exists()]
-    command = f"{sys.executable} -m pytest -x -q -p no:cacheprovider -p no:randomly -p no:hypothesispytest --no-header -o addopts= {' '.join(present)}"
+    command = (
+        f"{sys.executable} -m pytest -x -q -p no:cacheprovider -p no:randomly -p no:hypothesispytest --no-header "
+        f"-o addopts= {' '.join(present)}"
+    )
     return command + (f" -k '{select}'" if select else "")
 
 
@@ -162,7 +168,8 @@ def results(module: str) -> tuple[dict[str, int], list[tuple[int, int, str, str]
         return counts, survivors
     with sqlite3.connect(cache) as db:
         rows = db.execute(
-            "SELECT m.id, m.status, l.line_number, l.line, m.'index' FROM Mutant m JOIN Line l ON m.line = l.id JOIN SourceFile f ON l.sourcefile = f.id "
+            "SELECT m.id, m.status, l.line_number, l.line, m.'index' FROM Mutant m JOIN Line l ON m.line = "
+            "l.id JOIN SourceFile f ON l.sourcefile = f.id "
             "WHERE f.filename = ? ORDER BY l.line_number, m.'index'",
             (module,),
         ).fetchall()
@@ -183,7 +190,7 @@ def mutated_line(module: str, line: str, index: int, number: int) -> str:
             source=source, mutation_id=RelativeMutationID(line=line, index=index, line_number=number), filename=module
         )
     )
-    changed = [new for old, new in zip(source.splitlines(), mutated.splitlines()) if old != new]
+    changed = [new for old, new in zip(source.splitlines(), mutated.splitlines(), strict=False) if old != new]
     return changed[0].strip() if changed else "(line removed)"
 
 
@@ -195,7 +202,8 @@ def report(modules: list[str], elapsed: dict[str, float]) -> None:
         rate = f"{100 * counts['killed'] / tested:.1f} %" if tested else "-"
         took = f"{elapsed[module]:.0f} s" if module in elapsed else ""
         print(
-            f"{module:28} {sum(counts.values()):7} {counts['killed']:7} {counts['survived']:8} {counts['timeout']:7} {rate:>9} {took:>7}"
+            f"{module:28} {sum(counts.values()):7} {counts['killed']:7} {counts['survived']:8} "
+            f"{counts['timeout']:7} {rate:>9} {took:>7}"
             + (f"  ({counts['untested']} untested)" if counts["untested"] else "")
         )
     for module in modules:

@@ -50,7 +50,10 @@ def _median_seconds(function, repeat: int) -> float:
     return statistics.median(samples)
 
 
-_PEAK = "import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(code)"
+_PEAK = (
+    "import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(code)"
+)
 
 
 def _run(command: list[str], env: dict | None = None) -> tuple[float, int, subprocess.CompletedProcess]:
@@ -82,8 +85,10 @@ def generation(repeat: int) -> tuple[Table, float]:
             cfg = load_config(app, env, REPO_PARAMS)
             rendered = render(cfg)
             documents = [json.loads(body) for name, body in rendered.files.items() if name != "manifest.json"]
-            seconds = _median_seconds(lambda: render(cfg), repeat)
-            floor = _median_seconds(lambda: [json.dumps(d, indent=2, sort_keys=True) for d in documents], repeat)
+            seconds = _median_seconds(lambda cfg=cfg: render(cfg), repeat)
+            floor = _median_seconds(
+                lambda documents=documents: [json.dumps(d, indent=2, sort_keys=True) for d in documents], repeat
+            )
             total += seconds
             table.add_row(
                 app,
@@ -100,7 +105,10 @@ def generation(repeat: int) -> tuple[Table, float]:
 
 def floor_import() -> float:
     """Whole-process import of troposphere + awacs (the generator's unavoidable start-up)."""
-    code = "import troposphere, troposphere.ec2, troposphere.iam, troposphere.ecs, troposphere.rds, troposphere.elasticloadbalancingv2, awacs.aws"
+    code = (
+        "import troposphere, troposphere.ec2, troposphere.iam, troposphere.ecs, troposphere.rds, "
+        "troposphere.elasticloadbalancingv2, awacs.aws"
+    )
     samples = [_run([sys.executable, "-c", code])[0] for _ in range(3)]
     return statistics.median(samples)
 
@@ -171,7 +179,7 @@ def scale(repeat: int) -> Table | str:
         services = dict(list(full.services.items())[:count])
         cfg = AppConfig.model_validate({**full.model_dump(), "services": services})
         rendered = render(cfg)
-        seconds = _median_seconds(lambda: render(cfg), repeat)
+        seconds = _median_seconds(lambda cfg=cfg: render(cfg), repeat)
         entries = rendered.manifest["templates"]
         table.add_row(
             str(count),
@@ -200,7 +208,10 @@ def cdk(ours_seconds: float) -> str:
             return f"CDK: synth failed: {done.stderr[-300:]}"
         samples.append(wall)
     synth = statistics.median(samples)
-    return f"CDK synth of the product-catalog architecture: {synth:.2f} s whole-process; cfn-strata product-catalog (both envs, whole-process) {ours_seconds:.2f} s: {synth / ours_seconds:.0f}× faster (target ≥ 20×)"
+    return (
+        f"CDK synth of the product-catalog architecture: {synth:.2f} s whole-process; cfn-strata product-catalog "
+        f"(both envs, whole-process) {ours_seconds:.2f} s: {synth / ours_seconds:.0f}× faster (target ≥ 20×)"
+    )
 
 
 def main() -> None:
@@ -209,19 +220,22 @@ def main() -> None:
     args = parser.parse_args()
     repeat = 3 if args.quick else 9
     console.print(
-        f"cfn-strata benchmarks — {time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        f"cfn-strata benchmarks — {time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
     )
     table, total = generation(repeat)
     console.print(table)
     imports = floor_import()
     console.print(
-        f"floor: import troposphere + awacs {imports * 1000:.0f} ms (whole process); all profiles generate in {total * 1000:.0f} ms in-process"
+        f"floor: import troposphere + awacs {imports * 1000:.0f} ms (whole process); all profiles generate in "
+        f"{total * 1000:.0f} ms in-process"
     )
     with tempfile.TemporaryDirectory() as out:
         console.print(whole_process(Path(out) / "dist"))
         one_profile, _, _ = _run(_cli("generate", "product-catalog", "--out", str(Path(out) / "pc")))
         console.print(
-            f"one profile whole-process (product-catalog, dev+prod): {one_profile:.2f} s = {one_profile / imports:.1f}× the import floor (target ≤ 3×)"
+            f"one profile whole-process (product-catalog, dev+prod): {one_profile:.2f} s = "
+            f"{one_profile / imports:.1f}× the import floor (target ≤ 3×)"
         )
     result = scale(repeat)
     console.print(result, markup=False) if isinstance(result, str) else console.print(result)

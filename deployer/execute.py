@@ -60,7 +60,8 @@ def follow(
     except ClientError as err:  # e.g. the credentials expired mid-wait: the operation goes on without us
         region = cfn.meta.region_name
         raise DeployerError(
-            f"{explain(err)}; stopped following {stack_name}, its operation goes on: {follow_hint(stack_name, region).split(': ', 1)[1]}"
+            f"{explain(err)}; stopped following {stack_name}, its operation goes on: "
+            f"{follow_hint(stack_name, region).split(': ', 1)[1]}"
         ) from err
 
 

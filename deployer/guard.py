@@ -126,7 +126,8 @@ def allowed_changes(review: Review, allowed: tuple[str, ...]) -> dict[str, froze
     if unknown:
         known = ", ".join(f"{c.layer}/{c.logical_id}" for c in risky) or "none"
         raise DeployerError(
-            f"--allow-replacement {' '.join(unknown)}: not a replaced or removed stateful resource of change set {review.change_set_name} (those are: {known})"
+            f"--allow-replacement {' '.join(unknown)}: not a replaced or removed stateful resource of change "
+            f"set {review.change_set_name} (those are: {known})"
         )
     covered = {id(c) for matches in named.values() for c in matches}
     refused = [c for c in risky if id(c) not in covered]
@@ -134,7 +135,8 @@ def allowed_changes(review: Review, allowed: tuple[str, ...]) -> dict[str, froze
         names = ", ".join(f"{c.layer}/{c.logical_id} ({c.risk.label})" for c in refused)
         ids = " ".join(f"--allow-replacement {c.logical_id}" for c in refused)
         raise DeployerError(
-            f"change set {review.change_set_name} replaces or removes stateful resources: {names}; review it and pass {ids} to execute"
+            f"change set {review.change_set_name} replaces or removes stateful resources: {names}; review it "
+            f"and pass {ids} to execute"
         )
     owners: dict[str, set[str]] = {}
     for matches in named.values():

@@ -37,6 +37,8 @@ GLOBAL = "global"
 # (WAF developer guide, "Regional and global": "for CloudFront, ... US East (N. Virginia)";
 # CloudFront developer guide, "Requirements for using SSL/TLS certificates with CloudFront").
 GLOBAL_REGION = EDGE_GLOBAL_REGION
+# The default waiter settings (one shared instance, as a default argument would be).
+_DEFAULT_WAITING = Waiting()
 
 
 @dataclass(frozen=True)
@@ -96,14 +98,15 @@ def global_values(aws, bundle: Bundle) -> dict[str, str] | None:
     missing = sorted(output for output in wanted.values() if output not in outputs)
     if missing:
         raise DeployerError(
-            f"stack {stack.stack_name} ({stack.region}) has no output {', '.join(missing)} (it is {described['StackStatus']}): "
+            f"stack {stack.stack_name} ({stack.region}) has no output {', '.join(missing)} (it is "
+            f"{described['StackStatus']}): "
             f"the root's parameters {', '.join(p for p, o in wanted.items() if o in missing)} come from it"
         )
     return {parameter: outputs[output] for parameter, output in wanted.items()}
 
 
 def plan_stack(
-    cfn, bundle: Bundle, stack: RegionalStack, *, now: datetime, waiting: Waiting = Waiting()
+    cfn, bundle: Bundle, stack: RegionalStack, *, now: datetime, waiting: Waiting = _DEFAULT_WAITING
 ) -> RegionalPlan:
     """Create (and wait for) the change set of one regional stack; review it. Never executes."""
     described = describe_stack(cfn, stack.stack_name)
@@ -111,7 +114,8 @@ def plan_stack(
     if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED"):
         raise DeployerError(
             f"stack {stack.stack_name} in {stack.region} is in {status} (its first create failed): delete it with "
-            f"`aws cloudformation delete-stack --stack-name {stack.stack_name} --region {stack.region}`, then plan again"
+            f"`aws cloudformation delete-stack --stack-name {stack.stack_name} --region {stack.region}`, then "
+            "plan again"
         )
     kind = change_set_type(stack.stack_name, status)
     body = bundle.files[stack.file]
@@ -139,7 +143,8 @@ def plan_stack(
         )
     except KeyboardInterrupt:
         raise Interrupted(
-            f"stopped waiting; change set {name} is still being created on {stack.stack_name} ({stack.region}) and nothing was executed"
+            f"stopped waiting; change set {name} is still being created on {stack.stack_name} ({stack.region}) "
+            "and nothing was executed"
         ) from None
     except WaiterError as err:
         reason = (err.last_response or {}).get("StatusReason") or str(err)
@@ -158,7 +163,7 @@ def plan_stack(
     return RegionalPlan(stack, ref, review)
 
 
-def plan_all(aws, bundle: Bundle, *, now: datetime, waiting: Waiting = Waiting()) -> list[RegionalPlan]:
+def plan_all(aws, bundle: Bundle, *, now: datetime, waiting: Waiting = _DEFAULT_WAITING) -> list[RegionalPlan]:
     """A change set per regional stack, each with a CloudFormation client of its region."""
     return [
         plan_stack(aws.in_region(stack.region).client("cloudformation"), bundle, stack, now=now, waiting=waiting)

@@ -109,7 +109,8 @@ def _google(b: LayerBuilder, pool: cognito.UserPool) -> cognito.UserPoolIdentity
         "GoogleClientId",
         "Sign-in (Cognito)",
         "Google OAuth client id",
-        f"Google OAuth 2.0 client id; empty leaves Google sign-in off. Its secret is read from Secrets Manager secret {b.named(GOOGLE_SECRET_KIND)} (key {GOOGLE_SECRET_KEY})",
+        "Google OAuth 2.0 client id; empty leaves Google sign-in off. Its secret is read from Secrets Manager "
+        f"secret {b.named(GOOGLE_SECRET_KIND)} (key {GOOGLE_SECRET_KEY})",
         b.cfg.auth.google_client_id,
         key="auth.google_client_id",
         AllowedPattern=r"^$|^[\w.-]+\.apps\.googleusercontent\.com$",

@@ -101,7 +101,8 @@ RULES_VERSION = "2"  # 2: the project's policy rules (templates/rules) run with 
 
 
 def _rules_digest() -> str:
-    """sha256 of the project's rule sources and resource_semantics.py: editing either misses the cache even without a bump."""
+    """sha256 of the project's rule sources and resource_semantics.py: editing either misses the cache
+    even without a bump."""
     from templates.rules import RULES_DIR
 
     digest = hashlib.sha256()
@@ -237,7 +238,7 @@ def run_lint(
             for done, future in enumerate(as_completed(running), start=1):
                 results[running[future]] = future.result()
                 report(done, len(misses), misses[running[future]])
-    for task, result in zip(misses, results):
+    for task, result in zip(misses, results, strict=True):
         if cache:
             cache.put(task, result)
         findings.extend(result)

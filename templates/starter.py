@@ -63,7 +63,7 @@ observability:
 # Add what the application needs, each section described in the params reference:
 # database: (postgres, mysql, aurora-postgresql), cache: (Redis), efs:, edge: (CloudFront, WAF, API Gateway,
 # domain), auth: (Cognito), cicd: (pipelines), backup:.
-"""
+"""  # noqa: E501  the generated base.yaml keeps these explanatory comments on one line each
 
 DEV = """\
 environment:
@@ -91,7 +91,8 @@ def check_app(app: str) -> None:
         raise ConfigError(
             "APP",
             "",
-            f"{app!r} is not an application name: lowercase letters, digits and single hyphens, starting with a letter, at most {APP_MAX} characters",
+            f"{app!r} is not an application name: lowercase letters, digits and single hyphens, starting with "
+            f"a letter, at most {APP_MAX} characters",
         )
 
 
@@ -127,7 +128,10 @@ def starter_files(app: str, region: str) -> dict[str, str]:
         "prod_suffix": names["prod"],
         "reference": REFERENCE,
     }
-    merge = "Each environment file (dev.yaml, prod.yaml) is merged over base.yaml: mappings key by key, lists and values replaced."
+    merge = (
+        "Each environment file (dev.yaml, prod.yaml) is merged over base.yaml: mappings key by key, lists and "
+        "values replaced."
+    )
     return {
         "base.yaml": HEADER.format(what="what every environment shares", merge=merge, **values) + BASE.format(**values),
         "dev.yaml": HEADER.format(what="the dev environment (merged over base.yaml)", merge=merge, **values)
@@ -165,7 +169,10 @@ def copied_files(app: str, region: str, source: Path) -> dict[str, str]:
     if changes_region and isinstance(base.get("network"), dict):
         base["network"] = {k: v for k, v in base["network"].items() if k != "availability_zones"}
     values = {"app": app, "reference": REFERENCE}
-    merge = "Each environment file (dev.yaml, prod.yaml) is merged over base.yaml: mappings key by key, lists and values replaced."
+    merge = (
+        "Each environment file (dev.yaml, prod.yaml) is merged over base.yaml: mappings key by key, lists and "
+        "values replaced."
+    )
     copied = f"Copied from params/{source.name}/ by `cfn-strata init --from {source.name}`: review every value"
     files = {
         "base.yaml": _dump(HEADER.format(what=f"what every environment shares. {copied}", merge=merge, **values), base)

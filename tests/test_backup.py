@@ -27,7 +27,8 @@ def test_mycandidate_daily_plan_seven_days_copied_to_us_west_2(env):
         "Fn::If": [
             "DefaultCopyVault",
             {
-                "Fn::Sub": f"arn:${{AWS::Partition}}:backup:us-west-2:${{AWS::AccountId}}:backup-vault:backup-vault-mc-{env}"
+                "Fn::Sub": f"arn:${{AWS::Partition}}:backup:us-west-2:${{AWS::AccountId}}:backup-vault:"
+                f"backup-vault-mc-{env}"
             },
             {"Ref": "BackupCopyVaultArn"},
         ]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
 import generate
@@ -87,8 +88,8 @@ def test_plan_shows_the_copy_stack_change_set_first_and_executes_nothing(aws_env
     planned = _cli(aws_env, tmp_path, "plan", "--skip-drift", "-o", "markdown")
     assert planned.exit_code == 0, planned.output
     assert (
-        "on mycandidate-mc-prod-backup-copy (us-west-2, created before the root): Add CopyVault (AWS::Backup::BackupVault, LOW); Add CopyVaultKey (AWS::KMS::Key, LOW)"
-        in planned.output
+        "on mycandidate-mc-prod-backup-copy (us-west-2, created before the root): Add CopyVault (AWS::Backup::"
+        "BackupVault, LOW); Add CopyVaultKey (AWS::KMS::Key, LOW)" in planned.output
     )
     # plan never executes: the copy stack waits in REVIEW_IN_PROGRESS with its change set
     assert (
@@ -113,7 +114,7 @@ def test_deploy_creates_the_copy_stack_in_us_west_2_before_the_root_then_plans_n
     policy = json.loads(west.get_stack_policy(StackName="mycandidate-mc-prod-backup-copy")["StackPolicyBody"])
     assert policy["Statement"][1]["Resource"] == ["LogicalResourceId/CopyVault", "LogicalResourceId/CopyVaultKey"]
     assert east.describe_stacks(StackName="mycandidate-mc-prod")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
-    with pytest.raises(Exception):
+    with pytest.raises(ClientError):
         east.describe_stacks(StackName="mycandidate-mc-prod-backup-copy")  # it lives only in the copy region
 
     again = _cli(aws_env, tmp_path, "plan", "--skip-drift")

@@ -110,7 +110,8 @@ def test_change_set_uses_the_uploaded_root_and_template_configuration_and_approv
     review_spec = json.loads(document["Resources"]["PipelineBackendReview"]["Properties"]["Source"]["BuildSpec"])
     review_command, key, url = review_spec["phases"]["build"]["commands"]
     assert review_command.startswith(
-        'cfn-strata review "$APP" --env "$ENV" --change-set "$CHANGE_SET" -o html --html-file review.html --upload-review '
+        'cfn-strata review "$APP" --env "$ENV" --change-set "$CHANGE_SET" -o html --html-file review.html '
+        "--upload-review "
     )
     assert '--review-name "$CODEBUILD_BUILD_NUMBER"' in review_command and '--prefix "$REVIEW_PREFIX"' in review_command
     # the approval link opens the page the review command uploaded (TemplateStore.folder + reviews/<name>.html)
@@ -132,7 +133,10 @@ def test_change_set_uses_the_uploaded_root_and_template_configuration_and_approv
 
 TAGS_COMMAND = {
     "product-catalog": """printf '{"ServiceApiImageTag": "%s"}\\n' "$IMAGE_TAG" > image-tags.json""",
-    "smart-task": """printf '{"ServiceBackendImageTag": "%s", "ServiceFrontendImageTag": "%s"}\\n' "$IMAGE_TAG" "$IMAGE_TAG" > image-tags.json""",
+    "smart-task": (
+        """printf '{"ServiceBackendImageTag": "%s", "ServiceFrontendImageTag": "%s"}\\n' """
+        '"$IMAGE_TAG" "$IMAGE_TAG" > image-tags.json'
+    ),
 }
 
 
@@ -173,8 +177,10 @@ def test_the_image_build_skips_a_tag_already_in_the_immutable_repository(app, pi
         var = svc.upper()
         image = f'"$REGISTRY/$REPOSITORY_{var}:$IMAGE_TAG"'
         check = commands.index(
-            f'if aws ecr describe-images --repository-name "$REPOSITORY_{var}" --image-ids imageTag="$IMAGE_TAG" > /dev/null 2> describe-{svc}.err; then BUILD_{var}=no;'
-            f" elif grep -q ImageNotFoundException describe-{svc}.err; then BUILD_{var}=yes; else cat describe-{svc}.err >&2; false; fi"
+            f'if aws ecr describe-images --repository-name "$REPOSITORY_{var}" --image-ids '
+            f'imageTag="$IMAGE_TAG" > /dev/null 2> describe-{svc}.err; then BUILD_{var}=no;'
+            f" elif grep -q ImageNotFoundException describe-{svc}.err; then BUILD_{var}=yes; else cat "
+            f"describe-{svc}.err >&2; false; fi"
         )
         assert commands[check + 1] == (
             f'if [ "$BUILD_{var}" = yes ]; then docker build -t {image} "$CONTEXT" && docker push {image};'
@@ -246,7 +252,9 @@ def test_smart_task_blue_green_services_deploy_with_the_ecs_action_no_codedeploy
         }:
             raise AssertionError("a CodeDeploy role is left")
         if title.endswith("CloudFormationRole"):
-            continue  # keeps codedeploy:* on its own CodeDeploy resources, to delete those of stacks generated before (DEPLOY_SCOPES)
+            # Keeps codedeploy:* on its own CodeDeploy resources, to delete those of stacks generated before
+            # (DEPLOY_SCOPES).
+            continue
         for policy in role["Properties"].get("Policies", []):
             for statement in policy["PolicyDocument"]["Statement"]:
                 assert not [a for a in statement["Action"] if a.startswith("codedeploy:")]
@@ -320,7 +328,8 @@ def test_pipeline_role_holds_the_ecs_deploy_actions_documented_minimum(app, pipe
     assert tag["Action"] == ["ecs:TagResource"]
     assert tag["Resource"] == [
         {
-            "Fn::Sub": f"arn:${{AWS::Partition}}:ecs:${{AWS::Region}}:${{AWS::AccountId}}:task-definition/task-{svc}-{config.suffix}:*"
+            "Fn::Sub": f"arn:${{AWS::Partition}}:ecs:${{AWS::Region}}:${{AWS::AccountId}}:"
+            f"task-definition/task-{svc}-{config.suffix}:*"
         }
         for svc in config.services
     ]

@@ -152,7 +152,8 @@ def test_local_mode_says_importers_were_not_checked():
         )
         notes = check_imports(cfn, bundle(), ROOT)
     assert notes == (
-        "ListImports is not modelled by the local emulator: dropped export(s) catalog-pr5706-PrivateSubnets, catalog-pr5706-VpcId were not checked for importers",
+        "ListImports is not modelled by the local emulator: dropped export(s) catalog-pr5706-PrivateSubnets, "
+        "catalog-pr5706-VpcId were not checked for importers",
     )
 
 
@@ -167,7 +168,10 @@ def test_no_exports_of_our_stacks_makes_no_list_imports_call():
 
 def test_export_names_resolve_literals_sub_and_join_and_refuse_the_rest():
     pseudo = {"AWS::StackName": "s", "AWS::Region": "eu-north-1"}
-    outputs = lambda *names: {"Outputs": {f"O{i}": {"Value": "v", "Export": {"Name": n}} for i, n in enumerate(names)}}
+
+    def outputs(*names):
+        return {"Outputs": {f"O{i}": {"Value": "v", "Export": {"Name": n}} for i, n in enumerate(names)}}
+
     assert new_exports(
         outputs(
             "a",

@@ -72,7 +72,8 @@ CREATE_FAILED_ROOT = events(
             "NetworkStack",
             STACK,
             "CREATE_FAILED",
-            "Embedded stack arn:... was not successfully created: The following resource(s) failed to create: [FlowLogsLogGroup].",
+            "Embedded stack arn:... was not successfully created: The following resource(s) failed to create: "
+            "[FlowLogsLogGroup].",
             NETWORK,
         ),
         ("SELF", "", "ROLLBACK_IN_PROGRESS", "The following resource(s) failed to create: [NetworkStack].", ""),
@@ -90,7 +91,8 @@ CREATE_FAILED_NETWORK = events(
             "FlowLogsLogGroup",
             "AWS::Logs::LogGroup",
             "CREATE_FAILED",
-            "Resource handler returned message: \"Resource of type 'AWS::Logs::LogGroup' with identifier 'vpc-flow-logs-pr5706' already exists.\"",
+            "Resource handler returned message: \"Resource of type 'AWS::Logs::LogGroup' with identifier "
+            "'vpc-flow-logs-pr5706' already exists.\"",
             "",
         ),
         ("SELF", "", "ROLLBACK_COMPLETE", "", ""),
@@ -112,13 +114,14 @@ def test_rollback_complete_at_plan_explains_the_failed_create_and_gives_the_dele
         stub.assert_no_pending_responses()  # and no change set was created
     message = str(failed.value)
     assert message.startswith(
-        f"stack {NAME} is in ROLLBACK_COMPLETE: its first create failed (FlowLogsLogGroup (AWS::Logs::LogGroup) CREATE_FAILED: Resource handler returned message: "
+        f"stack {NAME} is in ROLLBACK_COMPLETE: its first create failed (FlowLogsLogGroup "
+        "(AWS::Logs::LogGroup) CREATE_FAILED: Resource handler returned message: "
     )
     assert "'vpc-flow-logs-pr5706' already exists" in message
     assert "Resource creation cancelled" not in message
     assert (
-        "cannot be updated, only deleted: run `cfn-strata destroy product-catalog --env dev` (or `aws cloudformation delete-stack --stack-name product-catalog-pr5706 --region eu-north-1`)"
-        in message
+        "cannot be updated, only deleted: run `cfn-strata destroy product-catalog --env dev` (or `aws "
+        "cloudformation delete-stack --stack-name product-catalog-pr5706 --region eu-north-1`)" in message
     )
 
 
@@ -212,7 +215,8 @@ def test_update_rollback_failed_at_plan_gives_continue_update_rollback():
         stub.assert_no_pending_responses()
     message = str(failed.value)
     assert message.startswith(
-        f"stack {NAME} is in UPDATE_ROLLBACK_FAILED: an update failed and its rollback failed too (DataStack.DatabaseCluster, EdgeStack.Distribution, EdgeStack.Firewall could not be rolled back)"
+        f"stack {NAME} is in UPDATE_ROLLBACK_FAILED: an update failed and its rollback failed too "
+        "(DataStack.DatabaseCluster, EdgeStack.Distribution, EdgeStack.Firewall could not be rolled back)"
     )
     assert (
         "`aws cloudformation continue-update-rollback --stack-name product-catalog-pr5706 --region eu-north-1 "
@@ -246,7 +250,8 @@ def test_a_failed_execution_ends_with_the_recovery_command():
     first, advice = str(failed.value).split("\n")
     assert first == (
         f"stack {NAME} ended in ROLLBACK_COMPLETE: FlowLogsLogGroup (AWS::Logs::LogGroup) CREATE_FAILED: "
-        "Resource handler returned message: \"Resource of type 'AWS::Logs::LogGroup' with identifier 'vpc-flow-logs-pr5706' already exists.\""
+        "Resource handler returned message: \"Resource of type 'AWS::Logs::LogGroup' with identifier "
+        "'vpc-flow-logs-pr5706' already exists.\""
     )
     assert (
         advice.startswith(f"stack {NAME} is in ROLLBACK_COMPLETE")
@@ -254,12 +259,18 @@ def test_a_failed_execution_ends_with_the_recovery_command():
     )
 
 
-# ------------------------------------------------------------------ ROLLBACK_FAILED: deletion protection blocked a failed first create
+# -------------------------------------------------- ROLLBACK_FAILED: deletion protection blocked a failed first create
 
 DB_ARN_ID = "rds-pr5706"
 ALB_ARN = "arn:aws:elasticloadbalancing:eu-north-1:111122223333:loadbalancer/app/alb-pr5706/50dc6c495c0c9188"
-PROTECTED_DB = 'Resource handler returned message: "Cannot delete protected DB Instance, please disable deletion protection and try again."'
-PROTECTED_ALB = "Resource handler returned message: \"Load balancer 'arn:...' cannot be deleted because deletion protection is enabled\""
+PROTECTED_DB = (
+    'Resource handler returned message: "Cannot delete protected DB Instance, please disable deletion protection '
+    'and try again."'
+)
+PROTECTED_ALB = (
+    "Resource handler returned message: \"Load balancer 'arn:...' cannot be deleted because deletion protection is "
+    'enabled"'
+)
 ROLLBACK_FAILED_ROOT = events(
     ROOT,
     NAME,
@@ -373,16 +384,19 @@ def test_rollback_failed_at_plan_gives_the_exact_commands_for_exactly_those_reso
         stub.assert_no_pending_responses()  # no change set on a stack that can only be deleted
     message = str(failed.value)
     assert message.startswith(
-        f"stack {NAME} is in ROLLBACK_FAILED: its first create failed (Distribution (AWS::CloudFront::Distribution) CREATE_FAILED: Invalid request: certificate not found)"
+        f"stack {NAME} is in ROLLBACK_FAILED: its first create failed (Distribution "
+        "(AWS::CloudFront::Distribution) CREATE_FAILED: Invalid request: certificate not found)"
     )
     assert (
-        f"Deletion protection blocked the delete of DataStack.Database ({DB_ARN_ID}), EdgeStack.LoadBalancer ({ALB_ARN})"
-        in message
+        f"Deletion protection blocked the delete of DataStack.Database ({DB_ARN_ID}), EdgeStack.LoadBalancer "
+        f"({ALB_ARN})" in message
     )
     commands = [line.strip() for line in message.splitlines() if line.startswith("  ")]
     assert commands == [
-        f"aws rds modify-db-instance --db-instance-identifier {DB_ARN_ID} --no-deletion-protection --apply-immediately --region eu-north-1",
-        f"aws elbv2 modify-load-balancer-attributes --load-balancer-arn {ALB_ARN} --attributes Key=deletion_protection.enabled,Value=false --region eu-north-1",
+        f"aws rds modify-db-instance --db-instance-identifier {DB_ARN_ID} --no-deletion-protection "
+        "--apply-immediately --region eu-north-1",
+        f"aws elbv2 modify-load-balancer-attributes --load-balancer-arn {ALB_ARN} --attributes "
+        "Key=deletion_protection.enabled,Value=false --region eu-north-1",
         f"aws cloudformation delete-stack --stack-name {NAME} --region eu-north-1",
     ]
     assert "rds-replica-1-pr5706" not in message  # it existed before this create: never touched

@@ -133,8 +133,8 @@ def test_views(review):
     assert document["changes"][0]["causes"][0]["name"] == "LogGroupName"
     markdown = to_markdown(review)
     assert (
-        "| **DATA LOSS** | network | `FlowLogsLogGroup` | AWS::Logs::LogGroup | Modify | True | ReplaceAndDelete | LogGroupName (Always) |"
-        in markdown
+        "| **DATA LOSS** | network | `FlowLogsLogGroup` | AWS::Logs::LogGroup | Modify | True | "
+        "ReplaceAndDelete | LogGroupName (Always) |" in markdown
     )
     assert "highest risk: DATA LOSS" in markdown
     assert to_table(review).row_count == 10

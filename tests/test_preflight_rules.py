@@ -92,7 +92,8 @@ def test_e9010_names_resolved_with_defaults_and_placeholders(linter, tmp_path):
     assert "API_CreateSecurityGroup.html" in found["Params"]
     # resolved with a 12-digit account and the linted region: 34 characters, over ELBv2's 32
     assert found["Balancer"].startswith(
-        "Balancer (AWS::ElasticLoadBalancingV2::TargetGroup) Name 'targets-api-123456789012-us-east-1' is 34 characters; the maximum is 32"
+        "Balancer (AWS::ElasticLoadBalancingV2::TargetGroup) Name 'targets-api-123456789012-us-east-1' is 34 "
+        "characters; the maximum is 32"
     )
     assert (
         found["Cache"].startswith("Cache (AWS::ElastiCache::ReplicationGroup) ReplicationGroupId 'cache-xxxx")
@@ -345,8 +346,8 @@ def test_e9013_follows_the_repository_through_the_root(linter, tmp_path):
     found = [f for f in _lint(linter, tmp_path, root, "root") if f.rule == "E9013"]
     assert {f.resource for f in found} == {"Compute"}
     assert any(
-        "service Service: DesiredCount {'Ref': 'Desired'} is not 0 until an image tag is given (container app pulls from RepoUri"
-        in f.message
+        "service Service: DesiredCount {'Ref': 'Desired'} is not 0 until an image tag is given (container app "
+        "pulls from RepoUri" in f.message
         for f in found
     )
 
@@ -521,44 +522,60 @@ CASES = {
     "E9011": (
         E9011_BAD,
         {
-            "Named": "Named (AWS::EC2::SecurityGroup) is custom-named and its create-only GroupDescription depends on the knob(s) AppPort: changing them needs a replacement CloudFormation refuses for a named resource"
+            "Named": "Named (AWS::EC2::SecurityGroup) is custom-named and its create-only GroupDescription depends on "
+            "the knob(s) AppPort: changing them needs a replacement CloudFormation refuses for a named resource"
         },
         E9011_GOOD,
     ),
     "E9012": (
         E9012_BAD,
         {
-            "NonRootOn80": "NonRootOn80 container web runs as user 1000:1000 but listens on port 80: a non-root process cannot bind below 1024 and Fargate cannot add CAP_NET_BIND_SERVICE; use a port >= 1024",
-            "NamedUserOn443": "NamedUserOn443 container web runs as user nginx but listens on port 443: a non-root process cannot bind below 1024 and Fargate cannot add CAP_NET_BIND_SERVICE; use a port >= 1024",
-            "FargateCannotAddCap": "FargateCannotAddCap container web runs as user 1000 but listens on port 80: a non-root process cannot bind below 1024 and Fargate cannot add CAP_NET_BIND_SERVICE; use a port >= 1024",
+            "NonRootOn80": "NonRootOn80 container web runs as user 1000:1000 but listens on port 80: a "
+            "non-root process "
+            "cannot bind below 1024 and Fargate cannot add CAP_NET_BIND_SERVICE; use a port >= 1024",
+            "NamedUserOn443": "NamedUserOn443 container web runs as user nginx but listens on port 443: a "
+            "non-root process "
+            "cannot bind below 1024 and Fargate cannot add CAP_NET_BIND_SERVICE; use a port >= 1024",
+            "FargateCannotAddCap": "FargateCannotAddCap container web runs as user 1000 but listens on port "
+            "80: a non-root process "
+            "cannot bind below 1024 and Fargate cannot add CAP_NET_BIND_SERVICE; use a port >= 1024",
         },
         E9012_GOOD,
     ),
     "E9013": (
         E9013_BAD,
         {
-            "Service": "Service (AWS::ECS::Service) DesiredCount {'Ref': 'Desired'} is not 0 until an image tag is given (container app pulls from Repo, created in the same deploy)"
+            "Service": "Service (AWS::ECS::Service) DesiredCount {'Ref': 'Desired'} is not 0 until an image "
+            "tag is given "
+            "(container app pulls from Repo, created in the same deploy)"
         },
         E9013_GOOD,
     ),
     "E9014": (
         E9014_BAD,
         {
-            "Pipeline": "Pipeline (AWS::CodePipeline::Pipeline) action Deploy/Ecs (Deploy/ECS) runs as Role, which lacks ecs:DescribeTasks, ecs:ListTasks (CodePipeline user guide, service role permissions for this action)"
+            "Pipeline": "Pipeline (AWS::CodePipeline::Pipeline) action Deploy/Ecs (Deploy/ECS) runs as Role, "
+            "which lacks "
+            "ecs:DescribeTasks, ecs:ListTasks (CodePipeline user guide, service role permissions for this "
+            "action)"
         },
         E9014_GOOD,
     ),
     "E9015": (
         E9015_BAD,
         {
-            "Cdn": "Cdn (AWS::CloudFront::Distribution) rewrites errors 403, 404 for the whole distribution while behaviours target the non-S3 origin(s) alb: their errors come back as the error page; keep the fallback on the S3 behaviour (a CloudFront Function)"
+            "Cdn": "Cdn (AWS::CloudFront::Distribution) rewrites errors 403, 404 for the whole distribution while "
+            "behaviours target the non-S3 origin(s) alb: their errors come back as the error page; keep the "
+            "fallback on the S3 behaviour (a CloudFront Function)"
         },
         E9015_GOOD,
     ),
     "E9016": (
         E9016_BAD,
         {
-            "NamedRetained": "NamedRetained (AWS::Logs::LogGroup) is named and DeletionPolicy Retain: a failed first create leaves it behind and the retry collides with its name; use RetainExceptOnCreate"
+            "NamedRetained": "NamedRetained (AWS::Logs::LogGroup) is named and DeletionPolicy Retain: a failed "
+            "first create "
+            "leaves it behind and the retry collides with its name; use RetainExceptOnCreate"
         },
         E9016_GOOD,
     ),
@@ -579,7 +596,8 @@ def test_preflight_rule_fires_with_id_resource_and_message(rule_id, linter, tmp_
         assert messages[0] == expected["Service"]
         assert (
             messages[1]
-            == "Service (AWS::ECS::Service) its scalable target Scaling has MinCapacity 2, not 0 until an image tag is given (container app pulls from Repo, created in the same deploy)"
+            == "Service (AWS::ECS::Service) its scalable target Scaling has MinCapacity 2, not 0 until an image "
+            "tag is given (container app pulls from Repo, created in the same deploy)"
         )
 
 
@@ -628,8 +646,8 @@ def test_local_deploy_of_sg_named_group_fails_with_aws_message(local_cfn):
     error = refused.value.response["Error"]
     assert error["Code"] == "InvalidParameterValue"
     assert (
-        "Group (AWS::EC2::SecurityGroup) GroupName: Value (sg-x) for parameter GroupName is invalid. Group names may not be in the format sg-*."
-        in error["Message"]
+        "Group (AWS::EC2::SecurityGroup) GroupName: Value (sg-x) for parameter GroupName is invalid. Group "
+        "names may not be in the format sg-*." in error["Message"]
     )
 
 

@@ -55,7 +55,7 @@ def ingress_rules(app: str, env: str) -> list[tuple]:
                         group.get("Condition"),
                     )
                 )
-        for rule_id, rule in resources(doc, "AWS::EC2::SecurityGroupIngress").items():
+        for rule in resources(doc, "AWS::EC2::SecurityGroupIngress").values():
             p = rule["Properties"]
             rules.append(
                 (
@@ -283,7 +283,8 @@ def test_every_consumer_of_subnets_gets_exactly_the_subnets_of_its_kind(app, env
                     f"{file}: {lid} ({resource['Type']}) uses {parameter}: which subnets should it be in?"
                 )
                 assert outputs[parameter] == kinds[kind], (
-                    f"{file}: {lid} ({resource['Type']}) sits in {parameter} = {outputs[parameter]}, wants {kind} {kinds[kind]}"
+                    f"{file}: {lid} ({resource['Type']}) sits in {parameter} = {outputs[parameter]}, wants "
+                    f"{kind} {kinds[kind]}"
                 )
                 seen.add(resource["Type"])
     assert {"AWS::ECS::Service", "AWS::ElasticLoadBalancingV2::LoadBalancer"} <= seen

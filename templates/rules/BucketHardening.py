@@ -82,7 +82,8 @@ class BucketHardening(CloudFormationLintRule):
                 matches.append(
                     RuleMatch(
                         ["Resources", name],
-                        f"{name} (AWS::S3::Bucket) has no bucket policy in this template denying aws:SecureTransport false",
+                        f"{name} (AWS::S3::Bucket) has no bucket policy in this template denying "
+                        "aws:SecureTransport false",
                     )
                 )
         return matches

@@ -24,7 +24,8 @@ class ContainerHardeningWarnings(CloudFormationLintRule):
         "Every container of an AWS::ECS::TaskDefinition sets ReadonlyRootFilesystem true (FSBP ECS.5) unless the task "
         "definition's Metadata lists it in cfn-strata.writable_root with a cfn-strata.reason, and sets User to "
         "something other than root or 0 (a container runs as root by default) unless the Metadata lists it in "
-        "cfn-strata.root_user with a cfn-strata.reason. The params keys writable_root_reason and root_user_reason write both."
+        "cfn-strata.root_user with a cfn-strata.reason. The params keys writable_root_reason and "
+        "root_user_reason write both."
     )
     source_url = source_url("W9008")
     tags = ["cfn-strata", "resources", "ecs", "containers"]
@@ -41,7 +42,8 @@ class ContainerHardeningWarnings(CloudFormationLintRule):
                     matches.append(
                         RuleMatch(
                             ["Resources", name, "Metadata"],
-                            f"{name} (AWS::ECS::TaskDefinition) lists {key} containers without a reason; the opt-out is ignored",
+                            f"{name} (AWS::ECS::TaskDefinition) lists {key} containers without a reason; the "
+                            "opt-out is ignored",
                         )
                     )
             seen = set()
@@ -52,7 +54,9 @@ class ContainerHardeningWarnings(CloudFormationLintRule):
                     matches.append(
                         RuleMatch(
                             path,
-                            f"{name} container {container} has a writable root file system; set ReadonlyRootFilesystem true or list it in Metadata cfn-strata.writable_root with a reason",
+                            f"{name} container {container} has a writable root file system; set "
+                            "ReadonlyRootFilesystem true or list it in Metadata cfn-strata.writable_root with "
+                            "a reason",
                         )
                     )
                 user = definition.get("User")
@@ -60,7 +64,8 @@ class ContainerHardeningWarnings(CloudFormationLintRule):
                     matches.append(
                         RuleMatch(
                             path,
-                            f"{name} container {container} runs as root; set User to a non-root user or list it in Metadata cfn-strata.root_user with a reason",
+                            f"{name} container {container} runs as root; set User to a non-root user or list "
+                            "it in Metadata cfn-strata.root_user with a reason",
                         )
                     )
             for key, listed in (("writable_root", writable), ("root_user", as_root)):

@@ -36,7 +36,8 @@ class IamWildcard(CloudFormationLintRule):
     shortdesc = "No policy statement allows action * on resource *"
     description = (
         "An Allow statement in an inline role/user/group policy, AWS::IAM::Policy, AWS::IAM::ManagedPolicy or "
-        "AWS::IAM::{Role,User,Group}Policy may not have Action * together with Resource * (or a NotResource). A KMS key "
+        "AWS::IAM::{Role,User,Group}Policy may not have Action * together with Resource * (or a NotResource). "
+        "A KMS key "
         "policy's Resource is always *, so there Action * alone is the finding; kms:* for the account is allowed."
     )
     source_url = source_url("E9006")

@@ -28,7 +28,8 @@ class PrivilegedPortNonRoot(CloudFormationLintRule):
     shortdesc = "Non-root containers do not listen on privileged ports"
     description = (
         "An ECS container with a non-root User and a PortMappings ContainerPort below 1024, without "
-        "net.ipv4.ip_unprivileged_port_start lowered or (off Fargate) CAP_NET_BIND_SERVICE added: the process cannot bind."
+        "net.ipv4.ip_unprivileged_port_start lowered or (off Fargate) CAP_NET_BIND_SERVICE added: the process "
+        "cannot bind."
     )
     source_url = source_url("E9012")
     tags = ["cfn-strata", "resources", "ecs", "containers", "preflight"]
@@ -72,8 +73,11 @@ class PrivilegedPortNonRoot(CloudFormationLintRule):
                                         position,
                                         "ContainerPort",
                                     ],
-                                    f"{name} container {container} runs as user {user} but listens on port {number}: a non-root process "
-                                    f"cannot bind below 1024{' and Fargate cannot add CAP_NET_BIND_SERVICE' if fargate else ''}; use a port >= 1024",
+                                    f"{name} container {container} runs as user {user} but listens on port "
+                                    f"{number}: a non-root process "
+                                    "cannot bind below "
+                                    f"1024{' and Fargate cannot add CAP_NET_BIND_SERVICE' if fargate else ''}; "
+                                    "use a port >= 1024",
                                 )
                             )
         return matches
