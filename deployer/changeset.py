@@ -16,11 +16,11 @@ from deployer.errors import DeployerError, FlagRefused, Interrupted, error_messa
 from deployer.images import change_set_parameters
 from deployer.recovery import guidance
 from deployer.upload import UploadResult
+from resource_semantics import required_capabilities
 
 NO_CHANGES_MARKERS = ("didn't contain changes", "No updates are to be performed")
 BUSY = ("_IN_PROGRESS",)
 REVERT_DRIFT = "REVERT_DRIFT"  # CreateChangeSet DeploymentMode: a drift-aware change set
-from resource_semantics import required_capabilities
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,8 @@ def change_set_type(stack_name: str, status: str | None) -> str:
         return "CREATE"
     if status == "ROLLBACK_COMPLETE":
         raise DeployerError(
-            f"stack {stack_name} is in ROLLBACK_COMPLETE (its first create failed) and cannot be updated: delete it with `cfn-strata destroy`, then plan again"
+            f"stack {stack_name} is in ROLLBACK_COMPLETE (its first create failed) and cannot be updated: delete "
+            "it with `cfn-strata destroy`, then plan again"
         )
     if status.endswith(BUSY):
         raise DeployerError(f"stack {stack_name} is busy ({status}): wait for it to finish, then plan again")
@@ -155,7 +156,8 @@ def create_change_set(
             # unpinned image tags keep the deployed value on an update (deployer/images.py)
             Parameters=change_set_parameters(bundle, stack if kind == "UPDATE" else None),
             Tags=[{"Key": k, "Value": v} for k, v in bundle.tags.items()],
-            Description=f"cfn-strata {bundle.label}: root {upload.root.sha256[:12]} ({len(bundle.nested_stacks)} layers)",
+            Description=f"cfn-strata {bundle.label}: root {upload.root.sha256[:12]} ({len(bundle.nested_stacks)} "
+            "layers)",
             **extra,
         )
     except ClientError as err:
@@ -171,7 +173,8 @@ def create_change_set(
         )
     except KeyboardInterrupt:
         raise Interrupted(
-            f"stopped waiting; change set {name} is still being created on {bundle.stack_name} and nothing was executed. "
+            f"stopped waiting; change set {name} is still being created on {bundle.stack_name} and nothing was "
+            "executed. "
             f"Review it with: cfn-strata review {bundle.cli_target} --change-set {name}"
         ) from None
     except WaiterError as err:
@@ -179,7 +182,8 @@ def create_change_set(
             err.last_response or {}
         ):  # DescribeChangeSet itself failed: credentials expired, access denied...
             raise DeployerError(
-                f"{explain(err)}; the change set {name} may still be created: review it with `cfn-strata review {bundle.cli_target} --change-set {name}`"
+                f"{explain(err)}; the change set {name} may still be created: review it with `cfn-strata review "
+                f"{bundle.cli_target} --change-set {name}`"
             ) from err
         reason = (err.last_response or {}).get("StatusReason") or str(err)
         if is_no_changes(reason):

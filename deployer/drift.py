@@ -98,7 +98,8 @@ def detect_drift(cfn, stacks: dict[str, str], *, delay: int = 5, max_attempts: i
         status = cfn.describe_stack_drift_detection_status(StackDriftDetectionId=detection_id)
         if status["DetectionStatus"] == "DETECTION_FAILED":
             notes.append(
-                f"drift detection of {layer} failed for some resources: {status.get('DetectionStatusReason', 'no reason given')}"
+                f"drift detection of {layer} failed for some resources: "
+                f"{status.get('DetectionStatusReason', 'no reason given')}"
             )
         for drift in _resource_drifts(cfn, stacks[layer]):
             paths = tuple(d["PropertyPath"] for d in drift.get("PropertyDifferences", []))

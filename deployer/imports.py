@@ -105,7 +105,8 @@ def check_imports(cfn, bundle: Bundle, root_stack_id: str) -> tuple[str, ...]:
         kept = new_exports(bundle.document(files[layer]), pseudo) if layer in files else set()
         if kept is None:
             notes.append(
-                f"export names of the {layer} layer depend on values known only at deploy time: its exports were not checked for importers"
+                f"export names of the {layer} layer depend on values known only at deploy time: its exports were "
+                "not checked for importers"
             )
             continue
         dropped += [(layer, name) for name in sorted(set(names) - kept)]
@@ -116,7 +117,8 @@ def check_imports(cfn, bundle: Bundle, root_stack_id: str) -> tuple[str, ...]:
         except ClientError as err:
             if is_not_modelled(err):
                 notes.append(
-                    f"ListImports is not modelled by the local emulator: dropped export(s) {', '.join(n for _, n in dropped)} were not checked for importers"
+                    "ListImports is not modelled by the local emulator: dropped export(s) "
+                    f"{', '.join(n for _, n in dropped)} were not checked for importers"
                 )
                 return tuple(notes)
             raise
@@ -125,7 +127,8 @@ def check_imports(cfn, bundle: Bundle, root_stack_id: str) -> tuple[str, ...]:
     if found:
         listed = "; ".join(f"{d.name} (exported by {d.layer}) is imported by {', '.join(d.importers)}" for d in found)
         raise DeployerError(
-            f"the new templates drop or rename export(s) other stacks import, and the update would fail half way: {listed}. "
+            "the new templates drop or rename export(s) other stacks import, and the update would fail half way: "
+            f"{listed}. "
             "Remove the Fn::ImportValue from those stacks first (or keep the export), then plan again"
         )
     return tuple(notes)

@@ -21,14 +21,18 @@ from deployer.review import (
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.5rem;color:#1b1f24;background:#fff}
 h1{font-size:1.35rem;margin:0 0 .3rem}h2{font-size:1.1rem;margin:1.6rem 0 .5rem}
-.meta{color:#555;margin:0 0 1rem}code{font:12px ui-monospace,Menlo,Consolas,monospace;background:#f3f4f6;padding:0 .25em;border-radius:3px}
-table{border-collapse:collapse;width:100%;margin:.3rem 0 1rem}th,td{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top}
+.meta{color:#555;margin:0 0 1rem}\
+code{font:12px ui-monospace,Menlo,Consolas,monospace;background:#f3f4f6;padding:0 .25em;border-radius:3px}
+table{border-collapse:collapse;width:100%;margin:.3rem 0 1rem}\
+th,td{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .risk{font-weight:700;white-space:nowrap;padding:.1rem .4rem;border-radius:3px}
-.r-WILL_FAIL .risk{background:#6f42c1;color:#fff}.r-DATA_LOSS .risk{background:#b60205;color:#fff}.r-HIGH .risk{background:#fbca04;color:#000}
+.r-WILL_FAIL .risk{background:#6f42c1;color:#fff}.r-DATA_LOSS .risk{background:#b60205;color:#fff}\
+.r-HIGH .risk{background:#fbca04;color:#000}
 .r-MEDIUM .risk{background:#fef2c0;color:#5c4400}.r-LOW .risk{background:#dafbe1;color:#116329}
 tr.r-WILL_FAIL td{background:#f5f0ff}tr.r-DATA_LOSS td{background:#ffebe9}tr.r-HIGH td{background:#fff8c5}
-details{border:1px solid #d0d7de;border-radius:6px;margin:.5rem 0;padding:.2rem .8rem}details>summary{cursor:pointer;font-weight:600;padding:.3rem 0}
+details{border:1px solid #d0d7de;border-radius:6px;margin:.5rem 0;padding:.2rem .8rem}\
+details>summary{cursor:pointer;font-weight:600;padding:.3rem 0}
 .drift{border-left:4px solid #b60205;padding-left:.8rem}.note{color:#555}
 #filter{margin:.5rem 0}#filter label{margin-right:1rem}
 """
@@ -102,7 +106,8 @@ def to_html(review: Review) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         # no network at all: the page carries everything it shows
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">",
+        '<meta http-equiv="Content-Security-Policy" '
+        "content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">",
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
         f'<p class="meta">{_kind(review.change_set_type)}Highest risk <b id="highest">{escape(highest)}</b>; '
@@ -112,7 +117,9 @@ def to_html(review: Review) -> str:
             if review.deployment_mode == REVERT_DRIFT
             else []
         ),
-        '<h2>Summary per layer</h2><table id="summary"><thead><tr><th>layer</th><th>add</th><th>modify</th><th>replace</th><th>remove</th><th>highest risk</th></tr></thead><tbody>',
+        '<h2>Summary per layer</h2><table id="summary"><thead>'
+        "<tr><th>layer</th><th>add</th><th>modify</th><th>replace</th><th>remove</th><th>highest risk</th></tr>"
+        "</thead><tbody>",
     ]
     for s in review.summaries():
         counts = "".join(
@@ -120,7 +127,8 @@ def to_html(review: Review) -> str:
         )
         risk = s.highest.name if s.highest else "LOW"
         lines.append(
-            f'<tr class="r-{risk}" data-layer="{escape(s.layer)}"><td>{escape(s.layer)}</td>{counts}<td><span class="risk">{escape(s.highest.label if s.highest else "-")}</span></td></tr>'
+            f'<tr class="r-{risk}" data-layer="{escape(s.layer)}"><td>{escape(s.layer)}</td>{counts}'
+            f'<td><span class="risk">{escape(s.highest.label if s.highest else "-")}</span></td></tr>'
         )
     lines += ["</tbody></table>", f'<p class="meta">{escape(summary_line(review))} ({escape(SUMMARY_LEGEND)})</p>']
 
@@ -144,10 +152,15 @@ def to_html(review: Review) -> str:
     if review.drifted:
         lines += [
             '<section class="drift" id="drift"><h2>Drifted resources</h2>',
-            f"<p>{len(review.drifted)} stateful resource(s) changed outside CloudFormation: the change set was computed against the template, not against what is deployed.</p>",
-            '<table id="drifted"><thead><tr><th>layer</th><th>logical id</th><th>type</th><th>drift</th><th>properties</th></tr></thead><tbody>',
+            f"<p>{len(review.drifted)} stateful resource(s) changed outside CloudFormation: "
+            "the change set was computed against the template, not against what is deployed.</p>",
+            '<table id="drifted"><thead>'
+            "<tr><th>layer</th><th>logical id</th><th>type</th><th>drift</th><th>properties</th></tr>"
+            "</thead><tbody>",
             *(
-                f"<tr><td>{escape(d.layer)}</td><td><code>{escape(d.logical_id)}</code></td><td>{escape(d.resource_type)}</td><td><b>{escape(d.status)}</b></td><td>{escape(', '.join(d.properties) or '-')}</td></tr>"
+                f"<tr><td>{escape(d.layer)}</td><td><code>{escape(d.logical_id)}</code></td>"
+                f"<td>{escape(d.resource_type)}</td><td><b>{escape(d.status)}</b></td>"
+                f"<td>{escape(', '.join(d.properties) or '-')}</td></tr>"
                 for d in review.drifted
             ),
             "</tbody></table></section>",
@@ -157,11 +170,17 @@ def to_html(review: Review) -> str:
     if reverted:
         lines += [
             '<section class="drift" id="reverted"><h2>Drift this change set reverts</h2>',
-            f"<p>{len(reverted)} propert(y/ies) changed outside CloudFormation: the live value, the value CloudFormation last deployed, and the value this change set sets.</p>",
-            '<table id="reverted-properties"><thead><tr><th>layer</th><th>logical id</th><th>property</th><th>actual</th><th>previously deployed</th><th>new</th></tr></thead><tbody>',
+            f"<p>{len(reverted)} propert(y/ies) changed outside CloudFormation: the live value, "
+            "the value CloudFormation last deployed, and the value this change set sets.</p>",
+            '<table id="reverted-properties"><thead>'
+            "<tr><th>layer</th><th>logical id</th><th>property</th><th>actual</th>"
+            "<th>previously deployed</th><th>new</th></tr>"
+            "</thead><tbody>",
             *(
-                f"<tr><td>{escape(c.layer)}</td><td><code>{escape(c.logical_id)}</code></td><td>{escape(p.where)}</td><td><code>{escape(str(p.actual))}</code></td>"
-                f"<td><code>{escape(p.previous if p.previous is not None else '(none)')}</code></td><td><code>{escape(p.after if p.after is not None else '(none)')}</code></td></tr>"
+                f"<tr><td>{escape(c.layer)}</td><td><code>{escape(c.logical_id)}</code></td>"
+                f"<td>{escape(p.where)}</td><td><code>{escape(str(p.actual))}</code></td>"
+                f"<td><code>{escape(p.previous if p.previous is not None else '(none)')}</code></td>"
+                f"<td><code>{escape(p.after if p.after is not None else '(none)')}</code></td></tr>"
                 for c, p in reverted
             ),
             "</tbody></table></section>",
@@ -171,9 +190,11 @@ def to_html(review: Review) -> str:
         lines += [
             '<section id="hooks"><h2>Hook results</h2>',
             f"<p>{len(review.hooks)} hook invocation(s) on this change set.</p>",
-            '<table id="hook-results"><thead><tr><th>hook</th><th>status</th><th>failure mode</th><th>message</th></tr></thead><tbody>',
+            '<table id="hook-results"><thead>'
+            "<tr><th>hook</th><th>status</th><th>failure mode</th><th>message</th></tr></thead><tbody>",
             *(
-                f'<tr class="{"r-HIGH" if h.failed else "r-LOW"}"><td><code>{escape(h.hook)}</code></td><td><b>{escape(h.status)}</b></td>'
+                f'<tr class="{"r-HIGH" if h.failed else "r-LOW"}"><td><code>{escape(h.hook)}</code></td>'
+                f"<td><b>{escape(h.status)}</b></td>"
                 f"<td>{escape(h.failure_mode or '-')}</td><td>{escape(h.message or '-')}</td></tr>"
                 for h in review.hooks
             ),
@@ -185,7 +206,9 @@ def to_html(review: Review) -> str:
         changes = [c for c in review.changes if c.layer == s.layer]
         is_open = " open" if s.highest and s.highest >= Risk.HIGH else ""
         lines.append(
-            f'<details{is_open} data-layer="{escape(s.layer)}"><summary>{escape(s.layer)}: {len(changes)} change(s), highest {escape(s.highest.label if s.highest else "-")}</summary>'
+            f'<details{is_open} data-layer="{escape(s.layer)}">'
+            f"<summary>{escape(s.layer)}: {len(changes)} change(s), "
+            f"highest {escape(s.highest.label if s.highest else '-')}</summary>"
         )
         lines += _table(changes, f"layer-{escape(s.layer)}")
         lines.append("</details>")

@@ -89,7 +89,8 @@ def _bucket(b: LayerBuilder) -> s3.Bucket:
     b.skip_check(
         bucket,
         "CKV_AWS_18",
-        "the audit bucket receives CloudTrail's own record of its object-level access; server access logs would need a second bucket with the same skip",
+        "the audit bucket receives CloudTrail's own record of its object-level access; server access logs would "
+        "need a second bucket with the same skip",
     )
     return bucket
 

@@ -49,7 +49,8 @@ def _copy_vault_arn(b: LayerBuilder):
         "BackupCopyVaultArn",
         "Backup",
         "Copy destination vault ARN",
-        f"Backup vault in {cfg.backup.copy_region} that receives the copies; empty uses {b.named('backup-vault')} in {cfg.backup.copy_region} of this account, which the deployer's backup-copy stack creates there first",
+        f"Backup vault in {cfg.backup.copy_region} that receives the copies; empty uses {b.named('backup-vault')} "
+        f"in {cfg.backup.copy_region} of this account, which the deployer's backup-copy stack creates there first",
         "",
         AllowedPattern=r"^$|^arn:aws[a-z-]*:backup:[a-z0-9-]+:\d{12}:backup-vault:[A-Za-z0-9_.-]{2,50}$",
         ConstraintDescription="empty, or a backup vault ARN",
@@ -157,7 +158,8 @@ def _copy_layer(cfg: AppConfig) -> Layer:
     key = b.add(
         kms.Key(
             "CopyVaultKey",
-            Description=f"Encrypts the backup copies of {cfg.application} {cfg.environment.name} in {cfg.backup.copy_region}",
+            Description=f"Encrypts the backup copies of {cfg.application} {cfg.environment.name} in "
+            f"{cfg.backup.copy_region}",
             EnableKeyRotation=True,
             KeyPolicy=PolicyDocument(
                 Version="2012-10-17",

@@ -345,23 +345,28 @@ def policy_chars(statements: list) -> int:
 DEPLOY_POLICY_SKIPS = (
     (
         "CKV_AWS_107",
-        "the application's secrets by name (secret:*-<suffix>-??????); on * only GetRandomPassword and ListSecrets, which have no resource-level permissions",
+        "the application's secrets by name (secret:*-<suffix>-??????); on * only GetRandomPassword and "
+        "ListSecrets, which have no resource-level permissions",
     ),
     (
         "CKV_AWS_108",
-        "reads are on the application's resources by name; on * only Describe/List calls with no resource-level permissions (STAR_ONLY_ACTIONS)",
+        "reads are on the application's resources by name; on * only Describe/List calls with no resource-level "
+        "permissions (STAR_ONLY_ACTIONS)",
     ),
     (
         "CKV_AWS_109",
-        "resource policies of the application's own buckets, topics and keys; on * only CloudWatch Logs resource policies for vended log delivery, which have no resource-level permissions",
+        "resource policies of the application's own buckets, topics and keys; on * only CloudWatch Logs resource "
+        "policies for vended log delivery, which have no resource-level permissions",
     ),
     (
         "CKV_AWS_110",
-        "IAM only on the application's roles and policies; creating or changing a role requires the application's permissions boundary",
+        "IAM only on the application's roles and policies; creating or changing a role requires the application's "
+        "permissions boundary",
     ),
     (
         "CKV_AWS_111",
-        "writes are on the application's resources by name or, for AWS-generated ids, this account and region; on * only the creates with no resource-level permissions (STAR_ONLY_ACTIONS)",
+        "writes are on the application's resources by name or, for AWS-generated ids, this account and region; on "
+        "* only the creates with no resource-level permissions (STAR_ONLY_ACTIONS)",
     ),
 )
 
@@ -379,7 +384,8 @@ def _deploy_policies(b: LayerBuilder, pid: str, name: str) -> list:
             iam.ManagedPolicy(
                 f"{pid}CloudFormationPolicy{index}",
                 ManagedPolicyName=b.named("deploy", f"{name}-{index}"),
-                Description=f"Pipeline {name}: what CloudFormation may do to the application's resources ({index}/{len(chunks)})",
+                Description=f"Pipeline {name}: what CloudFormation may do to the application's resources "
+                f"({index}/{len(chunks)})",
                 PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=chunk),
             )
         )
@@ -389,7 +395,8 @@ def _deploy_policies(b: LayerBuilder, pid: str, name: str) -> list:
             policy,
             "IAM_MANAGEDPOLICY_NO_STATEMENTS_WITH_FULL_ACCESS",
             "<service>:* only on the application's own ARNs (DEPLOY_SCOPES: names ending in the environment suffix, or "
-            "this account's AWS-generated ids), never on *; IAM is listed action by action and roles need the permissions boundary",
+            "this account's AWS-generated ids), never on *; IAM is listed action by action and roles need the "
+            "permissions boundary",
         )
         policies.append(policy)
     return policies
@@ -580,7 +587,8 @@ def _artifact_bucket(b: LayerBuilder, key_arn) -> s3.Bucket:
     b.skip_check(
         bucket,
         "CKV_AWS_18",
-        "pipeline artifacts are written and read only by the pipeline's own roles, whose calls CloudTrail records; server access logs would add a log bucket per pipeline",
+        "pipeline artifacts are written and read only by the pipeline's own roles, whose calls CloudTrail records; "
+        "server access logs would add a log bucket per pipeline",
     )
     b.tls_only_bucket_policy(bucket)
     b.output(
@@ -785,11 +793,15 @@ def _image_buildspec(cfg: AppConfig) -> str:
         image = f'"$REGISTRY/$REPOSITORY_{var}:$IMAGE_TAG"'
         build += [
             f"CONTEXT=.; if [ -f {svc_name}/Dockerfile ]; then CONTEXT={svc_name}; fi",
-            f'if aws ecr describe-images --repository-name "$REPOSITORY_{var}" --image-ids imageTag="$IMAGE_TAG" > /dev/null 2> describe-{svc_name}.err; then BUILD_{var}=no;'
-            f" elif grep -q ImageNotFoundException describe-{svc_name}.err; then BUILD_{var}=yes; else cat describe-{svc_name}.err >&2; false; fi",
+            f'if aws ecr describe-images --repository-name "$REPOSITORY_{var}" --image-ids imageTag="$IMAGE_TAG" > '
+            f"/dev/null 2> describe-{svc_name}.err; then BUILD_{var}=no;"
+            f" elif grep -q ImageNotFoundException describe-{svc_name}.err; then BUILD_{var}=yes; else cat "
+            f"describe-{svc_name}.err >&2; false; fi",
             f'if [ "$BUILD_{var}" = yes ]; then docker build -t {image} "$CONTEXT" && docker push {image};'
-            f' else echo "{svc_name}: $REPOSITORY_{var}:$IMAGE_TAG is already in ECR (same commit): not built again"; fi',
-            f'printf \'[{{"name":"%s","imageUri":"%s"}}]\' "$CONTAINER_{var}" {image} > imagedefinitions-{svc_name}.json',
+            f' else echo "{svc_name}: $REPOSITORY_{var}:$IMAGE_TAG is already in ECR (same commit): not built '
+            'again"; fi',
+            f'printf \'[{{"name":"%s","imageUri":"%s"}}]\' "$CONTAINER_{var}" {image} > '
+            f"imagedefinitions-{svc_name}.json",
         ]
     tags = {logical_id("service", svc, "ImageTag"): "%s" for svc in cfg.services}
     values = " ".join(['"$IMAGE_TAG"'] * len(tags))
@@ -819,7 +831,8 @@ REVIEW_BUILDSPEC = {
                 # stdout is a presigned link for the build log, which lasts only as long as this build's
                 # credentials, so the approval links the page through the S3 console (sign-in, no expiry)
                 'cfn-strata review "$APP" --env "$ENV" --change-set "$CHANGE_SET" -o html --html-file review.html'
-                ' --upload-review --bucket "$CFN_STRATA_BUCKET" --prefix "$REVIEW_PREFIX" --review-name "$CODEBUILD_BUILD_NUMBER"',
+                ' --upload-review --bucket "$CFN_STRATA_BUCKET" --prefix "$REVIEW_PREFIX" --review-name '
+                '"$CODEBUILD_BUILD_NUMBER"',
                 'KEY="$REVIEW_PREFIX/$APP/$ENV/reviews/$CODEBUILD_BUILD_NUMBER.html"',
                 'REVIEW_URL="https://s3.console.aws.amazon.com/s3/object/$CFN_STRATA_BUCKET?region=$AWS_REGION&prefix=$KEY"',
             ]

@@ -332,12 +332,14 @@ def _rds(b: LayerBuilder, inputs: _DatabaseInputs):
         b.skip_check(
             replica,
             "CKV_AWS_16",
-            "a read replica inherits the encryption and KMS key of its encrypted primary; CloudFormation takes no StorageEncrypted for it",
+            "a read replica inherits the encryption and KMS key of its encrypted primary; CloudFormation takes no "
+            "StorageEncrypted for it",
         )
         b.skip_check(
             replica,
             "CKV_AWS_157",
-            "a read replica only serves reads: the primary is the Multi-AZ one, and a lost replica is recreated from it",
+            "a read replica only serves reads: the primary is the Multi-AZ one, and a lost replica is recreated "
+            "from it",
         )
         # RDS refuses a final snapshot of a read replica, so CloudFormation cannot Snapshot one.
         replicas.append(b.add(replica, snapshot=False))
@@ -370,7 +372,8 @@ def _aurora(b: LayerBuilder, inputs: _DatabaseInputs):
         instance_parameters = b.add(
             rds.DBParameterGroup(
                 "DatabaseInstanceParameterGroup",
-                Description=f"{cfg.application} {db.engine} {family} instances: slow query log written to file for export",
+                Description=f"{cfg.application} {db.engine} {family} instances: slow query log written to file for "
+                "export",
                 Family=family,
                 Parameters=log_parameters(db.engine),
                 Tags=b.tags("rds-params"),
@@ -608,7 +611,8 @@ def _cache(b: LayerBuilder, kms_key) -> None:
         elasticache.ReplicationGroup(
             "CacheReplicationGroup",
             ReplicationGroupId=b.named("cache"),
-            ReplicationGroupDescription=f"Redis of {cfg.application} {cfg.environment.name}: primary and {cache.replicas} replica(s), cluster mode disabled",
+            ReplicationGroupDescription=f"Redis of {cfg.application} {cfg.environment.name}: primary and "
+            f"{cache.replicas} replica(s), cluster mode disabled",
             Engine="redis",
             EngineVersion=cache.engine_version,
             CacheNodeType=Ref(node_type),
@@ -630,7 +634,8 @@ def _cache(b: LayerBuilder, kms_key) -> None:
     b.skip_check(
         replication_group,
         "CKV_AWS_31",
-        "no Redis AUTH token: only the services' security groups reach port 6379, and traffic is TLS-encrypted; a token would need a secret the security layer does not create",
+        "no Redis AUTH token: only the services' security groups reach port 6379, and traffic is TLS-encrypted; a "
+        "token would need a secret the security layer does not create",
     )
     b.output(
         "CacheEndpoint", GetAtt(replication_group, "PrimaryEndPoint.Address"), "Redis primary endpoint (TLS)", root=True

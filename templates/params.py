@@ -156,7 +156,10 @@ def _typed_by_yaml(error: dict, source: Path) -> str | None:
     text = _scalar_text(source, tuple(error["loc"])) or str(given)
     kind = "a boolean" if isinstance(given, bool) else "a number"
     shown = str(given).lower() if isinstance(given, bool) else repr(given)
-    return f"YAML read {text} as {kind} ({shown}), and this key takes text: put the value in quotes, e.g. {error['loc'][-1]}: '{text}'"
+    return (
+        f"YAML read {text} as {kind} ({shown}), and this key takes text: put the value in quotes, "
+        f"e.g. {error['loc'][-1]}: '{text}'"
+    )
 
 
 def _did_you_mean(key: Any, allowed: list[str]) -> str:

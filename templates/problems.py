@@ -46,14 +46,16 @@ def _alb_quota_problems(cfg: AppConfig) -> list[tuple[str, str]]:
         problems.append(
             (
                 "services",
-                f"{len(web)} services need {rules} listener rules, over the ALB's {ALB_RULES}; split the platform into several profiles",
+                f"{len(web)} services need {rules} listener rules, over the ALB's {ALB_RULES}; split the platform "
+                "into several profiles",
             )
         )
     if groups > ALB_TARGET_GROUPS:
         problems.append(
             (
                 "services",
-                f"{len(web)} services need {groups} target groups, over the ALB's {ALB_TARGET_GROUPS}; split the platform into several profiles",
+                f"{len(web)} services need {groups} target groups, over the ALB's {ALB_TARGET_GROUPS}; split the "
+                "platform into several profiles",
             )
         )
     return problems
@@ -68,7 +70,8 @@ def _worker_problems(key: str, svc: ServiceConfig) -> list[tuple[str, str]]:
         problems.append(
             (
                 f"{key}.deployment",
-                "blue_green needs a listener rule and two target groups, which a worker (path_patterns: []) does not have; use rolling (ECS rolling update with circuit-breaker rollback)",
+                "blue_green needs a listener rule and two target groups, which a worker (path_patterns: []) does "
+                "not have; use rolling (ECS rolling update with circuit-breaker rollback)",
             )
         )
     if svc.priority is not None:
@@ -102,7 +105,9 @@ def _database_problems(cfg: AppConfig) -> list[tuple[str, str]]:
         problems.append(
             (
                 "database.performance_insights",
-                f"Aurora MySQL has no Performance Insights on {db.instance_class} (none on db.t2, db.t3, db.t4g.micro, db.t4g.small); choose e.g. db.t4g.medium or db.r6g.large, or set performance_insights: false",
+                f"Aurora MySQL has no Performance Insights on {db.instance_class} (none on db.t2, db.t3, "
+                "db.t4g.micro, db.t4g.small); choose e.g. db.t4g.medium or db.r6g.large, or set "
+                "performance_insights: false",
             )
         )
     return problems
@@ -134,14 +139,17 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
                     problems.append(
                         (
                             "network.nacls",
-                            f"the {tier} subnets' ACL needs {count} {'outbound' if egress else 'inbound'} rules, over the VPC quota of {NACL_RULE_QUOTA} per direction: fewer subnets or services' ports, or nacls: false",
+                            f"the {tier} subnets' ACL needs {count} {'outbound' if egress else 'inbound'} rules, "
+                            f"over the VPC quota of {NACL_RULE_QUOTA} per direction: fewer subnets or services' "
+                            "ports, or nacls: false",
                         )
                     )
     if net.nat_gateways == "none" and not net.interface_endpoints and cfg.services:
         problems.append(
             (
                 "network.nat_gateways",
-                "none leaves tasks in private subnets without a way to pull images: add interface_endpoints ecr.api, ecr.dkr, logs (and s3_gateway_endpoint) or choose single/per_az",
+                "none leaves tasks in private subnets without a way to pull images: add interface_endpoints "
+                "ecr.api, ecr.dkr, logs (and s3_gateway_endpoint) or choose single/per_az",
             )
         )
 
@@ -160,7 +168,8 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
             problems.append(
                 (
                     "database.managed_master_password",
-                    f"RDS cannot create read replicas of an instance whose master password it manages (database.replicas is {cfg.database.replicas}): turn one of them off",
+                    "RDS cannot create read replicas of an instance whose master password it manages "
+                    f"(database.replicas is {cfg.database.replicas}): turn one of them off",
                 )
             )
         if cfg.database.proxy and net.isolated_subnets and "secretsmanager" not in net.interface_endpoints:
@@ -169,7 +178,8 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
             problems.append(
                 (
                     "database.proxy",
-                    "the proxy runs in network.isolated_subnets, which have no route to Secrets Manager: add secretsmanager to network.interface_endpoints",
+                    "the proxy runs in network.isolated_subnets, which have no route to Secrets Manager: add "
+                    "secretsmanager to network.interface_endpoints",
                 )
             )
     if cfg.cache and (problem := name_problem("cache", cfg.name("cache"))):
@@ -245,7 +255,8 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
             problems.append(
                 (
                     f"services.{svc_name}.autoscaling.requests_per_target",
-                    "cannot follow a blue_green service: ECS moves its traffic between two target groups; scale on cpu_target or memory_target",
+                    "cannot follow a blue_green service: ECS moves its traffic between two target groups; scale on "
+                    "cpu_target or memory_target",
                 )
             )
         shifting = svc.traffic_shifting
@@ -257,15 +268,18 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
             problems.append(
                 (
                     f"services.{svc_name}.traffic_shifting",
-                    f"shifting ({shifting.shifting_minutes} min) plus bake time ({shifting.bake_time_minutes} min) is over {PIPELINE_ECS_DEPLOY_MINUTES - DEPLOY_START_MINUTES} minutes: "
-                    f"the pipeline's ECS deploy action waits at most {PIPELINE_ECS_DEPLOY_MINUTES} minutes (DeploymentTimeout 1-60), {DEPLOY_START_MINUTES} of them for the new tasks to start",
+                    f"shifting ({shifting.shifting_minutes} min) plus bake time ({shifting.bake_time_minutes} min) "
+                    f"is over {PIPELINE_ECS_DEPLOY_MINUTES - DEPLOY_START_MINUTES} minutes: "
+                    f"the pipeline's ECS deploy action waits at most {PIPELINE_ECS_DEPLOY_MINUTES} minutes "
+                    f"(DeploymentTimeout 1-60), {DEPLOY_START_MINUTES} of them for the new tasks to start",
                 )
             )
     if edge.cloudfront.certificate_arn and edge.domain is None:
         problems.append(
             (
                 "edge.cloudfront.certificate_arn",
-                "a CloudFront certificate needs edge.domain, the alias it covers; without a domain the distribution serves its cloudfront.net name under CloudFront's default certificate",
+                "a CloudFront certificate needs edge.domain, the alias it covers; without a domain the "
+                "distribution serves its cloudfront.net name under CloudFront's default certificate",
             )
         )
     if edge.waf.cloudfront and not edge.cloudfront.enabled:
@@ -276,28 +290,35 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
             problems.append(
                 (
                     "edge.cloudfront.origins",
-                    f"the id of CloudFront's origin-facing prefix list in {cfg.region} is not known to the generator (templates/config.py CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS); the load balancer could not be restricted to CloudFront",
+                    f"the id of CloudFront's origin-facing prefix list in {cfg.region} is not known to the "
+                    "generator (templates/config.py CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS); the load balancer "
+                    "could not be restricted to CloudFront",
                 )
             )
         if edge.api_gateway.enabled and edge.api_gateway.integration == "http_proxy":
             problems.append(
                 (
                     "edge.api_gateway.integration",
-                    "http_proxy reaches the load balancer from API Gateway's public addresses, which a load balancer behind CloudFront refuses (it admits only CloudFront); use vpc_link",
+                    "http_proxy reaches the load balancer from API Gateway's public addresses, which a load "
+                    "balancer behind CloudFront refuses (it admits only CloudFront); use vpc_link",
                 )
             )
         if edge.waf.regional:
             problems.append(
                 (
                     "edge.waf.regional",
-                    "CloudFront fronts the load balancer, which then admits only CloudFront: a regional web ACL there would count CloudFront's addresses, not the clients'; use edge.waf.cloudfront (rate limit per client address at the edge)",
+                    "CloudFront fronts the load balancer, which then admits only CloudFront: a regional web ACL "
+                    "there would count CloudFront's addresses, not the clients'; use edge.waf.cloudfront (rate "
+                    "limit per client address at the edge)",
                 )
             )
     elif edge.waf.regional and edge.api_gateway.enabled and edge.api_gateway.integration == "http_proxy":
         problems.append(
             (
                 "edge.waf.regional",
-                "the regional web ACL rate-limits per source address, and API Gateway's http_proxy reaches the load balancer from API Gateway's shared addresses, so every client would share one limit; use edge.api_gateway.integration: vpc_link",
+                "the regional web ACL rate-limits per source address, and API Gateway's http_proxy reaches the "
+                "load balancer from API Gateway's shared addresses, so every client would share one limit; use "
+                "edge.api_gateway.integration: vpc_link",
             )
         )
     if cfg.auth.protect == "alb":
@@ -306,7 +327,8 @@ def semantic_problems(cfg: AppConfig) -> list[tuple[str, str]]:
             problems.append(
                 (
                     "auth.protected_service",
-                    f"must name a service behind the load balancer ({', '.join(web) or 'none: every service is a worker'}) when auth.protect is alb",
+                    "must name a service behind the load balancer "
+                    f"({', '.join(web) or 'none: every service is a worker'}) when auth.protect is alb",
                 )
             )
     if cfg.auth.enabled:

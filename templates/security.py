@@ -143,7 +143,8 @@ def _security_groups(b: LayerBuilder, vpc_id) -> dict[str, ec2.SecurityGroup]:
         b.skip_check(
             groups["alb"],
             "CKV_AWS_260",
-            "the public load balancer's HTTP listener (seed 004: HTTP 80 from the internet); it redirects to HTTPS when a certificate is given",
+            "the public load balancer's HTTP listener (seed 004: HTTP 80 from the internet); it redirects to HTTPS "
+            "when a certificate is given",
         )
         https = edge.alb.https_port
         b.add(

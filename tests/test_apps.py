@@ -77,8 +77,8 @@ def test_worker_keeps_repository_task_definition_logs_and_container_health_check
     app = task["ContainerDefinitions"][0]
     check = app["HealthCheck"]
     assert (
-        check["Command"][1]
-        == "curl -fsS -o /dev/null http://localhost:9000/healthz || wget -q -O /dev/null http://localhost:9000/healthz || exit 1"
+        check["Command"][1] == "curl -fsS -o /dev/null http://localhost:9000/healthz || wget -q -O /dev/null "
+        "http://localhost:9000/healthz || exit 1"
     )
     assert (check["Interval"], check["Timeout"], check["StartPeriod"]) == (20, 4, 90)
     assert {s["Name"] for s in app["Secrets"]} == {"DB_PASSWORD", "DB_USERNAME"}
@@ -158,7 +158,8 @@ WORKER_ERRORS = {
     "blue_green": (
         {"deployment": "blue_green"},
         "services.jobs.deployment",
-        "blue_green needs a listener rule and two target groups, which a worker (path_patterns: []) does not have; use rolling",
+        "blue_green needs a listener rule and two target groups, which a worker (path_patterns: []) does not have; "
+        "use rolling",
     ),
     "priority": (
         {"priority": 30},
@@ -291,7 +292,8 @@ AURORA_MYSQL_ERRORS = {
     "version 2": (
         {"engine_version": "5.7.mysql_aurora.2.12.6"},
         "database.engine_version",
-        "5.7.mysql_aurora.2.12.6 cannot be created on aurora-mysql; supported aurora-mysql 3 versions: 8.0.mysql_aurora.3.04.0",
+        "5.7.mysql_aurora.2.12.6 cannot be created on aurora-mysql; supported aurora-mysql 3 versions: "
+        "8.0.mysql_aurora.3.04.0",
     ),
     "8.4": (
         {"engine_version": "8.4.mysql_aurora.8.4.7"},

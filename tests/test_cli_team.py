@@ -206,7 +206,8 @@ def test_generate_writes_the_suffixed_deployment_beside_the_environment(tmp_path
     [
         (
             "PR_1",
-            "--suffix: environment.suffix: String should match pattern '^[a-z0-9][a-z0-9-]{0,22}[a-z0-9]$' (got 'PR_1')",
+            "--suffix: environment.suffix: String should match pattern '^[a-z0-9][a-z0-9-]{0,22}[a-z0-9]$' (got "
+            "'PR_1')",
         ),
         ("x", "--suffix: environment.suffix: String should match pattern"),
         (
@@ -249,8 +250,8 @@ def test_a_name_too_long_with_the_suffix_names_the_file_the_key_and_the_flag(tmp
     assert result.exit_code == 2
     text = " ".join(result.output.split())
     assert (
-        "params/smart-task/base.yaml: services.backend.deployment: the green target group name: 'tg-backend-green-pr-1234567890123456' is 36 characters"
-        in text
+        "params/smart-task/base.yaml: services.backend.deployment: the green target group name: "
+        "'tg-backend-green-pr-1234567890123456' is 36 characters" in text
     )
     assert text.endswith("(with --suffix pr-1234567890123456)")
 
@@ -449,7 +450,8 @@ def test_role_arn_is_sent_on_create_change_set(tmp_path):
     [
         (
             ["--parameter-overrides", "ServiceApiDesiredCnt=3"],
-            "--parameter-overrides: root.json has no parameter ServiceApiDesiredCnt; did you mean ServiceApiDesiredCount?",
+            "--parameter-overrides: root.json has no parameter ServiceApiDesiredCnt; did you mean "
+            "ServiceApiDesiredCount?",
         ),
         (
             ["--parameter-overrides", "ServiceApiDesiredCount=many"],
@@ -485,7 +487,8 @@ def test_role_arn_is_sent_on_create_change_set(tmp_path):
         (["--role-arn", "arn:aws:iam::123456789012:user/deployer"], "is not an IAM role ARN"),
         (
             ["--role-arn", "arn:aws-cn:iam::123456789012:role/deployer"],
-            "--role-arn: arn:aws-cn:iam::123456789012:role/deployer is in partition aws-cn, the stack's region eu-north-1 in aws",
+            "--role-arn: arn:aws-cn:iam::123456789012:role/deployer is in partition aws-cn, the stack's region "
+            "eu-north-1 in aws",
         ),
     ],
 )

@@ -68,7 +68,8 @@ def test_the_review_at_80_columns_fits_and_cuts_no_word():
         assert any(line.startswith(c.risk.label) and f"{c.layer}/{c.logical_id}" in line for line in lines), (
             c.logical_id
         )
-    # measured: 38 lines at 80 columns (the wide table took 120); 22 at 200 (the wide table), each with the legend's line
+    # measured: 38 lines at 80 columns (the wide table took 120); 22 at 200 (the wide table), each with the
+    # legend's line
     assert len(lines) <= 40
     wide = render(table_for_width(review, 200), 200)
     assert len(wide) == 22 and any(
@@ -261,7 +262,8 @@ def test_flags_from_the_environment_are_no_conflict(monkeypatch):
     typed = generate.cli.commands["plan"].make_context("plan", [*TARGET, "--local", "--profile", "dev-admin"])
     assert (
         generate.check_flags(typed)
-        == "--local and --profile cannot be used together: --local signs with the emulator's credentials, not a named profile"
+        == "--local and --profile cannot be used together: --local signs with the emulator's credentials, not a "
+        "named profile"
     )
 
 

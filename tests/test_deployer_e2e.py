@@ -187,7 +187,10 @@ def test_throttling_is_retried_by_botocore(aws_env, clients, tmp_path, monkeypat
 
     class Raw:
         def stream(self, **_):
-            yield b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>"
+            yield (
+                b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+                b"<Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>"
+            )
 
     def throttle_twice(request, **_):
         if len(throttled) < 2:

@@ -75,7 +75,8 @@ def test_access_denied_on_a_child_upload_never_puts_the_root_nor_plans(aws_env, 
     result = cli(aws_env, tmp_path, "deploy", "--yes")
     assert result.exit_code == 1
     assert one_line_error(result) == (
-        "error: access denied for PutObject: User: arn:aws:iam::123456789012:user/ci is not authorized to perform: s3:PutObject "
+        "error: access denied for PutObject: User: arn:aws:iam::123456789012:user/ci is not authorized to perform: "
+        "s3:PutObject "
         "(README.md, section Deploying, lists the permissions the deployer needs)"
     )
     put = [p["Key"] for op, p in api.calls if op == "PutObject"]
@@ -91,7 +92,8 @@ def test_a_bucket_in_another_region_is_refused_before_any_upload(aws_env, tmp_pa
     result = cli(aws_env, tmp_path, "plan")
     assert result.exit_code == 1
     assert one_line_error(result) == (
-        f"error: bucket {BUCKET} is in us-west-2, the stack in {REGION}: CloudFormation reads templates from a bucket in the stack's region; "
+        f"error: bucket {BUCKET} is in us-west-2, the stack in {REGION}: CloudFormation reads templates from a "
+        "bucket in the stack's region; "
         f"use one there (`cfn-strata bootstrap --bucket NAME --region {REGION}`)"
     )
     assert api.operations("PutObject", "CreateChangeSet") == []
@@ -110,7 +112,8 @@ def test_change_set_creation_refused_is_one_line_and_nothing_is_executed(aws_env
     assert result.exit_code == 1
     assert (
         one_line_error(result)
-        == "error: AWS error on CreateChangeSet: ValidationError: Template format error: Unresolved resource dependencies [VpcId] in the Resources block of the template"
+        == "error: AWS error on CreateChangeSet: ValidationError: Template format error: Unresolved resource "
+        "dependencies [VpcId] in the Resources block of the template"
     )
     assert api.operations("ExecuteChangeSet") == []
 
@@ -124,7 +127,10 @@ def test_a_throttling_storm_beyond_the_retries_is_one_line(aws_env, clients, tmp
 
     class Raw:
         def stream(self, **_):
-            yield b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>"
+            yield (
+                b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+                b"<Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>"
+            )
 
     def always(request, **_):
         throttled.append(request.url)
@@ -144,7 +150,8 @@ def test_a_throttling_storm_beyond_the_retries_is_one_line(aws_env, clients, tmp
     assert result.exit_code == 1
     assert (
         one_line_error(result)
-        == "error: AWS kept throttling CreateChangeSet beyond the retries: wait a minute and run again (or raise AWS_MAX_ATTEMPTS)"
+        == "error: AWS kept throttling CreateChangeSet beyond the retries: wait a minute and run again (or raise "
+        "AWS_MAX_ATTEMPTS)"
     )
     assert (
         len(throttled) == 1 + DEFAULT_MAX_ATTEMPTS
@@ -185,7 +192,8 @@ def test_credentials_expiring_while_the_change_set_is_created_say_so_and_how_to_
     assert "\n" not in message
     assert message.startswith("the AWS credentials have expired (")
     assert message.endswith(
-        "refresh them (`aws sso login`, a new session token) and retry; the change set cfn-strata-20250101-120000-abababab may still be created: "
+        "refresh them (`aws sso login`, a new session token) and retry; the change set "
+        "cfn-strata-20250101-120000-abababab may still be created: "
         "review it with `cfn-strata review product-catalog --env dev --change-set cfn-strata-20250101-120000-abababab`"
     )
 
@@ -202,8 +210,10 @@ def test_credentials_expiring_while_following_an_execution_say_the_operation_goe
             execute(cfn, ref, sleep=lambda s: None, delay=0)
         stub.assert_no_pending_responses()
     assert str(failed.value) == (
-        "the AWS credentials have expired (DescribeStacks): refresh them (`aws sso login`, a new session token) and retry; "
-        f"stopped following {STACK}, its operation goes on: aws cloudformation describe-stack-events --stack-name {STACK} --region {REGION}"
+        "the AWS credentials have expired (DescribeStacks): refresh them (`aws sso login`, a new session token) "
+        "and retry; "
+        f"stopped following {STACK}, its operation goes on: aws cloudformation describe-stack-events --stack-name "
+        f"{STACK} --region {REGION}"
     )
     assert generate._deployer_error(failed.value) == str(failed.value)  # the CLI prints exactly this line, exit 1
 
@@ -257,8 +267,8 @@ def test_ctrl_c_while_following_the_execution_leaves_it_running_and_says_how_to_
     result = cli(aws_env, tmp_path, "deploy", "--yes", params=root_only_params(tmp_path))
     assert result.exit_code == 130, result.output
     assert (
-        f"stopped waiting; the stack operation goes on. Follow it with: aws cloudformation describe-stack-events --stack-name {STACK} --region {REGION}"
-        in " ".join(result.output.split())
+        "stopped waiting; the stack operation goes on. Follow it with: aws cloudformation describe-stack-events "
+        f"--stack-name {STACK} --region {REGION}" in " ".join(result.output.split())
     )
     assert api.operations("ExecuteChangeSet") == ["ExecuteChangeSet"]  # the reviewed one, once
     assert "CREATE_COMPLETE: " not in result.output

@@ -63,12 +63,12 @@ def decode(link: str) -> tuple[str, dict[str, str]]:
 def test_quick_create_links_decode_to_the_template_url_stack_name_and_values(app, env):
     b, urls, markdown = kit(app, env)
     links = LINK.findall(markdown)
-    launched = [l for l in docs.launches(b.manifest, documents(b), urls) if l.url]
-    assert links == [l.url for l in launched]
+    launched = [la for la in docs.launches(b.manifest, documents(b), urls) if la.url]
+    assert links == [la.url for la in launched]
     assert (
         launched[0].file == b.root_file
     )  # the root can always be launched: every root parameter has the params' value
-    for launch, link in zip(launched, links):
+    for launch, link in zip(launched, links, strict=True):
         host, query = decode(link)
         assert host == f"{b.region}.console.aws.amazon.com"
         assert query.pop("templateURL") == urls[launch.file]
@@ -102,13 +102,13 @@ def test_the_product_catalog_prod_root_link_carries_the_seed_values():
 
 def test_layers_needing_other_layers_say_what_they_need():
     b, urls, markdown = kit("product-catalog", "prod")
-    by_layer = {l.layer: l for l in docs.launches(b.manifest, documents(b), urls)}
+    by_layer = {la.layer: la for la in docs.launches(b.manifest, documents(b), urls)}
     assert by_layer["network"].url is not None  # needs nothing from another layer
     # the VPC, and the permissions boundary every role carries (network's PermissionsBoundaryArn)
     assert by_layer["security"].url is None and by_layer["security"].missing == ("PermissionsBoundaryArn", "VpcId")
     assert (
-        "| security.json | `product-catalog-catalog-prod-security` | not alone: needs `PermissionsBoundaryArn`, `VpcId` (launch the root) |"
-        in markdown
+        "| security.json | `product-catalog-catalog-prod-security` | not alone: needs `PermissionsBoundaryArn`, "
+        "`VpcId` (launch the root) |" in markdown
     )
 
 
@@ -412,7 +412,7 @@ def test_mermaid_request_path_first_and_the_wiring_in_a_second_view(app, env):
     )
     assert all(
         f"| {layer} | `{s['logical_id']}` | {len(documents(b)[s['file']]['Resources'])} |" in page
-        for layer, s in zip(layers, b.nested_stacks)
+        for layer, s in zip(layers, b.nested_stacks, strict=True)
     )
 
 

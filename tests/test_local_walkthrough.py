@@ -214,7 +214,8 @@ def test_offline_walkthrough(workdir):
     code, output = command("outputs", params=deployable)
     assert (
         code == 1
-        and "error: stack product-catalog-pr5706 is not deployed: it has no outputs in eu-north-1 (`cfn-strata deploy` creates it)"
+        and "error: stack product-catalog-pr5706 is not deployed: it has no outputs in eu-north-1 (`cfn-strata "
+        "deploy` creates it)"
         in " ".join(output.split())
     )
     code, output = command("destroy", "--yes", params=deployable)

@@ -254,7 +254,8 @@ NEEDS: dict[str, list[tuple[tuple[str, ...], str]]] = {
         (
             ("cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms"),
             A.replace("{service}", "cloudwatch")
-            + "alarm:TargetTracking-service/ecs-cluster-{suffix}/ecs-service-api-{suffix}-AlarmHigh-1a2b3c4d-0000-1111-2222-333344445555",
+            + "alarm:TargetTracking-service/ecs-cluster-{suffix}/ecs-service-api-{suffix}-AlarmHigh-"
+            "1a2b3c4d-0000-1111-2222-333344445555",
         ),
     ],
     "AWS::AutoScaling::AutoScalingGroup": [
@@ -1219,7 +1220,7 @@ def test_nothing_of_another_application(app, env):
     ours = calls(app, env)
     named = 0
     for type_, pairs in theirs.items():
-        for (action, arn), (_, own_arn) in zip(pairs, ours[type_]):
+        for (action, arn), (_, own_arn) in zip(pairs, ours[type_], strict=True):
             if star_only(action) or arn == own_arn:
                 continue  # "*" or an ARN without the name (AWS-generated id): ID_NAMED, README
             named += 1
@@ -1424,7 +1425,9 @@ def test_the_policy_covers_the_secret_rds_creates_and_no_other(app, env):
     for action, arn, context in ours:
         assert allows(statements, action, arn, context), (action, arn, context)
     region = rendered(app, env).manifest["region"]
-    for (action, arn, context), (_, _, own) in zip(managed_secret_calls(app, env, suffix=OTHER_SUFFIX), ours):
+    for (action, arn, context), (_, _, own) in zip(
+        managed_secret_calls(app, env, suffix=OTHER_SUFFIX), ours, strict=True
+    ):
         if not context:
             continue  # the key: an AWS-generated id (ID_NAMED)
         assert not allows(statements, action, arn, context), (action, arn, context)  # another application's database
@@ -1566,8 +1569,10 @@ def test_e9014_refuses_an_administrator_service_role(linter, tmp_path):
         [{"Effect": "Allow", "Action": ["iam:CreateRole"], "Resource": "arn:aws:iam::123456789012:role/*-dev"}]
     )
     assert [f.message for f in _lint(linter, tmp_path, unconditioned, "unconditioned") if f.rule == "E9014"] == [
-        "PipelineBackendCloudFormationRole (AWS::IAM::Role), the CloudFormation role of PipelineBackend action Infrastructure/CreateChangeSet, "
-        "a statement allows iam:CreateRole without a StringEquals iam:PermissionsBoundary condition (README, E9014: not an administrator)"
+        "PipelineBackendCloudFormationRole (AWS::IAM::Role), the CloudFormation role of PipelineBackend action "
+        "Infrastructure/CreateChangeSet, "
+        "a statement allows iam:CreateRole without a StringEquals iam:PermissionsBoundary condition (README, "
+        "E9014: not an administrator)"
     ]
 
 

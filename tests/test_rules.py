@@ -568,7 +568,8 @@ def test_messages_say_what_is_wrong(linter, tmp_path):
         f.message for f in _lint(linter, tmp_path, E9002_BAD, "e9002") if f.resource == "BalancerOnOtherPort"
     )
     assert open_ports == [
-        "BalancerOnOtherPort allows ingress from 0.0.0.0/0 on tcp 8080-8080: a load balancer's group may be open on tcp 80/443 only"
+        "BalancerOnOtherPort allows ingress from 0.0.0.0/0 on tcp 8080-8080: a load balancer's group may be open "
+        "on tcp 80/443 only"
     ]
     tags = {f.resource: f.message for f in _lint(linter, tmp_path, E9005_BAD, "e9005")}
     assert tags["NoProjectWhenSwitched"] == "NoProjectWhenSwitched (AWS::EC2::VPC) lacks the tag(s) Project"

@@ -67,7 +67,8 @@ class DataEncryption(CloudFormationLintRule):
                 matches.append(
                     RuleMatch(
                         ["Resources", name, "Properties", "TransitEncryptionMode"],
-                        f"{name} (AWS::ElastiCache::ReplicationGroup) TransitEncryptionMode preferred still accepts plaintext; use required",
+                        f"{name} (AWS::ElastiCache::ReplicationGroup) TransitEncryptionMode preferred still "
+                        "accepts plaintext; use required",
                     )
                 )
         return matches

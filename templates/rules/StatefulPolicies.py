@@ -8,8 +8,8 @@ from resource_semantics import STATEFUL_TYPES
 from templates.rules._policy import branches, source_url, stage
 
 # What keeps the data in prod. RetainExceptOnCreate (2023) keeps it once the stack exists and lets a
-# failed first create roll back cleanly (E9016 asks for it on named resources). UpdateReplacePolicy takes Delete, Retain or Snapshot only
-# (CloudFormation template reference, UpdateReplacePolicy attribute).
+# failed first create roll back cleanly (E9016 asks for it on named resources). UpdateReplacePolicy takes
+# Delete, Retain or Snapshot only (CloudFormation template reference, UpdateReplacePolicy attribute).
 PROD_POLICIES = {
     "DeletionPolicy": ("Snapshot", "RetainExceptOnCreate", "Retain"),
     "UpdateReplacePolicy": ("Snapshot", "Retain"),
@@ -23,7 +23,8 @@ class StatefulPolicies(CloudFormationLintRule):
         "Resources whose data outlives a deploy (databases, caches, file systems, buckets, secrets, keys, log groups, "
         "registries, user pools, backup vaults, tables) declare both DeletionPolicy and UpdateReplacePolicy; in a prod "
         "template (Metadata cfn-strata.stage, absent counts as prod) neither is Delete: DeletionPolicy is Snapshot, "
-        "RetainExceptOnCreate or Retain, UpdateReplacePolicy Snapshot or Retain (it does not accept RetainExceptOnCreate)."
+        "RetainExceptOnCreate or Retain, UpdateReplacePolicy Snapshot or Retain (it does not accept "
+        "RetainExceptOnCreate)."
     )
     source_url = source_url("E9001")
     tags = ["cfn-strata", "resources", "deletionpolicy", "updatereplacepolicy"]
