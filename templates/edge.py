@@ -26,7 +26,7 @@ from troposphere import certificatemanager as acm
 from troposphere import cloudfront as cf
 from troposphere import elasticloadbalancingv2 as elb
 
-from templates.common import Layer, LayerBuilder, logical_id
+from templates.common import Layer, LayerBuilder, lifecycle_rule, logical_id
 from templates.config import AppConfig
 from templates.security import SECURITY_GROUP, group_name
 
@@ -175,54 +175,19 @@ def _bucket(
     acl_writers: bool = False,
     log_to: s3.Bucket | None = None,
 ) -> s3.Bucket:
-    """Encrypted (SSE-S3: ALB and CloudFront log delivery support no KMS), no public access."""
-    props = dict(
-        BucketName=Sub(f"{b.named(kind)}-${{AWS::AccountId}}-${{AWS::Region}}"),
-        BucketEncryption=s3.BucketEncryption(
-            ServerSideEncryptionConfiguration=[
-                s3.ServerSideEncryptionRule(
-                    ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256")
-                )
-            ]
-        ),
-        PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
-            BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
-        ),
-        # CloudFront standard logs are written through an ACL grant, so that bucket keeps ACLs on.
-        OwnershipControls=s3.OwnershipControls(
-            Rules=[
-                s3.OwnershipControlsRule(
-                    ObjectOwnership="BucketOwnerPreferred" if acl_writers else "BucketOwnerEnforced"
-                )
-            ]
-        ),
-        Tags=b.tags(kind),
-    )
+    """Encrypted (SSE-S3: ALB and CloudFront log delivery support no KMS), no public access;
+    CloudFront standard logs are written through an ACL grant, so that bucket keeps ACLs on."""
+    rules = [lifecycle_rule("abort-incomplete-uploads", 7)]
+    if expiration_days is not None:
+        rules.insert(0, lifecycle_rule("expire-logs", expiration_days))
     if versioned:
-        props["VersioningConfiguration"] = s3.VersioningConfiguration(Status="Enabled")
+        rules.append(lifecycle_rule("expire-old-versions", 30))
+    bucket = b.private_bucket(title, kind, rules, versioned=versioned, acl_writers=acl_writers)
     if log_to is not None:
-        props["LoggingConfiguration"] = s3.LoggingConfiguration(
+        bucket.LoggingConfiguration = s3.LoggingConfiguration(
             DestinationBucketName=Ref(log_to), LogFilePrefix=f"{S3_LOG_PREFIX}/{kind}/"
         )
-    rules = [
-        s3.LifecycleRule(
-            Id="abort-incomplete-uploads",
-            Status="Enabled",
-            AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(DaysAfterInitiation=7),
-        )
-    ]
-    if expiration_days is not None:
-        rules.insert(0, s3.LifecycleRule(Id="expire-logs", Status="Enabled", ExpirationInDays=expiration_days))
-    if versioned:
-        rules.append(
-            s3.LifecycleRule(
-                Id="expire-old-versions",
-                Status="Enabled",
-                NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=30),
-            )
-        )
-    props["LifecycleConfiguration"] = s3.LifecycleConfiguration(Rules=rules)
-    return b.add(s3.Bucket(title, **props))
+    return b.add(bucket)
 
 
 def has_access_log_bucket(cfg: AppConfig) -> bool:
