@@ -187,6 +187,27 @@ def _log_groups(b: LayerBuilder, owner_title: str, path: str, kms_key) -> list[s
     return titles
 
 
+def _read_secret_document(inputs: _DatabaseInputs) -> PolicyDocument:
+    """Read the database secret, and decrypt it only through Secrets Manager: what the tasks and the
+    proxy need of it."""
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            Statement(
+                Effect=Allow,
+                Action=[awacs_secrets.GetSecretValue, awacs_secrets.DescribeSecret],
+                Resource=[inputs.secret_arn],
+            ),
+            Statement(
+                Effect=Allow,
+                Action=[awacs_kms.Decrypt],
+                Resource=[Ref(inputs.kms_key)],
+                Condition=Condition(StringEquals("kms:ViaService", Sub("secretsmanager.${AWS::Region}.amazonaws.com"))),
+            ),
+        ],
+    )
+
+
 def _credentials(b: LayerBuilder, inputs: _DatabaseInputs) -> dict:
     """The master user. RDS-managed (database.managed_master_password): RDS generates the password
     into a Secrets Manager secret encrypted with the application key and rotates it every 7 days
@@ -220,24 +241,7 @@ def _grant_managed_secret(b: LayerBuilder, inputs: _DatabaseInputs) -> None:
             "DatabaseSecretReadPolicy",
             PolicyName="read-database-secret",
             Roles=roles,
-            PolicyDocument=PolicyDocument(
-                Version="2012-10-17",
-                Statement=[
-                    Statement(
-                        Effect=Allow,
-                        Action=[awacs_secrets.GetSecretValue, awacs_secrets.DescribeSecret],
-                        Resource=[inputs.secret_arn],
-                    ),
-                    Statement(
-                        Effect=Allow,
-                        Action=[awacs_kms.Decrypt],
-                        Resource=[Ref(inputs.kms_key)],
-                        Condition=Condition(
-                            StringEquals("kms:ViaService", Sub("secretsmanager.${AWS::Region}.amazonaws.com"))
-                        ),
-                    ),
-                ],
-            ),
+            PolicyDocument=_read_secret_document(inputs),
         )
     )
 
@@ -440,24 +444,7 @@ def _proxy(b: LayerBuilder, inputs: _DatabaseInputs, database, members: list) ->
             Policies=[
                 iam.Policy(
                     PolicyName="read-database-secret",
-                    PolicyDocument=PolicyDocument(
-                        Version="2012-10-17",
-                        Statement=[
-                            Statement(
-                                Effect=Allow,
-                                Action=[awacs_secrets.GetSecretValue, awacs_secrets.DescribeSecret],
-                                Resource=[inputs.secret_arn],
-                            ),
-                            Statement(
-                                Effect=Allow,
-                                Action=[awacs_kms.Decrypt],
-                                Resource=[Ref(inputs.kms_key)],
-                                Condition=Condition(
-                                    StringEquals("kms:ViaService", Sub("secretsmanager.${AWS::Region}.amazonaws.com"))
-                                ),
-                            ),
-                        ],
-                    ),
+                    PolicyDocument=_read_secret_document(inputs),
                 )
             ],
             Tags=b.tags("rds-proxy"),
