@@ -1216,7 +1216,6 @@ def deploy(
         --role-arn arn:aws:iam::123456789012:role/cfn-strata-deployer
     """  # noqa: E501  click prints the \b example block verbatim: lines are the --help text
     from deployer.changeset import ChangeSetRef, NoChanges
-    from deployer.execute import StillRunning, follow_hint
     from deployer.flow import Deferred, all_outputs, refresh_root, refuse_high_risk, run, run_regional_first
 
     _refuse_local_revert_drift(revert_drift, local)
@@ -1255,22 +1254,17 @@ def deploy(
             from deployer.prompts import confirm
 
             confirm(f"execute {', '.join(names)}?", left_undone="not executed; the change sets stay for review")
-        try:
-            with console.status("executing the stacks in other regions first"):
-                for plan, status in run_regional_first(
-                    aws,
-                    bundle,
-                    result,
-                    on_event=lambda e: console.print(e.line(), markup=False, soft_wrap=True),
-                    note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True),
-                ):
-                    console.print(f"[green]{status}[/green]: {plan.stack.stack_name} ({plan.stack.region})")
-        except StillRunning as stopped:  # Ctrl-C while following a stack in another region: the root is untouched
-            where = next(
-                (p.stack.region for p in result.regional_changes if p.stack.stack_name == str(stopped)), aws.region
-            )
-            console.print(follow_hint(str(stopped), where), soft_wrap=True)
-            sys.exit(130)
+        # Ctrl-C while following a stack: StillRunning reaches catch_errors, which prints how to follow
+        # that stack in its own region (a stack of another region too; the root is then untouched), exit 130
+        with console.status("executing the stacks in other regions first"):
+            for plan, status in run_regional_first(
+                aws,
+                bundle,
+                result,
+                on_event=lambda e: console.print(e.line(), markup=False, soft_wrap=True),
+                note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True),
+            ):
+                console.print(f"[green]{status}[/green]: {plan.stack.stack_name} ({plan.stack.region})")
         if bundle.global_inputs and not set(bundle.global_inputs) <= bundle.parameter_overrides.keys():
             # the global stack's outputs fill the root's parameters: a first create, or an update
             # that changed them, makes the root's change set again with the new values
@@ -1307,19 +1301,15 @@ def deploy(
         if not root_changes:
             _no_changes(bundle, output)
             return
-        try:
-            with console.status(f"executing {result.outcome.name}"):
-                status = run(
-                    aws,
-                    bundle,
-                    result.outcome,
-                    allow=allow,
-                    on_event=lambda e: console.print(e.line(), markup=False, soft_wrap=True),
-                    note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True),
-                )
-        except StillRunning:
-            console.print(follow_hint(bundle.stack_name, aws.region), soft_wrap=True)
-            sys.exit(130)
+        with console.status(f"executing {result.outcome.name}"):
+            status = run(
+                aws,
+                bundle,
+                result.outcome,
+                allow=allow,
+                on_event=lambda e: console.print(e.line(), markup=False, soft_wrap=True),
+                note=lambda message: console.print(f"note: {message}", markup=False, soft_wrap=True),
+            )
         console.print(f"[green]{status}[/green]: {bundle.stack_name}")
         # stdout holds the review alone unless it is the table: a JSON or Markdown document stays one document
         executed = {bundle.stack_name: result.outcome.stack_id} | {

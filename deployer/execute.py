@@ -3,7 +3,6 @@ terminal state; on failure, the first root-cause event of the deepest failed sta
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from botocore.exceptions import ClientError
@@ -24,15 +23,12 @@ class StackFailed(DeployerError):
 
 
 class StillRunning(Interrupted):
-    """Ctrl-C while waiting: the stack operation goes on without us (the message says how to follow it)."""
+    """Ctrl-C while waiting: the stack operation goes on without us. The message says how to follow
+    it, in the region of the client that was following (a stack of another region has its own)."""
 
-    def __init__(self, stack_name: str, region: str = ""):
-        self.stack_name = stack_name
-        super().__init__(
-            follow_hint(stack_name, region)
-            if region
-            else f"stopped waiting; the operation on stack {stack_name} goes on"
-        )
+    def __init__(self, stack_name: str, region: str):
+        self.stack_name, self.region = stack_name, region
+        super().__init__(follow_hint(stack_name, region))
 
 
 def follow(
@@ -40,9 +36,9 @@ def follow(
     follower: Follower,
     *,
     stack_name: str,
-    sleep: Callable[[float], None] = time.sleep,
-    delay: float = 5,
-    on_event: Callable[[StackEvent], None] = lambda e: None,
+    sleep: Callable[[float], None],
+    delay: float,
+    on_event: Callable[[StackEvent], None],
 ) -> str:
     """Stream events until the root stack reaches a terminal state; return that state."""
     try:
@@ -66,7 +62,12 @@ def follow(
 
 
 def execute(
-    cfn, ref: ChangeSetRef, *, sleep=time.sleep, delay: float = 5, on_event=lambda e: None, region: str = ""
+    cfn,
+    ref: ChangeSetRef,
+    *,
+    sleep: Callable[[float], None],
+    delay: float,
+    on_event: Callable[[StackEvent], None],
 ) -> str:
     """Execute and follow; raise DeployerError with the root cause when the stack ends badly."""
     follower = Follower(cfn, ref.stack_id)

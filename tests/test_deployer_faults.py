@@ -207,7 +207,7 @@ def test_credentials_expiring_while_following_an_execution_say_the_operation_goe
         stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": STACK_ID})
         stub.add_client_error("describe_stacks", "ExpiredToken", EXPIRED, 403)
         with pytest.raises(DeployerError) as failed:
-            execute(cfn, ref, sleep=lambda s: None, delay=0)
+            execute(cfn, ref, sleep=lambda s: None, delay=0, on_event=lambda e: None)
         stub.assert_no_pending_responses()
     assert str(failed.value) == (
         "the AWS credentials have expired (DescribeStacks): refresh them (`aws sso login`, a new session token) "

@@ -209,7 +209,8 @@ def test_following_waits_between_polls_until_the_stack_is_terminal():
         stub.add_response("describe_stacks", described("UPDATE_COMPLETE"), {"StackName": ROOT})
         stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
         assert (
-            execute(cfn, ChangeSetRef(NAME, ROOT, CS, "cs", "UPDATE"), sleep=slept.append, delay=7) == "UPDATE_COMPLETE"
+            execute(cfn, ChangeSetRef(NAME, ROOT, CS, "cs", "UPDATE"), sleep=slept.append, delay=7, on_event=print)
+            == "UPDATE_COMPLETE"
         )
         stub.assert_no_pending_responses()
     assert slept == [7]

@@ -181,7 +181,12 @@ def test_rollback_triggers_are_the_deployed_key_alarms_by_arn():
                         "LogicalResourceId": "ServiceApiCpuAlarm",
                         "PhysicalResourceId": "alarm-api-cpu-catalog-prod",
                     },
-                    # ServiceApiRunningTasksAlarm is new in this update: not deployed, so no trigger for it yet
+                    # ServiceApiRunningTasksAlarm's create failed: it has no physical id, so no trigger for it
+                    {
+                        **summary,
+                        "LogicalResourceId": "ServiceApiRunningTasksAlarm",
+                        "ResourceStatus": "CREATE_FAILED",
+                    },
                     {
                         **summary,
                         "LogicalResourceId": "ServiceApiTarget5xxAlarm",
@@ -290,7 +295,7 @@ def executed(monkeypatch, calls):
         if Fake.outcome == "failure":
             raise StackFailed(f"stack {ref.stack_name} ended in UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
         if Fake.outcome == "ctrl-c":
-            raise StillRunning(ref.stack_name)
+            raise StillRunning(ref.stack_name, cfn_client.meta.region_name)
         return "UPDATE_COMPLETE"
 
     monkeypatch.setattr(flow, "execute", execute)
