@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from deployer.bundle import Bundle
+from deployer.bundle import Bundle, deployed_template
 from deployer.changeset import ChangeSetRef, NoChanges, Waiting, create_change_set, describe_stack, destroy_command
 from deployer.drift import detect_drift
 from deployer.errors import DeployerError, NotDeployed, error_code
@@ -498,15 +498,11 @@ class DeletionPlan:
 
 def _walk_for_deletion(cfn, stack_name: str) -> tuple[list[str], dict[str, int]]:
     """(resources that stay by their DeletionPolicy, resources deleted per stack) of the stack and its nested stacks."""
-    import json
-
     kept, deleted = [], {}
     pending = [(stack_name, "root")]
     while pending:
         name, layer = pending.pop()
-        template = cfn.get_template(StackName=name, TemplateStage="Original")["TemplateBody"]
-        if isinstance(template, str):
-            template = json.loads(template)
+        template = deployed_template(cfn, name)  # JSON or YAML (generate --format yaml)
         staying = set()
         for logical_id, resource in template.get("Resources", {}).items():
             if resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate", "Snapshot"):
@@ -522,11 +518,6 @@ def _walk_for_deletion(cfn, stack_name: str) -> tuple[list[str], dict[str, int]]
                 elif summary["LogicalResourceId"] not in staying and summary.get("ResourceStatus") != "DELETE_COMPLETE":
                     deleted[layer] += 1
     return sorted(kept), {"root": deleted.pop("root", 0), **dict(sorted(deleted.items()))}
-
-
-def retained_resources(cfn, stack_name: str) -> list[str]:
-    """Resources of the stack (and its nested stacks) that stay behind by their DeletionPolicy."""
-    return _walk_for_deletion(cfn, stack_name)[0]
 
 
 def deletion_plan(

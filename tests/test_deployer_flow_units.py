@@ -1,0 +1,387 @@
+"""deployer/flow.py's own decisions, through Stubber-fed boto3 clients: the template bucket's
+settings call by call, what `destroy` says it removes and keeps (JSON and YAML templates), the
+outputs of a stack that is not there, and when the root's change set is made again after the
+global stack ran."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from deployer import flow
+from deployer.changeset import ChangeSetRef, NoChanges
+from deployer.errors import DeployerError, NotDeployed
+
+REGION = "eu-north-1"
+BUCKET = "team-cfn-templates"
+STACK = "shop-dev"
+STACK_ID = f"arn:aws:cloudformation:{REGION}:111122223333:stack/{STACK}/11111111-2222-3333-4444-555555555555"
+NESTED_ID = (
+    f"arn:aws:cloudformation:{REGION}:111122223333:stack/{STACK}-DataStack-X/66666666-7777-8888-9999-000000000000"
+)
+
+
+def client(service: str, region: str = REGION):
+    return boto3.client(service, region_name=region, aws_access_key_id="x", aws_secret_access_key="x")
+
+
+# ------------------------------------------------------------------ the template bucket
+
+ALL_PUBLIC_ACCESS_BLOCKED = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+TLS_ONLY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ],
+}
+
+
+def _bucket_settings(stub: Stubber, *, tls_only: bool) -> None:
+    stub.add_response(
+        "put_public_access_block", {}, {"Bucket": BUCKET, "PublicAccessBlockConfiguration": ALL_PUBLIC_ACCESS_BLOCKED}
+    )
+    stub.add_response("put_bucket_versioning", {}, {"Bucket": BUCKET, "VersioningConfiguration": {"Status": "Enabled"}})
+    stub.add_response(
+        "put_bucket_encryption",
+        {},
+        {
+            "Bucket": BUCKET,
+            "ServerSideEncryptionConfiguration": {
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]
+            },
+        },
+    )
+    if tls_only:
+        stub.add_response("put_bucket_policy", {}, {"Bucket": BUCKET, "Policy": json.dumps(TLS_ONLY)})
+    stub.add_response(
+        "put_bucket_lifecycle_configuration",
+        {},
+        {
+            "Bucket": BUCKET,
+            "LifecycleConfiguration": {
+                "Rules": [
+                    {
+                        "ID": "expire-old-template-versions",
+                        "Status": "Enabled",
+                        "Filter": {"Prefix": ""},
+                        "NoncurrentVersionExpiration": {"NoncurrentDays": 90},
+                        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+                    }
+                ]
+            },
+        },
+    )
+
+
+def test_the_template_bucket_is_made_private_versioned_encrypted_tls_only_and_expiring():
+    s3 = client("s3")
+    with Stubber(s3) as stub:
+        stub.add_response(
+            "create_bucket",
+            {},
+            {"Bucket": BUCKET, "CreateBucketConfiguration": {"LocationConstraint": REGION}},
+        )
+        _bucket_settings(stub, tls_only=True)
+        flow.create_bucket(s3, BUCKET, REGION)
+        stub.assert_no_pending_responses()
+
+
+def test_in_us_east_1_the_bucket_has_no_location_constraint_and_locally_no_tls_policy():
+    s3 = client("s3", "us-east-1")
+    with Stubber(s3) as stub:
+        stub.add_response("create_bucket", {}, {"Bucket": BUCKET})  # us-east-1 refuses its own name as constraint
+        _bucket_settings(stub, tls_only=False)
+        flow.create_bucket(s3, BUCKET, "us-east-1", tls_only=False)
+        stub.assert_no_pending_responses()
+
+
+def test_a_bucket_already_ours_is_set_up_again_and_one_owned_by_someone_else_is_an_error():
+    s3 = client("s3")
+    with Stubber(s3) as stub:
+        stub.add_client_error("create_bucket", "BucketAlreadyOwnedByYou", "yours", 409)
+        _bucket_settings(stub, tls_only=True)
+        flow.create_bucket(s3, BUCKET, REGION)
+        stub.assert_no_pending_responses()
+    with Stubber(s3) as stub:
+        stub.add_client_error("create_bucket", "BucketAlreadyExists", "the name is taken", 409)
+        with pytest.raises(Exception, match="BucketAlreadyExists"):
+            flow.create_bucket(s3, BUCKET, REGION)
+        stub.assert_no_pending_responses()  # nothing set on a bucket that is not ours
+
+
+# ------------------------------------------------------------------ what destroy removes and keeps
+
+ROOT_YAML = """AWSTemplateFormatVersion: '2010-09-09'
+Resources:
+  DataStack:
+    Type: AWS::CloudFormation::Stack
+    Properties:
+      TemplateURL: https://example.invalid/data.yaml
+  TemplateCopies:
+    Type: AWS::S3::Bucket
+    DeletionPolicy: Retain
+    UpdateReplacePolicy: Retain
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties:
+      TopicName: !Sub '${AWS::StackName}-alarms'
+"""
+DATA_JSON = {
+    "Resources": {
+        "Database": {"Type": "AWS::RDS::DBInstance", "DeletionPolicy": "Snapshot"},
+        "Files": {"Type": "AWS::EFS::FileSystem", "DeletionPolicy": "RetainExceptOnCreate"},
+        "Key": {"Type": "AWS::KMS::Key", "DeletionPolicy": "Delete"},
+        "Logs": {"Type": "AWS::Logs::LogGroup"},
+    }
+}
+
+
+def summary(logical_id: str, resource_type: str, physical: str | None = None, status: str = "CREATE_COMPLETE"):
+    found = {
+        "LogicalResourceId": logical_id,
+        "ResourceType": resource_type,
+        "LastUpdatedTimestamp": datetime(2026, 1, 1, tzinfo=UTC),
+        "ResourceStatus": status,
+    }
+    return found | ({"PhysicalResourceId": physical} if physical else {})
+
+
+def described(status: str, **extra) -> dict:
+    return {
+        "Stacks": [
+            {
+                "StackName": STACK,
+                "StackId": STACK_ID,
+                "StackStatus": status,
+                "CreationTime": datetime(2026, 1, 1, tzinfo=UTC),
+                **extra,
+            }
+        ]
+    }
+
+
+def _deletion_walk(stub: Stubber) -> None:
+    stub.add_response("get_template", {"TemplateBody": ROOT_YAML}, {"StackName": STACK, "TemplateStage": "Original"})
+    stub.add_response(
+        "list_stack_resources",
+        {
+            "StackResourceSummaries": [
+                summary("DataStack", "AWS::CloudFormation::Stack", NESTED_ID),
+                summary("TemplateCopies", "AWS::S3::Bucket", "team-template-copies"),
+                summary("Topic", "AWS::SNS::Topic", "arn:aws:sns:eu-north-1:111122223333:shop-dev-alarms"),
+            ]
+        },
+        {"StackName": STACK},
+    )
+    stub.add_response(
+        "get_template", {"TemplateBody": json.dumps(DATA_JSON)}, {"StackName": NESTED_ID, "TemplateStage": "Original"}
+    )
+    stub.add_response(
+        "list_stack_resources",
+        {
+            "StackResourceSummaries": [
+                summary("Database", "AWS::RDS::DBInstance", "shop-dev-db"),
+                summary("Files", "AWS::EFS::FileSystem", "fs-0123456789abcdef0"),
+                summary("Key", "AWS::KMS::Key", "1234abcd-12ab-34cd-56ef-1234567890ab"),
+                summary("Logs", "AWS::Logs::LogGroup", "/shop/dev", status="DELETE_COMPLETE"),
+            ]
+        },
+        {"StackName": NESTED_ID},
+    )
+
+
+def test_the_deletion_plan_counts_what_goes_per_stack_and_lists_what_stays_from_yaml_and_json_templates():
+    cfn = client("cloudformation")
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", described("UPDATE_COMPLETE"), {"StackName": STACK})
+        _deletion_walk(stub)
+        plan = flow.deletion_plan(cfn, STACK)
+        stub.assert_no_pending_responses()
+    assert plan.stack["StackId"] == STACK_ID
+    # a snapshot stays but its database is deleted; a nested stack is not counted as a resource;
+    # a resource already deleted is not counted again
+    assert plan.kept == (
+        "DataStack/Database (AWS::RDS::DBInstance: Snapshot)",
+        "DataStack/Files (AWS::EFS::FileSystem: RetainExceptOnCreate)",
+        "root/TemplateCopies (AWS::S3::Bucket: Retain)",
+    )
+    assert plan.deleted == {"root": 1, "DataStack": 2}
+    assert list(plan.deleted) == ["root", "DataStack"]
+    assert plan.protected == ()
+
+
+def test_destroy_deletes_by_stack_id_waits_and_returns_what_stays():
+    cfn = client("cloudformation")
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", described("UPDATE_COMPLETE"), {"StackName": STACK})
+        _deletion_walk(stub)
+        stub.add_response("delete_stack", {}, {"StackName": STACK_ID})
+        stub.add_response("describe_stacks", described("DELETE_COMPLETE"), {"StackName": STACK_ID})
+        kept = flow.destroy(cfn, STACK, waiting=flow.Waiting(delay=0, max_attempts=2))
+        stub.assert_no_pending_responses()
+    assert kept == [
+        "DataStack/Database (AWS::RDS::DBInstance: Snapshot)",
+        "DataStack/Files (AWS::EFS::FileSystem: RetainExceptOnCreate)",
+        "root/TemplateCopies (AWS::S3::Bucket: Retain)",
+    ]
+
+
+def test_no_deletion_plan_for_a_missing_stack_nor_one_with_termination_protection():
+    cfn = client("cloudformation")
+    with Stubber(cfn) as stub:
+        stub.add_client_error("describe_stacks", "ValidationError", f"Stack with id {STACK} does not exist")
+        with pytest.raises(NotDeployed, match=f"^stack {STACK} is not deployed: nothing to delete$"):
+            flow.deletion_plan(cfn, STACK)
+        stub.add_response(
+            "describe_stacks", described("UPDATE_COMPLETE", EnableTerminationProtection=True), {"StackName": STACK}
+        )
+        with pytest.raises(DeployerError) as refused:
+            flow.deletion_plan(cfn, STACK)
+        stub.assert_no_pending_responses()  # nothing read beyond the stack, nothing deleted
+    assert str(refused.value) == (
+        f"stack {STACK} has termination protection on: turn it off in the console or with `aws cloudformation "
+        f"update-termination-protection --no-enable-termination-protection --stack-name {STACK}` first"
+    )
+
+
+# ------------------------------------------------------------------ outputs
+
+
+def test_outputs_are_sorted_and_a_stack_awaiting_its_first_review_has_none():
+    cfn = client("cloudformation")
+    with Stubber(cfn) as stub:
+        stub.add_response(
+            "describe_stacks",
+            described(
+                "UPDATE_COMPLETE",
+                Outputs=[
+                    {"OutputKey": "ServiceUrl", "OutputValue": "https://shop.example.com"},
+                    {"OutputKey": "AlarmTopicArn", "OutputValue": "arn:aws:sns:eu-north-1:111122223333:a"},
+                ],
+            ),
+            {"StackName": STACK},
+        )
+        found = flow.outputs(cfn, STACK)
+        stub.add_response("describe_stacks", described("REVIEW_IN_PROGRESS"), {"StackName": STACK})
+        with pytest.raises(NotDeployed) as first:
+            flow.outputs(cfn, STACK)
+        stub.add_response("describe_stacks", described("CREATE_COMPLETE"), {"StackName": STACK})
+        assert flow.outputs(cfn, STACK) == {}  # deployed, no outputs
+        stub.assert_no_pending_responses()
+    assert list(found.items()) == [
+        ("AlarmTopicArn", "arn:aws:sns:eu-north-1:111122223333:a"),
+        ("ServiceUrl", "https://shop.example.com"),
+    ]
+    assert str(first.value) == (
+        f"stack {STACK} is not deployed: it has no outputs in {REGION} (`cfn-strata deploy` creates it)"
+    )
+
+
+# ------------------------------------------------------------------ the root's change set again
+
+
+class Aws:
+    def __init__(self, cfn):
+        self.cfn, self.local = cfn, False
+
+    def client(self, service):
+        assert service == "cloudformation"
+        return self.cfn
+
+
+class GlobalBundle:
+    stack_name = STACK
+
+    def __init__(self, values=None):
+        self.values = values
+
+    def with_global_values(self, values):
+        return GlobalBundle(values)
+
+
+@pytest.fixture
+def replanned(monkeypatch):
+    """flow.refresh_root's collaborators, recorded: the upload and the root's plan it asks for."""
+    calls = []
+    monkeypatch.setattr(flow, "upload", lambda aws, bundle, bucket, prefix: calls.append(("upload", bundle.values)))
+
+    def plan_root(aws, bundle, uploaded, **kwargs):
+        calls.append(("plan_root", bundle.values, kwargs["allowed"], kwargs["revert_drift"]))
+        return ChangeSetRef(STACK, STACK_ID, "cs-new", "cfn-strata-new", "UPDATE"), "the new review"
+
+    monkeypatch.setattr(flow, "plan_root", plan_root)
+    return calls
+
+
+def _planned(values):
+    ref = ChangeSetRef(STACK, STACK_ID, "cs-old", "cfn-strata-old", "UPDATE")
+    return flow.PlanResult("old upload", ref, "the old review", (), values)
+
+
+def test_the_root_change_set_stands_when_the_global_outputs_are_the_values_it_was_made_with(monkeypatch, replanned):
+    monkeypatch.setattr(flow, "global_values", lambda aws, bundle: {"CloudFrontWebAclArn": "arn:acl/1"})
+    cfn = client("cloudformation")
+    with Stubber(cfn):  # no call: nothing deleted
+        assert (
+            flow.refresh_root(Aws(cfn), GlobalBundle(), BUCKET, _planned({"CloudFrontWebAclArn": "arn:acl/1"})) is None
+        )
+    assert replanned == []
+
+
+def test_new_global_outputs_replace_the_root_change_set_with_one_made_with_them(monkeypatch, replanned):
+    monkeypatch.setattr(flow, "global_values", lambda aws, bundle: {"CloudFrontWebAclArn": "arn:acl/2"})
+    cfn = client("cloudformation")
+    with Stubber(cfn) as stub:
+        stub.add_response("delete_change_set", {}, {"ChangeSetName": "cs-old"})
+        fresh = flow.refresh_root(
+            Aws(cfn),
+            GlobalBundle(),
+            BUCKET,
+            _planned({"CloudFrontWebAclArn": "arn:acl/1"}),
+            allowed=("Database",),
+            revert_drift=True,
+        )
+        stub.assert_no_pending_responses()
+    assert replanned == [
+        ("upload", {"CloudFrontWebAclArn": "arn:acl/2"}),
+        ("plan_root", {"CloudFrontWebAclArn": "arn:acl/2"}, ("Database",), True),
+    ]
+    assert fresh.outcome.change_set_id == "cs-new"
+    assert (fresh.review, fresh.global_values) == ("the new review", {"CloudFrontWebAclArn": "arn:acl/2"})
+
+
+def test_a_deferred_root_gets_its_first_change_set_and_a_global_stack_without_outputs_is_an_error(
+    monkeypatch, replanned
+):
+    cfn = client("cloudformation")
+    deferred = flow.PlanResult("old upload", flow.Deferred(STACK, "waits for the global stack"), None, (), None)
+    monkeypatch.setattr(flow, "global_values", lambda aws, bundle: {"CloudFrontWebAclArn": "arn:acl/1"})
+    with Stubber(cfn):  # no change set to delete
+        fresh = flow.refresh_root(Aws(cfn), GlobalBundle(), BUCKET, deferred)
+    assert fresh.outcome.change_set_id == "cs-new"
+    monkeypatch.setattr(flow, "global_values", lambda aws, bundle: None)
+    with pytest.raises(DeployerError, match=f"^stack {STACK}-global was executed but has no outputs to pass"):
+        flow.refresh_root(Aws(cfn), GlobalBundle(), BUCKET, deferred)
+    nothing = flow.PlanResult("old upload", NoChanges(STACK, "no changes"), None, (), {"CloudFrontWebAclArn": "x"})
+    monkeypatch.setattr(flow, "global_values", lambda aws, bundle: {"CloudFrontWebAclArn": "y"})
+    with Stubber(cfn) as stub:  # "no changes" has no change set to delete either
+        assert flow.refresh_root(Aws(cfn), GlobalBundle(), BUCKET, nothing).global_values == {
+            "CloudFrontWebAclArn": "y"
+        }
+        stub.assert_no_pending_responses()
