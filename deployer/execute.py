@@ -54,11 +54,9 @@ def follow(
     except KeyboardInterrupt:
         raise StillRunning(stack_name, cfn.meta.region_name) from None
     except ClientError as err:  # e.g. the credentials expired mid-wait: the operation goes on without us
-        region = cfn.meta.region_name
-        raise DeployerError(
-            f"{explain(err)}; stopped following {stack_name}, its operation goes on: "
-            f"{follow_hint(stack_name, region).split(': ', 1)[1]}"
-        ) from err
+        command = follow_command(stack_name, cfn.meta.region_name)
+        message = f"{explain(err)}; stopped following {stack_name}, its operation goes on: {command}"
+        raise DeployerError(message) from err
 
 
 def execute(
@@ -82,7 +80,8 @@ def execute(
 
 
 def follow_hint(stack_name: str, region: str) -> str:
-    return (
-        f"stopped waiting; the stack operation goes on. Follow it with: "
-        f"aws cloudformation describe-stack-events --stack-name {stack_name} --region {region}"
-    )
+    return f"stopped waiting; the stack operation goes on. Follow it with: {follow_command(stack_name, region)}"
+
+
+def follow_command(stack_name: str, region: str) -> str:
+    return f"aws cloudformation describe-stack-events --stack-name {stack_name} --region {region}"

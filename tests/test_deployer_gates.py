@@ -197,23 +197,40 @@ def test_an_execution_that_completes_returns_its_state_and_streams_only_new_even
     ]
 
 
-def test_following_waits_between_polls_until_the_stack_is_terminal():
+def test_following_waits_between_polls_until_the_stack_is_terminal_and_streams_each_poll():
     cfn = cfn_client()
-    slept = []
+    slept, events = [], []
+    started = stack_events(ROOT, [(NAME, "AWS::CloudFormation::Stack", "UPDATE_IN_PROGRESS", "User Initiated")])
     with Stubber(cfn) as stub:
         stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
         stub.add_response("execute_change_set", {}, {"ChangeSetName": CS})
-        stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
+        stub.add_response("describe_stack_events", started, {"StackName": ROOT})
         stub.add_response("describe_stacks", described("UPDATE_IN_PROGRESS"), {"StackName": ROOT})
         stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
         stub.add_response("describe_stacks", described("UPDATE_COMPLETE"), {"StackName": ROOT})
         stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
         assert (
-            execute(cfn, ChangeSetRef(NAME, ROOT, CS, "cs", "UPDATE"), sleep=slept.append, delay=7, on_event=print)
+            execute(
+                cfn, ChangeSetRef(NAME, ROOT, CS, "cs", "UPDATE"), sleep=slept.append, delay=7, on_event=events.append
+            )
             == "UPDATE_COMPLETE"
         )
         stub.assert_no_pending_responses()
     assert slept == [7]
+    assert [(e.logical_id, e.status) for e in events] == [(NAME, "UPDATE_IN_PROGRESS")]  # streamed while it runs
+
+
+def test_an_execution_that_rolls_back_without_a_failed_resource_says_only_its_state():
+    cfn = cfn_client()
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
+        stub.add_response("execute_change_set", {}, {"ChangeSetName": CS})
+        stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
+        stub.add_response("describe_stacks", described("UPDATE_ROLLBACK_COMPLETE"), {"StackName": ROOT})
+        stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
+        with pytest.raises(StackFailed) as failed:
+            execute(cfn, ChangeSetRef(NAME, ROOT, CS, "cs", "UPDATE"), sleep=lambda s: None, delay=0, on_event=print)
+    assert str(failed.value) == f"stack {NAME} ended in UPDATE_ROLLBACK_COMPLETE"
 
 
 # ------------------------------------------------------------------ capabilities
