@@ -67,18 +67,18 @@ class PropertyChange:
     name: str | None
     requires_recreation: str | None  # Never | Conditionally | Always
     change_source: str | None
-    causing_entity: str | None = None
+    causing_entity: str | None
     # /Properties/ContainerDefinitions/0/PortMappings/0/ContainerPort (IncludePropertyValues, or computed offline)
-    path: str | None = None
-    before: str | None = None  # the value before and after, as CloudFormation reports them (JSON text for objects)
-    after: str | None = None
-    change_type: str | None = None  # Add | Remove | Modify | SyncWithActual (AttributeChangeType)
+    path: str | None
+    before: str | None  # the value before and after, as CloudFormation reports them (JSON text for objects)
+    after: str | None
+    change_type: str | None  # Add | Remove | Modify | SyncWithActual (AttributeChangeType)
     # drift-aware change sets (DeploymentMode REVERT_DRIFT): where `before` comes from
     # (ACTUAL_STATE | PREVIOUS_DEPLOYMENT_STATE), and the live and the previously deployed value
     # (ResourceTargetDefinition.Drift: ActualValue, PreviousValue)
-    before_from: str | None = None
-    actual: str | None = None
-    previous: str | None = None
+    before_from: str | None
+    actual: str | None
+    previous: str | None
 
     @property
     def where(self) -> str:
@@ -460,6 +460,20 @@ def _properties(change: ResourceChange) -> str:
     return ", ".join(str(p) for p in change.properties) or "-"
 
 
+RISK_STYLES = {
+    Risk.WILL_FAIL: "bold white on magenta",
+    Risk.DATA_LOSS: "bold white on red",
+    Risk.HIGH: "bold red",
+    Risk.MEDIUM: "yellow",
+    Risk.LOW: "green",
+}
+
+
+def _why(change: ResourceChange) -> str:
+    """The reasons, and what causes a replacement."""
+    return "; ".join(change.reasons + ((f"caused by {_cause(change)}",) if change.causes and change.replaces else ()))
+
+
 def _cause(change: ResourceChange) -> str:
     return "; ".join(
         f"{p.name or p.attribute} ({p.requires_recreation}, "
@@ -487,7 +501,6 @@ def to_markdown(review: Review) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for c in review.changes:
-        why = "; ".join(c.reasons + ((f"caused by {_cause(c)}",) if c.causes and c.replaces else ()))
         cells = [
             f"**{c.risk.label}**" if c.risk >= Risk.HIGH else c.risk.label,
             c.layer,
@@ -497,7 +510,7 @@ def to_markdown(review: Review) -> str:
             c.replacement or "-",
             c.policy_action or "-",
             _properties(c),
-            why or "-",
+            _why(c) or "-",
         ]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     lines += ["", f"**Summary:** {summary_line(review)}", f"({SUMMARY_LEGEND})"]
@@ -593,17 +606,9 @@ def to_table(review: Review):
         "why",
     ):
         table.add_column(column, overflow="fold")
-    styles = {
-        Risk.WILL_FAIL: "bold white on magenta",
-        Risk.DATA_LOSS: "bold white on red",
-        Risk.HIGH: "bold red",
-        Risk.MEDIUM: "yellow",
-        Risk.LOW: "green",
-    }
     for c in review.changes:
-        why = "; ".join(c.reasons + ((f"caused by {_cause(c)}",) if c.causes and c.replaces else ()))
         table.add_row(
-            f"[{styles[c.risk]}]{c.risk.label}[/]",
+            f"[{RISK_STYLES[c.risk]}]{c.risk.label}[/]",
             c.layer,
             c.logical_id,
             c.resource_type,
@@ -611,22 +616,9 @@ def to_table(review: Review):
             c.replacement or "-",
             c.policy_action or "-",
             _properties(c),
-            why or "-",
+            _why(c) or "-",
         )
     return table
-
-
-RISK_STYLES = {
-    Risk.WILL_FAIL: "bold white on magenta",
-    Risk.DATA_LOSS: "bold white on red",
-    Risk.HIGH: "bold red",
-    Risk.MEDIUM: "yellow",
-    Risk.LOW: "green",
-}
-
-
-def _why(change: ResourceChange) -> str:
-    return "; ".join(change.reasons + ((f"caused by {_cause(change)}",) if change.causes and change.replaces else ()))
 
 
 def to_compact_table(review: Review):

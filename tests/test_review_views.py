@@ -1,0 +1,224 @@
+"""The review as people and pipelines read it, pinned byte for byte: JSON, Markdown, the wide and
+the compact table, the hooks and drift tables, of one review that holds every kind of row (the
+recorded nested change sets, plus a drift-aware change with a drifted property, a change caused
+by a parameter, drifted resources, hook results and notes). A changed word, risk label, column or
+count fails here; refresh deliberately with `python -m pytest tests/test_review_views.py
+--update-golden` and read the diff."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from deployer.drift import DriftedResource
+from deployer.review import (
+    JSON_SCHEMA_VERSION,
+    RISK_STYLES,
+    ROOT,
+    SUMMARY_LEGEND,
+    Facts,
+    HookResult,
+    PropertyChange,
+    Risk,
+    _wide_minimum,
+    drift_table,
+    hooks_table,
+    ordered,
+    policy_owner,
+    resource_change,
+    summary_line,
+    table_for_width,
+    to_compact_table,
+    to_json,
+    to_markdown,
+    to_table,
+)
+from tests.test_deployer_review import recorded_review
+
+GOLDEN = Path(__file__).parent / "golden" / "review"
+
+
+def full_review():
+    review = recorded_review()
+    drifted = resource_change(
+        "data",
+        {
+            "LogicalResourceId": "Database",
+            "ResourceType": "AWS::RDS::DBInstance",
+            "Action": "Modify",
+            "Replacement": "False",
+            "PhysicalResourceId": "shop-prod-db",
+            "ResourceDriftStatus": "MODIFIED",
+            "Details": [
+                {
+                    "ChangeSource": "DirectModification",
+                    "Target": {
+                        "Attribute": "Properties",
+                        "Name": "BackupRetentionPeriod",
+                        "RequiresRecreation": "Never",
+                        "Path": "/Properties/BackupRetentionPeriod",
+                        "BeforeValue": "1",
+                        "AfterValue": "14",
+                        "BeforeValueFrom": "ACTUAL_STATE",
+                        "Drift": {"ActualValue": "1", "PreviousValue": "14"},
+                    },
+                }
+            ],
+        },
+        frozenset({"Database"}),
+    )
+    by_parameter = resource_change(
+        "compute",
+        {
+            "LogicalResourceId": "ServiceApiTargetGroup",
+            "ResourceType": "AWS::ElasticLoadBalancingV2::TargetGroup",
+            "Action": "Modify",
+            "Replacement": "True",
+            "PolicyAction": "ReplaceAndDelete",
+            "Details": [
+                {
+                    "ChangeSource": "ParameterReference",
+                    "CausingEntity": "ServiceApiPort",
+                    "Target": {
+                        "Attribute": "Properties",
+                        "Name": "Port",
+                        "RequiresRecreation": "Always",
+                        "Path": "/Properties/Port",
+                        "BeforeValue": "3000",
+                        "AfterValue": "8080",
+                    },
+                }
+            ],
+        },
+        frozenset(),
+    )
+    return replace(
+        review,
+        changes=ordered((*review.changes, drifted, by_parameter)),
+        deployment_mode="REVERT_DRIFT",
+        drifted=(
+            DriftedResource("data", "Database", "AWS::RDS::DBInstance", "MODIFIED", ("BackupRetentionPeriod",)),
+            DriftedResource("data", "Files", "AWS::EFS::FileSystem", "DELETED", ()),
+        ),
+        hooks=(
+            HookResult("Private::Guard::S3Encryption", "HOOK_COMPLETE_FAILED", "bucket Logs | not encrypted", "FAIL"),
+            HookResult("Private::Lambda::Tags", "HOOK_COMPLETE_SUCCEEDED", None, "WARN", "PRE_PROVISION", "ts"),
+        ),
+        notes=("drift detection: 2 stacks checked",),
+    )
+
+
+def rendered(renderable, width: int) -> str:
+    console = Console(width=width, record=True, file=open("/dev/null", "w"), color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+VIEWS = {
+    "review.json": lambda review: to_json(review),
+    "review.md": lambda review: to_markdown(review),
+    "table.txt": lambda review: rendered(to_table(review), 240),
+    "compact.txt": lambda review: rendered(to_compact_table(review), 80),
+    "hooks.txt": lambda review: rendered(hooks_table(review), 120),
+    "drift.txt": lambda review: rendered(drift_table(review), 120),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VIEWS))
+def test_every_view_of_the_review_equals_its_golden_file(name, request):
+    text = VIEWS[name](full_review())
+    golden = GOLDEN / name
+    if request.config.getoption("--update-golden"):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text)
+    assert golden.is_file(), f"no golden file {golden}: run pytest tests/test_review_views.py --update-golden"
+    assert text == golden.read_text()
+
+
+def test_the_json_contract():
+    document = json.loads(to_json(full_review()))
+    assert JSON_SCHEMA_VERSION == 2 and document["schema_version"] == 2
+    assert document["highest_risk"] == "DATA_LOSS"
+    assert document["deployment_mode"] == "REVERT_DRIFT"
+    assert {c["risk"] for c in document["changes"]} <= {r.name for r in Risk}
+    assert [h["status"] for h in document["hooks"]] == ["HOOK_COMPLETE_FAILED", "HOOK_COMPLETE_SUCCEEDED"]
+
+
+def test_risk_levels_their_order_labels_and_names_people_type():
+    assert [(r.name, int(r), r.label) for r in Risk] == [
+        ("LOW", 1, "LOW"),
+        ("MEDIUM", 2, "MEDIUM"),
+        ("HIGH", 3, "HIGH"),
+        ("DATA_LOSS", 4, "DATA LOSS"),
+        ("WILL_FAIL", 5, "WILL FAIL"),
+    ]
+    for text, risk in [
+        ("high", Risk.HIGH),
+        (" data-loss ", Risk.DATA_LOSS),
+        ("DATA_LOSS", Risk.DATA_LOSS),
+        ("will fail", Risk.WILL_FAIL),
+        ("Will-Fail", Risk.WILL_FAIL),
+    ]:
+        assert Risk.parse(text) is risk, text
+    with pytest.raises(KeyError):
+        Risk.parse("critical")
+    assert RISK_STYLES == {
+        Risk.WILL_FAIL: "bold white on magenta",
+        Risk.DATA_LOSS: "bold white on red",
+        Risk.HIGH: "bold red",
+        Risk.MEDIUM: "yellow",
+        Risk.LOW: "green",
+    }
+
+
+def test_whose_stack_policy_guards_a_change_and_which_names_allow_it():
+    assert ROOT == "root"
+    assert policy_owner("data", "AWS::CloudFormation::Stack") == "root"  # the nested stack itself
+    assert policy_owner("data", "AWS::RDS::DBInstance") == "data"
+    assert policy_owner("data/Inner", "AWS::RDS::DBInstance") == "data"
+    facts = Facts(allowed=("Database", "network/FlowLogsKey"))
+    assert facts.allows("data", "Database") and facts.allows("network", "FlowLogsKey")
+    assert not facts.allows("security", "FlowLogsKey")  # named with another layer
+    assert not facts.allows("data", "Cache")
+    assert not Facts().allows("data", "Database")
+
+
+def _property(**values) -> PropertyChange:
+    fields = dict.fromkeys(("path", "before", "after", "change_type", "before_from", "actual", "previous"))
+    return PropertyChange(
+        "Properties", values.pop("name", "Port"), values.pop("recreation", "Never"), "DirectModification", None,
+        **(fields | values),
+    )  # fmt: skip
+
+
+def test_a_property_change_reads_as_where_values_and_recreation():
+    assert str(_property()) == "Port"
+    assert str(_property(name=None)) == "Properties"
+    assert str(_property(path="/Properties/PortMappings/0/ContainerPort", before="3000", after="8080")) == (
+        "PortMappings/0/ContainerPort: 3000 → 8080"
+    )
+    assert str(_property(path="/Tags", after="x", recreation="Always")) == "Tags: (none) → x (Always)"
+    assert str(_property(before="a" * 61, after="b" * 60, recreation="Conditionally")) == (
+        f"Port: {'a' * 59}… → {'b' * 60} (Conditionally)"
+    )
+    drifted = _property(before="1", after="14", actual="1", previous="14")
+    assert drifted.drifted and drifted.values == "actual 1, deployed 14 → 14"
+    assert not _property(actual="14", previous="14").drifted
+    assert not _property(previous="14").drifted
+
+
+def test_the_summary_and_the_width_that_picks_the_table():
+    review = full_review()
+    assert summary_line(review) == (
+        "12 change(s) — network: +1 ~1 ±2 -1; security: +0 ~4 ±1 -0; compute: +0 ~0 ±1 -0; data: +0 ~1 ±0 -0 — "
+        "highest risk: DATA LOSS"
+    )
+    assert SUMMARY_LEGEND == "per layer: +N added, ~N modified in place, ±N replaced, -N removed"
+    minimum = _wide_minimum(to_table(review))
+    assert table_for_width(review, minimum).columns[0].header == "risk"
+    assert len(table_for_width(review, minimum).columns) == 9  # the wide table fits exactly
+    assert len(table_for_width(review, minimum - 1).columns) == 2  # one column less: the compact one
