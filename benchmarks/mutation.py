@@ -48,6 +48,7 @@ FAST_DEPLOYER = [
     "tests/test_deployer_units.py",
     "tests/test_deployer_recovery.py",
     "tests/test_deployer_flow_units.py",
+    "tests/test_deployer_changeset_units.py",
 ]
 MODULES: dict[str, tuple[list[str], str]] = {
     "deployer/guard.py": (FAST_DEPLOYER + ["tests/test_deployer_safety.py"], EMULATOR_FREE),

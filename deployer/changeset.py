@@ -64,12 +64,6 @@ def describe_stack(cfn, stack_name: str) -> dict | None:
     return stacks[0] if stacks else None
 
 
-def stack_status(cfn, stack_name: str) -> str | None:
-    """The stack's status, None when it does not exist."""
-    stack = describe_stack(cfn, stack_name)
-    return stack["StackStatus"] if stack else None
-
-
 def change_set_type(stack_name: str, status: str | None) -> str:
     """CREATE for a new stack or one left in REVIEW_IN_PROGRESS by an abandoned create."""
     if status is None or status == "REVIEW_IN_PROGRESS":
