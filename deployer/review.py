@@ -130,14 +130,14 @@ class ResourceChange:
     stateful: bool
     risk: Risk
     reasons: tuple[str, ...]
-    blockers: tuple[str, ...] = ()  # why it cannot execute: "custom-name" | "stack-policy"
+    blockers: tuple[str, ...]  # why it cannot execute: "custom-name" | "stack-policy"
     # drift-aware change sets: the resource's drift (ResourceDriftStatus: IN_SYNC | MODIFIED |
     # DELETED | UNKNOWN | UNSUPPORTED) and its whole state as JSON text: live before the change
     # (BeforeContext), after it (AfterContext), as last deployed (PreviousDeploymentContext)
-    drift_status: str | None = None
-    before_context: str | None = None
-    after_context: str | None = None
-    previous_context: str | None = None
+    drift_status: str | None
+    before_context: str | None
+    after_context: str | None
+    previous_context: str | None
 
     @property
     def replaces(self) -> bool:
@@ -152,11 +152,11 @@ class ResourceChange:
 @dataclass(frozen=True)
 class LayerSummary:
     layer: str
-    adds: int = 0
-    modifies: int = 0
-    replaces: int = 0
-    removes: int = 0
-    highest: Risk | None = None
+    adds: int
+    modifies: int
+    replaces: int
+    removes: int
+    highest: Risk | None
 
 
 @dataclass(frozen=True)
@@ -165,10 +165,10 @@ class HookResult:
 
     hook: str  # TypeName, e.g. Private::Guard::S3Encryption
     status: str  # HOOK_IN_PROGRESS | HOOK_COMPLETE_SUCCEEDED | HOOK_COMPLETE_FAILED | HOOK_FAILED
-    message: str | None = None  # HookStatusReason
-    failure_mode: str | None = None  # FAIL (a failure stops the operation) | WARN
-    invocation_point: str | None = None  # PRE_PROVISION
-    target: str | None = None  # HookExecutionTarget
+    message: str | None  # HookStatusReason
+    failure_mode: str | None  # FAIL (a failure stops the operation) | WARN
+    invocation_point: str | None  # PRE_PROVISION
+    target: str | None  # HookExecutionTarget
 
     @property
     def failed(self) -> bool:

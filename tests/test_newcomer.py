@@ -120,13 +120,30 @@ def test_the_rules_table_names_the_readme_headings_that_exist():
     assert "Security rules" not in result.output
 
 
+NO_DRIFT = (None, None, None, None)  # drift status, before, after and previous contexts
+
+
 def _review(kind=""):
     from deployer.review import ResourceChange, Review, Risk
 
     changes = (
-        ResourceChange("network", "Vpc", "AWS::EC2::VPC", "Add", None, None, None, (), False, Risk.LOW, ()),
         ResourceChange(
-            "network", "Subnet", "AWS::EC2::Subnet", "Modify", "True", None, None, (), False, Risk.MEDIUM, ()
+            "network", "Vpc", "AWS::EC2::VPC", "Add", None, None, None, (), False, Risk.LOW, (), (), *NO_DRIFT
+        ),
+        ResourceChange(
+            "network",
+            "Subnet",
+            "AWS::EC2::Subnet",
+            "Modify",
+            "True",
+            None,
+            None,
+            (),
+            False,
+            Risk.MEDIUM,
+            (),
+            (),
+            *NO_DRIFT,
         ),
     )
     return Review("app-pr1", "cs-1", kind, changes, ())

@@ -105,7 +105,9 @@ def full_review():
             DriftedResource("data", "Files", "AWS::EFS::FileSystem", "DELETED", ()),
         ),
         hooks=(
-            HookResult("Private::Guard::S3Encryption", "HOOK_COMPLETE_FAILED", "bucket Logs | not encrypted", "FAIL"),
+            HookResult(
+                "Private::Guard::S3Encryption", "HOOK_FAILED", "bucket Logs | not encrypted", "FAIL", None, None
+            ),
             HookResult("Private::Lambda::Tags", "HOOK_COMPLETE_SUCCEEDED", None, "WARN", "PRE_PROVISION", "ts"),
         ),
         notes=("drift detection: 2 stacks checked",),
@@ -145,7 +147,7 @@ def test_the_json_contract():
     assert document["highest_risk"] == "DATA_LOSS"
     assert document["deployment_mode"] == "REVERT_DRIFT"
     assert {c["risk"] for c in document["changes"]} <= {r.name for r in Risk}
-    assert [h["status"] for h in document["hooks"]] == ["HOOK_COMPLETE_FAILED", "HOOK_COMPLETE_SUCCEEDED"]
+    assert [h["status"] for h in document["hooks"]] == ["HOOK_FAILED", "HOOK_COMPLETE_SUCCEEDED"]
 
 
 def test_risk_levels_their_order_labels_and_names_people_type():
