@@ -109,7 +109,7 @@ def _deploy_time(value) -> bool:
     return False
 
 
-@dataclass
+@dataclass(frozen=True)
 class Context:
     """How a template's values read: its parameters' values, the resources this change modifies
     (their Ref/GetAtt are known only after apply) and, for the root, other stacks' outputs."""

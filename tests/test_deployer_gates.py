@@ -855,3 +855,31 @@ def test_rollback_triggers_watch_for_ten_minutes_by_default_and_none_without_ala
     assert (
         rollback_configuration(cfn_client(), NoObservability()) is None
     )  # no call: a Stubber-less client would fail on one
+
+
+# ------------------------------------------------------------------ immutable values
+
+# The deployer's dataclasses that change after they are made, and why; every other one is frozen:
+# a change set reference, a review or a plan result cannot be altered between review and execute.
+MUTABLE = {
+    "Follower": "keeps the events it has streamed and the nested stacks it has found",
+    "Guard": "collects its notes while it checks the policies in force",
+    "Aws": "caches one client per service",
+}
+
+
+def test_every_value_the_deployer_passes_around_is_frozen():
+    import dataclasses
+    import importlib
+    import pkgutil
+
+    import deployer
+
+    found = {}
+    for info in pkgutil.iter_modules(deployer.__path__):
+        module = importlib.import_module(f"deployer.{info.name}")
+        for value in vars(module).values():
+            if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == module.__name__:
+                found[value.__qualname__] = value.__dataclass_params__.frozen
+    assert len(found) >= 30  # it looked: every module of the package
+    assert sorted(name for name, frozen in found.items() if not frozen) == sorted(MUTABLE)
