@@ -619,7 +619,10 @@ def test_revert_drift_on_a_stack_that_does_not_exist_is_refused_before_any_chang
     with pytest.raises(FlagRefused) as refused:
         revert_drift_change_set(None)
     assert refused.value.exit_code == 2
-    assert str(refused.value).startswith(f"--revert-drift: stack {STACK} does not exist yet")
+    assert str(refused.value) == (
+        f"--revert-drift: stack {STACK} does not exist yet, so nothing can have drifted; a drift-aware change set "
+        "(REVERT_DRIFT) applies to a deployed stack only: plan without it"
+    )
 
 
 def test_the_cli_exits_2_on_revert_drift_for_a_create_and_with_local(monkeypatch, tmp_path):
