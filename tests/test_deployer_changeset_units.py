@@ -194,3 +194,24 @@ def test_states_that_cannot_be_updated_say_what_to_do():
 def test_waiters_wait_five_seconds_between_checks_for_up_to_an_hour():
     assert Waiting().config() == {"Delay": 5, "MaxAttempts": 720}
     assert Waiting(delay=0, max_attempts=3).config() == {"Delay": 0, "MaxAttempts": 3}
+
+
+def test_a_failed_change_set_in_local_mode_says_its_validation_details_were_not_read(parameters_for):
+    cfn = cfn_client()
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", {"Stacks": [DEPLOYED]}, {"StackName": STACK})
+        stub.add_response("create_change_set", {"Id": CS_ID, "StackId": STACK_ID}, expected_request("UPDATE"))
+        stub.add_response(
+            "describe_change_set",
+            {"ChangeSetId": CS_ID, "StackName": STACK, "Status": "FAILED", "StatusReason": "Template error"},
+            {"ChangeSetName": CS_ID},
+        )
+        with pytest.raises(DeployerError) as failed:  # no DescribeEvents call: the emulator does not model it
+            create_change_set(
+                cfn, FakeBundle(), UPLOAD, now=NOW, waiting=Waiting(delay=0, max_attempts=1), read_events=False
+            )
+        stub.assert_no_pending_responses()
+    assert str(failed.value) == (
+        f"change set {NAME} failed: Template error\n"
+        "note: early-validation details are not modelled by the local emulator: not read"
+    )
