@@ -12,6 +12,7 @@ that differ are the mutation. Which tests run:
 - a statement inside a function: the tests that executed it; none did: no test can notice the
   mutant (it survives, which is what it is), and nothing is run.
 A subset can only kill fewer mutants than the whole list: the selection never raises the rate.
+A mutant that breaks importing a test module counts as killed (see `verdict`).
 """
 
 from __future__ import annotations
@@ -82,7 +83,19 @@ def main() -> int:
                 return 0
             position = {test: i for i, test in enumerate(plan["order"])}
             selected = sorted(tests, key=lambda test: (position.get(test, len(position)), test))
-    return subprocess.call([sys.executable, "-m", "pytest", *plan["options"], *selected])
+    return verdict(subprocess.run([sys.executable, "-m", "pytest", *plan["options"], *selected], capture_output=True))
+
+
+def verdict(run: subprocess.CompletedProcess) -> int:
+    """mutmut 2 counts a mutant killed only on exit code 1 (tests failed). A mutant that breaks
+    importing a test module makes pytest stop at collection (exit code 2, or 4 when the node ids
+    it was given have no collector left): the tests noticed it, so that is a kill too. Any other
+    code is passed on, and mutmut reports the mutant as survived for a person to look at."""
+    output = run.stdout.decode(errors="replace") + run.stderr.decode(errors="replace")
+    sys.stdout.write(output[-4000:])
+    if run.returncode in (2, 4) and "ERROR collecting" in output:
+        return 1
+    return run.returncode
 
 
 if __name__ == "__main__":
