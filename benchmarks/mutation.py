@@ -56,6 +56,7 @@ MODULES: dict[str, tuple[list[str], str]] = {
     # (each generates and lints a profile first: seconds per mutant, and none reaches review.py)
     "deployer/review.py": (
         [
+            "tests/test_review_rules.py",
             "tests/test_review_views.py",
             "tests/test_deployer_review.py",
             "tests/test_deployer_gates.py",
