@@ -7,10 +7,12 @@ recorded with pytest-cov's per-test contexts on the unmutated module).
 mutmut keeps the original next to the mutant (`MODULE.bak`) while a mutant is tested: the lines
 that differ are the mutation. Which tests run:
 - no `.bak` (mutmut's first run, without a mutant): every test of the module's list;
-- a statement that runs on import (module level, a `def` line with its defaults, a decorator, a
-  class body): every test of the list, since an import runs it for all of them;
-- a statement inside a function: the tests that executed it; none did: no test can notice the
-  mutant (it survives, which is what it is), and nothing is run.
+- a statement that runs on import (module level, a class body, a dataclass's field defaults):
+  every test of the list, since an import runs it for all of them;
+- a function's `def` line (its defaults) or decorator: the tests that ran its body (a call);
+- a statement inside a function: the tests that executed it.
+When no test ran those lines, no test can notice the mutant: it survives (which is what it is)
+and nothing is run.
 A subset can only kill fewer mutants than the whole list: the selection never raises the rate.
 A mutant that breaks importing a test module counts as killed (see `verdict`).
 """
@@ -38,12 +40,16 @@ def changed_lines(module: Path) -> list[int] | None:
 
 
 def statement_lines(tree: ast.Module, line: int) -> tuple[range, bool]:
-    """The lines of the innermost statement holding `line` (a compound statement's header only),
-    and whether it runs on import (outside every function body)."""
-    found, in_function = None, False
+    """The lines whose tests can notice a mutation of `line`, and whether every test must run.
+    - inside a function: the innermost statement holding it (a compound statement's header only);
+    - a function's `def` line or decorator (its defaults, its decorators): the function's body,
+      since only a call uses them, and a call runs the body's first line;
+    - anything else (module level, a class body, a dataclass's field defaults): runs on import,
+      for every test."""
+    found, run_all = None, True
 
     def visit(node: ast.AST, inside: bool) -> None:
-        nonlocal found, in_function
+        nonlocal found, run_all
         for child in ast.iter_child_nodes(node):
             if not isinstance(child, ast.stmt) or not child.lineno <= line <= child.end_lineno:
                 continue
@@ -51,14 +57,18 @@ def statement_lines(tree: ast.Module, line: int) -> tuple[range, bool]:
             first = min((s.lineno for s in body), default=child.end_lineno + 1) if isinstance(body, list) else None
             decorated = min((d.lineno for d in getattr(child, "decorator_list", [])), default=child.lineno)
             header_end = (first - 1) if first else child.end_lineno
+            function = isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
             if decorated <= line <= header_end:
-                found, in_function = range(decorated, header_end + 1), inside
+                if function:
+                    found, run_all = range(first, child.end_lineno + 1), False
+                else:
+                    found, run_all = range(decorated, header_end + 1), not inside
                 return
-            visit(child, inside or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda))
+            visit(child, inside or function)
             return
 
     visit(tree, False)
-    return (found or range(line, line + 1)), (found is None or not in_function)
+    return (found or range(line, line + 1)), run_all
 
 
 def main() -> int:
