@@ -60,10 +60,10 @@ class PlanResult:
     review: Review | None
     # Stacks in other regions the root relies on (the backup copy vault, the us-east-1 global
     # stack), planned before the root and executed before it (deployer/regional.py).
-    regional: tuple = ()
+    regional: tuple
     # The global stack's outputs the root's change set was created with ({} when the root takes
     # none; None when deferred).
-    global_values: dict | None = None
+    global_values: dict | None
 
     @property
     def regional_changes(self) -> tuple:
@@ -493,7 +493,7 @@ class DeletionPlan:
     stack: dict
     deleted: dict[str, int]
     kept: tuple[str, ...]
-    protected: tuple = ()
+    protected: tuple
 
 
 def _walk_for_deletion(cfn, stack_name: str) -> tuple[list[str], dict[str, int]]:

@@ -385,3 +385,11 @@ def test_a_deferred_root_gets_its_first_change_set_and_a_global_stack_without_ou
             "CloudFrontWebAclArn": "y"
         }
         stub.assert_no_pending_responses()
+
+
+def test_the_clock_polls_every_five_seconds_in_utc():
+    import time
+
+    clock = flow.Clock()
+    assert clock.delay == 5 and clock.sleep is time.sleep
+    assert clock.now().tzinfo is UTC and abs((clock.now() - datetime.now(UTC)).total_seconds()) < 60

@@ -516,7 +516,7 @@ def test_deploy_refuses_a_change_set_that_will_fail_and_never_executes(monkeypat
                 facts=Facts(names={("root", "ServiceApiTargetGroup"): "tg-api-pr5706"}),
             )
             return flow.PlanResult(
-                None, ChangeSetRef(bundle.stack_name, "stack-id", change_set_id, "cs", "UPDATE"), review
+                None, ChangeSetRef(bundle.stack_name, "stack-id", change_set_id, "cs", "UPDATE"), review, (), {}
             )
 
         @contextlib.contextmanager
