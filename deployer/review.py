@@ -417,7 +417,7 @@ def review_change_set(cfn, change_set_id: str, *, layer_of, stateful_ids_of, fac
     return Review(
         first["StackName"],
         first["ChangeSetName"],
-        first.get("ChangeSetType", ""),
+        "",  # DescribeChangeSet has no ChangeSetType: plan_root and with_type (deployer/flow.py) set it
         ordered(changes),
         tuple(notes),
         deployment_mode=first.get("DeploymentMode"),

@@ -8,6 +8,7 @@ count fails here; refresh deliberately with `python -m pytest tests/test_review_
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -66,7 +67,18 @@ def full_review():
                         "BeforeValueFrom": "ACTUAL_STATE",
                         "Drift": {"ActualValue": "1", "PreviousValue": "14"},
                     },
-                }
+                },
+                {
+                    "ChangeSource": "DirectModification",
+                    "Target": {
+                        "Attribute": "Properties",
+                        "Name": "Description",
+                        "RequiresRecreation": "Conditionally",
+                        "Path": "/Properties/Description",
+                        "BeforeValue": "orders | v1",
+                        "AfterValue": "orders | v2",
+                    },
+                },
             ],
         },
         frozenset({"Database"}),
@@ -91,7 +103,10 @@ def full_review():
                         "BeforeValue": "3000",
                         "AfterValue": "8080",
                     },
-                }
+                },
+                {  # CloudFormation gave no source for this one
+                    "Target": {"Attribute": "Properties", "Name": "Protocol", "RequiresRecreation": "Always"},
+                },
             ],
         },
         frozenset(),
@@ -101,7 +116,9 @@ def full_review():
         changes=ordered((*review.changes, drifted, by_parameter)),
         deployment_mode="REVERT_DRIFT",
         drifted=(
-            DriftedResource("data", "Database", "AWS::RDS::DBInstance", "MODIFIED", ("BackupRetentionPeriod",)),
+            DriftedResource(
+                "data", "Database", "AWS::RDS::DBInstance", "MODIFIED", ("BackupRetentionPeriod", "Description")
+            ),
             DriftedResource("data", "Files", "AWS::EFS::FileSystem", "DELETED", ()),
         ),
         hooks=(
@@ -109,24 +126,28 @@ def full_review():
                 "Private::Guard::S3Encryption", "HOOK_FAILED", "bucket Logs | not encrypted", "FAIL", None, None
             ),
             HookResult("Private::Lambda::Tags", "HOOK_COMPLETE_SUCCEEDED", None, "WARN", "PRE_PROVISION", "ts"),
+            HookResult("Private::Guard::Names", "HOOK_COMPLETE_FAILED", "name too long", None, None, None),
         ),
         notes=("drift detection: 2 stacks checked",),
     )
 
 
 def rendered(renderable, width: int) -> str:
-    console = Console(width=width, record=True, file=open("/dev/null", "w"), color_system=None)
-    console.print(renderable)
-    return console.export_text()
+    """As a terminal shows it, colours and styles included (ANSI codes)."""
+    with open(os.devnull, "w") as sink:
+        console = Console(width=width, record=True, file=sink, force_terminal=True, color_system="standard")
+        console.print(renderable)
+    return console.export_text(styles=True)
 
 
 VIEWS = {
     "review.json": lambda review: to_json(review),
     "review.md": lambda review: to_markdown(review),
-    "table.txt": lambda review: rendered(to_table(review), 240),
-    "compact.txt": lambda review: rendered(to_compact_table(review), 80),
-    "hooks.txt": lambda review: rendered(hooks_table(review), 120),
-    "drift.txt": lambda review: rendered(drift_table(review), 120),
+    "table.ansi": lambda review: rendered(to_table(review), 240),
+    "compact.ansi": lambda review: rendered(to_compact_table(review), 80),
+    # narrow: the long cells fold onto more lines
+    "hooks.ansi": lambda review: rendered(hooks_table(review), 60),
+    "drift.ansi": lambda review: rendered(drift_table(review), 60),
 }
 
 
@@ -147,7 +168,11 @@ def test_the_json_contract():
     assert document["highest_risk"] == "DATA_LOSS"
     assert document["deployment_mode"] == "REVERT_DRIFT"
     assert {c["risk"] for c in document["changes"]} <= {r.name for r in Risk}
-    assert [h["status"] for h in document["hooks"]] == ["HOOK_FAILED", "HOOK_COMPLETE_SUCCEEDED"]
+    assert [h["status"] for h in document["hooks"]] == [
+        "HOOK_FAILED",
+        "HOOK_COMPLETE_SUCCEEDED",
+        "HOOK_COMPLETE_FAILED",
+    ]
 
 
 def test_risk_levels_their_order_labels_and_names_people_type():
@@ -224,3 +249,72 @@ def test_the_summary_and_the_width_that_picks_the_table():
     assert table_for_width(review, minimum).columns[0].header == "risk"
     assert len(table_for_width(review, minimum).columns) == 9  # the wide table fits exactly
     assert len(table_for_width(review, minimum - 1).columns) == 2  # one column less: the compact one
+
+
+def test_nested_stacks_without_their_own_change_set_are_listed_as_unwalked():
+    """The local emulator ignores IncludeNestedStacks: the root's change set lists the nested
+    stacks as changes of their own, without a ChangeSetId; the review keeps them and says so."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from deployer.review import review_change_set
+
+    cfn = boto3.client("cloudformation", region_name="eu-north-1", aws_access_key_id="x", aws_secret_access_key="x")
+    page = {
+        "ChangeSetId": "cs-root",
+        "ChangeSetName": "cfn-strata-local",
+        "StackName": "shop-dev",
+        "Changes": [
+            {"Type": "Resource"},  # an entry without a resource change is passed over
+            {
+                "Type": "Resource",
+                "ResourceChange": {
+                    "LogicalResourceId": "NetworkStack",
+                    "ResourceType": "AWS::CloudFormation::Stack",
+                    "Action": "Modify",
+                    "Replacement": "False",
+                },
+            },
+            {
+                "Type": "Resource",
+                "ResourceChange": {
+                    "LogicalResourceId": "DataStack",
+                    "ResourceType": "AWS::CloudFormation::Stack",
+                    "Action": "Modify",
+                    "Replacement": "False",
+                },
+            },
+            {
+                "Type": "Resource",
+                "ResourceChange": {"LogicalResourceId": "Topic", "ResourceType": "AWS::SNS::Topic", "Action": "Add"},
+            },
+        ],
+    }
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_change_set", page, {"ChangeSetName": "cs-root", "IncludePropertyValues": True})
+        review = review_change_set(
+            cfn,
+            "cs-root",
+            layer_of={"NetworkStack": "network", "DataStack": "data"}.get,
+            stateful_ids_of=lambda layer: frozenset({"Database"}) if layer == "data" else frozenset(),
+        )
+    # DescribeChangeSet does not say CREATE or UPDATE: the deployer, which chose it, sets it
+    assert (review.stack_name, review.change_set_name, review.change_set_type) == ("shop-dev", "cfn-strata-local", "")
+    assert [(c.layer, c.logical_id, c.stateful) for c in review.changes] == [
+        ("data", "DataStack", True),  # its layer holds stateful resources
+        ("network", "NetworkStack", False),
+        ("root", "Topic", False),
+    ]
+    assert review.notes == (
+        "no nested change set was reported for network, data (the endpoint ignored IncludeNestedStacks): their "
+        "resources are not listed",
+    )
+    assert review.deployment_mode is None
+
+
+def test_an_empty_review_summarises_to_no_risk():
+    from deployer.review import Review
+
+    empty = Review("shop-dev", "cs", "UPDATE", ())
+    assert summary_line(empty) == "0 change(s) —  — highest risk: none"
+    assert (empty.notes, empty.drifted, empty.hooks, empty.deployment_mode) == ((), (), (), None)
