@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import boto3
 import pytest
@@ -393,3 +394,26 @@ def test_the_clock_polls_every_five_seconds_in_utc():
     clock = flow.Clock()
     assert clock.delay == 5 and clock.sleep is time.sleep
     assert clock.now().tzinfo is UTC and abs((clock.now() - datetime.now(UTC)).total_seconds()) < 60
+
+
+def test_the_facts_a_review_rates_with_come_from_the_new_templates():
+    """Custom names that block a replacement, per (layer, logical id), as text; the ids each stack
+    policy guards; the --allow-replacement names as given (product-catalog prod's golden files)."""
+    from deployer.bundle import load_bundle
+
+    bundle = load_bundle(Path(__file__).parent / "golden" / "product-catalog" / "prod")
+    known = flow.facts(bundle, ("data/DatabaseWriter",))
+    assert len(known.names) == 57  # every named resource of every layer
+    assert known.names[("data", "DatabaseWriter")] == "rds-writer-catalog-prod"
+    assert known.names[("security", "AlbSecurityGroup")] == "security-group-alb-catalog-prod"
+    assert known.names[("edge", "AccessLogsBucket")] == (
+        '{"Fn::Sub":"edge-logs-catalog-prod-${AWS::AccountId}-${AWS::Region}"}'
+    )
+    assert not any(layer == "root" for layer, _ in known.names)  # the root names nothing
+    assert {owner: sorted(ids) for owner, ids in known.guarded.items() if owner in ("data", "network", "root")} == {
+        "data": ["DatabaseCluster", "DatabaseClusterLogGroupPostgresql", "DatabaseReader1", "DatabaseWriter"],
+        "network": ["FlowLogsKey", "FlowLogsLogGroup"],
+        "root": ["BackupStack", "CicdStack", "ComputeStack", "DataStack", "EdgeStack", "NetworkStack", "SecurityStack"],
+    }
+    assert len(known.guarded) == 9  # root and its eight layers
+    assert known.allowed == ("data/DatabaseWriter",)
