@@ -417,3 +417,114 @@ def test_the_facts_a_review_rates_with_come_from_the_new_templates():
     }
     assert len(known.guarded) == 9  # root and its eight layers
     assert known.allowed == ("data/DatabaseWriter",)
+
+
+# ------------------------------------------------------------------ plan: the global stack's values
+
+
+class PlanAws:
+    local = False
+    region = REGION
+
+    def client(self, service):
+        return f"{service} client"
+
+
+class PlanBundle:
+    stack_name = STACK
+    global_inputs = {"CloudFrontWebAclArn": "WebAclArn", "CertificateArn": "CertificateArn"}
+
+    def __init__(self, values=None, overrides=()):
+        self.values, self.parameter_overrides = values, dict.fromkeys(overrides, "x")
+
+    def with_global_values(self, values):
+        return PlanBundle(values)
+
+
+@pytest.fixture
+def planned(monkeypatch):
+    """plan()'s collaborators, recorded."""
+    calls = []
+    monkeypatch.setattr(flow, "check_pinned_images", lambda ecr, bundle: calls.append(("images", ecr)))
+    monkeypatch.setattr(flow, "regional_stacks", lambda bundle: ["a vault stack in eu-west-1"])
+    monkeypatch.setattr(
+        flow, "plan_regional", lambda aws, bundle, now, waiting: calls.append(("regional", now)) or ["vault plan"]
+    )
+
+    def upload(aws, bundle, bucket, prefix, create, configuration):
+        calls.append(("upload", bundle.values, bucket, prefix, create, configuration))
+        return "uploaded"
+
+    def plan_root(aws, bundle, uploaded, **kwargs):
+        calls.append(("plan_root", bundle.values, uploaded, kwargs["drift"], kwargs["allowed"]))
+        return "root change set", "root review"
+
+    monkeypatch.setattr(flow, "upload", upload)
+    monkeypatch.setattr(flow, "plan_root", plan_root)
+    return calls
+
+
+CLOCK = flow.Clock(now=lambda: datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_a_root_that_takes_the_global_stacks_outputs_is_planned_with_them(monkeypatch, planned):
+    values = {"CloudFrontWebAclArn": "arn:acl/1", "CertificateArn": "arn:cert/1"}
+    monkeypatch.setattr(flow, "global_values", lambda aws, bundle: values)
+    said = []
+    result = flow.plan(PlanAws(), PlanBundle(), BUCKET, "pr-7/", clock=CLOCK, progress=said.append, allowed=("Db",))
+    assert planned == [
+        ("images", "ecr client"),
+        ("upload", values, BUCKET, "pr-7/", False, True),
+        ("regional", datetime(2026, 1, 1, tzinfo=UTC)),
+        ("plan_root", values, "uploaded", True, ("Db",)),
+    ]
+    assert said == [
+        "creating the change sets of the stacks in other regions (backup copy vault, us-east-1 global stack)"
+    ]
+    assert result == flow.PlanResult("uploaded", "root change set", "root review", ("vault plan",), values)
+
+
+def test_before_the_global_stack_exists_the_root_change_set_is_deferred(monkeypatch, planned):
+    monkeypatch.setattr(flow, "global_values", lambda aws, bundle: None)
+    result = flow.plan(PlanAws(), PlanBundle(), BUCKET, clock=CLOCK)
+    assert [call[0] for call in planned] == ["images", "upload", "regional"]  # no root change set
+    assert planned[1] == ("upload", None, BUCKET, "", False, False)  # no template configuration yet
+    assert result.outcome == flow.Deferred(
+        STACK,
+        f"the root's parameters from the us-east-1 stack {STACK}-global (CloudFrontWebAclArn <- WebAclArn, "
+        "CertificateArn <- CertificateArn) are its outputs, and it does not exist yet: `deploy` creates it first, "
+        "then the root's change set",
+    )
+    assert (result.review, result.regional, result.global_values) == (None, ("vault plan",), None)
+
+
+def test_parameter_overrides_that_give_every_global_input_plan_the_root_at_once(monkeypatch, planned):
+    monkeypatch.setattr(flow, "global_values", lambda aws, bundle: None)
+    bundle = PlanBundle(overrides=("CloudFrontWebAclArn", "CertificateArn"))
+    result = flow.plan(PlanAws(), bundle, BUCKET, clock=CLOCK, drift=False)
+    assert planned[1] == ("upload", None, BUCKET, "", False, True)
+    assert planned[-1] == ("plan_root", None, "uploaded", False, ())
+    assert result.global_values == {}
+
+
+@pytest.mark.parametrize("local", [False, True])
+def test_upload_creates_the_bucket_when_asked_and_stores_under_the_prefix(monkeypatch, local):
+    calls = []
+    aws = PlanAws()
+    aws.local = local
+    monkeypatch.setattr(flow, "create_bucket", lambda s3, bucket, region, tls_only: calls.append(("create", tls_only)))
+    monkeypatch.setattr(flow, "bucket_region", lambda s3, bucket: REGION)
+    monkeypatch.setattr(
+        flow,
+        "upload_bundle",
+        lambda s3, bundle, store, configuration: calls.append(("upload", s3, store, configuration)) or "uploaded",
+    )
+    assert flow.upload(aws, "bundle", BUCKET, "pr-7/", create=True) == "uploaded"
+    # the emulator speaks plain HTTP: no TLS-only policy there; its URLs are global ones
+    assert calls == [
+        ("create", not local),
+        ("upload", "s3 client", flow.TemplateStore(BUCKET, "pr-7/", REGION, global_urls=local), True),
+    ]
+    calls.clear()
+    flow.upload(aws, "bundle", BUCKET, configuration=False)
+    assert calls == [("upload", "s3 client", flow.TemplateStore(BUCKET, "", REGION, global_urls=local), False)]
