@@ -6,6 +6,7 @@ global stack ran."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -528,3 +529,141 @@ def test_upload_creates_the_bucket_when_asked_and_stores_under_the_prefix(monkey
     calls.clear()
     flow.upload(aws, "bundle", BUCKET, configuration=False)
     assert calls == [("upload", "s3 client", flow.TemplateStore(BUCKET, "", REGION, global_urls=local), False)]
+
+
+# ------------------------------------------------------------------ plan_root: what it asks and in which order
+
+
+class RootBundle:
+    stack_name = STACK
+
+    def layer_of(self, logical_id):
+        return {"DataStack": "data", "EdgeStack": "edge"}[logical_id]
+
+    def stateful_ids(self, layer):
+        return {"data": frozenset({"Database"}), "root": frozenset({"DataStack"})}.get(layer, frozenset())
+
+
+@pytest.fixture
+def rooted(monkeypatch):
+    """plan_root's collaborators, recorded; `answers` decides what they return."""
+    import deployer.offline
+    from deployer.drift import DriftedResource, DriftReport
+    from deployer.review import Review
+
+    calls, answers = [], {"type": "UPDATE", "changes": ("a change",), "notes": (), "offline_changes": ("computed",)}
+    ref = ChangeSetRef(STACK, STACK_ID, "cs-1", "cfn-strata-1", "UPDATE")
+    monkeypatch.setattr(flow, "rollback_configuration", lambda cfn, bundle: {"RollbackTriggers": ["alarm"]})
+    monkeypatch.setattr(flow, "_preflight_imports", lambda cfn, bundle: answers.get("preflight", ()))
+
+    def create(cfn, bundle, uploaded, **kwargs):
+        calls.append(("create", kwargs["rollback_configuration"], kwargs["read_events"], kwargs["revert_drift"]))
+        return answers.get("outcome") or replace(ref, type=answers["type"])
+
+    monkeypatch.setattr(flow, "create_change_set", create)
+    monkeypatch.setattr(flow, "facts", lambda bundle, allowed: ("facts", allowed))
+
+    def review(cfn, change_set_id, layer_of, stateful_ids_of, facts):
+        calls.append(("review", change_set_id, facts))
+        return Review(STACK, "cfn-strata-1", "", answers["changes"], answers["notes"])
+
+    monkeypatch.setattr(flow, "review_change_set", review)
+    monkeypatch.setattr(
+        deployer.offline,
+        "offline_review",
+        lambda cfn, bundle, review, stack, known: (
+            calls.append(("offline", stack, known)) or replace(review, changes=answers["offline_changes"])
+        ),
+    )
+    monkeypatch.setattr(flow, "describe_stack", lambda cfn, name: {"StackName": name})
+    monkeypatch.setattr(flow, "with_hooks", lambda cfn, review, arn, local: replace(review, hooks=(f"hooks {local}",)))
+    monkeypatch.setattr(
+        flow, "policy_stacks", lambda cfn, bundle, stack_id: {"root": "r", "data": "d-id", "edge": "e-id"}
+    )
+
+    def drift(cfn, stacks, delay, max_attempts):
+        calls.append(("drift", stacks, delay, max_attempts))
+        return DriftReport((DriftedResource("data", "Database", "AWS::RDS::DBInstance", "MODIFIED", ()),), ("n",))
+
+    monkeypatch.setattr(flow, "detect_drift", drift)
+    return calls, answers
+
+
+class RootAws:
+    local = False
+
+    def __init__(self, cfn=None):
+        self.cfn = cfn or "cfn"
+
+    def client(self, service):
+        return self.cfn
+
+
+def _plan_root(aws=None, **kwargs):
+    return flow.plan_root(aws or RootAws(), RootBundle(), "uploaded", waiting=flow.Waiting(3, 9), **kwargs)
+
+
+def test_an_update_is_reviewed_with_hooks_and_the_drift_of_the_stacks_that_hold_data(rooted):
+    calls, answers = rooted
+    answers["preflight"] = ("import check: ok",)
+    outcome, review = _plan_root(allowed=("data/Database",))
+    assert calls == [
+        ("create", {"RollbackTriggers": ["alarm"]}, True, False),  # AWS reports early-validation events
+        ("review", "cs-1", ("facts", ("data/Database",))),
+        ("drift", {"data": "d-id"}, 3, 9),  # only the layers holding stateful resources, never the root
+    ]
+    assert outcome.change_set_id == "cs-1"
+    assert review.change_set_type == "UPDATE"  # set by the deployer: DescribeChangeSet does not say
+    assert review.notes == ("import check: ok", "n")
+    assert review.hooks == ("hooks False",)
+    assert [d.logical_id for d in review.drifted] == ["Database"]
+
+
+def test_a_create_has_no_drift_to_detect_and_locally_no_events_to_read(rooted):
+    calls, answers = rooted
+    answers["type"] = "CREATE"
+    local = RootAws()
+    local.local = True
+    outcome, review = _plan_root(local, revert_drift=False)
+    assert calls == [("create", {"RollbackTriggers": ["alarm"]}, False, False), ("review", "cs-1", ("facts", ()))]
+    assert (outcome.type, review.change_set_type, review.hooks) == ("CREATE", "CREATE", ("hooks True",))
+    calls.clear()
+    answers["type"] = "UPDATE"
+    _plan_root(drift=False, revert_drift=True)
+    assert [c[0] for c in calls] == ["create", "review"] and calls[0][3] is True
+
+
+def test_unwalked_nested_stacks_or_an_empty_change_set_are_computed_from_the_templates(rooted):
+    from deployer.review import UNWALKED_NOTE
+
+    calls, answers = rooted
+    answers["notes"] = (f"{UNWALKED_NOTE} for data",)
+    _, review = _plan_root(drift=False)
+    assert calls[-1] == ("offline", {"StackName": STACK}, ("facts", ()))
+    assert review.changes == ("computed",)
+    calls.clear()
+    answers["notes"], answers["changes"] = (), ()
+    _, review = _plan_root(drift=False)
+    assert calls[-1][0] == "offline" and review.changes == ("computed",)
+    calls.clear()
+    answers["changes"] = ("a change",)
+    _plan_root(drift=False)
+    assert "offline" not in [c[0] for c in calls]  # reported by the endpoint: nothing to compute
+
+
+def test_a_change_set_the_templates_do_not_hold_is_deleted_as_no_changes(rooted):
+    calls, answers = rooted
+    answers["changes"], answers["offline_changes"] = (), ()
+    cfn = client("cloudformation")
+    with Stubber(cfn) as stub:
+        stub.add_response("delete_change_set", {}, {"ChangeSetName": "cs-1"})
+        outcome, review = _plan_root(RootAws(cfn))
+        stub.assert_no_pending_responses()
+    assert outcome == NoChanges(STACK, "the computed nested change sets hold no change") and review is None
+
+
+def test_no_changes_from_create_change_set_is_not_reviewed(rooted):
+    calls, answers = rooted
+    answers["outcome"] = NoChanges(STACK, "No updates are to be performed.")
+    assert _plan_root() == (NoChanges(STACK, "No updates are to be performed."), None)
+    assert [c[0] for c in calls] == ["create"]
