@@ -667,3 +667,58 @@ def test_no_changes_from_create_change_set_is_not_reviewed(rooted):
     answers["outcome"] = NoChanges(STACK, "No updates are to be performed.")
     assert _plan_root() == (NoChanges(STACK, "No updates are to be performed."), None)
     assert [c[0] for c in calls] == ["create"]
+
+
+# ------------------------------------------------------------------ someone else's change set
+
+
+def _reviewed(kind: str = ""):
+    from deployer.review import Review
+
+    return Review(STACK, "cfn-strata-1", kind, (), ("a note",))
+
+
+@pytest.mark.parametrize(
+    ("stack", "expected"),
+    [(None, "CREATE"), ("REVIEW_IN_PROGRESS", "CREATE"), ("UPDATE_COMPLETE", "UPDATE"), ("CREATE_COMPLETE", "UPDATE")],
+)
+def test_the_type_of_a_change_set_the_deployer_did_not_make_comes_from_the_stack(stack, expected):
+    cfn = client("cloudformation")
+    with Stubber(cfn) as stub:
+        if stack is None:
+            stub.add_client_error("describe_stacks", "ValidationError", f"Stack with id {STACK} does not exist")
+        else:
+            stub.add_response("describe_stacks", described(stack), {"StackName": STACK})
+        assert flow.with_type(cfn, _reviewed()).change_set_type == expected
+        stub.assert_no_pending_responses()
+    with Stubber(cfn):  # a known type is kept: nothing asked
+        assert flow.with_type(cfn, _reviewed("CREATE")).change_set_type == "CREATE"
+
+
+def test_hooks_are_read_on_aws_and_noted_as_not_modelled_locally():
+    from deployer.checks import LOCAL_HOOKS_NOTE
+
+    cfn = client("cloudformation")
+    assert flow.with_hooks(cfn, _reviewed(), "cs-arn", local=True).notes == ("a note", LOCAL_HOOKS_NOTE)
+    with Stubber(cfn) as stub:
+        stub.add_response(
+            "list_hook_results",
+            {
+                "HookResults": [
+                    {
+                        "TypeName": "Private::Guard::S3Encryption",
+                        "Status": "HOOK_COMPLETE_FAILED",
+                        "HookStatusReason": "not encrypted",
+                        "FailureMode": "FAIL",
+                        "InvocationPoint": "PRE_PROVISION",
+                    }
+                ]
+            },
+            {"TargetType": "CHANGE_SET", "TargetId": "cs-arn"},
+        )
+        review = flow.with_hooks(cfn, _reviewed(), "cs-arn", local=False)
+        stub.assert_no_pending_responses()
+    assert [(h.hook, h.status, h.failure_mode) for h in review.hooks] == [
+        ("Private::Guard::S3Encryption", "HOOK_COMPLETE_FAILED", "FAIL")
+    ]
+    assert review.notes == ("a note",)
