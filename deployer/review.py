@@ -659,8 +659,9 @@ def to_compact_table(review: Review):
 
 
 def _wide_minimum(table) -> int:
-    """The narrowest width at which the wide table cuts no word: each column as wide as its
-    longest word (header or cell), plus padding and borders."""
+    """The narrowest width at which the wide table cuts no word: each column is held at least as
+    wide as its longest word (header or cell; rich would otherwise shrink every column in
+    proportion and cut the longest resource type first), plus padding and borders."""
     from rich.text import Text
 
     total = len(table.columns) + 1  # vertical borders
@@ -671,7 +672,8 @@ def _wide_minimum(table) -> int:
             for cell in cells
             for w in (cell.plain if isinstance(cell, Text) else Text.from_markup(str(cell)).plain).split()
         ]
-        total += max((len(w) for w in words), default=1) + 2  # padding (1, 1)
+        column.min_width = max((len(w) for w in words), default=1)
+        total += column.min_width + 2  # padding (1, 1)
     return total
 
 

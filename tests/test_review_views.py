@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -246,6 +247,13 @@ def test_the_summary_and_the_width_that_picks_the_table():
     )
     assert SUMMARY_LEGEND == "per layer: +N added, ~N modified in place, ±N replaced, -N removed"
     minimum = _wide_minimum(to_table(review))
+    assert minimum == 177
+    # at that width the wide table cuts no word: every resource type, logical id and old copy whole
+    text = re.sub(r"\x1b\[[0-9;]*m", "", rendered(table_for_width(review, minimum), minimum))
+    assert max(len(line) for line in text.splitlines()) == minimum
+    for change in review.changes:
+        for word in (change.logical_id, change.resource_type, change.policy_action or "-", change.risk.label):
+            assert word in text, word
     assert table_for_width(review, minimum).columns[0].header == "risk"
     assert len(table_for_width(review, minimum).columns) == 9  # the wide table fits exactly
     assert len(table_for_width(review, minimum - 1).columns) == 2  # one column less: the compact one
