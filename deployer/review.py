@@ -260,7 +260,8 @@ def blocked(
     risk = None
     replaces = replacement in ("True", "Conditional")
     name = facts.names.get((layer, logical_id))
-    renamed = (name_property(resource_type) or "").split("/")[0] in {p.name for p in properties}
+    name_path = name_property(resource_type)  # "BackupPlan/BackupPlanName": the top property is what changes
+    renamed = name_path is not None and name_path.split("/")[0] in {p.name for p in properties}
     if replaces and name is not None and not renamed:
         if replacement == "True":
             risk = Risk.WILL_FAIL

@@ -103,6 +103,26 @@ GUARDED = Facts(guarded={"data": frozenset({"Database"}), "root": frozenset({"Da
         ("Database", "AWS::RDS::DBInstance", "Modify", "True", (), True, Facts(
             guarded=GUARDED.guarded, allowed=("data/Database",)
         ), (None, (), ())),
+        # a name nested in a property: renaming changes that top property
+        ("Plan", "AWS::Backup::BackupPlan", "Modify", "True", (prop("BackupPlan"),), False, Facts(
+            names={("data", "Plan"): "plan-shop-prod"}
+        ), (None, (), ())),
+        ("Plan", "AWS::Backup::BackupPlan", "Modify", "True", (prop("BackupPlanTags"),), False, Facts(
+            names={("data", "Plan"): "plan-shop-prod"}
+        ), (
+            Risk.WILL_FAIL,
+            ("custom-named (plan-shop-prod): CloudFormation cannot replace it; change its name or logical id with "
+             "this change",),
+            ("custom-name",),
+        )),
+        # a type without a name property cannot be custom-named
+        ("Queue", "AWS::SQS::QueuePolicy", "Modify", "True", (prop("Queues"),), False, Facts(
+            names={("data", "Queue"): "q"}
+        ), (
+            Risk.WILL_FAIL,
+            ("custom-named (q): CloudFormation cannot replace it; change its name or logical id with this change",),
+            ("custom-name",),
+        )),
         # an update in place is never blocked
         ("Database", "AWS::RDS::DBInstance", "Modify", "False", (), True, GUARDED, (None, (), ())),
     ],
@@ -176,3 +196,11 @@ def test_changes_count_per_layer_in_the_order_the_review_lists_them():
     assert review.highest is Risk.MEDIUM
     assert [c.logical_id for c in review.at_least(Risk.MEDIUM)] == ["S", "P2"]
     assert Review("shop-prod", "cs", "UPDATE", ()).highest is None
+
+
+def test_a_change_without_type_or_attribute_reads_as_empty_text():
+    change = resource_change(
+        "data", {"LogicalResourceId": "X", "Action": "Add", "Details": [{"Target": {}}]}, frozenset()
+    )
+    assert change.resource_type == "" and change.properties[0].attribute == ""
+    assert str(change.properties[0]) == ""
