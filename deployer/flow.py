@@ -397,8 +397,8 @@ def run(
     *,
     allow: dict[str, frozenset[str]] | None = None,
     clock: Clock = Clock(),
-    on_event=lambda e: None,
-    note=lambda s: None,
+    on_event: Callable[[object], None],
+    note: Callable[[str], object],
 ) -> str:
     """Execute a reviewed change set inside its guards: stack policies checked (update) and
     loosened for exactly `allow`, restored afterwards; the new templates' policies and (prod)
@@ -440,8 +440,8 @@ def run_regional_first(
     result: PlanResult,
     *,
     clock: Clock = Clock(),
-    on_event=lambda e: None,
-    note=lambda s: None,
+    on_event: Callable[[object], None],
+    note: Callable[[str], object],
 ) -> list[tuple]:
     """Execute the planned stacks of other regions before the root (the root's backup copy
     action points at the vault one of them makes)."""

@@ -147,7 +147,7 @@ def allowed_changes(review: Review, allowed: tuple[str, ...]) -> dict[str, froze
 
 @contextlib.contextmanager
 def loosened(
-    cfn, guard: Guard | None, allow: dict[str, frozenset[str]], note: Callable[[str], object] = lambda s: None
+    cfn, guard: Guard | None, allow: dict[str, frozenset[str]], note: Callable[[str], object]
 ) -> Iterator[None]:
     """Loosen the affected stacks' policies for exactly `allow` while the body runs; restore the
     guarded policies afterwards whatever happens (failure, Ctrl-C)."""
@@ -175,7 +175,7 @@ def loosened(
 # ------------------------------------------------------------------ termination protection
 
 
-def protect_termination(cfn, stack_name: str, note: Callable[[str], object] = lambda s: None) -> None:
+def protect_termination(cfn, stack_name: str, note: Callable[[str], object]) -> None:
     try:
         cfn.update_termination_protection(StackName=stack_name, EnableTerminationProtection=True)
     except ClientError as err:

@@ -722,3 +722,118 @@ def test_hooks_are_read_on_aws_and_noted_as_not_modelled_locally():
         ("Private::Guard::S3Encryption", "HOOK_COMPLETE_FAILED", "FAIL")
     ]
     assert review.notes == ("a note",)
+
+
+# ------------------------------------------------------------------ run: guards around the execution
+
+
+class ProdBundle:
+    stack_name = STACK
+    cli_target = "shop --env prod"
+    is_prod = True
+
+
+@pytest.fixture
+def guarded_run(monkeypatch):
+    """run()'s collaborators around execute, recorded; `outcome` is what the execution ends in."""
+    from deployer.execute import StackFailed
+    from deployer.guard import Guard
+
+    calls, outcome = [], {"status": "CREATE_COMPLETE"}
+
+    def execute(cfn, ref, sleep, delay, on_event):
+        calls.append(("execute", ref.type))
+        if outcome["status"].endswith("COMPLETE") and "ROLLBACK" not in outcome["status"]:
+            return outcome["status"]
+        raise StackFailed(f"stack {STACK} ended in {outcome['status']}", outcome["status"])
+
+    monkeypatch.setattr(flow, "execute", execute)
+    monkeypatch.setattr(flow, "guidance", lambda cfn, status, **kwargs: None)
+    monkeypatch.setattr(flow, "protect_termination", lambda cfn, name, note: calls.append(("protect", name)))
+    monkeypatch.setattr(flow, "protect_after", lambda cfn, bundle, stack_id: calls.append(("policies", stack_id)))
+    monkeypatch.setattr(
+        flow, "guard_before_update", lambda cfn, bundle, stack_id: Guard({}, {}, ["policy of data re-set"])
+    )
+    return calls, outcome
+
+
+def _run(kind: str, **kwargs):
+    ref = ChangeSetRef(STACK, STACK_ID, "cs-1", "cfn-strata-1", kind)
+    kwargs = {"on_event": print, "note": print} | kwargs
+    return flow.run(RootAws(), ProdBundle(), ref, clock=flow.Clock(sleep=lambda s: None, delay=0), **kwargs)
+
+
+def test_a_prod_stack_is_protected_from_termination_once_created_then_gets_its_policies(guarded_run):
+    calls, _ = guarded_run
+    assert _run("CREATE") == "CREATE_COMPLETE"
+    assert calls == [("execute", "CREATE"), ("protect", STACK), ("policies", STACK_ID)]
+
+
+def test_a_failed_first_create_is_not_protected_since_it_is_deleted_next(guarded_run):
+    from deployer.execute import StackFailed
+
+    calls, outcome = guarded_run
+    for status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED"):
+        calls.clear()
+        outcome["status"] = status
+        with pytest.raises(StackFailed):
+            _run("CREATE")
+        assert calls == [("execute", "CREATE")]
+    calls.clear()
+    outcome["status"] = "UPDATE_ROLLBACK_COMPLETE"  # an update that rolled back: the stack stays, protected
+    with pytest.raises(StackFailed):
+        _run("UPDATE")
+    assert calls == [("execute", "UPDATE"), ("protect", STACK)]
+
+
+def test_an_update_passes_on_the_guards_notes_and_a_create_has_nothing_to_loosen(guarded_run):
+    calls, _ = guarded_run
+    said = []
+    _run("UPDATE", note=said.append)
+    assert said == ["policy of data re-set"]
+    calls.clear()
+    with pytest.raises(
+        DeployerError, match="^replacing resources of a stack that does not exist yet: nothing to allow$"
+    ):
+        _run("CREATE", allow={"data": frozenset({"Database"})})
+    assert calls == [("protect", STACK)]  # nothing executed (prod: protection is still made sure of)
+
+
+def test_a_change_set_that_will_fail_is_refused_with_each_reason():
+    from deployer.review import Review, resource_change
+
+    facts = flow.Facts(guarded={"data": frozenset({"Database", "Files"})})
+    changes = tuple(
+        resource_change(
+            "data",
+            {"LogicalResourceId": lid, "ResourceType": kind, "Action": "Modify", "Replacement": "True"},
+            frozenset({lid}),
+            facts,
+        )
+        for lid, kind in (("Database", "AWS::RDS::DBInstance"), ("Files", "AWS::EFS::FileSystem"))
+    )
+    with pytest.raises(DeployerError) as refused:
+        flow.refuse_will_fail(Review(STACK, "cfn-strata-1", "UPDATE", changes))
+    assert str(refused.value) == (
+        "change set cfn-strata-1 cannot be executed (2 change(s) WILL FAIL): data/Database: the stack policy of data "
+        "denies replacing it: pass --allow-replacement data/Database to allow it; data/Files: the stack policy of "
+        "data denies replacing it: pass --allow-replacement data/Files to allow it"
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "checked"),
+    [
+        ("UPDATE_COMPLETE", True),
+        ("CREATE_COMPLETE", True),
+        ("UPDATE_ROLLBACK_COMPLETE", True),
+        ("ROLLBACK_COMPLETE", False),  # a failed first create: deleted, not updated
+        ("DELETE_COMPLETE", False),
+        ("UPDATE_IN_PROGRESS", False),
+        (None, False),
+    ],
+)
+def test_exports_are_checked_only_on_a_deployed_updatable_stack(monkeypatch, status, checked):
+    monkeypatch.setattr(flow, "describe_stack", lambda cfn, name: status and {"StackStatus": status, "StackId": "id"})
+    monkeypatch.setattr(flow, "check_imports", lambda cfn, bundle, stack_id: (f"imports of {stack_id} checked",))
+    assert flow._preflight_imports("cfn", ProdBundle()) == (("imports of id checked",) if checked else ())

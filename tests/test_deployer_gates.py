@@ -583,18 +583,18 @@ def test_loosened_opens_exactly_the_allowed_ids_and_restores_them_even_on_failur
 def test_loosened_refuses_what_it_cannot_loosen_and_does_nothing_without_allow():
     cfn = cfn_client()
     with Stubber(cfn) as stub:
-        with loosened(cfn, None, {}):
+        with loosened(cfn, None, {}, print):
             pass
         with pytest.raises(
             DeployerError, match="^replacing resources of a stack that does not exist yet: nothing to allow$"
         ):
-            with loosened(cfn, None, {"network": frozenset({"X"})}):
+            with loosened(cfn, None, {"network": frozenset({"X"})}, print):
                 pass
         guard = Guard({"root": ROOT}, {"root": frozenset()})
         with pytest.raises(
             DeployerError, match="^no deployed stack for data, network: cannot loosen its stack policy$"
         ):
-            with loosened(cfn, guard, {"network": frozenset({"X"}), "data": frozenset({"Y"})}):
+            with loosened(cfn, guard, {"network": frozenset({"X"}), "data": frozenset({"Y"})}, print):
                 pass
         stub.assert_no_pending_responses()  # no call at all
 
@@ -621,6 +621,7 @@ def test_an_update_that_rolls_back_fails_the_run_inside_its_guards(bundle):
                 ChangeSetRef(NAME, ROOT, CS, "cs", "UPDATE"),
                 allow={"network": frozenset({"FlowLogsLogGroup"})},
                 clock=NO_WAIT,
+                on_event=lambda e: None,
                 note=notes.append,
             )
         stub.assert_no_pending_responses()
@@ -663,7 +664,14 @@ def test_an_update_that_completes_restores_and_then_sets_the_new_templates_polic
             {"StackName": NETWORK, "StackPolicyBody": _body({"FlowLogsKey", "FlowLogsLogGroup"})},
         )
         assert (
-            flow.run(aws_with(cfn), bundle, ChangeSetRef(NAME, ROOT, CS, "cs", "UPDATE"), clock=NO_WAIT)
+            flow.run(
+                aws_with(cfn),
+                bundle,
+                ChangeSetRef(NAME, ROOT, CS, "cs", "UPDATE"),
+                clock=NO_WAIT,
+                on_event=print,
+                note=print,
+            )
             == "UPDATE_COMPLETE"
         )
         stub.assert_no_pending_responses()

@@ -244,7 +244,7 @@ def test_a_failed_execution_ends_with_the_recovery_command():
         stub.add_response("describe_stack_events", CREATE_FAILED_ROOT, {"StackName": ROOT})
         stub.add_response("describe_stack_events", CREATE_FAILED_NETWORK, {"StackName": NETWORK})
         with pytest.raises(StackFailed) as failed:
-            flow.run(aws, Bundle(), ref, clock=flow.Clock(sleep=lambda s: None, delay=0))
+            flow.run(aws, Bundle(), ref, clock=flow.Clock(sleep=lambda s: None, delay=0), on_event=print, note=print)
         stub.assert_no_pending_responses()  # no stack policy set on a stack that is gone
     assert failed.value.status == "ROLLBACK_COMPLETE"
     first, advice = str(failed.value).split("\n")

@@ -457,5 +457,6 @@ def test_prod_create_turns_termination_protection_on_and_sets_policies(tmp_path)
         )
         stub.add_response("set_stack_policy", {}, {"StackName": PROD_STACK_ID, "StackPolicyBody": ANY})
         stub.add_response("set_stack_policy", {}, {"StackName": PROD_STACK_ID + "-net", "StackPolicyBody": ANY})
-        assert flow.run(aws, bundle, ref, clock=flow.Clock(sleep=lambda s: None, delay=0)) == "CREATE_COMPLETE"
+        clock = flow.Clock(sleep=lambda s: None, delay=0)
+        assert flow.run(aws, bundle, ref, clock=clock, on_event=print, note=print) == "CREATE_COMPLETE"
         stub.assert_no_pending_responses()
