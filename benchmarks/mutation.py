@@ -223,30 +223,39 @@ def start(module: str) -> subprocess.Popen:
 
 
 def results(module: str) -> tuple[dict[str, int], list[tuple[int, int, str, str]]]:
-    """{status: count} and the survivors (line number, source line, mutated line, mutmut id) of one
-    module, read from its cache without mutmut (whose commands rewrite the cache a run is using)."""
+    """{status: count} and the survivors (line number, source line, mutated line, mutmut id) of
+    the module as it is now: its mutants are listed by mutmut's own enumeration of the current
+    source, each looked up in the cache by its line's text, number and index, as mutmut does (a
+    cached row of an earlier version of the module does not count). Read without mutmut's
+    commands, which rewrite the cache a run may be using."""
+    from mutmut import Context, list_mutations
+
     counts = {label: 0 for label in STATUS.values()}
     survivors = []
     cache = work(module) / ".mutmut-cache"
-    if not cache.exists():
-        return counts, survivors
-    with sqlite3.connect(cache) as db:
-        rows = db.execute(
-            "SELECT m.id, m.status, l.line_number, l.line, m.'index' FROM Mutant m JOIN Line l ON m.line = "
-            "l.id JOIN SourceFile f ON l.sourcefile = f.id "
-            "WHERE f.filename = ? ORDER BY l.line_number, m.'index'",
-            (module,),
-        ).fetchall()
     text = (ROOT / module).read_text()
-    source = text.splitlines()
-    for pk, status, number, line, index in rows:
-        if number >= len(source) or source[number] != line:
-            continue  # a line of an earlier version of the module (mutmut's cache keys mutants by line text)
-        if skipped(text, module, line, index, number):
+    cached, tests_hash = {}, None
+    if cache.exists():
+        with sqlite3.connect(cache) as db:
+            tests_hash = dict(db.execute("SELECT key, value FROM MiscData")).get("hash_of_tests")
+            cached = {
+                (line, number, index): (pk, status, tested)
+                for pk, status, number, line, index, tested in db.execute(
+                    "SELECT m.id, m.status, l.line_number, l.line, m.'index', m.tested_against_hash FROM Mutant m "
+                    "JOIN Line l ON m.line = l.id JOIN SourceFile f ON l.sourcefile = f.id WHERE f.filename = ?",
+                    (module,),
+                )
+            }
+    for mutant in list_mutations(Context(source=text, filename=module)):
+        pk, status, tested = cached.get((mutant.line, mutant.line_number, mutant.index), (None, "untested", None))
+        if status != "ok_killed" and tested != tests_hash:
+            status = "untested"  # as mutmut reads it: a killed mutant stays killed, any other is tested again
+        if skipped(text, module, mutant.line, mutant.index, mutant.line_number):
             status = "skipped"  # cached before the rule existed, or by a run of an earlier rule set
         counts[STATUS.get(status, status)] = counts.get(STATUS.get(status, status), 0) + 1
         if status in ("bad_survived", "bad_timeout", "ok_suspicious"):
-            survivors.append((number + 1, line.strip(), mutated_line(module, line, index, number), pk))
+            mutated = mutated_line(module, mutant.line, mutant.index, mutant.line_number)
+            survivors.append((mutant.line_number + 1, mutant.line.strip(), mutated, pk))
     return counts, survivors
 
 

@@ -41,7 +41,10 @@ def pre_mutation(context: Context) -> None:
         return
     mutated, _ = mutate(Context(source=context.source, mutation_id=context.mutation_id, filename=context.filename))
     line = context.mutation_id.line_number
-    old, new = context.source.splitlines()[line], mutated.splitlines()[line]
+    before, after = context.source.splitlines(), mutated.splitlines()
+    if len(before) != len(after):  # a statement of several lines replaced: not an annotation
+        return
+    old, new = before[line], after[line]
     if len(old) != len(new):
         return
     changed = [column for column, (a, b) in enumerate(zip(old, new, strict=True)) if a != b]

@@ -381,12 +381,9 @@ def review_change_set(cfn, change_set_id: str, *, layer_of, stateful_ids_of, fac
     `facts` the custom names and stack policies that make a change fail."""
     changes: list[ResourceChange] = []
     unwalked: list[str] = []
-    first = None
 
-    def walk(change_set_id: str, layer: str | None) -> None:
-        nonlocal first
-        for page in _pages(cfn, change_set_id):
-            first = first or page
+    def walk(pages: list[dict], layer: str | None) -> None:
+        for page in pages:
             for item in page.get("Changes", []):
                 raw = item.get("ResourceChange")
                 if not raw:
@@ -396,7 +393,7 @@ def review_change_set(cfn, change_set_id: str, *, layer_of, stateful_ids_of, fac
                     layer_of(raw["LogicalResourceId"]) if layer is None else f"{layer}/{raw['LogicalResourceId']}"
                 )
                 if nested:
-                    walk(nested, child_layer)
+                    walk(_pages(cfn, nested), child_layer)
                     continue
                 here = layer or "root"
                 if raw.get("ResourceType") == "AWS::CloudFormation::Stack":
@@ -404,7 +401,9 @@ def review_change_set(cfn, change_set_id: str, *, layer_of, stateful_ids_of, fac
                     unwalked.append(child_layer)
                 changes.append(resource_change(here, raw, stateful_ids_of(here), facts))
 
-    walk(change_set_id, None)
+    root_pages = _pages(cfn, change_set_id)
+    first = root_pages[0]
+    walk(root_pages, None)
     notes = []
     if unwalked:
         notes.append(
@@ -606,7 +605,7 @@ def to_table(review: Review):
         "changed properties",
         "why",
     ):
-        table.add_column(column, overflow="fold")
+        table.add_column(column)  # printed only where it fits: no cell is wider than its column (table_for_width)
     for c in review.changes:
         table.add_row(
             f"[{RISK_STYLES[c.risk]}]{c.risk.label}[/]",
@@ -641,8 +640,8 @@ def to_compact_table(review: Review):
         title_justify="left",
         caption_justify="left",
     )
-    table.add_column("risk", no_wrap=True, min_width=max(len(r.label) for r in Risk))
-    table.add_column("change (layer/logical id type, action, replacement, old copy)", overflow="fold", ratio=1)
+    table.add_column("risk", min_width=max(len(r.label) for r in Risk))  # the longest label on one line
+    table.add_column("change (layer/logical id type, action, replacement, old copy)", overflow="fold")
     for c in review.changes:
         headline = [f"{c.layer}/{c.logical_id}", c.resource_type, c.action]
         if c.replacement and c.replacement != "False":
@@ -673,7 +672,7 @@ def _wide_minimum(table) -> int:
             for cell in cells
             for w in (cell.plain if isinstance(cell, Text) else Text.from_markup(str(cell)).plain).split()
         ]
-        column.min_width = max((len(w) for w in words), default=1)
+        column.min_width = max(len(w) for w in words)  # every header has words
         total += column.min_width + 2  # padding (1, 1)
     return total
 

@@ -326,3 +326,59 @@ def test_an_empty_review_summarises_to_no_risk():
     empty = Review("shop-dev", "cs", "UPDATE", ())
     assert summary_line(empty) == "0 change(s) —  — highest risk: none"
     assert (empty.notes, empty.drifted, empty.hooks, empty.deployment_mode) == ((), (), (), None)
+
+
+def test_a_nested_stack_inside_a_layer_is_reviewed_as_layer_slash_its_logical_id():
+    import boto3
+    from botocore.stub import Stubber
+
+    from deployer.review import review_change_set
+
+    def page(change_set_id, changes):
+        return {"ChangeSetId": change_set_id, "ChangeSetName": "cs", "StackName": "shop-prod", "Changes": changes}
+
+    def nested(logical_id, change_set_id):
+        return {
+            "Type": "Resource",
+            "ResourceChange": {
+                "LogicalResourceId": logical_id,
+                "ResourceType": "AWS::CloudFormation::Stack",
+                "Action": "Modify",
+                "ChangeSetId": change_set_id,
+            },
+        }
+
+    leaf = {
+        "Type": "Resource",
+        "ResourceChange": {"LogicalResourceId": "Queue", "ResourceType": "AWS::SQS::Queue", "Action": "Add"},
+    }
+    cfn = boto3.client("cloudformation", region_name="eu-north-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(cfn) as stub:
+        for change_set_id, changes in (
+            ("cs-root", [nested("DataStack", "cs-data")]),
+            ("cs-data", [nested("QueueStack", "cs-queues")]),
+            ("cs-queues", [leaf]),
+        ):
+            stub.add_response(
+                "describe_change_set",
+                page(change_set_id, changes),
+                {"ChangeSetName": change_set_id, "IncludePropertyValues": True},
+            )
+        review = review_change_set(
+            cfn, "cs-root", layer_of={"DataStack": "data"}.get, stateful_ids_of=lambda layer: frozenset()
+        )
+        stub.assert_no_pending_responses()
+    assert [(c.layer, c.logical_id) for c in review.changes] == [("data/QueueStack", "Queue")]
+    assert review.notes == ()
+
+
+def test_the_compact_table_folds_a_word_longer_than_its_column_and_keeps_every_character():
+    from deployer.review import Review, resource_change
+
+    long_id = "ServiceApi" + "X" * 90  # CloudFormation allows 255 characters
+    change = resource_change(
+        "compute", {"LogicalResourceId": long_id, "ResourceType": "AWS::SNS::Topic", "Action": "Add"}, frozenset()
+    )
+    text = re.sub(r"\x1b\[[0-9;]*m", "", rendered(to_compact_table(Review("shop", "cs", "CREATE", (change,))), 80))
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "".join(line.strip() for line in text.splitlines()).count("X" * 90) == 1  # folded, not cut
