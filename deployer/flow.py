@@ -168,7 +168,7 @@ def facts(bundle: Bundle, allowed: tuple[str, ...] = ()) -> Facts:
     names = {}
     for layer, file in [(ROOT, bundle.root_file)] + [(s["layer"], s["file"]) for s in bundle.nested_stacks]:
         for logical_id, resource in sorted((bundle.document(file).get("Resources") or {}).items()):
-            name = blocking_name(resource.get("Type", ""), resource.get("Properties") or {})
+            name = blocking_name(resource["Type"], resource.get("Properties") or {})
             if name is not None:
                 names[(layer, logical_id)] = _text(name)
     guarded = {owner: guarded_ids(policy) for owner, policy in bundle.policies().items()}
@@ -517,7 +517,7 @@ def _walk_for_deletion(cfn, stack_name: str) -> tuple[list[str], dict[str, int]]
                         pending.append((summary["PhysicalResourceId"], summary["LogicalResourceId"]))
                 elif summary["LogicalResourceId"] not in staying and summary.get("ResourceStatus") != "DELETE_COMPLETE":
                     deleted[layer] += 1
-    return sorted(kept), {"root": deleted.pop("root", 0), **dict(sorted(deleted.items()))}
+    return sorted(kept), {"root": deleted.pop("root"), **dict(sorted(deleted.items()))}  # the root is walked first
 
 
 def deletion_plan(

@@ -321,10 +321,12 @@ class GlobalBundle:
 def replanned(monkeypatch):
     """flow.refresh_root's collaborators, recorded: the upload and the root's plan it asks for."""
     calls = []
-    monkeypatch.setattr(flow, "upload", lambda aws, bundle, bucket, prefix: calls.append(("upload", bundle.values)))
+    monkeypatch.setattr(
+        flow, "upload", lambda aws, bundle, bucket, prefix: calls.append(("upload", bundle.values, prefix))
+    )
 
     def plan_root(aws, bundle, uploaded, **kwargs):
-        calls.append(("plan_root", bundle.values, kwargs["allowed"], kwargs["revert_drift"]))
+        calls.append(("plan_root", bundle.values, kwargs["allowed"], kwargs["revert_drift"], kwargs["drift"]))
         return ChangeSetRef(STACK, STACK_ID, "cs-new", "cfn-strata-new", "UPDATE"), "the new review"
 
     monkeypatch.setattr(flow, "plan_root", plan_root)
@@ -361,8 +363,8 @@ def test_new_global_outputs_replace_the_root_change_set_with_one_made_with_them(
         )
         stub.assert_no_pending_responses()
     assert replanned == [
-        ("upload", {"CloudFrontWebAclArn": "arn:acl/2"}),
-        ("plan_root", {"CloudFrontWebAclArn": "arn:acl/2"}, ("Database",), True),
+        ("upload", {"CloudFrontWebAclArn": "arn:acl/2"}, ""),
+        ("plan_root", {"CloudFrontWebAclArn": "arn:acl/2"}, ("Database",), True, True),
     ]
     assert fresh.outcome.change_set_id == "cs-new"
     assert (fresh.review, fresh.global_values) == ("the new review", {"CloudFrontWebAclArn": "arn:acl/2"})
@@ -606,7 +608,9 @@ def _plan_root(aws=None, **kwargs):
 def test_an_update_is_reviewed_with_hooks_and_the_drift_of_the_stacks_that_hold_data(rooted):
     calls, answers = rooted
     answers["preflight"] = ("import check: ok",)
-    outcome, review = _plan_root(allowed=("data/Database",))
+    said = []
+    outcome, review = _plan_root(allowed=("data/Database",), progress=said.append)
+    assert said == ["detecting drift of the stacks that hold data"]
     assert calls == [
         ("create", {"RollbackTriggers": ["alarm"]}, True, False),  # AWS reports early-validation events
         ("review", "cs-1", ("facts", ("data/Database",))),
@@ -837,3 +841,51 @@ def test_exports_are_checked_only_on_a_deployed_updatable_stack(monkeypatch, sta
     monkeypatch.setattr(flow, "describe_stack", lambda cfn, name: status and {"StackStatus": status, "StackId": "id"})
     monkeypatch.setattr(flow, "check_imports", lambda cfn, bundle, stack_id: (f"imports of {stack_id} checked",))
     assert flow._preflight_imports("cfn", ProdBundle()) == (("imports of id checked",) if checked else ())
+
+
+def test_all_outputs_are_the_roots_then_each_deployed_regional_stacks_by_layer(monkeypatch):
+    from types import SimpleNamespace
+
+    class RegionalAws:
+        def client(self, service):
+            return "root cfn"
+
+        def in_region(self, region):
+            return SimpleNamespace(client=lambda service: f"{region} cfn")
+
+    monkeypatch.setattr(
+        flow,
+        "regional_stacks",
+        lambda bundle: [
+            SimpleNamespace(region="eu-west-1", stack_name=f"{STACK}-backup-copy", layer="backupcopy"),
+            SimpleNamespace(region="us-east-1", stack_name=f"{STACK}-global", layer="global"),
+        ],
+    )
+    deployed = {f"{STACK}-backup-copy": {"VaultArn": "arn:vault"}, "gid": {"WebAclArn": "arn:acl"}}
+    monkeypatch.setattr(flow, "describe_stack", lambda cfn, name: {"StackName": name} if name in deployed else None)
+    monkeypatch.setattr(
+        flow, "outputs", lambda cfn, name: {"ServiceUrl": "https://shop"} if cfn == "root cfn" else deployed[name]
+    )
+    bundle = SimpleNamespace(stack_name=STACK)
+    assert flow.all_outputs(RegionalAws(), bundle, {f"{STACK}-global": "gid"}) == {
+        "ServiceUrl": "https://shop",
+        "backupcopy.VaultArn": "arn:vault",
+        "global.WebAclArn": "arn:acl",
+    }
+    deployed.pop("gid")  # not deployed: left out
+    assert flow.all_outputs(RegionalAws(), bundle) == {"ServiceUrl": "https://shop", "backupcopy.VaultArn": "arn:vault"}
+
+
+def test_with_global_values_fills_the_root_parameters_or_refuses_before_the_global_stack_exists(monkeypatch):
+    class Bundle:
+        def with_global_values(self, values):
+            return ("with", values)
+
+        def parameters(self):
+            raise DeployerError("CloudFrontWebAclArn comes from the global stack: deploy it first")
+
+    monkeypatch.setattr(flow, "global_values", lambda aws, bundle: {"CloudFrontWebAclArn": "arn:acl"})
+    assert flow.with_global_values("aws", Bundle()) == ("with", {"CloudFrontWebAclArn": "arn:acl"})
+    monkeypatch.setattr(flow, "global_values", lambda aws, bundle: None)
+    with pytest.raises(DeployerError, match="deploy it first"):
+        flow.with_global_values("aws", Bundle())

@@ -208,7 +208,11 @@ def test_following_waits_between_polls_until_the_stack_is_terminal_and_streams_e
         stub.add_response("describe_stacks", described("UPDATE_IN_PROGRESS"), {"StackName": ROOT})
         stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
         stub.add_response("describe_stacks", described("UPDATE_COMPLETE"), {"StackName": ROOT})
-        stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ROOT})
+        stub.add_response(  # the last poll, once the stack is done, streams what came since
+            "describe_stack_events",
+            stack_events(ROOT, [(NAME, "AWS::CloudFormation::Stack", "UPDATE_COMPLETE", "")], start=1),
+            {"StackName": ROOT},
+        )
         assert (
             execute(
                 cfn, ChangeSetRef(NAME, ROOT, CS, "cs", "UPDATE"), sleep=slept.append, delay=7, on_event=events.append
@@ -217,7 +221,25 @@ def test_following_waits_between_polls_until_the_stack_is_terminal_and_streams_e
         )
         stub.assert_no_pending_responses()
     assert slept == [7]
-    assert [(e.logical_id, e.status) for e in events] == [(NAME, "UPDATE_IN_PROGRESS")]  # streamed while it runs
+    assert [(e.logical_id, e.status) for e in events] == [(NAME, "UPDATE_IN_PROGRESS"), (NAME, "UPDATE_COMPLETE")]
+
+
+def test_ctrl_c_while_following_says_how_to_follow_the_stack_in_its_region():
+    from deployer.execute import StillRunning, follow
+
+    class Interrupted:
+        root_stack_id = ROOT
+
+        def poll(self):
+            raise KeyboardInterrupt
+
+    with pytest.raises(StillRunning) as stopped:
+        follow(cfn_client(), Interrupted(), stack_name=NAME, sleep=print, delay=0, on_event=print)
+    assert str(stopped.value) == (
+        "stopped waiting; the stack operation goes on. Follow it with: aws cloudformation describe-stack-events "
+        f"--stack-name {NAME} --region eu-north-1"
+    )
+    assert (stopped.value.stack_name, stopped.value.region) == (NAME, "eu-north-1")
 
 
 def test_an_execution_that_rolls_back_without_a_failed_resource_says_only_its_state():
