@@ -238,18 +238,25 @@ def results(module: str) -> tuple[dict[str, int], list[tuple[int, int, str, str]
     if cache.exists():
         with sqlite3.connect(cache) as db:
             tests_hash = dict(db.execute("SELECT key, value FROM MiscData")).get("hash_of_tests")
-            cached = {
-                (line, number, index): (pk, status, tested)
-                for pk, status, number, line, index, tested in db.execute(
-                    "SELECT m.id, m.status, l.line_number, l.line, m.'index', m.tested_against_hash FROM Mutant m "
-                    "JOIN Line l ON m.line = l.id JOIN SourceFile f ON l.sourcefile = f.id WHERE f.filename = ?",
-                    (module,),
-                )
-            }
+            rows = db.execute(
+                "SELECT m.id, m.status, l.line_number, l.line, m.'index', m.tested_against_hash FROM Mutant m "
+                "JOIN Line l ON m.line = l.id JOIN SourceFile f ON l.sourcefile = f.id WHERE f.filename = ? "
+                "ORDER BY m.id",
+                (module,),
+            ).fetchall()
+    # mutmut's cache can hold two rows for one line text and number (a line like `)` that moved):
+    # the one mutmut answers with is the killed one or the one tested against the current tests
+    for pk, status, number, line, index, tested in rows if cache.exists() else ():
+        known = cached.get((line, number, index))
+        if known is None or status == "ok_killed" or (tested == tests_hash and known[1] != "ok_killed"):
+            cached[(line, number, index)] = (pk, status, tested)
+    retested = _retested(module)
     for mutant in list_mutations(Context(source=text, filename=module)):
         pk, status, tested = cached.get((mutant.line, mutant.line_number, mutant.index), (None, "untested", None))
         if status != "ok_killed" and tested != tests_hash:
             status = "untested"  # as mutmut reads it: a killed mutant stays killed, any other is tested again
+            if retested.get("hash") == tests_hash:
+                status = retested["status"].get(_key(mutant), "untested")
         if skipped(text, module, mutant.line, mutant.index, mutant.line_number):
             status = "skipped"  # cached before the rule existed, or by a run of an earlier rule set
         counts[STATUS.get(status, status)] = counts.get(STATUS.get(status, status), 0) + 1
@@ -257,6 +264,57 @@ def results(module: str) -> tuple[dict[str, int], list[tuple[int, int, str, str]
             mutated = mutated_line(module, mutant.line, mutant.index, mutant.line_number)
             survivors.append((mutant.line_number + 1, mutant.line.strip(), mutated, pk))
     return counts, survivors
+
+
+def _key(mutant) -> str:
+    return f"{mutant.line_number}:{mutant.index}:{mutant.line}"
+
+
+def _retested(module: str) -> dict:
+    path = work(module) / "retested.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def retest_untested(module: str) -> None:
+    """The mutants of the current source that mutmut's run left untested, each run once through
+    the same runner. mutmut 2's cache keys a mutant by its line's text and number, and a line that
+    occurs many times (`)`, a decorator) can stay tied to a row of an earlier run."""
+    from mutmut import Context, list_mutations, mutate
+
+    folder = work(module)
+    counts, _ = results(module)
+    if not counts["untested"]:
+        return
+    with sqlite3.connect(folder / ".mutmut-cache") as db:
+        tests_hash = dict(db.execute("SELECT key, value FROM MiscData")).get("hash_of_tests")
+        done = {
+            (line, number, index)
+            for status, number, line, index, tested in db.execute(
+                "SELECT m.status, l.line_number, l.line, m.'index', m.tested_against_hash FROM Mutant m "
+                "JOIN Line l ON m.line = l.id"
+            )
+            if status == "ok_killed" or tested == tests_hash
+        }
+    text = (folder / module).read_text()
+    statuses = {}
+    for mutant in list_mutations(Context(source=text, filename=module)):
+        if (mutant.line, mutant.line_number, mutant.index) in done:
+            continue
+        if skipped(text, module, mutant.line, mutant.index, mutant.line_number):
+            continue
+        mutated, _ = mutate(Context(source=text, mutation_id=mutant, filename=module))
+        backup = folder / (module + ".bak")
+        shutil.copy2(folder / module, backup)
+        (folder / module).write_text(mutated)
+        try:
+            code = subprocess.run(
+                [sys.executable, "benchmarks/mutation_runner.py"], cwd=folder, capture_output=True, timeout=1800
+            ).returncode
+        finally:
+            shutil.move(backup, folder / module)
+        statuses[_key(mutant)] = "ok_killed" if code == 1 else "bad_survived"
+    (folder / "retested.json").write_text(json.dumps({"hash": tests_hash, "status": statuses}, indent=1))
+    print(f"   {module}: {len(statuses)} mutant(s) mutmut left untested, run through the runner", flush=True)
 
 
 def skipped(source: str, module: str, line: str, index: int, number: int) -> bool:
@@ -336,6 +394,7 @@ def main() -> None:
             time.sleep(1)
             for module, (process, started) in list(running.items()):
                 if process.poll() is not None:
+                    retest_untested(module)
                     elapsed[module] = time.monotonic() - started
                     print(f"   {module}: done in {elapsed[module]:.0f} s", flush=True)
                     del running[module]
