@@ -322,6 +322,21 @@ _RDS_SAYS = (
     "first character a letter; only letters, digits and hyphens; not ending with a hyphen or containing two "
     "consecutive hyphens"
 )
+
+
+def _rds_identifier(operation: str, member: str, longest: int) -> NameRule:
+    """An RDS identifier (cluster, instance, parameter group): the same letters rule and error code
+    in every Create call, only the length differs."""
+    return NameRule(
+        f"RDS {operation} {member}",
+        _RDS + f"API_{operation}.html",
+        max=longest,
+        pattern=_RDS_ID,
+        says=f"1 to {longest} characters: " + _RDS_SAYS,
+        code="InvalidParameterValue",
+    )
+
+
 _ECS_NAME = r"[A-Za-z0-9_-]+"
 _ECS_SAYS = "up to 255 letters, numbers, underscores and hyphens"
 _IAM_NAME = r"[\w+=,.@-]+"
@@ -708,44 +723,18 @@ NAME_CONSTRAINTS: dict[str, dict[str, NameRule]] = {
         )
     },
     "AWS::RDS::DBCluster": {
-        "DBClusterIdentifier": NameRule(
-            "RDS CreateDBCluster DBClusterIdentifier",
-            _RDS + "API_CreateDBCluster.html",
-            max=63,
-            pattern=_RDS_ID,
-            says="1 to 63 characters: " + _RDS_SAYS,
-            code="InvalidParameterValue",
-        )
+        "DBClusterIdentifier": _rds_identifier("CreateDBCluster", "DBClusterIdentifier", 63),
     },
     "AWS::RDS::DBClusterParameterGroup": {
-        "DBClusterParameterGroupName": NameRule(
-            "RDS CreateDBClusterParameterGroup DBClusterParameterGroupName",
-            _RDS + "API_CreateDBClusterParameterGroup.html",
-            max=255,
-            pattern=_RDS_ID,
-            says="1 to 255 characters: " + _RDS_SAYS,
-            code="InvalidParameterValue",
-        )
+        "DBClusterParameterGroupName": _rds_identifier(
+            "CreateDBClusterParameterGroup", "DBClusterParameterGroupName", 255
+        ),
     },
     "AWS::RDS::DBInstance": {
-        "DBInstanceIdentifier": NameRule(
-            "RDS CreateDBInstance DBInstanceIdentifier",
-            _RDS + "API_CreateDBInstance.html",
-            max=63,
-            pattern=_RDS_ID,
-            says="1 to 63 characters: " + _RDS_SAYS,
-            code="InvalidParameterValue",
-        )
+        "DBInstanceIdentifier": _rds_identifier("CreateDBInstance", "DBInstanceIdentifier", 63),
     },
     "AWS::RDS::DBParameterGroup": {
-        "DBParameterGroupName": NameRule(
-            "RDS CreateDBParameterGroup DBParameterGroupName",
-            _RDS + "API_CreateDBParameterGroup.html",
-            max=255,
-            pattern=_RDS_ID,
-            says="1 to 255 characters: " + _RDS_SAYS,
-            code="InvalidParameterValue",
-        )
+        "DBParameterGroupName": _rds_identifier("CreateDBParameterGroup", "DBParameterGroupName", 255),
     },
     "AWS::RDS::DBProxy": {
         "DBProxyName": NameRule(

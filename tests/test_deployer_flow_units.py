@@ -426,11 +426,16 @@ def test_the_facts_a_review_rates_with_come_from_the_new_templates():
 
 
 class PlanAws:
+    """An Aws whose clients are a given one (a Stubber-fed client) or stand-in strings."""
+
     local = False
     region = REGION
 
+    def __init__(self, cfn=None):
+        self.cfn = cfn
+
     def client(self, service):
-        return f"{service} client"
+        return self.cfn if self.cfn is not None else f"{service} client"
 
 
 class PlanBundle:
@@ -591,18 +596,8 @@ def rooted(monkeypatch):
     return calls, answers
 
 
-class RootAws:
-    local = False
-
-    def __init__(self, cfn=None):
-        self.cfn = cfn or "cfn"
-
-    def client(self, service):
-        return self.cfn
-
-
 def _plan_root(aws=None, **kwargs):
-    return flow.plan_root(aws or RootAws(), RootBundle(), "uploaded", waiting=flow.Waiting(3, 9), **kwargs)
+    return flow.plan_root(aws or PlanAws(), RootBundle(), "uploaded", waiting=flow.Waiting(3, 9), **kwargs)
 
 
 def test_an_update_is_reviewed_with_hooks_and_the_drift_of_the_stacks_that_hold_data(rooted):
@@ -626,7 +621,7 @@ def test_an_update_is_reviewed_with_hooks_and_the_drift_of_the_stacks_that_hold_
 def test_a_create_has_no_drift_to_detect_and_locally_no_events_to_read(rooted):
     calls, answers = rooted
     answers["type"] = "CREATE"
-    local = RootAws()
+    local = PlanAws()
     local.local = True
     outcome, review = _plan_root(local, revert_drift=False)
     assert calls == [("create", {"RollbackTriggers": ["alarm"]}, False, False), ("review", "cs-1", ("facts", ()))]
@@ -661,7 +656,7 @@ def test_a_change_set_the_templates_do_not_hold_is_deleted_as_no_changes(rooted)
     cfn = client("cloudformation")
     with Stubber(cfn) as stub:
         stub.add_response("delete_change_set", {}, {"ChangeSetName": "cs-1"})
-        outcome, review = _plan_root(RootAws(cfn))
+        outcome, review = _plan_root(PlanAws(cfn))
         stub.assert_no_pending_responses()
     assert outcome == NoChanges(STACK, "the computed nested change sets hold no change") and review is None
 
@@ -764,7 +759,7 @@ def guarded_run(monkeypatch):
 def _run(kind: str, **kwargs):
     ref = ChangeSetRef(STACK, STACK_ID, "cs-1", "cfn-strata-1", kind)
     kwargs = {"on_event": print, "note": print} | kwargs
-    return flow.run(RootAws(), ProdBundle(), ref, clock=flow.Clock(sleep=lambda s: None, delay=0), **kwargs)
+    return flow.run(PlanAws(), ProdBundle(), ref, clock=flow.Clock(sleep=lambda s: None, delay=0), **kwargs)
 
 
 def test_a_prod_stack_is_protected_from_termination_once_created_then_gets_its_policies(guarded_run):
